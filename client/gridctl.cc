@@ -1,0 +1,420 @@
+// gridctl: the gridlog command-line client.
+//
+//   gridctl append --stream S [--expect any|no_stream|exists|N] [EVENT_JSON...]
+//   gridctl read   (--stream S | --all) [--from N] [--from_time T] [--backwards] [--max N]
+//   gridctl subscribe [--from N | --from_time T | --now] [--type T]... [--stream_prefix P]...
+//                     [--org O]... [--max_events N] [--checkpoints]
+//   gridctl replay --out FILE [--from N]
+//   gridctl verify [--file FILE] [--from N]
+//   gridctl status
+//
+// Every command takes --server host:port (default 127.0.0.1:7443). Events
+// are JSON (protobuf's mapping), one per argument or one per stdin line;
+// output is JSON lines. Exit status: 0 ok, 1 the server or the data said no,
+// 2 bad usage.
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "client/json.h"
+
+namespace po = boost::program_options;
+using grid::client::Client;
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: gridctl <append|read|subscribe|replay|verify|status> [options]\n"
+    "       gridctl <command> --help\n";
+
+int Fail(const absl::Status& s) {
+  std::cerr << "gridctl: " << absl::StatusCodeToString(s.code()) << ": "
+            << s.message() << "\n";
+  return 1;
+}
+
+std::string RandomId() {
+  std::random_device rd;
+  std::mt19937_64 gen((uint64_t{rd()} << 32) ^ rd());
+  return absl::StrCat("ctl-", absl::Hex(gen(), absl::kZeroPad16),
+                      absl::Hex(gen(), absl::kZeroPad16));
+}
+
+bool ParseTime(const std::string& s, google::protobuf::Timestamp* out) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, s, &t, &err)) return false;
+  out->set_seconds(absl::ToUnixSeconds(t));
+  out->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(out->seconds()))));
+  return true;
+}
+
+// Parses the options after the subcommand. Returns false (and prints) on
+// --help or an error; `code` is the exit status then.
+bool ParseArgs(int argc, char** argv, po::options_description& desc,
+               po::positional_options_description* pos, po::variables_map& vm,
+               int* code) {
+  desc.add_options()("help", "show this help")(
+      "server", po::value<std::string>()->default_value("127.0.0.1:7443"),
+      "gridd address host:port");
+  try {
+    po::command_line_parser parser(argc, argv);
+    parser.options(desc);
+    if (pos != nullptr) parser.positional(*pos);
+    po::store(parser.run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "gridctl: " << e.what() << "\n" << desc << "\n";
+    *code = 2;
+    return false;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    *code = 0;
+    return false;
+  }
+  return true;
+}
+
+int Append(int argc, char** argv) {
+  po::options_description desc("gridctl append [options] [EVENT_JSON...]");
+  desc.add_options()("stream", po::value<std::string>()->required(), "stream to append to")(
+      "expect", po::value<std::string>()->default_value("any"),
+      "expected version: any, no_stream, exists, or a version number")(
+      "event", po::value<std::vector<std::string>>(), "event JSON (positional)");
+  po::positional_options_description pos;
+  pos.add("event", -1);
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc, argv, desc, &pos, vm, &code)) return code;
+
+  grid::v1::AppendRequest req;
+  req.set_stream(vm["stream"].as<std::string>());
+  const std::string expect = vm["expect"].as<std::string>();
+  uint64_t exact = 0;
+  if (expect == "any") {
+    req.mutable_any();
+  } else if (expect == "no_stream") {
+    req.mutable_no_stream();
+  } else if (expect == "exists") {
+    req.mutable_stream_exists();
+  } else if (absl::SimpleAtoi(expect, &exact)) {
+    req.set_exact_version(exact);
+  } else {
+    std::cerr << "gridctl: --expect must be any, no_stream, exists or a number\n";
+    return 2;
+  }
+  std::vector<std::string> jsons;
+  if (vm.count("event")) {
+    jsons = vm["event"].as<std::vector<std::string>>();
+  } else {
+    for (std::string line; std::getline(std::cin, line);) {
+      if (line.find_first_not_of(" \t\r") != std::string::npos) jsons.push_back(line);
+    }
+  }
+  if (jsons.empty()) {
+    std::cerr << "gridctl: no events given (arguments or JSON lines on stdin)\n";
+    return 2;
+  }
+  for (size_t i = 0; i < jsons.size(); ++i) {
+    auto e = grid::client::EventFromJson(jsons[i]);
+    if (!e.ok()) {
+      std::cerr << "gridctl: event " << i + 1 << ": " << e.status().message() << "\n";
+      return 2;
+    }
+    if (e->event_id().empty()) e->set_event_id(RandomId());
+    *req.add_events() = *std::move(e);
+  }
+  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto resp = client->Append(req);
+  if (!resp.ok()) return Fail(resp.status());
+  std::cout << grid::client::MessageToJson(*resp) << std::endl;
+  return 0;
+}
+
+int Read(int argc, char** argv) {
+  po::options_description desc("gridctl read [options]");
+  desc.add_options()("stream", po::value<std::string>(), "read one stream")(
+      "all", "read the whole log")("from", po::value<uint64_t>(),
+                                   "first version (stream) or position (all)")(
+      "from_time", po::value<std::string>(), "whole log from an RFC 3339 time")(
+      "backwards", "read backwards")("max", po::value<uint64_t>()->default_value(0),
+                                      "most events (0 = all)");
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
+  grid::v1::ReadRequest req;
+  if (vm.count("stream") == vm.count("all")) {
+    std::cerr << "gridctl: give exactly one of --stream S or --all\n";
+    return 2;
+  }
+  if (vm.count("stream")) {
+    req.set_stream(vm["stream"].as<std::string>());
+    if (vm.count("from")) req.set_from_version(vm["from"].as<uint64_t>());
+  } else {
+    req.mutable_all();
+    if (vm.count("from")) req.set_from_position(vm["from"].as<uint64_t>());
+  }
+  if (vm.count("from_time") &&
+      !ParseTime(vm["from_time"].as<std::string>(), req.mutable_from_time())) {
+    std::cerr << "gridctl: --from_time must be RFC 3339, e.g. 2026-11-28T08:00:00Z\n";
+    return 2;
+  }
+  if (vm.count("backwards")) req.set_direction(grid::v1::BACKWARDS);
+  req.set_max_count(vm["max"].as<uint64_t>());
+  auto client = Client::Connect(vm["server"].as<std::string>());
+  absl::Status s = client->Read(req, [](const grid::v1::ReadResponse& r) {
+    for (const auto& e : r.events()) std::cout << grid::client::EventToJson(e) << "\n";
+    return true;
+  });
+  std::cout.flush();
+  return s.ok() ? 0 : Fail(s);
+}
+
+int Subscribe(int argc, char** argv) {
+  po::options_description desc("gridctl subscribe [options]");
+  desc.add_options()("from", po::value<uint64_t>(),
+                     "deliver events after this position (resume point)")(
+      "from_time", po::value<std::string>(), "start at an RFC 3339 time")(
+      "now", "only events committed from now on")(
+      "type", po::value<std::vector<std::string>>(), "event type filter (repeatable)")(
+      "stream_prefix", po::value<std::vector<std::string>>(), "stream prefix filter (repeatable)")(
+      "org", po::value<std::vector<std::string>>(), "org path prefix filter (repeatable)")(
+      "max_events", po::value<uint64_t>()->default_value(0), "exit after this many events")(
+      "checkpoints", "also print checkpoint / caught_up / fell_behind lines");
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
+  grid::v1::SubscribeRequest req;
+  if (vm.count("from")) req.set_after_position(vm["from"].as<uint64_t>());
+  if (vm.count("now")) req.mutable_from_now();
+  if (vm.count("from_time") &&
+      !ParseTime(vm["from_time"].as<std::string>(), req.mutable_from_time())) {
+    std::cerr << "gridctl: --from_time must be RFC 3339\n";
+    return 2;
+  }
+  auto add = [&](const char* name, google::protobuf::RepeatedPtrField<std::string>* to) {
+    if (vm.count(name)) {
+      for (const auto& v : vm[name].as<std::vector<std::string>>()) *to->Add() = v;
+    }
+  };
+  add("type", req.mutable_filter()->mutable_event_types());
+  add("stream_prefix", req.mutable_filter()->mutable_stream_prefixes());
+  add("org", req.mutable_filter()->mutable_org_prefixes());
+  const uint64_t max_events = vm["max_events"].as<uint64_t>();
+  const bool checkpoints = vm.count("checkpoints") > 0;
+  uint64_t seen = 0;
+  auto client = Client::Connect(vm["server"].as<std::string>());
+  absl::Status s = client->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
+    for (const auto& e : r.events()) {
+      std::cout << grid::client::EventToJson(e) << "\n";
+      if (max_events > 0 && ++seen >= max_events) {
+        std::cout.flush();
+        return false;
+      }
+    }
+    if (checkpoints) {
+      std::cout << "{\"checkpoint\":" << r.checkpoint()
+                << (r.caught_up() ? ",\"caught_up\":true" : "")
+                << (r.fell_behind() ? ",\"fell_behind\":true" : "") << "}\n";
+    }
+    std::cout.flush();
+    return true;
+  });
+  return s.ok() ? 0 : Fail(s);
+}
+
+// Reads the chain value at `position` (genesis for 0).
+absl::StatusOr<grid::storage::Digest> ChainAt(Client& client, uint64_t position) {
+  if (position == 0) return grid::storage::kGenesisChain;
+  grid::v1::ReadRequest req;
+  req.mutable_all();
+  req.set_from_position(position);
+  req.set_max_count(1);
+  std::string wire;
+  absl::Status s = client.ReadRaw(req, [&](const grid::v1::RawReadResponse& r) {
+    if (r.events_size() > 0) wire = r.events(0);
+    return false;
+  });
+  if (!s.ok()) return s;
+  auto parts = grid::storage::SplitWire(wire);
+  if (!parts.ok()) return parts.status();
+  return parts->chain;
+}
+
+class Progress {
+ public:
+  Progress(const char* what, uint64_t total)
+      : what_(what), total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
+  void Tick(uint64_t done) {
+    if (!tty_ || (done % 1000 != 0 && done != total_)) return;
+    const int pct = total_ == 0 ? 100 : static_cast<int>(done * 100 / total_);
+    const int bar = pct / 4;
+    std::cerr << "\r" << what_ << " [" << std::string(bar, '#')
+              << std::string(25 - bar, ' ') << "] " << done << "/" << total_
+              << " (" << pct << "%)" << std::flush;
+  }
+  ~Progress() {
+    if (tty_) std::cerr << "\n";
+  }
+
+ private:
+  const char* what_;
+  uint64_t total_;
+  bool tty_;
+};
+
+int Replay(int argc, char** argv) {
+  po::options_description desc("gridctl replay --out FILE [options]");
+  desc.add_options()("out", po::value<std::string>()->required(), "export file to write")(
+      "from", po::value<uint64_t>()->default_value(1), "first position");
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
+  auto client = Client::Connect(vm["server"].as<std::string>());
+  const uint64_t from = std::max<uint64_t>(1, vm["from"].as<uint64_t>());
+  auto status = client->GetStatus();
+  if (!status.ok()) return Fail(status.status());
+  auto prev = ChainAt(*client, from - 1);
+  if (!prev.ok()) return Fail(prev.status());
+  const std::string path = vm["out"].as<std::string>();
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return Fail(absl::NotFoundError(absl::StrCat("cannot create ", path)));
+  grid::client::ExportWriter out(f, from, *prev);
+  const uint64_t head = status->head_position();
+  Progress progress("replay", head >= from ? head - from + 1 : 0);
+  uint64_t n = 0;
+  absl::Status write_status;
+  grid::v1::ReadRequest req;
+  req.mutable_all();
+  req.set_from_position(from);
+  req.set_max_count(head >= from ? head - from + 1 : 0);
+  if (head >= from) {
+    absl::Status s = client->ReadRaw(req, [&](const grid::v1::RawReadResponse& r) {
+      for (const auto& w : r.events()) {
+        write_status = out.Add(w);
+        if (!write_status.ok()) return false;
+        progress.Tick(++n);
+      }
+      return true;
+    });
+    if (!s.ok()) return Fail(s);
+    if (!write_status.ok()) return Fail(write_status);
+  }
+  if (absl::Status s = out.Close(); !s.ok()) return Fail(s);
+  std::cout << "{\"exported\":" << n << ",\"first_position\":" << from
+            << ",\"file\":\"" << path << "\"}" << std::endl;
+  return 0;
+}
+
+int Verify(int argc, char** argv) {
+  po::options_description desc("gridctl verify [options]");
+  desc.add_options()("file", po::value<std::string>(), "verify an export instead of the server")(
+      "from", po::value<uint64_t>()->default_value(1), "first position (server only)");
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
+  auto report = [](const grid::client::ChainVerifier& v, uint64_t first) {
+    std::cout << "{\"verified\":" << v.next() - first << ",\"first_position\":" << first
+              << ",\"last_position\":" << v.next() - 1 << ",\"chain_head\":\""
+              << grid::storage::ToHex(v.chain()) << "\"}" << std::endl;
+  };
+  if (vm.count("file")) {
+    auto reader = grid::client::ExportReader::Open(vm["file"].as<std::string>());
+    if (!reader.ok()) return Fail(reader.status());
+    grid::client::ChainVerifier v((*reader)->first(), (*reader)->prev_chain());
+    std::string wire;
+    for (;;) {
+      auto more = (*reader)->Next(&wire);
+      if (!more.ok()) {
+        return Fail(absl::DataLossError(absl::StrCat(
+            "position ", v.next(), ": ", more.status().message())));
+      }
+      if (!*more) break;
+      if (absl::Status s = v.Add(wire); !s.ok()) return Fail(s);
+    }
+    report(v, (*reader)->first());
+    return 0;
+  }
+  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto status = client->GetStatus();
+  if (!status.ok()) return Fail(status.status());
+  const uint64_t from = std::max<uint64_t>(1, vm["from"].as<uint64_t>());
+  auto prev = ChainAt(*client, from - 1);
+  if (!prev.ok()) return Fail(prev.status());
+  grid::client::ChainVerifier v(from, *prev);
+  const uint64_t head = status->head_position();
+  Progress progress("verify", head >= from ? head - from + 1 : 0);
+  absl::Status bad;
+  if (head >= from) {
+    grid::v1::ReadRequest req;
+    req.mutable_all();
+    req.set_from_position(from);
+    req.set_max_count(head - from + 1);
+    absl::Status s = client->ReadRaw(req, [&](const grid::v1::RawReadResponse& r) {
+      for (const auto& w : r.events()) {
+        bad = v.Add(w);
+        if (!bad.ok()) return false;
+        progress.Tick(v.next() - from);
+      }
+      return true;
+    });
+    if (!bad.ok()) return Fail(bad);
+    if (!s.ok()) return Fail(s);
+  }
+  if (v.next() - 1 == head && head > 0 &&
+      std::string(reinterpret_cast<const char*>(v.chain().data()), 32) !=
+          status->chain_head()) {
+    return Fail(absl::DataLossError(absl::StrCat(
+        "position ", head, ": recomputed chain head differs from the server's")));
+  }
+  report(v, from);
+  return 0;
+}
+
+int Status(int argc, char** argv) {
+  po::options_description desc("gridctl status");
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
+  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto status = client->GetStatus();
+  if (!status.ok()) return Fail(status.status());
+  std::cout << "{\"head_position\":" << status->head_position() << ",\"chain_head\":\""
+            << grid::storage::ToHex(status->chain_head()) << "\",\"writable\":"
+            << (status->writable() ? "true" : "false") << ",\"last_recorded_at\":\""
+            << absl::FormatTime(absl::RFC3339_full,
+                                absl::FromUnixSeconds(status->last_recorded_at().seconds()),
+                                absl::UTCTimeZone())
+            << "\"" << (status->failure().empty() ? "" : ",\"failure\":\"see server log\"")
+            << "}" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  // The subcommand's own options start after its name.
+  int sub_argc = argc - 1;
+  char** sub_argv = argv + 1;
+  if (cmd == "append") return Append(sub_argc, sub_argv);
+  if (cmd == "read") return Read(sub_argc, sub_argv);
+  if (cmd == "subscribe") return Subscribe(sub_argc, sub_argv);
+  if (cmd == "replay") return Replay(sub_argc, sub_argv);
+  if (cmd == "verify") return Verify(sub_argc, sub_argv);
+  if (cmd == "status") return Status(sub_argc, sub_argv);
+  std::cerr << "gridctl: unknown command '" << cmd << "'\n" << kUsage;
+  return 2;
+}

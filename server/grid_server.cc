@@ -1,0 +1,116 @@
+#include <utility>  // before Boost.Asio (GCC 12 + C++20)
+
+#include "server/grid_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "server/log_service.h"
+
+namespace grid::server {
+
+bool IsLoopbackListenAddress(const std::string& hp) {
+  std::string host = hp;
+  if (auto colon = hp.rfind(':'); colon != std::string::npos) host = hp.substr(0, colon);
+  return absl::StartsWith(host, "127.") || host == "localhost" ||
+         host == "[::1]" || host == "ipv4:127.0.0.1" || host == "ipv6:[::1]";
+}
+
+struct GridServer::Impl {
+  std::unique_ptr<storage::EventLog> log;
+  std::unique_ptr<LiveTail> tail;
+  std::unique_ptr<Sequencer> sequencer;
+  std::unique_ptr<boost::asio::thread_pool> pool;
+  ServiceEnv env;
+  std::unique_ptr<LogService> service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  absl::Mutex mu;
+  bool shut_down ABSL_GUARDED_BY(mu) = false;
+};
+
+GridServer::GridServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+GridServer::~GridServer() { Shutdown(); }
+
+int GridServer::port() const { return impl_->port; }
+
+storage::EventLog* GridServer::TEST_log() { return impl_->log.get(); }
+
+absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
+    const ServerOptions& options) {
+  if (!IsLoopbackListenAddress(options.listen)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen on ", options.listen,
+        ": only loopback addresses are allowed until authentication is "
+        "configured (this build has no authentication yet)"));
+  }
+  auto impl = std::make_unique<Impl>();
+  auto log = storage::EventLog::Open(options.log, options.data_dir);
+  if (!log.ok()) return log.status();
+  impl->log = *std::move(log);
+  const storage::Head head = impl->log->GetHead();
+  impl->tail = std::make_unique<LiveTail>(head.position, options.tail);
+  LiveTail* tail = impl->tail.get();
+  impl->sequencer = std::make_unique<Sequencer>(
+      impl->log.get(),
+      [tail](const std::vector<storage::RecordPtr>& records) { tail->Publish(records); });
+  impl->sequencer->Start();
+  impl->pool = std::make_unique<boost::asio::thread_pool>(
+      static_cast<size_t>(std::max(1, options.reader_threads)));
+  impl->env.log = impl->log.get();
+  impl->env.sequencer = impl->sequencer.get();
+  impl->env.tail = tail;
+  impl->env.pool = impl->pool.get();
+  impl->env.limits = options.limits;
+  impl->service = std::make_unique<LogService>(&impl->env);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &impl->port);
+  // Above the append limit so that an oversized append gets our own clear
+  // INVALID_ARGUMENT; gRPC's RESOURCE_EXHAUSTED only past this.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::max<size_t>(options.limits.max_request_bytes * 4, 4 << 20)));
+  builder.RegisterService(impl->service.get());
+  impl->server = builder.BuildAndStart();
+  if (!impl->server || impl->port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  spdlog::info("gridd serving on 127.0.0.1:{} (log head {}, dev mode: no authentication)",
+               impl->port, head.position);
+  return std::unique_ptr<GridServer>(new GridServer(std::move(impl)));
+}
+
+void GridServer::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock l(&impl_->mu);
+    if (impl_->shut_down) return;
+    impl_->shut_down = true;
+  }
+  // 1. No new work; subscriptions end UNAVAILABLE at their next step.
+  impl_->service->BeginShutdown();
+  // 2. Wait for in-flight calls (queued appends still commit).
+  impl_->server->Shutdown(std::chrono::system_clock::now() +
+                          absl::ToChronoMilliseconds(grace));
+  impl_->server->Wait();
+  // 3. Stop the writer, then the readers, then close the log.
+  impl_->sequencer->Stop();
+  impl_->pool->join();
+  impl_->server.reset();
+  impl_->service.reset();
+  impl_->log.reset();
+  spdlog::info("gridd stopped");
+}
+
+}  // namespace grid::server

@@ -1,0 +1,61 @@
+// GridServer owns a running gridd: the event log, the sequencer, the live
+// tail, the application thread pool and the gRPC server. main.cc and the
+// test fixture both start one.
+//
+// Lifecycle: Start() opens the log and listens; Shutdown() stops taking new
+// work, ends subscriptions with UNAVAILABLE, lets in-flight appends commit,
+// then closes the log. The destructor calls Shutdown().
+// Concurrency: Shutdown() may be called from any thread, once or more.
+#ifndef GRID_SERVER_GRID_SERVER_H_
+#define GRID_SERVER_GRID_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/live_tail.h"
+#include "server/validation.h"
+#include "storage/event_log.h"
+
+namespace grid::server {
+
+struct ServerOptions {
+  // host:port. Only loopback addresses are accepted until authentication
+  // exists: anything else would serve the log to the network unauthenticated.
+  std::string listen = "127.0.0.1:7443";
+  std::string data_dir = "data";
+  storage::EventLogOptions log;
+  AppendLimits limits;
+  LiveTail::Options tail;
+  // Application threads for storage reads (Read, Subscribe catch-up).
+  int reader_threads = 2;
+};
+
+class GridServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<GridServer>> Start(
+      const ServerOptions& options);
+  ~GridServer();
+
+  // The bound port (useful with "127.0.0.1:0").
+  int port() const;
+
+  // Graceful stop; in-flight calls get up to `grace` before cancellation.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+
+  // For tests.
+  storage::EventLog* TEST_log();
+
+ private:
+  struct Impl;
+  explicit GridServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost" (with a port).
+bool IsLoopbackListenAddress(const std::string& host_port);
+
+}  // namespace grid::server
+
+#endif  // GRID_SERVER_GRID_SERVER_H_

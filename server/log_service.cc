@@ -1,0 +1,584 @@
+#include <utility>  // before Boost.Asio (GCC 12 + C++20)
+
+#include "server/log_service.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <grpcpp/support/byte_buffer.h>
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/filter.h"
+
+namespace grid::server {
+namespace {
+
+// The RPC edge translator: absl::Status -> grpc::Status. The codes are the
+// same numbers (both are google.rpc.Code).
+static_assert(static_cast<int>(absl::StatusCode::kFailedPrecondition) ==
+              static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+static_assert(static_cast<int>(absl::StatusCode::kDataLoss) ==
+              static_cast<int>(grpc::StatusCode::DATA_LOSS));
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+constexpr size_t kDefaultBatch = 256;
+constexpr size_t kMaxBatch = 1000;
+constexpr size_t kMaxMessageBytes = 1 << 20;
+constexpr size_t kScanBatch = 1024;
+constexpr uint32_t kDefaultCheckpointInterval = 1000;
+constexpr absl::Duration kIdleCheckpointEvery = absl::Seconds(1);
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// The dev-mode actor: the peer address without its port. Authentication
+// (a later issue) replaces this with the authenticated principal.
+grid::v1::Actor ActorFor(grpc::CallbackServerContext* ctx) {
+  std::string peer = ctx->peer();
+  if (auto colon = peer.rfind(':'); colon != std::string::npos &&
+                                    colon > peer.find(':')) {
+    peer.resize(colon);
+  }
+  grid::v1::Actor a;
+  a.set_principal(absl::StrCat("anonymous@", peer));
+  return a;
+}
+
+// Builds one response message by hand from stored wire records: field 1
+// (events) as length-delimited bytes, then the scalar fields. This is the
+// same encoding protobuf would produce for the typed message.
+class FrameBuilder {
+ public:
+  void AddEvent(const std::string& wire) {
+    buf_.push_back(0x0A);
+    PutVarint(wire.size());
+    buf_.append(wire);
+    ++events_;
+  }
+  void AddUint64(int field, uint64_t v) {
+    if (v == 0) return;
+    PutVarint(static_cast<uint64_t>(field) << 3);
+    PutVarint(v);
+  }
+  void AddTrue(int field) { AddUint64(field, 1); }
+  size_t bytes() const { return buf_.size(); }
+  size_t events() const { return events_; }
+
+  grpc::ByteBuffer Take() {
+    auto* s = new std::string(std::move(buf_));
+    buf_.clear();
+    events_ = 0;
+    grpc::Slice slice(s->data(), s->size(),
+                      [](void* p) { delete static_cast<std::string*>(p); }, s);
+    return grpc::ByteBuffer(&slice, 1);
+  }
+
+ private:
+  void PutVarint(uint64_t v) {
+    while (v >= 0x80) {
+      buf_.push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    buf_.push_back(static_cast<char>(v));
+  }
+  std::string buf_;
+  size_t events_ = 0;
+};
+
+template <typename T>
+bool ParseRequest(const grpc::ByteBuffer* bb, T* out) {
+  std::vector<grpc::Slice> slices;
+  if (!bb->Dump(&slices).ok()) return false;
+  std::string data;
+  for (const auto& s : slices) {
+    data.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return out->ParseFromString(data);
+}
+
+// Ends a raw streaming call at once with an error.
+class FailedWriter final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  explicit FailedWriter(const grpc::Status& s) { Finish(s); }
+  void OnDone() override { delete this; }
+};
+
+// A server-streaming reactor whose messages are produced on the application
+// pool, one write in flight at a time.
+//
+// Lifecycle: exactly one "baton" moves between a pool task (Pump), an
+// outstanding write, and a registration in the LiveTail; only its holder
+// touches the stream, so Finish() is called once. References are counted:
+// one for gRPC (dropped in OnDone), one per posted task or tail
+// registration; the last Unref() deletes the reactor.
+class PumpedWriter : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
+                     public LiveTail::Waiter {
+ public:
+  explicit PumpedWriter(ServiceEnv* env) : env_(env) {}
+
+  void Start() { Schedule(); }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      return;
+    }
+    Schedule();
+  }
+  void OnCancel() override {
+    cancelled_.store(true);
+    // Holding the baton in the tail: take it back and end the call.
+    if (env_->tail->Cancel(this)) Post();
+  }
+  void OnDone() override { Unref(); }
+  // Called by the tail (with its lock held) with the registration's ref.
+  void Wake() override { Post(); }
+
+ protected:
+  struct Step {
+    enum Kind { kWrite, kWait, kFinish } kind = kFinish;
+    grpc::ByteBuffer message;
+    storage::Position wait_after = 0;  // kWait: wake when more is published
+    grpc::Status status;               // kFinish
+  };
+  virtual ~PumpedWriter() = default;
+  // Produces the next step. Runs on the application pool; may read storage.
+  virtual Step Next() = 0;
+
+  ServiceEnv* const env_;
+
+ private:
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  void Schedule() {
+    Ref();
+    Post();
+  }
+  // Runs Pump() on the pool, consuming one reference.
+  void Post() {
+    boost::asio::post(*env_->pool, [this] {
+      Pump();
+      Unref();
+    });
+  }
+  void Pump() {
+    if (cancelled_.load()) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+      return;
+    }
+    if (env_->stopping.load()) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the server is shutting down; resume from your last "
+                          "position"));
+      return;
+    }
+    Step step = Next();
+    switch (step.kind) {
+      case Step::kWrite:
+        message_ = std::move(step.message);
+        StartWrite(&message_);
+        return;
+      case Step::kFinish:
+        Finish(step.status);
+        return;
+      case Step::kWait:
+        Ref();
+        if (env_->tail->WaitForMore(step.wait_after, this)) {
+          Unref();
+          Schedule();
+        }
+        return;
+    }
+  }
+
+  std::atomic<int> refs_{1};
+  std::atomic<bool> cancelled_{false};
+  grpc::ByteBuffer message_;  // the write in flight
+};
+
+// ---------------------------------------------------------------- Read
+
+class ReadWriter final : public PumpedWriter {
+ public:
+  ReadWriter(ServiceEnv* env, grid::v1::ReadRequest req)
+      : PumpedWriter(env),
+        req_(std::move(req)),
+        all_(req_.has_all()),
+        dir_(req_.direction() == grid::v1::BACKWARDS
+                 ? storage::Direction::kBackwards
+                 : storage::Direction::kForwards),
+        remaining_(req_.max_count() == 0 ? UINT64_MAX : req_.max_count()),
+        batch_(req_.batch_size() == 0 ? kDefaultBatch : req_.batch_size()) {}
+
+ private:
+  // Finds the first version or position to read. Storage lookups, so it
+  // runs on the pool at the first step, not in the RPC handler.
+  absl::Status ResolveStart() {
+    const bool backwards = dir_ == storage::Direction::kBackwards;
+    if (!all_) {
+      auto last = env_->log->StreamHead(req_.stream());
+      if (!last.ok()) return last.status();
+      if (!last->has_value()) {
+        return absl::NotFoundError(
+            absl::StrCat("stream '", req_.stream(), "' does not exist"));
+      }
+      if (!req_.has_from_version()) {
+        next_ = backwards ? **last : 0;
+      } else if (!backwards && req_.from_version() > **last + 1) {
+        return absl::OutOfRangeError(absl::StrCat(
+            "from_version ", req_.from_version(), " is past the end of stream '",
+            req_.stream(), "' (last version ", **last, ")"));
+      } else {
+        next_ = req_.from_version();
+      }
+      return absl::OkStatus();
+    }
+    const storage::Position head = env_->log->GetHead().position;
+    if (req_.has_from_position()) {
+      if (req_.from_position() == 0) {
+        return absl::InvalidArgumentError("positions start at 1");
+      }
+      if (req_.from_position() > head + 1) {
+        return absl::OutOfRangeError(
+            absl::StrCat("from_position ", req_.from_position(),
+                         " is past the head of the log (", head, ")"));
+      }
+      next_ = req_.from_position();
+    } else if (req_.has_from_time()) {
+      auto p = env_->log->PositionAtTime(FromProto(req_.from_time()), dir_);
+      if (!p.ok()) return p.status();
+      next_ = *p;
+      if (backwards && next_ == 0) done_ = true;
+    } else {
+      next_ = backwards ? head : 1;
+    }
+    return absl::OkStatus();
+  }
+
+  Step Next() override {
+    Step step;
+    if (!resolved_) {
+      resolved_ = true;
+      if (absl::Status s = ResolveStart(); !s.ok()) {
+        step.status = ToGrpc(s);
+        return step;
+      }
+    }
+    if (done_ || remaining_ == 0) {
+      step.status = grpc::Status::OK;
+      return step;
+    }
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(batch_, remaining_));
+    auto records =
+        all_ ? env_->log->ReadAll(next_, dir_, want, kMaxMessageBytes)
+             : env_->log->ReadStream(req_.stream(), next_, dir_, want,
+                                     kMaxMessageBytes);
+    if (!records.ok()) {
+      step.status = ToGrpc(records.status());
+      return step;
+    }
+    if (records->empty()) {
+      step.status = grpc::Status::OK;
+      return step;
+    }
+    FrameBuilder frame;
+    for (const auto& r : *records) frame.AddEvent(r->wire);
+    remaining_ -= records->size();
+    const auto& last = *records->back();
+    const uint64_t at = all_ ? last.position : last.stream_version;
+    if (dir_ == storage::Direction::kForwards) {
+      next_ = at + 1;
+    } else if (at == (all_ ? 1u : 0u)) {
+      done_ = true;
+    } else {
+      next_ = at - 1;
+    }
+    step.kind = Step::kWrite;
+    step.message = frame.Take();
+    return step;
+  }
+
+  const grid::v1::ReadRequest req_;
+  const bool all_;
+  const storage::Direction dir_;
+  uint64_t next_ = 0;  // next position (all) or version (stream) to read
+  uint64_t remaining_;
+  const size_t batch_;
+  bool resolved_ = false;
+  bool done_ = false;
+};
+
+// ---------------------------------------------------------------- Subscribe
+
+// Catch-up reads from the log until the cursor reaches the head, then live
+// reads from the shared tail; back to catch-up when the tail has moved past
+// the cursor. The cursor is the last position scanned, so the switch in
+// either direction can neither skip nor repeat an event.
+class SubscribeWriter final : public PumpedWriter {
+ public:
+  // Starts after position `after`, or at `from_time` when that is set.
+  SubscribeWriter(ServiceEnv* env, EventFilter filter, storage::Position after,
+                  std::optional<absl::Time> from_time, size_t max_batch,
+                  uint32_t checkpoint_interval)
+      : PumpedWriter(env),
+        filter_(std::move(filter)),
+        from_time_(from_time),
+        cursor_(after),
+        max_batch_(max_batch),
+        checkpoint_interval_(checkpoint_interval) {}
+
+ private:
+  Step Next() override {
+    Step step;
+    if (from_time_) {
+      auto p = env_->log->PositionAtTime(*from_time_, storage::Direction::kForwards);
+      if (!p.ok()) {
+        step.status = ToGrpc(p.status());
+        return step;
+      }
+      cursor_ = *p - 1;
+      from_time_.reset();
+    }
+    for (;;) {
+      std::vector<storage::RecordPtr> records;
+      if (!live_) {
+        if (cursor_ >= env_->log->GetHead().position) {
+          live_ = true;
+          caught_up_pending_ = true;
+          continue;
+        }
+        auto read = env_->log->ReadAll(cursor_ + 1, storage::Direction::kForwards,
+                                       kScanBatch, kMaxMessageBytes);
+        if (!read.ok()) {
+          step.status = ToGrpc(read.status());
+          return step;
+        }
+        records = *std::move(read);
+      } else {
+        switch (env_->tail->Read(cursor_, kScanBatch, kMaxMessageBytes, &records)) {
+          case LiveTail::ReadResult::kFellBehind:
+            live_ = false;
+            fell_behind_pending_ = true;
+            continue;
+          case LiveTail::ReadResult::kNothingYet:
+            if (caught_up_pending_ ||
+                (scanned_unsent_ > 0 &&
+                 absl::Now() - last_sent_ >= kIdleCheckpointEvery)) {
+              return Emit(std::move(step));
+            }
+            step.kind = Step::kWait;
+            step.wait_after = cursor_;
+            return step;
+          case LiveTail::ReadResult::kOk:
+            break;
+        }
+      }
+      for (const auto& r : records) {
+        cursor_ = r->position;
+        if (filter_.Matches(*r)) {
+          frame_.AddEvent(r->wire);
+        } else {
+          ++scanned_unsent_;
+        }
+        if (frame_.events() >= max_batch_ || frame_.bytes() >= kMaxMessageBytes ||
+            scanned_unsent_ >= checkpoint_interval_) {
+          break;
+        }
+      }
+      if (frame_.events() > 0 || scanned_unsent_ >= checkpoint_interval_ ||
+          fell_behind_pending_) {
+        return Emit(std::move(step));
+      }
+    }
+  }
+
+  Step Emit(Step step) {
+    frame_.AddUint64(2, cursor_);
+    if (caught_up_pending_ && live_) {
+      frame_.AddTrue(3);
+      caught_up_pending_ = false;
+    }
+    if (fell_behind_pending_) {
+      frame_.AddTrue(4);
+      fell_behind_pending_ = false;
+    }
+    scanned_unsent_ = 0;
+    last_sent_ = absl::Now();
+    step.kind = Step::kWrite;
+    step.message = frame_.Take();
+    return step;
+  }
+
+  const EventFilter filter_;
+  std::optional<absl::Time> from_time_;
+  storage::Position cursor_;
+  const size_t max_batch_;
+  const uint32_t checkpoint_interval_;
+  bool live_ = false;
+  bool caught_up_pending_ = false;
+  bool fell_behind_pending_ = false;
+  uint64_t scanned_unsent_ = 0;
+  absl::Time last_sent_ = absl::Now();
+  FrameBuilder frame_;
+};
+
+grpc::Status Unavailable() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the server is shutting down");
+}
+
+}  // namespace
+
+void LogService::BeginShutdown() {
+  env_->stopping.store(true);
+  env_->tail->Close();
+}
+
+grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
+                                             const grid::v1::AppendRequest* request,
+                                             grid::v1::AppendResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (env_->stopping.load()) {
+    reactor->Finish(Unavailable());
+    return reactor;
+  }
+  auto batch = ValidateAppend(*request, env_->limits, ActorFor(ctx));
+  if (!batch.ok()) {
+    reactor->Finish(ToGrpc(batch.status()));
+    return reactor;
+  }
+  env_->sequencer->Submit(
+      *std::move(batch), [reactor, response](storage::AppendOutcome out) {
+        if (!out.status.ok()) {
+          reactor->Finish(ToGrpc(out.status));
+          return;
+        }
+        for (const auto& e : out.events) {
+          auto* r = response->add_results();
+          r->set_position(e.position);
+          r->set_stream_version(e.stream_version);
+          r->set_duplicate(e.duplicate);
+        }
+        response->set_stream_version(out.stream_version);
+        response->set_head_position(out.head_position);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* LogService::GetStatus(
+    grpc::CallbackServerContext* ctx, const grid::v1::GetStatusRequest*,
+    grid::v1::LogStatus* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const storage::Head head = env_->log->GetHead();
+  response->set_head_position(head.position);
+  response->set_chain_head(head.chain.data(), head.chain.size());
+  const int64_t us = absl::ToUnixMicros(head.recorded_at);
+  response->mutable_last_recorded_at()->set_seconds(us / 1000000);
+  response->mutable_last_recorded_at()->set_nanos(
+      static_cast<int32_t>(us % 1000000 * 1000));
+  const absl::Status health = env_->log->WriteHealth();
+  response->set_writable(health.ok());
+  response->set_failure(std::string(health.message()));
+  response->set_format_version(1);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Read(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw) {
+  auto fail = [](grpc::StatusCode code, std::string msg) {
+    return new FailedWriter(grpc::Status(code, std::move(msg)));
+  };
+  if (env_->stopping.load()) return new FailedWriter(Unavailable());
+  grid::v1::ReadRequest req;
+  if (!ParseRequest(raw, &req)) {
+    return fail(grpc::StatusCode::INVALID_ARGUMENT, "ReadRequest does not parse");
+  }
+  if (req.batch_size() > kMaxBatch) {
+    return fail(grpc::StatusCode::INVALID_ARGUMENT,
+                absl::StrCat("batch_size must be at most ", kMaxBatch));
+  }
+  switch (req.source_case()) {
+    case grid::v1::ReadRequest::kStream:
+      if (!IsValidStreamName(req.stream())) {
+        return fail(grpc::StatusCode::INVALID_ARGUMENT, "malformed stream name");
+      }
+      if (req.has_from_position() || req.has_from_time()) {
+        return fail(grpc::StatusCode::INVALID_ARGUMENT,
+                    "a stream read starts from_version; from_position and "
+                    "from_time are for whole-log reads");
+      }
+      break;
+    case grid::v1::ReadRequest::kAll:
+      if (req.has_from_version()) {
+        return fail(grpc::StatusCode::INVALID_ARGUMENT,
+                    "a whole-log read starts from_position or from_time; "
+                    "from_version is for stream reads");
+      }
+      break;
+    default:
+      return fail(grpc::StatusCode::INVALID_ARGUMENT,
+                  "set `stream` (read one stream) or `all` (read the whole log)");
+  }
+  auto* w = new ReadWriter(env_, std::move(req));
+  w->Start();
+  return w;
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw) {
+  if (env_->stopping.load()) return new FailedWriter(Unavailable());
+  grid::v1::SubscribeRequest req;
+  if (!ParseRequest(raw, &req)) {
+    return new FailedWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                         "SubscribeRequest does not parse"));
+  }
+  if (req.max_batch() > kMaxBatch || req.checkpoint_interval() > 1000000) {
+    return new FailedWriter(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        "max_batch must be at most 1000 and checkpoint_interval at most 1000000"));
+  }
+  auto filter = EventFilter::Compile(req.filter());
+  if (!filter.ok()) return new FailedWriter(ToGrpc(filter.status()));
+  const storage::Position head = env_->log->GetHead().position;
+  storage::Position after = 0;
+  std::optional<absl::Time> from_time;
+  switch (req.from_case()) {
+    case grid::v1::SubscribeRequest::kAfterPosition:
+      after = req.after_position();
+      if (after > head) {
+        return new FailedWriter(grpc::Status(
+            grpc::StatusCode::OUT_OF_RANGE,
+            absl::StrCat("after_position ", after, " is past the head of the log (",
+                         head, ")")));
+      }
+      break;
+    case grid::v1::SubscribeRequest::kFromTime:
+      from_time = FromProto(req.from_time());
+      break;
+    case grid::v1::SubscribeRequest::kFromNow:
+      after = head;
+      break;
+    default:
+      after = 0;
+  }
+  auto* w = new SubscribeWriter(
+      env_, *std::move(filter), after, from_time,
+      req.max_batch() == 0 ? kDefaultBatch : req.max_batch(),
+      req.checkpoint_interval() == 0 ? kDefaultCheckpointInterval
+                                     : req.checkpoint_interval());
+  w->Start();
+  return w;
+}
+
+}  // namespace grid::server

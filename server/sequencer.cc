@@ -1,0 +1,96 @@
+#include "server/sequencer.h"
+
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace grid::server {
+
+Sequencer::Sequencer(storage::EventLog* log, OnCommit on_commit, Options options)
+    : log_(log), on_commit_(std::move(on_commit)), options_(options) {}
+
+Sequencer::~Sequencer() { Stop(); }
+
+void Sequencer::Start() {
+  absl::MutexLock l(&mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Sequencer::Submit(storage::AppendBatch batch, Done done) {
+  size_t bytes = 0;
+  for (const auto& e : batch.events) bytes += e.ByteSizeLong();
+  {
+    absl::MutexLock l(&mu_);
+    if (!stopping_) {
+      queue_.push_back(Pending{std::move(batch), std::move(done), bytes});
+      return;
+    }
+  }
+  storage::AppendOutcome out;
+  out.status = absl::UnavailableError("the server is shutting down");
+  std::move(done)(std::move(out));
+}
+
+void Sequencer::Stop() {
+  bool join = false;
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+    join = thread_.joinable();
+  }
+  if (join) thread_.join();
+  // Never started: fail what is queued.
+  std::deque<Pending> left;
+  {
+    absl::MutexLock l(&mu_);
+    left.swap(queue_);
+  }
+  for (auto& p : left) {
+    storage::AppendOutcome out;
+    out.status = absl::UnavailableError("the server is shutting down");
+    std::move(p.done)(std::move(out));
+  }
+}
+
+Sequencer::Stats Sequencer::GetStats() const {
+  absl::MutexLock l(&mu_);
+  return stats_;
+}
+
+void Sequencer::Run() {
+  std::vector<Pending> group;
+  std::vector<storage::AppendBatch*> batches;
+  for (;;) {
+    group.clear();
+    batches.clear();
+    {
+      absl::MutexLock l(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Sequencer* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+            return s->stopping_ || !s->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, and everything is committed
+      size_t bytes = 0;
+      while (!queue_.empty() && group.size() < options_.max_group_batches &&
+             (group.empty() || bytes + queue_.front().bytes <= options_.max_group_bytes)) {
+        bytes += queue_.front().bytes;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      ++stats_.groups;
+      stats_.batches += group.size();
+    }
+    for (auto& p : group) batches.push_back(&p.batch);
+    storage::CommitResult result = log_->Commit(batches, absl::Now());
+    if (!result.committed.empty() && on_commit_) on_commit_(result.committed);
+    for (size_t i = 0; i < group.size(); ++i) {
+      std::move(group[i].done)(std::move(result.outcomes[i]));
+    }
+  }
+}
+
+}  // namespace grid::server

@@ -1,0 +1,173 @@
+// An EventLog is the durable, append-only, hash-chained sequence of grid
+// events from which everything else is derived. Positions start at 1 and are
+// dense in commit order; each stream's versions start at 0 and are dense.
+//
+// The interface is deliberately narrow (commit a group of batches with
+// expectations, read by position, read by stream, head) so that a replicated
+// log can later sit behind it. The on-disk layout is documented in README.md.
+//
+// Concurrency: Commit() must be called by one thread at a time (the
+// sequencer); every other method is safe to call from any thread, also while
+// a Commit() runs. Readers only ever see fully committed groups.
+#ifndef GRID_STORAGE_EVENT_LOG_H_
+#define GRID_STORAGE_EVENT_LOG_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "grid/v1/event.pb.h"
+#include "storage/record.h"
+
+namespace rocksdb {
+class Env;
+}
+
+namespace grid::storage {
+
+struct EventLogOptions {
+  // Create the log if the directory holds none.
+  bool create_if_missing = true;
+  // Write every commit with fsync before it is acknowledged. Only tests that
+  // prove the crash tests can fail turn this off.
+  bool sync = true;
+  // RocksDB environment; nullptr = the real file system. Tests pass an
+  // in-memory Env or a fault-injecting one. Not owned; must outlive the log.
+  rocksdb::Env* env = nullptr;
+  // RocksDB block cache for all column families, in bytes.
+  size_t block_cache_bytes = 64 << 20;
+};
+
+// What the writer believes about a stream before appending to it.
+struct Expected {
+  enum Kind { kAny, kNoStream, kStreamExists, kExact };
+  Kind kind = kAny;
+  uint64_t version = 0;  // for kExact
+};
+
+// One atomic append: events for one stream.
+struct AppendBatch {
+  std::string stream;
+  Expected expected;
+  // Validated events with client fields only; `stream` equals the batch's.
+  std::vector<grid::v1::Event> events;
+  // Filled into every event's `actor`.
+  grid::v1::Actor actor;
+};
+
+// Where one appended event ended up.
+struct AppendedEvent {
+  Position position = 0;
+  uint64_t stream_version = 0;
+  bool duplicate = false;
+};
+
+// The outcome of one AppendBatch.
+struct AppendOutcome {
+  // OK, FAILED_PRECONDITION (version or id conflict), UNAVAILABLE (write
+  // failed or log not writable), DATA_LOSS (corrupt index).
+  absl::Status status;
+  std::vector<AppendedEvent> events;  // one per batch event when status is OK
+  uint64_t stream_version = 0;        // stream's last version after the batch
+  Position head_position = 0;
+};
+
+// A committed record as readers see it. Immutable once built; shared between
+// subscribers through shared_ptr.
+struct LogRecord {
+  Position position = 0;
+  uint64_t stream_version = 0;
+  absl::Time recorded_at;
+  std::string stream;
+  std::string type;
+  std::string org_path;
+  // Wire form: stored bytes + chain field (record.h). Parses as a whole Event.
+  std::string wire;
+};
+using RecordPtr = std::shared_ptr<const LogRecord>;
+
+// The result of a Commit() call.
+struct CommitResult {
+  // One per input batch, same order.
+  std::vector<AppendOutcome> outcomes;
+  // Records the group added to the log, in position order (empty if the
+  // write failed or every batch was refused or a duplicate).
+  std::vector<RecordPtr> committed;
+};
+
+// The head of the log.
+struct Head {
+  Position position = 0;
+  Digest chain = kGenesisChain;
+  absl::Time recorded_at = absl::UnixEpoch();
+};
+
+enum class Direction { kForwards, kBackwards };
+
+class EventLog {
+ public:
+  // Opens (or creates) the log in directory `path`. Opening reads the head
+  // from the meta column family; it never scans the log. DATA_LOSS if the
+  // files are corrupt, FAILED_PRECONDITION for an unknown format version.
+  static absl::StatusOr<std::unique_ptr<EventLog>> Open(
+      const EventLogOptions& options, const std::string& path);
+
+  virtual ~EventLog() = default;
+
+  // Commits a group of batches in one synced write: each batch is checked
+  // (idempotency, expected version) against the log plus the batches before
+  // it in the group, refused batches are left out, and the rest get dense
+  // positions and chain links. All events of a group share one recorded_at,
+  // max(now, previous recorded_at).
+  //
+  // If the write or the sync fails, every batch that would have written
+  // fails UNAVAILABLE and the log refuses all later commits (it is never
+  // retried: after a failed fsync the page cache cannot be trusted); reads go
+  // on serving what was committed before.
+  //
+  // REQUIRES: one caller at a time; batches validated by the caller.
+  virtual CommitResult Commit(absl::Span<AppendBatch* const> batches,
+                              absl::Time now) = 0;
+
+  // Up to `max_count` records from `from` in `direction`, never past the
+  // committed head. Empty if `from` is beyond the head (forwards) or 0.
+  // DATA_LOSS if a record is missing or unreadable.
+  virtual absl::StatusOr<std::vector<RecordPtr>> ReadAll(
+      Position from, Direction direction, size_t max_count,
+      size_t max_bytes) const = 0;
+
+  // Up to `max_count` records of `stream` from version `from_version`.
+  // Empty for an unknown stream or a version past its end.
+  virtual absl::StatusOr<std::vector<RecordPtr>> ReadStream(
+      const std::string& stream, uint64_t from_version, Direction direction,
+      size_t max_count, size_t max_bytes) const = 0;
+
+  // The last version of `stream`, or nullopt if it has no events.
+  virtual absl::StatusOr<std::optional<uint64_t>> StreamHead(
+      const std::string& stream) const = 0;
+
+  // Forwards: the first position recorded at or after `t`, or head+1 when
+  // there is none. Backwards: the last position recorded at or before `t`,
+  // or 0 when there is none.
+  virtual absl::StatusOr<Position> PositionAtTime(absl::Time t,
+                                                  Direction direction) const = 0;
+
+  // The committed head.
+  virtual Head GetHead() const = 0;
+
+  // OK while the log takes writes; the first write failure after that.
+  virtual absl::Status WriteHealth() const = 0;
+};
+
+// Parses a wire record read from the log. DATA_LOSS if it does not parse.
+absl::StatusOr<RecordPtr> DecodeRecord(Position position, std::string wire);
+
+}  // namespace grid::storage
+
+#endif  // GRID_STORAGE_EVENT_LOG_H_

@@ -1,0 +1,64 @@
+// Record format and the hash chain, shared by the server and by verifiers.
+//
+// A stored record is a grid.v1.Event serialized WITHOUT its `chain` field
+// ("stored bytes"). What the log keeps under its position, and what readers
+// receive, is the wire form: stored bytes followed by the chain field
+// (tag 0x7A, length 0x20, 32 bytes), which protobuf parses as one Event.
+//
+//   chain(p) = SHA-256(chain(p-1) || be64(p) || SHA-256(stored bytes of p))
+//   chain(0) = 32 zero bytes
+//
+// All functions here are pure and thread-safe.
+#ifndef GRID_STORAGE_RECORD_H_
+#define GRID_STORAGE_RECORD_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace grid::storage {
+
+using Position = uint64_t;
+using Digest = std::array<uint8_t, 32>;
+
+// The chain value before the first event.
+inline constexpr Digest kGenesisChain{};
+
+// Size of the chain field appended to stored bytes in the wire form.
+inline constexpr size_t kChainFieldSize = 34;
+
+Digest Sha256(std::string_view data);
+
+// The chain value of the record at `position` with these stored bytes.
+Digest ChainLink(const Digest& prev, Position position,
+                 std::string_view stored_bytes);
+
+// Returns stored bytes + chain field.
+std::string MakeWire(std::string_view stored_bytes, const Digest& chain);
+
+// The two halves of a wire record.
+struct WireParts {
+  std::string_view stored;
+  Digest chain;
+};
+
+// Splits a wire record. DATA_LOSS if it does not end in a chain field.
+absl::StatusOr<WireParts> SplitWire(std::string_view wire);
+
+// Lower-case hex, for messages and JSON.
+std::string ToHex(std::string_view bytes);
+inline std::string ToHex(const Digest& d) {
+  return ToHex(std::string_view(reinterpret_cast<const char*>(d.data()),
+                                d.size()));
+}
+
+// Big-endian fixed-width integers: keys sort in numeric order.
+void PutBigEndian64(std::string* dst, uint64_t v);
+uint64_t GetBigEndian64(std::string_view src);  // REQUIRES: src.size() >= 8
+
+}  // namespace grid::storage
+
+#endif  // GRID_STORAGE_RECORD_H_

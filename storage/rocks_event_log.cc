@@ -1,0 +1,603 @@
+// RocksEventLog: the EventLog on RocksDB, and the only file that sees
+// RocksDB types. Key layout (README.md, "On-disk layout"):
+//
+//   cf events        be64(position)                  -> wire record
+//   cf streams       stream 0x00 be64(version)       -> be64(position)
+//   cf stream_heads  stream                          -> be64(last version)
+//   cf event_ids     event_id                        -> be64(position) be64(version) sha256(content)
+//   cf time_index    be64(recorded_at µs) be64(pos)  -> ""   (first position of each commit group)
+//   cf meta          "format"                        -> decimal format version
+//                    "head"                          -> be64(position) chain(32) be64(recorded_at µs)
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/event_log.h"
+
+namespace grid::storage {
+namespace {
+
+constexpr uint32_t kFormatVersion = 1;
+constexpr char kMetaFormat[] = "format";
+constexpr char kMetaHead[] = "head";
+
+enum Cf { kEvents, kStreams, kStreamHeads, kEventIds, kTimeIndex, kMeta, kNumCfs };
+const char* const kCfNames[kNumCfs] = {"events",    "streams",    "stream_heads",
+                                       "event_ids", "time_index", "meta"};
+
+// The storage edge translator: rocksdb::Status -> absl::Status.
+// Corruption -> DATA_LOSS; I/O errors, a full disk and a DB in background
+// error -> UNAVAILABLE; the rest -> INTERNAL.
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(absl::string_view(what.data(), what.size()), ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsIOError() || s.IsNoSpace() || s.IsBusy() || s.IsTimedOut() ||
+      s.IsAborted() || s.IsShutdownInProgress()) {
+    return absl::UnavailableError(msg);
+  }
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  return absl::InternalError(msg);
+}
+
+std::string PositionKey(Position p) {
+  std::string k;
+  PutBigEndian64(&k, p);
+  return k;
+}
+
+std::string StreamKey(std::string_view stream, uint64_t version) {
+  std::string k;
+  k.reserve(stream.size() + 9);
+  k.append(stream);
+  k.push_back('\0');
+  PutBigEndian64(&k, version);
+  return k;
+}
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+// Stored bytes are produced once, here; nothing ever re-serializes them.
+std::string SerializeDeterministic(const grid::v1::Event& e) {
+  std::string bytes;
+  e.ByteSizeLong();  // caches sizes for SerializeWithCachedSizes
+  {
+    google::protobuf::io::StringOutputStream zs(&bytes);
+    google::protobuf::io::CodedOutputStream out(&zs);
+    out.SetSerializationDeterministic(true);
+    e.SerializeWithCachedSizes(&out);
+  }
+  return bytes;
+}
+
+// SHA-256 of the client-set content of an event: what makes a retry with
+// the same event_id the same event. REQUIRES: server fields unset.
+Digest Fingerprint(const grid::v1::Event& e) {
+  return Sha256(SerializeDeterministic(e));
+}
+
+std::string DescribeVersion(std::optional<uint64_t> v) {
+  return v ? absl::StrCat("is at version ", *v) : "does not exist";
+}
+
+class RocksEventLog final : public EventLog {
+ public:
+  RocksEventLog(const EventLogOptions& options, std::unique_ptr<rocksdb::DB> db,
+                std::vector<rocksdb::ColumnFamilyHandle*> cfs, Head head)
+      : options_(options), db_(std::move(db)), cfs_(std::move(cfs)), head_(head) {}
+
+  ~RocksEventLog() override {
+    for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
+    db_->Close().PermitUncheckedError();
+  }
+
+  CommitResult Commit(absl::Span<AppendBatch* const> batches,
+                      absl::Time now) override;
+  absl::StatusOr<std::vector<RecordPtr>> ReadAll(Position from, Direction dir,
+                                                 size_t max_count,
+                                                 size_t max_bytes) const override;
+  absl::StatusOr<std::vector<RecordPtr>> ReadStream(
+      const std::string& stream, uint64_t from_version, Direction dir,
+      size_t max_count, size_t max_bytes) const override;
+  absl::StatusOr<std::optional<uint64_t>> StreamHead(
+      const std::string& stream) const override;
+  absl::StatusOr<Position> PositionAtTime(absl::Time t,
+                                          Direction dir) const override;
+  Head GetHead() const override {
+    absl::MutexLock l(&mu_);
+    return head_;
+  }
+  absl::Status WriteHealth() const override {
+    absl::MutexLock l(&mu_);
+    return failed_;
+  }
+
+ private:
+  struct IdEntry {
+    Position position;
+    uint64_t version;
+    Digest fingerprint;
+  };
+  absl::StatusOr<std::optional<IdEntry>> LookupId(const std::string& id) const;
+  absl::StatusOr<RecordPtr> GetRecord(Position p) const;
+
+  // Constant after construction.
+  const EventLogOptions options_;
+  const std::unique_ptr<rocksdb::DB> db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+
+  mutable absl::Mutex mu_;
+  Head head_ ABSL_GUARDED_BY(mu_);
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<std::optional<RocksEventLog::IdEntry>> RocksEventLog::LookupId(
+    const std::string& id) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kEventIds], id, &v);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "event id lookup");
+  if (v.size() != 48) {
+    return absl::DataLossError(absl::StrCat("event id index entry for '", id,
+                                            "' has ", v.size(), " bytes"));
+  }
+  IdEntry e;
+  e.position = GetBigEndian64(v);
+  e.version = GetBigEndian64(std::string_view(v).substr(8));
+  std::memcpy(e.fingerprint.data(), v.data() + 16, 32);
+  return e;
+}
+
+absl::StatusOr<std::optional<uint64_t>> RocksEventLog::StreamHead(
+    const std::string& stream) const {
+  std::string v;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cfs_[kStreamHeads], stream, &v);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "stream head lookup");
+  if (v.size() != 8) return absl::DataLossError("bad stream head entry");
+  return GetBigEndian64(v);
+}
+
+CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
+                                   absl::Time now) {
+  CommitResult result;
+  result.outcomes.resize(batches.size());
+  Head head = GetHead();
+  {
+    absl::MutexLock l(&mu_);
+    if (!failed_.ok()) {
+      for (auto& o : result.outcomes) o.status = failed_;
+      return result;
+    }
+  }
+
+  const absl::Time recorded_at =
+      std::max(absl::FromUnixMicros(Micros(now)), head.recorded_at);
+  google::protobuf::Timestamp recorded_ts;
+  recorded_ts.set_seconds(absl::ToUnixSeconds(recorded_at));
+  recorded_ts.set_nanos(static_cast<int32_t>(
+      (Micros(recorded_at) % 1000000 + 1000000) % 1000000 * 1000));
+
+  rocksdb::WriteBatch wb;
+  // What this group has added so far, for checks of later batches.
+  absl::flat_hash_map<std::string, IdEntry> pending_ids;
+  absl::flat_hash_map<std::string, std::optional<uint64_t>> pending_heads;
+  // Outcomes that depend on this group's write succeeding.
+  std::vector<bool> needs_write(batches.size(), false);
+  Position next = head.position + 1;
+  Digest chain = head.chain;
+
+  for (size_t bi = 0; bi < batches.size(); ++bi) {
+    AppendBatch& batch = *batches[bi];
+    AppendOutcome& out = result.outcomes[bi];
+
+    // 1. Idempotency: every event id either new or the same content as before.
+    std::vector<Digest> fps;
+    fps.reserve(batch.events.size());
+    size_t dups = 0;
+    bool dup_in_group = false;
+    std::vector<AppendedEvent> dup_results;
+    for (const auto& e : batch.events) {
+      fps.push_back(Fingerprint(e));
+      std::optional<IdEntry> found;
+      if (auto it = pending_ids.find(e.event_id()); it != pending_ids.end()) {
+        found = it->second;
+        dup_in_group = true;
+      } else {
+        auto looked = LookupId(e.event_id());
+        if (!looked.ok()) {
+          out.status = looked.status();
+          break;
+        }
+        found = *looked;
+      }
+      if (!found) continue;
+      if (found->fingerprint != fps.back()) {
+        out.status = absl::FailedPreconditionError(absl::StrCat(
+            "event_id '", e.event_id(), "' was already appended at position ",
+            found->position,
+            " with different content; an event_id names one event forever"));
+        break;
+      }
+      ++dups;
+      dup_results.push_back({found->position, found->version, true});
+    }
+    if (!out.status.ok()) continue;
+    if (dups == batch.events.size()) {
+      out.events = std::move(dup_results);
+      auto cur = pending_heads.contains(batch.stream)
+                     ? absl::StatusOr<std::optional<uint64_t>>(
+                           pending_heads[batch.stream])
+                     : StreamHead(batch.stream);
+      if (!cur.ok()) {
+        out.status = cur.status();
+        continue;
+      }
+      out.stream_version = cur->value_or(0);
+      needs_write[bi] = dup_in_group;
+      continue;
+    }
+    if (dups > 0) {
+      out.status = absl::FailedPreconditionError(absl::StrCat(
+          "request mixes ", dups, " event_id(s) already in the log (e.g. '",
+          batch.events[0].event_id(),
+          "') with new ones; retry the original request unchanged or send "
+          "only new events"));
+      continue;
+    }
+
+    // 2. Expected version.
+    std::optional<uint64_t> cur;
+    if (auto it = pending_heads.find(batch.stream); it != pending_heads.end()) {
+      cur = it->second;
+    } else {
+      auto looked = StreamHead(batch.stream);
+      if (!looked.ok()) {
+        out.status = looked.status();
+        continue;
+      }
+      cur = *looked;
+    }
+    const Expected& ex = batch.expected;
+    if (ex.kind == Expected::kNoStream && cur) {
+      out.status = absl::FailedPreconditionError(
+          absl::StrCat("wrong expected version: stream '", batch.stream, "' ",
+                       DescribeVersion(cur), "; expected no stream"));
+    } else if (ex.kind == Expected::kStreamExists && !cur) {
+      out.status = absl::FailedPreconditionError(
+          absl::StrCat("wrong expected version: stream '", batch.stream,
+                       "' does not exist; expected it to exist"));
+    } else if (ex.kind == Expected::kExact && cur != ex.version) {
+      out.status = absl::FailedPreconditionError(absl::StrCat(
+          "wrong expected version: stream '", batch.stream, "' ",
+          DescribeVersion(cur), "; expected version ", ex.version));
+    }
+    if (!out.status.ok()) continue;
+
+    // 3. Positions, versions, chain.
+    uint64_t version = cur ? *cur + 1 : 0;
+    for (size_t j = 0; j < batch.events.size(); ++j) {
+      grid::v1::Event& e = batch.events[j];
+      e.set_position(next);
+      e.set_stream_version(version);
+      *e.mutable_recorded_at() = recorded_ts;
+      *e.mutable_actor() = batch.actor;
+      const std::string stored = SerializeDeterministic(e);
+      chain = ChainLink(chain, next, stored);
+
+      auto rec = std::make_shared<LogRecord>();
+      rec->position = next;
+      rec->stream_version = version;
+      rec->recorded_at = recorded_at;
+      rec->stream = batch.stream;
+      rec->type = e.type();
+      rec->org_path = e.org_path();
+      rec->wire = MakeWire(stored, chain);
+
+      std::string id_value;
+      PutBigEndian64(&id_value, next);
+      PutBigEndian64(&id_value, version);
+      id_value.append(reinterpret_cast<const char*>(fps[j].data()), 32);
+      wb.Put(cfs_[kEvents], PositionKey(next), rec->wire);
+      wb.Put(cfs_[kStreams], StreamKey(batch.stream, version), PositionKey(next));
+      wb.Put(cfs_[kEventIds], e.event_id(), id_value);
+      pending_ids[e.event_id()] = IdEntry{next, version, fps[j]};
+
+      out.events.push_back({next, version, false});
+      result.committed.push_back(std::move(rec));
+      ++next;
+      ++version;
+    }
+    pending_heads[batch.stream] = version - 1;
+    wb.Put(cfs_[kStreamHeads], batch.stream, PositionKey(version - 1));
+    out.stream_version = version - 1;
+    needs_write[bi] = true;
+  }
+
+  if (!result.committed.empty()) {
+    const Position last = next - 1;
+    std::string time_key;
+    PutBigEndian64(&time_key, static_cast<uint64_t>(Micros(recorded_at)));
+    PutBigEndian64(&time_key, head.position + 1);
+    wb.Put(cfs_[kTimeIndex], time_key, "");
+    std::string head_value = PositionKey(last);
+    head_value.append(reinterpret_cast<const char*>(chain.data()), 32);
+    PutBigEndian64(&head_value, static_cast<uint64_t>(Micros(recorded_at)));
+    wb.Put(cfs_[kMeta], kMetaHead, head_value);
+
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    rocksdb::Status s = db_->Write(wo, &wb);
+    absl::MutexLock l(&mu_);
+    if (!s.ok()) {
+      // Never retried: the log is read-only from here until restart.
+      failed_ = absl::UnavailableError(absl::StrCat(
+          "the event log stopped taking writes after a storage failure (",
+          s.ToString(), "); restart the server"));
+      for (size_t bi = 0; bi < batches.size(); ++bi) {
+        if (result.outcomes[bi].status.ok() && needs_write[bi]) {
+          result.outcomes[bi].status = failed_;
+          result.outcomes[bi].events.clear();
+        }
+      }
+      result.committed.clear();
+      return result;
+    }
+    head_ = Head{last, chain, recorded_at};
+  }
+  const Position head_now = GetHead().position;
+  for (auto& o : result.outcomes) o.head_position = head_now;
+  return result;
+}
+
+absl::StatusOr<RecordPtr> RocksEventLog::GetRecord(Position p) const {
+  std::string v;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cfs_[kEvents], PositionKey(p), &v);
+  if (s.IsNotFound()) {
+    return absl::DataLossError(
+        absl::StrCat("position ", p, " is missing from the log"));
+  }
+  if (!s.ok()) return FromRocks(s, absl::StrCat("read position ", p));
+  return DecodeRecord(p, std::move(v));
+}
+
+absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadAll(
+    Position from, Direction dir, size_t max_count, size_t max_bytes) const {
+  std::vector<RecordPtr> out;
+  const Position head = GetHead().position;
+  if (from == 0 && dir == Direction::kForwards) from = 1;
+  if (dir == Direction::kBackwards) from = std::min(from, head);
+  if (from == 0 || from > head || max_count == 0) return out;
+
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[kEvents]));
+  Position expect = from;
+  size_t bytes = 0;
+  if (dir == Direction::kForwards) {
+    it->Seek(PositionKey(from));
+  } else {
+    it->SeekForPrev(PositionKey(from));
+  }
+  while (out.size() < max_count && bytes < max_bytes && expect >= 1 &&
+         expect <= head) {
+    if (!it->Valid()) break;
+    const Position p = GetBigEndian64(it->key().ToStringView());
+    if (p != expect) {
+      return absl::DataLossError(
+          absl::StrCat("position ", expect, " is missing from the log"));
+    }
+    auto rec = DecodeRecord(p, it->value().ToString());
+    if (!rec.ok()) return rec.status();
+    bytes += (*rec)->wire.size();
+    out.push_back(*std::move(rec));
+    if (dir == Direction::kForwards) {
+      ++expect;
+      it->Next();
+    } else {
+      --expect;
+      it->Prev();
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read log");
+  if (out.size() < max_count && bytes < max_bytes && expect >= 1 &&
+      expect <= head) {
+    return absl::DataLossError(
+        absl::StrCat("position ", expect, " is missing from the log"));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadStream(
+    const std::string& stream, uint64_t from_version, Direction dir,
+    size_t max_count, size_t max_bytes) const {
+  std::vector<RecordPtr> out;
+  auto last = StreamHead(stream);
+  if (!last.ok()) return last.status();
+  if (!last->has_value() || max_count == 0) return out;
+  const uint64_t last_version = **last;
+  if (dir == Direction::kBackwards) from_version = std::min(from_version, last_version);
+  if (from_version > last_version) return out;
+  const Position head = GetHead().position;
+  size_t bytes = 0;
+  for (uint64_t v = from_version; out.size() < max_count && bytes < max_bytes;) {
+    std::string pos;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kStreams],
+                                 StreamKey(stream, v), &pos);
+    if (s.IsNotFound()) break;  // committed after our head snapshot, or past the end
+    if (!s.ok()) return FromRocks(s, "read stream index");
+    const Position p = GetBigEndian64(pos);
+    if (p > head) break;
+    auto rec = GetRecord(p);
+    if (!rec.ok()) return rec.status();
+    bytes += (*rec)->wire.size();
+    out.push_back(*std::move(rec));
+    if (dir == Direction::kForwards) {
+      if (v == last_version) break;
+      ++v;
+    } else {
+      if (v == 0) break;
+      --v;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Position> RocksEventLog::PositionAtTime(absl::Time t,
+                                                       Direction dir) const {
+  const Position head = GetHead().position;
+  int64_t us = std::max<int64_t>(0, Micros(t));
+  if (dir == Direction::kBackwards) ++us;  // first group strictly after t
+  std::string key;
+  PutBigEndian64(&key, static_cast<uint64_t>(us));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cfs_[kTimeIndex]));
+  it->Seek(key);
+  if (!it->status().ok()) return FromRocks(it->status(), "read time index");
+  Position first_after = head + 1;
+  if (it->Valid()) {
+    first_after = std::min<Position>(
+        GetBigEndian64(it->key().ToStringView().substr(8)), head + 1);
+  }
+  return dir == Direction::kForwards ? first_after : first_after - 1;
+}
+
+}  // namespace
+
+absl::StatusOr<RecordPtr> DecodeRecord(Position position, std::string wire) {
+  auto parts = SplitWire(wire);
+  if (!parts.ok()) {
+    return absl::DataLossError(absl::StrCat("position ", position, ": ",
+                                            parts.status().message()));
+  }
+  grid::v1::Event e;
+  if (!e.ParseFromArray(parts->stored.data(),
+                        static_cast<int>(parts->stored.size())) ||
+      e.position() != position) {
+    return absl::DataLossError(
+        absl::StrCat("position ", position, ": record does not decode"));
+  }
+  auto rec = std::make_shared<LogRecord>();
+  rec->position = position;
+  rec->stream_version = e.stream_version();
+  rec->recorded_at = absl::FromUnixSeconds(e.recorded_at().seconds()) +
+                     absl::Nanoseconds(e.recorded_at().nanos());
+  rec->stream = e.stream();
+  rec->type = e.type();
+  rec->org_path = e.org_path();
+  rec->wire = std::move(wire);
+  return rec;
+}
+
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
+    const EventLogOptions& options, const std::string& path) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.paranoid_checks = true;
+  if (options.env != nullptr) db_options.env = options.env;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 5;
+
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (int i = 0; i < kNumCfs; ++i) {
+    rocksdb::ColumnFamilyOptions cf;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    if (i == kEventIds || i == kStreams || i == kStreamHeads) {
+      // Point lookups, mostly for keys that are not there (new event ids).
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    }
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf.compression = rocksdb::kNoCompression;
+    descs.emplace_back(kCfNames[i], cf);
+  }
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                     rocksdb::ColumnFamilyOptions());
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descs, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsInvalidArgument() && !options.create_if_missing) {
+      return absl::NotFoundError(absl::StrCat("no event log at ", path, ": ", s.ToString()));
+    }
+    return FromRocks(s, absl::StrCat("open event log at ", path));
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  db->DestroyColumnFamilyHandle(handles.back());
+  handles.pop_back();
+
+  auto fail = [&](absl::Status st) {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    return st;
+  };
+
+  std::string format;
+  s = db->Get(rocksdb::ReadOptions(), handles[kMeta], kMetaFormat, &format);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, handles[kMeta], kMetaFormat, std::to_string(kFormatVersion));
+    if (!s.ok()) return fail(FromRocks(s, "write format version"));
+  } else if (!s.ok()) {
+    return fail(FromRocks(s, "read format version"));
+  } else if (format != std::to_string(kFormatVersion)) {
+    return fail(absl::FailedPreconditionError(
+        absl::StrCat("event log at ", path, " has format version ", format,
+                     "; this server reads version ", kFormatVersion)));
+  }
+
+  Head head;
+  std::string hv;
+  s = db->Get(rocksdb::ReadOptions(), handles[kMeta], kMetaHead, &hv);
+  if (s.ok()) {
+    if (hv.size() != 48) return fail(absl::DataLossError("meta head entry is malformed"));
+    head.position = GetBigEndian64(hv);
+    std::memcpy(head.chain.data(), hv.data() + 8, 32);
+    head.recorded_at =
+        absl::FromUnixMicros(static_cast<int64_t>(GetBigEndian64(hv.substr(40))));
+  } else if (!s.IsNotFound()) {
+    return fail(FromRocks(s, "read head"));
+  }
+
+  // Cheap consistency checks instead of a scan: the head record exists and
+  // carries the head's chain, and nothing lies beyond it.
+  if (head.position > 0) {
+    std::string v;
+    s = db->Get(rocksdb::ReadOptions(), handles[kEvents], PositionKey(head.position), &v);
+    if (!s.ok()) {
+      return fail(absl::DataLossError(absl::StrCat(
+          "head position ", head.position, " is missing: ", s.ToString())));
+    }
+    auto parts = SplitWire(v);
+    if (!parts.ok() || parts->chain != head.chain) {
+      return fail(absl::DataLossError(absl::StrCat(
+          "head position ", head.position, " does not match the recorded chain head")));
+    }
+  }
+  {
+    std::string v;
+    s = db->Get(rocksdb::ReadOptions(), handles[kEvents],
+                PositionKey(head.position + 1), &v);
+    if (s.ok()) {
+      return fail(absl::DataLossError(absl::StrCat(
+          "position ", head.position + 1, " exists beyond the recorded head")));
+    }
+  }
+  return std::unique_ptr<EventLog>(
+      new RocksEventLog(options, std::move(db), std::move(handles), head));
+}
+
+}  // namespace grid::storage

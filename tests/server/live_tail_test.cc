@@ -1,0 +1,68 @@
+#include "server/live_tail.h"
+
+#include <gtest/gtest.h>
+
+namespace grid::server {
+namespace {
+
+storage::RecordPtr Rec(storage::Position p, size_t bytes = 10) {
+  auto r = std::make_shared<storage::LogRecord>();
+  r->position = p;
+  r->wire.assign(bytes, 'x');
+  return r;
+}
+
+struct CountingWaiter : LiveTail::Waiter {
+  int woken = 0;
+  void Wake() override { ++woken; }
+};
+
+TEST(LiveTailTest, ReadsFromCursorAndReportsFallingBehind) {
+  LiveTail tail(10, {.max_records = 3, .max_bytes = 1 << 20});
+  std::vector<storage::RecordPtr> out;
+  EXPECT_EQ(tail.Read(10, 100, 1 << 20, &out), LiveTail::ReadResult::kNothingYet);
+  EXPECT_EQ(tail.Read(5, 100, 1 << 20, &out), LiveTail::ReadResult::kFellBehind);
+  tail.Publish({Rec(11), Rec(12)});
+  ASSERT_EQ(tail.Read(10, 100, 1 << 20, &out), LiveTail::ReadResult::kOk);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]->position, 11u);
+  tail.Publish({Rec(13), Rec(14), Rec(15)});  // 11 and 12 drop off (max 3)
+  out.clear();
+  EXPECT_EQ(tail.Read(11, 100, 1 << 20, &out), LiveTail::ReadResult::kFellBehind);
+  ASSERT_EQ(tail.Read(12, 2, 1 << 20, &out), LiveTail::ReadResult::kOk);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1]->position, 14u);
+  EXPECT_EQ(tail.head(), 15u);
+}
+
+TEST(LiveTailTest, BoundedByBytes) {
+  LiveTail tail(0, {.max_records = 1000, .max_bytes = 100});
+  for (storage::Position p = 1; p <= 20; ++p) tail.Publish({Rec(p, 30)});
+  std::vector<storage::RecordPtr> out;
+  EXPECT_EQ(tail.Read(16, 100, 1 << 20, &out), LiveTail::ReadResult::kFellBehind);
+  out.clear();
+  ASSERT_EQ(tail.Read(17, 100, 1 << 20, &out), LiveTail::ReadResult::kOk);
+  EXPECT_EQ(out.size(), 3u);
+}
+
+TEST(LiveTailTest, WaitersAreWokenOnceOnPublishAndCanCancel) {
+  LiveTail tail(0);
+  CountingWaiter a, b;
+  EXPECT_FALSE(tail.WaitForMore(0, &a));
+  EXPECT_FALSE(tail.WaitForMore(0, &b));
+  EXPECT_TRUE(tail.Cancel(&b));
+  EXPECT_FALSE(tail.Cancel(&b));
+  tail.Publish({Rec(1)});
+  tail.Publish({Rec(2)});
+  EXPECT_EQ(a.woken, 1);
+  EXPECT_EQ(b.woken, 0);
+  EXPECT_FALSE(tail.Cancel(&a));  // already woken
+  EXPECT_TRUE(tail.WaitForMore(1, &a));  // data is there: not registered
+  EXPECT_FALSE(tail.WaitForMore(2, &a));
+  tail.Close();
+  EXPECT_EQ(a.woken, 2);
+  EXPECT_TRUE(tail.WaitForMore(2, &a));  // closed
+}
+
+}  // namespace
+}  // namespace grid::server

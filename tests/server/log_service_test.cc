@@ -1,0 +1,405 @@
+// Every RPC against an in-process gridd on 127.0.0.1:0 over the real RocksDB.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "tests/testing/server_fixture.h"
+#include "tests/testing/test_events.h"
+
+namespace grid {
+namespace {
+
+using grid::testing::AppendReq;
+using grid::testing::GridEvent;
+using grid::testing::WorkerEvent;
+
+class LogServiceTest : public grid::testing::ServerFixture {
+ protected:
+  // Appends `n` events, one per call, ids "<prefix>-<i>", to rotating streams.
+  void AppendMany(int n, const std::string& prefix, int streams = 7) {
+    for (int i = 0; i < n; ++i) {
+      auto r = client_->Append(AppendReq(
+          "org/s" + std::to_string(i % streams),
+          {GridEvent(prefix + "-" + std::to_string(i), "350583/10" + std::to_string(i % 3))}));
+      ASSERT_OK(r);
+    }
+  }
+
+  std::vector<grid::v1::Event> ReadAll(grid::v1::ReadRequest req) {
+    std::vector<grid::v1::Event> out;
+    absl::Status s = client_->Read(req, [&](const grid::v1::ReadResponse& r) {
+      for (const auto& e : r.events()) out.push_back(e);
+      return true;
+    });
+    EXPECT_OK(s);
+    return out;
+  }
+};
+
+TEST_F(LogServiceTest, AppendReturnsPositionsAndReadSeesThem) {
+  auto req = AppendReq("org/350583", {GridEvent("g1"), WorkerEvent("w1", "w-4", "350583/101/203/g05")});
+  req.mutable_no_stream();
+  ASSERT_OK_AND_ASSIGN(auto resp, client_->Append(req));
+  ASSERT_EQ(resp.results_size(), 2);
+  EXPECT_EQ(resp.results(0).position(), 1u);
+  EXPECT_EQ(resp.results(1).position(), 2u);
+  EXPECT_EQ(resp.results(1).stream_version(), 1u);
+  EXPECT_FALSE(resp.results(0).duplicate());
+  EXPECT_EQ(resp.stream_version(), 1u);
+  EXPECT_EQ(resp.head_position(), 2u);
+
+  // A retry of the same request is a duplicate, not a version conflict.
+  ASSERT_OK_AND_ASSIGN(auto again, client_->Append(req));
+  EXPECT_TRUE(again.results(0).duplicate());
+  EXPECT_EQ(again.results(1).position(), 2u);
+
+  grid::v1::ReadRequest rs;
+  rs.set_stream("org/350583");
+  auto events = ReadAll(rs);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type(), "WorkerAssigned");
+  EXPECT_EQ(events[1].worker_assigned().worker_id(), "w-4");
+  EXPECT_EQ(events[1].stream(), "org/350583");
+  EXPECT_TRUE(events[1].has_recorded_at());
+  EXPECT_EQ(events[1].chain().size(), 32u);
+  EXPECT_NE(events[1].actor().principal().find("anonymous@"), std::string::npos);
+
+  ASSERT_OK_AND_ASSIGN(auto status, client_->GetStatus());
+  EXPECT_EQ(status.head_position(), 2u);
+  EXPECT_EQ(status.chain_head(), events[1].chain());
+  EXPECT_TRUE(status.writable());
+}
+
+TEST_F(LogServiceTest, BadAppendsGetClearStatusAndWriteNothing) {
+  struct Case {
+    grid::v1::AppendRequest req;
+    absl::StatusCode code;
+    const char* message;
+  };
+  ASSERT_OK(client_->Append(AppendReq("org/1", {GridEvent("taken", "350583/101")})));
+  std::vector<Case> cases;
+  cases.push_back({AppendReq("", {GridEvent("a")}), absl::StatusCode::kInvalidArgument, "stream must be"});
+  {
+    auto r = AppendReq("org/1", {GridEvent("a")});
+    r.mutable_events(0)->set_type("Bogus");
+    cases.push_back({r, absl::StatusCode::kInvalidArgument, "unknown event type 'Bogus'"});
+  }
+  {
+    auto big = GridEvent("big");
+    big.mutable_grid_defined()->set_name(std::string(1100000, 'x'));
+    cases.push_back({AppendReq("org/1", {big}), absl::StatusCode::kInvalidArgument, "the limit is 1048576"});
+  }
+  {
+    auto r = AppendReq("org/1", {GridEvent("a")});
+    r.set_exact_version(5);
+    cases.push_back({r, absl::StatusCode::kFailedPrecondition, "is at version 0; expected version 5"});
+  }
+  cases.push_back({AppendReq("org/1", {GridEvent("taken", "350583/999")}),
+                   absl::StatusCode::kFailedPrecondition, "different content"});
+  for (const auto& c : cases) {
+    auto r = client_->Append(c.req);
+    EXPECT_EQ(r.status().code(), c.code) << r.status();
+    EXPECT_NE(r.status().message().find(c.message), std::string::npos) << r.status();
+  }
+  ASSERT_OK_AND_ASSIGN(auto status, client_->GetStatus());
+  EXPECT_EQ(status.head_position(), 1u);
+}
+
+TEST_F(LogServiceTest, ReadsForwardsBackwardsByPositionVersionAndTime) {
+  AppendMany(10, "a");
+  const absl::Time middle = absl::Now();
+  absl::SleepFor(absl::Milliseconds(5));
+  AppendMany(5, "b");
+
+  grid::v1::ReadRequest all;
+  all.mutable_all();
+  all.set_batch_size(3);
+  auto events = ReadAll(all);
+  ASSERT_EQ(events.size(), 15u);
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].position(), i + 1);
+
+  grid::v1::ReadRequest back;
+  back.mutable_all();
+  back.set_direction(grid::v1::BACKWARDS);
+  back.set_from_position(12);
+  back.set_max_count(4);
+  events = ReadAll(back);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].position(), 12u);
+  EXPECT_EQ(events[3].position(), 9u);
+
+  grid::v1::ReadRequest by_time;
+  by_time.mutable_all();
+  by_time.mutable_from_time()->set_seconds(absl::ToUnixSeconds(middle));
+  by_time.mutable_from_time()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(middle - absl::FromUnixSeconds(absl::ToUnixSeconds(middle)))));
+  events = ReadAll(by_time);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[0].event_id(), "b-0");
+
+  grid::v1::ReadRequest stream;
+  stream.set_stream("org/s0");  // a-0, a-7, b-0
+  stream.set_direction(grid::v1::BACKWARDS);
+  events = ReadAll(stream);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].event_id(), "b-0");
+  EXPECT_EQ(events[0].stream_version(), 2u);
+  EXPECT_EQ(events[2].event_id(), "a-0");
+}
+
+TEST_F(LogServiceTest, ImpossibleReadsAreRefused) {
+  AppendMany(3, "a");
+  struct Case {
+    std::function<void(grid::v1::ReadRequest*)> set;
+    absl::StatusCode code;
+  };
+  const std::vector<Case> cases = {
+      {[](auto* r) { r->mutable_all(); r->set_from_position(99); }, absl::StatusCode::kOutOfRange},
+      {[](auto* r) { r->mutable_all(); r->set_from_position(0); }, absl::StatusCode::kInvalidArgument},
+      {[](auto* r) { r->mutable_all(); r->set_from_version(1); }, absl::StatusCode::kInvalidArgument},
+      {[](auto* r) { r->set_stream("org/none"); }, absl::StatusCode::kNotFound},
+      {[](auto* r) { r->set_stream("org/s0"); r->set_from_version(7); }, absl::StatusCode::kOutOfRange},
+      {[](auto*) {}, absl::StatusCode::kInvalidArgument},
+      {[](auto* r) { r->mutable_all(); r->set_batch_size(5000); }, absl::StatusCode::kInvalidArgument},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    grid::v1::ReadRequest req;
+    cases[i].set(&req);
+    absl::Status s = client_->Read(req, [](const auto&) { return true; });
+    EXPECT_EQ(s.code(), cases[i].code) << "case " << i << ": " << s;
+  }
+  grid::v1::SubscribeRequest sub;
+  sub.set_after_position(50);
+  absl::Status s = client_->Subscribe(sub, [](const auto&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kOutOfRange) << s;
+}
+
+// A subscription that starts in catch-up while appends continue sees every
+// event exactly once, in order, across the switch to live.
+TEST_F(LogServiceTest, SubscriptionCatchesUpThenGoesLiveWithoutGapOrDuplicate) {
+  AppendMany(1500, "early");
+  constexpr uint64_t kTotal = 3000;
+  std::thread appender([&] { AppendMany(1500, "late"); });
+  std::vector<uint64_t> positions;
+  bool caught_up = false;
+  grid::v1::SubscribeRequest req;
+  req.set_max_batch(100);
+  absl::Status s = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
+    for (const auto& e : r.events()) positions.push_back(e.position());
+    caught_up |= r.caught_up();
+    if (!r.events().empty()) EXPECT_EQ(r.checkpoint(), r.events().rbegin()->position());
+    return positions.size() < kTotal;
+  });
+  appender.join();
+  ASSERT_OK(s);
+  EXPECT_TRUE(caught_up);
+  ASSERT_EQ(positions.size(), kTotal);
+  for (size_t i = 0; i < positions.size(); ++i) ASSERT_EQ(positions[i], i + 1);
+}
+
+TEST_F(LogServiceTest, FiltersSelectEventsAndCheckpointsStillAdvance) {
+  AppendMany(30, "a");  // GridDefined, orgs 350583/100..102
+  ASSERT_OK(client_->Append(AppendReq("org/w", {WorkerEvent("w", "w-1", "350583/101/203")})));
+  grid::v1::SubscribeRequest req;
+  req.mutable_filter()->add_org_prefixes("350583/101");
+  req.mutable_filter()->add_event_types("WorkerAssigned");
+  std::vector<std::string> ids;
+  absl::Status s = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
+    for (const auto& e : r.events()) ids.push_back(e.event_id());
+    return !r.caught_up();
+  });
+  ASSERT_OK(s);
+  EXPECT_EQ(ids, std::vector<std::string>{"w"});
+
+  // A filter that matches nothing still moves the checkpoint to the head.
+  grid::v1::SubscribeRequest sparse;
+  sparse.mutable_filter()->add_event_types("GridRetired");
+  sparse.set_checkpoint_interval(10);
+  uint64_t last_checkpoint = 0;
+  int messages = 0;
+  s = client_->Subscribe(sparse, [&](const grid::v1::SubscribeResponse& r) {
+    EXPECT_TRUE(r.events().empty());
+    EXPECT_GE(r.checkpoint(), last_checkpoint);
+    last_checkpoint = r.checkpoint();
+    ++messages;
+    return !r.caught_up();
+  });
+  ASSERT_OK(s);
+  EXPECT_EQ(last_checkpoint, 31u);
+  EXPECT_GE(messages, 3);  // 31 scanned with an interval of 10
+
+  // Resuming from a checkpoint delivers exactly the suffix.
+  grid::v1::SubscribeRequest resume;
+  resume.set_after_position(29);
+  std::vector<uint64_t> got;
+  s = client_->Subscribe(resume, [&](const grid::v1::SubscribeResponse& r) {
+    for (const auto& e : r.events()) got.push_back(e.position());
+    return !r.caught_up();
+  });
+  ASSERT_OK(s);
+  EXPECT_EQ(got, (std::vector<uint64_t>{30, 31}));
+}
+
+TEST_F(LogServiceTest, SubscribeFromNowSeesOnlyNewEvents) {
+  AppendMany(5, "old");
+  grid::v1::SubscribeRequest req;
+  req.mutable_from_now();
+  std::vector<std::string> ids;
+  std::atomic<bool> live{false};
+  std::thread sub([&] {
+    absl::Status s = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
+      for (const auto& e : r.events()) ids.push_back(e.event_id());
+      if (r.caught_up()) live = true;
+      return ids.size() < 2;
+    });
+    EXPECT_OK(s);
+  });
+  while (!live) absl::SleepFor(absl::Milliseconds(5));
+  AppendMany(2, "new");
+  sub.join();
+  EXPECT_EQ(ids, (std::vector<std::string>{"new-0", "new-1"}));
+}
+
+// A subscriber that stops reading must neither stall appends nor make the
+// server buffer for it: it falls off the bounded tail and, when it reads
+// again, catches up from disk without losing or repeating anything.
+TEST_F(LogServiceTest, SlowSubscriberDoesNotStallAppendsAndLosesNothing) {
+  server::ServerOptions o;
+  o.tail.max_records = 50;
+  StartServer(o);
+  AppendMany(10, "before");
+  std::atomic<bool> paused{false};
+  absl::Notification resume;
+  std::vector<uint64_t> positions;
+  bool fell_behind = false;
+  constexpr uint64_t kTotal = 10 + 3000;
+  std::thread sub([&] {
+    grid::v1::SubscribeRequest req;
+    req.set_max_batch(10);
+    absl::Status s = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
+      for (const auto& e : r.events()) positions.push_back(e.position());
+      fell_behind |= r.fell_behind();
+      if (r.caught_up() && !paused) {
+        paused = true;
+        resume.WaitForNotification();  // stop reading; flow control backs up
+      }
+      return positions.size() < kTotal;
+    });
+    EXPECT_OK(s);
+  });
+  while (!paused) absl::SleepFor(absl::Milliseconds(5));
+  // 3000 appends of ~8 KiB (24 MiB, more than HTTP/2 flow-control windows
+  // hold) with the subscriber stalled: every one completes.
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 3; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < 1000; ++i) {
+        auto e = GridEvent("w" + std::to_string(w) + "-" + std::to_string(i));
+        e.mutable_grid_defined()->set_name(std::string(8000, 'n'));
+        auto r = client_->Append(AppendReq("org/w" + std::to_string(w), {e}));
+        ASSERT_OK(r);
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  ASSERT_OK_AND_ASSIGN(auto status, client_->GetStatus());
+  EXPECT_EQ(status.head_position(), kTotal);
+  resume.Notify();
+  sub.join();
+  EXPECT_TRUE(fell_behind);
+  ASSERT_EQ(positions.size(), kTotal);
+  for (size_t i = 0; i < positions.size(); ++i) ASSERT_EQ(positions[i], i + 1);
+}
+
+TEST_F(LogServiceTest, ShutdownEndsSubscriptionsWithUnavailable) {
+  AppendMany(3, "a");
+  std::atomic<bool> live{false};
+  absl::Status result;
+  std::thread sub([&] {
+    grid::v1::SubscribeRequest req;
+    result = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
+      if (r.caught_up()) live = true;
+      return true;
+    });
+  });
+  while (!live) absl::SleepFor(absl::Milliseconds(5));
+  server_->Shutdown();
+  sub.join();
+  EXPECT_EQ(result.code(), absl::StatusCode::kUnavailable) << result;
+}
+
+TEST_F(LogServiceTest, RestartKeepsEventsAndIdempotency) {
+  AppendMany(5, "a");
+  StartServer();
+  ASSERT_OK_AND_ASSIGN(auto status, client_->GetStatus());
+  EXPECT_EQ(status.head_position(), 5u);
+  ASSERT_OK_AND_ASSIGN(auto dup, client_->Append(AppendReq("org/s1", {GridEvent("a-1", "350583/101")})));
+  EXPECT_TRUE(dup.results(0).duplicate());
+  EXPECT_EQ(dup.results(0).position(), 2u);
+}
+
+// Raw unary/bidi call by method name, for the standard services.
+std::string RawCall(const std::string& target, const std::string& method,
+                    const std::string& request) {
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue cq;
+  void* tag;
+  bool ok;
+  auto call = stub.PrepareCall(&ctx, method, &cq);
+  call->StartCall(nullptr);
+  cq.Next(&tag, &ok);
+  grpc::Slice slice(request);
+  grpc::ByteBuffer req(&slice, 1);
+  call->Write(req, nullptr);
+  cq.Next(&tag, &ok);
+  call->WritesDone(nullptr);
+  cq.Next(&tag, &ok);
+  grpc::ByteBuffer resp;
+  call->Read(&resp, nullptr);
+  cq.Next(&tag, &ok);
+  std::string out;
+  if (ok) {
+    std::vector<grpc::Slice> slices;
+    (void)resp.Dump(&slices);
+    for (auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  grpc::Status status;
+  call->Finish(&status, nullptr);
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return out;
+}
+
+TEST_F(LogServiceTest, HealthCheckingAndReflectionAreServed) {
+  // grpc.health.v1.HealthCheckResponse{status: SERVING} is 0x08 0x01.
+  EXPECT_EQ(RawCall(target(), "/grpc.health.v1.Health/Check", ""), std::string("\x08\x01", 2));
+  // ServerReflectionRequest{list_services: ""} is field 7, empty string.
+  const std::string services = RawCall(
+      target(), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      std::string("\x3a\x00", 2));
+  EXPECT_NE(services.find("grid.v1.Log"), std::string::npos);
+}
+
+TEST(ServerStartTest, RefusesNonLoopbackWithoutAuthentication) {
+  grid::testing::TempDir dir;
+  server::ServerOptions o;
+  o.listen = "0.0.0.0:0";
+  o.data_dir = dir.path();
+  auto s = server::GridServer::Start(o);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(server::IsLoopbackListenAddress("127.0.0.1:7443"));
+  EXPECT_TRUE(server::IsLoopbackListenAddress("[::1]:7443"));
+  EXPECT_FALSE(server::IsLoopbackListenAddress("10.0.0.1:7443"));
+}
+
+}  // namespace
+}  // namespace grid

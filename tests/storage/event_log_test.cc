@@ -1,0 +1,273 @@
+// The event log on the real RocksDB (in an in-memory Env): positions,
+// versions, expected versions, idempotency, chain, time index, failures.
+#include "storage/event_log.h"
+
+#include <gtest/gtest.h>
+#include <rocksdb/env.h>
+
+#include "tests/testing/failing_env.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_events.h"
+
+namespace grid::storage {
+namespace {
+
+using grid::testing::Batch;
+using grid::testing::GridEvent;
+
+class EventLogTest : public ::testing::Test {
+ protected:
+  EventLogTest() : mem_env_(rocksdb::NewMemEnv(rocksdb::Env::Default())) {
+    options_.env = mem_env_.get();
+  }
+
+  void Open() {
+    log_.reset();
+    auto log = EventLog::Open(options_, "/db");
+    ASSERT_OK(log);
+    log_ = *std::move(log);
+  }
+
+  // Commits one batch alone and returns its outcome.
+  AppendOutcome Commit(AppendBatch b, absl::Time now = absl::Now()) {
+    AppendBatch* p = &b;
+    return std::move(log_->Commit(absl::MakeSpan(&p, 1), now).outcomes[0]);
+  }
+
+  std::vector<RecordPtr> All() {
+    auto r = log_->ReadAll(1, Direction::kForwards, 1 << 20, SIZE_MAX);
+    EXPECT_OK(r);
+    return r.ok() ? *r : std::vector<RecordPtr>{};
+  }
+
+  std::unique_ptr<rocksdb::Env> mem_env_;
+  EventLogOptions options_;
+  std::unique_ptr<EventLog> log_;
+};
+
+TEST_F(EventLogTest, EmptyLogHasGenesisHead) {
+  Open();
+  Head h = log_->GetHead();
+  EXPECT_EQ(h.position, 0u);
+  EXPECT_EQ(h.chain, kGenesisChain);
+  EXPECT_TRUE(All().empty());
+}
+
+TEST_F(EventLogTest, PositionsAndVersionsAreDense) {
+  Open();
+  auto a = Commit(Batch("household/h-1", {GridEvent("e1"), GridEvent("e2")}));
+  auto b = Commit(Batch("household/h-2", {GridEvent("e3")}));
+  auto c = Commit(Batch("household/h-1", {GridEvent("e4")}));
+  ASSERT_OK(a.status);
+  ASSERT_OK(b.status);
+  ASSERT_OK(c.status);
+  EXPECT_EQ(a.events[0].position, 1u);
+  EXPECT_EQ(a.events[1].position, 2u);
+  EXPECT_EQ(a.events[1].stream_version, 1u);
+  EXPECT_EQ(b.events[0].position, 3u);
+  EXPECT_EQ(b.events[0].stream_version, 0u);
+  EXPECT_EQ(c.events[0].position, 4u);
+  EXPECT_EQ(c.events[0].stream_version, 2u);
+  EXPECT_EQ(c.stream_version, 2u);
+
+  auto all = All();
+  ASSERT_EQ(all.size(), 4u);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i]->position, i + 1);
+
+  auto h1 = log_->ReadStream("household/h-1", 0, Direction::kForwards, 100, SIZE_MAX);
+  ASSERT_OK(h1);
+  ASSERT_EQ(h1->size(), 3u);
+  EXPECT_EQ((*h1)[2]->position, 4u);
+  EXPECT_EQ((*h1)[2]->stream_version, 2u);
+  grid::v1::Event e;
+  ASSERT_TRUE(e.ParseFromString((*h1)[2]->wire));
+  EXPECT_EQ(e.event_id(), "e4");
+  EXPECT_EQ(e.position(), 4u);
+  EXPECT_EQ(e.actor().principal(), "test");
+  EXPECT_EQ(e.chain().size(), 32u);
+}
+
+TEST_F(EventLogTest, BackwardsReads) {
+  Open();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(Commit(Batch("s/1", {GridEvent("e" + std::to_string(i))})).status);
+  }
+  auto r = log_->ReadAll(100, Direction::kBackwards, 3, SIZE_MAX);
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0]->position, 5u);
+  EXPECT_EQ((*r)[2]->position, 3u);
+  auto s = log_->ReadStream("s/1", 1, Direction::kBackwards, 10, SIZE_MAX);
+  ASSERT_OK(s);
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_EQ((*s)[0]->stream_version, 1u);
+  EXPECT_EQ((*s)[1]->stream_version, 0u);
+}
+
+TEST_F(EventLogTest, ExpectedVersionConflictsSayTheCurrentVersion) {
+  Open();
+  ASSERT_OK(Commit(Batch("p/1", {GridEvent("e1")}, {Expected::kNoStream})).status);
+  ASSERT_OK(Commit(Batch("p/1", {GridEvent("e2")}, {Expected::kExact, 0})).status);
+
+  auto again = Commit(Batch("p/1", {GridEvent("e3")}, {Expected::kNoStream}));
+  EXPECT_EQ(again.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(again.status.message().find("is at version 1"), std::string::npos)
+      << again.status;
+
+  auto stale = Commit(Batch("p/1", {GridEvent("e4")}, {Expected::kExact, 0}));
+  EXPECT_EQ(stale.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(stale.status.message().find("is at version 1; expected version 0"),
+            std::string::npos)
+      << stale.status;
+
+  auto missing = Commit(Batch("p/2", {GridEvent("e5")}, {Expected::kStreamExists}));
+  EXPECT_EQ(missing.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(missing.status.message().find("does not exist"), std::string::npos);
+
+  // Refused appends wrote nothing.
+  EXPECT_EQ(log_->GetHead().position, 2u);
+  EXPECT_OK(Commit(Batch("p/1", {GridEvent("e6")}, {Expected::kStreamExists})).status);
+}
+
+TEST_F(EventLogTest, DuplicateEventIdReturnsOriginalPositionsAlsoAfterReopen) {
+  Open();
+  auto first = Commit(Batch("h/1", {GridEvent("a"), GridEvent("b")}));
+  ASSERT_OK(first.status);
+  ASSERT_OK(Commit(Batch("h/1", {GridEvent("c")})).status);
+
+  auto dup = Commit(Batch("h/1", {GridEvent("a"), GridEvent("b")}, {Expected::kNoStream}));
+  ASSERT_OK(dup.status);  // a retry is not a version conflict
+  ASSERT_EQ(dup.events.size(), 2u);
+  EXPECT_TRUE(dup.events[0].duplicate);
+  EXPECT_EQ(dup.events[0].position, 1u);
+  EXPECT_EQ(dup.events[1].position, 2u);
+  EXPECT_EQ(log_->GetHead().position, 3u);
+
+  Open();  // reopen: idempotency is permanent
+  auto after = Commit(Batch("h/1", {GridEvent("b")}));
+  ASSERT_OK(after.status);
+  EXPECT_TRUE(after.events[0].duplicate);
+  EXPECT_EQ(after.events[0].position, 2u);
+  EXPECT_EQ(after.events[0].stream_version, 1u);
+  EXPECT_EQ(log_->GetHead().position, 3u);
+}
+
+TEST_F(EventLogTest, SameIdWithDifferentContentIsAnError) {
+  Open();
+  ASSERT_OK(Commit(Batch("h/1", {GridEvent("a", "350583/101")})).status);
+  auto other = Commit(Batch("h/1", {GridEvent("a", "350583/102")}));
+  EXPECT_EQ(other.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.status.message().find("different content"), std::string::npos);
+  auto other_stream = Commit(Batch("h/2", {GridEvent("a", "350583/101")}));
+  EXPECT_EQ(other_stream.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(log_->GetHead().position, 1u);
+}
+
+TEST_F(EventLogTest, RequestMixingOldAndNewIdsIsRefused) {
+  Open();
+  ASSERT_OK(Commit(Batch("h/1", {GridEvent("a")})).status);
+  auto mixed = Commit(Batch("h/1", {GridEvent("a"), GridEvent("b")}));
+  EXPECT_EQ(mixed.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(log_->GetHead().position, 1u);
+}
+
+TEST_F(EventLogTest, GroupChecksSeeEarlierBatchesOfTheSameGroup) {
+  Open();
+  AppendBatch b1 = Batch("h/1", {GridEvent("a")}, {Expected::kNoStream});
+  AppendBatch b2 = Batch("h/1", {GridEvent("b")}, {Expected::kExact, 0});
+  AppendBatch b3 = Batch("h/1", {GridEvent("a")});  // retry of b1 in the same group
+  AppendBatch b4 = Batch("h/1", {GridEvent("c")}, {Expected::kNoStream});
+  AppendBatch* group[] = {&b1, &b2, &b3, &b4};
+  CommitResult r = log_->Commit(absl::MakeSpan(group), absl::Now());
+  ASSERT_OK(r.outcomes[0].status);
+  ASSERT_OK(r.outcomes[1].status);
+  EXPECT_EQ(r.outcomes[1].events[0].stream_version, 1u);
+  ASSERT_OK(r.outcomes[2].status);
+  EXPECT_TRUE(r.outcomes[2].events[0].duplicate);
+  EXPECT_EQ(r.outcomes[2].events[0].position, 1u);
+  EXPECT_EQ(r.outcomes[3].status.code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_EQ(r.committed.size(), 2u);
+  EXPECT_EQ(log_->GetHead().position, 2u);
+}
+
+TEST_F(EventLogTest, ChainRecomputesOverStoredBytesAndSurvivesReopen) {
+  Open();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK(Commit(Batch("s/" + std::to_string(i % 3), {GridEvent("e" + std::to_string(i))})).status);
+  }
+  Digest chain = kGenesisChain;
+  for (const auto& r : All()) {
+    auto parts = SplitWire(r->wire);
+    ASSERT_OK(parts);
+    chain = ChainLink(chain, r->position, parts->stored);
+    EXPECT_EQ(chain, parts->chain) << "position " << r->position;
+  }
+  EXPECT_EQ(chain, log_->GetHead().chain);
+  Open();
+  EXPECT_EQ(log_->GetHead().position, 20u);
+  EXPECT_EQ(log_->GetHead().chain, chain);
+  ASSERT_OK(Commit(Batch("s/x", {GridEvent("after-reopen")})).status);
+  auto last = log_->ReadAll(21, Direction::kForwards, 1, SIZE_MAX);
+  ASSERT_OK(last);
+  auto parts = SplitWire((*last)[0]->wire);
+  ASSERT_OK(parts);
+  EXPECT_EQ(parts->chain, ChainLink(chain, 21, parts->stored));
+}
+
+TEST_F(EventLogTest, TimeIndexFindsPositionsAndRecordedAtNeverDecreases) {
+  Open();
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  ASSERT_OK(Commit(Batch("s/1", {GridEvent("a"), GridEvent("b")}), t0).status);
+  ASSERT_OK(Commit(Batch("s/1", {GridEvent("c")}), t0 + absl::Seconds(10)).status);
+  // A clock that steps back does not move recorded_at back.
+  ASSERT_OK(Commit(Batch("s/1", {GridEvent("d")}), t0 + absl::Seconds(5)).status);
+  ASSERT_OK(Commit(Batch("s/1", {GridEvent("e")}), t0 + absl::Seconds(20)).status);
+  auto all = All();
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[3]->recorded_at, t0 + absl::Seconds(10));
+
+  auto at = [&](absl::Time t, Direction d) {
+    auto p = log_->PositionAtTime(t, d);
+    EXPECT_OK(p);
+    return p.ok() ? *p : 0;
+  };
+  EXPECT_EQ(at(t0 - absl::Seconds(1), Direction::kForwards), 1u);
+  EXPECT_EQ(at(t0, Direction::kForwards), 1u);
+  EXPECT_EQ(at(t0 + absl::Seconds(1), Direction::kForwards), 3u);
+  EXPECT_EQ(at(t0 + absl::Seconds(15), Direction::kForwards), 5u);
+  EXPECT_EQ(at(t0 + absl::Seconds(30), Direction::kForwards), 6u);  // head + 1
+  EXPECT_EQ(at(t0 - absl::Seconds(1), Direction::kBackwards), 0u);
+  EXPECT_EQ(at(t0 + absl::Seconds(1), Direction::kBackwards), 2u);
+  EXPECT_EQ(at(t0 + absl::Seconds(10), Direction::kBackwards), 4u);
+  EXPECT_EQ(at(t0 + absl::Seconds(99), Direction::kBackwards), 5u);
+}
+
+TEST_F(EventLogTest, FailedWalWriteIsNotAcknowledgedAndLogTurnsReadOnly) {
+  grid::testing::FailingEnv env(mem_env_.get());
+  options_.env = &env;
+  Open();
+  ASSERT_OK(Commit(Batch("s/1", {GridEvent("a")})).status);
+  env.fail_wal = true;
+  auto failed = Commit(Batch("s/1", {GridEvent("b")}));
+  EXPECT_EQ(failed.status.code(), absl::StatusCode::kUnavailable) << failed.status;
+  EXPECT_TRUE(failed.events.empty());
+  env.fail_wal = false;
+  // Never retried: later commits fail too, until restart; reads go on.
+  auto later = Commit(Batch("s/1", {GridEvent("c")}));
+  EXPECT_EQ(later.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(log_->WriteHealth().ok());
+  EXPECT_EQ(log_->GetHead().position, 1u);
+  EXPECT_EQ(All().size(), 1u);
+
+  Open();  // restart
+  EXPECT_OK(log_->WriteHealth());
+  EXPECT_EQ(log_->GetHead().position, 1u);
+  auto after = Commit(Batch("s/1", {GridEvent("b")}));
+  ASSERT_OK(after.status);
+  EXPECT_FALSE(after.events[0].duplicate);
+  EXPECT_EQ(after.events[0].position, 2u);
+  log_.reset();  // before `env`
+}
+
+}  // namespace
+}  // namespace grid::storage
