@@ -87,8 +87,10 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   if (!impl->server || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
-  spdlog::info("gridd serving on 127.0.0.1:{} (log head {}, dev mode: no authentication)",
-               impl->port, head.position);
+  spdlog::warn(
+      "DEV MODE: no authentication; every caller on this machine may read and "
+      "append. Serving on {} (port {}), log head {}",
+      options.listen, impl->port, head.position);
   return std::unique_ptr<GridServer>(new GridServer(std::move(impl)));
 }
 

@@ -3,6 +3,7 @@
 #include "server/log_service.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <grpcpp/support/byte_buffer.h>
 
@@ -146,6 +147,8 @@ class PumpedWriter : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
     enum Kind { kWrite, kWait, kFinish } kind = kFinish;
     grpc::ByteBuffer message;
     storage::Position wait_after = 0;  // kWait: wake when more is published
+    // kWait: also wake after this long, even if nothing is published.
+    absl::Duration wake_after = absl::InfiniteDuration();
     grpc::Status status;               // kFinish
   };
   virtual ~PumpedWriter() = default;
@@ -170,6 +173,17 @@ class PumpedWriter : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
       Unref();
     });
   }
+  // Takes the baton back from the tail after `d` if it is still there.
+  void ArmWakeTimer(absl::Duration d) {
+    Ref();  // held by the timer
+    auto timer = std::make_shared<boost::asio::steady_timer>(
+        env_->pool->get_executor(), absl::ToChronoMilliseconds(d));
+    timer->async_wait([this, timer](const boost::system::error_code&) {
+      if (env_->tail->Cancel(this)) Post();
+      Unref();
+    });
+  }
+
   void Pump() {
     if (cancelled_.load()) {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
@@ -191,11 +205,18 @@ class PumpedWriter : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
         Finish(step.status);
         return;
       case Step::kWait:
-        Ref();
+        Ref();  // held by the tail registration
         if (env_->tail->WaitForMore(step.wait_after, this)) {
           Unref();
           Schedule();
+          return;
         }
+        // OnCancel may have run before we registered; then take it back here.
+        if (cancelled_.load() && env_->tail->Cancel(this)) {
+          Post();
+          return;
+        }
+        if (step.wake_after < absl::InfiniteDuration()) ArmWakeTimer(step.wake_after);
         return;
     }
   }
@@ -377,6 +398,10 @@ class SubscribeWriter final : public PumpedWriter {
             }
             step.kind = Step::kWait;
             step.wait_after = cursor_;
+            // Scanned but unreported positions: report them when idle.
+            if (scanned_unsent_ > 0) {
+              step.wake_after = kIdleCheckpointEvery - (absl::Now() - last_sent_);
+            }
             return step;
           case LiveTail::ReadResult::kOk:
             break;

@@ -244,6 +244,29 @@ TEST_F(LogServiceTest, FiltersSelectEventsAndCheckpointsStillAdvance) {
   EXPECT_EQ(got, (std::vector<uint64_t>{30, 31}));
 }
 
+// A live subscriber whose filter matches nothing still sees its checkpoint
+// reach the head while the log is idle, without any further append.
+TEST_F(LogServiceTest, IdleSparseSubscriberGetsAPeriodicCheckpoint) {
+  grid::v1::SubscribeRequest req;
+  req.mutable_from_now();
+  req.mutable_filter()->add_event_types("GridRetired");
+  std::atomic<bool> live{false};
+  uint64_t checkpoint = 0;
+  std::thread sub([&] {
+    absl::Status s = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
+      EXPECT_TRUE(r.events().empty());
+      checkpoint = r.checkpoint();
+      if (r.caught_up()) live = true;
+      return checkpoint < 5;
+    });
+    EXPECT_OK(s);
+  });
+  while (!live) absl::SleepFor(absl::Milliseconds(5));
+  AppendMany(5, "x");  // none matches; no append after these
+  sub.join();
+  EXPECT_EQ(checkpoint, 5u);
+}
+
 TEST_F(LogServiceTest, SubscribeFromNowSeesOnlyNewEvents) {
   AppendMany(5, "old");
   grid::v1::SubscribeRequest req;
