@@ -42,6 +42,10 @@ struct EventLogOptions {
   rocksdb::Env* env = nullptr;
   // RocksDB block cache for all column families, in bytes.
   size_t block_cache_bytes = 64 << 20;
+  // Memtable size per column family before it is flushed to an SST file.
+  // Fault tests make it small so that flushes, SST and MANIFEST writes
+  // happen under load.
+  size_t write_buffer_bytes = 64 << 20;
 };
 
 // What the writer believes about a stream before appending to it.

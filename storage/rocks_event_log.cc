@@ -66,6 +66,56 @@ std::string StreamKey(std::string_view stream, uint64_t version) {
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 
+// The head file ("GRIDHEAD", beside RocksDB's files) is a watermark of the
+// committed head outside RocksDB: magic, be64(position), chain(32), and a
+// SHA-256 of those. It is rewritten (temp file, fsync, rename, directory
+// fsync) at most every kHeadFileEvery during commits and on close. On open
+// it catches what RocksDB itself recovers silently: a truncated WAL or
+// MANIFEST that makes the log end before a position that was committed, or
+// a log whose history was rewritten.
+constexpr char kHeadFileMagic[] = "GRIDHEAD1";
+constexpr absl::Duration kHeadFileEvery = absl::Milliseconds(100);
+
+std::string HeadFilePath(const std::string& dir) { return dir + "/GRIDHEAD"; }
+
+rocksdb::Status WriteHeadFile(rocksdb::Env* env, const std::string& dir, const Head& h) {
+  std::string body(kHeadFileMagic);
+  PutBigEndian64(&body, h.position);
+  body.append(reinterpret_cast<const char*>(h.chain.data()), 32);
+  const Digest sum = Sha256(body);
+  body.append(reinterpret_cast<const char*>(sum.data()), 32);
+  const std::string tmp = HeadFilePath(dir) + ".tmp";
+  std::unique_ptr<rocksdb::WritableFile> f;
+  rocksdb::Status s = env->NewWritableFile(tmp, &f, rocksdb::EnvOptions());
+  if (s.ok()) s = f->Append(body);
+  if (s.ok()) s = f->Sync();
+  if (s.ok()) s = f->Close();
+  if (s.ok()) s = env->RenameFile(tmp, HeadFilePath(dir));
+  std::unique_ptr<rocksdb::Directory> d;
+  if (s.ok()) s = env->NewDirectory(dir, &d);
+  if (s.ok()) s = d->Fsync();
+  return s;
+}
+
+// nullopt when there is no head file (a log from before it existed).
+absl::StatusOr<std::optional<std::pair<Position, Digest>>> ReadHeadFile(
+    rocksdb::Env* env, const std::string& dir) {
+  if (!env->FileExists(HeadFilePath(dir)).ok()) return std::nullopt;
+  std::string body;
+  rocksdb::Status s = rocksdb::ReadFileToString(env, HeadFilePath(dir), &body);
+  if (!s.ok()) return FromRocks(s, "read head file");
+  const size_t magic = sizeof(kHeadFileMagic) - 1;
+  if (body.size() != magic + 8 + 32 + 32 ||
+      body.compare(0, magic, kHeadFileMagic) != 0 ||
+      Sha256(std::string_view(body).substr(0, magic + 40)) !=
+          *reinterpret_cast<const Digest*>(body.data() + magic + 40)) {
+    return absl::DataLossError(absl::StrCat(HeadFilePath(dir), " is corrupt"));
+  }
+  Digest chain;
+  std::memcpy(chain.data(), body.data() + magic + 8, 32);
+  return std::make_pair(GetBigEndian64(std::string_view(body).substr(magic)), chain);
+}
+
 // Stored bytes are produced once, here; nothing ever re-serializes them.
 std::string SerializeDeterministic(const grid::v1::Event& e) {
   std::string bytes;
@@ -91,11 +141,23 @@ std::string DescribeVersion(std::optional<uint64_t> v) {
 
 class RocksEventLog final : public EventLog {
  public:
-  RocksEventLog(const EventLogOptions& options, std::unique_ptr<rocksdb::DB> db,
+  RocksEventLog(const EventLogOptions& options, std::string path,
+                std::unique_ptr<rocksdb::DB> db,
                 std::vector<rocksdb::ColumnFamilyHandle*> cfs, Head head)
-      : options_(options), db_(std::move(db)), cfs_(std::move(cfs)), head_(head) {}
+      : options_(options),
+        path_(std::move(path)),
+        env_(options.env != nullptr ? options.env : rocksdb::Env::Default()),
+        db_(std::move(db)),
+        cfs_(std::move(cfs)),
+        head_(head) {}
 
   ~RocksEventLog() override {
+    {
+      absl::MutexLock l(&mu_);
+      if (failed_.ok() && head_.position != head_file_position_) {
+        WriteHeadFile(env_, path_, head_).PermitUncheckedError();
+      }
+    }
     for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
     db_->Close().PermitUncheckedError();
   }
@@ -132,12 +194,17 @@ class RocksEventLog final : public EventLog {
 
   // Constant after construction.
   const EventLogOptions options_;
+  const std::string path_;
+  rocksdb::Env* const env_;
   const std::unique_ptr<rocksdb::DB> db_;
   const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
 
   mutable absl::Mutex mu_;
   Head head_ ABSL_GUARDED_BY(mu_);
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  // Sequencer thread only.
+  Position head_file_position_ = 0;
+  absl::Time head_file_written_ = absl::InfinitePast();
 };
 
 absl::StatusOr<std::optional<RocksEventLog::IdEntry>> RocksEventLog::LookupId(
@@ -355,6 +422,16 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
     }
     head_ = Head{last, chain, recorded_at};
   }
+  if (!result.committed.empty() && now - head_file_written_ >= kHeadFileEvery) {
+    const Head h = GetHead();
+    rocksdb::Status s = WriteHeadFile(env_, path_, h);
+    if (s.ok()) {
+      head_file_position_ = h.position;
+      head_file_written_ = now;
+    }
+    // A failure here loses only the watermark, never an event; the next
+    // commit tries again.
+  }
   const Position head_now = GetHead().position;
   for (auto& o : result.outcomes) o.head_position = head_now;
   return result;
@@ -409,7 +486,9 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadAll(
       it->Prev();
     }
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "read log");
+  if (!it->status().ok()) {
+    return FromRocks(it->status(), absl::StrCat("read log at position ", expect));
+  }
   if (out.size() < max_count && bytes < max_bytes && expect >= 1 &&
       expect <= head) {
     return absl::DataLossError(
@@ -505,6 +584,16 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.paranoid_checks = true;
+  // A torn last WAL record is an unacknowledged write cut by a crash and is
+  // dropped; corruption anywhere else refuses to open (DATA_LOSS) instead of
+  // silently recovering a prefix, which kPointInTimeRecovery would do.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // Column families flush together, so a recovery never restores one CF
+  // (say events) to a later point than another (say meta/head).
+  db_options.atomic_flush = true;
+  // Synced WAL sizes are recorded in the MANIFEST; a missing or shortened
+  // WAL then fails the open instead of silently recovering less.
+  db_options.track_and_verify_wals_in_manifest = true;
   if (options.env != nullptr) db_options.env = options.env;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 5;
@@ -521,6 +610,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
     }
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf.compression = rocksdb::kNoCompression;
+    cf.write_buffer_size = options.write_buffer_bytes;
     descs.emplace_back(kCfNames[i], cf);
   }
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName,
@@ -596,8 +686,30 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
           "position ", head.position + 1, " exists beyond the recorded head")));
     }
   }
+  rocksdb::Env* env = options.env != nullptr ? options.env : rocksdb::Env::Default();
+  auto mark = ReadHeadFile(env, path);
+  if (!mark.ok()) return fail(mark.status());
+  if (mark->has_value()) {
+    const auto& [mark_pos, mark_chain] = **mark;
+    if (mark_pos > head.position) {
+      return fail(absl::DataLossError(absl::StrCat(
+          "the log ends at position ", head.position, " but position ", mark_pos,
+          " was committed (", HeadFilePath(path),
+          "); log files were truncated or lost")));
+    }
+    if (mark_pos > 0) {
+      std::string v;
+      s = db->Get(rocksdb::ReadOptions(), handles[kEvents], PositionKey(mark_pos), &v);
+      auto parts = s.ok() ? SplitWire(v) : absl::StatusOr<WireParts>(FromRocks(s, "read"));
+      if (!parts.ok() || parts->chain != mark_chain) {
+        return fail(absl::DataLossError(absl::StrCat(
+            "position ", mark_pos, " does not carry the chain recorded in ",
+            HeadFilePath(path), "; the log was altered")));
+      }
+    }
+  }
   return std::unique_ptr<EventLog>(
-      new RocksEventLog(options, std::move(db), std::move(handles), head));
+      new RocksEventLog(options, path, std::move(db), std::move(handles), head));
 }
 
 }  // namespace grid::storage

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/env.h>
 
-#include "tests/testing/failing_env.h"
+#include "tests/testing/fault_env.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_events.h"
 
@@ -243,15 +243,15 @@ TEST_F(EventLogTest, TimeIndexFindsPositionsAndRecordedAtNeverDecreases) {
 }
 
 TEST_F(EventLogTest, FailedWalWriteIsNotAcknowledgedAndLogTurnsReadOnly) {
-  grid::testing::FailingEnv env(mem_env_.get());
+  grid::testing::FaultInjectionEnv env(mem_env_.get());
   options_.env = &env;
   Open();
   ASSERT_OK(Commit(Batch("s/1", {GridEvent("a")})).status);
-  env.fail_wal = true;
+  env.AddRule({.op = grid::testing::FaultInjectionEnv::kWrite, .pattern = ".log", .every = 1});
   auto failed = Commit(Batch("s/1", {GridEvent("b")}));
   EXPECT_EQ(failed.status.code(), absl::StatusCode::kUnavailable) << failed.status;
   EXPECT_TRUE(failed.events.empty());
-  env.fail_wal = false;
+  env.ClearRules();
   // Never retried: later commits fail too, until restart; reads go on.
   auto later = Commit(Batch("s/1", {GridEvent("c")}));
   EXPECT_EQ(later.status.code(), absl::StatusCode::kUnavailable);
