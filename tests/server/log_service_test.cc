@@ -7,6 +7,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "tests/testing/fault_env.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/test_events.h"
 
@@ -353,6 +354,44 @@ TEST_F(LogServiceTest, ShutdownEndsSubscriptionsWithUnavailable) {
   server_->Shutdown();
   sub.join();
   EXPECT_EQ(result.code(), absl::StatusCode::kUnavailable) << result;
+}
+
+// After a failed fsync the server refuses appends (UNAVAILABLE) until it is
+// restarted, while reads and subscriptions go on serving what was committed.
+TEST_F(LogServiceTest, StorageFailureMakesAppendsUnavailableWhileReadsServe) {
+  grid::testing::FaultInjectionEnv env(rocksdb::Env::Default());
+  server::ServerOptions o;
+  o.log.env = &env;
+  StartServer(o);
+  AppendMany(5, "ok");
+  env.AddRule({.op = grid::testing::FaultInjectionEnv::kSync, .pattern = ".log", .every = 1});
+  auto failed = client_->Append(AppendReq("org/x", {GridEvent("lost")}));
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+  env.ClearRules();
+  auto later = client_->Append(AppendReq("org/x", {GridEvent("later")}));
+  EXPECT_EQ(later.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(later.status().message().find("restart"), std::string::npos) << later.status();
+
+  ASSERT_OK_AND_ASSIGN(auto status, client_->GetStatus());
+  EXPECT_FALSE(status.writable());
+  EXPECT_EQ(status.head_position(), 5u);
+  grid::v1::ReadRequest all;
+  all.mutable_all();
+  EXPECT_EQ(ReadAll(all).size(), 5u);
+  uint64_t delivered = 0;
+  bool caught_up = false;
+  ASSERT_OK(client_->Subscribe({}, [&](const grid::v1::SubscribeResponse& r) {
+    delivered += r.events_size();
+    caught_up |= r.caught_up();
+    return !r.caught_up();
+  }));
+  EXPECT_EQ(delivered, 5u);
+  EXPECT_TRUE(caught_up);
+
+  StartServer(o);  // restart: writable again, nothing acknowledged lost
+  ASSERT_OK_AND_ASSIGN(auto resp, client_->Append(AppendReq("org/x", {GridEvent("later")})));
+  EXPECT_GE(resp.results(0).position(), 6u);
+  server_.reset();  // before `env`
 }
 
 TEST_F(LogServiceTest, RestartKeepsEventsAndIdempotency) {
