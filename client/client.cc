@@ -117,6 +117,25 @@ absl::StatusOr<grid::v1::LogStatus> Client::GetStatus() {
   return resp;
 }
 
+absl::StatusOr<std::vector<grid::v1::SignedCheckpoint>> Client::ListCheckpoints(
+    storage::Position from) {
+  auto stub = grid::v1::Log::NewStub(channel_);
+  std::vector<grid::v1::SignedCheckpoint> out;
+  for (;;) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
+    grid::v1::ListCheckpointsRequest req;
+    req.set_from_position(from);
+    req.set_max_count(1000);
+    grid::v1::ListCheckpointsResponse resp;
+    grpc::Status s = stub->ListCheckpoints(&ctx, req, &resp);
+    if (!s.ok()) return FromGrpc(s);
+    for (auto& cp : *resp.mutable_checkpoints()) out.push_back(std::move(cp));
+    if (resp.checkpoints_size() < 1000) return out;
+    from = out.back().position() + 1;
+  }
+}
+
 absl::Status Client::Read(
     const grid::v1::ReadRequest& request,
     const std::function<bool(const grid::v1::ReadResponse&)>& on_message) {
@@ -145,13 +164,13 @@ absl::Status ChainVerifier::Add(std::string_view wire) {
     return absl::DataLossError(absl::StrCat("position ", next_, ": ",
                                             parts.status().message()));
   }
-  grid::v1::Event e;
-  if (!e.ParseFromArray(parts->stored.data(), static_cast<int>(parts->stored.size()))) {
+  auto position = storage::StoredPosition(parts->stored);
+  if (!position.ok()) {
     return absl::DataLossError(absl::StrCat("position ", next_, ": record does not parse"));
   }
-  if (e.position() != next_) {
+  if (*position != next_) {
     return absl::DataLossError(absl::StrCat("position ", next_, ": record says position ",
-                                            e.position()));
+                                            *position));
   }
   const storage::Digest expect = storage::ChainLink(chain_, next_, parts->stored);
   if (expect != parts->chain) {

@@ -41,6 +41,9 @@ class Client {
   absl::StatusOr<grid::v1::AppendResponse> Append(
       const grid::v1::AppendRequest& request);
   absl::StatusOr<grid::v1::LogStatus> GetStatus();
+  // Every signed checkpoint with position >= `from` (all pages).
+  absl::StatusOr<std::vector<grid::v1::SignedCheckpoint>> ListCheckpoints(
+      storage::Position from);
 
   absl::Status Read(const grid::v1::ReadRequest& request,
                     const std::function<bool(const grid::v1::ReadResponse&)>& on_message);

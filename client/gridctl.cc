@@ -5,7 +5,7 @@
 //   gridctl subscribe [--from N | --from_time T | --now] [--type T]... [--stream_prefix P]...
 //                     [--org O]... [--max_events N] [--checkpoints]
 //   gridctl replay --out FILE [--from N]
-//   gridctl verify [--file FILE] [--from N]
+//   gridctl verify [--file FILE] [--from N] [--pubkey KEY]
 //   gridctl status
 //
 // Every command takes --server host:port (default 127.0.0.1:7443). Events
@@ -15,12 +15,17 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "storage/checkpoint.h"
+#include "client/audit.h"
 #include "client/client.h"
 #include "client/json.h"
 
@@ -284,24 +289,35 @@ int Replay(int argc, char** argv) {
   if (!status.ok()) return Fail(status.status());
   auto prev = ChainAt(*client, from - 1);
   if (!prev.ok()) return Fail(prev.status());
+  // Signed checkpoints go into the export right after their event.
+  auto cps = client->ListCheckpoints(from);
+  if (!cps.ok()) return Fail(cps.status());
+  std::map<uint64_t, grid::v1::SignedCheckpoint> by_position;
+  for (auto& cp : *cps) by_position[cp.position()] = std::move(cp);
+
   const std::string path = vm["out"].as<std::string>();
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) return Fail(absl::NotFoundError(absl::StrCat("cannot create ", path)));
   grid::client::ExportWriter out(f, from, *prev);
   const uint64_t head = status->head_position();
   Progress progress("replay", head >= from ? head - from + 1 : 0);
-  uint64_t n = 0;
+  uint64_t n = 0, checkpoints = 0;
   absl::Status write_status;
-  grid::v1::ReadRequest req;
-  req.mutable_all();
-  req.set_from_position(from);
-  req.set_max_count(head >= from ? head - from + 1 : 0);
   if (head >= from) {
+    grid::v1::ReadRequest req;
+    req.mutable_all();
+    req.set_from_position(from);
+    req.set_max_count(head - from + 1);
     absl::Status s = client->ReadRaw(req, [&](const grid::v1::RawReadResponse& r) {
       for (const auto& w : r.events()) {
-        write_status = out.Add(w);
+        write_status = out.AddEvent(w);
         if (!write_status.ok()) return false;
         progress.Tick(++n);
+        if (auto it = by_position.find(from + n - 1); it != by_position.end()) {
+          write_status = out.AddCheckpoint(it->second);
+          if (!write_status.ok()) return false;
+          ++checkpoints;
+        }
       }
       return true;
     });
@@ -310,37 +326,56 @@ int Replay(int argc, char** argv) {
   }
   if (absl::Status s = out.Close(); !s.ok()) return Fail(s);
   std::cout << "{\"exported\":" << n << ",\"first_position\":" << from
-            << ",\"file\":\"" << path << "\"}" << std::endl;
+            << ",\"signed_checkpoints\":" << checkpoints << ",\"file\":\"" << path << "\"}"
+            << std::endl;
   return 0;
 }
 
+void PrintReport(const grid::client::AuditReport& r, bool keyed) {
+  std::cout << "{\"verified\":" << r.events << ",\"first_position\":" << r.first
+            << ",\"last_position\":" << r.first + r.events - 1 << ",\"chain_head\":\""
+            << grid::storage::ToHex(r.chain_head) << "\",\"checkpoints\":" << r.checkpoints;
+  if (keyed) {
+    const uint64_t last = r.first + r.events - 1;
+    std::cout << ",\"signed_through\":" << r.signed_through << ",\"unsigned_tail\":"
+              << (r.signed_through >= r.first ? last - r.signed_through : r.events);
+  }
+  std::cout << "}" << std::endl;
+}
+
 int Verify(int argc, char** argv) {
-  po::options_description desc("gridctl verify [options]");
+  po::options_description desc(
+      "gridctl verify [options]\n"
+      "Recomputes the hash chain and names the first bad position. With --pubkey, also\n"
+      "checks the server's signed checkpoints: events up to `signed_through` are proven\n"
+      "to be what the server committed.\n"
+      "  gridctl replay --out log.export && gridctl verify --file log.export --pubkey key.pem");
   desc.add_options()("file", po::value<std::string>(), "verify an export instead of the server")(
-      "from", po::value<uint64_t>()->default_value(1), "first position (server only)");
+      "from", po::value<uint64_t>()->default_value(1), "first position (server only)")(
+      "pubkey", po::value<std::string>(),
+      "the server's Ed25519 public key: a PEM file, or 64 hex characters");
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
-  auto report = [](const grid::client::ChainVerifier& v, uint64_t first) {
-    std::cout << "{\"verified\":" << v.next() - first << ",\"first_position\":" << first
-              << ",\"last_position\":" << v.next() - 1 << ",\"chain_head\":\""
-              << grid::storage::ToHex(v.chain()) << "\"}" << std::endl;
-  };
-  if (vm.count("file")) {
-    auto reader = grid::client::ExportReader::Open(vm["file"].as<std::string>());
-    if (!reader.ok()) return Fail(reader.status());
-    grid::client::ChainVerifier v((*reader)->first(), (*reader)->prev_chain());
-    std::string wire;
-    for (;;) {
-      auto more = (*reader)->Next(&wire);
-      if (!more.ok()) {
-        return Fail(absl::DataLossError(absl::StrCat(
-            "position ", v.next(), ": ", more.status().message())));
-      }
-      if (!*more) break;
-      if (absl::Status s = v.Add(wire); !s.ok()) return Fail(s);
+  std::optional<std::string> key;
+  if (vm.count("pubkey")) {
+    std::string text = vm["pubkey"].as<std::string>();
+    if (std::ifstream in(text); in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
     }
-    report(v, (*reader)->first());
+    auto parsed = grid::storage::ParsePublicKey(text);
+    if (!parsed.ok()) {
+      std::cerr << "gridctl: --pubkey: " << parsed.status().message() << "\n";
+      return 2;
+    }
+    key = *parsed;
+  }
+  if (vm.count("file")) {
+    auto report = grid::client::VerifyExport(vm["file"].as<std::string>(), key);
+    if (!report.ok()) return Fail(report.status());
+    PrintReport(*report, key.has_value());
     return 0;
   }
   auto client = Client::Connect(vm["server"].as<std::string>());
@@ -349,7 +384,12 @@ int Verify(int argc, char** argv) {
   const uint64_t from = std::max<uint64_t>(1, vm["from"].as<uint64_t>());
   auto prev = ChainAt(*client, from - 1);
   if (!prev.ok()) return Fail(prev.status());
-  grid::client::ChainVerifier v(from, *prev);
+  grid::client::AuditVerifier v(from, *prev, key);
+  auto cps = client->ListCheckpoints(from);
+  if (!cps.ok()) return Fail(cps.status());
+  for (const auto& cp : *cps) {
+    if (absl::Status s = v.AddCheckpoint(cp); !s.ok()) return Fail(s);
+  }
   const uint64_t head = status->head_position();
   Progress progress("verify", head >= from ? head - from + 1 : 0);
   absl::Status bad;
@@ -360,7 +400,7 @@ int Verify(int argc, char** argv) {
     req.set_max_count(head - from + 1);
     absl::Status s = client->ReadRaw(req, [&](const grid::v1::RawReadResponse& r) {
       for (const auto& w : r.events()) {
-        bad = v.Add(w);
+        bad = v.AddEvent(w);
         if (!bad.ok()) return false;
         progress.Tick(v.next() - from);
       }
@@ -369,13 +409,14 @@ int Verify(int argc, char** argv) {
     if (!bad.ok()) return Fail(bad);
     if (!s.ok()) return Fail(s);
   }
+  const auto& r = v.report();
   if (v.next() - 1 == head && head > 0 &&
-      std::string(reinterpret_cast<const char*>(v.chain().data()), 32) !=
+      std::string(reinterpret_cast<const char*>(r.chain_head.data()), 32) !=
           status->chain_head()) {
     return Fail(absl::DataLossError(absl::StrCat(
         "position ", head, ": recomputed chain head differs from the server's")));
   }
-  report(v, from);
+  PrintReport(r, key.has_value());
   return 0;
 }
 
@@ -393,6 +434,7 @@ int Status(int argc, char** argv) {
             << absl::FormatTime(absl::RFC3339_full,
                                 absl::FromUnixSeconds(status->last_recorded_at().seconds()),
                                 absl::UTCTimeZone())
+            << "\",\"signing_public_key\":\"" << grid::storage::ToHex(status->signing_public_key())
             << "\"" << (status->failure().empty() ? "" : ",\"failure\":\"see server log\"")
             << "}" << std::endl;
   return 0;

@@ -25,6 +25,8 @@ bool IsLoopbackListenAddress(const std::string& hp) {
 
 struct GridServer::Impl {
   std::unique_ptr<storage::EventLog> log;
+  std::unique_ptr<storage::Signer> signer;
+  std::unique_ptr<Checkpointer> checkpointer;
   std::unique_ptr<LiveTail> tail;
   std::unique_ptr<Sequencer> sequencer;
   std::unique_ptr<boost::asio::thread_pool> pool;
@@ -57,11 +59,22 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   if (!log.ok()) return log.status();
   impl->log = *std::move(log);
   const storage::Head head = impl->log->GetHead();
+  auto signer = storage::Signer::LoadOrCreate(
+      options.signing_key_path.empty() ? options.data_dir + "/signing_key.pem"
+                                       : options.signing_key_path);
+  if (!signer.ok()) return signer.status();
+  impl->signer = *std::move(signer);
+  impl->checkpointer = std::make_unique<Checkpointer>(
+      impl->log.get(), impl->signer.get(), options.checkpoints, absl::Now());
   impl->tail = std::make_unique<LiveTail>(head.position, options.tail);
   LiveTail* tail = impl->tail.get();
+  Checkpointer* checkpointer = impl->checkpointer.get();
+  Sequencer::Options seq_options;
+  seq_options.after_commit_or_idle = [checkpointer] { checkpointer->MaybeCheckpoint(absl::Now()); };
   impl->sequencer = std::make_unique<Sequencer>(
       impl->log.get(),
-      [tail](const std::vector<storage::RecordPtr>& records) { tail->Publish(records); });
+      [tail](const std::vector<storage::RecordPtr>& records) { tail->Publish(records); },
+      seq_options);
   impl->sequencer->Start();
   impl->pool = std::make_unique<boost::asio::thread_pool>(
       static_cast<size_t>(std::max(1, options.reader_threads)));
@@ -70,6 +83,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   impl->env.tail = tail;
   impl->env.pool = impl->pool.get();
   impl->env.limits = options.limits;
+  impl->env.signer = impl->signer.get();
   impl->service = std::make_unique<LogService>(&impl->env);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -91,6 +105,8 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
       "DEV MODE: no authentication; every caller on this machine may read and "
       "append. Serving on {} (port {}), log head {}",
       options.listen, impl->port, head.position);
+  spdlog::info("checkpoints are signed with Ed25519 public key {}",
+               storage::ToHex(impl->signer->public_key()));
   return std::unique_ptr<GridServer>(new GridServer(std::move(impl)));
 }
 

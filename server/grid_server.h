@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/checkpointer.h"
 #include "server/live_tail.h"
 #include "server/validation.h"
 #include "storage/event_log.h"
@@ -30,6 +31,10 @@ struct ServerOptions {
   LiveTail::Options tail;
   // Application threads for storage reads (Read, Subscribe catch-up).
   int reader_threads = 2;
+  // Ed25519 private key (PEM) that signs checkpoints; created if missing.
+  // Empty: <data_dir>/signing_key.pem.
+  std::string signing_key_path;
+  Checkpointer::Options checkpoints;
 };
 
 class GridServer {

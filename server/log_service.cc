@@ -515,7 +515,38 @@ grpc::ServerUnaryReactor* LogService::GetStatus(
   response->set_writable(health.ok());
   response->set_failure(std::string(health.message()));
   response->set_format_version(1);
+  if (env_->signer != nullptr) response->set_signing_public_key(env_->signer->public_key());
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* LogService::ListCheckpoints(
+    grpc::CallbackServerContext* ctx, const grid::v1::ListCheckpointsRequest* request,
+    grid::v1::ListCheckpointsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (request->max_count() > 10000) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "max_count must be at most 10000"));
+    return reactor;
+  }
+  // A storage read: on the pool, not in the reaction.
+  boost::asio::post(*env_->pool, [this, reactor, request, response] {
+    auto cps = env_->log->ReadCheckpoints(
+        request->from_position(), request->max_count() == 0 ? 1000 : request->max_count());
+    if (!cps.ok()) {
+      reactor->Finish(ToGrpc(cps.status()));
+      return;
+    }
+    for (const auto& [pos, value] : *cps) {
+      if (!response->add_checkpoints()->ParseFromString(value)) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::DATA_LOSS,
+                                     absl::StrCat("checkpoint at ", pos, " does not parse")));
+        return;
+      }
+    }
+    if (env_->signer != nullptr) response->set_public_key(env_->signer->public_key());
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

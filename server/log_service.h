@@ -18,6 +18,7 @@
 #include "server/live_tail.h"
 #include "server/sequencer.h"
 #include "server/validation.h"
+#include "storage/checkpoint.h"
 #include "storage/event_log.h"
 
 namespace boost::asio {
@@ -34,6 +35,7 @@ struct ServiceEnv {
   LiveTail* tail = nullptr;
   boost::asio::thread_pool* pool = nullptr;
   AppendLimits limits;
+  const storage::Signer* signer = nullptr;
   std::atomic<bool> stopping{false};
 };
 
@@ -55,6 +57,9 @@ class LogService final
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx,
                                       const grid::v1::GetStatusRequest* request,
                                       grid::v1::LogStatus* response) override;
+  grpc::ServerUnaryReactor* ListCheckpoints(
+      grpc::CallbackServerContext* ctx, const grid::v1::ListCheckpointsRequest* request,
+      grid::v1::ListCheckpointsResponse* response) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Read(
       grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(

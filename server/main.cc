@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   size_t max_append_bytes = options.limits.max_request_bytes;
   size_t tail_events = options.tail.max_records;
   size_t tail_bytes = options.tail.max_bytes;
+  uint64_t checkpoint_events = options.checkpoints.every_events;
+  double checkpoint_seconds = absl::ToDoubleSeconds(options.checkpoints.every);
   po::options_description desc("gridd options");
   desc.add_options()("help", "show this help")(
       "listen", po::value(&options.listen)->default_value(options.listen),
@@ -36,7 +38,14 @@ int main(int argc, char** argv) {
       "tail_events", po::value(&tail_events)->default_value(tail_events),
       "most events kept in the in-memory live tail")(
       "tail_bytes", po::value(&tail_bytes)->default_value(tail_bytes),
-      "most bytes kept in the in-memory live tail");
+      "most bytes kept in the in-memory live tail")(
+      "signing_key", po::value(&options.signing_key_path),
+      "Ed25519 private key (PEM) for signed checkpoints; created if missing "
+      "(default <data_dir>/signing_key.pem)")(
+      "checkpoint_every_events", po::value(&checkpoint_events)->default_value(checkpoint_events),
+      "sign a checkpoint after this many events")(
+      "checkpoint_every_seconds", po::value(&checkpoint_seconds)->default_value(checkpoint_seconds),
+      "or after this many seconds while events arrive");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -52,6 +61,8 @@ int main(int argc, char** argv) {
   options.limits.max_request_bytes = max_append_bytes;
   options.tail.max_records = tail_events;
   options.tail.max_bytes = tail_bytes;
+  options.checkpoints.every_events = checkpoint_events;
+  options.checkpoints.every = absl::Seconds(checkpoint_seconds);
 
   auto server = grid::server::GridServer::Start(options);
   if (!server.ok()) {

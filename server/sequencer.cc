@@ -68,11 +68,21 @@ void Sequencer::Run() {
     batches.clear();
     {
       absl::MutexLock l(&mu_);
-      mu_.Await(absl::Condition(
-          +[](Sequencer* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return s->stopping_ || !s->queue_.empty();
-          },
-          this));
+      const bool woken = mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](Sequencer* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+                return s->stopping_ || !s->queue_.empty();
+              },
+              this),
+          options_.idle_tick);
+      if (!woken) {
+        if (options_.after_commit_or_idle) {
+          mu_.Unlock();
+          options_.after_commit_or_idle();
+          mu_.Lock();
+        }
+        continue;
+      }
       if (queue_.empty()) return;  // stopping, and everything is committed
       size_t bytes = 0;
       while (!queue_.empty() && group.size() < options_.max_group_batches &&
@@ -90,6 +100,7 @@ void Sequencer::Run() {
     for (size_t i = 0; i < group.size(); ++i) {
       std::move(group[i].done)(std::move(result.outcomes[i]));
     }
+    if (options_.after_commit_or_idle) options_.after_commit_or_idle();
   }
 }
 

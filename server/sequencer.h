@@ -29,6 +29,10 @@ class Sequencer {
     // Most batches and bytes (serialized client events) in one group.
     size_t max_group_batches = 4096;
     size_t max_group_bytes = 32 << 20;
+    // Called on the sequencer thread after every commit group and after
+    // each `idle_tick` without appends (e.g. to sign checkpoints).
+    std::function<void()> after_commit_or_idle;
+    absl::Duration idle_tick = absl::Seconds(1);
   };
   using Done = absl::AnyInvocable<void(storage::AppendOutcome) &&>;
   using OnCommit = std::function<void(const std::vector<storage::RecordPtr>&)>;

@@ -167,6 +167,14 @@ class EventLog {
 
   // OK while the log takes writes; the first write failure after that.
   virtual absl::Status WriteHealth() const = 0;
+
+  // Stores an opaque signed checkpoint for `position` (not synced by itself:
+  // the next commit's fsync carries it; losing it loses no event).
+  virtual absl::Status PutCheckpoint(Position position, const std::string& value) = 0;
+
+  // Up to `max_count` stored checkpoints with position >= `from`, in order.
+  virtual absl::StatusOr<std::vector<std::pair<Position, std::string>>>
+  ReadCheckpoints(Position from, size_t max_count) const = 0;
 };
 
 // Parses a wire record read from the log. DATA_LOSS if it does not parse.

@@ -2,10 +2,13 @@
 
 #include <openssl/evp.h>
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include <cstring>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "grid/v1/event.pb.h"
 
 namespace grid::storage {
 namespace {
@@ -52,6 +55,22 @@ absl::StatusOr<WireParts> SplitWire(std::string_view wire) {
   parts.stored = wire.substr(0, wire.size() - kChainFieldSize);
   std::memcpy(parts.chain.data(), wire.data() + wire.size() - 32, 32);
   return parts;
+}
+
+absl::StatusOr<Position> StoredPosition(std::string_view stored) {
+  google::protobuf::UnknownFieldSet fields;
+  if (!fields.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
+    return absl::DataLossError("record does not parse");
+  }
+  Position position = 0;
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const auto& f = fields.field(i);
+    if (f.number() == grid::v1::Event::kPositionFieldNumber &&
+        f.type() == google::protobuf::UnknownField::TYPE_VARINT) {
+      position = f.varint();
+    }
+  }
+  return position;
 }
 
 std::string ToHex(std::string_view bytes) {

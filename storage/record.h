@@ -48,6 +48,10 @@ struct WireParts {
 // Splits a wire record. DATA_LOSS if it does not end in a chain field.
 absl::StatusOr<WireParts> SplitWire(std::string_view wire);
 
+// The `position` field of stored bytes, read without a schema (damaged
+// strings do not matter here). DATA_LOSS if the bytes are not a message.
+absl::StatusOr<Position> StoredPosition(std::string_view stored);
+
 // Lower-case hex, for messages and JSON.
 std::string ToHex(std::string_view bytes);
 inline std::string ToHex(const Digest& d) {

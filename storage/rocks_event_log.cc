@@ -6,6 +6,7 @@
 //   cf stream_heads  stream                          -> be64(last version)
 //   cf event_ids     event_id                        -> be64(position) be64(version) sha256(content)
 //   cf time_index    be64(recorded_at µs) be64(pos)  -> ""   (first position of each commit group)
+//   cf checkpoints   be64(position)                  -> grid.v1.SignedCheckpoint
 //   cf meta          "format"                        -> decimal format version
 //                    "head"                          -> be64(position) chain(32) be64(recorded_at µs)
 #include <google/protobuf/io/coded_stream.h>
@@ -30,9 +31,12 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr char kMetaFormat[] = "format";
 constexpr char kMetaHead[] = "head";
 
-enum Cf { kEvents, kStreams, kStreamHeads, kEventIds, kTimeIndex, kMeta, kNumCfs };
+enum Cf {
+  kEvents, kStreams, kStreamHeads, kEventIds, kTimeIndex, kMeta, kCheckpoints, kNumCfs
+};
 const char* const kCfNames[kNumCfs] = {"events",    "streams",    "stream_heads",
-                                       "event_ids", "time_index", "meta"};
+                                       "event_ids", "time_index", "meta",
+                                       "checkpoints"};
 
 // The storage edge translator: rocksdb::Status -> absl::Status.
 // Corruption -> DATA_LOSS; I/O errors, a full disk and a DB in background
@@ -181,6 +185,22 @@ class RocksEventLog final : public EventLog {
   absl::Status WriteHealth() const override {
     absl::MutexLock l(&mu_);
     return failed_;
+  }
+  absl::Status PutCheckpoint(Position position, const std::string& value) override {
+    return FromRocks(db_->Put(rocksdb::WriteOptions(), cfs_[kCheckpoints],
+                              PositionKey(position), value),
+                     "write checkpoint");
+  }
+  absl::StatusOr<std::vector<std::pair<Position, std::string>>> ReadCheckpoints(
+      Position from, size_t max_count) const override {
+    std::vector<std::pair<Position, std::string>> out;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), cfs_[kCheckpoints]));
+    for (it->Seek(PositionKey(from)); it->Valid() && out.size() < max_count; it->Next()) {
+      out.emplace_back(GetBigEndian64(it->key().ToStringView()), it->value().ToString());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read checkpoints");
+    return out;
   }
 
  private:

@@ -27,7 +27,8 @@ check() {  # check NAME COMMAND... : the command must succeed
 }
 
 start() {
-  "$GRIDD" --listen=127.0.0.1:0 --data_dir="$tmp/data" >"$tmp/gridd.out" 2>"$tmp/gridd.err" &
+  "$GRIDD" --listen=127.0.0.1:0 --data_dir="$tmp/data" --checkpoint_every_events=2 \
+    >"$tmp/gridd.out" 2>"$tmp/gridd.err" &
   pid=$!
   for _ in $(seq 1 300); do
     port=$(sed -n 's/^gridd listening on port \([0-9]*\)$/\1/p' "$tmp/gridd.out")
@@ -90,6 +91,11 @@ out=$(ctl replay --out "$tmp/log.export")
 check "replay exports 4 events" grep -q '"exported":4' <<<"$out"
 check "export verifies offline" grep -q '"verified":4' <<<"$("$GRIDCTL" verify --file "$tmp/log.export")"
 check "log verifies online" grep -q '"verified":4' <<<"$(ctl verify)"
+key=$(ctl status | sed -n 's/.*"signing_public_key":"\([0-9a-f]*\)".*/\1/p')
+check "status shows the signing key" test "${#key}" -eq 64
+out=$("$GRIDCTL" verify --file "$tmp/log.export" --pubkey "$key")
+check "signed checkpoints verify offline" grep -q '"signed_through":3,"unsigned_tail":1' <<<"$out"
+check "signed checkpoints verify online" grep -q '"signed_through":3' <<<"$(ctl verify --pubkey "$key")"
 /usr/bin/python3 - "$tmp/log.export" <<'EOF'
 import sys
 p = sys.argv[1]

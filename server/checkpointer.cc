@@ -1,0 +1,32 @@
+#include "server/checkpointer.h"
+
+#include "grid/v1/log.pb.h"
+
+namespace grid::server {
+
+Checkpointer::Checkpointer(storage::EventLog* log, const storage::Signer* signer,
+                           Options options, absl::Time now)
+    : log_(log), signer_(signer), options_(options), last_time_(now) {}
+
+bool Checkpointer::MaybeCheckpoint(absl::Time now) {
+  const storage::Head head = log_->GetHead();
+  if (head.position == last_position_ || head.position == 0) return false;
+  if (head.position - last_position_ < options_.every_events &&
+      now - last_time_ < options_.every) {
+    return false;
+  }
+  const absl::Time t = absl::FromUnixMicros(absl::ToUnixMicros(now));
+  grid::v1::SignedCheckpoint cp;
+  cp.set_position(head.position);
+  cp.set_chain(head.chain.data(), head.chain.size());
+  const int64_t us = absl::ToUnixMicros(t);
+  cp.mutable_time()->set_seconds(us / 1000000);
+  cp.mutable_time()->set_nanos(static_cast<int32_t>(us % 1000000 * 1000));
+  cp.set_signature(signer_->Sign(storage::CheckpointMessage(head.position, head.chain, t)));
+  if (!log_->PutCheckpoint(head.position, cp.SerializeAsString()).ok()) return false;
+  last_position_ = head.position;
+  last_time_ = now;
+  return true;
+}
+
+}  // namespace grid::server
