@@ -11,7 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "storage/sync.h"
 #include "server/log_service.h"
 
 namespace grid::server {
@@ -34,7 +34,7 @@ struct GridServer::Impl {
   std::unique_ptr<LogService> service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
-  absl::Mutex mu;
+  grid::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 };
 
@@ -112,7 +112,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
 
 void GridServer::Shutdown(absl::Duration grace) {
   {
-    absl::MutexLock l(&impl_->mu);
+    grid::MutexLock l(&impl_->mu);
     if (impl_->shut_down) return;
     impl_->shut_down = true;
   }

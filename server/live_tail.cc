@@ -9,7 +9,7 @@ LiveTail::LiveTail(storage::Position head, Options options)
 
 void LiveTail::Publish(const std::vector<storage::RecordPtr>& records) {
   if (records.empty()) return;
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   for (const auto& r : records) {
     assert(r->position == head_ + 1);
     head_ = r->position;
@@ -28,7 +28,7 @@ void LiveTail::Publish(const std::vector<storage::RecordPtr>& records) {
 LiveTail::ReadResult LiveTail::Read(storage::Position after, size_t max_count,
                                     size_t max_bytes,
                                     std::vector<storage::RecordPtr>* out) const {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   if (after >= head_) return ReadResult::kNothingYet;
   const storage::Position first =
       records_.empty() ? head_ + 1 : records_.front()->position;
@@ -44,31 +44,31 @@ LiveTail::ReadResult LiveTail::Read(storage::Position after, size_t max_count,
 }
 
 bool LiveTail::WaitForMore(storage::Position after, Waiter* w) {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   if (closed_ || after < head_) return true;
   waiters_.insert(w);
   return false;
 }
 
 bool LiveTail::Cancel(Waiter* w) {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   return waiters_.erase(w) > 0;
 }
 
 void LiveTail::Close() {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   closed_ = true;
   for (Waiter* w : waiters_) w->Wake();
   waiters_.clear();
 }
 
 bool LiveTail::closed() const {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   return closed_;
 }
 
 storage::Position LiveTail::head() const {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   return head_;
 }
 

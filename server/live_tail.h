@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
+#include "storage/sync.h"
 #include "storage/event_log.h"
 
 namespace grid::server {
@@ -73,7 +73,7 @@ class LiveTail {
 
  private:
   const Options options_;
-  mutable absl::Mutex mu_;
+  mutable grid::Mutex mu_;
   std::deque<storage::RecordPtr> records_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   storage::Position head_ ABSL_GUARDED_BY(mu_);

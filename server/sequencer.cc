@@ -12,7 +12,7 @@ Sequencer::Sequencer(storage::EventLog* log, OnCommit on_commit, Options options
 Sequencer::~Sequencer() { Stop(); }
 
 void Sequencer::Start() {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   if (started_ || stopping_) return;
   started_ = true;
   thread_ = std::thread([this] { Run(); });
@@ -22,9 +22,10 @@ void Sequencer::Submit(storage::AppendBatch batch, Done done) {
   size_t bytes = 0;
   for (const auto& e : batch.events) bytes += e.ByteSizeLong();
   {
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     if (!stopping_) {
       queue_.push_back(Pending{std::move(batch), std::move(done), bytes});
+      work_.Signal();
       return;
     }
   }
@@ -36,16 +37,17 @@ void Sequencer::Submit(storage::AppendBatch batch, Done done) {
 void Sequencer::Stop() {
   bool join = false;
   {
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
+    work_.SignalAll();
     join = thread_.joinable();
   }
   if (join) thread_.join();
   // Never started: fail what is queued.
   std::deque<Pending> left;
   {
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     left.swap(queue_);
   }
   for (auto& p : left) {
@@ -56,7 +58,7 @@ void Sequencer::Stop() {
 }
 
 Sequencer::Stats Sequencer::GetStats() const {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   return stats_;
 }
 
@@ -67,15 +69,14 @@ void Sequencer::Run() {
     group.clear();
     batches.clear();
     {
-      absl::MutexLock l(&mu_);
-      const bool woken = mu_.AwaitWithTimeout(
-          absl::Condition(
-              +[](Sequencer* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-                return s->stopping_ || !s->queue_.empty();
-              },
-              this),
-          options_.idle_tick);
-      if (!woken) {
+      grid::MutexLock l(&mu_);
+      const absl::Time deadline = absl::Now() + options_.idle_tick;
+      while (!stopping_ && queue_.empty()) {
+        const absl::Duration left = deadline - absl::Now();
+        if (left <= absl::ZeroDuration()) break;
+        work_.WaitFor(&mu_, left);
+      }
+      if (!stopping_ && queue_.empty()) {  // idle for idle_tick
         if (options_.after_commit_or_idle) {
           mu_.Unlock();
           options_.after_commit_or_idle();

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
+#include "storage/sync.h"
 #include "storage/event_log.h"
 
 namespace grid::server {
@@ -72,7 +72,8 @@ class Sequencer {
   const OnCommit on_commit_;
   const Options options_;
 
-  mutable absl::Mutex mu_;
+  mutable grid::Mutex mu_;
+  CondVar work_;  // queue_ gained an entry, or stopping_ was set
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

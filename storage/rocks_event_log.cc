@@ -21,7 +21,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "storage/sync.h"
 #include "storage/event_log.h"
 
 namespace grid::storage {
@@ -157,7 +157,7 @@ class RocksEventLog final : public EventLog {
 
   ~RocksEventLog() override {
     {
-      absl::MutexLock l(&mu_);
+      grid::MutexLock l(&mu_);
       if (failed_.ok() && head_.position != head_file_position_) {
         WriteHeadFile(env_, path_, head_).PermitUncheckedError();
       }
@@ -179,11 +179,11 @@ class RocksEventLog final : public EventLog {
   absl::StatusOr<Position> PositionAtTime(absl::Time t,
                                           Direction dir) const override;
   Head GetHead() const override {
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     return head_;
   }
   absl::Status WriteHealth() const override {
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     return failed_;
   }
   absl::Status PutCheckpoint(Position position, const std::string& value) override {
@@ -219,7 +219,7 @@ class RocksEventLog final : public EventLog {
   const std::unique_ptr<rocksdb::DB> db_;
   const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
 
-  mutable absl::Mutex mu_;
+  mutable grid::Mutex mu_;
   Head head_ ABSL_GUARDED_BY(mu_);
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   // Sequencer thread only.
@@ -261,7 +261,7 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
   result.outcomes.resize(batches.size());
   Head head = GetHead();
   {
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     if (!failed_.ok()) {
       for (auto& o : result.outcomes) o.status = failed_;
       return result;
@@ -425,7 +425,7 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
     rocksdb::Status s = db_->Write(wo, &wb);
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     if (!s.ok()) {
       // Never retried: the log is read-only from here until restart.
       failed_ = absl::UnavailableError(absl::StrCat(

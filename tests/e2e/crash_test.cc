@@ -12,7 +12,7 @@
 #include <set>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
+#include "storage/sync.h"
 #include "absl/time/clock.h"
 #include "client/client.h"
 #include "grpcpp/client_context.h"
@@ -25,12 +25,13 @@
 namespace grid {
 namespace {
 
-constexpr int kCycles = 100;
+// At least 100 in CI; GRID_CRASH_CYCLES=N runs more (make soak).
+const int kCycles = grid::testing::IntFromEnv("GRID_CRASH_CYCLES", 100);
 constexpr int kAppenders = 4;
 constexpr int kSubscribers = 2;
 
 struct History {
-  absl::Mutex mu;
+  grid::Mutex mu;
   std::map<std::string, uint64_t> acked;              // event id -> position
   std::vector<grid::v1::AppendRequest> unknown;       // outcome not known
   std::vector<std::vector<grid::testing::Observation>> seen{kSubscribers};
@@ -41,11 +42,11 @@ struct History {
 void Subscriber(client::Client* c, int s, History* h, grpc::ClientContext* ctx) {
   grid::v1::SubscribeRequest req;
   {
-    absl::MutexLock l(&h->mu);
+    grid::MutexLock l(&h->mu);
     req.set_after_position(h->checkpoint[s]);
   }
   (void)c->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
-    absl::MutexLock l(&h->mu);
+    grid::MutexLock l(&h->mu);
     for (const auto& e : r.events()) h->seen[s].push_back({e.position(), e.event_id()});
     h->checkpoint[s] = r.checkpoint();
     return true;
@@ -64,7 +65,7 @@ void Appender(client::Client* c, int cycle, int t, History* h) {
     }
     auto req = grid::testing::AppendReq(absl::StrCat("crash/t", t, "-", i % 5), events);
     auto resp = c->Append(req);
-    absl::MutexLock l(&h->mu);
+    grid::MutexLock l(&h->mu);
     if (!resp.ok()) {
       h->unknown.push_back(req);
       return;  // the server is gone
@@ -90,12 +91,12 @@ TEST(CrashTest, KillNineUnderLoadLosesAndDuplicatesNothing) {
     EXPECT_GE(status.head_position(), last_head) << "cycle " << cycle;
     std::vector<grid::v1::AppendRequest> retry;
     {
-      absl::MutexLock l(&h.mu);
+      grid::MutexLock l(&h.mu);
       retry.swap(h.unknown);
     }
     for (const auto& req : retry) {
       ASSERT_OK_AND_ASSIGN(auto resp, client->Append(req));
-      absl::MutexLock l(&h.mu);
+      grid::MutexLock l(&h.mu);
       for (int k = 0; k < req.events_size(); ++k) {
         h.acked[req.events(k).event_id()] = resp.results(k).position();
       }
@@ -112,7 +113,7 @@ TEST(CrashTest, KillNineUnderLoadLosesAndDuplicatesNothing) {
     absl::SleepFor(absl::Milliseconds(50 + rng() % 250));
     proc->Kill(SIGKILL);
     for (auto& th : threads) th.join();
-    absl::MutexLock l(&h.mu);
+    grid::MutexLock l(&h.mu);
     for (const auto& [id, pos] : h.acked) last_head = std::max(last_head, pos);
   }
 

@@ -80,45 +80,45 @@ FaultInjectionEnv::FaultInjectionEnv(rocksdb::Env* base, uint64_t seed)
     : rocksdb::EnvWrapper(base), rng_(seed) {}
 
 void FaultInjectionEnv::AddRule(Rule rule) {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   rules_.push_back(std::move(rule));
   rule_hits_.push_back(0);
 }
 
 void FaultInjectionEnv::ClearRules() {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   rules_.clear();
   rule_hits_.clear();
 }
 
 void FaultInjectionEnv::CutPowerAfter(Op op, uint64_t n) {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   cut_op_ = op;
   cut_at_ = n == 0 ? 0 : counts_[op] + n;
 }
 
 void FaultInjectionEnv::SetActive(bool active) {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   active_ = active;
 }
 
 bool FaultInjectionEnv::active() const {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   return active_;
 }
 
 uint64_t FaultInjectionEnv::injected_failures() const {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   return injected_;
 }
 
 uint64_t FaultInjectionEnv::count(Op op) const {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   return counts_[op];
 }
 
 rocksdb::Status FaultInjectionEnv::Check(Op op, const std::string& name) {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   if (!active_) return rocksdb::Status::IOError("power is off", name);
   ++counts_[op];
   if (cut_at_ != 0 && op == cut_op_ && counts_[op] >= cut_at_) {
@@ -143,18 +143,18 @@ rocksdb::Status FaultInjectionEnv::Check(Op op, const std::string& name) {
 }
 
 void FaultInjectionEnv::OnAppend(const std::string& name, uint64_t n) {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   files_[name].size += n;
 }
 
 void FaultInjectionEnv::OnSync(const std::string& name) {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   FileState& f = files_[name];
   f.synced = f.size;
 }
 
 void FaultInjectionEnv::OnDirSync(const std::string& dir) {
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   for (auto& [name, f] : files_) {
     if (DirOf(name) == dir) f.dir_synced = true;
   }
@@ -164,7 +164,7 @@ rocksdb::Status FaultInjectionEnv::WrapNew(const std::string& f,
                                            std::unique_ptr<rocksdb::WritableFile>* r,
                                            bool existed) {
   r->reset(new FaultFile(std::move(*r), this, f));
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   FileState& st = files_[f];
   st = FileState();
   st.dir_synced = existed;
@@ -192,7 +192,7 @@ rocksdb::Status FaultInjectionEnv::ReopenWritableFile(
   s = target()->ReopenWritableFile(f, r, o);
   if (!s.ok()) return s;
   r->reset(new FaultFile(std::move(*r), this, f));
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   auto [it, inserted] = files_.try_emplace(f);
   if (inserted) {
     it->second.size = it->second.synced = size;
@@ -217,7 +217,7 @@ rocksdb::Status FaultInjectionEnv::RenameFile(const std::string& src,
   if (!s.ok()) return s;
   s = target()->RenameFile(src, dst);
   if (!s.ok()) return s;
-  absl::MutexLock l(&mu_);
+  grid::MutexLock l(&mu_);
   // A rename is modelled as durable at once (the old name's content must
   // already be synced, which RocksDB does before renaming CURRENT).
   auto it = files_.find(src);
@@ -234,12 +234,12 @@ rocksdb::Status FaultInjectionEnv::RenameFile(const std::string& src,
 
 rocksdb::Status FaultInjectionEnv::DeleteFile(const std::string& f) {
   {
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     if (!active_) return rocksdb::Status::IOError("power is off", f);
   }
   rocksdb::Status s = target()->DeleteFile(f);
   if (s.ok()) {
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     files_.erase(f);
   }
   return s;
@@ -248,7 +248,7 @@ rocksdb::Status FaultInjectionEnv::DeleteFile(const std::string& f) {
 rocksdb::Status FaultInjectionEnv::DropUnsyncedData() {
   std::map<std::string, FileState> files;
   {
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     files.swap(files_);
   }
   for (const auto& [name, st] : files) {

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "storage/sync.h"
 
 namespace grid::testing {
 
@@ -85,7 +85,7 @@ class FaultInjectionEnv : public rocksdb::EnvWrapper {
   rocksdb::Status WrapNew(const std::string& f, std::unique_ptr<rocksdb::WritableFile>* r,
                           bool existed);
 
-  mutable absl::Mutex mu_;
+  mutable grid::Mutex mu_;
   std::map<std::string, FileState> files_ ABSL_GUARDED_BY(mu_);
   std::vector<Rule> rules_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> rule_hits_ ABSL_GUARDED_BY(mu_);
