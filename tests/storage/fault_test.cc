@@ -12,11 +12,12 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "storage/sync.h"
 #include "server/sequencer.h"
 #include "tests/testing/fault_env.h"
 #include "tests/testing/log_checker.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/test_events.h"
 
 namespace grid {
@@ -24,7 +25,8 @@ namespace {
 
 using grid::testing::FaultInjectionEnv;
 
-constexpr int kPowerCuts = 200;
+// At least 200 in CI; GRID_POWER_CUTS=N runs more (make soak) or fewer (TSan).
+const int kPowerCuts = grid::testing::IntFromEnv("GRID_POWER_CUTS", 200);
 
 class FaultTest : public ::testing::Test {
  protected:
@@ -66,7 +68,7 @@ class FaultTest : public ::testing::Test {
             ++failed;
             return;
           }
-          absl::MutexLock l(&mu_);
+          grid::MutexLock l(&mu_);
           for (size_t k = 0; k < ids.size(); ++k) acked_[ids[k]] = o.events[k].position;
         }
       });
@@ -77,14 +79,14 @@ class FaultTest : public ::testing::Test {
   }
 
   std::map<std::string, uint64_t> acked() {
-    absl::MutexLock l(&mu_);
+    grid::MutexLock l(&mu_);
     return acked_;
   }
 
   std::unique_ptr<rocksdb::Env> mem_;
   FaultInjectionEnv env_;
   storage::EventLogOptions options_;
-  absl::Mutex mu_;
+  grid::Mutex mu_;
   std::map<std::string, uint64_t> acked_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -129,8 +131,15 @@ TEST_F(FaultTest, PowerCutsWithoutSyncAreCaughtLosingEvents) {
     ASSERT_TRUE(env_.DropUnsyncedData().ok());
     env_.SetActive(true);
     env_.CutPowerAfter(FaultInjectionEnv::kWrite, 0);
-    ASSERT_OK_AND_ASSIGN(log, Open());
-    lost += grid::testing::CheckLog(log.get(), acked()).lost;
+    auto reopened = Open();
+    if (!reopened.ok()) {
+      // The GRIDHEAD watermark (synced even here) saw the log come back
+      // shorter than what was committed: the loss is caught at open.
+      EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss) << reopened.status();
+      ++lost;
+      break;
+    }
+    lost += grid::testing::CheckLog(reopened->get(), acked()).lost;
   }
   EXPECT_GT(lost, 0u) << "dropping unsynced data lost nothing: the power-cut test cannot fail";
 }

@@ -26,6 +26,13 @@ class TempDir {
   std::string path_;
 };
 
+// An integer from the environment, or `fallback`: lets `make soak` run the
+// same crash and fault tests longer than CI does.
+inline int IntFromEnv(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
+}
+
 }  // namespace grid::testing
 
 #endif  // GRID_TESTS_TESTING_TEMP_DIR_H_
