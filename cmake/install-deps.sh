@@ -9,6 +9,7 @@ PACKAGES=(
   librocksdb-dev libboost-dev libboost-program-options-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev prometheus-cpp-dev
   python3-grpcio
+  clang libclang-rt-14-dev
 )
 
 missing=()
