@@ -250,6 +250,7 @@ TEST(CorruptionTest, DamagedFilesAreDetectedNeverServed) {
     int at_open = 0, on_read = 0, harmless = 0, tail_lost = 0, served_bad = 0;
   };
   std::map<std::string, Tally> tallies;
+  std::map<std::string, int> open_codes;
   std::mt19937 rng(5);
   for (const char* kind : {".log", ".sst", "MANIFEST", "GRIDHEAD"}) {
     for (const bool truncate : {false, true}) {
@@ -293,6 +294,7 @@ TEST(CorruptionTest, DamagedFilesAreDetectedNeverServed) {
         auto log = storage::EventLog::Open(o, "/db");
         if (!log.ok()) {
           ++t.at_open;
+          open_codes[absl::StatusCodeToString(log.status().code())]++;
           continue;
         }
         auto all = (*log)->ReadAll(1, storage::Direction::kForwards, 10000, SIZE_MAX);
@@ -329,6 +331,9 @@ TEST(CorruptionTest, DamagedFilesAreDetectedNeverServed) {
               << ", served bad " << t.served_bad << std::endl;
     EXPECT_EQ(t.served_bad, 0) << what;
     EXPECT_EQ(t.tail_lost, 0) << what;
+  }
+  for (const auto& [code, n] : open_codes) {
+    EXPECT_EQ(code, "DATA_LOSS") << n << " opens failed with another code";
   }
 }
 
