@@ -102,7 +102,6 @@ TEST_F(SequencerTest, ManyThreadsManyStreamsNoGapNoDuplicateOrderKept) {
   for (const auto& a : acked) {
     for (size_t i = 1; i < a.size(); ++i) EXPECT_LT(a[i - 1].position, a[i].position);
   }
-  EXPECT_LT(seq.GetStats().groups, seq.GetStats().batches + 1);
 }
 
 TEST_F(SequencerTest, SubmitAfterStopFailsUnavailable) {
