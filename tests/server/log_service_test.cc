@@ -192,7 +192,9 @@ TEST_F(LogServiceTest, SubscriptionCatchesUpThenGoesLiveWithoutGapOrDuplicate) {
   absl::Status s = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
     for (const auto& e : r.events()) positions.push_back(e.position());
     caught_up |= r.caught_up();
-    if (!r.events().empty()) EXPECT_EQ(r.checkpoint(), r.events().rbegin()->position());
+    if (!r.events().empty()) {
+      EXPECT_EQ(r.checkpoint(), r.events().rbegin()->position());
+    }
     return positions.size() < kTotal;
   });
   appender.join();

@@ -231,7 +231,7 @@ TEST_F(FaultTest, RandomIoErrorsNeverLoseAcknowledgedEvents) {
     ASSERT_OK_AND_ASSIGN(auto log, Open());
     for (auto op : {FaultInjectionEnv::kWrite, FaultInjectionEnv::kSync,
                     FaultInjectionEnv::kCreate, FaultInjectionEnv::kDirSync}) {
-      env_.AddRule({.op = op, .probability = 0.002});
+      env_.AddRule({.op = op, .pattern = "", .nth = 0, .every = 0, .probability = 0.002});
     }
     Load(log.get(), 3, 2000, absl::StrCat("rnd", round));
     env_.ClearRules();
