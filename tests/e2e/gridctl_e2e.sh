@@ -28,6 +28,7 @@ check() {  # check NAME COMMAND... : the command must succeed
 
 start() {
   "$GRIDD" --listen=127.0.0.1:0 --data_dir="$tmp/data" --checkpoint_every_events=2 \
+    --checkpoint_every_seconds=3600 \
     >"$tmp/gridd.out" 2>"$tmp/gridd.err" &
   pid=$!
   for _ in $(seq 1 300); do
