@@ -34,6 +34,7 @@ test-asan: deps
 	@cmake --build build-asan
 	cd build-asan && GRID_POWER_CUTS=50 GRID_CRASH_CYCLES=30 \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ctest --output-on-failure -j2 --timeout 900
 
 # ThreadSanitizer on our own threading code (log, sequencer, live tail) in the
