@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "domain/admission.h"
 #include "storage/sync.h"
 #include "server/log_service.h"
 
@@ -27,6 +28,7 @@ struct GridServer::Impl {
   std::unique_ptr<storage::EventLog> log;
   std::unique_ptr<storage::Signer> signer;
   std::unique_ptr<Checkpointer> checkpointer;
+  std::unique_ptr<domain::DomainAdmission> admission;  // null: rules off
   std::unique_ptr<LiveTail> tail;
   std::unique_ptr<Sequencer> sequencer;
   std::unique_ptr<boost::asio::thread_pool> pool;
@@ -71,6 +73,10 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   Checkpointer* checkpointer = impl->checkpointer.get();
   Sequencer::Options seq_options;
   seq_options.after_commit_or_idle = [checkpointer] { checkpointer->MaybeCheckpoint(absl::Now()); };
+  if (options.limits.domain_rules) {
+    impl->admission = std::make_unique<domain::DomainAdmission>(impl->log.get());
+    seq_options.admission = impl->admission.get();
+  }
   impl->sequencer = std::make_unique<Sequencer>(
       impl->log.get(),
       [tail](const std::vector<storage::RecordPtr>& records) { tail->Publish(records); },

@@ -96,7 +96,7 @@ void Sequencer::Run() {
       stats_.batches += group.size();
     }
     for (auto& p : group) batches.push_back(&p.batch);
-    storage::CommitResult result = log_->Commit(batches, absl::Now());
+    storage::CommitResult result = log_->Commit(batches, absl::Now(), options_.admission);
     if (!result.committed.empty() && on_commit_) on_commit_(result.committed);
     for (size_t i = 0; i < group.size(); ++i) {
       std::move(group[i].done)(std::move(result.outcomes[i]));

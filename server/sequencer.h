@@ -33,6 +33,9 @@ class Sequencer {
     // each `idle_tick` without appends (e.g. to sign checkpoints).
     std::function<void()> after_commit_or_idle;
     absl::Duration idle_tick = absl::Seconds(1);
+    // Admission rules passed to every Commit (the domain rules); may be
+    // null. Not owned; used on the sequencer thread only.
+    storage::BatchAdmission* admission = nullptr;
   };
   using Done = absl::AnyInvocable<void(storage::AppendOutcome) &&>;
   using OnCommit = std::function<void(const std::vector<storage::RecordPtr>&)>;

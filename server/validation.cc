@@ -3,6 +3,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "domain/rules.h"
 
 namespace grid::server {
 namespace {
@@ -165,6 +166,11 @@ absl::StatusOr<storage::AppendBatch> ValidateAppend(
       return EventError(i,
                         "recorded_at, position, stream_version, actor and "
                         "chain are set by the server; leave them unset");
+    }
+    if (limits.domain_rules) {
+      if (absl::Status s = domain::CheckShape(request.stream(), e); !s.ok()) {
+        return EventError(i, absl::StrCat(e.type(), ": ", s.message()));
+      }
     }
     grid::v1::Event copy = e;
     copy.set_stream(request.stream());

@@ -17,6 +17,10 @@ namespace grid::server {
 struct AppendLimits {
   size_t max_request_bytes = 1 << 20;  // serialized AppendRequest
   size_t max_events = 10000;
+  // Check events against the domain catalog's shape (domain/rules.h): the
+  // stream fits the type, required fields, known enum values. Off only for
+  // tests of the log's own mechanics.
+  bool domain_rules = true;
 };
 
 // Every event type of the catalog: the message names in Event's `body` oneof.

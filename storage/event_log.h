@@ -105,6 +105,24 @@ struct CommitResult {
   std::vector<RecordPtr> committed;
 };
 
+// Decides, inside Commit(), whether a batch that passed the log's own checks
+// (idempotency, expected version) may be written. Commit() asks in group
+// order, so an admission sees the effect of the batches admitted before it in
+// the same group; the domain rules (server/domain) are one. Duplicates of
+// committed events are answered without asking.
+class BatchAdmission {
+ public:
+  virtual ~BatchAdmission() = default;
+  // A new group starts; forget what the previous one admitted but did not
+  // confirm.
+  virtual void BeginGroup() = 0;
+  // OK admits `batch`; any other status refuses it with that status.
+  virtual absl::Status Admit(const AppendBatch& batch) = 0;
+  // The group's write ended: `written` says whether the admitted batches are
+  // now in the log. Must not call back into the log.
+  virtual void EndGroup(bool written) = 0;
+};
+
 // The head of the log.
 struct Head {
   Position position = 0;
@@ -135,9 +153,15 @@ class EventLog {
   // retried: after a failed fsync the page cache cannot be trusted); reads go
   // on serving what was committed before.
   //
+  // `admission`, if not null, is asked about each batch that passed the
+  // log's checks, just before it gets positions.
+  //
   // REQUIRES: one caller at a time; batches validated by the caller.
   virtual CommitResult Commit(absl::Span<AppendBatch* const> batches,
-                              absl::Time now) = 0;
+                              absl::Time now, BatchAdmission* admission) = 0;
+  CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now) {
+    return Commit(batches, now, nullptr);
+  }
 
   // Up to `max_count` records from `from` in `direction`, never past the
   // committed head. Empty if `from` is beyond the head (forwards) or 0.

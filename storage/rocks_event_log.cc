@@ -166,8 +166,8 @@ class RocksEventLog final : public EventLog {
     db_->Close().PermitUncheckedError();
   }
 
-  CommitResult Commit(absl::Span<AppendBatch* const> batches,
-                      absl::Time now) override;
+  CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now,
+                      BatchAdmission* admission) override;
   absl::StatusOr<std::vector<RecordPtr>> ReadAll(Position from, Direction dir,
                                                  size_t max_count,
                                                  size_t max_bytes) const override;
@@ -256,7 +256,7 @@ absl::StatusOr<std::optional<uint64_t>> RocksEventLog::StreamHead(
 }
 
 CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
-                                   absl::Time now) {
+                                   absl::Time now, BatchAdmission* admission) {
   CommitResult result;
   result.outcomes.resize(batches.size());
   Head head = GetHead();
@@ -283,6 +283,7 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
   std::vector<bool> needs_write(batches.size(), false);
   Position next = head.position + 1;
   Digest chain = head.chain;
+  bool admitting = false;
 
   for (size_t bi = 0; bi < batches.size(); ++bi) {
     AppendBatch& batch = *batches[bi];
@@ -371,7 +372,17 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
     }
     if (!out.status.ok()) continue;
 
-    // 3. Positions, versions, chain.
+    // 3. The caller's admission rules (the domain), seeing earlier batches.
+    if (admission != nullptr) {
+      if (!admitting) {
+        admission->BeginGroup();
+        admitting = true;
+      }
+      out.status = admission->Admit(batch);
+      if (!out.status.ok()) continue;
+    }
+
+    // 4. Positions, versions, chain.
     uint64_t version = cur ? *cur + 1 : 0;
     for (size_t j = 0; j < batch.events.size(); ++j) {
       grid::v1::Event& e = batch.events[j];
@@ -438,10 +449,12 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
         }
       }
       result.committed.clear();
+      if (admitting) admission->EndGroup(false);
       return result;
     }
     head_ = Head{last, chain, recorded_at};
   }
+  if (admitting) admission->EndGroup(true);
   if (!result.committed.empty() && now - head_file_written_ >= kHeadFileEvery) {
     const Head h = GetHead();
     rocksdb::Status s = WriteHeadFile(env_, path_, h);

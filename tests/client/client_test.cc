@@ -16,6 +16,7 @@ using grid::testing::GridEvent;
 
 class VerifyTest : public grid::testing::ServerFixture {
  protected:
+  VerifyTest() { log_mechanics_only_ = true; }
   std::vector<std::string> RawAll() {
     std::vector<std::string> out;
     grid::v1::ReadRequest req;
@@ -107,6 +108,7 @@ namespace {
 // DATA_LOSS naming the first bad position; 10,000 random changes, all caught.
 class TamperTest : public grid::testing::ServerFixture {
  protected:
+  TamperTest() { log_mechanics_only_ = true; }
   void SetUp() override {
     server::ServerOptions o;
     o.checkpoints.every_events = 7;

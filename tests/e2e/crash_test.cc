@@ -57,13 +57,16 @@ void Appender(client::Client* c, int cycle, int t, History* h) {
   std::mt19937 rng(cycle * 100 + t);
   for (int i = 0;; ++i) {
     const int n = 1 + static_cast<int>(rng() % 3);
+    // Domain-valid events (each defines a new grid) over 5 counties per
+    // appender, so that the domain rules are under the kill -9 too.
+    const std::string county = absl::StrCat("c", t, "x", i % 5);
     std::vector<grid::v1::Event> events;
     for (int k = 0; k < n; ++k) {
       events.push_back(grid::testing::GridEvent(
           absl::StrCat("c", cycle, "-t", t, "-", i, "-", k),
-          absl::StrCat("350583/10", t)));
+          absl::StrCat(county, "/g", cycle, "-", i, "-", k)));
     }
-    auto req = grid::testing::AppendReq(absl::StrCat("crash/t", t, "-", i % 5), events);
+    auto req = grid::testing::AppendReq("org/" + county, events);
     auto resp = c->Append(req);
     grid::MutexLock l(&h->mu);
     if (!resp.ok()) {

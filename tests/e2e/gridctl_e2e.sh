@@ -64,7 +64,7 @@ check "malformed JSON is explained" grep -q "malformed event JSON" "$tmp/err"
 ctl append --stream org/350583 '{"event_id":"x","type":"Bogus"}' 2>"$tmp/err"; rc=$?
 check "unknown type exits 1" test "$rc" -eq 1
 check "unknown type is INVALID_ARGUMENT" grep -q "INVALID_ARGUMENT.*unknown event type 'Bogus'" "$tmp/err"
-ctl append --stream org/350583 --expect 0 '{"event_id":"x2","type":"GridRetired","grid_retired":{"org_path":"350583/102"}}' 2>"$tmp/err"; rc=$?
+ctl append --stream org/350583 --expect 0 '{"event_id":"x2","type":"GridRetired","org_path":"350583/102","grid_retired":{"org_path":"350583/102"}}' 2>"$tmp/err"; rc=$?
 check "stale expected version exits 1" test "$rc" -eq 1
 check "stale expected version says the current one" grep -q "is at version 2; expected version 0" "$tmp/err"
 ctl read --all --from=99 2>"$tmp/err"; rc=$?

@@ -80,8 +80,17 @@ TEST(CatalogTest, EveryBodyTypeIsKnownAndAccepted) {
     grid::v1::Event* e = req.add_events();
     e->set_event_id("e-" + f->name());
     e->set_type(f->message_type()->name());
+    e->set_org_path("350583/101/203/g05");
     e->GetReflection()->MutableMessage(e, f);  // sets the (empty) body
-    EXPECT_OK(ValidateAppend(req, AppendLimits(), grid::v1::Actor())) << f->name();
+    // The envelope alone is accepted by a log without the domain rules...
+    AppendLimits raw;
+    raw.domain_rules = false;
+    EXPECT_OK(ValidateAppend(req, raw, grid::v1::Actor())) << f->name();
+    // ...and the domain refuses an empty body of every type, naming a field.
+    auto checked = ValidateAppend(req, AppendLimits(), grid::v1::Actor());
+    EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument) << f->name();
+    EXPECT_NE(checked.status().message().find(f->name() + "."), std::string::npos)
+        << f->name() << ": " << checked.status();
   }
 }
 

@@ -18,8 +18,10 @@ using grid::testing::AppendReq;
 using grid::testing::GridEvent;
 using grid::testing::WorkerEvent;
 
+// The log's mechanics, with the domain rules off (domain_test.cc has them on).
 class LogServiceTest : public grid::testing::ServerFixture {
  protected:
+  LogServiceTest() { log_mechanics_only_ = true; }
   // Appends `n` events, one per call, ids "<prefix>-<i>", to rotating streams.
   void AppendMany(int n, const std::string& prefix, int streams = 7) {
     for (int i = 0; i < n; ++i) {

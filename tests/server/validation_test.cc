@@ -20,7 +20,7 @@ struct BadCase {
 };
 
 TEST(ValidationTest, GoodRequestBecomesABatch) {
-  auto req = AppendReq("household/h-3", {GridEvent("e-1"), GridEvent("e-2")});
+  auto req = AppendReq("org/350583", {GridEvent("e-1"), GridEvent("e-2", "350583/101/203/g06")});
   req.set_exact_version(4);
   grid::v1::Actor actor;
   actor.set_principal("me");
@@ -29,7 +29,7 @@ TEST(ValidationTest, GoodRequestBecomesABatch) {
   EXPECT_EQ(batch->expected.kind, storage::Expected::kExact);
   EXPECT_EQ(batch->expected.version, 4u);
   ASSERT_EQ(batch->events.size(), 2u);
-  EXPECT_EQ(batch->events[1].stream(), "household/h-3");
+  EXPECT_EQ(batch->events[1].stream(), "org/350583");
   EXPECT_EQ(batch->actor.principal(), "me");
 }
 
@@ -53,7 +53,7 @@ TEST(ValidationTest, BadRequestsAreRefusedWithAClearMessage) {
       {"oversized", [](auto* r) { r->mutable_events(0)->mutable_grid_defined()->set_name(std::string(2 << 20, 'x')); }, "the limit is 1048576"},
   };
   for (const auto& c : cases) {
-    auto req = AppendReq("household/h-3", {GridEvent("e-1"), GridEvent("e-2")});
+    auto req = AppendReq("org/350583", {GridEvent("e-1"), GridEvent("e-2", "350583/101/203/g06")});
     c.mutate(&req);
     auto batch = ValidateAppend(req, AppendLimits(), grid::v1::Actor());
     EXPECT_EQ(batch.status().code(), absl::StatusCode::kInvalidArgument) << c.name;

@@ -1,0 +1,93 @@
+#include "domain/admission.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace grid::domain {
+
+class DomainAdmission::Lookup : public StateLookup {
+ public:
+  explicit Lookup(DomainAdmission* a) : a_(a) {}
+  absl::StatusOr<const AggregateState*> Get(const std::string& stream) override {
+    return a_->Get(stream);
+  }
+
+ private:
+  DomainAdmission* a_;
+};
+
+DomainAdmission::DomainAdmission(const storage::EventLog* log, size_t max_cached_streams)
+    : log_(log), max_cached_(std::max<size_t>(max_cached_streams, 1)) {}
+
+void DomainAdmission::BeginGroup() { overlay_.clear(); }
+
+void DomainAdmission::EndGroup(bool written) {
+  if (written) {
+    for (auto& [stream, state] : overlay_) {
+      auto it = cache_.find(stream);
+      if (it != cache_.end()) {
+        it->second.state = std::move(state);
+        lru_.splice(lru_.begin(), lru_, it->second.lru);
+      } else {
+        lru_.push_front(stream);
+        cache_.emplace(stream, Entry{std::move(state), lru_.begin()});
+      }
+    }
+    while (cache_.size() > max_cached_) {
+      cache_.erase(lru_.back());
+      lru_.pop_back();
+    }
+  }
+  overlay_.clear();
+}
+
+absl::StatusOr<AggregateState> DomainAdmission::Load(const std::string& stream) const {
+  AggregateState state;
+  uint64_t from = 0;
+  for (;;) {
+    auto records = log_->ReadStream(stream, from, storage::Direction::kForwards, 1000, 8 << 20);
+    if (!records.ok()) return records.status();
+    if (records->empty()) return state;
+    for (const auto& r : *records) {
+      grid::v1::Event e;
+      if (!e.ParseFromString(r->wire)) {
+        return absl::DataLossError(absl::StrCat("event at position ", r->position, " does not parse"));
+      }
+      Apply(&state, e);
+      from = r->stream_version + 1;
+    }
+  }
+}
+
+absl::StatusOr<const AggregateState*> DomainAdmission::Get(const std::string& stream) {
+  if (auto it = overlay_.find(stream); it != overlay_.end()) return &it->second;
+  if (auto it = cache_.find(stream); it != cache_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return &it->second.state;
+  }
+  auto loaded = Load(stream);
+  if (!loaded.ok()) return loaded.status();
+  // Into the overlay, not the cache: evicting from the cache here could free
+  // a state a caller still points to. EndGroup moves it over.
+  auto [it, _] = overlay_.emplace(stream, std::move(*loaded));
+  return &it->second;
+}
+
+absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
+  auto current = Get(batch.stream);
+  if (!current.ok()) return current.status();
+  Lookup lookup(this);
+  AggregateState next = **current;
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const grid::v1::Event& e = batch.events[i];
+    if (absl::Status s = Check(next, e, lookup); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("events[", i, "] (", e.type(), "): ", s.message()));
+    }
+    Apply(&next, e);
+  }
+  overlay_[batch.stream] = std::move(next);
+  return absl::OkStatus();
+}
+
+}  // namespace grid::domain

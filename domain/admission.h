@@ -1,0 +1,53 @@
+// DomainAdmission applies the domain rules (rules.h) inside the log's commit:
+// the sequencer hands it to EventLog::Commit(), which asks it about every
+// batch that passed the log's own checks. It keeps each touched stream's
+// folded state in an LRU cache, loading a state on a miss by folding the
+// stream from the log; a group's admitted batches are kept in an overlay that
+// later batches of the same group see, and that joins the cache only once the
+// group is written.
+//
+// Concurrency: not thread-safe; used by the sequencer thread only.
+#ifndef GRID_DOMAIN_ADMISSION_H_
+#define GRID_DOMAIN_ADMISSION_H_
+
+#include <list>
+#include <string>
+
+#include "absl/container/node_hash_map.h"
+#include "domain/rules.h"
+#include "storage/event_log.h"
+
+namespace grid::domain {
+
+class DomainAdmission : public storage::BatchAdmission {
+ public:
+  // `log` must outlive this object.
+  explicit DomainAdmission(const storage::EventLog* log, size_t max_cached_streams = 100000);
+
+  void BeginGroup() override;
+  // REQUIRES: every event passed CheckShape (the RPC layer checks it).
+  absl::Status Admit(const storage::AppendBatch& batch) override;
+  void EndGroup(bool written) override;
+
+  size_t cached_streams() const { return cache_.size(); }
+
+ private:
+  class Lookup;
+  // `stream`'s state through the overlay, the cache, or the log.
+  absl::StatusOr<const AggregateState*> Get(const std::string& stream);
+  absl::StatusOr<AggregateState> Load(const std::string& stream) const;
+
+  const storage::EventLog* const log_;
+  const size_t max_cached_;
+  struct Entry {
+    AggregateState state;
+    std::list<std::string>::iterator lru;
+  };
+  absl::node_hash_map<std::string, Entry> cache_;  // pointers stay valid
+  std::list<std::string> lru_;  // most recently used first
+  absl::node_hash_map<std::string, AggregateState> overlay_;
+};
+
+}  // namespace grid::domain
+
+#endif  // GRID_DOMAIN_ADMISSION_H_

@@ -1,0 +1,334 @@
+#include "domain/events.h"
+
+#include "domain/rules.h"
+
+namespace grid::domain::events {
+namespace {
+
+Event Envelope(const std::string& id, const std::string& type, const std::string& stream,
+               const std::string& org_path, absl::Time at) {
+  Event e;
+  e.set_event_id(id);
+  e.set_type(type);
+  e.set_stream(stream);
+  e.set_org_path(org_path);
+  *e.mutable_occurred_at() = Ts(at);
+  return e;
+}
+
+void Person(grid::v1::PersonRef* p, const std::string& token, const std::string& name) {
+  p->set_person_token(token);
+  p->set_name(name);
+}
+
+}  // namespace
+
+google::protobuf::Timestamp Ts(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t ns = absl::ToUnixNanos(t);
+  ts.set_seconds(ns / 1000000000 - (ns % 1000000000 < 0 ? 1 : 0));
+  ts.set_nanos(static_cast<int32_t>((ns % 1000000000 + 1000000000) % 1000000000));
+  return ts;
+}
+
+Event GridDefined(const std::string& id, const std::string& grid, absl::Time at,
+                  const std::string& name) {
+  Event e = Envelope(id, "GridDefined", StreamFor("org", CountyOf(grid)), grid, at);
+  e.mutable_grid_defined()->set_org_path(grid);
+  e.mutable_grid_defined()->set_name(name);
+  return e;
+}
+
+Event GridRetired(const std::string& id, const std::string& grid, absl::Time at) {
+  Event e = Envelope(id, "GridRetired", StreamFor("org", CountyOf(grid)), grid, at);
+  e.mutable_grid_retired()->set_org_path(grid);
+  return e;
+}
+
+Event WorkerAssigned(const std::string& id, const std::string& worker, const std::string& grid,
+                     absl::Time at) {
+  Event e = Envelope(id, "WorkerAssigned", StreamFor("org", CountyOf(grid)), grid, at);
+  e.mutable_worker_assigned()->set_worker_id(worker);
+  e.mutable_worker_assigned()->set_org_path(grid);
+  *e.mutable_worker_assigned()->mutable_from() = Ts(at);
+  return e;
+}
+
+Event WorkerUnassigned(const std::string& id, const std::string& worker, const std::string& grid,
+                       absl::Time at) {
+  Event e = Envelope(id, "WorkerUnassigned", StreamFor("org", CountyOf(grid)), grid, at);
+  e.mutable_worker_unassigned()->set_worker_id(worker);
+  e.mutable_worker_unassigned()->set_org_path(grid);
+  return e;
+}
+
+Event SanitationReport(const std::string& id, const std::string& grid, const std::string& worker,
+                       grid::v1::SanitationKind kind, uint32_t score_x10,
+                       const std::vector<std::string>& findings, absl::Time at,
+                       absl::Duration rectify_in) {
+  Event e = Envelope(id, "SanitationReportSubmitted", StreamFor("sanitation", grid), grid, at);
+  auto* r = e.mutable_sanitation_report_submitted();
+  r->set_report_id(id);
+  r->set_kind(kind);
+  r->set_reporter_worker_id(worker);
+  r->set_score_sheet("rural-sanitation-2024");
+  r->set_total_score_x10(score_x10);
+  if (score_x10 < 1000) {
+    auto* d = r->add_deductions();
+    d->set_item_code("litter");
+    d->set_max_points_x10(1000);
+    d->set_deducted_points_x10(1000 - score_x10);
+  }
+  r->mutable_location()->set_latitude(24.96);
+  r->mutable_location()->set_longitude(118.38);
+  r->mutable_location()->set_system(grid::v1::GCJ02);
+  for (const auto& f : findings) {
+    auto* fd = r->add_findings();
+    fd->set_finding_id(f);
+    fd->set_item_code("litter");
+    fd->set_description("refuse piled by the lane");
+    fd->mutable_responsible()->set_org_path(grid);
+    *fd->mutable_rectify_by() = Ts(at + rectify_in);
+  }
+  return e;
+}
+
+Event RectificationOrdered(const std::string& id, const std::string& finding,
+                           const std::string& grid, absl::Time deadline, absl::Time at) {
+  Event e = Envelope(id, "RectificationOrdered", StreamFor("rectification", finding), grid, at);
+  auto* r = e.mutable_rectification_ordered();
+  r->set_finding_id(finding);
+  r->mutable_responsible()->set_org_path(grid);
+  r->set_requirement("clear and keep clear");
+  *r->mutable_deadline() = Ts(deadline);
+  return e;
+}
+
+Event RectificationProgress(const std::string& id, const std::string& finding,
+                            const std::string& grid, absl::Time at) {
+  Event e = Envelope(id, "RectificationProgressReported", StreamFor("rectification", finding),
+                     grid, at);
+  e.mutable_rectification_progress_reported()->set_finding_id(finding);
+  e.mutable_rectification_progress_reported()->set_note("half cleared");
+  return e;
+}
+
+Event RectificationReinspected(const std::string& id, const std::string& finding,
+                               const std::string& grid, bool passed, absl::Time new_deadline,
+                               absl::Time at) {
+  Event e = Envelope(id, "RectificationReinspected", StreamFor("rectification", finding), grid, at);
+  auto* r = e.mutable_rectification_reinspected();
+  r->set_finding_id(finding);
+  r->set_passed(passed);
+  if (!passed) *r->mutable_new_deadline() = Ts(new_deadline);
+  return e;
+}
+
+Event RectificationExtended(const std::string& id, const std::string& finding,
+                            const std::string& grid, absl::Time new_deadline, absl::Time at) {
+  Event e = Envelope(id, "RectificationExtended", StreamFor("rectification", finding), grid, at);
+  auto* r = e.mutable_rectification_extended();
+  r->set_finding_id(finding);
+  *r->mutable_new_deadline() = Ts(new_deadline);
+  r->set_approved_by_org(std::string(ParentOf(grid)));
+  return e;
+}
+
+Event RectificationEscalated(const std::string& id, const std::string& finding,
+                             const std::string& grid, const std::string& to_org, absl::Time at) {
+  Event e = Envelope(id, "RectificationEscalated", StreamFor("rectification", finding), grid, at);
+  e.mutable_rectification_escalated()->set_finding_id(finding);
+  e.mutable_rectification_escalated()->set_to_org(to_org);
+  return e;
+}
+
+Event HouseholdCreated(const std::string& id, const std::string& household,
+                       const std::string& grid, const std::string& head_token,
+                       const std::string& head_name, absl::Time at) {
+  Event e = Envelope(id, "HouseholdCreated", StreamFor("household", household), grid, at);
+  auto* h = e.mutable_household_created();
+  h->set_household_id(household);
+  h->set_kind(grid::v1::FAMILY);
+  h->set_org_path(grid);
+  h->set_house_number("12");
+  Person(h->mutable_head(), head_token, head_name);
+  h->set_source(grid::v1::GRID_VISIT);
+  return e;
+}
+
+Event MemberAdded(const std::string& id, const std::string& household, const std::string& grid,
+                  const std::string& token, const std::string& name,
+                  grid::v1::MemberAdded::Reason reason, absl::Time at, grid::v1::Relation relation) {
+  Event e = Envelope(id, "MemberAdded", StreamFor("household", household), grid, at);
+  auto* m = e.mutable_member_added();
+  m->set_household_id(household);
+  Person(m->mutable_person(), token, name);
+  m->set_relation_to_head(relation);
+  m->set_reason(reason);
+  *m->mutable_effective() = Ts(at);
+  m->set_source(grid::v1::GRID_VISIT);
+  return e;
+}
+
+Event MemberRemoved(const std::string& id, const std::string& household,
+                    const std::string& grid, const std::string& token,
+                    grid::v1::MemberRemoved::Reason reason, absl::Time at,
+                    grid::v1::DataSource source) {
+  Event e = Envelope(id, "MemberRemoved", StreamFor("household", household), grid, at);
+  auto* m = e.mutable_member_removed();
+  m->set_household_id(household);
+  m->set_person_token(token);
+  m->set_reason(reason);
+  *m->mutable_effective() = Ts(at);
+  m->set_source(source);
+  return e;
+}
+
+Event HeadChanged(const std::string& id, const std::string& household, const std::string& grid,
+                  const std::string& old_head, const std::string& new_head, absl::Time at) {
+  Event e = Envelope(id, "HeadChanged", StreamFor("household", household), grid, at);
+  auto* h = e.mutable_head_changed();
+  h->set_household_id(household);
+  h->set_old_head_token(old_head);
+  h->set_new_head_token(new_head);
+  return e;
+}
+
+Event AddressChanged(const std::string& id, const std::string& household,
+                     const std::string& old_grid, const std::string& new_grid, absl::Time at) {
+  Event e = Envelope(id, "AddressChanged", StreamFor("household", household), new_grid, at);
+  auto* a = e.mutable_address_changed();
+  a->set_household_id(household);
+  a->set_old_org_path(old_grid);
+  a->set_new_org_path(new_grid);
+  return e;
+}
+
+Event HouseholdSplit(const std::string& id, const std::string& household,
+                     const std::string& grid, const std::string& new_household,
+                     const std::vector<std::string>& moved, absl::Time at) {
+  Event e = Envelope(id, "HouseholdSplit", StreamFor("household", household), grid, at);
+  auto* s = e.mutable_household_split();
+  s->set_household_id(household);
+  s->set_new_household_id(new_household);
+  for (const auto& m : moved) s->add_moved_person_tokens(m);
+  return e;
+}
+
+Event HouseholdMerged(const std::string& id, const std::string& household,
+                      const std::string& grid, const std::vector<std::string>& merged,
+                      absl::Time at) {
+  Event e = Envelope(id, "HouseholdMerged", StreamFor("household", household), grid, at);
+  e.mutable_household_merged()->set_household_id(household);
+  for (const auto& m : merged) e.mutable_household_merged()->add_merged_household_ids(m);
+  return e;
+}
+
+Event HouseholdDissolved(const std::string& id, const std::string& household,
+                         const std::string& grid, absl::Time at) {
+  Event e = Envelope(id, "HouseholdDissolved", StreamFor("household", household), grid, at);
+  e.mutable_household_dissolved()->set_household_id(household);
+  e.mutable_household_dissolved()->set_reason("all members left");
+  return e;
+}
+
+Event HouseholdDataCorrected(const std::string& id, const std::string& household,
+                             const std::string& grid, const std::string& supersedes,
+                             const std::string& token, const std::string& name, absl::Time at) {
+  Event e = Envelope(id, "HouseholdDataCorrected", StreamFor("household", household), grid, at);
+  auto* c = e.mutable_household_data_corrected();
+  c->set_household_id(household);
+  c->set_supersedes_event_id(supersedes);
+  c->set_reason("name misspelt at the visit");
+  Person(c->mutable_person(), token, name);
+  c->set_source(grid::v1::GRID_VISIT);
+  return e;
+}
+
+Event ProjectDeclared(const std::string& id, const std::string& project,
+                      const std::string& applicant, uint32_t revision, int64_t investment_fen,
+                      absl::Time at) {
+  Event e = Envelope(id, "ProjectDeclared", StreamFor("project", project), applicant, at);
+  auto* p = e.mutable_project_declared();
+  p->set_project_id(project);
+  p->set_revision(revision);
+  p->set_applicant_org(applicant);
+  p->set_type(grid::v1::VILLAGE_PUBLIC_WELFARE);
+  p->set_title("village road hardening");
+  p->set_investment_fen(investment_fen);
+  auto* f = p->add_funding();
+  f->set_source("county subsidy");
+  f->set_amount_fen(investment_fen);
+  return e;
+}
+
+Event StageDecided(const std::string& id, const std::string& project,
+                   const std::string& applicant, uint32_t revision, grid::v1::Stage stage,
+                   const std::string& department, grid::v1::Decision decision, absl::Time at,
+                   const std::vector<std::pair<grid::v1::Stage, std::string>>& next,
+                   const std::vector<std::string>& missing) {
+  Event e = Envelope(id, "ProjectStageDecided", StreamFor("project", project), applicant, at);
+  auto* d = e.mutable_project_stage_decided();
+  d->set_project_id(project);
+  d->set_revision(revision);
+  d->set_stage(stage);
+  d->set_department(department);
+  d->set_decision(decision);
+  for (const auto& m : missing) d->add_missing_items(m);
+  for (const auto& [s, dept] : next) {
+    d->add_next_stages(s);
+    d->add_next_departments(dept);
+  }
+  return e;
+}
+
+Event ProjectStarted(const std::string& id, const std::string& project,
+                     const std::string& applicant, absl::Time at) {
+  Event e = Envelope(id, "ProjectStarted", StreamFor("project", project), applicant, at);
+  e.mutable_project_started()->set_project_id(project);
+  *e.mutable_project_started()->mutable_started() = Ts(at);
+  return e;
+}
+
+Event ProjectCompleted(const std::string& id, const std::string& project,
+                       const std::string& applicant, int64_t cost_fen, absl::Time at) {
+  Event e = Envelope(id, "ProjectCompleted", StreamFor("project", project), applicant, at);
+  e.mutable_project_completed()->set_project_id(project);
+  *e.mutable_project_completed()->mutable_completed() = Ts(at);
+  e.mutable_project_completed()->set_final_cost_fen(cost_fen);
+  return e;
+}
+
+Event FormTaskIssued(const std::string& id, const std::string& task, const std::string& issuer,
+                     const std::string& target_prefix, uint32_t target_level, absl::Time due,
+                     absl::Time at) {
+  Event e = Envelope(id, "FormTaskIssued", StreamFor("form", task), target_prefix, at);
+  auto* t = e.mutable_form_task_issued();
+  t->set_task_id(task);
+  t->set_issuer(issuer);
+  t->set_title("daily epidemic-prevention check");
+  auto* f = t->add_fields();
+  f->set_canonical_path("population.resident_count");
+  f->set_prefill(true);
+  t->set_target_org_prefix(target_prefix);
+  t->set_target_level(target_level);
+  *t->mutable_due() = Ts(due);
+  return e;
+}
+
+Event FormSubmitted(const std::string& id, const std::string& task, const std::string& org,
+                    const std::string& submission, absl::Time at, const std::string& supersedes) {
+  Event e = Envelope(id, "FormSubmitted", StreamFor("form", task), org, at);
+  auto* s = e.mutable_form_submitted();
+  s->set_task_id(task);
+  s->set_submission_id(submission);
+  s->set_org_path(org);
+  s->set_supersedes_submission_id(supersedes);
+  auto* v = s->add_values();
+  v->set_canonical_path("population.resident_count");
+  v->set_value("512");
+  v->set_provenance(grid::v1::FormValue::PREFILL_CONFIRMED);
+  return e;
+}
+
+}  // namespace grid::domain::events

@@ -1,0 +1,139 @@
+// The grid-governance domain rules on the write side: one state per aggregate
+// (one stream each), folded from its events, and pure checks
+// `(state, event) → ok | error`. No I/O: state of other streams that a rule
+// needs (the county's org data for "is this grid defined", another household
+// for a merge) comes through a StateLookup the caller provides.
+//
+// Streams are "<aggregate>/<id>": org/<county>, sanitation/<grid org path>,
+// rectification/<finding id>, household/<id>, project/<id>, form/<task id>.
+#ifndef GRID_DOMAIN_RULES_H_
+#define GRID_DOMAIN_RULES_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "grid/v1/event.pb.h"
+
+namespace grid::domain {
+
+// "org", "sanitation", "rectification", "household", "project" or "form" for
+// a catalog event type; "" for anything else.
+absl::string_view AggregateOf(absl::string_view type);
+
+// The stream an event of `type` about aggregate `id` belongs in.
+std::string StreamFor(absl::string_view aggregate, absl::string_view id);
+
+// The first segment of an org path (the county code).
+absl::string_view CountyOf(absl::string_view org_path);
+// The org path without its last segment ("" for a county).
+absl::string_view ParentOf(absl::string_view org_path);
+// True if `path` is `prefix` or lies under it ("a/b" is under "a", not "a/bc").
+bool IsUnder(absl::string_view path, absl::string_view prefix);
+
+absl::Time ToTime(const google::protobuf::Timestamp& t);
+std::string TimeText(absl::Time t);
+
+// ---- aggregate states ------------------------------------------------------
+
+struct OrgState {  // org/<county>
+  struct Grid {
+    bool retired = false;
+  };
+  std::map<std::string, Grid> grids;  // org path → grid
+  // worker → org paths of the grids the worker is assigned to
+  std::map<std::string, std::set<std::string>> assignments;
+
+  // NOT_FOUND/FAILED_PRECONDITION text if `org_path` is not an active grid.
+  std::optional<std::string> GridProblem(const std::string& org_path) const;
+};
+
+// sanitation/<grid>: independent reports; a retried report is caught by its
+// event_id (idempotency), so no per-report state is kept.
+struct SanitationState {};
+
+struct RectificationState {  // rectification/<finding>
+  bool ordered = false;
+  bool closed = false;  // passed re-inspection
+  std::string org_path;
+  absl::Time deadline;
+};
+
+struct HouseholdState {  // household/<id>
+  bool created = false;
+  bool dissolved = false;
+  std::string org_path;
+  std::string head;  // person token
+  struct Member {
+    grid::v1::Relation relation = grid::v1::RELATION_UNSPECIFIED;
+    bool death_reported = false;
+  };
+  std::map<std::string, Member> members;  // person token → member
+  std::set<std::string> event_ids;        // for corrections that supersede
+};
+
+struct ProjectState {  // project/<id>
+  enum class Status { kNone, kInReview, kReturned, kApproved, kRejected, kStarted, kCompleted };
+  Status status = Status::kNone;
+  uint32_t revision = 0;
+  std::string org_path;  // the applicant
+  struct Ask {
+    grid::v1::Stage stage;
+    std::string department;
+    bool operator==(const Ask&) const = default;
+  };
+  std::vector<Ask> pending;  // departments asked and not yet decided
+  Ask returned_by{grid::v1::STAGE_UNSPECIFIED, ""};
+  absl::Time started;
+};
+
+struct FormTaskState {  // form/<task>
+  bool issued = false;
+  std::string target_org_prefix;
+  absl::Time due;
+  std::set<std::string> submissions;
+};
+
+struct AggregateState {
+  uint64_t events = 0;  // events folded into this state
+  std::optional<absl::Time> last_occurred_at;
+  std::variant<std::monostate, OrgState, SanitationState, RectificationState,
+               HouseholdState, ProjectState, FormTaskState>
+      agg;
+};
+
+// State of other streams for rules that look across aggregates.
+class StateLookup {
+ public:
+  virtual ~StateLookup() = default;
+  // `stream`'s state through everything admitted so far; an empty state
+  // (events == 0) for a stream without events.
+  virtual absl::StatusOr<const AggregateState*> Get(const std::string& stream) = 0;
+};
+
+// Stateless checks of one event of a catalog type in `stream`: the stream
+// fits the type, required fields are set, enum values are known, numbers are
+// in range. INVALID_ARGUMENT naming the field.
+absl::Status CheckShape(const std::string& stream, const grid::v1::Event& e);
+
+// The domain rules: may `e` follow `state` (its own stream's state)?
+// FAILED_PRECONDITION naming the rule, or the lookup's error. Assumes
+// CheckShape passed.
+absl::Status Check(const AggregateState& state, const grid::v1::Event& e,
+                   StateLookup& others);
+
+// Folds `e` into `state`. Assumes Check passed.
+void Apply(AggregateState* state, const grid::v1::Event& e);
+
+}  // namespace grid::domain
+
+#endif  // GRID_DOMAIN_RULES_H_

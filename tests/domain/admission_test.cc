@@ -1,0 +1,123 @@
+// The domain rules inside the log's commit, on the real RocksDB (in-memory
+// Env): a batch sees the batches admitted before it in the same group, never
+// one that was refused, and state survives a reopen (it is folded from the
+// log, not kept beside it).
+#include "domain/admission.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <rocksdb/env.h>
+
+#include "domain/events.h"
+#include "tests/testing/status_matchers.h"
+
+namespace grid::domain {
+namespace {
+
+namespace ev = events;
+using storage::AppendBatch;
+using storage::Expected;
+
+const absl::Time T0 = absl::FromCivil(absl::CivilDay(2026, 3, 2), absl::UTCTimeZone());
+
+AppendBatch B(std::vector<grid::v1::Event> events, Expected expected = {}) {
+  AppendBatch b;
+  b.stream = events.front().stream();
+  b.expected = expected;
+  b.events = std::move(events);
+  return b;
+}
+
+class AdmissionTest : public ::testing::Test {
+ protected:
+  AdmissionTest() : env_(rocksdb::NewMemEnv(rocksdb::Env::Default())) { Open(); }
+
+  void Open() {
+    admission_.reset();
+    log_.reset();
+    storage::EventLogOptions o;
+    o.env = env_.get();
+    auto log = storage::EventLog::Open(o, "/db");
+    ASSERT_OK(log);
+    log_ = *std::move(log);
+    admission_ = std::make_unique<DomainAdmission>(log_.get(), /*max_cached_streams=*/2);
+  }
+
+  std::vector<absl::Status> Group(std::vector<AppendBatch> batches) {
+    std::vector<AppendBatch*> ptrs;
+    for (auto& b : batches) ptrs.push_back(&b);
+    auto r = log_->Commit(absl::MakeSpan(ptrs), absl::Now(), admission_.get());
+    std::vector<absl::Status> out;
+    for (auto& o : r.outcomes) out.push_back(o.status);
+    return out;
+  }
+
+  std::unique_ptr<rocksdb::Env> env_;
+  std::unique_ptr<storage::EventLog> log_;
+  std::unique_ptr<DomainAdmission> admission_;
+};
+
+TEST_F(AdmissionTest, LaterBatchesInAGroupSeeEarlierAdmittedOnes) {
+  const std::string g = "350583/101/203/g05";
+  auto s = Group({B({ev::GridDefined("g1", g, T0), ev::WorkerAssigned("w1", "w-4", g, T0)}),
+                  B({ev::HouseholdCreated("h1", "h-3", g, "p-1", "张三", T0)}),
+                  B({ev::SanitationReport("s1", g, "w-4", grid::v1::PATROL, 900, {}, T0)})});
+  EXPECT_OK(s[0]);
+  EXPECT_OK(s[1]);
+  EXPECT_OK(s[2]);
+  EXPECT_EQ(log_->GetHead().position, 4u);
+}
+
+TEST_F(AdmissionTest, ABatchRefusedByTheLogIsNotSeenByLaterOnes) {
+  const std::string g = "350583/101/203/g05";
+  ASSERT_OK(Group({B({ev::GridDefined("g0", "350583/101/203/g01", T0)})})[0]);
+  // The grid definition fails its expected version, so the household that
+  // needs the grid must be refused too, and nothing is written.
+  auto s = Group({B({ev::GridDefined("g1", g, T0)}, {Expected::kNoStream}),
+                  B({ev::HouseholdCreated("h1", "h-3", g, "p-1", "张三", T0)})});
+  EXPECT_EQ(s[0].code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s[0].message()), ::testing::HasSubstr("wrong expected version"));
+  EXPECT_EQ(s[1].code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s[1].message()),
+              ::testing::HasSubstr("events[0] (HouseholdCreated): grid 350583/101/203/g05 is not defined"));
+  EXPECT_EQ(log_->GetHead().position, 1u);
+}
+
+TEST_F(AdmissionTest, ARefusedEventRefusesItsWholeBatch) {
+  const std::string g = "350583/101/203/g05";
+  auto s = Group({B({ev::GridDefined("g1", g, T0), ev::GridDefined("g2", g, T0)})});
+  EXPECT_EQ(s[0].code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s[0].message()), ::testing::HasSubstr("events[1] (GridDefined): grid"));
+  EXPECT_EQ(log_->GetHead().position, 0u);
+}
+
+TEST_F(AdmissionTest, StateIsFoldedFromTheLogAfterReopenAndEviction) {
+  const std::string g = "350583/101/203/g05";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0)})})[0]);
+  ASSERT_OK(Group({B({ev::HouseholdCreated("h1", "h-3", g, "p-1", "张三", T0)})})[0]);
+  // Touch more streams than the cache holds (2), so h-3 is evicted.
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_OK(Group({B({ev::HouseholdCreated("hx" + std::to_string(i), "h-x" + std::to_string(i), g, "p-9",
+                                             "李四", T0)})})[0]);
+  }
+  EXPECT_LE(admission_->cached_streams(), 2u);
+  auto again = Group({B({ev::HouseholdCreated("h2", "h-3", g, "p-1", "张三", T0)})});
+  EXPECT_THAT(std::string(again[0].message()), ::testing::HasSubstr("household h-3 already exists"));
+  Open();
+  again = Group({B({ev::MemberAdded("m1", "h-3", g, "p-1", "张三", grid::v1::MemberAdded::RETURN, T0)})});
+  EXPECT_THAT(std::string(again[0].message()), ::testing::HasSubstr("person p-1 is already a member"));
+  EXPECT_OK(Group({B({ev::MemberAdded("m2", "h-3", g, "p-2", "张小", grid::v1::MemberAdded::BIRTH, T0)})})[0]);
+}
+
+TEST_F(AdmissionTest, RetriesAreDuplicatesNotRuleViolations) {
+  const std::string g = "350583/101/203/g05";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0)})})[0]);
+  // The same event again would break "already defined", but it is the same
+  // event_id and content: a retry, answered with the original position.
+  auto r = Group({B({ev::GridDefined("g1", g, T0)})});
+  EXPECT_OK(r[0]);
+  EXPECT_EQ(log_->GetHead().position, 1u);
+}
+
+}  // namespace
+}  // namespace grid::domain

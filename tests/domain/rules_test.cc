@@ -1,0 +1,292 @@
+// Every domain rule, allowed and refused, as one table: each case folds a
+// history (which must itself pass the rules) and then checks one event.
+#include "domain/rules.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "domain/events.h"
+
+namespace grid::domain {
+namespace {
+
+namespace ev = events;
+using grid::v1::Event;
+
+const absl::Time T0 = absl::FromCivil(absl::CivilDay(2026, 3, 2), absl::UTCTimeZone());
+absl::Time Day(double d) { return T0 + absl::Hours(24 * d); }
+
+constexpr char kG5[] = "350583/101/203/g05";
+constexpr char kG6[] = "350583/101/203/g06";
+constexpr char kVillage[] = "350583/101/203";
+constexpr char kTown[] = "350583/101";
+
+// An in-memory fold of many streams: the StateLookup the rules see.
+class World : public StateLookup {
+ public:
+  absl::StatusOr<const AggregateState*> Get(const std::string& stream) override {
+    return &states_[stream];
+  }
+  // Shape + rules + fold; the status of the first failure.
+  absl::Status Append(const Event& e) {
+    if (absl::Status s = CheckShape(e.stream(), e); !s.ok()) return s;
+    AggregateState& st = states_[e.stream()];
+    if (absl::Status s = Check(st, e, *this); !s.ok()) return s;
+    Apply(&st, e);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::map<std::string, AggregateState> states_;
+};
+
+// A county with grids g05 and g06 (worker w-4 on g05), household h-3 in g05
+// (head p-1, child p-2), project pr-9 declared by the village.
+std::vector<Event> Base() {
+  return {
+      ev::GridDefined("o1", kG5, Day(0)),
+      ev::GridDefined("o2", kG6, Day(0)),
+      ev::WorkerAssigned("o3", "w-4", kG5, Day(0)),
+      ev::HouseholdCreated("h1", "h-3", kG5, "p-1", "张三", Day(1)),
+      ev::MemberAdded("h2", "h-3", kG5, "p-2", "张小", grid::v1::MemberAdded::BIRTH, Day(1)),
+      ev::ProjectDeclared("pr1", "pr-9", kVillage, 1, 50000000, Day(1)),
+  };
+}
+
+Event Modified(Event e, const std::function<void(Event*)>& f) {
+  f(&e);
+  return e;
+}
+
+struct Case {
+  std::string name;
+  std::vector<Event> history;  // after Base()
+  Event event;
+  absl::StatusCode code;
+  std::string message;  // substring; empty for OK
+};
+
+std::vector<Case> Cases() {
+  using grid::v1::MemberRemoved;
+  const auto ok = absl::StatusCode::kOk;
+  const auto pre = absl::StatusCode::kFailedPrecondition;
+  const auto arg = absl::StatusCode::kInvalidArgument;
+  const auto town_ok = ev::StageDecided("d1", "pr-9", kVillage, 1, grid::v1::TOWN_PRELIMINARY, kTown,
+                                        grid::v1::APPROVED, Day(2),
+                                        {{grid::v1::ESTABLISHMENT, "drc"}, {grid::v1::LAND_PLANNING, "nrb"}});
+  const auto returned = ev::StageDecided("d1", "pr-9", kVillage, 1, grid::v1::TOWN_PRELIMINARY, kTown,
+                                         grid::v1::RETURNED_FOR_SUPPLEMENT, Day(2), {}, {"site plan", "budget"});
+  const auto rejected = ev::StageDecided("d1", "pr-9", kVillage, 1, grid::v1::TOWN_PRELIMINARY, kTown,
+                                         grid::v1::REJECTED, Day(2));
+  const auto approve = [](const std::string& id, grid::v1::Stage s, const std::string& dept, double day) {
+    return ev::StageDecided(id, "pr-9", kVillage, 1, s, dept, grid::v1::APPROVED, Day(day));
+  };
+  const auto order = ev::RectificationOrdered("r1", "f-1", kG5, Day(5), Day(2));
+  const auto task = ev::FormTaskIssued("t1", "t-7", "health", kVillage, 4, Day(3), Day(2));
+  return {
+      // ---- shape: INVALID_ARGUMENT naming the field ----
+      {"wrong stream for the type", {},
+       Modified(ev::GridDefined("x", "350583/101/204/g01", Day(2)), [](Event* e) { e->set_stream("household/h-3"); }),
+       arg, "belongs in stream \"org/350583\""},
+      {"unknown enum value", {},
+       Modified(ev::MemberAdded("x", "h-3", kG5, "p-9", "李四", grid::v1::MemberAdded::BIRTH, Day(2)),
+                [](Event* e) { e->mutable_member_added()->set_reason(static_cast<grid::v1::MemberAdded::Reason>(42)); }),
+       arg, "member_added.reason: unknown Reason value 42"},
+      {"missing required field", {},
+       Modified(ev::HouseholdCreated("x", "h-4", kG5, "p-7", "王五", Day(2)),
+                [](Event* e) { e->mutable_household_created()->clear_kind(); }),
+       arg, "household_created.kind: is required"},
+      {"id number in the clear", {},
+       Modified(ev::HouseholdCreated("x", "h-4", kG5, "p-7", "王五", Day(2)),
+                [](Event* e) { e->mutable_household_created()->mutable_head()->set_id_number("350583199001011234"); }),
+       arg, "household_created.head.id_number: must not be sent in the clear"},
+      {"envelope org path differs from the body", {},
+       Modified(ev::GridDefined("x", "350583/101/204/g01", Day(2)), [](Event* e) { e->set_org_path("350583/101"); }),
+       arg, "org_path: must equal the body's org path"},
+      {"return without its missing items", {},
+       ev::StageDecided("d", "pr-9", kVillage, 1, grid::v1::TOWN_PRELIMINARY, kTown,
+                        grid::v1::RETURNED_FOR_SUPPLEMENT, Day(2)),
+       arg, "missing_items"},
+      {"score above 100 points", {},
+       ev::SanitationReport("s", kG5, "w-4", grid::v1::SCORED_ASSESSMENT, 1001, {}, Day(2)), arg,
+       "total_score_x10"},
+      {"death confirmed by a grid visit", {},
+       ev::MemberRemoved("x", "h-3", kG5, "p-2", MemberRemoved::DEATH_CONFIRMED, Day(2)), arg,
+       "POLICE_SYNC or CIVIL_AFFAIRS_SYNC"},
+      {"negative money", {},
+       ev::ProjectDeclared("x", "pr-1", kVillage, 1, -5, Day(2)), arg, "investment_fen: is negative"},
+
+      // ---- org ----
+      {"define a new grid", {}, ev::GridDefined("x", "350583/101/204/g01", Day(2)), ok, ""},
+      {"define a grid twice", {}, ev::GridDefined("x", kG5, Day(2)), pre, "grid 350583/101/203/g05 is already defined"},
+      {"grid inside another grid", {}, ev::GridDefined("x", "350583/101/203/g05/a", Day(2)), pre, "would overlap"},
+      {"reuse a retired grid code", {ev::GridRetired("x0", kG6, Day(2))}, ev::GridDefined("x", kG6, Day(3)), pre,
+       "was retired; grid codes are not reused"},
+      {"retire a grid with workers", {}, ev::GridRetired("x", kG5, Day(2)), pre, "still has worker w-4"},
+      {"assign to an unknown grid", {}, ev::WorkerAssigned("x", "w-5", "350583/101/203/g99", Day(2)), pre,
+       "grid 350583/101/203/g99 is not defined"},
+      {"assign twice", {}, ev::WorkerAssigned("x", "w-4", kG5, Day(2)), pre, "already assigned"},
+      {"unassign a worker not assigned there", {}, ev::WorkerUnassigned("x", "w-4", kG6, Day(2)), pre,
+       "worker w-4 is not assigned to grid 350583/101/203/g06"},
+      {"unassign", {}, ev::WorkerUnassigned("x", "w-4", kG5, Day(2)), ok, ""},
+
+      // ---- sanitation ----
+      {"report by the assigned worker", {},
+       ev::SanitationReport("s", kG5, "w-4", grid::v1::PATROL, 950, {"f-1"}, Day(2)), ok, ""},
+      {"report by a worker not assigned to the grid", {},
+       ev::SanitationReport("s", kG6, "w-4", grid::v1::PATROL, 950, {}, Day(2)), pre,
+       "worker w-4 is not assigned to grid 350583/101/203/g06"},
+      {"report for an unknown grid", {},
+       ev::SanitationReport("s", "350583/101/203/g77", "w-4", grid::v1::PATROL, 950, {}, Day(2)), pre,
+       "is not defined"},
+      {"late report from an offline phone is accepted",
+       {ev::SanitationReport("s0", kG5, "w-4", grid::v1::PATROL, 950, {}, Day(3))},
+       ev::SanitationReport("s", kG5, "w-4", grid::v1::PATROL, 950, {}, Day(2)), ok, ""},
+
+      // ---- rectification ----
+      {"order", {}, order, ok, ""},
+      {"order twice", {order}, ev::RectificationOrdered("r2", "f-1", kG5, Day(6), Day(3)), pre, "already ordered"},
+      {"progress before any order", {}, ev::RectificationProgress("r2", "f-1", kG5, Day(3)), pre,
+       "no rectification is ordered for finding f-1"},
+      {"extend to an earlier deadline", {order}, ev::RectificationExtended("r2", "f-1", kG5, Day(4), Day(3)), pre,
+       "is not after the current deadline"},
+      {"extend", {order}, ev::RectificationExtended("r2", "f-1", kG5, Day(9), Day(3)), ok, ""},
+      {"failed re-inspection re-orders later", {order},
+       ev::RectificationReinspected("r2", "f-1", kG5, false, Day(8), Day(5)), ok, ""},
+      {"anything after passing", {order, ev::RectificationReinspected("r2", "f-1", kG5, true, Day(0), Day(4))},
+       ev::RectificationEscalated("r3", "f-1", kG5, kTown, Day(5)), pre, "passed re-inspection; it is closed"},
+      {"event goes back in time", {order}, ev::RectificationProgress("r2", "f-1", kG5, Day(1)), pre,
+       "a stream's events do not go back in time"},
+
+      // ---- household ----
+      {"create in an unknown grid", {}, ev::HouseholdCreated("x", "h-4", "350583/101/203/g99", "p-7", "王五", Day(2)),
+       pre, "grid 350583/101/203/g99 is not defined"},
+      {"create twice", {}, ev::HouseholdCreated("x", "h-3", kG5, "p-7", "王五", Day(2)), pre, "already exists"},
+      {"add to an unknown household", {},
+       ev::MemberAdded("x", "h-8", kG5, "p-7", "王五", grid::v1::MemberAdded::BIRTH, Day(2)), pre,
+       "household h-8 does not exist"},
+      {"add a member twice", {},
+       ev::MemberAdded("x", "h-3", kG5, "p-2", "张小", grid::v1::MemberAdded::BIRTH, Day(2)), pre,
+       "person p-2 is already a member"},
+      {"remove a non-member", {}, ev::MemberRemoved("x", "h-3", kG5, "p-17", MemberRemoved::MOVE_OUT, Day(2)), pre,
+       "member p-17 is not in household h-3"},
+      {"remove the head", {}, ev::MemberRemoved("x", "h-3", kG5, "p-1", MemberRemoved::MOVE_OUT, Day(2)), pre,
+       "is the head of household h-3; change the head first"},
+      {"report a death", {}, ev::MemberRemoved("x", "h-3", kG5, "p-2", MemberRemoved::DEATH_REPORTED, Day(2)), ok, ""},
+      {"report a death twice", {ev::MemberRemoved("x0", "h-3", kG5, "p-2", MemberRemoved::DEATH_REPORTED, Day(2))},
+       ev::MemberRemoved("x", "h-3", kG5, "p-2", MemberRemoved::DEATH_REPORTED, Day(3)), pre, "already reported"},
+      {"confirm a death by police sync",
+       {ev::MemberRemoved("x0", "h-3", kG5, "p-2", MemberRemoved::DEATH_REPORTED, Day(2))},
+       ev::MemberRemoved("x", "h-3", kG5, "p-2", MemberRemoved::DEATH_CONFIRMED, Day(3), grid::v1::POLICE_SYNC), ok, ""},
+      {"wrong org path for the household", {},
+       Modified(ev::MemberAdded("x", "h-3", kG5, "p-7", "王五", grid::v1::MemberAdded::BIRTH, Day(2)),
+                [](Event* e) { e->set_org_path(kG6); }),
+       pre, "org_path must be household h-3's grid 350583/101/203/g05"},
+      {"change head from the wrong head", {}, ev::HeadChanged("x", "h-3", kG5, "p-2", "p-1", Day(2)), pre,
+       "the head of household h-3 is p-1"},
+      {"change head to a non-member", {}, ev::HeadChanged("x", "h-3", kG5, "p-1", "p-9", Day(2)), pre,
+       "member p-9 is not in household h-3"},
+      {"change head", {}, ev::HeadChanged("x", "h-3", kG5, "p-1", "p-2", Day(2)), ok, ""},
+      {"move between grids", {}, ev::AddressChanged("x", "h-3", kG5, kG6, Day(2)), ok, ""},
+      {"move from the wrong grid", {}, ev::AddressChanged("x", "h-3", kG6, kG5, Day(2)), pre,
+       "household h-3 is in 350583/101/203/g05"},
+      {"split off a member", {}, ev::HouseholdSplit("x", "h-3", kG5, "h-4", {"p-2"}, Day(2)), ok, ""},
+      {"split into an existing household", {ev::HouseholdCreated("x0", "h-4", kG5, "p-7", "王五", Day(2))},
+       ev::HouseholdSplit("x", "h-3", kG5, "h-4", {"p-2"}, Day(3)), pre, "household h-4 already exists"},
+      {"split off the head", {}, ev::HouseholdSplit("x", "h-3", kG5, "h-4", {"p-1"}, Day(2)), pre,
+       "the head p-1 cannot move out"},
+      {"merge an unknown household", {}, ev::HouseholdMerged("x", "h-3", kG5, {"h-8"}, Day(2)), pre,
+       "household h-8 does not exist"},
+      {"merge", {ev::HouseholdCreated("x0", "h-4", kG5, "p-7", "王五", Day(2))},
+       ev::HouseholdMerged("x", "h-3", kG5, {"h-4"}, Day(3)), ok, ""},
+      {"dissolve with members", {}, ev::HouseholdDissolved("x", "h-3", kG5, Day(2)), pre,
+       "still has 2 member(s)"},
+      {"anything after dissolution",
+       {ev::MemberRemoved("x0", "h-3", kG5, "p-2", MemberRemoved::MOVE_OUT, Day(2)),
+        ev::MemberRemoved("x1", "h-3", kG5, "p-1", MemberRemoved::MOVE_OUT, Day(2)),
+        ev::HouseholdDissolved("x2", "h-3", kG5, Day(2))},
+       ev::MemberAdded("x", "h-3", kG5, "p-7", "王五", grid::v1::MemberAdded::BIRTH, Day(3)), pre,
+       "household h-3 was dissolved"},
+      {"correct an event of the household", {},
+       ev::HouseholdDataCorrected("x", "h-3", kG5, "h2", "p-2", "张晓", Day(2)), ok, ""},
+      {"correct an event of another stream", {},
+       ev::HouseholdDataCorrected("x", "h-3", kG5, "o1", "p-2", "张晓", Day(2)), pre,
+       "event o1 is not in household h-3"},
+
+      // ---- project ----
+      {"the town decides the preliminary stage", {}, town_ok, ok, ""},
+      {"a department not asked at the stage", {},
+       ev::StageDecided("d", "pr-9", kVillage, 1, grid::v1::ESTABLISHMENT, "drc", grid::v1::APPROVED, Day(2)), pre,
+       "department drc is not asked at stage ESTABLISHMENT of project pr-9 (asked: TOWN_PRELIMINARY by 350583/101)"},
+      {"parallel opinions then approval", {town_ok, approve("d2", grid::v1::ESTABLISHMENT, "drc", 3)},
+       approve("d3", grid::v1::LAND_PLANNING, "nrb", 4), ok, ""},
+      {"start before every stage is decided", {town_ok, approve("d2", grid::v1::ESTABLISHMENT, "drc", 3)},
+       ev::ProjectStarted("x", "pr-9", kVillage, Day(4)), pre, "is not approved (waiting for: LAND_PLANNING by nrb)"},
+      {"start after approval",
+       {town_ok, approve("d2", grid::v1::ESTABLISHMENT, "drc", 3), approve("d3", grid::v1::LAND_PLANNING, "nrb", 4)},
+       ev::ProjectStarted("x", "pr-9", kVillage, Day(5)), ok, ""},
+      {"decide while returned", {returned}, approve("d2", grid::v1::TOWN_PRELIMINARY, kTown, 3), pre,
+       "is returned for supplement; declare revision 2 first"},
+      {"resubmit with the next revision", {returned}, ev::ProjectDeclared("x", "pr-9", kVillage, 2, 1, Day(3)), ok, ""},
+      {"resubmit with a skipped revision", {returned}, ev::ProjectDeclared("x", "pr-9", kVillage, 3, 1, Day(3)), pre,
+       "the resubmission is revision 2, not 3"},
+      {"decide an old revision", {returned, ev::ProjectDeclared("x0", "pr-9", kVillage, 2, 1, Day(3))},
+       approve("d2", grid::v1::TOWN_PRELIMINARY, kTown, 4), pre, "the decision is for revision 1"},
+      {"approve after rejection", {rejected}, approve("d2", grid::v1::TOWN_PRELIMINARY, kTown, 3), pre,
+       "project pr-9 was rejected at revision 1; a new application is needed"},
+      {"redeclare while in review", {}, ev::ProjectDeclared("x", "pr-9", kVillage, 2, 1, Day(2)), pre,
+       "a new revision is declared only after it is returned"},
+      {"complete before start", {}, ev::ProjectCompleted("x", "pr-9", kVillage, 1, Day(2)), pre, "has not started"},
+      {"decide an undeclared project", {},
+       ev::StageDecided("d", "pr-1", kVillage, 1, grid::v1::TOWN_PRELIMINARY, kTown, grid::v1::APPROVED, Day(2)), pre,
+       "project pr-1 was never declared"},
+
+      // ---- form ----
+      {"submit to an unissued task", {}, ev::FormSubmitted("x", "t-7", kG5, "sub-1", Day(2)), pre,
+       "form task t-7 was never issued"},
+      {"submit for a target", {task}, ev::FormSubmitted("x", "t-7", kG5, "sub-1", Day(2)), ok, ""},
+      {"submit for an org outside the target", {task},
+       ev::FormSubmitted("x", "t-7", "350583/102/301/g01", "sub-1", Day(2)), pre, "is not a target of form task t-7"},
+      {"supersede an unknown submission", {task}, ev::FormSubmitted("x", "t-7", kG5, "sub-2", Day(2), "sub-1"), pre,
+       "submission sub-1 to supersede is not in form task t-7"},
+      {"issue twice", {task}, ev::FormTaskIssued("x", "t-7", "health", kVillage, 4, Day(3), Day(2)), pre,
+       "already issued"},
+  };
+}
+
+class RulesTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(RulesTest, AllowsOrRefuses) {
+  const Case& c = GetParam();
+  World world;
+  for (const auto& e : Base()) ASSERT_TRUE(world.Append(e).ok()) << e.event_id() << ": " << world.Append(e);
+  for (const auto& e : c.history) {
+    absl::Status s = world.Append(e);
+    ASSERT_TRUE(s.ok()) << "history event " << e.event_id() << ": " << s;
+  }
+  const absl::Status s = world.Append(c.event);
+  EXPECT_EQ(s.code(), c.code) << s;
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(c.message));
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, RulesTest, ::testing::ValuesIn(Cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           std::string n;
+                           for (char ch : info.param.name) n += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           return n;
+                         });
+
+// Every catalog event type has a builder that passes the shape check, so no
+// type is left without rules.
+TEST(RulesTest, EveryCatalogTypeHasAnAggregate) {
+  const auto* oneof = Event::descriptor()->FindOneofByName("body");
+  for (int i = 0; i < oneof->field_count(); ++i) {
+    EXPECT_FALSE(AggregateOf(oneof->field(i)->message_type()->name()).empty())
+        << oneof->field(i)->message_type()->name();
+  }
+}
+
+}  // namespace
+}  // namespace grid::domain
