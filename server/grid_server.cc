@@ -14,6 +14,8 @@
 #include "domain/admission.h"
 #include "storage/sync.h"
 #include "server/log_service.h"
+#include "server/projection_service.h"
+#include "server/projector.h"
 
 namespace grid::server {
 
@@ -34,6 +36,9 @@ struct GridServer::Impl {
   std::unique_ptr<boost::asio::thread_pool> pool;
   ServiceEnv env;
   std::unique_ptr<LogService> service;
+  std::unique_ptr<storage::ProjectionStore> projection_store;
+  std::unique_ptr<Projector> projector;
+  std::unique_ptr<ProjectionService> projection_service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   grid::Mutex mu;
@@ -77,9 +82,19 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
     impl->admission = std::make_unique<domain::DomainAdmission>(impl->log.get());
     seq_options.admission = impl->admission.get();
   }
+  auto store = storage::ProjectionStore::Open(options.data_dir + "/projections", options.log.env);
+  if (!store.ok()) return store.status();
+  impl->projection_store = *std::move(store);
+  impl->projector = std::make_unique<Projector>(impl->log.get(), impl->projection_store.get(),
+                                                Projector::Options());
+  if (absl::Status s = impl->projector->Start(); !s.ok()) return s;
+  Projector* projector = impl->projector.get();
   impl->sequencer = std::make_unique<Sequencer>(
       impl->log.get(),
-      [tail](const std::vector<storage::RecordPtr>& records) { tail->Publish(records); },
+      [tail, projector](const std::vector<storage::RecordPtr>& records) {
+        tail->Publish(records);
+        projector->Notify();
+      },
       seq_options);
   impl->sequencer->Start();
   impl->pool = std::make_unique<boost::asio::thread_pool>(
@@ -91,6 +106,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   impl->env.limits = options.limits;
   impl->env.signer = impl->signer.get();
   impl->service = std::make_unique<LogService>(&impl->env);
+  impl->projection_service = std::make_unique<ProjectionService>(&impl->env, projector);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -103,6 +119,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::max<size_t>(options.limits.max_request_bytes * 4, 4 << 20)));
   builder.RegisterService(impl->service.get());
+  builder.RegisterService(impl->projection_service.get());
   impl->server = builder.BuildAndStart();
   if (!impl->server || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
@@ -124,6 +141,7 @@ void GridServer::Shutdown(absl::Duration grace) {
   }
   // 1. No new work; subscriptions end UNAVAILABLE at their next step.
   impl_->service->BeginShutdown();
+  impl_->projector->Stop();  // wakes projection streams, which then end
   // 2. Wait for in-flight calls (queued appends still commit).
   impl_->server->Shutdown(std::chrono::system_clock::now() +
                           absl::ToChronoMilliseconds(grace));
@@ -133,6 +151,9 @@ void GridServer::Shutdown(absl::Duration grace) {
   impl_->pool->join();
   impl_->server.reset();
   impl_->service.reset();
+  impl_->projection_service.reset();
+  impl_->projector.reset();
+  impl_->projection_store.reset();
   impl_->log.reset();
   spdlog::info("gridd stopped");
 }

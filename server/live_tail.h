@@ -20,20 +20,35 @@
 
 namespace grid::server {
 
-class LiveTail {
+// Something that advances through positions and wakes waiters when it
+// does: the live tail (log positions), the projector (folded positions).
+class Notifier {
  public:
-  struct Options {
-    size_t max_records = 100000;
-    size_t max_bytes = 64 << 20;
-  };
-
-  // Something waiting for records after its cursor.
+  // Something waiting for progress after its cursor.
   class Waiter {
    public:
     virtual void Wake() = 0;
 
    protected:
     ~Waiter() = default;
+  };
+  // If nothing after `after` is available and the notifier is open,
+  // registers `w` to be woken once at the next progress or close and returns
+  // false. Otherwise returns true without registering.
+  virtual bool WaitForMore(storage::Position after, Waiter* w) = 0;
+  // Unregisters `w`. Returns true if it was registered (so it will not be
+  // woken), false if it was not (it has been woken, or never waited).
+  virtual bool Cancel(Waiter* w) = 0;
+
+ protected:
+  ~Notifier() = default;
+};
+
+class LiveTail final : public Notifier {
+ public:
+  struct Options {
+    size_t max_records = 100000;
+    size_t max_bytes = 64 << 20;
   };
 
   // `head` is the log's head position when the tail starts: the first
@@ -55,14 +70,9 @@ class LiveTail {
   ReadResult Read(storage::Position after, size_t max_count, size_t max_bytes,
                   std::vector<storage::RecordPtr>* out) const;
 
-  // If nothing after `after` has been published and the tail is open,
-  // registers `w` to be woken once at the next Publish() or Close() and
-  // returns false. Otherwise returns true without registering.
-  bool WaitForMore(storage::Position after, Waiter* w);
-
-  // Unregisters `w`. Returns true if it was registered (so it will not be
-  // woken), false if it was not (it has been woken, or never waited).
-  bool Cancel(Waiter* w);
+  // Wakes at the next Publish() or Close().
+  bool WaitForMore(storage::Position after, Waiter* w) override;
+  bool Cancel(Waiter* w) override;
 
   // Wakes every waiter; later WaitForMore() calls return true at once.
   void Close();

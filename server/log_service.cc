@@ -1,6 +1,7 @@
 #include <utility>  // before Boost.Asio (GCC 12 + C++20)
 
 #include "server/log_service.h"
+#include "server/pumped_writer.h"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,11 +23,6 @@ static_assert(static_cast<int>(absl::StatusCode::kFailedPrecondition) ==
               static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
 static_assert(static_cast<int>(absl::StatusCode::kDataLoss) ==
               static_cast<int>(grpc::StatusCode::DATA_LOSS));
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
 
 constexpr size_t kDefaultBatch = 256;
 constexpr size_t kMaxBatch = 1000;
@@ -111,127 +107,12 @@ class FailedWriter final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void OnDone() override { delete this; }
 };
 
-// A server-streaming reactor whose messages are produced on the application
-// pool, one write in flight at a time.
-//
-// Lifecycle: exactly one "baton" moves between a pool task (Pump), an
-// outstanding write, and a registration in the LiveTail; only its holder
-// touches the stream, so Finish() is called once. References are counted:
-// one for gRPC (dropped in OnDone), one per posted task or tail
-// registration; the last Unref() deletes the reactor.
-class PumpedWriter : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
-                     public LiveTail::Waiter {
- public:
-  explicit PumpedWriter(ServiceEnv* env) : env_(env) {}
-
-  void Start() { Schedule(); }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
-      return;
-    }
-    Schedule();
-  }
-  void OnCancel() override {
-    cancelled_.store(true);
-    // Holding the baton in the tail: take it back and end the call.
-    if (env_->tail->Cancel(this)) Post();
-  }
-  void OnDone() override { Unref(); }
-  // Called by the tail (with its lock held) with the registration's ref.
-  void Wake() override { Post(); }
-
- protected:
-  struct Step {
-    enum Kind { kWrite, kWait, kFinish } kind = kFinish;
-    grpc::ByteBuffer message;
-    storage::Position wait_after = 0;  // kWait: wake when more is published
-    // kWait: also wake after this long, even if nothing is published.
-    absl::Duration wake_after = absl::InfiniteDuration();
-    grpc::Status status;               // kFinish
-  };
-  virtual ~PumpedWriter() = default;
-  // Produces the next step. Runs on the application pool; may read storage.
-  virtual Step Next() = 0;
-
-  ServiceEnv* const env_;
-
- private:
-  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
-  void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
-  void Schedule() {
-    Ref();
-    Post();
-  }
-  // Runs Pump() on the pool, consuming one reference.
-  void Post() {
-    boost::asio::post(*env_->pool, [this] {
-      Pump();
-      Unref();
-    });
-  }
-  // Takes the baton back from the tail after `d` if it is still there.
-  void ArmWakeTimer(absl::Duration d) {
-    Ref();  // held by the timer
-    auto timer = std::make_shared<boost::asio::steady_timer>(
-        env_->pool->get_executor(), absl::ToChronoMilliseconds(d));
-    timer->async_wait([this, timer](const boost::system::error_code&) {
-      if (env_->tail->Cancel(this)) Post();
-      Unref();
-    });
-  }
-
-  void Pump() {
-    if (cancelled_.load()) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
-      return;
-    }
-    if (env_->stopping.load()) {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "the server is shutting down; resume from your last "
-                          "position"));
-      return;
-    }
-    Step step = Next();
-    switch (step.kind) {
-      case Step::kWrite:
-        message_ = std::move(step.message);
-        StartWrite(&message_);
-        return;
-      case Step::kFinish:
-        Finish(step.status);
-        return;
-      case Step::kWait:
-        Ref();  // held by the tail registration
-        if (env_->tail->WaitForMore(step.wait_after, this)) {
-          Unref();
-          Schedule();
-          return;
-        }
-        // OnCancel may have run before we registered; then take it back here.
-        if (cancelled_.load() && env_->tail->Cancel(this)) {
-          Post();
-          return;
-        }
-        if (step.wake_after < absl::InfiniteDuration()) ArmWakeTimer(step.wake_after);
-        return;
-    }
-  }
-
-  std::atomic<int> refs_{1};
-  std::atomic<bool> cancelled_{false};
-  grpc::ByteBuffer message_;  // the write in flight
-};
-
 // ---------------------------------------------------------------- Read
 
-class ReadWriter final : public PumpedWriter {
+class ReadWriter final : public PumpedWriter<grpc::ByteBuffer> {
  public:
   ReadWriter(ServiceEnv* env, grid::v1::ReadRequest req)
-      : PumpedWriter(env),
+      : PumpedWriter<grpc::ByteBuffer>(env, env->tail),
         req_(std::move(req)),
         all_(req_.has_all()),
         dir_(req_.direction() == grid::v1::BACKWARDS
@@ -344,13 +225,13 @@ class ReadWriter final : public PumpedWriter {
 // reads from the shared tail; back to catch-up when the tail has moved past
 // the cursor. The cursor is the last position scanned, so the switch in
 // either direction can neither skip nor repeat an event.
-class SubscribeWriter final : public PumpedWriter {
+class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
  public:
   // Starts after position `after`, or at `from_time` when that is set.
   SubscribeWriter(ServiceEnv* env, EventFilter filter, storage::Position after,
                   std::optional<absl::Time> from_time, size_t max_batch,
                   uint32_t checkpoint_interval)
-      : PumpedWriter(env),
+      : PumpedWriter<grpc::ByteBuffer>(env, env->tail),
         filter_(std::move(filter)),
         from_time_(from_time),
         cursor_(after),

@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/sync.h"
 #include "storage/event_log.h"
+#include "storage/rocks_status.h"
 
 namespace grid::storage {
 namespace {
@@ -37,21 +38,6 @@ enum Cf {
 const char* const kCfNames[kNumCfs] = {"events",    "streams",    "stream_heads",
                                        "event_ids", "time_index", "meta",
                                        "checkpoints"};
-
-// The storage edge translator: rocksdb::Status -> absl::Status.
-// Corruption -> DATA_LOSS; I/O errors, a full disk and a DB in background
-// error -> UNAVAILABLE; the rest -> INTERNAL.
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  std::string msg = absl::StrCat(absl::string_view(what.data(), what.size()), ": ", s.ToString());
-  if (s.IsCorruption()) return absl::DataLossError(msg);
-  if (s.IsIOError() || s.IsNoSpace() || s.IsBusy() || s.IsTimedOut() ||
-      s.IsAborted() || s.IsShutdownInProgress()) {
-    return absl::UnavailableError(msg);
-  }
-  if (s.IsNotFound()) return absl::NotFoundError(msg);
-  return absl::InternalError(msg);
-}
 
 std::string PositionKey(Position p) {
   std::string k;

@@ -1,0 +1,348 @@
+#include "domain/simulator.h"
+
+#include <map>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "domain/events.h"
+#include "domain/rules.h"
+
+namespace grid::domain {
+namespace {
+
+namespace ev = events;
+using grid::v1::Event;
+
+constexpr const char* kSurnames[] = {"陈", "林", "黄", "张", "李", "王", "吴", "刘", "蔡", "杨"};
+constexpr const char* kGiven[] = {"建国", "秀英", "志强", "丽华", "伟", "芳", "明", "静", "海峰", "美玲"};
+
+struct Household {
+  std::string id;
+  std::string grid;
+  std::string head;
+  std::vector<std::string> members;  // head first
+  std::vector<std::string> death_reported;
+};
+
+struct Finding {
+  std::string id;
+  std::string grid;
+  absl::Time deadline;
+  int failures = 0;
+};
+
+struct Project {
+  std::string id;
+  std::string village;
+  uint32_t revision = 1;
+  enum Step { kAtTown, kReturned, kAtDepartments, kApproved, kStarted, kDone } step = kAtTown;
+  bool drc_done = false, nrb_done = false;
+};
+
+class Sim {
+ public:
+  Sim(const SimulatorOptions& o, const std::function<bool(SimBatch&&)>& emit)
+      : o_(o), emit_(emit), rng_(o.seed) {}
+
+  void Run() {
+    now_ = o_.start;
+    Setup();
+    for (int d = 0; d < o_.days && !stopped_; ++d) Day(d);
+  }
+
+ private:
+  bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  void Tick(int max_minutes = 3) { now_ += absl::Seconds(Uniform(20, max_minutes * 60)); }
+  std::string Id() { return absl::StrFormat("sim%llu-%llu", static_cast<unsigned long long>(o_.seed), ++ids_); }
+  std::string Name() { return absl::StrCat(kSurnames[Uniform(0, 9)], kGiven[Uniform(0, 9)]); }
+  std::string Person() { return absl::StrFormat("pt-%llu-%llu", static_cast<unsigned long long>(o_.seed), ++people_); }
+
+  // Stamps the grid worker's phone on `e`; now and then a report is lost on
+  // the phone (its sequence number never arrives).
+  Event FromPhone(Event e, const std::string& grid) {
+    const std::string device = "dev-" + workers_[grid];
+    uint64_t& seq = device_seq_[device];
+    if (Chance(0.01)) ++seq;
+    e.set_device_id(device);
+    e.set_device_seq(++seq);
+    return e;
+  }
+
+  void Emit(std::vector<Event> events) {
+    if (stopped_) return;
+    SimBatch b;
+    b.stream = events.front().stream();
+    b.events = std::move(events);
+    if (!emit_(std::move(b))) stopped_ = true;
+  }
+
+  void Setup() {
+    std::vector<Event> org;
+    for (int t = 1; t <= o_.towns; ++t) {
+      const std::string town = absl::StrFormat("%s/%03d", o_.county, 100 + t);
+      towns_.push_back(town);
+      for (int v = 1; v <= o_.villages_per_town; ++v) {
+        const std::string village = absl::StrFormat("%s/%03d", town, 200 + v);
+        villages_.push_back(village);
+        for (int g = 1; g <= o_.grids_per_village; ++g) {
+          const std::string grid = absl::StrFormat("%s/g%02d", village, g);
+          grids_.push_back(grid);
+          workers_[grid] = absl::StrFormat("w-%d%02d%02d", t, v, g);
+          org.push_back(ev::GridDefined(Id(), grid, now_, absl::StrFormat("第%d网格", g)));
+          org.push_back(ev::WorkerAssigned(Id(), workers_[grid], grid, now_));
+        }
+      }
+    }
+    for (size_t i = 0; i < org.size(); i += 200) {
+      Emit(std::vector<Event>(org.begin() + i, org.begin() + std::min(org.size(), i + 200)));
+    }
+    for (const auto& grid : grids_) {
+      for (int h = 0; h < o_.households_per_grid; ++h) NewHousehold(grid, Uniform(1, 5));
+    }
+  }
+
+  void NewHousehold(const std::string& grid, int size) {
+    Household h;
+    h.id = absl::StrFormat("h-%llu-%d", static_cast<unsigned long long>(o_.seed), static_cast<int>(households_.size()) + 1);
+    h.grid = grid;
+    h.head = Person();
+    h.members.push_back(h.head);
+    std::vector<Event> events = {FromPhone(ev::HouseholdCreated(Id(), h.id, grid, h.head, Name(), now_), grid)};
+    for (int i = 1; i < size; ++i) {
+      const std::string p = Person();
+      h.members.push_back(p);
+      events.push_back(FromPhone(ev::MemberAdded(Id(), h.id, grid, p, Name(), grid::v1::MemberAdded::MOVE_IN, now_,
+                                                 i == 1 ? grid::v1::SPOUSE : grid::v1::CHILD),
+                                 grid));
+    }
+    Emit(std::move(events));
+    households_.push_back(std::move(h));
+  }
+
+  void Day(int d) {
+    const absl::TimeZone china = absl::FixedTimeZone(8 * 3600);
+    const absl::CivilDay day = absl::ToCivilDay(o_.start, china) + d;
+    now_ = std::max(now_, absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 8, 0, 0), china));
+    LateForms();
+    // The county's daily form to every village, due at 18:00.
+    const std::string task = absl::StrFormat("t-%llu-%d", static_cast<unsigned long long>(o_.seed), d + 1);
+    const absl::Time due = absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 18, 0, 0), china);
+    Emit({ev::FormTaskIssued(Id(), task, "county-health", o_.county, 3, due, now_)});
+    Sanitation();
+    Rectifications();
+    HouseholdChanges();
+    Projects(d);
+    // Villages report: most on time, some late (tomorrow morning), some never.
+    for (const auto& village : villages_) {
+      const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
+      if (r < 0.8) {
+        Tick(1);
+        Emit({ev::FormSubmitted(Id(), task, village, "sub-" + Id(), now_)});
+      } else if (r < 0.9) {
+        late_forms_.push_back({task, village});
+      }
+    }
+  }
+
+  void LateForms() {
+    for (const auto& [task, village] : late_forms_) {
+      Tick(1);
+      Emit({ev::FormSubmitted(Id(), task, village, "sub-" + Id(), now_)});
+    }
+    late_forms_.clear();
+  }
+
+  void Sanitation() {
+    for (const auto& grid : grids_) {
+      Tick(2);
+      const std::string& w = workers_[grid];
+      Emit({FromPhone(ev::SanitationReport(Id(), grid, w, grid::v1::DAILY_CHECK_IN, 1000, {}, now_), grid)});
+      if (Chance(0.3)) {
+        std::vector<std::string> findings;
+        if (Chance(0.4)) findings.push_back("f-" + Id());
+        const uint32_t score = findings.empty() ? Uniform(950, 1000) : Uniform(700, 940);
+        Tick(2);
+        Emit({FromPhone(ev::SanitationReport(Id(), grid, w, grid::v1::PATROL, score, findings, now_), grid)});
+        for (const auto& f : findings) {
+          Tick(1);
+          const absl::Time deadline = now_ + absl::Hours(Uniform(24, 96));
+          Emit({ev::RectificationOrdered(Id(), f, grid, deadline, now_)});
+          open_findings_.push_back({f, grid, deadline});
+        }
+      }
+    }
+  }
+
+  void Rectifications() {
+    std::vector<Finding> still_open;
+    for (auto& f : open_findings_) {
+      if (!Chance(0.5)) {
+        still_open.push_back(f);
+        continue;
+      }
+      Tick(1);
+      if (Chance(0.3)) {
+        Emit({FromPhone(ev::RectificationProgress(Id(), f.id, f.grid, now_), f.grid)});
+        still_open.push_back(f);
+      } else if (Chance(0.75) || f.failures >= 2) {
+        Emit({ev::RectificationReinspected(Id(), f.id, f.grid, true, now_, now_)});
+      } else {
+        f.deadline = std::max(f.deadline, now_) + absl::Hours(48);
+        ++f.failures;
+        Emit({ev::RectificationReinspected(Id(), f.id, f.grid, false, f.deadline, now_)});
+        if (f.failures == 2) {
+          Tick(1);
+          Emit({ev::RectificationEscalated(Id(), f.id, f.grid, std::string(ParentOf(ParentOf(f.grid))), now_)});
+        }
+        still_open.push_back(f);
+      }
+    }
+    open_findings_ = std::move(still_open);
+  }
+
+  void HouseholdChanges() {
+    const size_t n = households_.size();
+    for (size_t i = 0; i < n; ++i) {
+      Household& h = households_[i];
+      if (h.members.empty()) continue;
+      // A death reported earlier is confirmed by the police sync.
+      if (!h.death_reported.empty() && Chance(0.5)) {
+        const std::string p = h.death_reported.back();
+        h.death_reported.pop_back();
+        Tick(1);
+        Emit({ev::MemberRemoved(Id(), h.id, h.grid, p, grid::v1::MemberRemoved::DEATH_CONFIRMED, now_,
+                                grid::v1::POLICE_SYNC)});
+        std::erase(h.members, p);
+        if (h.head == p) {
+          if (h.members.empty()) {
+            Tick(1);
+            Emit({FromPhone(ev::HouseholdDissolved(Id(), h.id, h.grid, now_), h.grid)});
+            continue;
+          }
+          Tick(1);
+          Emit({FromPhone(ev::HeadChanged(Id(), h.id, h.grid, "", h.members.front(), now_), h.grid)});
+          h.head = h.members.front();
+        }
+        continue;
+      }
+      if (Chance(0.004)) {
+        const std::string p = Person();
+        Tick(1);
+        Emit({FromPhone(ev::MemberAdded(Id(), h.id, h.grid, p, Name(), grid::v1::MemberAdded::BIRTH, now_), h.grid)});
+        h.members.push_back(p);
+      } else if (Chance(0.002)) {
+        const std::string& p = h.members[Uniform(0, static_cast<int>(h.members.size()) - 1)];
+        if (std::find(h.death_reported.begin(), h.death_reported.end(), p) == h.death_reported.end()) {
+          Tick(1);
+          Emit({FromPhone(ev::MemberRemoved(Id(), h.id, h.grid, p, grid::v1::MemberRemoved::DEATH_REPORTED, now_),
+                          h.grid)});
+          h.death_reported.push_back(p);
+        }
+      } else if (Chance(0.003) && h.members.size() > 1) {
+        const std::string p = h.members.back();
+        if (std::find(h.death_reported.begin(), h.death_reported.end(), p) == h.death_reported.end()) {
+          Tick(1);
+          Emit({FromPhone(ev::MemberRemoved(Id(), h.id, h.grid, p, grid::v1::MemberRemoved::MOVE_OUT, now_), h.grid)});
+          h.members.pop_back();
+        }
+      } else if (Chance(0.001)) {
+        const std::string to = grids_[Uniform(0, static_cast<int>(grids_.size()) - 1)];
+        if (to != h.grid) {
+          Tick(1);
+          Emit({FromPhone(ev::AddressChanged(Id(), h.id, h.grid, to, now_), h.grid)});
+          h.grid = to;
+        }
+      }
+    }
+    // New households: about one a day per village.
+    for (size_t v = 0; v < villages_.size(); ++v) {
+      if (Chance(0.8)) {
+        Tick(1);
+        NewHousehold(grids_[v * o_.grids_per_village + Uniform(0, o_.grids_per_village - 1)], Uniform(1, 4));
+      }
+    }
+  }
+
+  void Projects(int d) {
+    if (d % 2 == 0) {  // a village applies every other day
+      Project p;
+      p.id = absl::StrFormat("pr-%llu-%d", static_cast<unsigned long long>(o_.seed), static_cast<int>(projects_.size()) + 1);
+      p.village = villages_[Uniform(0, static_cast<int>(villages_.size()) - 1)];
+      Tick(1);
+      Emit({ev::ProjectDeclared(Id(), p.id, p.village, 1, Uniform(50, 500) * 1000000LL, now_)});
+      projects_.push_back(p);
+      return;  // decided from the next day on
+    }
+    for (auto& p : projects_) {
+      const std::string town(ParentOf(p.village));
+      Tick(1);
+      switch (p.step) {
+        case Project::kAtTown: {
+          const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
+          if (r < 0.3) {
+            Emit({ev::StageDecided(Id(), p.id, p.village, p.revision, grid::v1::TOWN_PRELIMINARY, town,
+                                   grid::v1::RETURNED_FOR_SUPPLEMENT, now_, {}, {"site plan", "budget detail"})});
+            p.step = Project::kReturned;
+          } else if (r < 0.4) {
+            Emit({ev::StageDecided(Id(), p.id, p.village, p.revision, grid::v1::TOWN_PRELIMINARY, town,
+                                   grid::v1::REJECTED, now_)});
+            p.step = Project::kDone;
+          } else {
+            Emit({ev::StageDecided(Id(), p.id, p.village, p.revision, grid::v1::TOWN_PRELIMINARY, town,
+                                   grid::v1::APPROVED, now_,
+                                   {{grid::v1::ESTABLISHMENT, "county-drc"}, {grid::v1::LAND_PLANNING, "county-nrb"}})});
+            p.step = Project::kAtDepartments;
+          }
+          break;
+        }
+        case Project::kReturned:
+          ++p.revision;
+          Emit({ev::ProjectDeclared(Id(), p.id, p.village, p.revision, Uniform(50, 500) * 1000000LL, now_)});
+          p.step = Project::kAtTown;
+          break;
+        case Project::kAtDepartments:
+          if (!p.drc_done && Chance(0.6)) {
+            Emit({ev::StageDecided(Id(), p.id, p.village, p.revision, grid::v1::ESTABLISHMENT, "county-drc",
+                                   grid::v1::APPROVED, now_)});
+            p.drc_done = true;
+          } else if (!p.nrb_done && Chance(0.6)) {
+            Emit({ev::StageDecided(Id(), p.id, p.village, p.revision, grid::v1::LAND_PLANNING, "county-nrb",
+                                   grid::v1::OPINION, now_)});
+            p.nrb_done = true;
+          }
+          if (p.drc_done && p.nrb_done) p.step = Project::kApproved;
+          break;
+        case Project::kApproved:
+          Emit({ev::ProjectStarted(Id(), p.id, p.village, now_)});
+          p.step = Project::kStarted;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  const SimulatorOptions o_;
+  const std::function<bool(SimBatch&&)>& emit_;
+  std::mt19937_64 rng_;
+  absl::Time now_;
+  bool stopped_ = false;
+  uint64_t ids_ = 0, people_ = 0;
+  std::vector<std::string> towns_, villages_, grids_;
+  std::map<std::string, std::string> workers_;  // grid → worker
+  std::map<std::string, uint64_t> device_seq_;
+  std::vector<Household> households_;
+  std::vector<Finding> open_findings_;
+  std::vector<Project> projects_;
+  std::vector<std::pair<std::string, std::string>> late_forms_;
+};
+
+}  // namespace
+
+void Simulate(const SimulatorOptions& options, const std::function<bool(SimBatch&&)>& emit) {
+  Sim(options, emit).Run();
+}
+
+}  // namespace grid::domain

@@ -1,0 +1,311 @@
+#include <utility>  // before Boost.Asio (GCC 12 + C++20)
+
+#include "server/projection_service.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "domain/rules.h"
+#include "server/pumped_writer.h"
+
+namespace grid::server {
+namespace {
+
+using storage::Position;
+using storage::ProjectionStore;
+
+constexpr uint32_t kDefaultMaxRows = 1000;
+constexpr uint32_t kMaxRows = 10000;
+constexpr size_t kStreamChunk = 256;
+// The longest a read waits for min_position when the call has no deadline.
+constexpr absl::Duration kMaxMinPositionWait = absl::Seconds(10);
+
+absl::Status CheckKey(absl::string_view what, const std::string& key) {
+  if (key.size() > 512 || key.find('\0') != std::string::npos || key.find('\1') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " must be up to 512 bytes without NUL or \\x01"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const domain::ProjectionDef*> Def(const std::string& name) {
+  const domain::ProjectionDef* def = domain::FindProjection(name);
+  if (def == nullptr) {
+    std::string names;
+    for (const auto& d : domain::AllProjections()) absl::StrAppend(&names, names.empty() ? "" : ", ", d.name);
+    return absl::NotFoundError(absl::StrCat("no projection named '", name.substr(0, 64), "'; there are: ", names));
+  }
+  return def;
+}
+
+// A stored row version as served: parsed, derived as of `as_of`.
+absl::Status ToRow(const domain::ProjectionDef& def, const ProjectionStore::RowVersion& r, absl::Time as_of,
+                   grid::v1::ProjectionRow* out) {
+  out->set_key(r.key);
+  out->set_position(r.position);
+  if (!r.value) {
+    out->set_deleted(true);
+    return absl::OkStatus();
+  }
+  if (!out->mutable_value()->ParseFromString(*r.value)) {
+    return absl::DataLossError(absl::StrCat("projection ", def.name, " row '", r.key, "' does not parse"));
+  }
+  if (def.derive) def.derive(as_of, out->mutable_value());
+  return absl::OkStatus();
+}
+
+absl::Status Get(ServiceEnv* env, Projector* projector, const grpc::CallbackServerContext* ctx,
+                 const grid::v1::GetProjectionRequest& req, grid::v1::GetProjectionResponse* resp) {
+  auto def = Def(req.name());
+  if (!def.ok()) return def.status();
+  if (auto s = CheckKey("key", req.key()); !s.ok()) return s;
+  if (auto s = CheckKey("prefix", req.prefix()); !s.ok()) return s;
+  if (req.min_position() > 0) {
+    const absl::Time deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + kMaxMinPositionWait);
+    if (!projector->AwaitPosition(req.name(), req.min_position(), deadline)) {
+      auto at = projector->PositionOf(req.name());
+      return absl::DeadlineExceededError(absl::StrCat("projection ", req.name(), " has folded through position ",
+                                                      at.ok() ? *at : 0, ", not yet min_position ",
+                                                      req.min_position(), "; retry"));
+    }
+  }
+  auto folded = projector->PositionOf(req.name());
+  if (!folded.ok()) return folded.status();
+  Position at = *folded;
+  absl::Time as_of = absl::Now();
+  switch (req.as_of_case()) {
+    case grid::v1::GetProjectionRequest::kAtPosition: {
+      if (req.at_position() == 0) return absl::InvalidArgumentError("at_position starts at 1");
+      if (req.at_position() > at) {
+        return absl::OutOfRangeError(absl::StrCat("projection ", req.name(), " has folded through position ", at,
+                                                  "; at_position ", req.at_position(),
+                                                  " is ahead (set min_position to wait for it)"));
+      }
+      at = req.at_position();
+      auto rec = env->log->ReadAll(at, storage::Direction::kForwards, 1, SIZE_MAX);
+      if (!rec.ok()) return rec.status();
+      if (!rec->empty()) as_of = rec->front()->recorded_at;
+      break;
+    }
+    case grid::v1::GetProjectionRequest::kAtTime: {
+      as_of = domain::ToTime(req.at_time());
+      auto p = env->log->PositionAtTime(as_of, storage::Direction::kBackwards);
+      if (!p.ok()) return p.status();
+      if (*p > at) {
+        return absl::UnavailableError(absl::StrCat("projection ", req.name(), " has folded through position ", at,
+                                                   " but that time is at position ", *p, "; retry"));
+      }
+      at = *p;
+      break;
+    }
+    default:
+      break;
+  }
+  resp->set_position(at);
+  if (at == 0) return absl::OkStatus();  // the view before any event: empty
+  const ProjectionStore* store = projector->store();
+  if (req.select_case() == grid::v1::GetProjectionRequest::kKey) {
+    auto r = store->Get(req.name(), req.key(), at);
+    if (!r.ok()) return r.status();
+    if (*r && domain::KeyMatches(req.key(), req.key())) return ToRow(**def, **r, as_of, resp->add_rows());
+    return absl::OkStatus();
+  }
+  const uint32_t max_rows = req.max_rows() == 0 ? kDefaultMaxRows : std::min(req.max_rows(), kMaxRows);
+  absl::Status row_status;
+  absl::Status s = store->Scan(req.name(), req.prefix(), at, [&](const ProjectionStore::RowVersion& r) {
+    if (!domain::KeyMatches(r.key, req.prefix())) return true;
+    if (static_cast<uint32_t>(resp->rows_size()) >= max_rows) {
+      resp->set_truncated(true);
+      return false;
+    }
+    row_status = ToRow(**def, r, as_of, resp->add_rows());
+    return row_status.ok();
+  });
+  return s.ok() ? row_status : s;
+}
+
+// ---------------------------------------------------------- SubscribeProjection
+
+class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjectionResponse> {
+ public:
+  ProjectionWriter(ServiceEnv* env, Projector* projector, grid::v1::SubscribeProjectionRequest req)
+      : PumpedWriter(env, projector), projector_(projector), req_(std::move(req)) {}
+
+ private:
+  Step Next() override {
+    Step step;
+    if (!started_) {
+      started_ = true;
+      auto def = Def(req_.name());
+      absl::Status s = def.ok() ? CheckKey("prefix", req_.prefix()) : def.status();
+      if (!s.ok()) {
+        step.status = ToGrpc(s);
+        return step;
+      }
+      def_ = *def;
+      auto at = projector_->PositionOf(req_.name());
+      if (!at.ok()) {
+        step.status = ToGrpc(at.status());
+        return step;
+      }
+      cursor_ = *at;
+    }
+    if (!snapshot_done_) return SnapshotChunk();
+    return Changes();
+  }
+
+  Step SnapshotChunk() {
+    Step step;
+    auto& msg = step.message;
+    msg.set_snapshot(true);
+    msg.set_position(cursor_);
+    const absl::Time now = absl::Now();
+    absl::Status row_status;
+    bool more = false;
+    absl::Status s = cursor_ == 0 ? absl::OkStatus()
+                                  : projector_->store()->Scan(
+                                        req_.name(), req_.prefix(), cursor_,
+                                        [&](const ProjectionStore::RowVersion& r) {
+                                          if (!domain::KeyMatches(r.key, req_.prefix())) return true;
+                                          if (static_cast<size_t>(msg.rows_size()) >= kStreamChunk) {
+                                            more = true;
+                                            return false;
+                                          }
+                                          resume_after_ = r.key;
+                                          row_status = ToRow(*def_, r, now, msg.add_rows());
+                                          return row_status.ok();
+                                        },
+                                        resume_after_);
+    if (s.ok()) s = row_status;
+    if (!s.ok()) {
+      step.status = ToGrpc(s);
+      return step;
+    }
+    if (!more) {
+      msg.set_snapshot_complete(true);
+      snapshot_done_ = true;
+    }
+    step.kind = Step::kWrite;
+    return step;
+  }
+
+  Step Changes() {
+    Step step;
+    auto& msg = step.message;
+    for (;;) {
+      const uint64_t progress = projector_->progress();
+      auto folded = projector_->PositionOf(req_.name());
+      if (!folded.ok()) {
+        step.status = ToGrpc(folded.status());
+        return step;
+      }
+      const absl::Time now = absl::Now();
+      Position last = cursor_;
+      size_t seen = 0;
+      bool stopped = false;
+      absl::Status row_status;
+      absl::Status s = projector_->store()->Changes(
+          req_.name(), cursor_, *folded, [&](const ProjectionStore::RowVersion& r) {
+            // Stop only between positions, so a message never splits one.
+            if (r.position != last && seen >= kStreamChunk) {
+              stopped = true;
+              return false;
+            }
+            last = r.position;
+            ++seen;
+            if (!domain::KeyMatches(r.key, req_.prefix())) return true;
+            row_status = ToRow(*def_, r, now, msg.add_rows());
+            return row_status.ok();
+          });
+      if (s.ok()) s = row_status;
+      if (!s.ok()) {
+        step.status = ToGrpc(s);
+        return step;
+      }
+      cursor_ = stopped ? last : std::max(cursor_, *folded);
+      if (msg.rows_size() > 0) {
+        msg.set_position(cursor_);
+        step.kind = Step::kWrite;
+        return step;
+      }
+      if (!stopped) {
+        step.kind = Step::kWait;
+        step.wait_after = progress;
+        return step;
+      }
+    }
+  }
+
+  Projector* const projector_;
+  const grid::v1::SubscribeProjectionRequest req_;
+  const domain::ProjectionDef* def_ = nullptr;
+  bool started_ = false;
+  bool snapshot_done_ = false;
+  std::string resume_after_;
+  Position cursor_ = 0;  // the subscriber's view is complete through here
+};
+
+class FailedProjectionWriter final : public grpc::ServerWriteReactor<grid::v1::SubscribeProjectionResponse> {
+ public:
+  explicit FailedProjectionWriter(const grpc::Status& s) { Finish(s); }
+  void OnDone() override { delete this; }
+};
+
+grpc::Status Unavailable() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ProjectionService::GetProjection(grpc::CallbackServerContext* ctx,
+                                                           const grid::v1::GetProjectionRequest* request,
+                                                           grid::v1::GetProjectionResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (env_->stopping.load()) {
+    reactor->Finish(Unavailable());
+    return reactor;
+  }
+  boost::asio::post(*env_->pool, [env = env_, projector = projector_, ctx, request, response, reactor] {
+    reactor->Finish(ToGrpc(Get(env, projector, ctx, *request, response)));
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<grid::v1::SubscribeProjectionResponse>* ProjectionService::SubscribeProjection(
+    grpc::CallbackServerContext* ctx, const grid::v1::SubscribeProjectionRequest* request) {
+  if (env_->stopping.load()) return new FailedProjectionWriter(Unavailable());
+  auto* w = new ProjectionWriter(env_, projector_, *request);
+  w->Start();
+  return w;
+}
+
+grpc::ServerUnaryReactor* ProjectionService::ListProjections(grpc::CallbackServerContext* ctx,
+                                                             const grid::v1::ListProjectionsRequest*,
+                                                             grid::v1::ListProjectionsResponse* response) {
+  const Position head = env_->log->GetHead().position;
+  response->set_head_position(head);
+  for (const auto& i : projector_->List()) {
+    auto* p = response->add_projections();
+    p->set_name(i.name);
+    p->set_description(i.description);
+    p->set_position(i.position);
+    p->set_lag(head > i.position ? head - i.position : 0);
+    p->set_state(i.state);
+  }
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ProjectionService::RebuildProjection(grpc::CallbackServerContext* ctx,
+                                                               const grid::v1::RebuildProjectionRequest* request,
+                                                               grid::v1::RebuildProjectionResponse*) {
+  auto* reactor = ctx->DefaultReactor();
+  absl::Status s = Def(request->name()).status();
+  if (s.ok()) s = projector_->Rebuild(request->name());
+  reactor->Finish(ToGrpc(s));
+  return reactor;
+}
+
+}  // namespace grid::server

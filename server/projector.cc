@@ -1,0 +1,297 @@
+#include "server/projector.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace grid::server {
+namespace {
+
+constexpr storage::Position kLatest = std::numeric_limits<storage::Position>::max();
+
+std::string Serialize(const grid::v1::RowValue& v) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);  // map fields: same bytes on rebuild
+  v.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+// A fold's view of its rows during one run of events: the store's latest
+// rows under the writes of the events folded so far.
+class BatchRows final : public domain::RowAccess {
+ public:
+  BatchRows(const storage::ProjectionStore* store, const std::string& name)
+      : store_(store), name_(name) {}
+
+  absl::StatusOr<std::optional<grid::v1::RowValue>> Get(const std::string& key) override {
+    if (auto it = overlay_.find(key); it != overlay_.end()) return it->second;
+    auto r = store_->Get(name_, key, kLatest);
+    if (!r.ok()) return r.status();
+    if (!*r) return std::nullopt;
+    grid::v1::RowValue v;
+    if (!v.ParseFromString(*(*r)->value)) {
+      return absl::DataLossError(absl::StrCat("projection ", name_, " row '", key, "' does not parse"));
+    }
+    return v;
+  }
+
+  absl::Status Scan(const std::string& prefix,
+                    const std::function<void(const std::string&, const grid::v1::RowValue&)>& fn) override {
+    std::map<std::string, std::optional<grid::v1::RowValue>> rows;
+    absl::Status parse = absl::OkStatus();
+    absl::Status s = store_->Scan(name_, prefix, kLatest, [&](const storage::ProjectionStore::RowVersion& r) {
+      grid::v1::RowValue v;
+      if (!v.ParseFromString(*r.value)) {
+        parse = absl::DataLossError(absl::StrCat("projection ", name_, " row '", r.key, "' does not parse"));
+        return false;
+      }
+      rows[r.key] = std::move(v);
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (!parse.ok()) return parse;
+    for (auto it = overlay_.lower_bound(prefix); it != overlay_.end() && it->first.starts_with(prefix); ++it) {
+      rows[it->first] = it->second;
+    }
+    for (const auto& [k, v] : rows) {
+      if (v) fn(k, *v);
+    }
+    return absl::OkStatus();
+  }
+
+  void Put(const std::string& key, grid::v1::RowValue value) override {
+    event_[key] = value;
+    overlay_[key] = std::move(value);
+  }
+  void Delete(const std::string& key) override {
+    event_[key] = std::nullopt;
+    overlay_[key] = std::nullopt;
+  }
+
+  // The current event's writes become row versions at `position`.
+  void EndEvent(storage::Position position, std::vector<storage::ProjectionStore::RowVersion>* out) {
+    for (auto& [k, v] : event_) {
+      storage::ProjectionStore::RowVersion r;
+      r.key = k;
+      r.position = position;
+      if (v) r.value = Serialize(*v);
+      out->push_back(std::move(r));
+    }
+    event_.clear();
+  }
+
+ private:
+  const storage::ProjectionStore* const store_;
+  const std::string name_;
+  std::map<std::string, std::optional<grid::v1::RowValue>> overlay_;
+  std::map<std::string, std::optional<grid::v1::RowValue>> event_;
+};
+
+}  // namespace
+
+Projector::Projector(const storage::EventLog* log, storage::ProjectionStore* store, Options options)
+    : log_(log), store_(store), options_(options) {}
+
+Projector::~Projector() { Stop(); }
+
+absl::Status Projector::Start() {
+  grid::MutexLock l(&mu_);
+  for (const auto& def : domain::AllProjections()) {
+    auto p = store_->Checkpoint(def.name);
+    if (!p.ok()) return p.status();
+    states_[def.name] = State{&def, *p};
+  }
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void Projector::Stop() {
+  {
+    grid::MutexLock l(&mu_);
+    stopping_ = true;
+    changed_.SignalAll();
+    for (Waiter* w : waiters_) w->Wake();
+    waiters_.clear();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Projector::Notify() {
+  grid::MutexLock l(&mu_);
+  notified_ = true;
+  changed_.SignalAll();
+}
+
+std::vector<Projector::Info> Projector::List() const {
+  const storage::Position head = log_->GetHead().position;
+  grid::MutexLock l(&mu_);
+  std::vector<Info> out;
+  for (const auto& def : domain::AllProjections()) {
+    const State& s = states_.at(def.name);
+    Info i{def.name, def.description, s.position, ""};
+    if (!s.failure.empty()) {
+      i.state = "failed: " + s.failure;
+    } else if (s.rebuilding) {
+      i.state = "rebuilding";
+    } else {
+      i.state = s.position >= head ? "live" : "catching up";
+    }
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+absl::StatusOr<storage::Position> Projector::PositionOf(const std::string& name) const {
+  grid::MutexLock l(&mu_);
+  auto it = states_.find(name);
+  if (it == states_.end()) return absl::NotFoundError(absl::StrCat("no projection named '", name, "'"));
+  return it->second.position;
+}
+
+absl::Status Projector::Rebuild(const std::string& name) {
+  grid::MutexLock l(&mu_);
+  if (!states_.contains(name)) return absl::NotFoundError(absl::StrCat("no projection named '", name, "'"));
+  rebuilds_.push_back(name);
+  states_.at(name).rebuilding = true;
+  changed_.SignalAll();
+  return absl::OkStatus();
+}
+
+bool Projector::AwaitPosition(const std::string& name, storage::Position position, absl::Time deadline) {
+  grid::MutexLock l(&mu_);
+  for (;;) {
+    auto it = states_.find(name);
+    if (it == states_.end()) return false;
+    if (it->second.position >= position && !it->second.rebuilding) return true;
+    if (stopping_) return false;
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    changed_.WaitFor(&mu_, left);
+  }
+}
+
+uint64_t Projector::progress() const {
+  grid::MutexLock l(&mu_);
+  return progress_;
+}
+
+bool Projector::WaitForMore(storage::Position after, Waiter* w) {
+  grid::MutexLock l(&mu_);
+  if (stopping_ || progress_ > after) return true;
+  waiters_.insert(w);
+  return false;
+}
+
+bool Projector::Cancel(Waiter* w) {
+  grid::MutexLock l(&mu_);
+  return waiters_.erase(w) > 0;
+}
+
+void Projector::Run() {
+  for (;;) {
+    std::vector<std::string> rebuilds;
+    {
+      grid::MutexLock l(&mu_);
+      if (stopping_) return;
+      rebuilds.swap(rebuilds_);
+    }
+    for (const auto& name : rebuilds) {
+      absl::Status s = store_->Reset(name);
+      grid::MutexLock l(&mu_);
+      State& st = states_.at(name);
+      st.failure = s.ok() ? "" : std::string(s.message());
+      st.position = 0;
+      st.rebuilding = s.ok();
+      ++progress_;
+      for (Waiter* w : waiters_) w->Wake();
+      waiters_.clear();
+    }
+    if (FoldOnce()) continue;  // more may be waiting
+    grid::MutexLock l(&mu_);
+    if (!notified_ && rebuilds_.empty() && !stopping_) changed_.WaitFor(&mu_, absl::Seconds(1));
+    notified_ = false;
+  }
+}
+
+bool Projector::FoldOnce() {
+  const storage::Position head = log_->GetHead().position;
+  std::vector<std::pair<std::string, storage::Position>> behind;
+  storage::Position from = head + 1;
+  {
+    grid::MutexLock l(&mu_);
+    for (auto& [name, st] : states_) {
+      if (!st.failure.empty()) continue;
+      if (st.position >= head) {
+        // Caught up; unless a reset is still to come.
+        if (std::find(rebuilds_.begin(), rebuilds_.end(), name) == rebuilds_.end()) st.rebuilding = false;
+        continue;
+      }
+      behind.emplace_back(name, st.position);
+      from = std::min(from, st.position + 1);
+    }
+  }
+  if (behind.empty()) return false;
+  auto records = log_->ReadAll(from, storage::Direction::kForwards, options_.batch_events, 16 << 20);
+  std::vector<storage::ProjectionStore::Write> writes;
+  std::map<std::string, std::string> failures;
+  if (!records.ok() || records->empty()) {
+    for (const auto& [name, pos] : behind) {
+      failures[name] = records.ok() ? "log read returned nothing" : std::string(records.status().message());
+    }
+  } else {
+    std::vector<grid::v1::Event> events(records->size());
+    for (size_t i = 0; i < records->size(); ++i) {
+      if (!events[i].ParseFromString((*records)[i]->wire)) {
+        for (const auto& [name, pos] : behind) {
+          failures[name] = absl::StrCat("event at position ", (*records)[i]->position, " does not parse");
+        }
+        events.clear();
+        break;
+      }
+    }
+    const storage::Position last = records->back()->position;
+    for (const auto& [name, pos] : behind) {
+      if (events.empty()) break;
+      const domain::ProjectionDef* def = domain::FindProjection(name);
+      BatchRows rows(store_, name);
+      storage::ProjectionStore::Write w;
+      w.name = name;
+      w.checkpoint = last;
+      for (size_t i = 0; i < events.size(); ++i) {
+        const storage::Position p = (*records)[i]->position;
+        if (p <= pos) continue;
+        if (absl::Status s = def->fold(events[i], rows); !s.ok()) {
+          failures[name] = absl::StrCat("at position ", p, ": ", s.message());
+          break;
+        }
+        rows.EndEvent(p, &w.rows);
+      }
+      if (!failures.contains(name)) writes.push_back(std::move(w));
+    }
+  }
+  absl::Status s = writes.empty() ? absl::OkStatus() : store_->Apply(writes);
+  grid::MutexLock l(&mu_);
+  for (const auto& w : writes) {
+    State& st = states_.at(w.name);
+    if (s.ok()) {
+      st.position = w.checkpoint;
+    } else {
+      st.failure = std::string(s.message());
+    }
+  }
+  for (const auto& [name, why] : failures) states_.at(name).failure = why;
+  ++progress_;
+  changed_.SignalAll();
+  for (Waiter* w : waiters_) w->Wake();
+  waiters_.clear();
+  return s.ok() && failures.empty();
+}
+
+}  // namespace grid::server

@@ -1,0 +1,101 @@
+// The Projector tails the event log and folds every event into each
+// projection (domain/projections.h), writing the rows it changed (versioned
+// by the event's position) together with the projection's checkpoint in one
+// batch of the ProjectionStore. It runs on its own thread, woken by commits;
+// a projection that fails (a storage error) stops alone and says why in
+// List() until it is rebuilt.
+//
+// It is also a Notifier: waiters on it are woken whenever any projection
+// advances (positions given to WaitForMore are progress() values).
+//
+// Concurrency: safe for concurrent use.
+#ifndef GRID_SERVER_PROJECTOR_H_
+#define GRID_SERVER_PROJECTOR_H_
+
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "domain/projections.h"
+#include "server/live_tail.h"
+#include "storage/event_log.h"
+#include "storage/projection_store.h"
+#include "storage/sync.h"
+
+namespace grid::server {
+
+class Projector final : public Notifier {
+ public:
+  struct Options {
+    size_t batch_events = 1000;  // events folded per store write
+  };
+  // `log` and `store` must outlive the projector.
+  Projector(const storage::EventLog* log, storage::ProjectionStore* store, Options options);
+  ~Projector();
+
+  // Loads the checkpoints and starts the thread.
+  absl::Status Start();
+  // Stops the thread (what is folded stays folded). Idempotent.
+  void Stop();
+
+  // The log has advanced: fold what is new.
+  void Notify();
+
+  struct Info {
+    std::string name;
+    std::string description;
+    storage::Position position = 0;
+    std::string state;  // "live", "catching up", "rebuilding", "failed: …"
+  };
+  std::vector<Info> List() const;
+
+  // NOT_FOUND for an unknown projection.
+  absl::StatusOr<storage::Position> PositionOf(const std::string& name) const;
+
+  // Drops `name`'s rows and folds it again from position 1 (asynchronously;
+  // List() says "rebuilding" until it reaches the head).
+  absl::Status Rebuild(const std::string& name);
+
+  // Blocks until `name` has folded `position`, the deadline passes or the
+  // projector stops; true if it has. For pool threads, never reactors.
+  bool AwaitPosition(const std::string& name, storage::Position position, absl::Time deadline);
+
+  // Counts store writes; moves on whenever any projection advances.
+  uint64_t progress() const;
+  bool WaitForMore(storage::Position after_progress, Waiter* w) override;
+  bool Cancel(Waiter* w) override;
+
+  storage::ProjectionStore* store() const { return store_; }
+
+ private:
+  struct State {
+    const domain::ProjectionDef* def;
+    storage::Position position = 0;
+    bool rebuilding = false;
+    std::string failure;  // non-empty: stopped
+  };
+  void Run();
+  // Folds records into every projection behind them; returns false if the
+  // log could not be read.
+  bool FoldOnce();
+
+  const storage::EventLog* const log_;
+  storage::ProjectionStore* const store_;
+  const Options options_;
+
+  mutable grid::Mutex mu_;
+  CondVar changed_;  // work to do, stop, or progress
+  std::map<std::string, State> states_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> rebuilds_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool notified_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t progress_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_set<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace grid::server
+
+#endif  // GRID_SERVER_PROJECTOR_H_
