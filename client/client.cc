@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grid/v1/log.grpc.pb.h"
+#include "grid/v1/projection.grpc.pb.h"
 
 namespace grid::client {
 namespace {
@@ -134,6 +135,46 @@ absl::StatusOr<std::vector<grid::v1::SignedCheckpoint>> Client::ListCheckpoints(
     if (resp.checkpoints_size() < 1000) return out;
     from = out.back().position() + 1;
   }
+}
+
+absl::StatusOr<grid::v1::GetProjectionResponse> Client::GetProjection(
+    const grid::v1::GetProjectionRequest& request) {
+  auto stub = grid::v1::Projections::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
+  grid::v1::GetProjectionResponse resp;
+  grpc::Status s = stub->GetProjection(&ctx, request, &resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
+absl::StatusOr<grid::v1::ListProjectionsResponse> Client::ListProjections() {
+  auto stub = grid::v1::Projections::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
+  grid::v1::ListProjectionsResponse resp;
+  grpc::Status s = stub->ListProjections(&ctx, grid::v1::ListProjectionsRequest(), &resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
+absl::Status Client::RebuildProjection(const std::string& name) {
+  auto stub = grid::v1::Projections::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
+  grid::v1::RebuildProjectionRequest req;
+  req.set_name(name);
+  grid::v1::RebuildProjectionResponse resp;
+  grpc::Status s = stub->RebuildProjection(&ctx, req, &resp);
+  return s.ok() ? absl::OkStatus() : FromGrpc(s);
+}
+
+absl::Status Client::SubscribeProjection(
+    const grid::v1::SubscribeProjectionRequest& request,
+    const std::function<bool(const grid::v1::SubscribeProjectionResponse&)>& on_message,
+    grpc::ClientContext* context) {
+  return StreamCall<grid::v1::SubscribeProjectionResponse>(
+      channel_, "/grid.v1.Projections/SubscribeProjection", request, context, on_message);
 }
 
 absl::Status Client::Read(

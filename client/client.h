@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grid/v1/log.pb.h"
+#include "grid/v1/projection.pb.h"
 #include "storage/record.h"
 
 namespace grpc {
@@ -57,6 +58,17 @@ class Client {
   absl::Status Subscribe(
       const grid::v1::SubscribeRequest& request,
       const std::function<bool(const grid::v1::SubscribeResponse&)>& on_message,
+      grpc::ClientContext* context = nullptr);
+
+  // Projections (grid.v1.Projections).
+  absl::StatusOr<grid::v1::GetProjectionResponse> GetProjection(
+      const grid::v1::GetProjectionRequest& request);
+  absl::StatusOr<grid::v1::ListProjectionsResponse> ListProjections();
+  absl::Status RebuildProjection(const std::string& name);
+  // Snapshot then changes; runs like Subscribe().
+  absl::Status SubscribeProjection(
+      const grid::v1::SubscribeProjectionRequest& request,
+      const std::function<bool(const grid::v1::SubscribeProjectionResponse&)>& on_message,
       grpc::ClientContext* context = nullptr);
 
  private:

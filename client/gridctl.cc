@@ -7,6 +7,9 @@
 //   gridctl replay --out FILE [--from N]
 //   gridctl verify [--file FILE] [--from N] [--pubkey KEY]
 //   gridctl status
+//   gridctl projection list | get NAME [--key K | --prefix P] [--at N | --at_time T]
+//                      | watch NAME [--prefix P] | rebuild NAME   [--output table|json]
+//   gridctl simulate [--seed N] [--days N] [--towns N] ...
 //
 // Every command takes --server host:port (default 127.0.0.1:7443). Events
 // are JSON (protobuf's mapping), one per argument or one per stdin line;
@@ -23,11 +26,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "storage/checkpoint.h"
 #include "client/audit.h"
 #include "client/client.h"
 #include "client/json.h"
+#include "domain/simulator.h"
 
 namespace po = boost::program_options;
 using grid::client::Client;
@@ -35,7 +41,7 @@ using grid::client::Client;
 namespace {
 
 constexpr char kUsage[] =
-    "usage: gridctl <append|read|subscribe|replay|verify|status> [options]\n"
+    "usage: gridctl <append|read|subscribe|replay|verify|status|projection|simulate> [options]\n"
     "       gridctl <command> --help\n";
 
 int Fail(const absl::Status& s) {
@@ -440,6 +446,303 @@ int Status(int argc, char** argv) {
   return 0;
 }
 
+
+// ---------------------------------------------------------------- projection
+
+// One cell of the table view: scalars as text, times in RFC 3339, lists and
+// maps as their size.
+std::string Cell(const google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f) {
+  using FD = google::protobuf::FieldDescriptor;
+  const auto* r = m.GetReflection();
+  if (f->is_map() || (f->is_repeated() && f->cpp_type() == FD::CPPTYPE_MESSAGE)) {
+    return absl::StrCat("[", r->FieldSize(m, f), "]");
+  }
+  if (f->is_repeated()) {
+    std::string out;
+    for (int i = 0; i < r->FieldSize(m, f); ++i) {
+      if (i > 0) out += ",";
+      out += f->cpp_type() == FD::CPPTYPE_STRING ? r->GetRepeatedString(m, f, i)
+             : f->cpp_type() == FD::CPPTYPE_ENUM ? r->GetRepeatedEnum(m, f, i)->name()
+                                                 : absl::StrCat(r->GetRepeatedUInt64(m, f, i));
+    }
+    return out;
+  }
+  switch (f->cpp_type()) {
+    case FD::CPPTYPE_STRING: return r->GetString(m, f);
+    case FD::CPPTYPE_BOOL: return r->GetBool(m, f) ? "yes" : "no";
+    case FD::CPPTYPE_ENUM: return r->GetEnum(m, f)->name();
+    case FD::CPPTYPE_INT32: return absl::StrCat(r->GetInt32(m, f));
+    case FD::CPPTYPE_INT64: return absl::StrCat(r->GetInt64(m, f));
+    case FD::CPPTYPE_UINT32: return absl::StrCat(r->GetUInt32(m, f));
+    case FD::CPPTYPE_UINT64: return absl::StrCat(r->GetUInt64(m, f));
+    case FD::CPPTYPE_MESSAGE: {
+      if (!r->HasField(m, f)) return "";
+      const auto& sub = r->GetMessage(m, f);
+      if (sub.GetDescriptor()->full_name() == "google.protobuf.Timestamp") {
+        const auto& ts = static_cast<const google::protobuf::Timestamp&>(sub);
+        return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(ts.seconds()),
+                                absl::FixedTimeZone(8 * 3600));
+      }
+      return grid::client::MessageToJson(sub);
+    }
+    default: return "?";
+  }
+}
+
+// Display width: one column per code point, two for CJK.
+size_t Width(const std::string& s) {
+  size_t w = 0;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = s[i];
+    const size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    w += len >= 3 ? 2 : 1;
+    i += len;
+  }
+  return w;
+}
+
+const google::protobuf::Message* RowBody(const grid::v1::RowValue& v) {
+  const auto* oneof = v.GetDescriptor()->FindOneofByName("row");
+  const auto* f = v.GetReflection()->GetOneofFieldDescriptor(v, oneof);
+  return f == nullptr ? nullptr : &v.GetReflection()->GetMessage(v, f);
+}
+
+void PrintTable(const std::vector<grid::v1::ProjectionRow>& rows, bool with_change) {
+  std::vector<const google::protobuf::FieldDescriptor*> cols;
+  for (const auto& r : rows) {
+    const auto* body = RowBody(r.value());
+    if (body == nullptr) continue;
+    for (int i = 0; i < body->GetDescriptor()->field_count(); ++i) {
+      const auto* f = body->GetDescriptor()->field(i);
+      if (std::find(cols.begin(), cols.end(), f) == cols.end()) cols.push_back(f);
+    }
+    break;
+  }
+  std::vector<std::vector<std::string>> table;
+  std::vector<std::string> head = {"key", "position"};
+  if (with_change) head.push_back("change");
+  for (const auto* f : cols) head.push_back(f->name());
+  table.push_back(head);
+  for (const auto& r : rows) {
+    std::vector<std::string> line = {r.key(), absl::StrCat(r.position())};
+    if (with_change) line.push_back(r.deleted() ? "deleted" : "set");
+    const auto* body = RowBody(r.value());
+    for (const auto* f : cols) line.push_back(body == nullptr ? "" : Cell(*body, f));
+    table.push_back(std::move(line));
+  }
+  std::vector<size_t> widths(head.size(), 0);
+  for (const auto& line : table) {
+    for (size_t i = 0; i < line.size(); ++i) widths[i] = std::max(widths[i], std::min<size_t>(Width(line[i]), 40));
+  }
+  for (const auto& line : table) {
+    std::string out;
+    for (size_t i = 0; i < line.size(); ++i) {
+      std::string cell = line[i];
+      if (Width(cell) > 40) cell = cell.substr(0, 37) + "...";
+      out += cell + std::string(widths[i] + 2 - std::min(Width(cell), widths[i]), ' ');
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    std::cout << out << "\n";
+  }
+}
+
+void PrintRowsJson(const google::protobuf::RepeatedPtrField<grid::v1::ProjectionRow>& rows) {
+  for (const auto& r : rows) std::cout << grid::client::MessageToJson(r) << "\n";
+}
+
+bool TableOutput(const po::variables_map& vm, int* code) {
+  const std::string o = vm["output"].as<std::string>();
+  if (o != "table" && o != "json") {
+    std::cerr << "gridctl: --output must be table or json\n";
+    *code = 2;
+  }
+  return o == "table";
+}
+
+int Projection(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: gridctl projection <list|get|watch|rebuild> [options]\n"
+                 "  gridctl projection list\n"
+                 "  gridctl projection get population --prefix 350583/101\n"
+                 "  gridctl projection get household_roster --key '350583/101/201/g01#h-1-3' --at 1200\n"
+                 "  gridctl projection get form_completion --prefix t-1-3 --at_time 2026-03-04T10:00:00+08:00\n"
+                 "  gridctl projection watch population --prefix 350583/101\n"
+                 "  gridctl projection rebuild device_gaps\n";
+    return 2;
+  }
+  const std::string sub = argv[1];
+  po::options_description desc("gridctl projection " + sub + " [NAME] [options]");
+  desc.add_options()("name", po::value<std::string>(), "projection name")(
+      "output", po::value<std::string>()->default_value("table"), "table or json");
+  if (sub == "get") {
+    desc.add_options()("key", po::value<std::string>(), "one row's key")(
+        "prefix", po::value<std::string>()->default_value(""), "key prefix (org path boundary)")(
+        "at", po::value<uint64_t>(), "the view as of this log position")(
+        "at_time", po::value<std::string>(), "the view as of an RFC 3339 time")(
+        "min_position", po::value<uint64_t>()->default_value(0), "wait until folded through this position")(
+        "max_rows", po::value<uint32_t>()->default_value(1000), "most rows");
+  } else if (sub == "watch") {
+    desc.add_options()("prefix", po::value<std::string>()->default_value(""), "key prefix")(
+        "max_messages", po::value<uint64_t>()->default_value(0), "exit after this many messages");
+  }
+  po::positional_options_description pos;
+  pos.add("name", 1);
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc - 1, argv + 1, desc, &pos, vm, &code)) return code;
+  const bool table = TableOutput(vm, &code);
+  if (code != 0) return code;
+  auto client = Client::Connect(vm["server"].as<std::string>());
+  if (sub == "list") {
+    auto list = client->ListProjections();
+    if (!list.ok()) return Fail(list.status());
+    if (!table) {
+      std::cout << grid::client::MessageToJson(*list) << "\n";
+      return 0;
+    }
+    std::cout << absl::StrFormat("%-20s %10s %8s  %-12s %s\n", "name", "position", "lag", "state", "what");
+    for (const auto& p : list->projections()) {
+      std::cout << absl::StrFormat("%-20s %10d %8d  %-12s %s\n", p.name(), p.position(), p.lag(), p.state(),
+                                   p.description());
+    }
+    return 0;
+  }
+  if (!vm.count("name")) {
+    std::cerr << "gridctl: projection " << sub << " needs a projection name (see gridctl projection list)\n";
+    return 2;
+  }
+  const std::string name = vm["name"].as<std::string>();
+  if (sub == "rebuild") {
+    absl::Status s = client->RebuildProjection(name);
+    if (!s.ok()) return Fail(s);
+    std::cout << "{\"rebuilding\":\"" << name << "\"}\n";
+    return 0;
+  }
+  if (sub == "get") {
+    grid::v1::GetProjectionRequest req;
+    req.set_name(name);
+    if (vm.count("key")) {
+      req.set_key(vm["key"].as<std::string>());
+    } else {
+      req.set_prefix(vm["prefix"].as<std::string>());
+    }
+    if (vm.count("at")) req.set_at_position(vm["at"].as<uint64_t>());
+    if (vm.count("at_time") && !ParseTime(vm["at_time"].as<std::string>(), req.mutable_at_time())) {
+      std::cerr << "gridctl: --at_time must be RFC 3339, e.g. 2026-03-04T10:00:00+08:00\n";
+      return 2;
+    }
+    req.set_min_position(vm["min_position"].as<uint64_t>());
+    req.set_max_rows(vm["max_rows"].as<uint32_t>());
+    auto resp = client->GetProjection(req);
+    if (!resp.ok()) return Fail(resp.status());
+    if (!table) {
+      std::cout << grid::client::MessageToJson(*resp) << "\n";
+      return 0;
+    }
+    std::cout << name << " as of position " << resp->position() << (resp->truncated() ? " (truncated)" : "")
+              << ": " << resp->rows_size() << " rows\n";
+    PrintTable({resp->rows().begin(), resp->rows().end()}, false);
+    return 0;
+  }
+  if (sub == "watch") {
+    grid::v1::SubscribeProjectionRequest req;
+    req.set_name(name);
+    req.set_prefix(vm["prefix"].as<std::string>());
+    const uint64_t max_messages = vm["max_messages"].as<uint64_t>();
+    uint64_t seen = 0;
+    std::vector<grid::v1::ProjectionRow> snapshot;
+    absl::Status s = client->SubscribeProjection(req, [&](const grid::v1::SubscribeProjectionResponse& r) {
+      if (!table) {
+        std::cout << grid::client::MessageToJson(r) << "\n";
+      } else if (r.snapshot()) {
+        snapshot.insert(snapshot.end(), r.rows().begin(), r.rows().end());
+        if (r.snapshot_complete()) {
+          std::cout << "-- " << name << " snapshot at position " << r.position() << ": " << snapshot.size()
+                    << " rows\n";
+          PrintTable(snapshot, false);
+          snapshot.clear();
+        }
+      } else {
+        std::cout << "-- changes through position " << r.position() << "\n";
+        PrintTable({r.rows().begin(), r.rows().end()}, true);
+      }
+      std::cout.flush();
+      return max_messages == 0 || ++seen < max_messages;
+    });
+    return s.ok() ? 0 : Fail(s);
+  }
+  std::cerr << "gridctl: unknown projection command '" << sub << "'\n";
+  return 2;
+}
+
+// ---------------------------------------------------------------- simulate
+
+int Simulate(int argc, char** argv) {
+  grid::domain::SimulatorOptions o;
+  po::options_description desc(
+      "gridctl simulate [options]: appends a generated county's events through the API\n"
+      "  e.g. gridctl simulate --days 30 --towns 3");
+  desc.add_options()("seed", po::value(&o.seed)->default_value(o.seed), "same seed, same events")(
+      "county", po::value(&o.county)->default_value(o.county), "county code")(
+      "towns", po::value(&o.towns)->default_value(o.towns), "towns")(
+      "villages", po::value(&o.villages_per_town)->default_value(o.villages_per_town), "villages per town")(
+      "grids", po::value(&o.grids_per_village)->default_value(o.grids_per_village), "grids per village")(
+      "households", po::value(&o.households_per_grid)->default_value(o.households_per_grid),
+      "households per grid at the start")(
+      "days", po::value(&o.days)->default_value(o.days), "days of activity")(
+      "start", po::value<std::string>(), "first day, RFC 3339 (default: --days before now, so the history ends today)");
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
+  if (vm.count("start")) {
+    google::protobuf::Timestamp ts;
+    if (!ParseTime(vm["start"].as<std::string>(), &ts)) {
+      std::cerr << "gridctl: --start must be RFC 3339\n";
+      return 2;
+    }
+    o.start = absl::FromUnixSeconds(ts.seconds());
+  } else {
+    o.start = absl::Now() - absl::Hours(24 * o.days);
+  }
+  auto client = Client::Connect(vm["server"].as<std::string>());
+  const bool tty = isatty(STDERR_FILENO);
+  uint64_t batches = 0, events = 0, duplicates = 0, head = 0;
+  absl::Status failed;
+  grid::domain::Simulate(o, [&](grid::domain::SimBatch&& b) {
+    grid::v1::AppendRequest req;
+    req.set_stream(b.stream);
+    for (auto& e : b.events) {
+      e.clear_stream();
+      *req.add_events() = std::move(e);
+    }
+    // Retries resend the same event ids: idempotency makes them safe.
+    absl::StatusOr<grid::v1::AppendResponse> resp;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      resp = client->Append(req);
+      if (resp.ok() || resp.status().code() != absl::StatusCode::kUnavailable) break;
+      absl::SleepFor(absl::Milliseconds(200 << attempt));
+    }
+    if (!resp.ok()) {
+      failed = resp.status();
+      return false;
+    }
+    ++batches;
+    events += req.events_size();
+    for (const auto& r : resp->results()) duplicates += r.duplicate() ? 1 : 0;
+    head = resp->head_position();
+    if (tty && batches % 100 == 0) std::cerr << "\rsimulate: " << events << " events appended" << std::flush;
+    return true;
+  });
+  if (tty) std::cerr << "\r" << std::string(40, ' ') << "\r";
+  if (!failed.ok()) {
+    std::cerr << "gridctl: simulate stopped after " << events << " events\n";
+    return Fail(failed);
+  }
+  std::cout << "{\"batches\":" << batches << ",\"events\":" << events << ",\"duplicates\":" << duplicates
+            << ",\"head_position\":" << head << "}\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -457,6 +760,8 @@ int main(int argc, char** argv) {
   if (cmd == "replay") return Replay(sub_argc, sub_argv);
   if (cmd == "verify") return Verify(sub_argc, sub_argv);
   if (cmd == "status") return Status(sub_argc, sub_argv);
+  if (cmd == "projection") return Projection(sub_argc, sub_argv);
+  if (cmd == "simulate") return Simulate(sub_argc, sub_argv);
   std::cerr << "gridctl: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
 }

@@ -19,6 +19,8 @@ using storage::ProjectionStore;
 constexpr uint32_t kDefaultMaxRows = 1000;
 constexpr uint32_t kMaxRows = 10000;
 constexpr size_t kStreamChunk = 256;
+// A subscriber whose prefix saw no change hears the position this often.
+constexpr absl::Duration kProgressEvery = absl::Seconds(1);
 // The longest a read waits for min_position when the call has no deadline.
 constexpr absl::Duration kMaxMinPositionWait = absl::Seconds(10);
 
@@ -151,7 +153,12 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
       }
       cursor_ = *at;
     }
-    if (!snapshot_done_) return SnapshotChunk();
+    if (!snapshot_done_) {
+      Step step = SnapshotChunk();
+      sent_ = cursor_;
+      last_sent_ = absl::Now();
+      return step;
+    }
     return Changes();
   }
 
@@ -224,14 +231,20 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
         return step;
       }
       cursor_ = stopped ? last : std::max(cursor_, *folded);
-      if (msg.rows_size() > 0) {
+      const absl::Duration since_sent = now - last_sent_;
+      if (msg.rows_size() > 0 || (!stopped && cursor_ > sent_ && since_sent >= kProgressEvery)) {
+        // Rows, or (at most every kProgressEvery) a position-only message, so
+        // a subscriber to a quiet prefix still learns how far its view goes.
         msg.set_position(cursor_);
+        sent_ = cursor_;
+        last_sent_ = now;
         step.kind = Step::kWrite;
         return step;
       }
       if (!stopped) {
         step.kind = Step::kWait;
         step.wait_after = progress;
+        if (cursor_ > sent_) step.wake_after = kProgressEvery - since_sent;
         return step;
       }
     }
@@ -244,6 +257,8 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
   bool snapshot_done_ = false;
   std::string resume_after_;
   Position cursor_ = 0;  // the subscriber's view is complete through here
+  Position sent_ = 0;    // the position of the last message sent
+  absl::Time last_sent_ = absl::InfinitePast();
 };
 
 class FailedProjectionWriter final : public grpc::ServerWriteReactor<grid::v1::SubscribeProjectionResponse> {
