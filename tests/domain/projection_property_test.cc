@@ -16,40 +16,13 @@
 #include "domain/projections.h"
 #include "domain/simulator.h"
 #include "server/projector.h"
+#include "tests/testing/memory_rows.h"
 #include "tests/testing/status_matchers.h"
 
 namespace grid::domain {
 namespace {
 
 using Rows = std::map<std::string, std::string>;  // key → serialized RowValue
-
-// A fold entirely in memory: the reference the stored views must equal.
-class MemoryRows final : public RowAccess {
- public:
-  absl::StatusOr<std::optional<grid::v1::RowValue>> Get(const std::string& key) override {
-    auto it = rows_.find(key);
-    if (it == rows_.end()) return std::nullopt;
-    return it->second;
-  }
-  absl::Status Scan(const std::string& prefix,
-                    const std::function<void(const std::string&, const grid::v1::RowValue&)>& fn) override {
-    for (auto it = rows_.lower_bound(prefix); it != rows_.end() && it->first.starts_with(prefix); ++it) {
-      fn(it->first, it->second);
-    }
-    return absl::OkStatus();
-  }
-  void Put(const std::string& key, grid::v1::RowValue value) override { rows_[key] = std::move(value); }
-  void Delete(const std::string& key) override { rows_.erase(key); }
-
-  Rows Serialized() const {
-    Rows out;
-    for (const auto& [k, v] : rows_) out[k] = v.DebugString();
-    return out;
-  }
-
- private:
-  std::map<std::string, grid::v1::RowValue> rows_;
-};
 
 Rows Stored(const storage::ProjectionStore& store, const std::string& name, storage::Position at) {
   Rows out;
@@ -129,7 +102,7 @@ TEST_P(ProjectionPropertyTest, ViewsAtPositionsRebuildAndRollUps) {
   for (int i = 0; i < 4; ++i) cuts.push_back(1 + rng() % head);
   std::sort(cuts.begin(), cuts.end());
   for (const auto& def : AllProjections()) {
-    MemoryRows mem;
+    grid::testing::MemoryRows mem;
     size_t next = 0;
     size_t most_rows = 0;
     for (storage::Position cut : cuts) {
@@ -138,8 +111,8 @@ TEST_P(ProjectionPropertyTest, ViewsAtPositionsRebuildAndRollUps) {
         ASSERT_TRUE(e.ParseFromString((*all)[next]->wire));
         ASSERT_OK(def.fold(e, mem));
       }
-      EXPECT_EQ(Stored(*store_, def.name, cut), mem.Serialized()) << def.name << " at position " << cut;
-      most_rows = std::max(most_rows, mem.Serialized().size());
+      EXPECT_EQ(Stored(*store_, def.name, cut), mem.Text()) << def.name << " at position " << cut;
+      most_rows = std::max(most_rows, mem.Text().size());
     }
     // The comparisons were not all between empty views.
     EXPECT_GE(most_rows, 1u) << def.name;

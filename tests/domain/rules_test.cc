@@ -256,6 +256,8 @@ std::vector<Case> Cases() {
   };
 }
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 class RulesTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(RulesTest, AllowsOrRefuses) {

@@ -112,6 +112,28 @@ check "tampering is located at position 4" grep -q "DATA_LOSS: position 4" "$tmp
 
 check "status shows head 4" grep -q '"head_position":4' <<<"$(ctl status)"
 
+
+# The domain: a simulated county, then its department views.
+out=$(ctl simulate --county 350584 --days 3 --seed 5)
+check "simulate appends a county" grep -qE '"events":[0-9]{4,}' <<<"$out"
+head_pos=$(sed -n 's/.*"head_position":\([0-9]*\).*/\1/p' <<<"$out")
+out=$(ctl projection get population --key 350584 --min_position "$head_pos" --output json)
+check "population rolls up to the county" grep -q '"residents":"[1-9]' <<<"$out"
+check "the view is as of the head" grep -q "\"position\":\"$head_pos\"" <<<"$out"
+out=$(ctl projection get population --key 350584 --at 200 --output json)
+check "a past view is as of its position" grep -q '"position":"200"' <<<"$out"
+out=$(ctl projection list)
+check "eight projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 8
+out=$(ctl projection get form_completion --prefix "t-5-1#350584/101")
+check "form completion shows a table" grep -qE '^t-5-1#350584/101/201 +[0-9]+ +t-5-1' <<<"$out"
+out=$(ctl projection watch population --prefix 350584/101 --max_messages 1 --output json)
+check "watch starts with a snapshot" grep -q '"snapshot":true' <<<"$out"
+set +e
+ctl projection get populaton 2>"$tmp/err"; rc=$?
+set -e
+check "unknown projection exits 1" test "$rc" -eq 1
+check "unknown projection is NOT_FOUND with the names" grep -q "NOT_FOUND.*there are: grid_sanitation" "$tmp/err"
+
 # Graceful stop and restart.
 kill -TERM "$pid"
 set +e
@@ -120,7 +142,9 @@ set -e
 pid=""
 check "SIGTERM exits 0" test "$rc" -eq 0
 start
-check "restart keeps the head" grep -q '"head_position":4' <<<"$(ctl status)"
+check "restart keeps the head" grep -q "\"head_position\":$head_pos" <<<"$(ctl status)"
+out=$(ctl projection get population --key 350584 --min_position "$head_pos" --output json)
+check "projections survive the restart" grep -q "\"position\":\"$head_pos\"" <<<"$out"
 out=$(ctl append --stream org/350583 "$grid")
 check "idempotency survives restart" grep -q '"duplicate":true' <<<"$out"
 
