@@ -106,7 +106,7 @@ absl::Status Projector::Start() {
   for (const auto& def : domain::AllProjections()) {
     auto p = store_->Checkpoint(def.name);
     if (!p.ok()) return p.status();
-    states_[def.name] = State{&def, *p};
+    states_[def.name] = State{&def, *p, false, ""};
   }
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
