@@ -3,7 +3,10 @@
 #include "server/projection_service.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -57,21 +60,12 @@ absl::Status ToRow(const domain::ProjectionDef& def, const ProjectionStore::RowV
   return absl::OkStatus();
 }
 
-absl::Status Get(ServiceEnv* env, Projector* projector, const grpc::CallbackServerContext* ctx,
-                 const grid::v1::GetProjectionRequest& req, grid::v1::GetProjectionResponse* resp) {
+absl::Status Get(ServiceEnv* env, Projector* projector, const grid::v1::GetProjectionRequest& req,
+                 grid::v1::GetProjectionResponse* resp) {
   auto def = Def(req.name());
   if (!def.ok()) return def.status();
   if (auto s = CheckKey("key", req.key()); !s.ok()) return s;
   if (auto s = CheckKey("prefix", req.prefix()); !s.ok()) return s;
-  if (req.min_position() > 0) {
-    const absl::Time deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + kMaxMinPositionWait);
-    if (!projector->AwaitPosition(req.name(), req.min_position(), deadline)) {
-      auto at = projector->PositionOf(req.name());
-      return absl::DeadlineExceededError(absl::StrCat("projection ", req.name(), " has folded through position ",
-                                                      at.ok() ? *at : 0, ", not yet min_position ",
-                                                      req.min_position(), "; retry"));
-    }
-  }
   auto folded = projector->PositionOf(req.name());
   if (!folded.ok()) return folded.status();
   Position at = *folded;
@@ -110,7 +104,8 @@ absl::Status Get(ServiceEnv* env, Projector* projector, const grpc::CallbackServ
   if (req.select_case() == grid::v1::GetProjectionRequest::kKey) {
     auto r = store->Get(req.name(), req.key(), at);
     if (!r.ok()) return r.status();
-    if (*r && domain::KeyMatches(req.key(), req.key())) return ToRow(**def, **r, as_of, resp->add_rows());
+    const bool bookkeeping = !req.key().empty() && req.key()[0] == '~';
+    if (*r && !bookkeeping) return ToRow(**def, **r, as_of, resp->add_rows());
     return absl::OkStatus();
   }
   const uint32_t max_rows = req.max_rows() == 0 ? kDefaultMaxRows : std::min(req.max_rows(), kMaxRows);
@@ -273,6 +268,75 @@ grpc::Status Unavailable() {
 
 }  // namespace
 
+namespace {
+
+// A GetProjection call. With `min_position` not yet folded it waits as a
+// projector waiter (no thread is held), woken by each fold and by a timer at
+// its deadline; then it reads on the pool.
+class GetCall final : public Notifier::Waiter, public std::enable_shared_from_this<GetCall> {
+ public:
+  GetCall(ServiceEnv* env, Projector* projector, const grid::v1::GetProjectionRequest* req,
+          grid::v1::GetProjectionResponse* resp, grpc::ServerUnaryReactor* reactor, absl::Time deadline)
+      : env_(env), projector_(projector), req_(req), resp_(resp), reactor_(reactor), deadline_(deadline) {}
+
+  void Post() {
+    boost::asio::post(*env_->pool, [self = shared_from_this()] { self->Attempt(); });
+  }
+
+  // Called by the projector with its lock held: only schedule.
+  void Wake() override { std::move(registered_)->Post(); }
+
+ private:
+  void Finish(const grpc::Status& s) {
+    // A pending deadline timer would hold the pool (and shutdown) until it fires.
+    if (timer_) timer_->cancel();
+    reactor_->Finish(s);
+  }
+
+  void Attempt() {
+    if (env_->stopping.load()) {
+      Finish(Unavailable());
+      return;
+    }
+    const uint64_t progress = projector_->progress();
+    if (req_->min_position() == 0 || projector_->HasFolded(req_->name(), req_->min_position())) {
+      Finish(ToGrpc(Get(env_, projector_, *req_, resp_)));
+      return;
+    }
+    if (absl::Now() >= deadline_) {
+      auto at = projector_->PositionOf(req_->name());
+      Finish(ToGrpc(at.ok() ? absl::DeadlineExceededError(absl::StrCat(
+                                            "projection ", req_->name(), " has folded through position ", *at,
+                                            ", not yet min_position ", req_->min_position(), "; retry"))
+                                      : at.status()));
+      return;
+    }
+    registered_ = shared_from_this();
+    if (projector_->WaitForMore(progress, this)) {
+      std::move(registered_)->Post();
+      return;
+    }
+    if (!timer_) {
+      timer_ = std::make_unique<boost::asio::steady_timer>(env_->pool->get_executor(),
+                                                           absl::ToChronoMilliseconds(deadline_ - absl::Now()));
+      timer_->async_wait([self = shared_from_this()](const boost::system::error_code&) {
+        if (self->projector_->Cancel(self.get())) std::move(self->registered_)->Post();
+      });
+    }
+  }
+
+  ServiceEnv* const env_;
+  Projector* const projector_;
+  const grid::v1::GetProjectionRequest* const req_;
+  grid::v1::GetProjectionResponse* const resp_;
+  grpc::ServerUnaryReactor* const reactor_;
+  const absl::Time deadline_;
+  std::shared_ptr<GetCall> registered_;  // keeps the call alive while it waits in the projector
+  std::unique_ptr<boost::asio::steady_timer> timer_;
+};
+
+}  // namespace
+
 grpc::ServerUnaryReactor* ProjectionService::GetProjection(grpc::CallbackServerContext* ctx,
                                                            const grid::v1::GetProjectionRequest* request,
                                                            grid::v1::GetProjectionResponse* response) {
@@ -281,9 +345,8 @@ grpc::ServerUnaryReactor* ProjectionService::GetProjection(grpc::CallbackServerC
     reactor->Finish(Unavailable());
     return reactor;
   }
-  boost::asio::post(*env_->pool, [env = env_, projector = projector_, ctx, request, response, reactor] {
-    reactor->Finish(ToGrpc(Get(env, projector, ctx, *request, response)));
-  });
+  const absl::Time deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + kMaxMinPositionWait);
+  std::make_shared<GetCall>(env_, projector_, request, response, reactor, deadline)->Post();
   return reactor;
 }
 

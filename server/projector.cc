@@ -164,6 +164,12 @@ absl::Status Projector::Rebuild(const std::string& name) {
   return absl::OkStatus();
 }
 
+bool Projector::HasFolded(const std::string& name, storage::Position position) const {
+  grid::MutexLock l(&mu_);
+  auto it = states_.find(name);
+  return it != states_.end() && it->second.position >= position && !it->second.rebuilding;
+}
+
 bool Projector::AwaitPosition(const std::string& name, storage::Position position, absl::Time deadline) {
   grid::MutexLock l(&mu_);
   for (;;) {

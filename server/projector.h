@@ -58,8 +58,12 @@ class Projector final : public Notifier {
   // List() says "rebuilding" until it reaches the head).
   absl::Status Rebuild(const std::string& name);
 
+  // True if `name` has folded `position` (and is not rebuilding).
+  bool HasFolded(const std::string& name, storage::Position position) const;
+
   // Blocks until `name` has folded `position`, the deadline passes or the
-  // projector stops; true if it has. For pool threads, never reactors.
+  // projector stops; true if it has. For tests and tools, never on the
+  // application pool (GetProjection waits as a Notifier waiter instead).
   bool AwaitPosition(const std::string& name, storage::Position position, absl::Time deadline);
 
   // Counts store writes; moves on whenever any projection advances.

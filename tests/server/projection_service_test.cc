@@ -78,6 +78,27 @@ TEST_F(ProjectionServiceTest, ReadsAtPositionsAndTimesAndYourOwnWrites) {
   EXPECT_EQ(roster.rows(0).key(), "350583/101/203/g05#h-3");
   EXPECT_EQ(roster.rows(0).value().household_roster().members_size(), 1);
 
+  // min_position ahead of the log: the read waits for the write, or gives up
+  // at its deadline.
+  grid::v1::GetProjectionRequest ahead;
+  ahead.set_name("population");
+  ahead.set_key("350583");
+  ahead.set_min_position(p2 + 1);
+  client_->set_timeout(absl::Milliseconds(300));
+  EXPECT_EQ(client_->GetProjection(ahead).status().code(), absl::StatusCode::kDeadlineExceeded);
+  client_->set_timeout(absl::Seconds(30));
+  auto writer = client::Client::Connect(target());
+  std::thread later([&] {
+    absl::SleepFor(absl::Milliseconds(200));
+    EXPECT_OK(writer->Append(
+        Req({ev::MemberAdded("m2", "h-3", kG5, "p-3", "张二", grid::v1::MemberAdded::BIRTH, T0)})));
+  });
+  auto waited = client_->GetProjection(ahead);
+  later.join();
+  ASSERT_OK(waited);
+  ASSERT_EQ(waited->rows_size(), 1);
+  EXPECT_EQ(waited->rows(0).value().population().residents(), 3);
+
   // Bad requests say what is wrong.
   grid::v1::GetProjectionRequest bad;
   bad.set_name("populaton");
