@@ -102,11 +102,19 @@ Projector::Projector(const storage::EventLog* log, storage::ProjectionStore* sto
 Projector::~Projector() { Stop(); }
 
 absl::Status Projector::Start() {
+  const storage::Position head = log_->GetHead().position;
   grid::MutexLock l(&mu_);
   for (const auto& def : domain::AllProjections()) {
     auto p = store_->Checkpoint(def.name);
     if (!p.ok()) return p.status();
     states_[def.name] = State{&def, *p, false, ""};
+    if (*p > head) {
+      // Rows from a log that went further than this one (e.g. a restored
+      // log beside newer projections) would describe events that are not
+      // here: fold again from the log.
+      rebuilds_.push_back(def.name);
+      states_[def.name].rebuilding = true;
+    }
   }
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
