@@ -546,10 +546,6 @@ void PrintTable(const std::vector<grid::v1::ProjectionRow>& rows, bool with_chan
   }
 }
 
-void PrintRowsJson(const google::protobuf::RepeatedPtrField<grid::v1::ProjectionRow>& rows) {
-  for (const auto& r : rows) std::cout << grid::client::MessageToJson(r) << "\n";
-}
-
 bool TableOutput(const po::variables_map& vm, int* code) {
   const std::string o = vm["output"].as<std::string>();
   if (o != "table" && o != "json") {

@@ -144,7 +144,8 @@ Event RectificationEscalated(const std::string& id, const std::string& finding,
 
 Event HouseholdCreated(const std::string& id, const std::string& household,
                        const std::string& grid, const std::string& head_token,
-                       const std::string& head_name, absl::Time at) {
+                       const std::string& head_name, absl::Time at,
+                       grid::v1::ResidenceType residence) {
   Event e = Envelope(id, "HouseholdCreated", StreamFor("household", household), grid, at);
   auto* h = e.mutable_household_created();
   h->set_household_id(household);
@@ -153,12 +154,14 @@ Event HouseholdCreated(const std::string& id, const std::string& household,
   h->set_house_number("12");
   Person(h->mutable_head(), head_token, head_name);
   h->set_source(grid::v1::GRID_VISIT);
+  h->set_head_residence(residence);
   return e;
 }
 
 Event MemberAdded(const std::string& id, const std::string& household, const std::string& grid,
                   const std::string& token, const std::string& name,
-                  grid::v1::MemberAdded::Reason reason, absl::Time at, grid::v1::Relation relation) {
+                  grid::v1::MemberAdded::Reason reason, absl::Time at, grid::v1::Relation relation,
+                  grid::v1::ResidenceType residence) {
   Event e = Envelope(id, "MemberAdded", StreamFor("household", household), grid, at);
   auto* m = e.mutable_member_added();
   m->set_household_id(household);
@@ -167,6 +170,7 @@ Event MemberAdded(const std::string& id, const std::string& household, const std
   m->set_reason(reason);
   *m->mutable_effective() = Ts(at);
   m->set_source(grid::v1::GRID_VISIT);
+  m->set_residence(residence);
   return e;
 }
 

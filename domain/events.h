@@ -47,11 +47,13 @@ Event RectificationEscalated(const std::string& id, const std::string& finding,
 // household/<id>. Person tokens stand for the keyed HMAC of an ID number.
 Event HouseholdCreated(const std::string& id, const std::string& household,
                        const std::string& grid, const std::string& head_token,
-                       const std::string& head_name, absl::Time at);
+                       const std::string& head_name, absl::Time at,
+                       grid::v1::ResidenceType residence = grid::v1::REGISTERED_RESIDENT);
 Event MemberAdded(const std::string& id, const std::string& household, const std::string& grid,
                   const std::string& token, const std::string& name,
                   grid::v1::MemberAdded::Reason reason, absl::Time at,
-                  grid::v1::Relation relation = grid::v1::CHILD);
+                  grid::v1::Relation relation = grid::v1::CHILD,
+                  grid::v1::ResidenceType residence = grid::v1::REGISTERED_RESIDENT);
 Event MemberRemoved(const std::string& id, const std::string& household,
                     const std::string& grid, const std::string& token,
                     grid::v1::MemberRemoved::Reason reason, absl::Time at,

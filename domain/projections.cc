@@ -163,6 +163,12 @@ void DeriveRectification(absl::Time t, RowValue* v) {
 
 struct PopulationDelta {
   int64_t households = 0, residents = 0, family = 0, collective = 0, deaths = 0;
+  int64_t by_type[4] = {0, 0, 0, 0};  // indexed by ResidenceType
+
+  void Person(grid::v1::ResidenceType t, int64_t n) {
+    residents += n;
+    by_type[t >= 0 && t < 4 ? t : 0] += n;
+  }
 };
 
 absl::Status AddPopulation(RowAccess& rows, absl::string_view org, const PopulationDelta& d) {
@@ -175,11 +181,26 @@ absl::Status AddPopulation(RowAccess& rows, absl::string_view org, const Populat
     p->set_family_households(p->family_households() + d.family);
     p->set_collective_households(p->collective_households() + d.collective);
     p->set_deaths_awaiting_confirmation(p->deaths_awaiting_confirmation() + d.deaths);
+    p->set_registered_residents(p->registered_residents() + d.by_type[grid::v1::REGISTERED_RESIDENT]);
+    p->set_registered_away(p->registered_away() + d.by_type[grid::v1::REGISTERED_AWAY]);
+    p->set_non_registered_residents(p->non_registered_residents() + d.by_type[grid::v1::NON_REGISTERED_RESIDENT]);
     rows.Put(level, std::move(v));
   }
   return absl::OkStatus();
 }
 
+// The whole household as a delta (sign = +1 to count it in, -1 out).
+PopulationDelta WholeHousehold(const grid::v1::InternalRow& h, int64_t sign) {
+  PopulationDelta d;
+  d.households = sign;
+  (h.collective() ? d.collective : d.family) = sign;
+  d.deaths = sign * h.keys_size();
+  for (const auto& [token, type] : h.residence()) d.Person(type, sign);
+  return d;
+}
+
+// population keeps, per household, "~hh/household/<id>": its grid, kind,
+// each member's residence type and the deaths reported but not confirmed.
 absl::Status FoldPopulation(const Event& e, RowAccess& rows) {
   if (AggregateOf(e.type()) != "household") return absl::OkStatus();
   const std::string hkey = absl::StrCat("~hh/", e.stream());
@@ -187,54 +208,72 @@ absl::Status FoldPopulation(const Event& e, RowAccess& rows) {
   if (!cur && !e.has_household_created()) return absl::OkStatus();
   RowValue v = cur.value_or(RowValue());
   auto* h = v.mutable_internal();
-  const int64_t kind_family = h->collective() ? 0 : 1;
+  auto* residence = h->mutable_residence();
   PopulationDelta d;
   switch (e.body_case()) {
     case Event::kHouseholdCreated: {
       if (cur) return absl::OkStatus();
-      h->set_org_path(e.household_created().org_path());
-      h->set_collective(e.household_created().kind() == grid::v1::COLLECTIVE);
-      h->set_residents(1);
-      d = {1, 1, h->collective() ? 0 : 1, h->collective() ? 1 : 0, 0};
+      const auto& c = e.household_created();
+      h->set_org_path(c.org_path());
+      h->set_collective(c.kind() == grid::v1::COLLECTIVE);
+      (*residence)[c.head().person_token()] = c.head_residence();
+      d = WholeHousehold(*h, 1);
       break;
     }
-    case Event::kMemberAdded:
-      h->set_residents(h->residents() + 1);
-      d.residents = 1;
+    case Event::kMemberAdded: {
+      const auto& m = e.member_added();
+      if (residence->contains(m.person().person_token())) return absl::OkStatus();
+      (*residence)[m.person().person_token()] = m.residence();
+      d.Person(m.residence(), 1);
       break;
+    }
     case Event::kMemberRemoved: {
       const auto& m = e.member_removed();
+      auto it = residence->find(m.person_token());
+      if (it == residence->end()) return absl::OkStatus();
       auto* reported = h->mutable_keys();
-      auto it = std::find(reported->begin(), reported->end(), m.person_token());
+      auto r = std::find(reported->begin(), reported->end(), m.person_token());
       if (m.reason() == grid::v1::MemberRemoved::DEATH_REPORTED) {
-        if (it == reported->end()) {
-          reported->Add(std::string(m.person_token()));
-          d.deaths = 1;
-        }
+        if (r != reported->end()) return absl::OkStatus();
+        reported->Add(std::string(m.person_token()));
+        d.deaths = 1;
       } else {
-        if (it != reported->end()) {
-          reported->erase(it);
+        if (r != reported->end()) {
+          reported->erase(r);
           d.deaths = -1;
         }
-        h->set_residents(h->residents() - 1);
-        d.residents = -1;
+        d.Person(it->second, -1);
+        residence->erase(it);
       }
       break;
     }
     case Event::kHouseholdSplit:
-      h->set_residents(h->residents() - e.household_split().moved_person_tokens_size());
-      d.residents = -e.household_split().moved_person_tokens_size();
+      for (const auto& t : e.household_split().moved_person_tokens()) {
+        auto it = residence->find(t);
+        if (it == residence->end()) continue;
+        d.Person(it->second, -1);
+        residence->erase(it);
+      }
       break;
-    case Event::kAddressChanged: {
-      const PopulationDelta out{-1, -h->residents(), -kind_family, kind_family - 1, -h->keys_size()};
-      if (auto s = AddPopulation(rows, h->org_path(), out); !s.ok()) return s;
-      h->set_org_path(e.address_changed().new_org_path());
-      d = {1, h->residents(), kind_family, 1 - kind_family, h->keys_size()};
+    case Event::kHouseholdDataCorrected: {
+      const auto& c = e.household_data_corrected();
+      auto it = residence->find(c.person().person_token());
+      if (c.residence() == grid::v1::RESIDENCE_TYPE_UNSPECIFIED || it == residence->end() ||
+          it->second == c.residence()) {
+        return absl::OkStatus();
+      }
+      d.Person(it->second, -1);
+      d.Person(c.residence(), 1);
+      it->second = c.residence();
       break;
     }
+    case Event::kAddressChanged:
+      if (auto s = AddPopulation(rows, h->org_path(), WholeHousehold(*h, -1)); !s.ok()) return s;
+      h->set_org_path(e.address_changed().new_org_path());
+      d = WholeHousehold(*h, 1);
+      break;
     case Event::kHouseholdDissolved:
-      d = {-1, -h->residents(), -kind_family, kind_family - 1, -h->keys_size()};
-      if (auto s = AddPopulation(rows, h->org_path(), d); !s.ok()) return s;
+      if (auto s = AddPopulation(rows, h->org_path(), WholeHousehold(*h, -1)); !s.ok()) return s;
       rows.Delete(hkey);
       return absl::OkStatus();
     default:
@@ -263,6 +302,7 @@ absl::Status FoldHouseholdRoster(const Event& e, RowAccess& rows) {
     m->set_name(c.head().name());
     m->set_relation_to_head(grid::v1::HEAD);
     m->set_birth_year(c.head().birth_year());
+    m->set_residence(c.head_residence());
     row->set_last_event_id(e.event_id());
     rows.Put(Key(c.org_path(), id), std::move(v));
     return absl::OkStatus();
@@ -285,6 +325,7 @@ absl::Status FoldHouseholdRoster(const Event& e, RowAccess& rows) {
       m->set_name(a.person().name());
       m->set_relation_to_head(a.relation_to_head());
       m->set_birth_year(a.person().birth_year());
+      m->set_residence(a.residence());
       break;
     }
     case Event::kMemberRemoved: {
@@ -329,6 +370,7 @@ absl::Status FoldHouseholdRoster(const Event& e, RowAccess& rows) {
       if (!c.person().name().empty()) it->set_name(c.person().name());
       if (c.person().birth_year() != 0) it->set_birth_year(c.person().birth_year());
       if (c.relation_to_head() != grid::v1::RELATION_UNSPECIFIED) it->set_relation_to_head(c.relation_to_head());
+      if (c.residence() != grid::v1::RESIDENCE_TYPE_UNSPECIFIED) it->set_residence(c.residence());
       break;
     }
     default:

@@ -68,7 +68,7 @@ absl::Status RequireOrgPath(absl::string_view field, const std::string& v) {
   return absl::OkStatus();
 }
 
-absl::Status RequireTime(absl::string_view field, const Event& e, bool has) {
+absl::Status RequireTime(absl::string_view field, bool has) {
   return has ? absl::OkStatus() : Invalid(field, "is required");
 }
 
@@ -223,6 +223,9 @@ absl::Status CheckBody(const Event& e) {
       if (h.kind() == grid::v1::HOUSEHOLD_KIND_UNSPECIFIED) return Invalid("household_created.kind", "is required");
       if (auto s = RequireOrgPath("household_created.org_path", h.org_path()); !s.ok()) return s;
       if (!h.has_head()) return Invalid("household_created.head", "is required");
+      if (h.head_residence() == grid::v1::RESIDENCE_TYPE_UNSPECIFIED) {
+        return Invalid("household_created.head_residence", "is required");
+      }
       return CheckPerson("household_created.head", h.head());
     }
     case Event::kMemberAdded: {
@@ -230,6 +233,7 @@ absl::Status CheckBody(const Event& e) {
       if (!m.has_person()) return Invalid("member_added.person", "is required");
       if (auto s = CheckPerson("member_added.person", m.person()); !s.ok()) return s;
       if (m.reason() == grid::v1::MemberAdded::REASON_UNSPECIFIED) return Invalid("member_added.reason", "is required");
+      if (m.residence() == grid::v1::RESIDENCE_TYPE_UNSPECIFIED) return Invalid("member_added.residence", "is required");
       if (m.relation_to_head() == grid::v1::RELATION_UNSPECIFIED || m.relation_to_head() == grid::v1::HEAD) {
         return Invalid("member_added.relation_to_head",
                        "is required and cannot be HEAD (use HeadChanged)");
@@ -323,10 +327,10 @@ absl::Status CheckBody(const Event& e) {
       return absl::OkStatus();
     }
     case Event::kProjectStarted:
-      return RequireTime("project_started.started", e, e.project_started().has_started());
+      return RequireTime("project_started.started", e.project_started().has_started());
     case Event::kProjectCompleted:
       if (e.project_completed().final_cost_fen() < 0) return Invalid("project_completed.final_cost_fen", "is negative");
-      return RequireTime("project_completed.completed", e, e.project_completed().has_completed());
+      return RequireTime("project_completed.completed", e.project_completed().has_completed());
     case Event::kFormTaskIssued: {
       const auto& t = e.form_task_issued();
       if (t.fields().empty()) return Invalid("form_task_issued.fields", "is empty");

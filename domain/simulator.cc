@@ -57,6 +57,13 @@ class Sim {
   void Tick(int max_minutes = 3) { now_ += absl::Seconds(Uniform(20, max_minutes * 60)); }
   std::string Id() { return absl::StrFormat("sim%llu-%llu", static_cast<unsigned long long>(o_.seed), ++ids_); }
   std::string Name() { return absl::StrCat(kSurnames[Uniform(0, 9)], kGiven[Uniform(0, 9)]); }
+  // Most people live where they are registered; some work away, some have
+  // moved in without registering.
+  grid::v1::ResidenceType Residence() {
+    const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
+    return r < 0.8 ? grid::v1::REGISTERED_RESIDENT : r < 0.92 ? grid::v1::REGISTERED_AWAY
+                                                               : grid::v1::NON_REGISTERED_RESIDENT;
+  }
   std::string Person() { return absl::StrFormat("pt-%llu-%llu", static_cast<unsigned long long>(o_.seed), ++people_); }
 
   // Stamps the grid worker's phone on `e`; now and then a report is lost on
@@ -109,12 +116,13 @@ class Sim {
     h.grid = grid;
     h.head = Person();
     h.members.push_back(h.head);
-    std::vector<Event> events = {FromPhone(ev::HouseholdCreated(Id(), h.id, grid, h.head, Name(), now_), grid)};
+    std::vector<Event> events = {
+        FromPhone(ev::HouseholdCreated(Id(), h.id, grid, h.head, Name(), now_, Residence()), grid)};
     for (int i = 1; i < size; ++i) {
       const std::string p = Person();
       h.members.push_back(p);
       events.push_back(FromPhone(ev::MemberAdded(Id(), h.id, grid, p, Name(), grid::v1::MemberAdded::MOVE_IN, now_,
-                                                 i == 1 ? grid::v1::SPOUSE : grid::v1::CHILD),
+                                                 i == 1 ? grid::v1::SPOUSE : grid::v1::CHILD, Residence()),
                                  grid));
     }
     Emit(std::move(events));

@@ -273,6 +273,9 @@ bool Projector::FoldOnce() {
     const storage::Position last = records->back()->position;
     for (const auto& [name, pos] : behind) {
       if (events.empty()) break;
+      // Ahead of this run (another projection is catching up from further
+      // back): nothing to fold, and its checkpoint must not move back.
+      if (pos >= last) continue;
       const domain::ProjectionDef* def = domain::FindProjection(name);
       BatchRows rows(store_, name);
       storage::ProjectionStore::Write w;

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <random>
+#include <thread>
 
 #include "domain/admission.h"
 #include "domain/projections.h"
@@ -147,7 +148,17 @@ TEST_P(ProjectionPropertyTest, ViewsAtPositionsRebuildAndRollUps) {
   // Rebuild ends in exactly the incrementally maintained rows.
   std::map<std::string, Rows> before;
   for (const auto& def : AllProjections()) before[def.name] = Stored(*store_, def.name, head);
-  for (const auto& def : AllProjections()) ASSERT_OK(projector_->Rebuild(def.name));
+  // Half first; the rest once the first half is part-way, so that the
+  // projector folds projections at different positions in one run (which
+  // once moved a projection's checkpoint back and folded events twice).
+  const auto& defs = AllProjections();
+  for (size_t i = 0; i < defs.size() / 2; ++i) ASSERT_OK(projector_->Rebuild(defs[i].name));
+  for (const absl::Time until = absl::Now() + absl::Seconds(5); absl::Now() < until;) {
+    const storage::Position p = *projector_->PositionOf(defs[0].name);
+    if (p > 0 && p < head) break;
+    std::this_thread::yield();
+  }
+  for (size_t i = defs.size() / 2; i < defs.size(); ++i) ASSERT_OK(projector_->Rebuild(defs[i].name));
   // The rebuild request is taken up asynchronously: wait for "rebuilding"
   // to end at the head.
   for (int i = 0; i < 1200; ++i) {

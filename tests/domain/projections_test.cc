@@ -47,7 +47,7 @@ struct Case {
   std::string projection;
   std::vector<Event> events;
   std::vector<Expect> expect;
-  std::optional<absl::Time> derive_at;  // derive every row as of this moment
+  std::optional<absl::Time> derive_at = std::nullopt;  // derive every row as of this moment
 };
 
 std::vector<Case> Cases() {
@@ -105,6 +105,19 @@ std::vector<Case> Cases() {
        {{kTown, {"households: 1", "residents: 2"}},
         {kVillage, {"!households:", "!residents:"}},
         {"350583/101/204", {"households: 1", "residents: 2"}}}},
+      {"residents by residence type", "population",
+       plus(household, {ev::MemberAdded("h3", "h-3", kG5, "p-3", "张工", grid::v1::MemberAdded::RETURN, Day(1),
+                                        grid::v1::CHILD, grid::v1::REGISTERED_AWAY),
+                        ev::MemberAdded("h4", "h-3", kG5, "p-4", "李租", grid::v1::MemberAdded::MOVE_IN, Day(1),
+                                        grid::v1::NON_RELATIVE, grid::v1::NON_REGISTERED_RESIDENT)}),
+       {{kTown, {"residents: 4", "registered_residents: 2", "registered_away: 1", "non_registered_residents: 1"}}}},
+      {"a corrected residence type moves the count", "population",
+       plus(household, {[] {
+              auto e = ev::HouseholdDataCorrected("c1", "h-3", kG5, "h2", "p-2", "张小", Day(1));
+              e.mutable_household_data_corrected()->set_residence(grid::v1::REGISTERED_AWAY);
+              return e;
+            }()}),
+       {{kTown, {"residents: 2", "registered_residents: 1", "registered_away: 1"}}}},
       {"a reported death awaits confirmation", "population",
        plus(household, {ev::MemberRemoved("x", "h-3", kG5, "p-2", MemberRemoved::DEATH_REPORTED, Day(1))}),
        {{"350583", {"residents: 2", "deaths_awaiting_confirmation: 1"}}}},

@@ -139,7 +139,9 @@ TEST(DiskFullTest, AppendsFailClearlyAndResumeAfterSpaceIsFreed) {
     EXPECT_EQ(code, absl::StatusCode::kUnavailable) << message;
     EXPECT_NE(message.find("restart"), std::string::npos) << message;
   }
-  if (readable_seen) EXPECT_TRUE(readable) << "reads stopped while the disk was full";
+  if (readable_seen) {
+    EXPECT_TRUE(readable) << "reads stopped while the disk was full";
+  }
   ASSERT_GT(acked.size(), 100u);
   ASSERT_EQ(::unlink(ballast.c_str()), 0);  // free space, then restart
   ASSERT_OK_AND_ASSIGN(auto log, EventLog::Open(o, db));
