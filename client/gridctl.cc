@@ -658,6 +658,8 @@ int Projection(int argc, char** argv) {
           PrintTable(snapshot, false);
           snapshot.clear();
         }
+      } else if (r.rows().empty()) {
+        std::cout << "-- no change through position " << r.position() << "\n";
       } else {
         std::cout << "-- changes through position " << r.position() << "\n";
         PrintTable({r.rows().begin(), r.rows().end()}, true);
