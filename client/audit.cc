@@ -188,6 +188,13 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
       grid::v1::SignedCheckpoint cp;
       // Exactly the server's encoding, so that no byte of it goes unchecked.
       if (!cp.ParseFromString(data) || cp.SerializeAsString() != data) {
+        // Or the next event, whose record header lost its "event" flag: its
+        // bytes still extend the chain. Name the record that was changed.
+        AuditVerifier probe = v;
+        if (probe.AddEvent(data).ok()) {
+          return absl::DataLossError(absl::StrCat(
+              "position ", v.next(), ": record header is damaged (marked as a checkpoint)"));
+        }
         return absl::DataLossError(
             absl::StrCat("position ", v.next() - 1, ": checkpoint record is damaged"));
       }

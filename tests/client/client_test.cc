@@ -1,4 +1,5 @@
 // The client's verifier and export format against a real server.
+#include <gmock/gmock.h>
 #include <fstream>
 #include <random>
 
@@ -83,6 +84,36 @@ TEST_F(VerifyTest, ExportRoundTripsAndTruncationIsDetected) {
   absl::StatusOr<client::ExportReader::Kind> kind = client::ExportReader::Kind::kEvent;
   while (kind.ok() && *kind != client::ExportReader::Kind::kEnd) kind = cut->Next(&wire);
   EXPECT_EQ(kind.status().code(), absl::StatusCode::kDataLoss);
+}
+
+// Regression: flipping the "checkpoint" flag in an event record's header was
+// reported as a damaged checkpoint at the previous position.
+TEST_F(VerifyTest, EventRecordMarkedAsCheckpointNamesTheEvent) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(client_->Append(AppendReq("org/x", {GridEvent("e" + std::to_string(i))})));
+  }
+  const auto wires = RawAll();
+  const std::string path = dir_.path() + "/export.bin";
+  {
+    client::ExportWriter w(std::fopen(path.c_str(), "wb"), 1, storage::kGenesisChain);
+    for (const auto& x : wires) ASSERT_OK(w.AddEvent(x));
+    ASSERT_OK(w.Close());
+  }
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // Header, record 1, then record 2's big-endian length: its top bit is the flag.
+  const size_t second = 17 + 8 + 32 + 32 + 4 + wires[0].size();
+  bytes[second] = static_cast<char>(bytes[second] | 0x80);
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  auto r = client::VerifyExport(path, std::nullopt);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("position 2: record header is damaged"));
 }
 
 TEST(JsonTest, EventsParseFromEitherNameStyleAndRejectUnknownFields) {
