@@ -284,7 +284,7 @@ class GetCall final : public Notifier::Waiter, public std::enable_shared_from_th
   }
 
   // Called by the projector with its lock held: only schedule.
-  void Wake() override { std::move(registered_)->Post(); }
+  void Wake() override { Unregistered()->Post(); }
 
  private:
   void Finish(const grpc::Status& s) {
@@ -311,18 +311,28 @@ class GetCall final : public Notifier::Waiter, public std::enable_shared_from_th
                                       : at.status()));
       return;
     }
-    registered_ = shared_from_this();
-    if (projector_->WaitForMore(progress, this)) {
-      std::move(registered_)->Post();
-      return;
-    }
+    // Arm the deadline timer before registering: once registered, a Wake()
+    // may run the next Attempt() on another thread at once.
     if (!timer_) {
       timer_ = std::make_unique<boost::asio::steady_timer>(env_->pool->get_executor(),
                                                            absl::ToChronoMilliseconds(deadline_ - absl::Now()));
-      timer_->async_wait([self = shared_from_this()](const boost::system::error_code&) {
-        if (self->projector_->Cancel(self.get())) std::move(self->registered_)->Post();
+      // A weak reference: the call owns the timer, so a strong one would be a
+      // cycle. While the call waits, `registered_` keeps it alive.
+      timer_->async_wait([weak = weak_from_this()](const boost::system::error_code&) {
+        auto self = weak.lock();
+        if (self != nullptr && self->projector_->Cancel(self.get())) self->Unregistered()->Post();
       });
     }
+    registered_ = shared_from_this();
+    if (projector_->WaitForMore(progress, this)) Unregistered()->Post();
+  }
+
+  // Takes the reference the projector registration held (moving it out, so
+  // that the call does not keep itself alive).
+  std::shared_ptr<GetCall> Unregistered() {
+    std::shared_ptr<GetCall> self;
+    self.swap(registered_);
+    return self;
   }
 
   ServiceEnv* const env_;
