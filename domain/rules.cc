@@ -28,22 +28,6 @@ bool IsSegmentChar(char c) {
          (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-bool IsOrgPath(absl::string_view s) {
-  if (s.empty() || s.size() > 256) return false;
-  size_t seg = 0;
-  for (char c : s) {
-    if (c == '/') {
-      if (seg == 0) return false;
-      seg = 0;
-    } else if (IsSegmentChar(c)) {
-      ++seg;
-    } else {
-      return false;
-    }
-  }
-  return seg > 0;
-}
-
 size_t Depth(absl::string_view org_path) {
   return org_path.empty() ? 0 : std::count(org_path.begin(), org_path.end(), '/') + 1;
 }
@@ -719,6 +703,22 @@ absl::string_view CountyOf(absl::string_view org_path) {
 absl::string_view ParentOf(absl::string_view org_path) {
   const size_t slash = org_path.rfind('/');
   return slash == absl::string_view::npos ? absl::string_view() : org_path.substr(0, slash);
+}
+
+bool IsOrgPath(absl::string_view s) {
+  if (s.empty() || s.size() > 256) return false;
+  size_t seg = 0;
+  for (char c : s) {
+    if (c == '/') {
+      if (seg == 0) return false;
+      seg = 0;
+    } else if (IsSegmentChar(c)) {
+      ++seg;
+    } else {
+      return false;
+    }
+  }
+  return seg > 0;
 }
 
 bool IsUnder(absl::string_view path, absl::string_view prefix) {

@@ -37,6 +37,8 @@ std::string StreamFor(absl::string_view aggregate, absl::string_view id);
 absl::string_view CountyOf(absl::string_view org_path);
 // The org path without its last segment ("" for a county).
 absl::string_view ParentOf(absl::string_view org_path);
+// True for "/"-separated segments of [A-Za-z0-9_-], 1..256 bytes.
+bool IsOrgPath(absl::string_view s);
 // True if `path` is `prefix` or lies under it ("a/b" is under "a", not "a/bc").
 bool IsUnder(absl::string_view path, absl::string_view prefix);
 

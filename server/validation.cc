@@ -19,10 +19,6 @@ bool IsIdChar(char c) {
          c == '@' || c == '/' || c == '-';
 }
 
-bool IsSegmentChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
 
 // The name of the body message set in `e`, or "" when none is.
 std::string BodyType(const grid::v1::Event& e) {
@@ -59,20 +55,7 @@ bool IsValidStreamName(std::string_view s) {
 }
 
 bool IsValidOrgPath(std::string_view s) {
-  if (s.size() > kMaxOrgPathBytes) return false;
-  if (s.empty()) return true;
-  size_t seg = 0;
-  for (char c : s) {
-    if (c == '/') {
-      if (seg == 0) return false;
-      seg = 0;
-    } else if (IsSegmentChar(c)) {
-      ++seg;
-    } else {
-      return false;
-    }
-  }
-  return seg > 0;
+  return s.empty() || domain::IsOrgPath(absl::string_view(s.data(), s.size()));
 }
 
 absl::StatusOr<storage::AppendBatch> ValidateAppend(

@@ -36,6 +36,25 @@ Rows Stored(const storage::ProjectionStore& store, const std::string& name, stor
   return out;
 }
 
+// Appends a simulated county to `log` through the domain rules, one batch per
+// commit; `after_batch` (optional) runs after each. Every batch must pass.
+void AppendSimulated(storage::EventLog* log, const SimulatorOptions& o,
+                     const std::function<void(size_t batches)>& after_batch = nullptr) {
+  DomainAdmission admission(log);
+  size_t batches = 0;
+  Simulate(o, [&](SimBatch&& b) {
+    storage::AppendBatch batch;
+    batch.stream = b.stream;
+    batch.events = std::move(b.events);
+    storage::AppendBatch* p = &batch;
+    const absl::Status s = log->Commit(absl::MakeSpan(&p, 1), absl::Now(), &admission).outcomes[0].status;
+    EXPECT_OK(s) << "simulated batch " << batches << " on " << batch.stream;
+    ++batches;
+    if (after_batch) after_batch(batches);
+    return s.ok();
+  });
+}
+
 class ProjectionPropertyTest : public ::testing::TestWithParam<uint64_t> {
  protected:
   ProjectionPropertyTest() : env_(rocksdb::NewMemEnv(rocksdb::Env::Default())) {
@@ -54,18 +73,8 @@ class ProjectionPropertyTest : public ::testing::TestWithParam<uint64_t> {
 
   // Appends the simulated history through the domain rules.
   void AppendHistory(const SimulatorOptions& o) {
-    DomainAdmission admission(log_.get());
-    size_t batches = 0;
-    Simulate(o, [&](SimBatch&& b) {
-      storage::AppendBatch batch;
-      batch.stream = b.stream;
-      batch.events = std::move(b.events);
-      storage::AppendBatch* p = &batch;
-      auto r = log_->Commit(absl::MakeSpan(&p, 1), absl::Now(), &admission);
-      EXPECT_OK(r.outcomes[0].status) << "simulated batch " << batches << " on " << batch.stream;
-      ++batches;
+    AppendSimulated(log_.get(), o, [&](size_t batches) {
       if (batches % 50 == 0) projector_->Notify();
-      return r.outcomes[0].status.ok();
     });
     projector_->Notify();
   }
@@ -208,18 +217,11 @@ TEST(ProjectorTest, ProjectionsAheadOfTheLogAreRebuilt) {
   auto fill = [&](const std::string& path, int days) {
     auto log = storage::EventLog::Open(o, path);
     EXPECT_OK(log);
-    DomainAdmission admission(log->get());
     SimulatorOptions sim;
     sim.days = days;
     sim.seed = 100 + days;  // different histories, not one a prefix of the other
     sim.towns = 1;
-    Simulate(sim, [&](SimBatch&& b) {
-      storage::AppendBatch batch;
-      batch.stream = b.stream;
-      batch.events = std::move(b.events);
-      storage::AppendBatch* p = &batch;
-      return (*log)->Commit(absl::MakeSpan(&p, 1), absl::Now(), &admission).outcomes[0].status.ok();
-    });
+    AppendSimulated(log->get(), sim);
     return *std::move(log);
   };
   auto longer = fill("/long", 4);
@@ -265,17 +267,10 @@ TEST(ProjectorTest, CheckpointNeverMovesBackWhenAnotherProjectionIsReset) {
   ASSERT_OK(log);
   auto store = storage::ProjectionStore::Open("/projections", env.get());
   ASSERT_OK(store);
-  DomainAdmission admission(log->get());
   SimulatorOptions sim;
   sim.towns = 1;
   sim.days = 6;
-  Simulate(sim, [&](SimBatch&& b) {
-    storage::AppendBatch batch;
-    batch.stream = b.stream;
-    batch.events = std::move(b.events);
-    storage::AppendBatch* p = &batch;
-    return (*log)->Commit(absl::MakeSpan(&p, 1), absl::Now(), &admission).outcomes[0].status.ok();
-  });
+  AppendSimulated(log->get(), sim);
   const storage::Position head = (*log)->GetHead().position;
   // One event per run: a rebuild takes many runs.
   server::Projector projector(log->get(), store->get(), server::Projector::Options{1});

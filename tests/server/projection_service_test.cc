@@ -12,6 +12,7 @@
 #include "domain/events.h"
 #include "domain/simulator.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/test_events.h"
 
 namespace grid::server {
 namespace {
@@ -20,12 +21,7 @@ namespace ev = domain::events;
 const absl::Time T0 = absl::FromCivil(absl::CivilDay(2026, 3, 2), absl::UTCTimeZone());
 constexpr char kG5[] = "350583/101/203/g05";
 
-grid::v1::AppendRequest Req(std::vector<grid::v1::Event> events) {
-  grid::v1::AppendRequest r;
-  r.set_stream(events.front().stream());
-  for (auto& e : events) *r.add_events() = std::move(e);
-  return r;
-}
+using grid::testing::StreamReq;
 
 class ProjectionServiceTest : public grid::testing::ServerFixture {
  protected:
@@ -46,12 +42,12 @@ class ProjectionServiceTest : public grid::testing::ServerFixture {
 };
 
 TEST_F(ProjectionServiceTest, ReadsAtPositionsAndTimesAndYourOwnWrites) {
-  ASSERT_OK(client_->Append(Req({ev::GridDefined("g1", kG5, T0), ev::WorkerAssigned("w1", "w-4", kG5, T0)})));
-  ASSERT_OK_AND_ASSIGN(auto created, client_->Append(Req({ev::HouseholdCreated("h1", "h-3", kG5, "p-1", "张三", T0)})));
+  ASSERT_OK(client_->Append(StreamReq({ev::GridDefined("g1", kG5, T0), ev::WorkerAssigned("w1", "w-4", kG5, T0)})));
+  ASSERT_OK_AND_ASSIGN(auto created, client_->Append(StreamReq({ev::HouseholdCreated("h1", "h-3", kG5, "p-1", "张三", T0)})));
   const uint64_t p1 = created.results(0).position();
   EXPECT_EQ(Residents("350583/101", 0, p1), 1);  // min_position: read your own write
   absl::SleepFor(absl::Milliseconds(20));        // a later recorded_at for the next write
-  ASSERT_OK_AND_ASSIGN(auto added, client_->Append(Req({ev::MemberAdded(
+  ASSERT_OK_AND_ASSIGN(auto added, client_->Append(StreamReq({ev::MemberAdded(
                                        "m1", "h-3", kG5, "p-2", "张小", grid::v1::MemberAdded::BIRTH, T0)})));
   const uint64_t p2 = added.results(0).position();
   EXPECT_EQ(Residents("350583/101", 0, p2), 2);
@@ -91,7 +87,7 @@ TEST_F(ProjectionServiceTest, ReadsAtPositionsAndTimesAndYourOwnWrites) {
   std::thread later([&] {
     absl::SleepFor(absl::Milliseconds(200));
     EXPECT_OK(writer->Append(
-        Req({ev::MemberAdded("m2", "h-3", kG5, "p-3", "张二", grid::v1::MemberAdded::BIRTH, T0)})));
+        StreamReq({ev::MemberAdded("m2", "h-3", kG5, "p-3", "张二", grid::v1::MemberAdded::BIRTH, T0)})));
   });
   auto waited = client_->GetProjection(ahead);
   later.join();
@@ -120,7 +116,7 @@ TEST_F(ProjectionServiceTest, ListAndRebuildEndInTheSameRows) {
   o.days = 4;
   uint64_t head = 0;
   domain::Simulate(o, [&](domain::SimBatch&& b) {
-    auto r = client_->Append(Req(std::move(b.events)));
+    auto r = client_->Append(StreamReq(std::move(b.events)));
     EXPECT_OK(r);
     if (r.ok()) head = r->head_position();
     return r.ok();
@@ -160,7 +156,7 @@ TEST_F(ProjectionServiceTest, SnapshotThenChangesUnderConcurrentAppendsHasNoGapO
   o.days = 6;
   std::vector<grid::v1::AppendRequest> history;
   domain::Simulate(o, [&](domain::SimBatch&& b) {
-    history.push_back(Req(std::move(b.events)));
+    history.push_back(StreamReq(std::move(b.events)));
     return true;
   });
   // A third goes in before the subscription, the rest while it runs.

@@ -55,6 +55,14 @@ inline grid::v1::AppendRequest AppendReq(const std::string& stream,
   return r;
 }
 
+// A request for `events`, all of one stream (the first event's).
+inline grid::v1::AppendRequest StreamReq(std::vector<grid::v1::Event> events) {
+  grid::v1::AppendRequest r;
+  r.set_stream(events.front().stream());
+  for (auto& e : events) *r.add_events() = std::move(e);
+  return r;
+}
+
 }  // namespace grid::testing
 
 #endif  // GRID_TESTS_TESTING_TEST_EVENTS_H_
