@@ -199,6 +199,14 @@ absl::Status Client::Subscribe(
       channel_, "/grid.v1.Log/Subscribe", request, context, on_message);
 }
 
+absl::Status Client::SubscribeRaw(
+    const grid::v1::SubscribeRequest& request,
+    const std::function<bool(const grid::v1::RawSubscribeResponse&)>& on_message,
+    grpc::ClientContext* context) {
+  return StreamCall<grid::v1::RawSubscribeResponse>(
+      channel_, "/grid.v1.Log/Subscribe", request, context, on_message);
+}
+
 absl::Status ChainVerifier::Add(std::string_view wire) {
   auto parts = storage::SplitWire(wire);
   if (!parts.ok()) {

@@ -38,6 +38,8 @@ class Client {
 
   // Per-call deadline for unary calls (default 30 s).
   void set_timeout(absl::Duration d) { timeout_ = d; }
+  // For callers that drive their own (e.g. asynchronous) stubs.
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   absl::StatusOr<grid::v1::AppendResponse> Append(
       const grid::v1::AppendRequest& request);
@@ -58,6 +60,11 @@ class Client {
   absl::Status Subscribe(
       const grid::v1::SubscribeRequest& request,
       const std::function<bool(const grid::v1::SubscribeResponse&)>& on_message,
+      grpc::ClientContext* context = nullptr);
+  // The same call, keeping each event as the bytes the server sent.
+  absl::Status SubscribeRaw(
+      const grid::v1::SubscribeRequest& request,
+      const std::function<bool(const grid::v1::RawSubscribeResponse&)>& on_message,
       grpc::ClientContext* context = nullptr);
 
   // Projections (grid.v1.Projections).

@@ -10,6 +10,7 @@
 //   gridctl projection list | get NAME [--key K | --prefix P] [--at N | --at_time T]
 //                      | watch NAME [--prefix P] | rebuild NAME   [--output table|json]
 //   gridctl simulate [--seed N] [--days N] [--towns N] ...
+//   gridctl bench [append|fanout|replay|projection|idle|slow|fill]... [--quick]
 //
 // Every command takes --server host:port (default 127.0.0.1:7443). Events
 // are JSON (protobuf's mapping), one per argument or one per stdin line;
@@ -31,6 +32,7 @@
 #include "absl/time/time.h"
 #include "storage/checkpoint.h"
 #include "client/audit.h"
+#include "client/bench.h"
 #include "client/client.h"
 #include "client/json.h"
 #include "domain/simulator.h"
@@ -41,7 +43,7 @@ using grid::client::Client;
 namespace {
 
 constexpr char kUsage[] =
-    "usage: gridctl <append|read|subscribe|replay|verify|status|projection|simulate> [options]\n"
+    "usage: gridctl <append|read|subscribe|replay|verify|status|projection|simulate|bench> [options]\n"
     "       gridctl <command> --help\n";
 
 int Fail(const absl::Status& s) {
@@ -760,6 +762,7 @@ int main(int argc, char** argv) {
   if (cmd == "status") return Status(sub_argc, sub_argv);
   if (cmd == "projection") return Projection(sub_argc, sub_argv);
   if (cmd == "simulate") return Simulate(sub_argc, sub_argv);
+  if (cmd == "bench") return grid::client::RunBench(sub_argc, sub_argv);
   std::cerr << "gridctl: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
 }

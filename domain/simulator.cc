@@ -74,6 +74,20 @@ class Sim {
     if (Chance(0.01)) ++seq;
     e.set_device_id(device);
     e.set_device_seq(++seq);
+    google::protobuf::RepeatedPtrField<grid::v1::MediaRef>* media =
+        e.has_sanitation_report_submitted()          ? e.mutable_sanitation_report_submitted()->mutable_media()
+        : e.has_rectification_progress_reported() ? e.mutable_rectification_progress_reported()->mutable_media()
+                                                     : nullptr;
+    for (int i = 0; media != nullptr && i < o_.photos_per_report; ++i) {
+      grid::v1::MediaRef* m = media->Add();
+      for (int j = 0; j < 4; ++j) {
+        absl::StrAppend(m->mutable_sha256(), absl::Hex(rng_(), absl::kZeroPad16));
+      }
+      m->set_mime_type("image/jpeg");
+      m->set_size_bytes(Uniform(150'000, 2'500'000));
+      *m->mutable_taken_at() = e.occurred_at();
+      m->set_label(i == 0 ? "site" : "detail");
+    }
     return e;
   }
 

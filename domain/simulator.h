@@ -31,6 +31,9 @@ struct SimulatorOptions {
   int grids_per_village = 9;
   int households_per_grid = 12;
   int days = 7;
+  // Photo references attached to each phone report (sanitation reports,
+  // rectification progress): a typical app sends 1-3. 0 keeps events small.
+  int photos_per_report = 0;
   absl::Time start = absl::FromCivil(absl::CivilSecond(2026, 3, 2, 8, 0, 0), absl::FixedTimeZone(8 * 3600));
 };
 

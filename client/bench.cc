@@ -1,0 +1,970 @@
+#include "client/bench.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <latch>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/client.h"
+#include "domain/simulator.h"
+#include "grid/v1/log.grpc.pb.h"
+
+namespace grid::client {
+namespace {
+
+namespace po = boost::program_options;
+using grid::v1::AppendRequest;
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+double SecondsSince(int64_t t0) { return static_cast<double>(NowNs() - t0) / 1e9; }
+
+// Percentile of `v` (sorted in place on first use), in the unit stored.
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  return v[i];
+}
+
+// ---------------------------------------------------------------- output
+
+// One result: named fields in order, printed as a JSON line or a block of
+// "key  value" lines.
+class Row {
+ public:
+  explicit Row(std::string workload) { Text("workload", std::move(workload)); }
+  Row& Num(const std::string& key, double v) {
+    fields_.emplace_back(key, v == static_cast<int64_t>(v) ? absl::StrCat(static_cast<int64_t>(v))
+                                                            : absl::StrFormat("%.1f", v));
+    return *this;
+  }
+  Row& Text(const std::string& key, const std::string& v) {
+    fields_.emplace_back(key, absl::StrCat("\"", v, "\""));
+    return *this;
+  }
+  Row& Flag(const std::string& key, bool v) {
+    fields_.emplace_back(key, v ? "true" : "false");
+    return *this;
+  }
+  // p50/p99/p999 of latencies in microseconds.
+  Row& Latency(const std::string& prefix, std::vector<double>& us) {
+    return Num(prefix + "p50_us", std::round(Percentile(us, 0.5)))
+        .Num(prefix + "p99_us", std::round(Percentile(us, 0.99)))
+        .Num(prefix + "p999_us", std::round(Percentile(us, 0.999)));
+  }
+  void Print(bool json) const {
+    if (json) {
+      std::string out = "{";
+      for (size_t i = 0; i < fields_.size(); ++i) {
+        absl::StrAppend(&out, i ? "," : "", "\"", fields_[i].first, "\":", fields_[i].second);
+      }
+      std::cout << out << "}" << std::endl;
+      return;
+    }
+    for (const auto& [k, v] : fields_) {
+      std::string shown = v;
+      if (shown.size() >= 2 && shown.front() == '"') shown = shown.substr(1, shown.size() - 2);
+      std::cout << absl::StrFormat("  %-22s %s\n", k, shown);
+    }
+    std::cout << std::endl;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+// Prints "label: done/total" on stderr twice a second while alive, when
+// stderr is a terminal.
+class Ticker {
+ public:
+  Ticker(std::string label, const std::atomic<uint64_t>& done, uint64_t total)
+      : label_(std::move(label)), done_(done), total_(total) {
+    if (isatty(STDERR_FILENO) == 0) return;
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        std::cerr << "\r" << label_ << ": " << done_.load();
+        if (total_ > 0) std::cerr << "/" << total_;
+        std::cerr << "   " << std::flush;
+        for (int i = 0; i < 5 && !stop_.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::cerr << "\r" << std::string(label_.size() + 30, ' ') << "\r" << std::flush;
+    });
+  }
+  ~Ticker() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::string label_;
+  const std::atomic<uint64_t>& done_;
+  uint64_t total_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------- server RSS
+
+// The pid of the process listening on TCP `port` on this machine, or 0.
+int FindListener(int port) {
+  std::set<std::string> inodes;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (f.size() < 10 || f[3] != "0A") continue;  // 0A = LISTEN
+      const size_t colon = f[1].rfind(':');
+      int p = 0;
+      if (colon == std::string::npos || !absl::SimpleHexAtoi(f[1].substr(colon + 1), &p) || p != port) continue;
+      inodes.insert(absl::StrCat("socket:[", f[9], "]"));
+    }
+  }
+  if (inodes.empty()) return 0;
+  std::error_code ec;
+  for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(proc.path().filename().string(), &pid)) continue;
+    std::filesystem::directory_iterator fds(proc.path() / "fd", ec);
+    if (ec) continue;
+    for (const auto& fd : fds) {
+      std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+      if (!ec && inodes.contains(target)) return pid;
+    }
+  }
+  return 0;
+}
+
+// Resident set size of `pid` in MiB, or -1.
+double RssMiB(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      int64_t kb = 0;
+      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (f.size() >= 2 && absl::SimpleAtoi(f[1], &kb)) return static_cast<double>(kb) / 1024.0;
+    }
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- events
+
+struct Config {
+  std::string server;
+  std::string run;  // prefix of every county and event id of this run
+  int photos = 3;
+  bool json = false;
+  bool quick = false;
+  int pid = 0;
+};
+
+// One generated county: its org events (appended before timing) and the
+// calls to time, in an order the domain rules accept.
+struct Lane {
+  std::vector<AppendRequest> setup;
+  std::vector<AppendRequest> body;
+  uint64_t events = 0;  // in body
+  uint64_t bytes = 0;   // serialized body events
+};
+
+// Event ids are "<run>.<lane>.<call>.<k>" (setup: "<run>.<lane>.s.<k>"), so
+// a subscriber can find when the call that carried an event was sent.
+bool ParseBenchId(std::string_view id, std::string_view run, int* lane, size_t* call) {
+  if (id.size() <= run.size() || id.substr(0, run.size()) != run || id[run.size()] != '.') return false;
+  std::vector<absl::string_view> parts =
+      absl::StrSplit(absl::string_view(id.data() + run.size() + 1, id.size() - run.size() - 1), '.');
+  return parts.size() == 3 && absl::SimpleAtoi(parts[0], lane) && absl::SimpleAtoi(parts[1], call);
+}
+
+// `per_call` 1: every event its own call (the simulator's mix). Above 1:
+// calls of `per_call` sanitation reports of one grid, an offline phone's
+// backlog; the API's batches are per stream, and no other stream of a county
+// gets 100 events at once. Other event types are left out then.
+Lane MakeLane(const Config& c, int lane, uint64_t events, int per_call) {
+  grid::domain::SimulatorOptions o;
+  o.seed = std::hash<std::string>()(c.run) + static_cast<uint64_t>(lane);
+  o.county = absl::StrCat(c.run, "-", lane);
+  o.households_per_grid = events < 2000 ? 2 : 12;
+  o.photos_per_report = c.photos;
+  o.days = 20000;
+  o.start = absl::Now() - absl::Hours(24 * (o.days + 1));
+  Lane out;
+  std::map<std::string, AppendRequest> pending;  // per stream, batch mode
+  auto finish = [&](AppendRequest req) {
+    for (int k = 0; k < req.events_size(); ++k) {
+      req.mutable_events(k)->set_event_id(absl::StrCat(c.run, ".", lane, ".", out.body.size(), ".", k));
+      out.bytes += req.events(k).ByteSizeLong();
+    }
+    out.events += req.events_size();
+    out.body.push_back(std::move(req));
+  };
+  grid::domain::Simulate(o, [&](grid::domain::SimBatch&& b) {
+    if (b.stream.rfind("org/", 0) == 0) {
+      AppendRequest req;
+      req.set_stream(b.stream);
+      for (auto& e : b.events) {
+        e.clear_stream();
+        e.set_event_id(absl::StrCat(c.run, ".", lane, ".s.", out.setup.size(), "-", req.events_size()));
+        *req.add_events() = std::move(e);
+      }
+      out.setup.push_back(std::move(req));
+      return true;
+    }
+    for (auto& e : b.events) {
+      e.clear_stream();
+      if (per_call == 1) {
+        AppendRequest req;
+        req.set_stream(b.stream);
+        *req.add_events() = std::move(e);
+        finish(std::move(req));
+      } else if (e.has_sanitation_report_submitted()) {
+        AppendRequest& req = pending[b.stream];
+        req.set_stream(b.stream);
+        *req.add_events() = std::move(e);
+        if (req.events_size() == per_call) {
+          finish(std::move(req));
+          pending.erase(b.stream);
+        }
+      }
+    }
+    return out.events < events;
+  });
+  return out;
+}
+
+// `lanes` lanes sharing `events` between them, generated on all cores.
+std::vector<Lane> MakeLanes(const Config& c, int first, int lanes, uint64_t events, int per_call) {
+  std::vector<Lane> out(lanes);
+  const uint64_t each = std::max<uint64_t>(1, (events + lanes - 1) / lanes);
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < std::max(1u, std::thread::hardware_concurrency()); ++t) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < lanes; i = next++) out[i] = MakeLane(c, first + i, each, per_call);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+// ---------------------------------------------------------------- appends
+
+struct AppendStats {
+  uint64_t events = 0;
+  uint64_t calls = 0;
+  uint64_t errors = 0;
+  uint64_t duplicates = 0;
+  uint64_t head = 0;  // highest position acknowledged
+  std::vector<double> latency_us;
+  std::string first_error;
+  double seconds = 0;
+
+  void Record(const grpc::Status& s, const grid::v1::AppendResponse& r, int n, double us) {
+    ++calls;
+    if (!s.ok()) {
+      if (errors++ == 0) first_error = absl::StrCat(s.error_code(), ": ", s.error_message());
+      return;
+    }
+    latency_us.push_back(us);
+    events += n;
+    for (const auto& res : r.results()) duplicates += res.duplicate() ? 1 : 0;
+    head = std::max<uint64_t>(head, r.head_position());
+  }
+  void Merge(AppendStats& o) {
+    events += o.events;
+    calls += o.calls;
+    duplicates += o.duplicates;
+    head = std::max(head, o.head);
+    if (errors == 0 && o.errors > 0) first_error = o.first_error;
+    errors += o.errors;
+    latency_us.insert(latency_us.end(), o.latency_us.begin(), o.latency_us.end());
+  }
+};
+
+grpc::Status AppendSync(grid::v1::Log::Stub& stub, const AppendRequest& req, grid::v1::AppendResponse* resp) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  return stub.Append(&ctx, req, resp);
+}
+
+// Appends every lane's setup; false (with the error on stderr) if one fails.
+bool AppendSetup(grid::v1::Log::Stub& stub, const std::vector<Lane>& lanes) {
+  for (const Lane& lane : lanes) {
+    for (const AppendRequest& req : lane.setup) {
+      grid::v1::AppendResponse resp;
+      grpc::Status s = AppendSync(stub, req, &resp);
+      if (!s.ok()) {
+        std::cerr << "gridctl bench: setup append refused: " << s.error_message() << "\n";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// One thread per lane, one call at a time each (blocking calls).
+AppendStats DriveThreads(grid::v1::Log::Stub& stub, std::vector<Lane>& lanes, const std::string& label) {
+  AppendStats total;
+  std::vector<AppendStats> per(lanes.size());
+  std::atomic<uint64_t> done{0};
+  uint64_t want = 0;
+  for (const Lane& l : lanes) want += l.events;
+  std::latch start(static_cast<ptrdiff_t>(lanes.size()) + 1);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      for (const AppendRequest& req : lanes[i].body) {
+        grid::v1::AppendResponse resp;
+        const int64_t t0 = NowNs();
+        grpc::Status s = AppendSync(stub, req, &resp);
+        per[i].Record(s, resp, req.events_size(), static_cast<double>(NowNs() - t0) / 1e3);
+        done += req.events_size();
+        if (!s.ok()) break;
+      }
+    });
+  }
+  Ticker ticker(label, done, want);
+  const int64_t t0 = NowNs();
+  start.arrive_and_wait();
+  for (auto& t : threads) t.join();
+  total.seconds = SecondsSince(t0);
+  for (auto& p : per) total.Merge(p);
+  return total;
+}
+
+// One thread keeping a call in flight for every lane (a lane's next call
+// starts when its previous one is answered, so each county stays in order).
+// With `rate` > 0, calls start at that many per second; `send_ns`, when
+// given, gets the start time of every call (per lane, per call); `max_seconds`
+// stops starting calls after that long.
+AppendStats DriveAsync(grid::v1::Log::Stub& stub, std::vector<Lane>& lanes, double rate, double max_seconds,
+                       std::vector<std::unique_ptr<std::atomic<int64_t>[]>>* send_ns, const std::string& label) {
+  struct Call {
+    grpc::ClientContext ctx;
+    grid::v1::AppendResponse resp;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<grid::v1::AppendResponse>> reader;
+    size_t lane = 0;
+    size_t index = 0;
+    int64_t t0 = 0;
+  };
+  AppendStats stats;
+  grpc::CompletionQueue cq;
+  std::vector<size_t> next(lanes.size(), 0);
+  std::deque<size_t> ready;
+  uint64_t want = 0;
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    want += lanes[i].events;
+    if (!lanes[i].body.empty()) ready.push_back(i);
+  }
+  std::atomic<uint64_t> done{0};
+  Ticker ticker(label, done, rate > 0 ? 0 : want);
+  const int64_t t0 = NowNs();
+  const int64_t interval = rate > 0 ? static_cast<int64_t>(1e9 / rate) : 0;
+  const int64_t stop_at = max_seconds > 0 ? t0 + static_cast<int64_t>(max_seconds * 1e9) : INT64_MAX;
+  int64_t due = t0;
+  size_t in_flight = 0;
+  while (in_flight > 0 || !ready.empty()) {
+    int64_t now = NowNs();
+    if (now >= stop_at) ready.clear();
+    while (!ready.empty() && (interval == 0 || now >= due)) {
+      const size_t lane = ready.front();
+      ready.pop_front();
+      auto* call = new Call;
+      call->lane = lane;
+      call->index = next[lane]++;
+      call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      call->t0 = NowNs();
+      if (send_ns != nullptr) (*send_ns)[lane][call->index].store(call->t0, std::memory_order_release);
+      call->reader = stub.AsyncAppend(&call->ctx, lanes[lane].body[call->index], &cq);
+      call->reader->Finish(&call->resp, &call->status, call);
+      ++in_flight;
+      due += interval;
+      now = NowNs();
+    }
+    void* tag = nullptr;
+    bool ok = false;
+    const auto deadline = (interval > 0 && !ready.empty())
+                              ? std::chrono::system_clock::now() + std::chrono::nanoseconds(std::max<int64_t>(0, due - now))
+                              : std::chrono::system_clock::now() + std::chrono::seconds(1);
+    if (cq.AsyncNext(&tag, &ok, deadline) != grpc::CompletionQueue::GOT_EVENT) continue;
+    std::unique_ptr<Call> call(static_cast<Call*>(tag));
+    --in_flight;
+    const AppendRequest& req = lanes[call->lane].body[call->index];
+    stats.Record(call->status, call->resp, req.events_size(), static_cast<double>(NowNs() - call->t0) / 1e3);
+    done = stats.events;
+    if (call->status.ok() && next[call->lane] < lanes[call->lane].body.size() && NowNs() < stop_at) {
+      ready.push_back(call->lane);
+    }
+  }
+  stats.seconds = SecondsSince(t0);
+  cq.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {
+  }
+  return stats;
+}
+
+std::string Mode(int per_call, int inflight) {
+  return inflight > 0 ? "pipelined" : per_call > 1 ? "batch" : "unary";
+}
+
+Row AppendRow(const std::string& mode, AppendStats& s, const std::vector<Lane>& lanes, int clients, int per_call) {
+  uint64_t bytes = 0, events = 0;
+  for (const Lane& l : lanes) bytes += l.bytes, events += l.events;
+  Row row("append");
+  row.Text("mode", mode)
+      .Num("clients", clients)
+      .Num("events_per_call", per_call)
+      .Num("events", static_cast<double>(s.events))
+      .Num("seconds", std::round(s.seconds * 100) / 100)
+      .Num("events_per_s", std::round(static_cast<double>(s.events) / s.seconds))
+      .Num("event_bytes", events ? std::round(static_cast<double>(bytes) / static_cast<double>(events)) : 0)
+      .Latency("call_", s.latency_us)
+      .Num("errors", static_cast<double>(s.errors))
+      .Num("duplicates", static_cast<double>(s.duplicates));
+  if (!s.first_error.empty()) row.Text("first_error", s.first_error);
+  return row;
+}
+
+// ---------------------------------------------------------------- workloads
+
+struct Knobs {
+  std::vector<std::string> modes;
+  int clients = 64;
+  int batch_clients = 8;
+  int batch = 100;
+  int inflight = 256;
+  uint64_t events = 0;  // 0 = per-workload default
+  int subscribers = 64;
+  double rate = 5000;
+  double seconds = 0;   // 0 = per-workload default
+  int subscriptions = 1000;
+  int queries = 2000;
+};
+
+struct Bench {
+  Config c;
+  Knobs k;
+  std::unique_ptr<Client> client;
+  std::unique_ptr<grid::v1::Log::Stub> stub;
+  int next_lane = 0;
+
+  uint64_t Events(uint64_t full, uint64_t quick) const { return k.events ? k.events : c.quick ? quick : full; }
+  double Seconds(double full, double quick) const { return k.seconds > 0 ? k.seconds : c.quick ? quick : full; }
+
+  std::vector<Lane> Lanes(int lanes, uint64_t events, int per_call) {
+    auto out = MakeLanes(c, next_lane, lanes, events, per_call);
+    next_lane += lanes;
+    return out;
+  }
+
+  int Append() {
+    std::vector<std::string> modes = k.modes.empty() ? std::vector<std::string>{"unary", "batch", "pipelined"} : k.modes;
+    for (const std::string& mode : modes) {
+      std::vector<Lane> lanes;
+      AppendStats s;
+      if (mode == "unary") {
+        lanes = Lanes(k.clients, Events(200000, 4000), 1);
+        if (!AppendSetup(*stub, lanes)) return 1;
+        s = DriveThreads(*stub, lanes, "append unary");
+        AppendRow(mode, s, lanes, k.clients, 1).Print(c.json);
+      } else if (mode == "batch") {
+        lanes = Lanes(k.batch_clients, Events(1000000, 40000), k.batch);
+        if (!AppendSetup(*stub, lanes)) return 1;
+        s = DriveThreads(*stub, lanes, "append batch");
+        AppendRow(mode, s, lanes, k.batch_clients, k.batch).Print(c.json);
+      } else if (mode == "pipelined") {
+        lanes = Lanes(k.inflight, Events(300000, 8000), 1);
+        if (!AppendSetup(*stub, lanes)) return 1;
+        s = DriveAsync(*stub, lanes, 0, 0, nullptr, "append pipelined");
+        AppendRow(mode, s, lanes, k.inflight, 1).Print(c.json);
+      } else {
+        std::cerr << "gridctl bench: --mode is unary, batch or pipelined\n";
+        return 2;
+      }
+      if (s.errors > 0) return 1;
+    }
+    return 0;
+  }
+
+  // Appends --events in rounds of batch calls, unmeasured: fills a log for
+  // replay and restart measurements without holding it all in memory.
+  int Fill() {
+    const uint64_t want = Events(10000000, 200000);
+    constexpr uint64_t kRound = 500000;
+    std::atomic<uint64_t> done{0};
+    Ticker ticker("fill", done, want);
+    const int64_t t0 = NowNs();
+    while (done < want) {
+      std::vector<Lane> lanes = Lanes(k.batch_clients, std::min(kRound, want - done), k.batch);
+      if (!AppendSetup(*stub, lanes)) return 1;
+      AppendStats s = DriveThreads(*stub, lanes, "");
+      if (s.errors > 0) {
+        std::cerr << "gridctl bench: fill: " << s.first_error << "\n";
+        return 1;
+      }
+      done += s.events;
+    }
+    auto status = client->GetStatus();
+    Row("fill")
+        .Num("events", static_cast<double>(done.load()))
+        .Num("seconds", std::round(SecondsSince(t0) * 100) / 100)
+        .Num("head_position", status.ok() ? static_cast<double>(status->head_position()) : 0)
+        .Print(c.json);
+    return 0;
+  }
+
+  // Rate-limited appends while subscribers watch the whole log.
+  int Fanout() {
+    const double seconds = Seconds(20, 3);
+    const int subscribers = c.quick && k.subscribers == 64 ? 8 : k.subscribers;
+    const double rate = c.quick && k.rate == 5000 ? 1000 : k.rate;
+    constexpr int kLanes = 64;
+    const int base = next_lane;
+    std::vector<Lane> lanes = Lanes(kLanes, static_cast<uint64_t>(rate * seconds * 1.2) + kLanes, 1);
+    std::vector<std::unique_ptr<std::atomic<int64_t>[]>> send_ns;
+    for (const Lane& l : lanes) {
+      send_ns.emplace_back(new std::atomic<int64_t>[l.body.size()]);
+      for (size_t i = 0; i < l.body.size(); ++i) send_ns.back()[i] = 0;
+    }
+    auto status = client->GetStatus();
+    if (!status.ok()) return Fail(status.status());
+
+    struct Sub {
+      grpc::ClientContext ctx;
+      std::atomic<uint64_t> checkpoint{0};
+      uint64_t received = 0;
+      uint64_t fell_behind = 0;
+      std::vector<double> latency_us;
+      absl::Status status;
+    };
+    std::vector<std::unique_ptr<Sub>> subs;
+    std::vector<std::thread> threads;
+    grid::v1::SubscribeRequest req;
+    req.set_after_position(status->head_position());
+    for (int i = 0; i < subscribers; ++i) {
+      subs.push_back(std::make_unique<Sub>());
+      threads.emplace_back([&, sub = subs.back().get()] {
+        sub->status = client->SubscribeRaw(
+            req,
+            [&](const grid::v1::RawSubscribeResponse& r) {
+              const int64_t now = NowNs();
+              for (const std::string& wire : r.events()) {
+                int lane = 0;
+                size_t call = 0;
+                if (!ParseBenchId(EventIdOf(wire), c.run, &lane, &call) || lane < base || lane - base >= kLanes ||
+                    call >= lanes[lane - base].body.size()) {
+                  continue;
+                }
+                const int64_t sent = send_ns[lane - base][call].load(std::memory_order_acquire);
+                ++sub->received;
+                if (sent > 0) sub->latency_us.push_back(static_cast<double>(now - sent) / 1e3);
+              }
+              sub->fell_behind += r.fell_behind() ? 1 : 0;
+              sub->checkpoint.store(r.checkpoint());
+              return true;
+            },
+            &sub->ctx);
+      });
+    }
+    // The setup events tell when every subscriber is live.
+    if (!AppendSetup(*stub, lanes)) return 1;
+    auto after_setup = client->GetStatus();
+    if (!after_setup.ok()) return Fail(after_setup.status());
+    WaitCheckpoints(subs, after_setup->head_position(), 10);
+
+    AppendStats s = DriveAsync(*stub, lanes, rate, seconds, &send_ns, "fanout appends");
+    const bool all_in = WaitCheckpoints(subs, s.head, 30);
+    for (auto& sub : subs) sub->ctx.TryCancel();
+    for (auto& t : threads) t.join();
+
+    std::vector<double> latency;
+    uint64_t delivered = 0, complete = 0, fell_behind = 0;
+    for (auto& sub : subs) {
+      delivered += sub->received;
+      complete += sub->received == s.events ? 1 : 0;
+      fell_behind += sub->fell_behind;
+      latency.insert(latency.end(), sub->latency_us.begin(), sub->latency_us.end());
+    }
+    Row row("fanout");
+    row.Num("subscribers", subscribers)
+        .Num("target_rate", rate)
+        .Num("appended", static_cast<double>(s.events))
+        .Num("append_rate", std::round(static_cast<double>(s.events) / s.seconds))
+        .Num("delivered", static_cast<double>(delivered))
+        .Num("delivered_per_s", std::round(static_cast<double>(delivered) / s.seconds))
+        .Flag("all_delivered", all_in && complete == subs.size())
+        .Num("fell_behind", static_cast<double>(fell_behind))
+        .Latency("delivery_", latency)
+        .Num("errors", static_cast<double>(s.errors));
+    row.Print(c.json);
+    return s.errors == 0 ? 0 : 1;
+  }
+
+  template <typename Subs>
+  static bool WaitCheckpoints(const Subs& subs, uint64_t position, double max_seconds) {
+    const int64_t t0 = NowNs();
+    while (SecondsSince(t0) < max_seconds) {
+      bool all = true;
+      for (const auto& s : subs) all = all && s->checkpoint.load() >= position;
+      if (all) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  // The event id (field 1) of a serialized event, which the serializer
+  // writes first; "" if it is not there.
+  static std::string_view EventIdOf(std::string_view wire) {
+    if (wire.size() < 2 || wire[0] != 0x0a) return {};
+    size_t len = 0, i = 1;
+    for (int shift = 0; i < wire.size() && shift < 35; shift += 7) {
+      const auto b = static_cast<uint8_t>(wire[i++]);
+      len |= static_cast<size_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return len <= wire.size() - i ? wire.substr(i, len) : std::string_view();
+    }
+    return {};
+  }
+
+  int Replay() {
+    auto status = client->GetStatus();
+    if (!status.ok()) return Fail(status.status());
+    uint64_t head = status->head_position();
+    if (k.events > 0) head = std::min(head, k.events);
+    if (head == 0) {
+      std::cerr << "gridctl bench: replay: the log is empty (run the append workload first)\n";
+      return 1;
+    }
+    // Two passes; the second, with warm caches, is reported (as db_bench's readseq).
+    double seconds = 0;
+    uint64_t n = 0, bytes = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      std::atomic<uint64_t> done{0};
+      Ticker ticker(pass == 0 ? "replay (cold)" : "replay", done, head);
+      grid::v1::ReadRequest req;
+      req.mutable_all();
+      req.set_from_position(1);
+      req.set_max_count(head);
+      n = bytes = 0;
+      const int64_t t0 = NowNs();
+      absl::Status s = client->ReadRaw(req, [&](const grid::v1::RawReadResponse& r) {
+        for (const std::string& e : r.events()) bytes += e.size();
+        n += r.events_size();
+        done = n;
+        return true;
+      });
+      seconds = SecondsSince(t0);
+      if (!s.ok()) return Fail(s);
+    }
+    Row("replay")
+        .Num("events", static_cast<double>(n))
+        .Num("seconds", std::round(seconds * 100) / 100)
+        .Num("events_per_s", std::round(static_cast<double>(n) / seconds))
+        .Num("mb_per_s", std::round(static_cast<double>(bytes) / seconds / 1e5) / 10)
+        .Num("stored_event_bytes", std::round(static_cast<double>(bytes) / static_cast<double>(n)))
+        .Print(c.json);
+    return 0;
+  }
+
+  int Projection() {
+    const std::string name = "population";
+    grid::v1::GetProjectionRequest list;
+    list.set_name(name);
+    list.set_prefix("");
+    list.set_max_rows(5000);
+    auto rows = client->GetProjection(list);
+    if (!rows.ok()) return Fail(rows.status());
+    if (rows->rows().empty()) {
+      std::cerr << "gridctl bench: projection: no " << name << " rows (run the append workload first)\n";
+      return 1;
+    }
+    const uint64_t head = rows->position();
+    std::mt19937_64 rng(std::hash<std::string>()(c.run));
+    const int queries = c.quick && k.queries == 2000 ? 100 : k.queries;
+    std::vector<double> latest, at;
+    uint64_t empty_at = 0;
+    std::atomic<uint64_t> done{0};
+    Ticker ticker("projection", done, 2 * queries);
+    for (int i = 0; i < queries; ++i) {
+      grid::v1::GetProjectionRequest req;
+      req.set_name(name);
+      req.set_key(rows->rows(static_cast<int>(rng() % rows->rows_size())).key());
+      for (int pass = 0; pass < 2; ++pass) {
+        if (pass == 1) req.set_at_position(1 + rng() % head);
+        const int64_t t0 = NowNs();
+        auto r = client->GetProjection(req);
+        (pass == 0 ? latest : at).push_back(static_cast<double>(NowNs() - t0) / 1e3);
+        if (!r.ok()) return Fail(r.status());
+        empty_at += pass == 1 && r->rows().empty() ? 1 : 0;
+        ++done;
+      }
+    }
+    Row("projection")
+        .Text("projection", name)
+        .Num("rows", rows->rows_size())
+        .Num("log_position", static_cast<double>(head))
+        .Num("queries", queries)
+        .Latency("latest_", latest)
+        .Latency("at_position_", at)
+        .Num("at_position_before_row_existed", static_cast<double>(empty_at))
+        .Print(c.json);
+    return 0;
+  }
+
+  int Idle() {
+    if (c.pid <= 0) return NoPid("idle");
+    const int n = c.quick && k.subscriptions == 1000 ? 100 : k.subscriptions;
+    struct Sub {
+      grpc::ClientContext ctx;
+      grid::v1::SubscribeResponse msg;
+      grpc::Status status;
+      std::unique_ptr<grpc::ClientAsyncReader<grid::v1::SubscribeResponse>> reader;
+      int state = 0;  // 0 starting, 1 reading, 2 finishing
+    };
+    const double before = RssMiB(c.pid);
+    grpc::CompletionQueue cq;
+    std::vector<std::unique_ptr<Sub>> subs;
+    grid::v1::SubscribeRequest req;
+    req.mutable_from_now();
+    for (int i = 0; i < n; ++i) {
+      subs.push_back(std::make_unique<Sub>());
+      subs.back()->reader = stub->AsyncSubscribe(&subs.back()->ctx, req, &cq, subs.back().get());
+    }
+    size_t pending = subs.size(), live = 0;
+    auto step = [&](Sub* s, bool ok) {
+      if (s->state == 0 && ok) {
+        ++live;
+        s->state = 1;
+        s->reader->Read(&s->msg, s);
+      } else if (s->state == 1 && ok) {
+        s->reader->Read(&s->msg, s);
+      } else if (s->state != 2) {
+        s->state = 2;
+        s->reader->Finish(&s->status, s);
+      } else {
+        --pending;
+      }
+    };
+    std::atomic<uint64_t> opened{0};
+    {
+      Ticker ticker("idle subscriptions", opened, n);
+      const int64_t t0 = NowNs();
+      while (live < subs.size() && SecondsSince(t0) < 30) {
+        void* tag;
+        bool ok;
+        if (cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::milliseconds(100)) ==
+            grpc::CompletionQueue::GOT_EVENT) {
+          step(static_cast<Sub*>(tag), ok);
+          opened = live;
+        }
+      }
+    }
+    // Let the server settle, then measure with every subscription open.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const double with = RssMiB(c.pid);
+    const size_t open = live;
+    for (auto& s : subs) s->ctx.TryCancel();
+    void* tag;
+    bool ok;
+    while (pending > 0 && cq.Next(&tag, &ok)) step(static_cast<Sub*>(tag), ok);
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok)) {
+    }
+    Row("idle")
+        .Num("subscriptions", static_cast<double>(open))
+        .Num("rss_before_mib", std::round(before))
+        .Num("rss_with_mib", std::round(with))
+        .Num("rss_added_mib", std::round(with - before))
+        .Num("kib_per_subscription", open ? std::round((with - before) * 1024 / static_cast<double>(open)) : 0)
+        .Print(c.json);
+    return open == static_cast<size_t>(n) ? 0 : 1;
+  }
+
+  // Appends at --rate for --seconds while one subscriber reads at a tenth of
+  // that; the server's RSS is sampled every second.
+  int Slow() {
+    if (c.pid <= 0) return NoPid("slow");
+    const double seconds = Seconds(60, 4);
+    const double rate = c.quick && k.rate == 5000 ? 1000 : k.rate;
+    constexpr int kLanes = 64;
+    std::vector<Lane> lanes = Lanes(kLanes, static_cast<uint64_t>(rate * seconds * 1.2) + kLanes, 1);
+    if (!AppendSetup(*stub, lanes)) return 1;
+    grpc::ClientContext ctx;
+    uint64_t read = 0, fell_behind = 0;
+    grid::v1::SubscribeRequest req;
+    req.mutable_from_now();
+    req.set_max_batch(50);
+    std::thread reader([&] {
+      client->SubscribeRaw(
+          req,
+          [&](const grid::v1::RawSubscribeResponse& r) {
+            read += r.events_size();
+            fell_behind += r.fell_behind() ? 1 : 0;
+            std::this_thread::sleep_for(std::chrono::microseconds(
+                static_cast<int64_t>(1e6 * r.events_size() / (rate / 10))));
+            return true;
+          },
+          &ctx);
+    });
+    std::vector<double> rss;
+    std::atomic<bool> stop{false};
+    std::thread sampler([&] {
+      while (!stop) {
+        rss.push_back(RssMiB(c.pid));
+        for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+    AppendStats s = DriveAsync(*stub, lanes, rate, seconds, nullptr, "slow subscriber");
+    stop = true;
+    sampler.join();
+    ctx.TryCancel();
+    reader.join();
+    const size_t half = rss.size() / 2;
+    const double first = rss.empty() ? 0 : *std::max_element(rss.begin(), rss.begin() + half + 1);
+    const double second = rss.empty() ? 0 : *std::max_element(rss.begin() + half, rss.end());
+    Row("slow")
+        .Num("seconds", std::round(s.seconds))
+        .Num("append_rate", std::round(static_cast<double>(s.events) / s.seconds))
+        .Num("subscriber_read", static_cast<double>(read))
+        .Num("fell_behind", static_cast<double>(fell_behind))
+        .Num("rss_start_mib", rss.empty() ? 0 : std::round(rss.front()))
+        .Num("rss_first_half_max_mib", std::round(first))
+        .Num("rss_second_half_max_mib", std::round(second))
+        .Num("rss_growth_mib", std::round(second - first))
+        .Num("errors", static_cast<double>(s.errors))
+        .Print(c.json);
+    return s.errors == 0 ? 0 : 1;
+  }
+
+  static int NoPid(const char* what) {
+    std::cerr << "gridctl bench: " << what
+              << ": needs the server's RSS: run gridd on this machine or give --pid\n";
+    return 1;
+  }
+  static int Fail(const absl::Status& s) {
+    std::cerr << "gridctl bench: " << absl::StatusCodeToString(s.code()) << ": " << s.message() << "\n";
+    return 1;
+  }
+};
+
+}  // namespace
+
+int RunBench(int argc, char** argv) {
+  Bench b;
+  std::vector<std::string> workloads;
+  std::string output;
+  po::options_description desc(
+      "gridctl bench [WORKLOAD...] [options]: load generator (workloads: append fanout replay\n"
+      "projection idle slow fill; none = all but fill). Examples:\n"
+      "  gridctl bench --quick                       every workload, small, as CI runs it\n"
+      "  gridctl bench append --mode batch --events 2000000 --output json\n"
+      "  gridctl bench fanout --subscribers 64 --rate 5000 --seconds 30\n"
+      "options");
+  desc.add_options()("help", "show this help")(
+      "server", po::value(&b.c.server)->default_value("127.0.0.1:7443"), "gridd address host:port")(
+      "output", po::value(&output)->default_value("table"), "table or json (one JSON object per line)")(
+      "quick", "small counts and short runs: a smoke test, not a measurement")(
+      "mode", po::value(&b.k.modes)->composing(), "append: unary, batch or pipelined (repeatable; default all)")(
+      "clients", po::value(&b.k.clients)->default_value(b.k.clients), "append unary: concurrent callers")(
+      "batch_clients", po::value(&b.k.batch_clients)->default_value(b.k.batch_clients),
+      "append batch and fill: concurrent callers")(
+      "batch", po::value(&b.k.batch)->default_value(b.k.batch), "append batch: events per call")(
+      "inflight", po::value(&b.k.inflight)->default_value(b.k.inflight), "append pipelined: calls in flight")(
+      "events", po::value(&b.k.events), "events to append (append, fill) or most to read (replay)")(
+      "subscribers", po::value(&b.k.subscribers)->default_value(b.k.subscribers), "fanout: live subscribers")(
+      "rate", po::value(&b.k.rate)->default_value(b.k.rate), "fanout, slow: appends per second")(
+      "seconds", po::value(&b.k.seconds), "fanout, slow: how long to append")(
+      "subscriptions", po::value(&b.k.subscriptions)->default_value(b.k.subscriptions),
+      "idle: subscriptions to hold open")(
+      "queries", po::value(&b.k.queries)->default_value(b.k.queries), "projection: reads of each kind")(
+      "photos", po::value(&b.c.photos)->default_value(b.c.photos), "photo references per phone report")(
+      "pid", po::value(&b.c.pid), "gridd's pid for RSS (default: found by the --server port)")(
+      "run", po::value(&b.c.run), "prefix of this run's counties and event ids (default: random)")(
+      "workload", po::value(&workloads), "workload (positional)");
+  po::positional_options_description pos;
+  pos.add("workload", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "gridctl: " << e.what() << "\n" << desc << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  if (output != "table" && output != "json") {
+    std::cerr << "gridctl: --output is table or json\n";
+    return 2;
+  }
+  b.c.json = output == "json";
+  b.c.quick = vm.count("quick") > 0;
+  if (b.c.run.empty()) {
+    std::random_device rd;
+    b.c.run = absl::StrCat("b", absl::Hex(rd(), absl::kZeroPad8));
+  }
+  if (b.c.pid == 0) {
+    const size_t colon = b.c.server.rfind(':');
+    int port = 0;
+    const std::string host = b.c.server.substr(0, colon);
+    if (colon != std::string::npos && absl::SimpleAtoi(b.c.server.substr(colon + 1), &port) &&
+        (host == "127.0.0.1" || host == "localhost" || host == "[::1]")) {
+      b.c.pid = FindListener(port);
+    }
+  }
+  b.client = Client::Connect(b.c.server);
+  b.stub = grid::v1::Log::NewStub(b.client->channel());
+  if (auto s = b.client->GetStatus(); !s.ok()) {
+    std::cerr << "gridctl bench: cannot reach gridd at " << b.c.server << " (" << s.status().message()
+              << "); is it running? start one with: make run\n";
+    return 1;
+  }
+  if (workloads.empty()) workloads = {"append", "fanout", "replay", "projection", "idle", "slow"};
+  const std::map<std::string, int (Bench::*)()> table = {
+      {"append", &Bench::Append}, {"fanout", &Bench::Fanout},         {"replay", &Bench::Replay},
+      {"projection", &Bench::Projection}, {"idle", &Bench::Idle}, {"slow", &Bench::Slow},
+      {"fill", &Bench::Fill}};
+  for (const std::string& w : workloads) {
+    if (!table.contains(w)) {
+      std::cerr << "gridctl bench: unknown workload '" << w << "'\n";
+      return 2;
+    }
+  }
+  int worst = 0;
+  for (const std::string& w : workloads) {
+    if (!b.c.json) std::cout << w << "\n";
+    worst = std::max(worst, (b.*table.at(w))());
+  }
+  return worst;
+}
+
+}  // namespace grid::client

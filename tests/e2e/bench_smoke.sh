@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Smoke test of the load generator: `gridctl bench --quick` against the real
+# gridd on 127.0.0.1:0 runs every workload and reports sane, error-free rows.
+# It asserts that the bench still works, never how fast anything was.
+# usage: bench_smoke.sh GRIDD GRIDCTL
+set -euo pipefail
+GRIDD=$1
+GRIDCTL=$2
+tmp=$(mktemp -d)
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+"$GRIDD" --listen=127.0.0.1:0 --data_dir="$tmp/data" >"$tmp/gridd.out" 2>"$tmp/gridd.err" &
+pid=$!
+port=""
+for _ in $(seq 1 300); do
+  port=$(sed -n 's/^gridd listening on port \([0-9]*\)$/\1/p' "$tmp/gridd.out")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { cat "$tmp/gridd.err" >&2; echo "gridd did not start" >&2; exit 1; }
+
+if ! "$GRIDCTL" bench --quick --output json --server "127.0.0.1:$port" >"$tmp/bench.json" 2>"$tmp/bench.err"; then
+  cat "$tmp/bench.err" "$tmp/bench.json" >&2
+  echo "FAIL: gridctl bench --quick exited non-zero" >&2
+  exit 1
+fi
+cat "$tmp/bench.json"
+
+failed=0
+expect() {  # expect DESCRIPTION PATTERN: some line of the output matches
+  if ! grep -Eq "$2" "$tmp/bench.json"; then
+    echo "FAIL: $1" >&2
+    failed=$((failed + 1))
+  fi
+}
+for mode in unary batch pipelined; do
+  expect "append $mode ran without errors" "\"mode\":\"$mode\".*\"events_per_s\":[1-9].*\"errors\":0,\"duplicates\":0"
+done
+expect "fanout delivered every event to every subscriber" '"workload":"fanout".*"all_delivered":true.*"errors":0'
+expect "replay read events" '"workload":"replay","events":[1-9]'
+expect "projection reads were timed" '"workload":"projection".*"latest_p50_us":[1-9]'
+expect "idle held every subscription" '"workload":"idle","subscriptions":100,'
+expect "slow subscriber run read events" '"workload":"slow".*"subscriber_read":[1-9].*"errors":0'
+[ "$(wc -l <"$tmp/bench.json")" -eq 8 ] || { echo "FAIL: expected 8 result lines" >&2; failed=$((failed + 1)); }
+
+kill -TERM "$pid"
+wait "$pid" || { echo "FAIL: gridd did not stop cleanly" >&2; failed=$((failed + 1)); }
+pid=""
+[ "$failed" -eq 0 ] && echo "bench smoke: all checks passed"
+exit "$failed"
