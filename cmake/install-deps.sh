@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   librocksdb-dev libboost-dev libboost-program-options-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev prometheus-cpp-dev libjemalloc-dev
   python3-grpcio
   clang libclang-rt-14-dev
 )

@@ -4,6 +4,9 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <limits>
+#include <memory>
+#include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -27,19 +30,31 @@ std::string Serialize(const grid::v1::RowValue& v) {
 // rows under the writes of the events folded so far.
 class BatchRows final : public domain::RowAccess {
  public:
-  BatchRows(const storage::ProjectionStore* store, const std::string& name)
-      : store_(store), name_(name) {}
+  using Cache = absl::flat_hash_map<std::string, std::optional<grid::v1::RowValue>>;
+
+  BatchRows(const storage::ProjectionStore* store, const std::string& name, Cache* cache, size_t cache_limit)
+      : store_(store), name_(name), cache_(cache), cache_limit_(cache_limit) {}
 
   absl::StatusOr<std::optional<grid::v1::RowValue>> Get(const std::string& key) override {
     if (auto it = overlay_.find(key); it != overlay_.end()) return it->second;
+    if (auto it = cache_->find(key); it != cache_->end()) return it->second;
     auto r = store_->Get(name_, key, kLatest);
     if (!r.ok()) return r.status();
-    if (!*r) return std::nullopt;
-    grid::v1::RowValue v;
-    if (!v.ParseFromString(*(*r)->value)) {
-      return absl::DataLossError(absl::StrCat("projection ", name_, " row '", key, "' does not parse"));
+    std::optional<grid::v1::RowValue> v;
+    if (*r) {
+      v.emplace();
+      if (!v->ParseFromString(*(*r)->value)) {
+        return absl::DataLossError(absl::StrCat("projection ", name_, " row '", key, "' does not parse"));
+      }
     }
+    Remember(key, v);
     return v;
+  }
+
+  // After the run's rows are stored: they are the latest values now.
+  void Commit() {
+    for (auto& [k, v] : overlay_) Remember(k, std::move(v));
+    overlay_.clear();
   }
 
   absl::Status Scan(const std::string& prefix,
@@ -67,31 +82,39 @@ class BatchRows final : public domain::RowAccess {
   }
 
   void Put(const std::string& key, grid::v1::RowValue value) override {
-    event_[key] = value;
     overlay_[key] = std::move(value);
+    touched_.insert(key);
   }
   void Delete(const std::string& key) override {
-    event_[key] = std::nullopt;
     overlay_[key] = std::nullopt;
+    touched_.insert(key);
   }
 
   // The current event's writes become row versions at `position`.
   void EndEvent(storage::Position position, std::vector<storage::ProjectionStore::RowVersion>* out) {
-    for (auto& [k, v] : event_) {
+    for (const std::string& k : touched_) {
+      const std::optional<grid::v1::RowValue>& v = overlay_.at(k);
       storage::ProjectionStore::RowVersion r;
       r.key = k;
       r.position = position;
       if (v) r.value = Serialize(*v);
       out->push_back(std::move(r));
     }
-    event_.clear();
+    touched_.clear();
   }
 
  private:
+  void Remember(const std::string& key, std::optional<grid::v1::RowValue> v) {
+    if (cache_->size() >= cache_limit_ && !cache_->contains(key)) cache_->clear();
+    (*cache_)[key] = std::move(v);
+  }
+
   const storage::ProjectionStore* const store_;
   const std::string name_;
+  Cache* const cache_;
+  const size_t cache_limit_;
   std::map<std::string, std::optional<grid::v1::RowValue>> overlay_;
-  std::map<std::string, std::optional<grid::v1::RowValue>> event_;
+  std::set<std::string> touched_;  // keys written by the current event
 };
 
 }  // namespace
@@ -217,6 +240,7 @@ void Projector::Run() {
       rebuilds.swap(rebuilds_);
     }
     for (const auto& name : rebuilds) {
+      cache_[name].clear();
       absl::Status s = store_->Reset(name);
       grid::MutexLock l(&mu_);
       State& st = states_.at(name);
@@ -254,6 +278,7 @@ bool Projector::FoldOnce() {
   if (behind.empty()) return false;
   auto records = log_->ReadAll(from, storage::Direction::kForwards, options_.batch_events, 16 << 20);
   std::vector<storage::ProjectionStore::Write> writes;
+  std::vector<std::unique_ptr<BatchRows>> folded;  // parallel to writes
   std::map<std::string, std::string> failures;
   if (!records.ok() || records->empty()) {
     for (const auto& [name, pos] : behind) {
@@ -277,23 +302,35 @@ bool Projector::FoldOnce() {
       // back): nothing to fold, and its checkpoint must not move back.
       if (pos >= last) continue;
       const domain::ProjectionDef* def = domain::FindProjection(name);
-      BatchRows rows(store_, name);
+      auto rows = std::make_unique<BatchRows>(store_, name, &cache_[name], options_.row_cache_rows);
       storage::ProjectionStore::Write w;
       w.name = name;
       w.checkpoint = last;
       for (size_t i = 0; i < events.size(); ++i) {
         const storage::Position p = (*records)[i]->position;
         if (p <= pos) continue;
-        if (absl::Status s = def->fold(events[i], rows); !s.ok()) {
+        if (absl::Status s = def->fold(events[i], *rows); !s.ok()) {
           failures[name] = absl::StrCat("at position ", p, ": ", s.message());
           break;
         }
-        rows.EndEvent(p, &w.rows);
+        rows->EndEvent(p, &w.rows);
       }
-      if (!failures.contains(name)) writes.push_back(std::move(w));
+      if (!failures.contains(name)) {
+        writes.push_back(std::move(w));
+        folded.push_back(std::move(rows));
+      } else {
+        cache_[name].clear();  // rows read for a run that is not stored
+      }
     }
   }
   absl::Status s = writes.empty() ? absl::OkStatus() : store_->Apply(writes);
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (s.ok()) {
+      folded[i]->Commit();
+    } else {
+      cache_[writes[i].name].clear();
+    }
+  }
   grid::MutexLock l(&mu_);
   for (const auto& w : writes) {
     State& st = states_.at(w.name);

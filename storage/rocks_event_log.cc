@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -262,6 +263,10 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
       (Micros(recorded_at) % 1000000 + 1000000) % 1000000 * 1000));
 
   rocksdb::WriteBatch wb;
+  // Index entries (column family, key, value), added to `wb` in key order at
+  // the end: the memtable's skiplist reuses its insert position for
+  // ascending keys, and event ids and stream names arrive in random order.
+  std::vector<std::tuple<int, std::string, std::string>> index;
   // What this group has added so far, for checks of later batches.
   absl::flat_hash_map<std::string, IdEntry> pending_ids;
   absl::flat_hash_map<std::string, std::optional<uint64_t>> pending_heads;
@@ -393,8 +398,8 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
       PutBigEndian64(&id_value, version);
       id_value.append(reinterpret_cast<const char*>(fps[j].data()), 32);
       wb.Put(cfs_[kEvents], PositionKey(next), rec->wire);
-      wb.Put(cfs_[kStreams], StreamKey(batch.stream, version), PositionKey(next));
-      wb.Put(cfs_[kEventIds], e.event_id(), id_value);
+      index.emplace_back(kStreams, StreamKey(batch.stream, version), PositionKey(next));
+      index.emplace_back(kEventIds, e.event_id(), std::move(id_value));
       pending_ids[e.event_id()] = IdEntry{next, version, fps[j]};
 
       out.events.push_back({next, version, false});
@@ -403,12 +408,16 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
       ++version;
     }
     pending_heads[batch.stream] = version - 1;
-    wb.Put(cfs_[kStreamHeads], batch.stream, PositionKey(version - 1));
     out.stream_version = version - 1;
     needs_write[bi] = true;
   }
 
   if (!result.committed.empty()) {
+    for (const auto& [stream, v] : pending_heads) {
+      if (v) index.emplace_back(kStreamHeads, stream, PositionKey(*v));
+    }
+    std::sort(index.begin(), index.end());
+    for (const auto& [cf, key, value] : index) wb.Put(cfs_[cf], key, value);
     const Position last = next - 1;
     std::string time_key;
     PutBigEndian64(&time_key, static_cast<uint64_t>(Micros(recorded_at)));
