@@ -702,6 +702,7 @@ struct Bench {
       req.mutable_all();
       req.set_from_position(1);
       req.set_max_count(head);
+      req.set_batch_size(1000);  // the most events per message the server allows
       n = bytes = 0;
       const int64_t t0 = NowNs();
       absl::Status s = client->ReadRaw(req, [&](const grid::v1::RawReadResponse& r) {

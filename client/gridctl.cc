@@ -316,6 +316,7 @@ int Replay(int argc, char** argv) {
     req.mutable_all();
     req.set_from_position(from);
     req.set_max_count(head - from + 1);
+    req.set_batch_size(1000);
     absl::Status s = client->ReadRaw(req, [&](const grid::v1::RawReadResponse& r) {
       for (const auto& w : r.events()) {
         write_status = out.AddEvent(w);

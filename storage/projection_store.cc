@@ -41,6 +41,8 @@ class RocksProjectionStore final : public ProjectionStore {
   RocksProjectionStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs)
       : db_(std::move(db)), cfs_(std::move(cfs)) {}
   ~RocksProjectionStore() override {
+    // Flushed on close so that the next open replays no WAL.
+    db_->Flush(rocksdb::FlushOptions(), cfs_).PermitUncheckedError();
     for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
     db_->Close().PermitUncheckedError();
   }
