@@ -86,7 +86,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   if (!store.ok()) return store.status();
   impl->projection_store = *std::move(store);
   impl->projector = std::make_unique<Projector>(impl->log.get(), impl->projection_store.get(),
-                                                Projector::Options());
+                                                options.projector);
   if (absl::Status s = impl->projector->Start(); !s.ok()) return s;
   Projector* projector = impl->projector.get();
   impl->sequencer = std::make_unique<Sequencer>(

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "server/checkpointer.h"
 #include "server/live_tail.h"
+#include "server/projector.h"
 #include "server/validation.h"
 #include "storage/event_log.h"
 
@@ -35,6 +36,7 @@ struct ServerOptions {
   // Empty: <data_dir>/signing_key.pem.
   std::string signing_key_path;
   Checkpointer::Options checkpoints;
+  Projector::Options projector;
 };
 
 class GridServer {

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   grid::server::ServerOptions options;
+  options.projector.nice = 10;
   size_t max_append_bytes = options.limits.max_request_bytes;
   size_t tail_events = options.tail.max_records;
   size_t tail_bytes = options.tail.max_bytes;
@@ -45,7 +46,10 @@ int main(int argc, char** argv) {
       "checkpoint_every_events", po::value(&checkpoint_events)->default_value(checkpoint_events),
       "sign a checkpoint after this many events")(
       "checkpoint_every_seconds", po::value(&checkpoint_seconds)->default_value(checkpoint_seconds),
-      "or after this many seconds while events arrive");
+      "or after this many seconds while events arrive")(
+      "projector_nice", po::value(&options.projector.nice)->default_value(options.projector.nice),
+      "niceness of the projector thread: above 0 appends come first when the CPUs are busy "
+      "and projections catch up after");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);

@@ -1,6 +1,9 @@
 #include "server/projector.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <limits>
@@ -232,6 +235,11 @@ bool Projector::Cancel(Waiter* w) {
 }
 
 void Projector::Run() {
+  if (options_.nice != 0) {
+    // Linux: a thread's niceness is set by its thread id.
+    const int self = static_cast<int>(syscall(SYS_gettid));
+    setpriority(PRIO_PROCESS, static_cast<id_t>(self), getpriority(PRIO_PROCESS, 0) + options_.nice);
+  }
   for (;;) {
     std::vector<std::string> rebuilds;
     {

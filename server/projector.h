@@ -34,6 +34,10 @@ class Projector final : public Notifier {
     size_t batch_events = 1000;  // events folded per store write
     // Rows per projection kept in memory between runs (see RowCache).
     size_t row_cache_rows = 20000;
+    // Scheduling niceness of the projector thread, relative to the process.
+    // Above 0, appends get the CPU first on a saturated machine and the
+    // projections lag, then catch up; reads with min_position wait for them.
+    int nice = 0;
   };
   // `log` and `store` must outlive the projector.
   Projector(const storage::EventLog* log, storage::ProjectionStore* store, Options options);
