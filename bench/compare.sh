@@ -83,6 +83,7 @@ bench append
 bench fanout
 bench idle
 bench slow
+bench replay  # P3: a log of ~2M events, the size db_bench's readseq reads
 if [ -n "$quick" ]; then fill=300000; else fill=10000000; fi
 log "filling the log to $fill events for the restart, replay and projection figures ..."
 "$gridctl" bench fill --events "$fill" --output json --server "127.0.0.1:$port" | tee -a "$out/gridlog.jsonl" >&2
