@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# bench/compare.py turns the peers' summary and gridlog's bench rows into the
+# targets table: ratios against the right peer rows, verdicts, and no verdict
+# where the input cannot decide (a restart of a log smaller than 10M events).
+# usage: compare_test.sh COMPARE_PY
+set -euo pipefail
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/summary.json" <<'JSON'
+[
+ {"system": "RocksDB", "workload": "fillseq sync=1, WriteBatch of 100 (p50/p99 per batch)", "ops_per_s": 100000},
+ {"system": "RocksDB", "workload": "readseq (iterator over all keys, warm cache)", "ops_per_s": 1000000},
+ {"system": "NATS JetStream", "workload": "R1 file, async publish, 256 in flight", "ops_per_s": 50000},
+ {"system": "NATS JetStream", "workload": "R1 file, sync publish, 32 publishers", "ops_per_s": 10000},
+ {"system": "NATS JetStream", "workload": "R1 file, replay with ordered push consumer", "ops_per_s": 200000},
+ {"system": "gRPC", "workload": "unary echo 512 B, 64 callers, 1 channel", "ops_per_s": 20000}
+]
+JSON
+cat >"$tmp/gridlog.jsonl" <<'JSON'
+{"workload":"append","mode":"batch","events_per_s":80000,"event_bytes":490}
+{"workload":"append","mode":"unary","events_per_s":15000,"event_bytes":300}
+{"workload":"fanout","subscribers":64,"target_rate":5000,"delivered_per_s":320000,"all_delivered":true,"delivery_p99_us":8000}
+{"workload":"idle","subscriptions":1000,"rss_added_mib":150}
+{"workload":"replay","events":2000000,"events_per_s":900000,"stored_event_bytes":600}
+{"workload":"restart","events":500000,"seconds":0.5}
+{"workload":"replay","events":12000000,"events_per_s":400000,"stored_event_bytes":600}
+{"workload":"projection","log_position":12000000,"at_position_p50_us":200,"at_position_p99_us":12000}
+JSON
+/usr/bin/python3 "$1" "$tmp/summary.json" "$tmp/gridlog.jsonl" >"$tmp/table.md"
+cat "$tmp/table.md"
+failed=0
+expect() {  # expect DESCRIPTION PATTERN
+  grep -Fq -- "$2" "$tmp/table.md" || { echo "FAIL: $1" >&2; failed=$((failed + 1)); }
+}
+expect "P1 is 0.80x RocksDB batch=100 and met" "| P1 | append, 100 events/call, 8 callers, durable | 80,000/s | RocksDB: fillseq sync=1, WriteBatch of 100 (p50/p99 per batch) | 100,000/s | 0.80× | ≥ 0.7× | **yes** |"
+expect "P2 is 0.75x the echo ceiling and missed" "| 15,000/s | gRPC: unary echo 512 B, 64 callers, 1 channel | 20,000/s | 0.75× | ≥ 0.8× | **no** |"
+expect "P2 beats JetStream sync publish" "| NATS JetStream: R1 file, sync publish, 32 publishers | 10,000/s | 1.50× | ≥ 1.0× | **yes** |"
+expect "P3 uses the first replay" "| P3 | replay of 2,000,000 events, 1 client | 900,000/s |"
+expect "P3 misses 4x JetStream" "| 4.50× | ≥ 4.0× | **yes** |"
+expect "the second replay is shown without a target" "| — | replay of 12,000,000 events (after the fill), 1 client | 400,000/s |"
+expect "P4 met" "every event to every subscriber, p99 ≤ 10 ms | **yes** |"
+expect "P5 idle over budget" "≤ 100 MB per 1,000 | **no** |"
+expect "a small restart gets no verdict" "≤ 2 s at 10M events | — |"
+expect "P6 projection p99 over 10 ms" "p99 12.00 ms |"
+expect "missing pipelined run shows a dash" "| — | append, 1 event/call, 256 in flight (pipelined) | — |"
+[ "$failed" -eq 0 ] && echo "compare.py: all checks passed"
+exit "$failed"
