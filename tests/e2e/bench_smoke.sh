@@ -6,23 +6,8 @@
 set -euo pipefail
 GRIDD=$1
 GRIDCTL=$2
-tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$GRIDD" --listen=127.0.0.1:0 --data_dir="$tmp/data" >"$tmp/gridd.out" 2>"$tmp/gridd.err" &
-pid=$!
-port=""
-for _ in $(seq 1 300); do
-  port=$(sed -n 's/^gridd listening on port \([0-9]*\)$/\1/p' "$tmp/gridd.out")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { cat "$tmp/gridd.err" >&2; echo "gridd did not start" >&2; exit 1; }
+source "$(dirname "$0")/gridd_lib.sh"
+start_gridd
 
 if ! "$GRIDCTL" bench --quick --output json --server "127.0.0.1:$port" >"$tmp/bench.json" 2>"$tmp/bench.err"; then
   cat "$tmp/bench.err" "$tmp/bench.json" >&2

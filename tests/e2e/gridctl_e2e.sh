@@ -5,13 +5,7 @@
 set -euo pipefail
 GRIDD=$1
 GRIDCTL=$2
-tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/gridd_lib.sh"
 
 passed=0
 failed=0
@@ -27,16 +21,7 @@ check() {  # check NAME COMMAND... : the command must succeed
 }
 
 start() {
-  "$GRIDD" --listen=127.0.0.1:0 --data_dir="$tmp/data" --checkpoint_every_events=2 \
-    --checkpoint_every_seconds=3600 \
-    >"$tmp/gridd.out" 2>"$tmp/gridd.err" &
-  pid=$!
-  for _ in $(seq 1 300); do
-    port=$(sed -n 's/^gridd listening on port \([0-9]*\)$/\1/p' "$tmp/gridd.out")
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { cat "$tmp/gridd.err" >&2; echo "gridd did not start" >&2; exit 1; }
+  start_gridd --checkpoint_every_events=2 --checkpoint_every_seconds=3600
   S="--server=127.0.0.1:$port"
 }
 
