@@ -96,12 +96,13 @@ class Row {
 };
 
 // Prints "label: done/total" on stderr twice a second while alive, when
-// stderr is a terminal.
+// stderr is a terminal and the label is not empty (an inner loop whose caller
+// shows its own progress passes "").
 class Ticker {
  public:
   Ticker(std::string label, const std::atomic<uint64_t>& done, uint64_t total)
       : label_(std::move(label)), done_(done), total_(total) {
-    if (isatty(STDERR_FILENO) == 0) return;
+    if (label_.empty() || isatty(STDERR_FILENO) == 0) return;
     thread_ = std::thread([this] {
       while (!stop_.load()) {
         std::cerr << "\r" << label_ << ": " << done_.load();
