@@ -56,7 +56,7 @@ trap cleanup EXIT
 
 start() {
   : >"$out/gridd.out"
-  "$gridd" --listen=127.0.0.1:0 --data_dir="$data/data" >"$out/gridd.out" 2>>"$out/gridd.err" &
+  "$gridd" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="$data/data" >"$out/gridd.out" 2>>"$out/gridd.err" &
   pid=$!
   port=""
   for _ in $(seq 1 600); do

@@ -177,6 +177,12 @@ absl::Status Client::SubscribeProjection(
       channel_, "/grid.v1.Projections/SubscribeProjection", request, context, on_message);
 }
 
+absl::Status Client::Backup(
+    const std::function<bool(const grid::v1::BackupChunk&)>& on_message) {
+  return StreamCall<grid::v1::BackupChunk>(channel_, "/grid.v1.Admin/Backup",
+                                           grid::v1::BackupRequest(), nullptr, on_message);
+}
+
 absl::Status Client::Read(
     const grid::v1::ReadRequest& request,
     const std::function<bool(const grid::v1::ReadResponse&)>& on_message) {

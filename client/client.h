@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grid/v1/admin.pb.h"
 #include "grid/v1/log.pb.h"
 #include "grid/v1/projection.pb.h"
 #include "storage/record.h"
@@ -77,6 +78,9 @@ class Client {
       const grid::v1::SubscribeProjectionRequest& request,
       const std::function<bool(const grid::v1::SubscribeProjectionResponse&)>& on_message,
       grpc::ClientContext* context = nullptr);
+
+  // Admin (grid.v1.Admin): a backup's chunks, then its manifest.
+  absl::Status Backup(const std::function<bool(const grid::v1::BackupChunk&)>& on_message);
 
  private:
   std::shared_ptr<grpc::Channel> channel_;

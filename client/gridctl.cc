@@ -32,7 +32,9 @@
 #include "absl/time/time.h"
 #include "storage/checkpoint.h"
 #include "client/audit.h"
+#include "client/backup.h"
 #include "client/bench.h"
+#include "client/progress.h"
 #include "client/client.h"
 #include "client/json.h"
 #include "domain/simulator.h"
@@ -262,27 +264,6 @@ absl::StatusOr<grid::storage::Digest> ChainAt(Client& client, uint64_t position)
   return parts->chain;
 }
 
-class Progress {
- public:
-  Progress(const char* what, uint64_t total)
-      : what_(what), total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
-  void Tick(uint64_t done) {
-    if (!tty_ || (done % 1000 != 0 && done != total_)) return;
-    const int pct = total_ == 0 ? 100 : static_cast<int>(done * 100 / total_);
-    const int bar = pct / 4;
-    std::cerr << "\r" << what_ << " [" << std::string(bar, '#')
-              << std::string(25 - bar, ' ') << "] " << done << "/" << total_
-              << " (" << pct << "%)" << std::flush;
-  }
-  ~Progress() {
-    if (tty_) std::cerr << "\n";
-  }
-
- private:
-  const char* what_;
-  uint64_t total_;
-  bool tty_;
-};
 
 int Replay(int argc, char** argv) {
   po::options_description desc("gridctl replay --out FILE [options]");
@@ -308,7 +289,7 @@ int Replay(int argc, char** argv) {
   if (f == nullptr) return Fail(absl::NotFoundError(absl::StrCat("cannot create ", path)));
   grid::client::ExportWriter out(f, from, *prev);
   const uint64_t head = status->head_position();
-  Progress progress("replay", head >= from ? head - from + 1 : 0);
+  grid::client::Progress progress("replay", head >= from ? head - from + 1 : 0);
   uint64_t n = 0, checkpoints = 0;
   absl::Status write_status;
   if (head >= from) {
@@ -321,7 +302,7 @@ int Replay(int argc, char** argv) {
       for (const auto& w : r.events()) {
         write_status = out.AddEvent(w);
         if (!write_status.ok()) return false;
-        progress.Tick(++n);
+        progress.Update(++n);
         if (auto it = by_position.find(from + n - 1); it != by_position.end()) {
           write_status = out.AddCheckpoint(it->second);
           if (!write_status.ok()) return false;
@@ -400,7 +381,7 @@ int Verify(int argc, char** argv) {
     if (absl::Status s = v.AddCheckpoint(cp); !s.ok()) return Fail(s);
   }
   const uint64_t head = status->head_position();
-  Progress progress("verify", head >= from ? head - from + 1 : 0);
+  grid::client::Progress progress("verify", head >= from ? head - from + 1 : 0);
   absl::Status bad;
   if (head >= from) {
     grid::v1::ReadRequest req;
@@ -411,7 +392,7 @@ int Verify(int argc, char** argv) {
       for (const auto& w : r.events()) {
         bad = v.AddEvent(w);
         if (!bad.ok()) return false;
-        progress.Tick(v.next() - from);
+        progress.Update(v.next() - from);
       }
       return true;
     });
@@ -706,7 +687,8 @@ int Simulate(int argc, char** argv) {
     o.start = absl::Now() - absl::Hours(24 * o.days);
   }
   auto client = Client::Connect(vm["server"].as<std::string>());
-  const bool tty = isatty(STDERR_FILENO);
+  grid::client::Progress progress("simulate", 0, grid::client::Progress::Unit::kCount,
+                                  "events appended");
   uint64_t batches = 0, events = 0, duplicates = 0, head = 0;
   absl::Status failed;
   grid::domain::Simulate(o, [&](grid::domain::SimBatch&& b) {
@@ -731,16 +713,65 @@ int Simulate(int argc, char** argv) {
     events += req.events_size();
     for (const auto& r : resp->results()) duplicates += r.duplicate() ? 1 : 0;
     head = resp->head_position();
-    if (tty && batches % 100 == 0) std::cerr << "\rsimulate: " << events << " events appended" << std::flush;
+    progress.Update(events);
     return true;
   });
-  if (tty) std::cerr << "\r" << std::string(40, ' ') << "\r";
   if (!failed.ok()) {
     std::cerr << "gridctl: simulate stopped after " << events << " events\n";
     return Fail(failed);
   }
   std::cout << "{\"batches\":" << batches << ",\"events\":" << events << ",\"duplicates\":" << duplicates
             << ",\"head_position\":" << head << "}\n";
+  return 0;
+}
+
+int Admin(int argc, char** argv) {
+  const std::string sub = argc > 1 ? argv[1] : "";
+  if (sub != "backup" && sub != "restore") {
+    std::cerr << "usage: gridctl admin backup DIR [--server host:port]\n"
+                 "       gridctl admin restore BACKUP_DIR --data_dir DIR\n";
+    return 2;
+  }
+  po::options_description desc(
+      sub == "backup"
+          ? "gridctl admin backup DIR: a consistent copy of the server's data, taken while it "
+            "serves\n\n  gridctl admin backup /backups/grid-2026-11-28\n\noptions"
+          : "gridctl admin restore BACKUP_DIR --data_dir DIR: check a backup and lay it out as "
+            "gridd's data folder (run it where gridd will run; gridd must not be using DIR)\n\n"
+            "  gridctl admin restore /backups/grid-2026-11-28 --data_dir /var/lib/gridlog\n"
+            "  gridd --data_dir /var/lib/gridlog\n\noptions");
+  desc.add_options()("dir", po::value<std::string>()->required(), "backup folder (positional)");
+  if (sub == "restore") {
+    desc.add_options()("data_dir", po::value<std::string>()->required(),
+                       "gridd data folder to create (must not exist, or be empty)");
+  }
+  po::positional_options_description pos;
+  pos.add("dir", 1);
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc - 1, argv + 1, desc, &pos, vm, &code)) return code;
+  const std::string dir = vm["dir"].as<std::string>();
+  grid::client::Progress progress(sub, 0, grid::client::Progress::Unit::kBytes);
+  auto on_progress = [&](uint64_t done, uint64_t total) {
+    progress.set_total(total);
+    progress.Update(done);
+  };
+  absl::StatusOr<grid::v1::BackupManifest> manifest;
+  if (sub == "backup") {
+    auto client = Client::Connect(vm["server"].as<std::string>());
+    client->set_timeout(absl::InfiniteDuration());
+    manifest = grid::client::WriteBackup(*client, dir, on_progress);
+  } else {
+    manifest = grid::client::RestoreBackup(dir, vm["data_dir"].as<std::string>(), on_progress);
+  }
+  if (!manifest.ok()) return Fail(manifest.status());
+  uint64_t bytes = 0;
+  for (const auto& f : manifest->files()) bytes += f.size();
+  std::cout << "{\"" << (sub == "backup" ? "backup" : "restored") << "\":\""
+            << (sub == "backup" ? dir : vm["data_dir"].as<std::string>())
+            << "\",\"head_position\":" << manifest->head_position() << ",\"chain_head\":\""
+            << grid::storage::ToHex(manifest->chain_head()) << "\",\"files\":"
+            << manifest->files_size() << ",\"bytes\":" << bytes << "}\n";
   return 0;
 }
 
@@ -764,6 +795,7 @@ int main(int argc, char** argv) {
   if (cmd == "projection") return Projection(sub_argc, sub_argv);
   if (cmd == "simulate") return Simulate(sub_argc, sub_argv);
   if (cmd == "bench") return grid::client::RunBench(sub_argc, sub_argv);
+  if (cmd == "admin") return Admin(sub_argc, sub_argv);
   std::cerr << "gridctl: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
 }

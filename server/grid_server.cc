@@ -13,7 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "domain/admission.h"
 #include "storage/sync.h"
+#include "server/admin_service.h"
 #include "server/log_service.h"
+#include "server/rpc_observer.h"
 #include "server/projection_service.h"
 #include "server/projector.h"
 
@@ -27,6 +29,7 @@ bool IsLoopbackListenAddress(const std::string& hp) {
 }
 
 struct GridServer::Impl {
+  ServerMetrics metrics;
   std::unique_ptr<storage::EventLog> log;
   std::unique_ptr<storage::Signer> signer;
   std::unique_ptr<Checkpointer> checkpointer;
@@ -39,10 +42,24 @@ struct GridServer::Impl {
   std::unique_ptr<storage::ProjectionStore> projection_store;
   std::unique_ptr<Projector> projector;
   std::unique_ptr<ProjectionService> projection_service;
+  std::unique_ptr<AdminService> admin_service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
-  grid::Mutex mu;
+  mutable grid::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
+  // The gRPC health service once serving, and what it was last told.
+  grpc::HealthCheckServiceInterface* health ABSL_GUARDED_BY(mu) = nullptr;
+  bool health_serving ABSL_GUARDED_BY(mu) = false;
+
+  // Tells the health service when the log stops taking writes (called after
+  // every commit group and every idle second, on the sequencer thread).
+  void UpdateHealth() {
+    const bool writable = log->WriteHealth().ok();
+    grid::MutexLock l(&mu);
+    if (health == nullptr || shut_down || writable == health_serving) return;
+    health_serving = writable;
+    health->SetServingStatus(writable);
+  }
 };
 
 GridServer::GridServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -77,7 +94,14 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   LiveTail* tail = impl->tail.get();
   Checkpointer* checkpointer = impl->checkpointer.get();
   Sequencer::Options seq_options;
-  seq_options.after_commit_or_idle = [checkpointer] { checkpointer->MaybeCheckpoint(absl::Now()); };
+  Impl* raw = impl.get();
+  seq_options.after_commit_or_idle = [checkpointer, raw] {
+    checkpointer->MaybeCheckpoint(absl::Now());
+    raw->UpdateHealth();
+  };
+  seq_options.observe_commit = [raw](absl::Duration commit, size_t batches, size_t events) {
+    raw->metrics.CommitGroup(commit, batches, events);
+  };
   if (options.limits.domain_rules) {
     impl->admission = std::make_unique<domain::DomainAdmission>(impl->log.get());
     seq_options.admission = impl->admission.get();
@@ -105,8 +129,11 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   impl->env.pool = impl->pool.get();
   impl->env.limits = options.limits;
   impl->env.signer = impl->signer.get();
+  impl->env.metrics = &impl->metrics;
   impl->service = std::make_unique<LogService>(&impl->env);
   impl->projection_service = std::make_unique<ProjectionService>(&impl->env, projector);
+  impl->admin_service = std::make_unique<AdminService>(
+      &impl->env, impl->projection_store.get(), options.log, options.data_dir);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -120,9 +147,19 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
       static_cast<int>(std::max<size_t>(options.limits.max_request_bytes * 4, 4 << 20)));
   builder.RegisterService(impl->service.get());
   builder.RegisterService(impl->projection_service.get());
+  builder.RegisterService(impl->admin_service.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
+  observers.push_back(std::make_unique<RpcObserverFactory>(&impl->metrics));
+  builder.experimental().SetInterceptorCreators(std::move(observers));
   impl->server = builder.BuildAndStart();
   if (!impl->server || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  {
+    grid::MutexLock l(&impl->mu);
+    impl->health = impl->server->GetHealthCheckService();
+    impl->health_serving = impl->log->WriteHealth().ok();
+    if (impl->health != nullptr) impl->health->SetServingStatus(impl->health_serving);
   }
   spdlog::warn(
       "DEV MODE: no authentication; every caller on this machine may read and "
@@ -131,6 +168,91 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   spdlog::info("checkpoints are signed with Ed25519 public key {}",
                storage::ToHex(impl->signer->public_key()));
   return std::unique_ptr<GridServer>(new GridServer(std::move(impl)));
+}
+
+bool GridServer::Ready(std::string* why) const {
+  {
+    grid::MutexLock l(&impl_->mu);
+    if (impl_->shut_down) {
+      *why = "shutting down";
+      return false;
+    }
+  }
+  if (absl::Status s = impl_->log->WriteHealth(); !s.ok()) {
+    *why = absl::StrCat("read-only: the log refuses writes after a storage failure (",
+                        s.message(), "); restart gridd");
+    return false;
+  }
+  return true;
+}
+
+std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
+  std::vector<prometheus::MetricFamily> out = impl_->metrics.Collect();
+  const storage::Head head = impl_->log->GetHead();
+  auto add = [&out](std::string name, std::string help, double value) {
+    auto f = GaugeFamily(std::move(name), std::move(help));
+    AddSample(&f, value);
+    out.push_back(std::move(f));
+  };
+  add("gridlog_log_head_position", "Position of the last committed event",
+      static_cast<double>(head.position));
+  add("gridlog_log_writable", "1 while the log takes writes, 0 after a storage failure",
+      impl_->log->WriteHealth().ok() ? 1 : 0);
+  add("gridlog_sequencer_queue_depth", "Append requests waiting for the next commit group",
+      static_cast<double>(impl_->sequencer->GetStats().queued));
+
+  // Subscribers: how many, and how far each is behind the head, as the
+  // number of subscribers at or under each lag (cumulative, like buckets).
+  const std::vector<uint64_t> positions = impl_->env.subscribers.Positions();
+  add("gridlog_subscribers", "Open Subscribe calls", static_cast<double>(positions.size()));
+  auto lag = GaugeFamily("gridlog_subscribers_lag_events",
+                         "Open Subscribe calls whose lag behind the head (events) is at most le");
+  uint64_t max_lag = 0;
+  const uint64_t bounds[] = {0, 10, 100, 1000, 10000, 100000, 1000000};
+  std::vector<double> counts(std::size(bounds) + 1, 0);
+  for (uint64_t p : positions) {
+    const uint64_t behind = head.position > p ? head.position - p : 0;
+    max_lag = std::max(max_lag, behind);
+    for (size_t i = 0; i < std::size(bounds); ++i) {
+      if (behind <= bounds[i]) ++counts[i];
+    }
+    ++counts.back();
+  }
+  for (size_t i = 0; i < std::size(bounds); ++i) {
+    AddSample(&lag, counts[i], {{"le", absl::StrCat(bounds[i])}});
+  }
+  AddSample(&lag, counts.back(), {{"le", "+Inf"}});
+  out.push_back(std::move(lag));
+  add("gridlog_subscriber_max_lag_events", "Largest lag of an open Subscribe call",
+      static_cast<double>(max_lag));
+
+  auto position = GaugeFamily("gridlog_projection_position", "Last position folded");
+  auto behind = GaugeFamily("gridlog_projection_lag_events", "Events not yet folded");
+  for (const Projector::Info& p : impl_->projector->List()) {
+    AddSample(&position, static_cast<double>(p.position), {{"projection", p.name}});
+    AddSample(&behind,
+              static_cast<double>(head.position > p.position ? head.position - p.position : 0),
+              {{"projection", p.name}});
+  }
+  out.push_back(std::move(position));
+  out.push_back(std::move(behind));
+
+  auto live = GaugeFamily("gridlog_rocksdb_live_data_bytes", "RocksDB's estimate of live data");
+  auto sst = GaugeFamily("gridlog_rocksdb_sst_bytes", "Size of all table files");
+  auto mem = GaugeFamily("gridlog_rocksdb_memtable_bytes", "Size of all memtables");
+  auto pending = GaugeFamily("gridlog_rocksdb_pending_compaction_bytes",
+                             "RocksDB's estimate of bytes compaction still has to rewrite");
+  auto sample = [&](const storage::StorageStats& s, const std::string& db) {
+    AddSample(&live, static_cast<double>(s.live_data_bytes), {{"db", db}});
+    AddSample(&sst, static_cast<double>(s.sst_bytes), {{"db", db}});
+    AddSample(&mem, static_cast<double>(s.memtable_bytes), {{"db", db}});
+    AddSample(&pending, static_cast<double>(s.pending_compaction_bytes), {{"db", db}});
+  };
+  sample(impl_->log->GetStorageStats(), "log");
+  sample(impl_->projection_store->GetStorageStats(), "projections");
+  for (auto* f : {&live, &sst, &mem, &pending}) out.push_back(std::move(*f));
+  for (auto& f : ProcessMetrics()) out.push_back(std::move(f));
+  return out;
 }
 
 void GridServer::Shutdown(absl::Duration grace) {
@@ -152,6 +274,7 @@ void GridServer::Shutdown(absl::Duration grace) {
   impl_->server.reset();
   impl_->service.reset();
   impl_->projection_service.reset();
+  impl_->admin_service.reset();
   impl_->projector.reset();
   impl_->projection_store.reset();
   impl_->log.reset();

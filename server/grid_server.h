@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/checkpointer.h"
+#include "server/metrics.h"
 #include "server/live_tail.h"
 #include "server/projector.h"
 #include "server/validation.h"
@@ -50,6 +51,14 @@ class GridServer {
 
   // Graceful stop; in-flight calls get up to `grace` before cancellation.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
+
+  // Ready to serve: the log is open and takes writes, and the server is not
+  // stopping. Otherwise false with the reason in `why`. /readyz and the gRPC
+  // health service both follow it.
+  bool Ready(std::string* why) const;
+
+  // Every metric: the counters and histograms plus gauges sampled now.
+  std::vector<prometheus::MetricFamily> CollectMetrics() const;
 
   // For tests.
   storage::EventLog* TEST_log();

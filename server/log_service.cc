@@ -236,7 +236,11 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
         from_time_(from_time),
         cursor_(after),
         max_batch_(max_batch),
-        checkpoint_interval_(checkpoint_interval) {}
+        checkpoint_interval_(checkpoint_interval) {
+    scanned_.store(after, std::memory_order_relaxed);
+    env_->subscribers.Add(&scanned_);
+  }
+  ~SubscribeWriter() override { env_->subscribers.Remove(&scanned_); }
 
  private:
   Step Next() override {
@@ -270,6 +274,7 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
           case LiveTail::ReadResult::kFellBehind:
             live_ = false;
             fell_behind_pending_ = true;
+            if (env_->metrics != nullptr) env_->metrics->SubscriberFellBehind();
             continue;
           case LiveTail::ReadResult::kNothingYet:
             if (caught_up_pending_ ||
@@ -279,6 +284,7 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
             }
             step.kind = Step::kWait;
             step.wait_after = cursor_;
+            scanned_.store(cursor_, std::memory_order_relaxed);
             // Scanned but unreported positions: report them when idle.
             if (scanned_unsent_ > 0) {
               step.wake_after = kIdleCheckpointEvery - (absl::Now() - last_sent_);
@@ -308,6 +314,7 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
   }
 
   Step Emit(Step step) {
+    scanned_.store(cursor_, std::memory_order_relaxed);
     frame_.AddUint64(2, cursor_);
     if (caught_up_pending_ && live_) {
       frame_.AddTrue(3);
@@ -332,6 +339,7 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
   bool live_ = false;
   bool caught_up_pending_ = false;
   bool fell_behind_pending_ = false;
+  std::atomic<uint64_t> scanned_{0};  // cursor_ as of the last message or wait
   uint64_t scanned_unsent_ = 0;
   absl::Time last_sent_ = absl::Now();
   FrameBuilder frame_;
@@ -363,11 +371,12 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
     return reactor;
   }
   env_->sequencer->Submit(
-      *std::move(batch), [reactor, response](storage::AppendOutcome out) {
+      *std::move(batch), [reactor, response, metrics = env_->metrics](storage::AppendOutcome out) {
         if (!out.status.ok()) {
           reactor->Finish(ToGrpc(out.status));
           return;
         }
+        if (metrics != nullptr) metrics->AppendCommitted(out.events.size());
         for (const auto& e : out.events) {
           auto* r = response->add_results();
           r->set_position(e.position);

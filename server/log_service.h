@@ -15,7 +15,9 @@
 #include <atomic>
 
 #include "grid/v1/log.grpc.pb.h"
+#include "absl/container/flat_hash_set.h"
 #include "server/live_tail.h"
+#include "server/metrics.h"
 #include "server/sequencer.h"
 #include "server/validation.h"
 #include "storage/checkpoint.h"
@@ -27,6 +29,31 @@ class thread_pool;
 
 namespace grid::server {
 
+// The open Subscribe calls' positions, for the lag metrics.
+class SubscriberSet {
+ public:
+  void Add(const std::atomic<uint64_t>* scanned) {
+    grid::MutexLock l(&mu_);
+    set_.insert(scanned);
+  }
+  void Remove(const std::atomic<uint64_t>* scanned) {
+    grid::MutexLock l(&mu_);
+    set_.erase(scanned);
+  }
+  // The last position each subscriber has scanned through.
+  std::vector<uint64_t> Positions() const {
+    grid::MutexLock l(&mu_);
+    std::vector<uint64_t> out;
+    out.reserve(set_.size());
+    for (const auto* p : set_) out.push_back(p->load(std::memory_order_relaxed));
+    return out;
+  }
+
+ private:
+  mutable grid::Mutex mu_;
+  absl::flat_hash_set<const std::atomic<uint64_t>*> set_ ABSL_GUARDED_BY(mu_);
+};
+
 // What the service's reactors share. All pointers must outlive the service
 // and every RPC it started.
 struct ServiceEnv {
@@ -36,6 +63,8 @@ struct ServiceEnv {
   boost::asio::thread_pool* pool = nullptr;
   AppendLimits limits;
   const storage::Signer* signer = nullptr;
+  ServerMetrics* metrics = nullptr;  // may be null
+  SubscriberSet subscribers;
   std::atomic<bool> stopping{false};
 };
 

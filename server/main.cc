@@ -1,15 +1,71 @@
-// gridd: the gridlog server. Serves grid.v1.Log (plus health checking and
-// reflection) on 127.0.0.1 with its event log in --data_dir. Stops gracefully
-// on SIGTERM or SIGINT.
+// gridd: the gridlog server. Serves grid.v1.Log, grid.v1.Projections and
+// grid.v1.Admin (plus health checking and reflection) on 127.0.0.1 with its
+// data in --data_dir, and /metrics, /healthz and /readyz over HTTP on
+// --metrics_listen. Stops gracefully on SIGTERM or SIGINT.
+//
+// Configuration: built-in defaults, then the JSON file given with --config,
+// then flags (one per field of grid.v1.ServerConfig, same names). See
+// server/config.h and deploy/gridd.json.
+#include <utility>  // before Boost (GCC 12 + C++20)
+
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "absl/synchronization/mutex.h"
+#include "grid/v1/options.pb.h"
+#include "server/config.h"
 #include "server/grid_server.h"
+#include "server/http_endpoint.h"
+#include "server/logging.h"
+#include "server/metrics.h"
 
 namespace po = boost::program_options;
+
+namespace {
+
+// What the HTTP endpoint reports: the server once it is open.
+class Probes {
+ public:
+  void Set(grid::server::GridServer* server) {
+    absl::MutexLock l(&mu_);
+    server_ = server;
+  }
+  void Stopping() {
+    absl::MutexLock l(&mu_);
+    server_ = nullptr;
+    stopping_ = true;
+  }
+  grid::server::HttpResponse Handle(const std::string& path) {
+    absl::MutexLock l(&mu_);
+    if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+    if (path == "/readyz") {
+      if (server_ == nullptr) {
+        return {503, "text/plain; charset=utf-8",
+                stopping_ ? "shutting down\n" : "opening the log\n"};
+      }
+      std::string why;
+      if (!server_->Ready(&why)) return {503, "text/plain; charset=utf-8", why + "\n"};
+      return {200, "text/plain; charset=utf-8", "ready\n"};
+    }
+    if (path == "/metrics") {
+      auto families = server_ != nullptr ? server_->CollectMetrics()
+                                         : grid::server::ProcessMetrics();
+      return {200, "text/plain; version=0.0.4; charset=utf-8",
+              grid::server::ToPrometheusText(families)};
+    }
+    return {404, "text/plain; charset=utf-8", "not found: try /metrics, /healthz or /readyz\n"};
+  }
+
+ private:
+  absl::Mutex mu_;
+  grid::server::GridServer* server_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Block the stop signals in every thread; this one waits for them below.
@@ -19,64 +75,100 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  grid::server::ServerOptions options;
-  options.projector.nice = 10;
-  size_t max_append_bytes = options.limits.max_request_bytes;
-  size_t tail_events = options.tail.max_records;
-  size_t tail_bytes = options.tail.max_bytes;
-  uint64_t checkpoint_events = options.checkpoints.every_events;
-  double checkpoint_seconds = absl::ToDoubleSeconds(options.checkpoints.every);
-  po::options_description desc("gridd options");
-  desc.add_options()("help", "show this help")(
-      "listen", po::value(&options.listen)->default_value(options.listen),
-      "host:port to serve on (loopback only until authentication exists)")(
-      "data_dir", po::value(&options.data_dir)->default_value(options.data_dir),
-      "directory of the RocksDB event log (created if missing)")(
-      "max_append_bytes", po::value(&max_append_bytes)->default_value(max_append_bytes),
-      "largest Append request, serialized bytes")(
-      "reader_threads", po::value(&options.reader_threads)->default_value(options.reader_threads),
-      "application threads for reads and subscription catch-up")(
-      "tail_events", po::value(&tail_events)->default_value(tail_events),
-      "most events kept in the in-memory live tail")(
-      "tail_bytes", po::value(&tail_bytes)->default_value(tail_bytes),
-      "most bytes kept in the in-memory live tail")(
-      "signing_key", po::value(&options.signing_key_path),
-      "Ed25519 private key (PEM) for signed checkpoints; created if missing "
-      "(default <data_dir>/signing_key.pem)")(
-      "checkpoint_every_events", po::value(&checkpoint_events)->default_value(checkpoint_events),
-      "sign a checkpoint after this many events")(
-      "checkpoint_every_seconds", po::value(&checkpoint_seconds)->default_value(checkpoint_seconds),
-      "or after this many seconds while events arrive")(
-      "projector_nice", po::value(&options.projector.nice)->default_value(options.projector.nice),
-      "niceness of the projector thread: above 0 appends come first when the CPUs are busy "
-      "and projections catch up after");
+  // One flag per configuration field, with the field's help and default.
+  const grid::v1::ServerConfig defaults = grid::server::DefaultConfig();
+  po::options_description desc(
+      "usage: gridd [--config FILE] [--FIELD=VALUE]... [--print-config]\n\n"
+      "  gridd --data_dir=./data                       serve on 127.0.0.1:7443\n"
+      "  gridd --config=/etc/gridlog/gridd.json        settings from a file\n"
+      "  gridd --config=gridd.json --log_level=debug   a flag overrides the file\n"
+      "  gridd --config=gridd.json --print-config      show the effective settings\n\n"
+      "options");
+  desc.add_options()("help", "show this help")("config", po::value<std::string>(),
+                                               "JSON configuration file (deploy/gridd.json)")(
+      "print-config", "print the effective configuration as JSON and exit");
+  const auto* d = grid::v1::ServerConfig::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const auto* f = d->field(i);
+    std::string help = f->options().GetExtension(grid::v1::help);
+    const std::string def = grid::server::ConfigFieldText(defaults, f->name());
+    help += def.empty() ? " (default: empty)" : " (default: " + def + ")";
+    desc.add_options()(f->name().c_str(), po::value<std::string>(), help.c_str());
+  }
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
     po::notify(vm);
   } catch (const std::exception& e) {
-    std::cerr << "gridd: " << e.what() << "\n" << desc << "\n";
+    std::cerr << "gridd: " << e.what() << "\n(gridd --help lists the options)\n";
     return 2;
   }
   if (vm.count("help")) {
     std::cout << desc << "\n";
     return 0;
   }
-  options.limits.max_request_bytes = max_append_bytes;
-  options.tail.max_records = tail_events;
-  options.tail.max_bytes = tail_bytes;
-  options.checkpoints.every_events = checkpoint_events;
-  options.checkpoints.every = absl::Seconds(checkpoint_seconds);
+  grid::v1::ServerConfig config = defaults;
+  if (vm.count("config")) {
+    auto file = grid::server::ReadConfigFile(vm["config"].as<std::string>());
+    if (!file.ok()) {
+      std::cerr << "gridd: " << file.status().message() << "\n";
+      return 2;
+    }
+    config.MergeFrom(*file);
+  }
+  for (int i = 0; i < d->field_count(); ++i) {
+    const std::string& name = d->field(i)->name();
+    if (!vm.count(name)) continue;
+    if (auto s = grid::server::SetConfigField(&config, name, vm[name].as<std::string>());
+        !s.ok()) {
+      std::cerr << "gridd: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  auto options = grid::server::ToServerOptions(config);
+  if (!options.ok()) {
+    std::cerr << "gridd: " << options.status().message() << "\n";
+    return 2;
+  }
+  if (vm.count("print-config")) {
+    std::cout << grid::server::ConfigToCommentedJson(config);
+    return 0;
+  }
+  if (auto s = grid::server::ConfigureLogging(config.log_format(), config.log_level()); !s.ok()) {
+    std::cerr << "gridd: " << s.message() << "\n";
+    return 2;
+  }
 
-  auto server = grid::server::GridServer::Start(options);
+  // The HTTP endpoint comes first, so /readyz answers (503) while the log
+  // opens.
+  Probes probes;
+  std::unique_ptr<grid::server::HttpEndpoint> http;
+  if (!config.metrics_listen().empty()) {
+    auto endpoint = grid::server::HttpEndpoint::Start(
+        config.metrics_listen(), [&probes](const std::string& path) { return probes.Handle(path); });
+    if (!endpoint.ok()) {
+      spdlog::error("gridd: {}", endpoint.status().ToString());
+      return 1;
+    }
+    http = *std::move(endpoint);
+    std::cout << "gridd metrics on port " << http->port() << std::endl;
+    spdlog::info("metrics, /healthz and /readyz on {} (port {})", config.metrics_listen(),
+                 http->port());
+  }
+
+  auto server = grid::server::GridServer::Start(*options);
   if (!server.ok()) {
     spdlog::error("gridd: {}", server.status().ToString());
     return 1;
   }
+  probes.Set(server->get());
   std::cout << "gridd listening on port " << (*server)->port() << std::endl;
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("gridd: signal {} received, shutting down", sig);
+  // Probes see the server only while it is whole.
+  probes.Stopping();
   (*server)->Shutdown();
+  if (http) http->Stop();
   return 0;
 }

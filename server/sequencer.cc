@@ -59,7 +59,9 @@ void Sequencer::Stop() {
 
 Sequencer::Stats Sequencer::GetStats() const {
   grid::MutexLock l(&mu_);
-  return stats_;
+  Stats stats = stats_;
+  stats.queued = queue_.size();
+  return stats;
 }
 
 void Sequencer::Run() {
@@ -96,7 +98,13 @@ void Sequencer::Run() {
       stats_.batches += group.size();
     }
     for (auto& p : group) batches.push_back(&p.batch);
-    storage::CommitResult result = log_->Commit(batches, absl::Now(), options_.admission);
+    const absl::Time start = absl::Now();
+    storage::CommitResult result = log_->Commit(batches, start, options_.admission);
+    if (options_.observe_commit) {
+      size_t events = 0;
+      for (const auto* b : batches) events += b->events.size();
+      options_.observe_commit(absl::Now() - start, batches.size(), events);
+    }
     if (!result.committed.empty() && on_commit_) on_commit_(result.committed);
     for (size_t i = 0; i < group.size(); ++i) {
       std::move(group[i].done)(std::move(result.outcomes[i]));

@@ -36,6 +36,10 @@ class Sequencer {
     // Admission rules passed to every Commit (the domain rules); may be
     // null. Not owned; used on the sequencer thread only.
     storage::BatchAdmission* admission = nullptr;
+    // Called on the sequencer thread after each commit group with the time
+    // the log's Commit took (write and fsync) and the group's size, for
+    // metrics. May be empty.
+    std::function<void(absl::Duration commit, size_t batches, size_t events)> observe_commit;
   };
   using Done = absl::AnyInvocable<void(storage::AppendOutcome) &&>;
   using OnCommit = std::function<void(const std::vector<storage::RecordPtr>&)>;
@@ -60,6 +64,7 @@ class Sequencer {
   struct Stats {
     uint64_t groups = 0;   // commit groups written or attempted
     uint64_t batches = 0;  // batches in them
+    uint64_t queued = 0;   // batches waiting for the next group now
   };
   Stats GetStats() const;
 

@@ -24,6 +24,7 @@
 #include "absl/types/span.h"
 #include "grid/v1/event.pb.h"
 #include "storage/record.h"
+#include "storage/storage_stats.h"
 
 namespace rocksdb {
 class Env;
@@ -191,6 +192,14 @@ class EventLog {
 
   // OK while the log takes writes; the first write failure after that.
   virtual absl::Status WriteHealth() const = 0;
+
+  // Sizes, for metrics.
+  virtual StorageStats GetStorageStats() const = 0;
+
+  // Writes a consistent copy of the log as of now into the new directory
+  // `dir` (a RocksDB checkpoint; commits go on meanwhile). Open the copy to
+  // learn which head it holds.
+  virtual absl::Status Backup(const std::string& dir) const = 0;
 
   // Stores an opaque signed checkpoint for `position` (not synced by itself:
   // the next commit's fsync carries it; losing it loses no event).

@@ -75,6 +75,11 @@ class RocksProjectionStore final : public ProjectionStore {
     return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "projection write");
   }
 
+  StorageStats GetStorageStats() const override { return ReadStorageStats(db_.get()); }
+  absl::Status Backup(const std::string& dir) const override {
+    return CheckpointTo(db_.get(), dir);
+  }
+
   absl::Status Reset(const std::string& name) override {
     std::string begin = NamePrefix(name);
     std::string end = name + '\1';

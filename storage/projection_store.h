@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "storage/record.h"
+#include "storage/storage_stats.h"
 
 namespace rocksdb {
 class Env;
@@ -72,6 +73,12 @@ class ProjectionStore {
   virtual absl::Status Scan(const std::string& name, const std::string& prefix, Position at,
                             const std::function<bool(const RowVersion&)>& fn,
                             const std::string& start_after = "") const = 0;
+
+  // Sizes, for metrics.
+  virtual StorageStats GetStorageStats() const = 0;
+
+  // A consistent copy of the store as of now in the new directory `dir`.
+  virtual absl::Status Backup(const std::string& dir) const = 0;
 
   // Row changes with positions in (after, through], in position order, each
   // with the version written at that position. `fn` returns false to stop.

@@ -32,6 +32,21 @@ inline constexpr size_t kChainFieldSize = 34;
 
 Digest Sha256(std::string_view data);
 
+// SHA-256 over data given in pieces (files of a backup).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(std::string_view data);
+  // The digest of everything given; the stream starts over after.
+  Digest Finish();
+
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
+
 // The chain value of the record at `position` with these stored bytes.
 Digest ChainLink(const Digest& prev, Position position,
                  std::string_view stored_bytes);

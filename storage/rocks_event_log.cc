@@ -180,6 +180,10 @@ class RocksEventLog final : public EventLog {
     grid::MutexLock l(&mu_);
     return failed_;
   }
+  StorageStats GetStorageStats() const override { return ReadStorageStats(db_.get()); }
+  absl::Status Backup(const std::string& dir) const override {
+    return CheckpointTo(db_.get(), dir);
+  }
   absl::Status PutCheckpoint(Position position, const std::string& value) override {
     return FromRocks(db_->Put(rocksdb::WriteOptions(), cfs_[kCheckpoints],
                               PositionKey(position), value),

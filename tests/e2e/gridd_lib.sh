@@ -12,7 +12,7 @@ trap cleanup EXIT
 
 # start_gridd [FLAG...]: serves $tmp/data; sets pid and port.
 start_gridd() {
-  "$GRIDD" --listen=127.0.0.1:0 --data_dir="$tmp/data" "$@" >"$tmp/gridd.out" 2>"$tmp/gridd.err" &
+  "$GRIDD" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="$tmp/data" "$@" >"$tmp/gridd.out" 2>"$tmp/gridd.err" &
   pid=$!
   port=""
   for _ in $(seq 1 300); do

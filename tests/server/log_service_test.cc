@@ -362,6 +362,9 @@ TEST_F(LogServiceTest, ShutdownEndsSubscriptionsWithUnavailable) {
 
 // After a failed fsync the server refuses appends (UNAVAILABLE) until it is
 // restarted, while reads and subscriptions go on serving what was committed.
+std::string RawCall(const std::string& target, const std::string& method,
+                    const std::string& request);
+
 TEST_F(LogServiceTest, StorageFailureMakesAppendsUnavailableWhileReadsServe) {
   grid::testing::FaultInjectionEnv env(rocksdb::Env::Default());
   server::ServerOptions o;
@@ -379,6 +382,18 @@ TEST_F(LogServiceTest, StorageFailureMakesAppendsUnavailableWhileReadsServe) {
   ASSERT_OK_AND_ASSIGN(auto status, client_->GetStatus());
   EXPECT_FALSE(status.writable());
   EXPECT_EQ(status.head_position(), 5u);
+  // Not ready: /readyz and the gRPC health service say so (the health
+  // service is told right after the failed commit group).
+  std::string why;
+  EXPECT_FALSE(server_->Ready(&why));
+  EXPECT_NE(why.find("read-only"), std::string::npos) << why;
+  std::string health;
+  for (int i = 0; i < 500; ++i) {
+    health = RawCall(target(), "/grpc.health.v1.Health/Check", "");
+    if (health == std::string("\x08\x02", 2)) break;  // NOT_SERVING
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(health, std::string("\x08\x02", 2));
   grid::v1::ReadRequest all;
   all.mutable_all();
   EXPECT_EQ(ReadAll(all).size(), 5u);
@@ -393,6 +408,8 @@ TEST_F(LogServiceTest, StorageFailureMakesAppendsUnavailableWhileReadsServe) {
   EXPECT_TRUE(caught_up);
 
   StartServer(o);  // restart: writable again, nothing acknowledged lost
+  EXPECT_TRUE(server_->Ready(&why)) << why;
+  EXPECT_EQ(RawCall(target(), "/grpc.health.v1.Health/Check", ""), std::string("\x08\x01", 2));
   ASSERT_OK_AND_ASSIGN(auto resp, client_->Append(AppendReq("org/x", {GridEvent("later")})));
   EXPECT_GE(resp.results(0).position(), 6u);
   server_.reset();  // before `env`

@@ -28,7 +28,7 @@ class GriddProcess {
       std::vector<std::string> extra = {}) {
     int fds[2];
     if (pipe(fds) != 0) return absl::InternalError("pipe");
-    std::vector<std::string> args = {binary, "--listen=127.0.0.1:0",
+    std::vector<std::string> args = {binary, "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
                                      "--data_dir=" + data_dir};
     args.insert(args.end(), extra.begin(), extra.end());
     const pid_t pid = fork();

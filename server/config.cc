@@ -1,0 +1,212 @@
+#include "server/config.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "grid/v1/options.pb.h"
+
+namespace grid::server {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using grid::v1::ServerConfig;
+
+constexpr absl::string_view kLogFormats[] = {"text", "json"};
+constexpr absl::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+
+template <size_t N>
+bool OneOf(const std::string& value, const absl::string_view (&choices)[N]) {
+  for (absl::string_view c : choices) {
+    if (value == c) return true;
+  }
+  return false;
+}
+
+const FieldDescriptor* FieldNamed(const std::string& name) {
+  return ServerConfig::descriptor()->FindFieldByName(name);
+}
+
+}  // namespace
+
+ServerConfig DefaultConfig() {
+  const ServerOptions defaults;
+  ServerConfig c;
+  c.set_listen(defaults.listen);
+  c.set_data_dir(defaults.data_dir);
+  c.set_metrics_listen("127.0.0.1:9464");
+  c.set_log_format("text");
+  c.set_log_level("info");
+  c.set_max_append_bytes(defaults.limits.max_request_bytes);
+  c.set_reader_threads(static_cast<uint32_t>(defaults.reader_threads));
+  c.set_tail_events(defaults.tail.max_records);
+  c.set_tail_bytes(defaults.tail.max_bytes);
+  // gridd runs the projector below the appenders (ServerOptions' 0 is for
+  // tests, where nothing competes).
+  c.set_projector_nice(10);
+  c.set_signing_key("");
+  c.set_checkpoint_every_events(defaults.checkpoints.every_events);
+  c.set_checkpoint_every_seconds(absl::ToDoubleSeconds(defaults.checkpoints.every));
+  return c;
+}
+
+absl::StatusOr<ServerConfig> ParseConfig(absl::string_view text, absl::string_view origin) {
+  // Comment lines become empty lines, so the parser's line numbers still
+  // match the file.
+  std::string json;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::StartsWith(absl::StripLeadingAsciiWhitespace(line), "//")) {
+      json.append(line.data(), line.size());
+    }
+    json.push_back('\n');
+  }
+  ServerConfig config;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &config, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": not a gridd configuration: ", status.message().as_string()));
+  }
+  return config;
+}
+
+absl::StatusOr<ServerConfig> ReadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str(), path);
+}
+
+absl::Status SetConfigField(ServerConfig* config, const std::string& name,
+                            const std::string& text) {
+  const FieldDescriptor* f = FieldNamed(name);
+  if (f == nullptr) return absl::InvalidArgumentError(absl::StrCat("no setting named ", name));
+  const auto* r = config->GetReflection();
+  auto bad = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": '", text, "' is not ", what));
+  };
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      r->SetString(config, f, text);
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      uint64_t v;
+      if (!absl::SimpleAtoi(text, &v)) return bad("a whole number >= 0");
+      r->SetUInt64(config, f, v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_UINT32: {
+      uint32_t v;
+      if (!absl::SimpleAtoi(text, &v)) return bad("a whole number >= 0");
+      r->SetUInt32(config, f, v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_INT32: {
+      int32_t v;
+      if (!absl::SimpleAtoi(text, &v)) return bad("a whole number");
+      r->SetInt32(config, f, v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_DOUBLE: {
+      double v;
+      if (!absl::SimpleAtod(text, &v)) return bad("a number");
+      r->SetDouble(config, f, v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_BOOL: {
+      bool v;
+      if (!absl::SimpleAtob(text, &v)) return bad("true or false");
+      r->SetBool(config, f, v);
+      break;
+    }
+    default:
+      return absl::InternalError(absl::StrCat("setting ", name, " has an unsupported type"));
+  }
+  return absl::OkStatus();
+}
+
+std::string ConfigFieldText(const ServerConfig& config, const std::string& name) {
+  const FieldDescriptor* f = FieldNamed(name);
+  const auto* r = config.GetReflection();
+  if (f == nullptr || !r->HasField(config, f)) return "";
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING: return r->GetString(config, f);
+    case FieldDescriptor::CPPTYPE_UINT64: return absl::StrCat(r->GetUInt64(config, f));
+    case FieldDescriptor::CPPTYPE_UINT32: return absl::StrCat(r->GetUInt32(config, f));
+    case FieldDescriptor::CPPTYPE_INT32: return absl::StrCat(r->GetInt32(config, f));
+    case FieldDescriptor::CPPTYPE_DOUBLE: return absl::StrCat(r->GetDouble(config, f));
+    case FieldDescriptor::CPPTYPE_BOOL: return r->GetBool(config, f) ? "true" : "false";
+    default: return "";
+  }
+}
+
+std::string ConfigToCommentedJson(const ServerConfig& config) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(config, &json, options);
+  // The printer puts one field per line as `  "name": value`; the help goes
+  // above it.
+  std::string out =
+      "// gridd configuration (grid.v1.ServerConfig in protobuf's JSON mapping).\n"
+      "// Lines starting with // are comments; a flag of the same name overrides a field.\n";
+  for (absl::string_view line : absl::StrSplit(json, '\n')) {
+    if (line.empty()) continue;
+    absl::string_view rest = absl::StripLeadingAsciiWhitespace(line);
+    if (absl::ConsumePrefix(&rest, "\"")) {
+      const std::string name(rest.substr(0, rest.find('"')));
+      if (const FieldDescriptor* f = FieldNamed(name); f != nullptr) {
+        absl::StrAppend(&out, "\n  // ", f->options().GetExtension(grid::v1::help), "\n");
+      }
+      absl::StrAppend(&out, "  \"", rest, "\n");
+    } else {
+      absl::StrAppend(&out, line, "\n");
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<ServerOptions> ToServerOptions(const ServerConfig& c) {
+  auto invalid = [](absl::string_view field, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+  };
+  if (!OneOf(c.log_format(), kLogFormats)) return invalid("log_format", "must be text or json");
+  if (!OneOf(c.log_level(), kLogLevels)) {
+    return invalid("log_level", "must be trace, debug, info, warn, error or off");
+  }
+  if (c.listen().empty()) return invalid("listen", "must be host:port");
+  if (c.data_dir().empty()) return invalid("data_dir", "must name a directory");
+  if (c.reader_threads() == 0) return invalid("reader_threads", "must be at least 1");
+  if (c.max_append_bytes() < 1024) return invalid("max_append_bytes", "must be at least 1024");
+  if (c.tail_events() == 0) return invalid("tail_events", "must be at least 1");
+  if (!(c.checkpoint_every_seconds() > 0)) {
+    return invalid("checkpoint_every_seconds", "must be above 0");
+  }
+  if (c.checkpoint_every_events() == 0) {
+    return invalid("checkpoint_every_events", "must be at least 1");
+  }
+  ServerOptions o;
+  o.listen = c.listen();
+  o.data_dir = c.data_dir();
+  o.limits.max_request_bytes = c.max_append_bytes();
+  o.reader_threads = static_cast<int>(c.reader_threads());
+  o.tail.max_records = c.tail_events();
+  o.tail.max_bytes = c.tail_bytes();
+  o.projector.nice = c.projector_nice();
+  o.signing_key_path = c.signing_key();
+  o.checkpoints.every_events = c.checkpoint_every_events();
+  o.checkpoints.every = absl::Seconds(c.checkpoint_every_seconds());
+  return o;
+}
+
+}  // namespace grid::server

@@ -1,0 +1,116 @@
+// gridd's configuration: defaults, file, flags; the sample file in deploy/.
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "grid/v1/options.pb.h"
+#include "tests/testing/status_matchers.h"
+
+namespace grid::server {
+namespace {
+
+using grid::v1::ServerConfig;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(ConfigTest, DefaultsMakeValidOptions) {
+  ASSERT_OK_AND_ASSIGN(ServerOptions o, ToServerOptions(DefaultConfig()));
+  EXPECT_EQ(o.listen, "127.0.0.1:7443");
+  EXPECT_EQ(o.projector.nice, 10);
+}
+
+TEST(ConfigTest, FileSetsOnlyWhatItNamesAndFlagsOverrideIt) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig file, ParseConfig(R"(
+      // a comment line
+      {
+        // another, indented
+        "data_dir": "/srv/grid",
+        "tail_events": 5000,
+        "log_level": "debug"
+      })", "test.json"));
+  ServerConfig config = DefaultConfig();
+  config.MergeFrom(file);
+  ServerConfig flags;
+  ASSERT_OK(SetConfigField(&flags, "log_level", "warn"));
+  ASSERT_OK(SetConfigField(&flags, "checkpoint_every_seconds", "2.5"));
+  config.MergeFrom(flags);
+  ASSERT_OK_AND_ASSIGN(ServerOptions o, ToServerOptions(config));
+  EXPECT_EQ(o.data_dir, "/srv/grid");            // file
+  EXPECT_EQ(o.tail.max_records, 5000u);          // file
+  EXPECT_EQ(config.log_level(), "warn");         // flag over file
+  EXPECT_EQ(o.checkpoints.every, absl::Milliseconds(2500));  // flag
+  EXPECT_EQ(o.listen, "127.0.0.1:7443");         // default
+  EXPECT_EQ(o.limits.max_request_bytes, 1u << 20);  // default
+}
+
+TEST(ConfigTest, MistakesAreRefusedWithTheirName) {
+  auto typo = ParseConfig(R"({"data_dri": "x"})", "gridd.json");
+  EXPECT_EQ(typo.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(typo.status().message().find("gridd.json"), std::string::npos) << typo.status();
+  EXPECT_NE(typo.status().message().find("data_dri"), std::string::npos) << typo.status();
+  EXPECT_FALSE(ParseConfig("{", "f").ok());
+
+  ServerConfig c = DefaultConfig();
+  auto bad_number = SetConfigField(&c, "tail_events", "many");
+  EXPECT_EQ(bad_number.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_number.message().find("--tail_events"), std::string::npos);
+  EXPECT_FALSE(SetConfigField(&c, "no_such_setting", "1").ok());
+
+  struct Case {
+    std::string field, value;
+  } cases[] = {{"log_format", "xml"},     {"log_level", "loud"},  {"reader_threads", "0"},
+               {"max_append_bytes", "10"}, {"listen", ""},         {"data_dir", ""},
+               {"checkpoint_every_seconds", "0"}, {"checkpoint_every_events", "0"},
+               {"tail_events", "0"}};
+  for (const Case& k : cases) {
+    ServerConfig bad = DefaultConfig();
+    ASSERT_OK(SetConfigField(&bad, k.field, k.value));
+    auto o = ToServerOptions(bad);
+    EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument) << k.field;
+    EXPECT_NE(o.status().message().find(k.field), std::string::npos) << o.status();
+  }
+}
+
+TEST(ConfigTest, PrintedConfigLoadsBackUnchanged) {
+  ServerConfig c = DefaultConfig();
+  ASSERT_OK(SetConfigField(&c, "data_dir", "/var/lib/gridlog"));
+  ASSERT_OK(SetConfigField(&c, "projector_nice", "-3"));
+  const std::string text = ConfigToCommentedJson(c);
+  EXPECT_NE(text.find("// " + ServerConfig::descriptor()->FindFieldByName("tail_bytes")
+                                  ->options().GetExtension(grid::v1::help)),
+            std::string::npos)
+      << text;
+  ASSERT_OK_AND_ASSIGN(ServerConfig back, ParseConfig(text, "printed"));
+  EXPECT_EQ(back.SerializeAsString(), c.SerializeAsString());
+}
+
+// Every setting has help, a default, a flag, and a place in the sample file:
+// adding a field to config.proto without them fails here.
+TEST(ConfigTest, EverySettingIsDocumentedDefaultedAndInTheSample) {
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig sample,
+      ParseConfig(ReadFile(std::string(GRID_SOURCE_DIR) + "/deploy/gridd.json"), "gridd.json"));
+  ASSERT_OK(ToServerOptions(sample).status());
+  const ServerConfig defaults = DefaultConfig();
+  const auto* d = ServerConfig::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const auto* f = d->field(i);
+    EXPECT_FALSE(f->options().GetExtension(grid::v1::help).empty()) << f->name();
+    EXPECT_TRUE(f->has_presence()) << f->name() << " must be optional";
+    EXPECT_TRUE(defaults.GetReflection()->HasField(defaults, f)) << f->name() << " has no default";
+    EXPECT_TRUE(sample.GetReflection()->HasField(sample, f)) << f->name() << " not in deploy/gridd.json";
+    ServerConfig c;
+    EXPECT_OK(SetConfigField(&c, f->name(), ConfigFieldText(defaults, f->name()))) << f->name();
+  }
+}
+
+}  // namespace
+}  // namespace grid::server

@@ -1,0 +1,161 @@
+// What an operator watches: Prometheus metrics, readiness, the HTTP endpoint.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <optional>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "server/http_endpoint.h"
+#include "tests/testing/server_fixture.h"
+#include "tests/testing/test_events.h"
+
+namespace grid {
+namespace {
+
+using grid::testing::AppendReq;
+using grid::testing::GridEvent;
+
+// The value of the sample `name` whose labels include all of `labels`.
+std::optional<double> Sample(const std::vector<prometheus::MetricFamily>& families,
+                             const std::string& name,
+                             const std::map<std::string, std::string>& labels = {}) {
+  for (const auto& f : families) {
+    if (f.name != name) continue;
+    for (const auto& m : f.metric) {
+      size_t matched = 0;
+      for (const auto& l : m.label) {
+        auto it = labels.find(l.name);
+        if (it != labels.end() && it->second == l.value) ++matched;
+      }
+      if (matched != labels.size()) continue;
+      switch (f.type) {
+        case prometheus::MetricType::Counter: return m.counter.value;
+        case prometheus::MetricType::Histogram: return static_cast<double>(m.histogram.sample_count);
+        default: return m.gauge.value;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+class OpsTest : public grid::testing::ServerFixture {
+ protected:
+  OpsTest() { log_mechanics_only_ = true; }
+  std::vector<prometheus::MetricFamily> Metrics() { return server_->CollectMetrics(); }
+};
+
+TEST_F(OpsTest, MetricsCountAppendsByOutcomeAndShowTheLog) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(client_->Append(AppendReq("org/s", {GridEvent("e" + std::to_string(i))})));
+  }
+  ASSERT_OK(client_->Append(AppendReq("org/s", {GridEvent("b1"), GridEvent("b2")})));
+  grid::v1::AppendRequest bad = AppendReq("org/s", {GridEvent("x")});
+  bad.mutable_events(0)->set_type("");
+  EXPECT_FALSE(client_->Append(bad).ok());
+
+  const auto m = Metrics();
+  EXPECT_EQ(Sample(m, "gridlog_append_events_total"), 7);
+  EXPECT_EQ(Sample(m, "gridlog_append_batch_events"), 6);  // committed requests
+  EXPECT_EQ(Sample(m, "gridlog_rpcs_total", {{"method", "/grid.v1.Log/Append"}, {"code", "OK"}}), 6);
+  EXPECT_EQ(Sample(m, "gridlog_rpcs_total",
+                   {{"method", "/grid.v1.Log/Append"}, {"code", "INVALID_ARGUMENT"}}),
+            1);
+  EXPECT_EQ(Sample(m, "gridlog_rpc_duration_seconds", {{"method", "/grid.v1.Log/Append"}}), 7);
+  EXPECT_GE(Sample(m, "gridlog_commit_duration_seconds").value_or(0), 1);
+  EXPECT_EQ(Sample(m, "gridlog_log_head_position"), 7);
+  EXPECT_EQ(Sample(m, "gridlog_log_writable"), 1);
+  EXPECT_EQ(Sample(m, "gridlog_sequencer_queue_depth"), 0);
+  EXPECT_GT(Sample(m, "gridlog_rocksdb_memtable_bytes", {{"db", "log"}}).value_or(0), 0);
+  EXPECT_TRUE(Sample(m, "gridlog_rocksdb_pending_compaction_bytes", {{"db", "projections"}}));
+  EXPECT_GT(Sample(m, "process_resident_memory_bytes").value_or(0), 1 << 20);
+  EXPECT_GT(Sample(m, "process_open_fds").value_or(0), 3);
+  EXPECT_TRUE(Sample(m, "process_cpu_seconds_total"));
+  // Every projection reports its position and lag.
+  for (const auto& p : server_->CollectMetrics()) {
+    if (p.name == "gridlog_projection_lag_events") {
+      EXPECT_GE(p.metric.size(), 8u);
+    }
+  }
+  const std::string text = server::ToPrometheusText(m);
+  EXPECT_NE(text.find("# TYPE gridlog_append_events_total counter"), std::string::npos);
+}
+
+TEST_F(OpsTest, MetricsShowOpenSubscribersAndTheirLag) {
+  ASSERT_OK(client_->Append(AppendReq("org/s", {GridEvent("a")})));
+  absl::Notification caught_up, stop;
+  std::thread subscriber([&] {
+    (void)client_->Subscribe({}, [&](const grid::v1::SubscribeResponse& r) {
+      if (r.caught_up()) caught_up.Notify();
+      return !stop.HasBeenNotified();
+    });
+  });
+  caught_up.WaitForNotification();
+  // The subscriber is live at the head: one subscriber, lag 0.
+  auto m = Metrics();
+  EXPECT_EQ(Sample(m, "gridlog_subscribers"), 1);
+  EXPECT_EQ(Sample(m, "gridlog_subscribers_lag_events", {{"le", "0"}}), 1);
+  EXPECT_EQ(Sample(m, "gridlog_subscribers_lag_events", {{"le", "+Inf"}}), 1);
+  EXPECT_EQ(Sample(m, "gridlog_subscriber_max_lag_events"), 0);
+  stop.Notify();
+  ASSERT_OK(client_->Append(AppendReq("org/s", {GridEvent("b")})));  // wakes it to end
+  subscriber.join();
+  // The call ends on the server shortly after the client leaves.
+  for (int i = 0; i < 500 && Sample(Metrics(), "gridlog_subscribers") != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(Sample(Metrics(), "gridlog_subscribers"), 0);
+}
+
+// A raw HTTP/1.1 exchange: returns the whole response.
+std::string Http(int port, const std::string& request) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return "";
+  }
+  (void)!write(fd, request.data(), request.size());
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+TEST(HttpEndpointTest, ServesTheHandlersAnswerAndRefusesOtherMethods) {
+  auto endpoint = server::HttpEndpoint::Start("127.0.0.1:0", [](const std::string& path) {
+    if (path == "/readyz") return server::HttpResponse{503, "text/plain", "opening\n"};
+    return server::HttpResponse{200, "text/plain", "path " + path + "\n"};
+  });
+  ASSERT_OK(endpoint);
+  const int port = (*endpoint)->port();
+  ASSERT_GT(port, 0);
+  const std::string ok = Http(port, "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << ok;
+  EXPECT_NE(ok.find("\r\n\r\npath /metrics\n"), std::string::npos) << ok;
+  const std::string not_ready = Http(port, "GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(not_ready.rfind("HTTP/1.1 503", 0), 0u) << not_ready;
+  const std::string post = Http(port, "POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(post.rfind("HTTP/1.1 405", 0), 0u) << post;
+  const std::string head = Http(port, "HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+  EXPECT_EQ(head.find("path"), std::string::npos) << head;
+  // A second endpoint cannot take the same port.
+  auto clash = server::HttpEndpoint::Start("127.0.0.1:" + std::to_string(port),
+                                           [](const std::string&) { return server::HttpResponse{}; });
+  EXPECT_EQ(clash.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(server::HttpEndpoint::Start("nowhere:1", {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  (*endpoint)->Stop();
+  EXPECT_EQ(Http(port, "GET / HTTP/1.1\r\n\r\n"), "");
+}
+
+}  // namespace
+}  // namespace grid
