@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   librocksdb-dev libboost-dev libboost-program-options-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev prometheus-cpp-dev libjemalloc-dev
-  python3-grpcio
+  python3-grpcio curl
   clang libclang-rt-14-dev
 )
 

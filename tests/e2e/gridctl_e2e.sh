@@ -7,19 +7,6 @@ GRIDD=$1
 GRIDCTL=$2
 source "$(dirname "$0")/gridd_lib.sh"
 
-passed=0
-failed=0
-check() {  # check NAME COMMAND... : the command must succeed
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-  fi
-}
-
 start() {
   start_gridd --checkpoint_every_events=2 --checkpoint_every_seconds=3600
   S="--server=127.0.0.1:$port"
@@ -136,5 +123,4 @@ check "idempotency survives restart" grep -q '"duplicate":true' <<<"$out"
 kill -TERM "$pid" && wait "$pid" || true
 pid=""
 
-echo "gridctl e2e: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish "gridctl e2e"

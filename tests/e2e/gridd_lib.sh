@@ -1,26 +1,56 @@
 # Shared by the shell end-to-end tests: a temporary folder removed on exit,
-# and the real gridd started on 127.0.0.1:0 (its port parsed from stdout) and
-# killed by PID on exit. Source it after setting GRIDD.
+# and the real gridd started on 127.0.0.1:0 (its ports parsed from stdout)
+# and killed by PID on exit. Source it after setting GRIDD.
 tmp=$(mktemp -d)
 pid=""
 port=""
+mport=""
+started=()
 cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  for p in "${started[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-# start_gridd [FLAG...]: serves $tmp/data; sets pid and port.
+# start_gridd [FLAG...]: serves ${data:-$tmp/data}, stdout and stderr in
+# $tmp/${name:-gridd}.out and .err; sets pid, port (gRPC) and mport (HTTP:
+# /metrics, /healthz, /readyz). Set `data` and `name` to run a second one.
 start_gridd() {
-  "$GRIDD" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="$tmp/data" "$@" >"$tmp/gridd.out" 2>"$tmp/gridd.err" &
+  local n=${name:-gridd}
+  "$GRIDD" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="${data:-$tmp/data}" "$@" \
+    >"$tmp/$n.out" 2>"$tmp/$n.err" &
   pid=$!
+  started+=("$pid")
   port=""
   for _ in $(seq 1 300); do
-    port=$(sed -n 's/^gridd listening on port \([0-9]*\)$/\1/p' "$tmp/gridd.out")
-    [ -n "$port" ] && return 0
+    port=$(sed -n 's/^gridd listening on port \([0-9]*\)$/\1/p' "$tmp/$n.out")
+    if [ -n "$port" ]; then
+      mport=$(sed -n 's/^gridd metrics on port \([0-9]*\)$/\1/p' "$tmp/$n.out")
+      return 0
+    fi
     sleep 0.1
   done
-  cat "$tmp/gridd.err" >&2
+  cat "$tmp/$n.err" >&2
   echo "gridd did not start" >&2
   exit 1
+}
+
+passed=0
+failed=0
+# check NAME COMMAND...: the command must succeed.
+check() {
+  local name=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name" >&2
+  fi
+}
+
+# finish NAME: the summary line; fails if any check did.
+finish() {
+  echo "$1: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
 }
