@@ -3,22 +3,34 @@
 # Idempotent: when everything is present it only runs dpkg-query (well under a second).
 set -euo pipefail
 
-PACKAGES=(
+# --build-only: just what building gridd and gridctl needs (the container's
+# build stage), without the test, sanitizer and example-client tools.
+BUILD_ONLY=0
+[ "${1:-}" = "--build-only" ] && BUILD_ONLY=1
+
+BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   librocksdb-dev libboost-dev libboost-program-options-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev prometheus-cpp-dev libjemalloc-dev
-  python3-grpcio curl
-  clang libclang-rt-14-dev
+  libspdlog-dev prometheus-cpp-dev libjemalloc-dev
 )
-
+# Tests, sanitizers and fuzzing, the example clients, the deploy checks.
+TEST_PACKAGES=(
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
+  python3-grpcio python3-protobuf python3-yaml curl systemd
+)
+PACKAGES=("${BUILD_PACKAGES[@]}")
+[ "$BUILD_ONLY" -eq 1 ] || PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # Node.js and npm for the Node client example (client/examples/node): the
 # machine's own if it has them, else Debian's.
-command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+if [ "$BUILD_ONLY" -eq 0 ] && ! { command -v node && command -v npm; } >/dev/null; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "Installing missing packages: ${missing[*]}"

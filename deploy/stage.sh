@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Stages a built gridd for installation: OUT/bin/{gridd,gridctl},
+# OUT/etc/gridlog/gridd.json (configured for a container: gRPC and metrics on
+# all interfaces, data in /var/lib/gridlog, JSON logs), and
+# OUT/runtime-packages.txt, the Debian packages that hold the shared
+# libraries the binaries load (found with ldd and dpkg -S), which the
+# Dockerfile's runtime stage installs.
+#
+# The Dockerfile runs it after building; CI runs it on the tree `make test`
+# built (tests/deploy/deploy_check.sh), so the two cannot drift apart.
+# usage: deploy/stage.sh BUILD_DIR OUT_DIR
+set -euo pipefail
+build=$1
+out=$2
+src=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$out/bin" "$out/etc/gridlog"
+install -m 0755 "$build/gridd" "$build/gridctl" "$out/bin/"
+strip --strip-debug "$out/bin/gridd" "$out/bin/gridctl" 2>/dev/null || true
+"$out/bin/gridd" --config="$src/deploy/gridd.json" \
+  --listen=0.0.0.0:7443 --metrics_listen=0.0.0.0:9464 --print-config \
+  >"$out/etc/gridlog/gridd.json"
+# The packages of every shared library outside glibc's own.
+for bin in "$out/bin/gridd" "$out/bin/gridctl"; do
+  ldd "$bin" | awk '/=> \// { print $3 }'
+done | sort -u | while read -r lib; do
+  dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib"
+done | cut -d: -f1 | sort -u | grep -v -x -e libc6 -e libgcc-s1 -e libstdc++6 \
+  >"$out/runtime-packages.txt"
+echo "staged in $out: $(wc -l <"$out/runtime-packages.txt") runtime packages"

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Checks the deploy files as far as this machine can without systemd as init,
+# a Docker engine or a cluster: the unit verifies and scores as hardened; the
+# container's staging script works on the built tree and its outputs are what
+# the Dockerfile copies; the Kubernetes objects are well formed and agree
+# with gridd's configuration (probes on the metrics port, data on the volume).
+# usage: deploy_check.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+BUILD=$1
+SRC=$2
+GRIDD="$BUILD/gridd"
+source "$SRC/tests/e2e/gridd_lib.sh"
+
+# ---- systemd
+sed "s|/usr/local/bin/gridd|$(readlink -f "$GRIDD")|" "$SRC/deploy/gridd.service" >"$tmp/gridd.service"
+check "unit verifies" systemd-analyze verify "$tmp/gridd.service"
+exposure=$(systemd-analyze security --offline=true "$tmp/gridd.service" 2>/dev/null |
+  sed -n 's/.*Overall exposure level for gridd.service: \([0-9.]*\).*/\1/p')
+check "unit is hardened (exposure $exposure, at most 2.0)" \
+  awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 2.0) }'
+exec_flags=$(sed -n 's|^ExecStart=/usr/local/bin/gridd ||p' "$SRC/deploy/gridd.service")
+# shellcheck disable=SC2086
+check "unit's flags and sample config load" bash -c \
+  "\"$GRIDD\" ${exec_flags//\/etc\/gridlog\//$SRC/deploy/} --print-config >/dev/null"
+check "sysusers names the unit's user" grep -q '^u gridlog ' "$SRC/deploy/gridlog.sysusers"
+
+# ---- container: the staging step on this build, and what the Dockerfile copies
+"$SRC/deploy/stage.sh" "$BUILD" "$tmp/out" >/dev/null
+check "staged gridd runs" "$tmp/out/bin/gridd" --help >/dev/null
+check "staged gridctl runs" "$tmp/out/bin/gridctl" status --help >/dev/null
+check "staged config loads" "$tmp/out/bin/gridd" --config="$tmp/out/etc/gridlog/gridd.json" --print-config >/dev/null
+check "staged config listens on all interfaces" grep -q '"listen": "0.0.0.0:7443"' "$tmp/out/etc/gridlog/gridd.json"
+check "runtime packages include RocksDB and gRPC" \
+  bash -c "grep -q '^librocksdb' '$tmp/out/runtime-packages.txt' && grep -q '^libgrpc++' '$tmp/out/runtime-packages.txt'"
+check "every runtime package exists in Debian" bash -c \
+  "xargs -a '$tmp/out/runtime-packages.txt' dpkg-query -W >/dev/null"
+check "Dockerfile builds with build-release.sh" grep -q '^ && ./deploy/build-release.sh /out$' "$SRC/deploy/Dockerfile"
+for from in $(sed -n 's|^COPY --from=build /out/\([^ ]*\) .*|\1|p' "$SRC/deploy/Dockerfile"); do
+  check "Dockerfile copies staged $from" test -e "$tmp/out/$from"
+done
+check "Dockerfile runtime is Debian 12" grep -q '^FROM debian:12-slim$' "$SRC/deploy/Dockerfile"
+
+# ---- Kubernetes
+check "Kubernetes objects agree with each other and with gridd" \
+  /usr/bin/python3 - "$SRC/deploy/k8s/gridd.yaml" "$tmp/k8s.json" <<'PY'
+import json, sys, yaml
+docs = {d["kind"] + "/" + d["metadata"]["name"]: d for d in yaml.safe_load_all(open(sys.argv[1]))}
+sts = docs["StatefulSet/gridd"]
+spec = sts["spec"]["template"]["spec"]
+c = spec["containers"][0]
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+assert sts["spec"]["replicas"] == 1, "gridd is a single writer"
+assert sts["spec"]["serviceName"] in {k.split("/")[1] for k in docs if k.startswith("Service/")}
+assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+assert "requests" in c["resources"] and "memory" in c["resources"]["requests"]
+mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+assert spec["securityContext"]["runAsNonRoot"] is True
+for svc in ("Service/gridd", "Service/gridd-headless"):
+    for p in docs[svc]["spec"]["ports"]:
+        assert p["targetPort"] in ports, (svc, p)
+cfg = docs["ConfigMap/gridd-config"]["data"]["gridd.json"]
+open(sys.argv[2], "w").write(cfg)
+conf = json.loads(cfg)
+assert conf["data_dir"] == mounts["data"], "data_dir must be the volume"
+assert int(conf["listen"].rsplit(":", 1)[1]) == ports["grpc"]
+assert int(conf["metrics_listen"].rsplit(":", 1)[1]) == ports["metrics"]
+assert c["args"] == ["--config=" + mounts["config"] + "/gridd.json"]
+PY
+check "the ConfigMap's config loads" "$GRIDD" --config="$tmp/k8s.json" --print-config >/dev/null
+finish "deploy check"
