@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "client/client.h"
+#include "client/output.h"
 #include "domain/simulator.h"
 #include "grid/v1/log.grpc.pb.h"
 
@@ -50,22 +51,20 @@ double Percentile(std::vector<double>& v, double p) {
 
 // ---------------------------------------------------------------- output
 
-// One result: named fields in order, printed as a JSON line or a block of
-// "key  value" lines.
-class Row {
+// One result row: the workload, then its figures.
+class Row : public Fields {
  public:
   explicit Row(std::string workload) { Text("workload", std::move(workload)); }
   Row& Num(const std::string& key, double v) {
-    fields_.emplace_back(key, v == static_cast<int64_t>(v) ? absl::StrCat(static_cast<int64_t>(v))
-                                                            : absl::StrFormat("%.1f", v));
+    Fields::Num(key, v);
     return *this;
   }
   Row& Text(const std::string& key, const std::string& v) {
-    fields_.emplace_back(key, absl::StrCat("\"", v, "\""));
+    Fields::Text(key, v);
     return *this;
   }
   Row& Flag(const std::string& key, bool v) {
-    fields_.emplace_back(key, v ? "true" : "false");
+    Fields::Flag(key, v);
     return *this;
   }
   // p50/p99/p999 of latencies in microseconds.
@@ -75,24 +74,9 @@ class Row {
         .Num(prefix + "p999_us", std::round(Percentile(us, 0.999)));
   }
   void Print(bool json) const {
-    if (json) {
-      std::string out = "{";
-      for (size_t i = 0; i < fields_.size(); ++i) {
-        absl::StrAppend(&out, i ? "," : "", "\"", fields_[i].first, "\":", fields_[i].second);
-      }
-      std::cout << out << "}" << std::endl;
-      return;
-    }
-    for (const auto& [k, v] : fields_) {
-      std::string shown = v;
-      if (shown.size() >= 2 && shown.front() == '"') shown = shown.substr(1, shown.size() - 2);
-      std::cout << absl::StrFormat("  %-22s %s\n", k, shown);
-    }
-    std::cout << std::endl;
+    Fields::Print(json);
+    if (!json) std::cout << std::endl;
   }
-
- private:
-  std::vector<std::pair<std::string, std::string>> fields_;
 };
 
 // Prints "label: done/total" on stderr twice a second while alive, when
@@ -433,10 +417,6 @@ AppendStats DriveAsync(grid::v1::Log::Stub& stub, std::vector<Lane>& lanes, doub
   while (cq.Next(&tag, &ok)) {
   }
   return stats;
-}
-
-std::string Mode(int per_call, int inflight) {
-  return inflight > 0 ? "pipelined" : per_call > 1 ? "batch" : "unary";
 }
 
 Row AppendRow(const std::string& mode, AppendStats& s, const std::vector<Lane>& lanes, int clients, int per_call) {
@@ -854,7 +834,8 @@ struct Bench {
     req.mutable_from_now();
     req.set_max_batch(50);
     std::thread reader([&] {
-      client->SubscribeRaw(
+      // Ends CANCELLED when the run is over: that is the way out, not an error.
+      (void)client->SubscribeRaw(
           req,
           [&](const grid::v1::RawSubscribeResponse& r) {
             read += r.events_size();

@@ -11,10 +11,13 @@
 //                      | watch NAME [--prefix P] | rebuild NAME   [--output table|json]
 //   gridctl simulate [--seed N] [--days N] [--towns N] ...
 //   gridctl bench [append|fanout|replay|projection|idle|slow|fill]... [--quick]
+//   gridctl admin backup DIR | restore BACKUP_DIR --data_dir DIR
 //
-// Every command takes --server host:port (default 127.0.0.1:7443). Events
-// are JSON (protobuf's mapping), one per argument or one per stdin line;
-// output is JSON lines. Exit status: 0 ok, 1 the server or the data said no,
+// Every command takes --server host:port (default 127.0.0.1:7443) and
+// --output table|json (json by default, table for projections and bench).
+// Events are JSON (protobuf's mapping), one per argument or one per stdin
+// line; json output is one object per line. Errors whose cause is likely
+// outside gridctl (no server, a timeout) come with a hint. Exit status: 0 ok, 1 the server or the data said no,
 // 2 bad usage.
 #include <unistd.h>
 
@@ -37,6 +40,7 @@
 #include "client/progress.h"
 #include "client/client.h"
 #include "client/json.h"
+#include "client/output.h"
 #include "domain/simulator.h"
 
 namespace po = boost::program_options;
@@ -45,12 +49,42 @@ using grid::client::Client;
 namespace {
 
 constexpr char kUsage[] =
-    "usage: gridctl <append|read|subscribe|replay|verify|status|projection|simulate|bench> [options]\n"
-    "       gridctl <command> --help\n";
+    "usage: gridctl <command> [options]      gridctl <command> --help for its options and examples\n"
+    "\n"
+    "  append      append events to a stream\n"
+    "  read        read committed events\n"
+    "  subscribe   catch up, then follow the log live\n"
+    "  replay      export the log for an auditor\n"
+    "  verify      recompute the hash chain (and check signed checkpoints)\n"
+    "  status      the log's head and health\n"
+    "  projection  list, get, watch or rebuild the department views\n"
+    "  simulate    append a generated county's events\n"
+    "  bench       measure throughput and latency\n"
+    "  admin       backup, restore\n"
+    "\n"
+    "Every command takes --server host:port (default 127.0.0.1:7443) and --output table|json.\n";
 
+// Set by ParseArgs: the server address and the output format asked for.
+std::string g_server = "127.0.0.1:7443";
+bool g_table = false;
+
+// Prints the error, with a hint where the cause is likely outside gridctl.
 int Fail(const absl::Status& s) {
   std::cerr << "gridctl: " << absl::StatusCodeToString(s.code()) << ": "
             << s.message() << "\n";
+  const std::string msg(s.message());
+  if (s.code() == absl::StatusCode::kUnavailable &&
+      (msg.find("onnect") != std::string::npos || msg.find("resolve") != std::string::npos)) {
+    std::cerr << "hint: is gridd running on " << g_server
+              << "? Start it with `make run`, or point gridctl at it with --server host:port\n";
+  } else if (s.code() == absl::StatusCode::kDeadlineExceeded) {
+    std::cerr << "hint: gridd at " << g_server
+              << " did not answer in time; `gridctl status` and gridd's /readyz tell whether it "
+                 "is up and writable\n";
+  } else if (s.code() == absl::StatusCode::kUnimplemented) {
+    std::cerr << "hint: the server at " << g_server
+              << " does not offer this call; is it a gridd of the same version?\n";
+  }
   return 1;
 }
 
@@ -75,18 +109,21 @@ bool ParseTime(const std::string& s, google::protobuf::Timestamp* out) {
 // --help or an error; `code` is the exit status then.
 bool ParseArgs(int argc, char** argv, po::options_description& desc,
                po::positional_options_description* pos, po::variables_map& vm,
-               int* code) {
+               int* code, const char* default_output = "json") {
   desc.add_options()("help", "show this help")(
       "server", po::value<std::string>()->default_value("127.0.0.1:7443"),
-      "gridd address host:port");
+      "gridd address host:port")(
+      "output", po::value<std::string>()->default_value(default_output),
+      "table (for people) or json (one object per line, for scripts)");
   try {
     po::command_line_parser parser(argc, argv);
     parser.options(desc);
     if (pos != nullptr) parser.positional(*pos);
     po::store(parser.run(), vm);
-    po::notify(vm);
+    // --help wins over missing required options.
+    if (!vm.count("help")) po::notify(vm);
   } catch (const std::exception& e) {
-    std::cerr << "gridctl: " << e.what() << "\n" << desc << "\n";
+    std::cerr << "gridctl: " << e.what() << "\n(--help shows the options and examples)\n";
     *code = 2;
     return false;
   }
@@ -95,11 +132,32 @@ bool ParseArgs(int argc, char** argv, po::options_description& desc,
     *code = 0;
     return false;
   }
+  g_server = vm["server"].as<std::string>();
+  const std::string output = vm["output"].as<std::string>();
+  if (output != "table" && output != "json") {
+    std::cerr << "gridctl: --output must be table or json\n";
+    *code = 2;
+    return false;
+  }
+  g_table = output == "table";
   return true;
 }
 
+// One event as a table line: position, stream@version, type, org, id.
+void PrintEventLine(const grid::v1::Event& e) {
+  std::cout << absl::StrFormat("%-8d %-34s %-28s %-22s %s\n", e.position(),
+                               absl::StrCat(e.stream(), "@", e.stream_version()), e.type(),
+                               e.org_path(), e.event_id());
+}
+
 int Append(int argc, char** argv) {
-  po::options_description desc("gridctl append [options] [EVENT_JSON...]");
+  po::options_description desc(
+      "gridctl append --stream S [options] [EVENT_JSON...]: append events atomically to one "
+      "stream\n(events as arguments, or one JSON object per stdin line)\n\n"
+      "  gridctl append --stream org/350599 --expect no_stream \\\n"
+      "    '{\"event_id\":\"g-1\",\"type\":\"GridDefined\",\"org_path\":\"350599/101/203/g05\",\n"
+      "      \"grid_defined\":{\"org_path\":\"350599/101/203/g05\",\"name\":\"g5\"}}'\n"
+      "  gridctl append --stream org/350599 --expect 0 < events.jsonl\n\noptions");
   desc.add_options()("stream", po::value<std::string>()->required(), "stream to append to")(
       "expect", po::value<std::string>()->default_value("any"),
       "expected version: any, no_stream, exists, or a version number")(
@@ -150,12 +208,26 @@ int Append(int argc, char** argv) {
   auto client = Client::Connect(vm["server"].as<std::string>());
   auto resp = client->Append(req);
   if (!resp.ok()) return Fail(resp.status());
-  std::cout << grid::client::MessageToJson(*resp) << std::endl;
+  if (!g_table) {
+    std::cout << grid::client::MessageToJson(*resp) << std::endl;
+    return 0;
+  }
+  for (int i = 0; i < resp->results_size(); ++i) {
+    const auto& r = resp->results(i);
+    std::cout << absl::StrFormat("%-8d %s@%d%s  %s\n", r.position(), req.stream(),
+                                 r.stream_version(), r.duplicate() ? " (duplicate)" : "",
+                                 req.events(i).event_id());
+  }
   return 0;
 }
 
 int Read(int argc, char** argv) {
-  po::options_description desc("gridctl read [options]");
+  po::options_description desc(
+      "gridctl read (--stream S | --all) [options]: committed events, in order\n\n"
+      "  gridctl read --stream household/h-1-3\n"
+      "  gridctl read --all --from 1200 --max 50 --output table\n"
+      "  gridctl read --all --from_time 2026-11-28T08:00:00+08:00\n"
+      "  gridctl read --all --backwards --max 10      # the newest ten\n\noptions");
   desc.add_options()("stream", po::value<std::string>(), "read one stream")(
       "all", "read the whole log")("from", po::value<uint64_t>(),
                                    "first version (stream) or position (all)")(
@@ -186,7 +258,13 @@ int Read(int argc, char** argv) {
   req.set_max_count(vm["max"].as<uint64_t>());
   auto client = Client::Connect(vm["server"].as<std::string>());
   absl::Status s = client->Read(req, [](const grid::v1::ReadResponse& r) {
-    for (const auto& e : r.events()) std::cout << grid::client::EventToJson(e) << "\n";
+    for (const auto& e : r.events()) {
+      if (g_table) {
+        PrintEventLine(e);
+      } else {
+        std::cout << grid::client::EventToJson(e) << "\n";
+      }
+    }
     return true;
   });
   std::cout.flush();
@@ -194,7 +272,12 @@ int Read(int argc, char** argv) {
 }
 
 int Subscribe(int argc, char** argv) {
-  po::options_description desc("gridctl subscribe [options]");
+  po::options_description desc(
+      "gridctl subscribe [options]: catch up from a point, then follow the log live "
+      "(Ctrl-C to stop)\n\n"
+      "  gridctl subscribe --now --output table               # only what happens from now\n"
+      "  gridctl subscribe --org 350583/101 --type SanitationReportSubmitted\n"
+      "  gridctl subscribe --from 1200 --checkpoints          # resume after position 1200\n\noptions");
   desc.add_options()("from", po::value<uint64_t>(),
                      "deliver events after this position (resume point)")(
       "from_time", po::value<std::string>(), "start at an RFC 3339 time")(
@@ -229,13 +312,21 @@ int Subscribe(int argc, char** argv) {
   auto client = Client::Connect(vm["server"].as<std::string>());
   absl::Status s = client->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
     for (const auto& e : r.events()) {
-      std::cout << grid::client::EventToJson(e) << "\n";
+      if (g_table) {
+        PrintEventLine(e);
+      } else {
+        std::cout << grid::client::EventToJson(e) << "\n";
+      }
       if (max_events > 0 && ++seen >= max_events) {
         std::cout.flush();
         return false;
       }
     }
-    if (checkpoints) {
+    if (checkpoints && g_table) {
+      std::cout << "-- through position " << r.checkpoint()
+                << (r.caught_up() ? ", caught up: live from here" : "")
+                << (r.fell_behind() ? ", fell behind: reading from disk" : "") << "\n";
+    } else if (checkpoints) {
       std::cout << "{\"checkpoint\":" << r.checkpoint()
                 << (r.caught_up() ? ",\"caught_up\":true" : "")
                 << (r.fell_behind() ? ",\"fell_behind\":true" : "") << "}\n";
@@ -266,7 +357,10 @@ absl::StatusOr<grid::storage::Digest> ChainAt(Client& client, uint64_t position)
 
 
 int Replay(int argc, char** argv) {
-  po::options_description desc("gridctl replay --out FILE [options]");
+  po::options_description desc(
+      "gridctl replay --out FILE [options]: export the log with its signed checkpoints, for "
+      "an auditor\n\n"
+      "  gridctl replay --out log.export && gridctl verify --file log.export\n\noptions");
   desc.add_options()("out", po::value<std::string>()->required(), "export file to write")(
       "from", po::value<uint64_t>()->default_value(1), "first position");
   po::variables_map vm;
@@ -322,15 +416,19 @@ int Replay(int argc, char** argv) {
 }
 
 void PrintReport(const grid::client::AuditReport& r, bool keyed) {
-  std::cout << "{\"verified\":" << r.events << ",\"first_position\":" << r.first
-            << ",\"last_position\":" << r.first + r.events - 1 << ",\"chain_head\":\""
-            << grid::storage::ToHex(r.chain_head) << "\",\"checkpoints\":" << r.checkpoints;
+  grid::client::Fields f;
+  const uint64_t last = r.first + r.events - 1;
+  f.Num("verified", static_cast<double>(r.events))
+      .Num("first_position", static_cast<double>(r.first))
+      .Num("last_position", static_cast<double>(last))
+      .Text("chain_head", grid::storage::ToHex(r.chain_head))
+      .Num("checkpoints", static_cast<double>(r.checkpoints));
   if (keyed) {
-    const uint64_t last = r.first + r.events - 1;
-    std::cout << ",\"signed_through\":" << r.signed_through << ",\"unsigned_tail\":"
-              << (r.signed_through >= r.first ? last - r.signed_through : r.events);
+    f.Num("signed_through", static_cast<double>(r.signed_through))
+        .Num("unsigned_tail",
+             static_cast<double>(r.signed_through >= r.first ? last - r.signed_through : r.events));
   }
-  std::cout << "}" << std::endl;
+  f.Print(!g_table);
 }
 
 int Verify(int argc, char** argv) {
@@ -339,7 +437,9 @@ int Verify(int argc, char** argv) {
       "Recomputes the hash chain and names the first bad position. With --pubkey, also\n"
       "checks the server's signed checkpoints: events up to `signed_through` are proven\n"
       "to be what the server committed.\n"
-      "  gridctl replay --out log.export && gridctl verify --file log.export --pubkey key.pem");
+      "\n  gridctl verify                                     # the server's log\n"
+      "  gridctl replay --out log.export && gridctl verify --file log.export --pubkey key.pem\n"
+      "\noptions");
   desc.add_options()("file", po::value<std::string>(), "verify an export instead of the server")(
       "from", po::value<uint64_t>()->default_value(1), "first position (server only)")(
       "pubkey", po::value<std::string>(),
@@ -411,22 +511,28 @@ int Verify(int argc, char** argv) {
 }
 
 int Status(int argc, char** argv) {
-  po::options_description desc("gridctl status");
+  po::options_description desc(
+      "gridctl status: the log's head, chain head, whether it takes writes, and the "
+      "checkpoint signing key\n\n"
+      "  gridctl status --output table\n"
+      "  gridctl status --server 10.0.0.5:7443\n\noptions");
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
   auto client = Client::Connect(vm["server"].as<std::string>());
   auto status = client->GetStatus();
   if (!status.ok()) return Fail(status.status());
-  std::cout << "{\"head_position\":" << status->head_position() << ",\"chain_head\":\""
-            << grid::storage::ToHex(status->chain_head()) << "\",\"writable\":"
-            << (status->writable() ? "true" : "false") << ",\"last_recorded_at\":\""
-            << absl::FormatTime(absl::RFC3339_full,
-                                absl::FromUnixSeconds(status->last_recorded_at().seconds()),
-                                absl::UTCTimeZone())
-            << "\",\"signing_public_key\":\"" << grid::storage::ToHex(status->signing_public_key())
-            << "\"" << (status->failure().empty() ? "" : ",\"failure\":\"see server log\"")
-            << "}" << std::endl;
+  grid::client::Fields f;
+  f.Num("head_position", static_cast<double>(status->head_position()))
+      .Text("chain_head", grid::storage::ToHex(status->chain_head()))
+      .Flag("writable", status->writable())
+      .Text("last_recorded_at",
+            absl::FormatTime(absl::RFC3339_full,
+                             absl::FromUnixSeconds(status->last_recorded_at().seconds()),
+                             absl::UTCTimeZone()))
+      .Text("signing_public_key", grid::storage::ToHex(status->signing_public_key()));
+  if (!status->failure().empty()) f.Text("failure", "see the server's log");
+  f.Print(!g_table);
   return 0;
 }
 
@@ -530,15 +636,6 @@ void PrintTable(const std::vector<grid::v1::ProjectionRow>& rows, bool with_chan
   }
 }
 
-bool TableOutput(const po::variables_map& vm, int* code) {
-  const std::string o = vm["output"].as<std::string>();
-  if (o != "table" && o != "json") {
-    std::cerr << "gridctl: --output must be table or json\n";
-    *code = 2;
-  }
-  return o == "table";
-}
-
 int Projection(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: gridctl projection <list|get|watch|rebuild> [options]\n"
@@ -552,8 +649,7 @@ int Projection(int argc, char** argv) {
   }
   const std::string sub = argv[1];
   po::options_description desc("gridctl projection " + sub + " [NAME] [options]");
-  desc.add_options()("name", po::value<std::string>(), "projection name")(
-      "output", po::value<std::string>()->default_value("table"), "table or json");
+  desc.add_options()("name", po::value<std::string>(), "projection name");
   if (sub == "get") {
     desc.add_options()("key", po::value<std::string>(), "one row's key")(
         "prefix", po::value<std::string>()->default_value(""), "key prefix (org path boundary)")(
@@ -569,9 +665,8 @@ int Projection(int argc, char** argv) {
   pos.add("name", 1);
   po::variables_map vm;
   int code = 0;
-  if (!ParseArgs(argc - 1, argv + 1, desc, &pos, vm, &code)) return code;
-  const bool table = TableOutput(vm, &code);
-  if (code != 0) return code;
+  if (!ParseArgs(argc - 1, argv + 1, desc, &pos, vm, &code, "table")) return code;
+  const bool table = g_table;
   auto client = Client::Connect(vm["server"].as<std::string>());
   if (sub == "list") {
     auto list = client->ListProjections();
@@ -663,7 +758,8 @@ int Simulate(int argc, char** argv) {
   grid::domain::SimulatorOptions o;
   po::options_description desc(
       "gridctl simulate [options]: appends a generated county's events through the API\n"
-      "  e.g. gridctl simulate --days 30 --towns 3");
+      "\n  gridctl simulate --days 30 --towns 3\n"
+      "  gridctl simulate --seed 7 --county 350584 --start 2026-03-01T00:00:00+08:00\n\noptions");
   desc.add_options()("seed", po::value(&o.seed)->default_value(o.seed), "same seed, same events")(
       "county", po::value(&o.county)->default_value(o.county), "county code")(
       "towns", po::value(&o.towns)->default_value(o.towns), "towns")(
@@ -720,8 +816,12 @@ int Simulate(int argc, char** argv) {
     std::cerr << "gridctl: simulate stopped after " << events << " events\n";
     return Fail(failed);
   }
-  std::cout << "{\"batches\":" << batches << ",\"events\":" << events << ",\"duplicates\":" << duplicates
-            << ",\"head_position\":" << head << "}\n";
+  grid::client::Fields()
+      .Num("batches", static_cast<double>(batches))
+      .Num("events", static_cast<double>(events))
+      .Num("duplicates", static_cast<double>(duplicates))
+      .Num("head_position", static_cast<double>(head))
+      .Print(!g_table);
   return 0;
 }
 
@@ -767,11 +867,14 @@ int Admin(int argc, char** argv) {
   if (!manifest.ok()) return Fail(manifest.status());
   uint64_t bytes = 0;
   for (const auto& f : manifest->files()) bytes += f.size();
-  std::cout << "{\"" << (sub == "backup" ? "backup" : "restored") << "\":\""
-            << (sub == "backup" ? dir : vm["data_dir"].as<std::string>())
-            << "\",\"head_position\":" << manifest->head_position() << ",\"chain_head\":\""
-            << grid::storage::ToHex(manifest->chain_head()) << "\",\"files\":"
-            << manifest->files_size() << ",\"bytes\":" << bytes << "}\n";
+  grid::client::Fields()
+      .Text(sub == "backup" ? "backup" : "restored",
+            sub == "backup" ? dir : vm["data_dir"].as<std::string>())
+      .Num("head_position", static_cast<double>(manifest->head_position()))
+      .Text("chain_head", grid::storage::ToHex(manifest->chain_head()))
+      .Num("files", manifest->files_size())
+      .Num("bytes", static_cast<double>(bytes))
+      .Print(!g_table);
   return 0;
 }
 

@@ -45,6 +45,20 @@ check "read past the head is OUT_OF_RANGE" grep -q "OUT_OF_RANGE" "$tmp/err"
 set -e
 
 check "read --all gives 3 events" test "$(ctl read --all | wc -l)" -eq 3
+check "read as a table: one line per event" \
+  grep -qE '^2 +org/350583@1 +WorkerAssigned +350583/101/203/g05 +w-1$' <(ctl read --all --output table)
+check "status as a table" grep -qE '^head_position +3$' <(ctl status --output table)
+set +e
+ctl status --output xml 2>"$tmp/err"; rc=$?
+check "unknown --output exits 2" test "$rc" -eq 2
+"$GRIDCTL" status --server=127.0.0.1:1 2>"$tmp/err"; rc=$?
+check "no server exits 1" test "$rc" -eq 1
+check "no server gives a hint with the address" grep -q 'hint: is gridd running on 127.0.0.1:1?' "$tmp/err"
+set -e
+check "every command's --help has examples" bash -c '
+  for c in append read subscribe replay verify status simulate bench; do
+    "$0" "$c" --help | grep -q "^  gridctl $c" || { echo "no example in $c --help" >&2; exit 1; }
+  done' "$GRIDCTL"
 check "read --stream backwards starts at the last version" \
   grep -q '"event_id":"g-2"' <<<"$(ctl read --stream org/350583 --backwards --max 1)"
 check "events carry their chain in hex" grep -qE '"chain":"[0-9a-f]{64}"' <<<"$(ctl read --all --max 1)"
