@@ -84,11 +84,23 @@ absl::Status StreamCall(const std::shared_ptr<grpc::Channel>& channel,
 
 }  // namespace
 
-std::unique_ptr<Client> Client::Connect(const std::string& target) {
+std::unique_ptr<Client> Client::Connect(const std::string& target,
+                                        const Credentials& credentials) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  return std::make_unique<Client>(grpc::CreateCustomChannel(
-      target, grpc::InsecureChannelCredentials(), args));
+  std::shared_ptr<grpc::ChannelCredentials> channel = grpc::InsecureChannelCredentials();
+  if (credentials.tls()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = credentials.ca_pem;
+    ssl.pem_cert_chain = credentials.cert_pem;
+    ssl.pem_private_key = credentials.key_pem;
+    channel = grpc::SslCredentials(ssl);
+    if (!credentials.token.empty()) {
+      channel = grpc::CompositeChannelCredentials(
+          channel, grpc::AccessTokenCredentials(credentials.token));
+    }
+  }
+  return std::make_unique<Client>(grpc::CreateCustomChannel(target, channel, args));
 }
 
 Client::Client(std::shared_ptr<grpc::Channel> channel)

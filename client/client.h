@@ -30,10 +30,22 @@ class ClientContext;
 
 namespace grid::client {
 
+// How to reach and prove who we are to a gridd with authentication.
+struct Credentials {
+  std::string token;     // bearer token, sent as `authorization: Bearer …`
+  std::string ca_pem;    // CAs to verify the server's certificate (TLS)
+  std::string cert_pem;  // client certificate chain (mutual TLS)
+  std::string key_pem;   // its private key
+  bool tls() const { return !ca_pem.empty() || !cert_pem.empty(); }
+};
+
 class Client {
  public:
-  // Connects lazily to `target` ("host:port") without TLS.
-  static std::unique_ptr<Client> Connect(const std::string& target);
+  // Connects lazily to `target` ("host:port"): plaintext without
+  // credentials, TLS when `credentials` has a CA or a certificate. A token
+  // is only ever sent over TLS.
+  static std::unique_ptr<Client> Connect(const std::string& target,
+                                         const Credentials& credentials = {});
   explicit Client(std::shared_ptr<grpc::Channel> channel);
   ~Client();
 

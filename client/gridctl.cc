@@ -7,7 +7,7 @@
 //   gridctl replay --out FILE [--from N]
 //   gridctl verify [--file FILE] [--from N] [--pubkey KEY]
 //   gridctl status
-//   gridctl projection list | get NAME [--key K | --prefix P] [--at N | --at_time T]
+//   gridctl projection list | get NAME [--row KEY | --prefix P] [--at N | --at_time T]
 //                      | watch NAME [--prefix P] | rebuild NAME   [--output table|json]
 //   gridctl simulate [--seed N] [--days N] [--towns N] ...
 //   gridctl bench [append|fanout|replay|projection|idle|slow|fill]... [--quick]
@@ -19,15 +19,18 @@
 // line; json output is one object per line. Errors whose cause is likely
 // outside gridctl (no server, a timeout) come with a hint. Exit status: 0 ok, 1 the server or the data said no,
 // 2 bad usage.
+#include <grpc/support/log.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -64,9 +67,22 @@ constexpr char kUsage[] =
     "\n"
     "Every command takes --server host:port (default 127.0.0.1:7443) and --output table|json.\n";
 
-// Set by ParseArgs: the server address and the output format asked for.
+// Set by ParseArgs: the server address, how to authenticate, and the output
+// format asked for.
 std::string g_server = "127.0.0.1:7443";
+grid::client::Credentials g_credentials;
 bool g_table = false;
+
+std::unique_ptr<Client> Connect() { return Client::Connect(g_server, g_credentials); }
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return true;
+}
 
 // Prints the error, with a hint where the cause is likely outside gridctl.
 int Fail(const absl::Status& s) {
@@ -74,13 +90,28 @@ int Fail(const absl::Status& s) {
             << s.message() << "\n";
   const std::string msg(s.message());
   if (s.code() == absl::StatusCode::kUnavailable &&
+      (absl::StrContains(msg, "andshake") || absl::StrContains(msg, "SSL") ||
+       absl::StrContains(msg, "ssl") || absl::StrContains(msg, "ertificate"))) {
+    std::cerr << "hint: TLS with " << g_server
+              << " failed: --ca must be the CA that signed gridd's certificate, for the address "
+                 "you connect to; if gridd asks for client certificates, give --cert and --key\n";
+  } else if (s.code() == absl::StatusCode::kUnavailable &&
       (msg.find("onnect") != std::string::npos || msg.find("resolve") != std::string::npos)) {
-    std::cerr << "hint: is gridd running on " << g_server
-              << "? Start it with `make run`, or point gridctl at it with --server host:port\n";
+    if (absl::StrContains(msg, "Socket closed")) {
+      std::cerr << "hint: gridd at " << g_server
+                << " closed the connection: if it serves TLS, give --ca (and --cert and --key "
+                   "if it asks for client certificates)\n";
+    } else {
+      std::cerr << "hint: is gridd running on " << g_server
+                << "? Start it with `make run`, or point gridctl at it with --server host:port\n";
+    }
   } else if (s.code() == absl::StatusCode::kDeadlineExceeded) {
     std::cerr << "hint: gridd at " << g_server
               << " did not answer in time; `gridctl status` and gridd's /readyz tell whether it "
                  "is up and writable\n";
+  } else if (s.code() == absl::StatusCode::kUnauthenticated) {
+    std::cerr << "hint: gridd at " << g_server
+              << " wants credentials: --token (or $GRIDCTL_TOKEN) with --ca, or --cert and --key\n";
   } else if (s.code() == absl::StatusCode::kUnimplemented) {
     std::cerr << "hint: the server at " << g_server
               << " does not offer this call; is it a gridd of the same version?\n";
@@ -114,7 +145,12 @@ bool ParseArgs(int argc, char** argv, po::options_description& desc,
       "server", po::value<std::string>()->default_value("127.0.0.1:7443"),
       "gridd address host:port")(
       "output", po::value<std::string>()->default_value(default_output),
-      "table (for people) or json (one object per line, for scripts)");
+      "table (for people) or json (one object per line, for scripts)")(
+      "token", po::value<std::string>(),
+      "bearer token (default: $GRIDCTL_TOKEN); needs --ca")(
+      "ca", po::value<std::string>(), "CA certificate (PEM file) that signed gridd's: use TLS")(
+      "cert", po::value<std::string>(), "client certificate (PEM file), for mutual TLS")(
+      "key", po::value<std::string>(), "the client certificate's private key (PEM file)");
   try {
     po::command_line_parser parser(argc, argv);
     parser.options(desc);
@@ -140,6 +176,33 @@ bool ParseArgs(int argc, char** argv, po::options_description& desc,
     return false;
   }
   g_table = output == "table";
+  auto file = [&](const char* name, std::string* out) {
+    if (!vm.count(name)) return true;
+    if (ReadFile(vm[name].as<std::string>(), out)) return true;
+    std::cerr << "gridctl: --" << name << ": cannot read " << vm[name].as<std::string>() << "\n";
+    *code = 2;
+    return false;
+  };
+  if (!file("ca", &g_credentials.ca_pem) || !file("cert", &g_credentials.cert_pem) ||
+      !file("key", &g_credentials.key_pem)) {
+    return false;
+  }
+  if (g_credentials.cert_pem.empty() != g_credentials.key_pem.empty()) {
+    std::cerr << "gridctl: --cert and --key go together\n";
+    *code = 2;
+    return false;
+  }
+  if (vm.count("token")) {
+    g_credentials.token = vm["token"].as<std::string>();
+  } else if (const char* env = std::getenv("GRIDCTL_TOKEN"); env != nullptr) {
+    g_credentials.token = env;
+  }
+  if (!g_credentials.token.empty() && !g_credentials.tls()) {
+    std::cerr << "gridctl: a token is only sent over TLS: give --ca (the CA that signed gridd's "
+                 "certificate)\n";
+    *code = 2;
+    return false;
+  }
   return true;
 }
 
@@ -205,7 +268,7 @@ int Append(int argc, char** argv) {
     if (e->event_id().empty()) e->set_event_id(RandomId());
     *req.add_events() = *std::move(e);
   }
-  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto client = Connect();
   auto resp = client->Append(req);
   if (!resp.ok()) return Fail(resp.status());
   if (!g_table) {
@@ -256,7 +319,7 @@ int Read(int argc, char** argv) {
   }
   if (vm.count("backwards")) req.set_direction(grid::v1::BACKWARDS);
   req.set_max_count(vm["max"].as<uint64_t>());
-  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto client = Connect();
   absl::Status s = client->Read(req, [](const grid::v1::ReadResponse& r) {
     for (const auto& e : r.events()) {
       if (g_table) {
@@ -309,7 +372,7 @@ int Subscribe(int argc, char** argv) {
   const uint64_t max_events = vm["max_events"].as<uint64_t>();
   const bool checkpoints = vm.count("checkpoints") > 0;
   uint64_t seen = 0;
-  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto client = Connect();
   absl::Status s = client->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
     for (const auto& e : r.events()) {
       if (g_table) {
@@ -366,7 +429,7 @@ int Replay(int argc, char** argv) {
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
-  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto client = Connect();
   const uint64_t from = std::max<uint64_t>(1, vm["from"].as<uint64_t>());
   auto status = client->GetStatus();
   if (!status.ok()) return Fail(status.status());
@@ -468,7 +531,7 @@ int Verify(int argc, char** argv) {
     PrintReport(*report, key.has_value());
     return 0;
   }
-  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto client = Connect();
   auto status = client->GetStatus();
   if (!status.ok()) return Fail(status.status());
   const uint64_t from = std::max<uint64_t>(1, vm["from"].as<uint64_t>());
@@ -519,7 +582,7 @@ int Status(int argc, char** argv) {
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
-  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto client = Connect();
   auto status = client->GetStatus();
   if (!status.ok()) return Fail(status.status());
   grid::client::Fields f;
@@ -641,7 +704,7 @@ int Projection(int argc, char** argv) {
     std::cerr << "usage: gridctl projection <list|get|watch|rebuild> [options]\n"
                  "  gridctl projection list\n"
                  "  gridctl projection get population --prefix 350583/101\n"
-                 "  gridctl projection get household_roster --key '350583/101/201/g01#h-1-3' --at 1200\n"
+                 "  gridctl projection get household_roster --row '350583/101/201/g01#h-1-3' --at 1200\n"
                  "  gridctl projection get form_completion --prefix t-1-3 --at_time 2026-03-04T10:00:00+08:00\n"
                  "  gridctl projection watch population --prefix 350583/101\n"
                  "  gridctl projection rebuild device_gaps\n";
@@ -651,7 +714,7 @@ int Projection(int argc, char** argv) {
   po::options_description desc("gridctl projection " + sub + " [NAME] [options]");
   desc.add_options()("name", po::value<std::string>(), "projection name");
   if (sub == "get") {
-    desc.add_options()("key", po::value<std::string>(), "one row's key")(
+    desc.add_options()("row", po::value<std::string>(), "one row, by its key")(
         "prefix", po::value<std::string>()->default_value(""), "key prefix (org path boundary)")(
         "at", po::value<uint64_t>(), "the view as of this log position")(
         "at_time", po::value<std::string>(), "the view as of an RFC 3339 time")(
@@ -667,7 +730,7 @@ int Projection(int argc, char** argv) {
   int code = 0;
   if (!ParseArgs(argc - 1, argv + 1, desc, &pos, vm, &code, "table")) return code;
   const bool table = g_table;
-  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto client = Connect();
   if (sub == "list") {
     auto list = client->ListProjections();
     if (!list.ok()) return Fail(list.status());
@@ -696,8 +759,8 @@ int Projection(int argc, char** argv) {
   if (sub == "get") {
     grid::v1::GetProjectionRequest req;
     req.set_name(name);
-    if (vm.count("key")) {
-      req.set_key(vm["key"].as<std::string>());
+    if (vm.count("row")) {
+      req.set_key(vm["row"].as<std::string>());
     } else {
       req.set_prefix(vm["prefix"].as<std::string>());
     }
@@ -782,7 +845,7 @@ int Simulate(int argc, char** argv) {
   } else {
     o.start = absl::Now() - absl::Hours(24 * o.days);
   }
-  auto client = Client::Connect(vm["server"].as<std::string>());
+  auto client = Connect();
   grid::client::Progress progress("simulate", 0, grid::client::Progress::Unit::kCount,
                                   "events appended");
   uint64_t batches = 0, events = 0, duplicates = 0, head = 0;
@@ -858,7 +921,7 @@ int Admin(int argc, char** argv) {
   };
   absl::StatusOr<grid::v1::BackupManifest> manifest;
   if (sub == "backup") {
-    auto client = Client::Connect(vm["server"].as<std::string>());
+    auto client = Connect();
     client->set_timeout(absl::InfiniteDuration());
     manifest = grid::client::WriteBackup(*client, dir, on_progress);
   } else {
@@ -881,6 +944,9 @@ int Admin(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // gRPC's own log lines (e.g. a failed TLS handshake) repeat what gridctl
+  // says more plainly; GRPC_VERBOSITY=debug brings them back.
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function([](gpr_log_func_args*) {});
   if (argc < 2) {
     std::cerr << kUsage;
     return 2;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stages a built gridd for installation: OUT/bin/{gridd,gridctl},
-# OUT/etc/gridlog/gridd.json (configured for a container: gRPC and metrics on
-# all interfaces, data in /var/lib/gridlog, JSON logs), and
+# OUT/etc/gridlog/gridd.json (configured for a container: gRPC with mutual
+# TLS and metrics on all interfaces, data in /var/lib/gridlog, JSON logs), and
 # OUT/runtime-packages.txt, the Debian packages that hold the shared
 # libraries the binaries load (found with ldd and dpkg -S), which the
 # Dockerfile's runtime stage installs.
@@ -16,8 +16,13 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out/bin" "$out/etc/gridlog"
 install -m 0755 "$build/gridd" "$build/gridctl" "$out/bin/"
 strip --strip-debug "$out/bin/gridd" "$out/bin/gridctl" 2>/dev/null || true
+# Serving beyond loopback needs authentication: mutual TLS with the
+# certificate files a Kubernetes TLS Secret (or a mounted folder) provides in
+# /etc/gridlog/tls; bearer tokens can be added in a config file of one's own.
 "$out/bin/gridd" --config="$src/deploy/gridd.json" \
-  --listen=0.0.0.0:7443 --metrics_listen=0.0.0.0:9464 --print-config \
+  --listen=0.0.0.0:7443 --metrics_listen=0.0.0.0:9464 \
+  --tls_cert=/etc/gridlog/tls/tls.crt --tls_key=/etc/gridlog/tls/tls.key \
+  --tls_client_ca=/etc/gridlog/tls/ca.crt --print-config \
   >"$out/etc/gridlog/gridd.json"
 # The packages of every shared library outside glibc's own.
 for bin in "$out/bin/gridd" "$out/bin/gridctl"; do

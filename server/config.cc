@@ -53,6 +53,9 @@ ServerConfig DefaultConfig() {
   c.set_signing_key("");
   c.set_checkpoint_every_events(defaults.checkpoints.every_events);
   c.set_checkpoint_every_seconds(absl::ToDoubleSeconds(defaults.checkpoints.every));
+  c.set_tls_cert("");
+  c.set_tls_key("");
+  c.set_tls_client_ca("");
   return c;
 }
 
@@ -89,6 +92,9 @@ absl::Status SetConfigField(ServerConfig* config, const std::string& name,
                             const std::string& text) {
   const FieldDescriptor* f = FieldNamed(name);
   if (f == nullptr) return absl::InvalidArgumentError(absl::StrCat("no setting named ", name));
+  if (f->is_repeated()) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is set in the config file only"));
+  }
   const auto* r = config->GetReflection();
   auto bad = [&](absl::string_view what) {
     return absl::InvalidArgumentError(
@@ -137,7 +143,7 @@ absl::Status SetConfigField(ServerConfig* config, const std::string& name,
 std::string ConfigFieldText(const ServerConfig& config, const std::string& name) {
   const FieldDescriptor* f = FieldNamed(name);
   const auto* r = config.GetReflection();
-  if (f == nullptr || !r->HasField(config, f)) return "";
+  if (f == nullptr || f->is_repeated() || !r->HasField(config, f)) return "";
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING: return r->GetString(config, f);
     case FieldDescriptor::CPPTYPE_UINT64: return absl::StrCat(r->GetUInt64(config, f));
@@ -206,6 +212,11 @@ absl::StatusOr<ServerOptions> ToServerOptions(const ServerConfig& c) {
   o.signing_key_path = c.signing_key();
   o.checkpoints.every_events = c.checkpoint_every_events();
   o.checkpoints.every = absl::Seconds(c.checkpoint_every_seconds());
+  o.auth.tls_cert_path = c.tls_cert();
+  o.auth.tls_key_path = c.tls_key();
+  o.auth.tls_client_ca_path = c.tls_client_ca();
+  for (const auto& t : c.tokens()) o.auth.tokens.push_back({t.principal(), t.sha256_hex()});
+  if (absl::Status s = ValidateAuth(o.auth); !s.ok()) return s;
   return o;
 }
 

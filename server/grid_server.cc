@@ -21,13 +21,6 @@
 
 namespace grid::server {
 
-bool IsLoopbackListenAddress(const std::string& hp) {
-  std::string host = hp;
-  if (auto colon = hp.rfind(':'); colon != std::string::npos) host = hp.substr(0, colon);
-  return absl::StartsWith(host, "127.") || host == "localhost" ||
-         host == "[::1]" || host == "ipv4:127.0.0.1" || host == "ipv6:[::1]";
-}
-
 struct GridServer::Impl {
   ServerMetrics metrics;
   std::unique_ptr<storage::EventLog> log;
@@ -72,12 +65,9 @@ storage::EventLog* GridServer::TEST_log() { return impl_->log.get(); }
 
 absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
     const ServerOptions& options) {
-  if (!IsLoopbackListenAddress(options.listen)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to listen on ", options.listen,
-        ": only loopback addresses are allowed until authentication is "
-        "configured (this build has no authentication yet)"));
-  }
+  if (absl::Status s = CheckListen(options.listen, options.auth); !s.ok()) return s;
+  auto credentials = MakeServerCredentials(options.auth);
+  if (!credentials.ok()) return credentials.status();
   auto impl = std::make_unique<Impl>();
   auto log = storage::EventLog::Open(options.log, options.data_dir);
   if (!log.ok()) return log.status();
@@ -139,8 +129,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &impl->port);
+  builder.AddListeningPort(options.listen, *credentials, &impl->port);
   // Above the append limit so that an oversized append gets our own clear
   // INVALID_ARGUMENT; gRPC's RESOURCE_EXHAUSTED only past this.
   builder.SetMaxReceiveMessageSize(
@@ -161,10 +150,20 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
     impl->health_serving = impl->log->WriteHealth().ok();
     if (impl->health != nullptr) impl->health->SetServingStatus(impl->health_serving);
   }
-  spdlog::warn(
-      "DEV MODE: no authentication; every caller on this machine may read and "
-      "append. Serving on {} (port {}), log head {}",
-      options.listen, impl->port, head.position);
+  if (options.auth.authenticates()) {
+    spdlog::info("serving on {} (port {}) over TLS; callers authenticate with {}{}{}, log head {}",
+                 options.listen, impl->port,
+                 options.auth.tls_client_ca_path.empty() ? "" : "client certificates",
+                 !options.auth.tls_client_ca_path.empty() && !options.auth.tokens.empty()
+                     ? " or "
+                     : "",
+                 options.auth.tokens.empty() ? "" : "bearer tokens", head.position);
+  } else {
+    spdlog::warn(
+        "DEV MODE: no authentication; every caller on this machine may read and "
+        "append. Serving on {} (port {}){}, log head {}",
+        options.listen, impl->port, options.auth.tls() ? " over TLS" : "", head.position);
+  }
   spdlog::info("checkpoints are signed with Ed25519 public key {}",
                storage::ToHex(impl->signer->public_key()));
   return std::unique_ptr<GridServer>(new GridServer(std::move(impl)));

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/auth.h"
 #include "server/checkpointer.h"
 #include "server/metrics.h"
 #include "server/live_tail.h"
@@ -24,9 +25,10 @@
 namespace grid::server {
 
 struct ServerOptions {
-  // host:port. Only loopback addresses are accepted until authentication
-  // exists: anything else would serve the log to the network unauthenticated.
+  // host:port. A non-loopback address needs `auth` to authenticate every
+  // caller: anything else would serve the log to the network unauthenticated.
   std::string listen = "127.0.0.1:7443";
+  AuthOptions auth;
   std::string data_dir = "data";
   storage::EventLogOptions log;
   AppendLimits limits;
@@ -68,9 +70,6 @@ class GridServer {
   explicit GridServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// True for 127.0.0.0/8, ::1 and "localhost" (with a port).
-bool IsLoopbackListenAddress(const std::string& host_port);
 
 }  // namespace grid::server
 

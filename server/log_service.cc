@@ -1,6 +1,8 @@
 #include <utility>  // before Boost.Asio (GCC 12 + C++20)
 
 #include "server/log_service.h"
+
+#include "server/auth.h"
 #include "server/pumped_writer.h"
 
 #include <boost/asio/post.hpp>
@@ -38,12 +40,16 @@ absl::Time FromProto(const google::protobuf::Timestamp& t) {
 // The dev-mode actor: the peer address without its port. Authentication
 // (a later issue) replaces this with the authenticated principal.
 grid::v1::Actor ActorFor(grpc::CallbackServerContext* ctx) {
+  grid::v1::Actor a;
+  if (std::string principal = PrincipalOf(*ctx); !principal.empty()) {
+    a.set_principal(principal);
+    return a;
+  }
   std::string peer = ctx->peer();
   if (auto colon = peer.rfind(':'); colon != std::string::npos &&
                                     colon > peer.find(':')) {
     peer.resize(colon);
   }
-  grid::v1::Actor a;
   a.set_principal(absl::StrCat("anonymous@", peer));
   return a;
 }

@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
   const auto* d = grid::v1::ServerConfig::descriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const auto* f = d->field(i);
+    if (f->is_repeated()) continue;  // lists are set in the file
     std::string help = f->options().GetExtension(grid::v1::help);
     const std::string def = grid::server::ConfigFieldText(defaults, f->name());
     help += def.empty() ? " (default: empty)" : " (default: " + def + ")";
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < d->field_count(); ++i) {
     const std::string& name = d->field(i)->name();
-    if (!vm.count(name)) continue;
+    if (d->field(i)->is_repeated() || !vm.count(name)) continue;
     if (auto s = grid::server::SetConfigField(&config, name, vm[name].as<std::string>());
         !s.ok()) {
       std::cerr << "gridd: " << s.message() << "\n";

@@ -30,6 +30,8 @@ check "staged gridd runs" "$tmp/out/bin/gridd" --help >/dev/null
 check "staged gridctl runs" "$tmp/out/bin/gridctl" status --help >/dev/null
 check "staged config loads" "$tmp/out/bin/gridd" --config="$tmp/out/etc/gridlog/gridd.json" --print-config >/dev/null
 check "staged config listens on all interfaces" grep -q '"listen": "0.0.0.0:7443"' "$tmp/out/etc/gridlog/gridd.json"
+check "staged config requires client certificates" \
+  grep -q '"tls_client_ca": "/etc/gridlog/tls/ca.crt"' "$tmp/out/etc/gridlog/gridd.json"
 check "runtime packages include RocksDB and gRPC" \
   bash -c "grep -q '^librocksdb' '$tmp/out/runtime-packages.txt' && grep -q '^libgrpc++' '$tmp/out/runtime-packages.txt'"
 check "every runtime package exists in Debian" bash -c \
@@ -67,6 +69,13 @@ assert conf["data_dir"] == mounts["data"], "data_dir must be the volume"
 assert int(conf["listen"].rsplit(":", 1)[1]) == ports["grpc"]
 assert int(conf["metrics_listen"].rsplit(":", 1)[1]) == ports["metrics"]
 assert c["args"] == ["--config=" + mounts["config"] + "/gridd.json"]
+# gRPC beyond loopback: every caller must authenticate, with files from the Secret.
+assert conf["tls_cert"] and conf["tls_key"] and (conf.get("tls_client_ca") or conf.get("tokens"))
+for k in ("tls_cert", "tls_key", "tls_client_ca"):
+    if conf.get(k):
+        assert conf[k].startswith(mounts["tls"] + "/"), k
+secrets = [v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v]
+assert secrets == ["gridd-tls"], secrets
 PY
 check "the ConfigMap's config loads" "$GRIDD" --config="$tmp/k8s.json" --print-config >/dev/null
 finish "deploy check"

@@ -103,10 +103,10 @@ check "status shows head 4" grep -q '"head_position":4' <<<"$(ctl status)"
 out=$(ctl simulate --county 350584 --days 3 --seed 5)
 check "simulate appends a county" grep -qE '"events":[0-9]{4,}' <<<"$out"
 head_pos=$(sed -n 's/.*"head_position":\([0-9]*\).*/\1/p' <<<"$out")
-out=$(ctl projection get population --key 350584 --min_position "$head_pos" --output json)
+out=$(ctl projection get population --row 350584 --min_position "$head_pos" --output json)
 check "population rolls up to the county" grep -q '"residents":"[1-9]' <<<"$out"
 check "the view is as of the head" grep -q "\"position\":\"$head_pos\"" <<<"$out"
-out=$(ctl projection get population --key 350584 --at 200 --output json)
+out=$(ctl projection get population --row 350584 --at 200 --output json)
 check "a past view is as of its position" grep -q '"position":"200"' <<<"$out"
 out=$(ctl projection list)
 check "eight projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 8
@@ -129,7 +129,7 @@ pid=""
 check "SIGTERM exits 0" test "$rc" -eq 0
 start
 check "restart keeps the head" grep -q "\"head_position\":$head_pos" <<<"$(ctl status)"
-out=$(ctl projection get population --key 350584 --min_position "$head_pos" --output json)
+out=$(ctl projection get population --row 350584 --min_position "$head_pos" --output json)
 check "projections survive the restart" grep -q "\"position\":\"$head_pos\"" <<<"$out"
 out=$(ctl append --stream org/350583 "$grid")
 check "idempotency survives restart" grep -q '"duplicate":true' <<<"$out"

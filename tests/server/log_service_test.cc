@@ -472,13 +472,39 @@ TEST_F(LogServiceTest, HealthCheckingAndReflectionAreServed) {
   EXPECT_NE(services.find("grid.v1.Log"), std::string::npos);
 }
 
-TEST(ServerStartTest, RefusesNonLoopbackWithoutAuthentication) {
+TEST(ServerStartTest, NonLoopbackNeedsEveryCallerAuthenticated) {
   grid::testing::TempDir dir;
   server::ServerOptions o;
   o.listen = "0.0.0.0:0";
   o.data_dir = dir.path();
   auto s = server::GridServer::Start(o);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("needs authentication"), std::string::npos) << s.status();
+
+  // Allowed only when every caller authenticates: TLS plus client
+  // certificates or tokens.
+  server::AuthOptions auth;
+  EXPECT_OK(server::CheckListen("127.0.0.1:7443", auth));
+  EXPECT_FALSE(server::CheckListen("10.0.0.1:7443", auth).ok());
+  auth.tls_cert_path = "c.pem";
+  auth.tls_key_path = "k.pem";
+  EXPECT_FALSE(server::CheckListen("10.0.0.1:7443", auth).ok());  // TLS, anonymous callers
+  auth.tokens.push_back({"ops", std::string(64, 'a')});
+  EXPECT_OK(server::CheckListen("10.0.0.1:7443", auth));
+  EXPECT_OK(server::ValidateAuth(auth));
+  auth.tokens.push_back({"ops2", "not-a-hash"});
+  EXPECT_EQ(server::ValidateAuth(auth).code(), absl::StatusCode::kInvalidArgument);
+  server::AuthOptions plaintext_tokens;
+  plaintext_tokens.tokens.push_back({"ops", std::string(64, 'a')});
+  EXPECT_NE(server::ValidateAuth(plaintext_tokens).message().find("need TLS"), std::string::npos);
+  server::AuthOptions ca_only;
+  ca_only.tls_client_ca_path = "ca.pem";
+  EXPECT_FALSE(server::ValidateAuth(ca_only).ok());
+  server::AuthOptions cert_and_ca = ca_only;
+  cert_and_ca.tls_cert_path = "c.pem";
+  cert_and_ca.tls_key_path = "k.pem";
+  EXPECT_OK(server::CheckListen("[::]:7443", cert_and_ca));
+
   EXPECT_TRUE(server::IsLoopbackListenAddress("127.0.0.1:7443"));
   EXPECT_TRUE(server::IsLoopbackListenAddress("[::1]:7443"));
   EXPECT_FALSE(server::IsLoopbackListenAddress("10.0.0.1:7443"));
