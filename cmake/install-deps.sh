@@ -18,7 +18,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  python3-grpcio python3-protobuf python3-yaml curl systemd
+  python3-grpcio python3-protobuf python3-yaml curl systemd openssl
 )
 PACKAGES=("${BUILD_PACKAGES[@]}")
 [ "$BUILD_ONLY" -eq 1 ] || PACKAGES+=("${TEST_PACKAGES[@]}")
