@@ -75,10 +75,11 @@ TEST_F(OpsTest, MetricsCountAppendsByOutcomeAndShowTheLog) {
   EXPECT_GT(Sample(m, "process_open_fds").value_or(0), 3);
   EXPECT_TRUE(Sample(m, "process_cpu_seconds_total"));
   // Every projection reports its position and lag.
-  for (const auto& p : server_->CollectMetrics()) {
-    if (p.name == "gridlog_projection_lag_events") {
-      EXPECT_GE(p.metric.size(), 8u);
-    }
+  ASSERT_OK_AND_ASSIGN(auto projections, client_->ListProjections());
+  ASSERT_EQ(projections.projections_size(), 8);
+  for (const auto& p : projections.projections()) {
+    EXPECT_TRUE(Sample(m, "gridlog_projection_position", {{"projection", p.name()}})) << p.name();
+    EXPECT_TRUE(Sample(m, "gridlog_projection_lag_events", {{"projection", p.name()}})) << p.name();
   }
   const std::string text = server::ToPrometheusText(m);
   EXPECT_NE(text.find("# TYPE gridlog_append_events_total counter"), std::string::npos);
