@@ -19,11 +19,15 @@ strip --strip-debug "$out/bin/gridd" "$out/bin/gridctl" 2>/dev/null || true
 # Serving beyond loopback needs authentication: mutual TLS with the
 # certificate files a Kubernetes TLS Secret (or a mounted folder) provides in
 # /etc/gridlog/tls; bearer tokens can be added in a config file of one's own.
+# And an access policy: without one, every authenticated caller could do
+# everything, which gridd refuses beyond loopback.
 "$out/bin/gridd" --config="$src/deploy/gridd.json" \
   --listen=0.0.0.0:7443 --metrics_listen=0.0.0.0:9464 \
   --tls_cert=/etc/gridlog/tls/tls.crt --tls_key=/etc/gridlog/tls/tls.key \
-  --tls_client_ca=/etc/gridlog/tls/ca.crt --print-config \
+  --tls_client_ca=/etc/gridlog/tls/ca.crt --policy_file=/etc/gridlog/policy.json --print-config \
   >"$out/etc/gridlog/gridd.json"
+# The sample access policy; mount your own over it.
+install -m 0644 "$src/deploy/policy.json" "$out/etc/gridlog/policy.json"
 # The packages of every shared library outside glibc's own.
 for bin in "$out/bin/gridd" "$out/bin/gridctl"; do
   ldd "$bin" | awk '/=> \// { print $3 }'

@@ -81,7 +81,11 @@ absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
   AggregateState next = **current;
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const grid::v1::Event& e = batch.events[i];
-    if (absl::Status s = Check(next, e, lookup); !s.ok()) {
+    absl::Status s = batch.acting_worker.empty()
+                         ? absl::OkStatus()
+                         : CheckWorkerAssigned(batch.acting_worker, e, lookup);
+    if (s.ok()) s = Check(next, e, lookup);
+    if (!s.ok()) {
       return absl::Status(s.code(), absl::StrCat("events[", i, "] (", e.type(), "): ", s.message()));
     }
     Apply(&next, e);

@@ -957,4 +957,16 @@ void Apply(AggregateState* state, const Event& e) {
   if (auto* h = std::get_if<HouseholdState>(&state->agg)) h->event_ids.insert(e.event_id());
 }
 
+absl::Status CheckWorkerAssigned(const std::string& worker_id, const Event& e, StateLookup& others) {
+  auto org = OrgOf(e.org_path(), others);
+  if (!org.ok()) return org.status();
+  auto it = (*org)->assignments.find(worker_id);
+  if (it == (*org)->assignments.end() || !it->second.contains(e.org_path())) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "worker ", worker_id, " is not assigned to grid '", e.org_path(),
+        "' (org data); a grid worker appends only for its own grids"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace grid::domain

@@ -133,6 +133,11 @@ absl::Status CheckShape(const std::string& stream, const grid::v1::Event& e);
 absl::Status Check(const AggregateState& state, const grid::v1::Event& e,
                    StateLookup& others);
 
+// Authorization from the org data: a grid worker may append `e` only for a
+// grid it is assigned to now. PERMISSION_DENIED otherwise.
+absl::Status CheckWorkerAssigned(const std::string& worker_id, const grid::v1::Event& e,
+                                 StateLookup& others);
+
 // Folds `e` into `state`. Assumes Check passed.
 void Apply(AggregateState* state, const grid::v1::Event& e);
 

@@ -170,10 +170,84 @@ AdminService::AdminService(ServiceEnv* env, const storage::ProjectionStore* proj
   }
 }
 
+namespace {
+
+template <class Message>
+class FailedStream final : public grpc::ServerWriteReactor<Message> {
+ public:
+  explicit FailedStream(const grpc::Status& s) { this->Finish(s); }
+  void OnDone() override { delete this; }
+};
+
+// Streams the access audit from `from_seq` to its end, in order.
+class AuditWriter final : public PumpedWriter<grid::v1::ReadAuditResponse> {
+ public:
+  AuditWriter(ServiceEnv* env, grid::v1::ReadAuditRequest req)
+      : PumpedWriter<grid::v1::ReadAuditResponse>(env, env->tail),
+        req_(std::move(req)),
+        next_(req_.from_seq()),
+        remaining_(req_.max_count() == 0 ? UINT64_MAX : req_.max_count()) {}
+
+ private:
+  static constexpr int kPerMessage = 256;
+  static constexpr int kScanPerStep = 4096;
+
+  Step Next() override {
+    Step step;
+    int scanned = 0;
+    bool end = true;
+    absl::Status s = env_->access->audit()->Scan(next_, [&](const grid::v1::AuditRecord& r) {
+      if (remaining_ == 0) return false;
+      if (step.message.records_size() >= kPerMessage || scanned >= kScanPerStep) {
+        end = false;
+        return false;
+      }
+      ++scanned;
+      next_ = r.seq() + 1;
+      if (req_.principal().empty() || r.principal() == req_.principal()) {
+        *step.message.add_records() = r;
+        --remaining_;
+      }
+      return true;
+    });
+    if (!s.ok()) {
+      step.status = ToGrpc(s);
+      return step;
+    }
+    if (step.message.records_size() == 0 && (end || remaining_ == 0)) {
+      step.status = grpc::Status::OK;
+      return step;
+    }
+    access_->AddItems(step.message.records_size());
+    step.kind = Step::kWrite;
+    return step;
+  }
+
+  const grid::v1::ReadAuditRequest req_;
+  uint64_t next_;
+  uint64_t remaining_;
+};
+
+}  // namespace
+
 grpc::ServerWriteReactor<grid::v1::BackupChunk>* AdminService::Backup(
     grpc::CallbackServerContext* ctx, const grid::v1::BackupRequest*) {
+  auto call = env_->access->Begin(ctx, Rpc::kBackup, "");
+  if (!call.ok()) return new FailedStream<grid::v1::BackupChunk>(ToGrpc(call.status()));
   auto* w = new BackupWriter(env_, projections_, log_options_, data_dir_);
-  w->Start();
+  w->Start(*std::move(call));
+  return w;
+}
+
+grpc::ServerWriteReactor<grid::v1::ReadAuditResponse>* AdminService::ReadAudit(
+    grpc::CallbackServerContext* ctx, const grid::v1::ReadAuditRequest* request) {
+  auto call = env_->access->Begin(
+      ctx, Rpc::kReadAudit,
+      absl::StrCat("from_seq=", request->from_seq(),
+                   request->principal().empty() ? "" : " principal=", request->principal().substr(0, 128)));
+  if (!call.ok()) return new FailedStream<grid::v1::ReadAuditResponse>(ToGrpc(call.status()));
+  auto* w = new AuditWriter(env_, *request);
+  w->Start(*std::move(call));
   return w;
 }
 

@@ -25,6 +25,8 @@ class AdminService final : public grid::v1::Admin::CallbackService {
 
   grpc::ServerWriteReactor<grid::v1::BackupChunk>* Backup(
       grpc::CallbackServerContext* ctx, const grid::v1::BackupRequest* request) override;
+  grpc::ServerWriteReactor<grid::v1::ReadAuditResponse>* ReadAudit(
+      grpc::CallbackServerContext* ctx, const grid::v1::ReadAuditRequest* request) override;
 
  private:
   ServiceEnv* const env_;

@@ -29,8 +29,9 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* setting
 // Runs for every call on a TLS connection, before the handler.
 class TokenProcessor final : public grpc::AuthMetadataProcessor {
  public:
-  TokenProcessor(const std::vector<AuthOptions::Token>& tokens, bool client_certs)
-      : client_certs_(client_certs) {
+  TokenProcessor(const std::vector<AuthOptions::Token>& tokens, bool client_certs,
+                 std::function<void(std::string, std::string)> on_refused)
+      : client_certs_(client_certs), on_refused_(std::move(on_refused)) {
     for (const auto& t : tokens) principals_[t.sha256_hex] = t.principal;
   }
 
@@ -39,6 +40,18 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
 
   grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context,
                        OutputMetadata* consumed, OutputMetadata* response) override {
+    grpc::Status s = Check(metadata, context, consumed);
+    if (!s.ok() && on_refused_) {
+      auto path = metadata.find(":path");
+      on_refused_(path == metadata.end() ? "" : std::string(path->second.data(), path->second.size()),
+                  s.error_message());
+    }
+    return s;
+  }
+
+ private:
+  grpc::Status Check(const InputMetadata& metadata, grpc::AuthContext* context,
+                     OutputMetadata* consumed) {
     auto it = metadata.find("authorization");
     if (it != metadata.end()) {
       const std::string value(it->second.data(), it->second.size());
@@ -70,13 +83,13 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
                             : "no credentials: send `authorization: Bearer <token>`");
   }
 
- private:
   static void Identify(grpc::AuthContext* context, const std::string& principal) {
     context->AddProperty(kPrincipalProperty, principal);
     context->SetPeerIdentityPropertyName(kPrincipalProperty);
   }
 
   const bool client_certs_;
+  const std::function<void(std::string, std::string)> on_refused_;
   absl::flat_hash_map<std::string, std::string> principals_;  // sha256 hex -> principal
 };
 
@@ -115,16 +128,25 @@ absl::Status ValidateAuth(const AuthOptions& a) {
   return absl::OkStatus();
 }
 
-absl::Status CheckListen(const std::string& listen, const AuthOptions& auth) {
-  if (IsLoopbackListenAddress(listen) || auth.authenticates()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "refusing to listen on ", listen,
-      ": a non-loopback address needs authentication configured: tls_cert and tls_key, "
-      "and tls_client_ca or tokens (README: Authentication)"));
+absl::Status CheckListen(const std::string& listen, const AuthOptions& auth, bool has_policy) {
+  if (IsLoopbackListenAddress(listen)) return absl::OkStatus();
+  if (!auth.authenticates()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen on ", listen,
+        ": a non-loopback address needs authentication configured: tls_cert and tls_key, "
+        "and tls_client_ca or tokens (README: Authentication)"));
+  }
+  if (!has_policy) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen on ", listen,
+        ": a non-loopback address needs an access policy (policy_file), or every "
+        "authenticated caller could do everything (README: Access control)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const AuthOptions& auth) {
+    const AuthOptions& auth, std::function<void(std::string, std::string)> on_refused) {
   if (absl::Status s = ValidateAuth(auth); !s.ok()) return s;
   if (!auth.tls()) return grpc::InsecureServerCredentials();
   auto cert = ReadPem(auth.tls_cert_path, "tls_cert");
@@ -142,7 +164,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   auto creds = grpc::SslServerCredentials(options);
-  creds->SetAuthMetadataProcessor(std::make_shared<TokenProcessor>(auth.tokens, client_certs));
+  creds->SetAuthMetadataProcessor(std::make_shared<TokenProcessor>(auth.tokens, client_certs,
+                                                                std::move(on_refused)));
   return creds;
 }
 

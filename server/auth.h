@@ -10,6 +10,7 @@
 #ifndef GRID_SERVER_AUTH_H_
 #define GRID_SERVER_AUTH_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -47,13 +48,17 @@ struct AuthOptions {
 absl::Status ValidateAuth(const AuthOptions& auth);
 
 // Loopback addresses are always allowed; any other only when every caller
-// authenticates (FAILED_PRECONDITION saying what is missing).
-absl::Status CheckListen(const std::string& listen, const AuthOptions& auth);
+// authenticates and an access policy decides what each may do
+// (FAILED_PRECONDITION saying what is missing).
+absl::Status CheckListen(const std::string& listen, const AuthOptions& auth, bool has_policy);
 
 // TLS credentials with the token check, or insecure ones without TLS. Reads
 // the PEM files.
+// `on_refused(method, why)`, when set, hears of every call refused for
+// want of credentials (for the access audit); it runs on gRPC's threads.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const AuthOptions& auth);
+    const AuthOptions& auth,
+    std::function<void(std::string method, std::string why)> on_refused = nullptr);
 
 // The authenticated principal of the call, or "" when the server runs
 // without authentication.

@@ -56,10 +56,17 @@ ServerConfig DefaultConfig() {
   c.set_tls_cert("");
   c.set_tls_key("");
   c.set_tls_client_ca("");
+  c.set_policy_file(defaults.access.policy_file);
+  c.set_person_key(defaults.person_key_path);
+  c.set_rate_limit_per_second(1000);
+  c.set_rate_limit_burst(2000);
+  c.set_max_streams_per_principal(256);
+  c.set_unary_deadline_seconds(absl::ToDoubleSeconds(defaults.unary_deadline));
   return c;
 }
 
-absl::StatusOr<ServerConfig> ParseConfig(absl::string_view text, absl::string_view origin) {
+absl::Status ParseCommentedJson(absl::string_view text, absl::string_view origin,
+                                absl::string_view what, google::protobuf::Message* out) {
   // Comment lines become empty lines, so the parser's line numbers still
   // match the file.
   std::string json;
@@ -69,23 +76,35 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view text, absl::string_vi
     }
     json.push_back('\n');
   }
-  ServerConfig config;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  auto status = google::protobuf::util::JsonStringToMessage(json, &config, options);
+  auto status = google::protobuf::util::JsonStringToMessage(json, out, options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(origin, ": not a gridd configuration: ", status.message().as_string()));
+        absl::StrCat(origin, ": not ", what, ": ", status.message().as_string()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ReadCommentedJsonFile(const std::string& path, absl::string_view what,
+                                   google::protobuf::Message* out) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", what, " file ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseCommentedJson(text.str(), path, what, out);
+}
+
+absl::StatusOr<ServerConfig> ParseConfig(absl::string_view text, absl::string_view origin) {
+  ServerConfig config;
+  if (auto s = ParseCommentedJson(text, origin, "a gridd configuration", &config); !s.ok()) return s;
   return config;
 }
 
 absl::StatusOr<ServerConfig> ReadConfigFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseConfig(text.str(), path);
+  ServerConfig config;
+  if (auto s = ReadCommentedJsonFile(path, "config", &config); !s.ok()) return s;
+  return config;
 }
 
 absl::Status SetConfigField(ServerConfig* config, const std::string& name,
@@ -217,6 +236,17 @@ absl::StatusOr<ServerOptions> ToServerOptions(const ServerConfig& c) {
   o.auth.tls_client_ca_path = c.tls_client_ca();
   for (const auto& t : c.tokens()) o.auth.tokens.push_back({t.principal(), t.sha256_hex()});
   if (absl::Status s = ValidateAuth(o.auth); !s.ok()) return s;
+  if (c.rate_limit_per_second() < 0) return invalid("rate_limit_per_second", "must be 0 or more");
+  if (c.rate_limit_per_second() > 0 && c.rate_limit_burst() == 0) {
+    return invalid("rate_limit_burst", "must be at least 1 with a rate limit");
+  }
+  if (!(c.unary_deadline_seconds() > 0)) return invalid("unary_deadline_seconds", "must be above 0");
+  o.access.policy_file = c.policy_file();
+  o.access.rate_per_second = c.rate_limit_per_second();
+  o.access.burst = c.rate_limit_burst();
+  o.access.max_streams = c.max_streams_per_principal();
+  o.person_key_path = c.person_key();
+  o.unary_deadline = absl::Seconds(c.unary_deadline_seconds());
   return o;
 }
 

@@ -12,6 +12,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "domain/admission.h"
+#include "storage/audit_log.h"
+#include "storage/checkpoint.h"
 #include "storage/sync.h"
 #include "server/admin_service.h"
 #include "server/log_service.h"
@@ -23,6 +25,8 @@ namespace grid::server {
 
 struct GridServer::Impl {
   ServerMetrics metrics;
+  std::unique_ptr<storage::AuditLog> audit;
+  std::unique_ptr<AccessControl> access;
   std::unique_ptr<storage::EventLog> log;
   std::unique_ptr<storage::Signer> signer;
   std::unique_ptr<Checkpointer> checkpointer;
@@ -65,13 +69,30 @@ storage::EventLog* GridServer::TEST_log() { return impl_->log.get(); }
 
 absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
     const ServerOptions& options) {
-  if (absl::Status s = CheckListen(options.listen, options.auth); !s.ok()) return s;
-  auto credentials = MakeServerCredentials(options.auth);
-  if (!credentials.ok()) return credentials.status();
+  if (absl::Status s = CheckListen(options.listen, options.auth,
+                                   !options.access.policy_file.empty());
+      !s.ok()) {
+    return s;
+  }
   auto impl = std::make_unique<Impl>();
   auto log = storage::EventLog::Open(options.log, options.data_dir);
   if (!log.ok()) return log.status();
   impl->log = *std::move(log);
+  auto audit = storage::AuditLog::Open(options.data_dir + "/audit", options.audit_env);
+  if (!audit.ok()) return audit.status();
+  impl->audit = *std::move(audit);
+  auto access = AccessControl::Create(options.access, impl->audit.get());
+  if (!access.ok()) return access.status();
+  impl->access = *std::move(access);
+  AccessControl* access_control = impl->access.get();
+  auto credentials = MakeServerCredentials(
+      options.auth, [access_control](std::string method, std::string why) {
+        access_control->RecordUnauthenticated(std::move(method), "", std::move(why));
+      });
+  if (!credentials.ok()) return credentials.status();
+  auto person_key = storage::LoadOrCreateSecretKey(
+      options.person_key_path.empty() ? options.data_dir + "/person_key" : options.person_key_path);
+  if (!person_key.ok()) return person_key.status();
   const storage::Head head = impl->log->GetHead();
   auto signer = storage::Signer::LoadOrCreate(
       options.signing_key_path.empty() ? options.data_dir + "/signing_key.pem"
@@ -118,6 +139,9 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   impl->env.tail = tail;
   impl->env.pool = impl->pool.get();
   impl->env.limits = options.limits;
+  impl->env.limits.person_key = *person_key;
+  impl->env.access = impl->access.get();
+  impl->env.unary_deadline = options.unary_deadline;
   impl->env.signer = impl->signer.get();
   impl->env.metrics = &impl->metrics;
   impl->service = std::make_unique<LogService>(&impl->env);
@@ -134,6 +158,17 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   // INVALID_ARGUMENT; gRPC's RESOURCE_EXHAUSTED only past this.
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::max<size_t>(options.limits.max_request_bytes * 4, 4 << 20)));
+  // Responses are cut at about 1 MiB (events, rows, backup chunks).
+  builder.SetMaxSendMessageSize(16 << 20);
+  // Keepalive enforcement: a client may ping at most every 10 s without
+  // calls in flight, else the connection is closed after two strikes; the
+  // server pings idle connections every 2 min and drops them after 20 s
+  // without an answer, so dead mobile-backend links free their streams.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 120000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.RegisterService(impl->service.get());
   builder.RegisterService(impl->projection_service.get());
   builder.RegisterService(impl->admin_service.get());
@@ -164,9 +199,29 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
         "append. Serving on {} (port {}){}, log head {}",
         options.listen, impl->port, options.auth.tls() ? " over TLS" : "", head.position);
   }
+  if (impl->access->dev_mode()) {
+    spdlog::warn("DEV MODE: no access policy (policy_file); every caller may call every RPC and "
+                 "sees every field");
+  } else {
+    spdlog::info("access policy {}: {} principals", options.access.policy_file,
+                 impl->access->principals());
+  }
   spdlog::info("checkpoints are signed with Ed25519 public key {}",
                storage::ToHex(impl->signer->public_key()));
   return std::unique_ptr<GridServer>(new GridServer(std::move(impl)));
+}
+
+absl::Status GridServer::ReloadPolicy() {
+  absl::Status s = impl_->access->Reload();
+  if (!s.ok()) {
+    spdlog::error("policy reload failed, the old policy stays: {}", std::string(s.message()));
+    return s;
+  }
+  spdlog::info("access policy reloaded: {} principals", impl_->access->principals());
+  // Waiting streams look again now, and re-check their caller's rights.
+  impl_->tail->WakeAll();
+  impl_->projector->WakeAll();
+  return s;
 }
 
 bool GridServer::Ready(std::string* why) const {

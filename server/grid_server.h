@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/access.h"
 #include "server/auth.h"
 #include "server/checkpointer.h"
 #include "server/metrics.h"
@@ -40,6 +41,17 @@ struct ServerOptions {
   std::string signing_key_path;
   Checkpointer::Options checkpoints;
   Projector::Options projector;
+  // Who may do what (access.h); no policy file: dev mode, loopback only.
+  AccessOptions access;
+  // Secret key of person tokens, created if missing. Empty:
+  // <data_dir>/person_key.
+  std::string person_key_path;
+  // How long a unary call may wait server-side (GetProjection's
+  // min_position), whatever the client's deadline.
+  absl::Duration unary_deadline = absl::Seconds(10);
+  // The access audit's storage environment (tests inject failures); null:
+  // the default.
+  rocksdb::Env* audit_env = nullptr;
 };
 
 class GridServer {
@@ -58,6 +70,11 @@ class GridServer {
   // stopping. Otherwise false with the reason in `why`. /readyz and the gRPC
   // health service both follow it.
   bool Ready(std::string* why) const;
+
+  // Rereads the access policy (SIGHUP). Open streams re-check at once and
+  // end with PERMISSION_DENIED if the caller lost the right. On an error the
+  // old policy stays.
+  absl::Status ReloadPolicy();
 
   // Every metric: the counters and histograms plus gauges sampled now.
   std::vector<prometheus::MetricFamily> CollectMetrics() const;

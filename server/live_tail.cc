@@ -55,6 +55,12 @@ bool LiveTail::Cancel(Waiter* w) {
   return waiters_.erase(w) > 0;
 }
 
+void LiveTail::WakeAll() {
+  grid::MutexLock l(&mu_);
+  for (Waiter* w : waiters_) w->Wake();
+  waiters_.clear();
+}
+
 void LiveTail::Close() {
   grid::MutexLock l(&mu_);
   closed_ = true;

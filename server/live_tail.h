@@ -39,6 +39,9 @@ class Notifier {
   // Unregisters `w`. Returns true if it was registered (so it will not be
   // woken), false if it was not (it has been woken, or never waited).
   virtual bool Cancel(Waiter* w) = 0;
+  // Wakes every waiter now, without progress (they look again and wait
+  // again): after a policy reload, so open streams re-check their rights.
+  virtual void WakeAll() = 0;
 
  protected:
   ~Notifier() = default;
@@ -73,6 +76,7 @@ class LiveTail final : public Notifier {
   // Wakes at the next Publish() or Close().
   bool WaitForMore(storage::Position after, Waiter* w) override;
   bool Cancel(Waiter* w) override;
+  void WakeAll() override;
 
   // Wakes every waiter; later WaitForMore() calls return true at once.
   void Close();

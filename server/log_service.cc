@@ -2,7 +2,6 @@
 
 #include "server/log_service.h"
 
-#include "server/auth.h"
 #include "server/pumped_writer.h"
 
 #include <boost/asio/post.hpp>
@@ -13,6 +12,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "server/filter.h"
 
@@ -37,20 +37,15 @@ absl::Time FromProto(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
-// The dev-mode actor: the peer address without its port. Authentication
-// (a later issue) replaces this with the authenticated principal.
-grid::v1::Actor ActorFor(grpc::CallbackServerContext* ctx) {
+// The event's actor: the caller's principal, and with a policy its role and
+// (first) jurisdiction.
+grid::v1::Actor ActorFor(const Principal& p) {
   grid::v1::Actor a;
-  if (std::string principal = PrincipalOf(*ctx); !principal.empty()) {
-    a.set_principal(principal);
-    return a;
+  a.set_principal(p.name());
+  if (!p.dev()) {
+    a.set_role(p.RoleName());
+    if (!p.jurisdiction().empty()) a.set_org_path(p.jurisdiction()[0]);
   }
-  std::string peer = ctx->peer();
-  if (auto colon = peer.rfind(':'); colon != std::string::npos &&
-                                    colon > peer.find(':')) {
-    peer.resize(colon);
-  }
-  a.set_principal(absl::StrCat("anonymous@", peer));
   return a;
 }
 
@@ -185,31 +180,55 @@ class ReadWriter final : public PumpedWriter<grpc::ByteBuffer> {
       step.status = grpc::Status::OK;
       return step;
     }
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(batch_, remaining_));
-    auto records =
-        all_ ? env_->log->ReadAll(next_, dir_, want, kMaxMessageBytes)
-             : env_->log->ReadStream(req_.stream(), next_, dir_, want,
-                                     kMaxMessageBytes);
-    if (!records.ok()) {
-      step.status = ToGrpc(records.status());
-      return step;
+    // Events outside the caller's jurisdiction are skipped; a message goes
+    // out after at most kMaxScanBatches reads even if it stays empty, so one
+    // sparse read does not hold a pool thread for the whole log.
+    constexpr int kMaxScanBatches = 64;
+    FrameBuilder frame;
+    std::string redacted;
+    for (int scans = 0; frame.events() == 0 && !done_ && remaining_ > 0 && scans < kMaxScanBatches;
+         ++scans) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(batch_, remaining_));
+      auto records =
+          all_ ? env_->log->ReadAll(next_, dir_, want, kMaxMessageBytes)
+               : env_->log->ReadStream(req_.stream(), next_, dir_, want, kMaxMessageBytes);
+      if (!records.ok()) {
+        step.status = ToGrpc(records.status());
+        return step;
+      }
+      if (records->empty()) {
+        done_ = true;
+        break;
+      }
+      for (const auto& r : *records) {
+        switch (ViewEvent(access_->principal(), *r, &redacted)) {
+          case EventView::kHidden:
+            break;
+          case EventView::kAsStored:
+            frame.AddEvent(r->wire);
+            --remaining_;
+            break;
+          case EventView::kRedacted:
+            frame.AddEvent(redacted);
+            --remaining_;
+            break;
+        }
+        const uint64_t at = all_ ? r->position : r->stream_version;
+        if (dir_ == storage::Direction::kForwards) {
+          next_ = at + 1;
+        } else if (at == (all_ ? 1u : 0u)) {
+          done_ = true;
+        } else {
+          next_ = at - 1;
+        }
+        if (remaining_ == 0 || done_) break;
+      }
     }
-    if (records->empty()) {
+    if (frame.events() == 0 && (done_ || remaining_ == 0)) {
       step.status = grpc::Status::OK;
       return step;
     }
-    FrameBuilder frame;
-    for (const auto& r : *records) frame.AddEvent(r->wire);
-    remaining_ -= records->size();
-    const auto& last = *records->back();
-    const uint64_t at = all_ ? last.position : last.stream_version;
-    if (dir_ == storage::Direction::kForwards) {
-      next_ = at + 1;
-    } else if (at == (all_ ? 1u : 0u)) {
-      done_ = true;
-    } else {
-      next_ = at - 1;
-    }
+    access_->AddItems(frame.events());
     step.kind = Step::kWrite;
     step.message = frame.Take();
     return step;
@@ -302,10 +321,20 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
       }
       for (const auto& r : records) {
         cursor_ = r->position;
-        if (filter_.Matches(*r)) {
-          frame_.AddEvent(r->wire);
-        } else {
+        if (!filter_.Matches(*r)) {
           ++scanned_unsent_;
+        } else {
+          switch (ViewEvent(access_->principal(), *r, &redacted_)) {
+            case EventView::kHidden:
+              ++scanned_unsent_;
+              break;
+            case EventView::kAsStored:
+              frame_.AddEvent(r->wire);
+              break;
+            case EventView::kRedacted:
+              frame_.AddEvent(redacted_);
+              break;
+          }
         }
         if (frame_.events() >= max_batch_ || frame_.bytes() >= kMaxMessageBytes ||
             scanned_unsent_ >= checkpoint_interval_) {
@@ -332,6 +361,7 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
     }
     scanned_unsent_ = 0;
     last_sent_ = absl::Now();
+    access_->AddItems(frame_.events());
     step.kind = Step::kWrite;
     step.message = frame_.Take();
     return step;
@@ -349,7 +379,20 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
   uint64_t scanned_unsent_ = 0;
   absl::Time last_sent_ = absl::Now();
   FrameBuilder frame_;
+  std::string redacted_;  // the last redacted event (AddEvent copies it)
 };
+
+// A subscription's filter as the audit records it.
+std::string FilterScope(const grid::v1::Filter& f) {
+  std::string out = "filter";
+  auto add = [&out](const char* what, const auto& values) {
+    if (!values.empty()) absl::StrAppend(&out, " ", what, "=", absl::StrJoin(values, ","));
+  };
+  add("types", f.event_types());
+  add("streams", f.stream_prefixes());
+  add("orgs", f.org_prefixes());
+  return out.substr(0, 512);
+}
 
 grpc::Status Unavailable() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -371,15 +414,30 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
     reactor->Finish(Unavailable());
     return reactor;
   }
-  auto batch = ValidateAppend(*request, env_->limits, ActorFor(ctx));
+  auto call = BeginUnary(env_, ctx, reactor, Rpc::kAppend,
+                         absl::StrCat("stream=", request->stream().substr(0, 256),
+                                      " events=", request->events_size()));
+  if (call == nullptr) return reactor;
+  const Principal& p = call->principal();
+  auto batch = ValidateAppend(*request, env_->limits, ActorFor(p));
   if (!batch.ok()) {
-    reactor->Finish(ToGrpc(batch.status()));
+    FinishUnary(reactor, call.get(), ToGrpc(batch.status()));
     return reactor;
   }
+  for (size_t i = 0; i < batch->events.size(); ++i) {
+    if (absl::Status s = p.MayAppend(batch->events[i]); !s.ok()) {
+      FinishUnary(reactor, call.get(),
+                  grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                               absl::StrCat("events[", i, "]: ", s.message())));
+      return reactor;
+    }
+  }
+  if (!p.dev() && p.role() == grid::v1::GRID_WORKER) batch->acting_worker = p.worker_id();
   env_->sequencer->Submit(
-      *std::move(batch), [reactor, response, metrics = env_->metrics](storage::AppendOutcome out) {
+      *std::move(batch),
+      [reactor, response, call, metrics = env_->metrics](storage::AppendOutcome out) {
         if (!out.status.ok()) {
-          reactor->Finish(ToGrpc(out.status));
+          FinishUnary(reactor, call.get(), ToGrpc(out.status));
           return;
         }
         if (metrics != nullptr) metrics->AppendCommitted(out.events.size());
@@ -391,7 +449,8 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
         }
         response->set_stream_version(out.stream_version);
         response->set_head_position(out.head_position);
-        reactor->Finish(grpc::Status::OK);
+        call->AddItems(out.events.size());
+        FinishUnary(reactor, call.get(), grpc::Status::OK);
       });
   return reactor;
 }
@@ -400,6 +459,8 @@ grpc::ServerUnaryReactor* LogService::GetStatus(
     grpc::CallbackServerContext* ctx, const grid::v1::GetStatusRequest*,
     grid::v1::LogStatus* response) {
   auto* reactor = ctx->DefaultReactor();
+  auto call = BeginUnary(env_, ctx, reactor, Rpc::kGetStatus, "");
+  if (call == nullptr) return reactor;
   const storage::Head head = env_->log->GetHead();
   response->set_head_position(head.position);
   response->set_chain_head(head.chain.data(), head.chain.size());
@@ -412,7 +473,7 @@ grpc::ServerUnaryReactor* LogService::GetStatus(
   response->set_failure(std::string(health.message()));
   response->set_format_version(1);
   if (env_->signer != nullptr) response->set_signing_public_key(env_->signer->public_key());
-  reactor->Finish(grpc::Status::OK);
+  FinishUnary(reactor, call.get(), grpc::Status::OK);
   return reactor;
 }
 
@@ -420,42 +481,54 @@ grpc::ServerUnaryReactor* LogService::ListCheckpoints(
     grpc::CallbackServerContext* ctx, const grid::v1::ListCheckpointsRequest* request,
     grid::v1::ListCheckpointsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
+  auto call = BeginUnary(env_, ctx, reactor, Rpc::kListCheckpoints,
+                         absl::StrCat("from_position=", request->from_position()));
+  if (call == nullptr) return reactor;
   if (request->max_count() > 10000) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "max_count must be at most 10000"));
+    FinishUnary(reactor, call.get(), grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                                  "max_count must be at most 10000"));
     return reactor;
   }
   // A storage read: on the pool, not in the reaction.
-  boost::asio::post(*env_->pool, [this, reactor, request, response] {
+  boost::asio::post(*env_->pool, [this, reactor, request, response, call] {
     auto cps = env_->log->ReadCheckpoints(
         request->from_position(), request->max_count() == 0 ? 1000 : request->max_count());
     if (!cps.ok()) {
-      reactor->Finish(ToGrpc(cps.status()));
+      FinishUnary(reactor, call.get(), ToGrpc(cps.status()));
       return;
     }
     for (const auto& [pos, value] : *cps) {
       if (!response->add_checkpoints()->ParseFromString(value)) {
-        reactor->Finish(grpc::Status(grpc::StatusCode::DATA_LOSS,
-                                     absl::StrCat("checkpoint at ", pos, " does not parse")));
+        FinishUnary(reactor, call.get(),
+                    grpc::Status(grpc::StatusCode::DATA_LOSS,
+                                 absl::StrCat("checkpoint at ", pos, " does not parse")));
         return;
       }
     }
     if (env_->signer != nullptr) response->set_public_key(env_->signer->public_key());
-    reactor->Finish(grpc::Status::OK);
+    call->AddItems(response->checkpoints_size());
+    FinishUnary(reactor, call.get(), grpc::Status::OK);
   });
   return reactor;
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Read(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw) {
-  auto fail = [](grpc::StatusCode code, std::string msg) {
-    return new FailedWriter(grpc::Status(code, std::move(msg)));
-  };
   if (env_->stopping.load()) return new FailedWriter(Unavailable());
   grid::v1::ReadRequest req;
-  if (!ParseRequest(raw, &req)) {
-    return fail(grpc::StatusCode::INVALID_ARGUMENT, "ReadRequest does not parse");
-  }
+  const bool parsed = ParseRequest(raw, &req);
+  auto call = env_->access->Begin(
+      ctx, Rpc::kRead,
+      !parsed       ? "(request does not parse)"
+      : req.has_all() ? "all"
+                      : absl::StrCat("stream=", req.stream().substr(0, 256)));
+  if (!call.ok()) return new FailedWriter(ToGrpc(call.status()));
+  auto fail = [&call](grpc::StatusCode code, std::string msg) {
+    grpc::Status s(code, std::move(msg));
+    (*call)->Done(s);
+    return new FailedWriter(s);
+  };
+  if (!parsed) return fail(grpc::StatusCode::INVALID_ARGUMENT, "ReadRequest does not parse");
   if (req.batch_size() > kMaxBatch) {
     return fail(grpc::StatusCode::INVALID_ARGUMENT,
                 absl::StrCat("batch_size must be at most ", kMaxBatch));
@@ -483,7 +556,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Read(
                   "set `stream` (read one stream) or `all` (read the whole log)");
   }
   auto* w = new ReadWriter(env_, std::move(req));
-  w->Start();
+  w->Start(*std::move(call));
   return w;
 }
 
@@ -491,17 +564,24 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw) {
   if (env_->stopping.load()) return new FailedWriter(Unavailable());
   grid::v1::SubscribeRequest req;
-  if (!ParseRequest(raw, &req)) {
-    return new FailedWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                         "SubscribeRequest does not parse"));
+  const bool parsed = ParseRequest(raw, &req);
+  auto call = env_->access->Begin(
+      ctx, Rpc::kSubscribe, parsed ? FilterScope(req.filter()) : "(request does not parse)");
+  if (!call.ok()) return new FailedWriter(ToGrpc(call.status()));
+  auto fail = [&call](const grpc::Status& s) {
+    (*call)->Done(s);
+    return new FailedWriter(s);
+  };
+  if (!parsed) {
+    return fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "SubscribeRequest does not parse"));
   }
   if (req.max_batch() > kMaxBatch || req.checkpoint_interval() > 1000000) {
-    return new FailedWriter(grpc::Status(
+    return fail(grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,
         "max_batch must be at most 1000 and checkpoint_interval at most 1000000"));
   }
   auto filter = EventFilter::Compile(req.filter());
-  if (!filter.ok()) return new FailedWriter(ToGrpc(filter.status()));
+  if (!filter.ok()) return fail(ToGrpc(filter.status()));
   const storage::Position head = env_->log->GetHead().position;
   storage::Position after = 0;
   std::optional<absl::Time> from_time;
@@ -509,7 +589,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(
     case grid::v1::SubscribeRequest::kAfterPosition:
       after = req.after_position();
       if (after > head) {
-        return new FailedWriter(grpc::Status(
+        return fail(grpc::Status(
             grpc::StatusCode::OUT_OF_RANGE,
             absl::StrCat("after_position ", after, " is past the head of the log (",
                          head, ")")));
@@ -529,7 +609,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(
       req.max_batch() == 0 ? kDefaultBatch : req.max_batch(),
       req.checkpoint_interval() == 0 ? kDefaultCheckpointInterval
                                      : req.checkpoint_interval());
-  w->Start();
+  w->Start(*std::move(call));
   return w;
 }
 

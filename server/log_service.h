@@ -16,6 +16,7 @@
 
 #include "grid/v1/log.grpc.pb.h"
 #include "absl/container/flat_hash_set.h"
+#include "server/access.h"
 #include "server/live_tail.h"
 #include "server/metrics.h"
 #include "server/sequencer.h"
@@ -64,6 +65,10 @@ struct ServiceEnv {
   AppendLimits limits;
   const storage::Signer* signer = nullptr;
   ServerMetrics* metrics = nullptr;  // may be null
+  AccessControl* access = nullptr;
+  // Unary calls that wait (GetProjection's min_position) wait at most this,
+  // whatever deadline the client set.
+  absl::Duration unary_deadline = absl::Seconds(10);
   SubscriberSet subscribers;
   std::atomic<bool> stopping{false};
 };

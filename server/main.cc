@@ -16,6 +16,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "grid/v1/options.pb.h"
+#include "server/access.h"
 #include "server/config.h"
 #include "server/grid_server.h"
 #include "server/http_endpoint.h"
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // rereads the access policy
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   // One flag per configuration field, with the field's help and default.
@@ -82,11 +84,13 @@ int main(int argc, char** argv) {
       "  gridd --data_dir=./data                       serve on 127.0.0.1:7443\n"
       "  gridd --config=/etc/gridlog/gridd.json        settings from a file\n"
       "  gridd --config=gridd.json --log_level=debug   a flag overrides the file\n"
-      "  gridd --config=gridd.json --print-config      show the effective settings\n\n"
+      "  gridd --config=gridd.json --print-config      show the effective settings\n"
+      "  gridd --config=gridd.json --check-policy      check the access policy file\n\n"
       "options");
   desc.add_options()("help", "show this help")("config", po::value<std::string>(),
                                                "JSON configuration file (deploy/gridd.json)")(
-      "print-config", "print the effective configuration as JSON and exit");
+      "print-config", "print the effective configuration as JSON and exit")(
+      "check-policy", "check the configured policy_file (as SIGHUP would load it) and exit");
   const auto* d = grid::v1::ServerConfig::descriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const auto* f = d->field(i);
@@ -135,6 +139,19 @@ int main(int argc, char** argv) {
     std::cout << grid::server::ConfigToCommentedJson(config);
     return 0;
   }
+  if (vm.count("check-policy")) {
+    if (config.policy_file().empty()) {
+      std::cerr << "gridd: no policy_file is configured (dev mode)\n";
+      return 2;
+    }
+    auto policy = grid::server::LoadPolicyFile(config.policy_file());
+    if (!policy.ok()) {
+      std::cerr << "gridd: " << policy.status().message() << "\n";
+      return 2;
+    }
+    std::cout << config.policy_file() << ": " << (*policy)->size() << " principals, ok\n";
+    return 0;
+  }
   if (auto s = grid::server::ConfigureLogging(config.log_format(), config.log_level()); !s.ok()) {
     std::cerr << "gridd: " << s.message() << "\n";
     return 2;
@@ -165,7 +182,12 @@ int main(int argc, char** argv) {
   probes.Set(server->get());
   std::cout << "gridd listening on port " << (*server)->port() << std::endl;
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    sigwait(&stop_signals, &sig);
+    if (sig != SIGHUP) break;
+    spdlog::info("gridd: SIGHUP received, rereading the access policy");
+    (void)(*server)->ReloadPolicy();  // logs the outcome
+  }
   spdlog::info("gridd: signal {} received, shutting down", sig);
   // Probes see the server only while it is whole.
   probes.Stopping();

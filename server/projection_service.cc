@@ -24,8 +24,6 @@ constexpr uint32_t kMaxRows = 10000;
 constexpr size_t kStreamChunk = 256;
 // A subscriber whose prefix saw no change hears the position this often.
 constexpr absl::Duration kProgressEvery = absl::Seconds(1);
-// The longest a read waits for min_position when the call has no deadline.
-constexpr absl::Duration kMaxMinPositionWait = absl::Seconds(10);
 
 absl::Status CheckKey(absl::string_view what, const std::string& key) {
   if (key.size() > 512 || key.find('\0') != std::string::npos || key.find('\1') != std::string::npos) {
@@ -60,8 +58,19 @@ absl::Status ToRow(const domain::ProjectionDef& def, const ProjectionStore::RowV
   return absl::OkStatus();
 }
 
+// Adds the row version to `rows` as the caller may see it: nothing when it
+// is outside the caller's jurisdiction, redacted to its clearance.
+absl::Status AddRow(const domain::ProjectionDef& def, const ProjectionStore::RowVersion& r, absl::Time as_of,
+                    const Principal& caller,
+                    google::protobuf::RepeatedPtrField<grid::v1::ProjectionRow>* rows) {
+  grid::v1::ProjectionRow* row = rows->Add();
+  if (absl::Status s = ToRow(def, r, as_of, row); !s.ok()) return s;
+  if (!ViewRow(caller, row)) rows->RemoveLast();
+  return absl::OkStatus();
+}
+
 absl::Status Get(ServiceEnv* env, Projector* projector, const grid::v1::GetProjectionRequest& req,
-                 grid::v1::GetProjectionResponse* resp) {
+                 const Principal& caller, grid::v1::GetProjectionResponse* resp) {
   auto def = Def(req.name());
   if (!def.ok()) return def.status();
   if (auto s = CheckKey("key", req.key()); !s.ok()) return s;
@@ -105,7 +114,7 @@ absl::Status Get(ServiceEnv* env, Projector* projector, const grid::v1::GetProje
     auto r = store->Get(req.name(), req.key(), at);
     if (!r.ok()) return r.status();
     const bool bookkeeping = !req.key().empty() && req.key()[0] == '~';
-    if (*r && !bookkeeping) return ToRow(**def, **r, as_of, resp->add_rows());
+    if (*r && !bookkeeping) return AddRow(**def, **r, as_of, caller, resp->mutable_rows());
     return absl::OkStatus();
   }
   const uint32_t max_rows = req.max_rows() == 0 ? kDefaultMaxRows : std::min(req.max_rows(), kMaxRows);
@@ -116,7 +125,7 @@ absl::Status Get(ServiceEnv* env, Projector* projector, const grid::v1::GetProje
       resp->set_truncated(true);
       return false;
     }
-    row_status = ToRow(**def, r, as_of, resp->add_rows());
+    row_status = AddRow(**def, r, as_of, caller, resp->mutable_rows());
     return row_status.ok();
   });
   return s.ok() ? row_status : s;
@@ -175,7 +184,8 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
                                             return false;
                                           }
                                           resume_after_ = r.key;
-                                          row_status = ToRow(*def_, r, now, msg.add_rows());
+                                          row_status = AddRow(*def_, r, now, access_->principal(),
+                                                              msg.mutable_rows());
                                           return row_status.ok();
                                         },
                                         resume_after_);
@@ -188,6 +198,7 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
       msg.set_snapshot_complete(true);
       snapshot_done_ = true;
     }
+    access_->AddItems(msg.rows_size());
     step.kind = Step::kWrite;
     return step;
   }
@@ -217,7 +228,7 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
             last = r.position;
             ++seen;
             if (!domain::KeyMatches(r.key, req_.prefix())) return true;
-            row_status = ToRow(*def_, r, now, msg.add_rows());
+            row_status = AddRow(*def_, r, now, access_->principal(), msg.mutable_rows());
             return row_status.ok();
           });
       if (s.ok()) s = row_status;
@@ -233,6 +244,7 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
         msg.set_position(cursor_);
         sent_ = cursor_;
         last_sent_ = now;
+        access_->AddItems(msg.rows_size());
         step.kind = Step::kWrite;
         return step;
       }
@@ -276,8 +288,15 @@ namespace {
 class GetCall final : public Notifier::Waiter, public std::enable_shared_from_this<GetCall> {
  public:
   GetCall(ServiceEnv* env, Projector* projector, const grid::v1::GetProjectionRequest* req,
-          grid::v1::GetProjectionResponse* resp, grpc::ServerUnaryReactor* reactor, absl::Time deadline)
-      : env_(env), projector_(projector), req_(req), resp_(resp), reactor_(reactor), deadline_(deadline) {}
+          grid::v1::GetProjectionResponse* resp, grpc::ServerUnaryReactor* reactor, absl::Time deadline,
+          std::shared_ptr<AccessCall> access)
+      : env_(env),
+        projector_(projector),
+        req_(req),
+        resp_(resp),
+        reactor_(reactor),
+        deadline_(deadline),
+        access_(std::move(access)) {}
 
   void Post() {
     boost::asio::post(*env_->pool, [self = shared_from_this()] { self->Attempt(); });
@@ -290,7 +309,8 @@ class GetCall final : public Notifier::Waiter, public std::enable_shared_from_th
   void Finish(const grpc::Status& s) {
     // A pending deadline timer would hold the pool (and shutdown) until it fires.
     if (timer_) timer_->cancel();
-    reactor_->Finish(s);
+    access_->AddItems(resp_->rows_size());
+    FinishUnary(reactor_, access_.get(), s);
   }
 
   void Attempt() {
@@ -300,7 +320,11 @@ class GetCall final : public Notifier::Waiter, public std::enable_shared_from_th
     }
     const uint64_t progress = projector_->progress();
     if (req_->min_position() == 0 || projector_->HasFolded(req_->name(), req_->min_position())) {
-      Finish(ToGrpc(Get(env_, projector_, *req_, resp_)));
+      if (absl::Status s = access_->Recheck(); !s.ok()) {
+        Finish(ToGrpc(s));
+        return;
+      }
+      Finish(ToGrpc(Get(env_, projector_, *req_, access_->principal(), resp_)));
       return;
     }
     if (absl::Now() >= deadline_) {
@@ -341,6 +365,7 @@ class GetCall final : public Notifier::Waiter, public std::enable_shared_from_th
   grid::v1::GetProjectionResponse* const resp_;
   grpc::ServerUnaryReactor* const reactor_;
   const absl::Time deadline_;
+  const std::shared_ptr<AccessCall> access_;
   std::shared_ptr<GetCall> registered_;  // keeps the call alive while it waits in the projector
   std::unique_ptr<boost::asio::steady_timer> timer_;
 };
@@ -355,22 +380,35 @@ grpc::ServerUnaryReactor* ProjectionService::GetProjection(grpc::CallbackServerC
     reactor->Finish(Unavailable());
     return reactor;
   }
-  const absl::Time deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + kMaxMinPositionWait);
-  std::make_shared<GetCall>(env_, projector_, request, response, reactor, deadline)->Post();
+  auto call = BeginUnary(env_, ctx, reactor, Rpc::kGetProjection,
+                         absl::StrCat("projection=", request->name().substr(0, 64), " ",
+                                      request->has_prefix() ? "prefix=" : "key=",
+                                      (request->has_prefix() ? request->prefix() : request->key()).substr(0, 256)));
+  if (call == nullptr) return reactor;
+  // The server's default deadline bounds a wait for min_position.
+  const absl::Time deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + env_->unary_deadline);
+  std::make_shared<GetCall>(env_, projector_, request, response, reactor, deadline, std::move(call))->Post();
   return reactor;
 }
 
 grpc::ServerWriteReactor<grid::v1::SubscribeProjectionResponse>* ProjectionService::SubscribeProjection(
     grpc::CallbackServerContext* ctx, const grid::v1::SubscribeProjectionRequest* request) {
   if (env_->stopping.load()) return new FailedProjectionWriter(Unavailable());
+  auto call = env_->access->Begin(ctx, Rpc::kSubscribeProjection,
+                                  absl::StrCat("projection=", request->name().substr(0, 64),
+                                               " prefix=", request->prefix().substr(0, 256)));
+  if (!call.ok()) return new FailedProjectionWriter(ToGrpc(call.status()));
   auto* w = new ProjectionWriter(env_, projector_, *request);
-  w->Start();
+  w->Start(*std::move(call));
   return w;
 }
 
 grpc::ServerUnaryReactor* ProjectionService::ListProjections(grpc::CallbackServerContext* ctx,
                                                              const grid::v1::ListProjectionsRequest*,
                                                              grid::v1::ListProjectionsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto call = BeginUnary(env_, ctx, reactor, Rpc::kListProjections, "");
+  if (call == nullptr) return reactor;
   const Position head = env_->log->GetHead().position;
   response->set_head_position(head);
   for (const auto& i : projector_->List()) {
@@ -381,8 +419,7 @@ grpc::ServerUnaryReactor* ProjectionService::ListProjections(grpc::CallbackServe
     p->set_lag(head > i.position ? head - i.position : 0);
     p->set_state(i.state);
   }
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
+  FinishUnary(reactor, call.get(), grpc::Status::OK);
   return reactor;
 }
 
@@ -390,9 +427,12 @@ grpc::ServerUnaryReactor* ProjectionService::RebuildProjection(grpc::CallbackSer
                                                                const grid::v1::RebuildProjectionRequest* request,
                                                                grid::v1::RebuildProjectionResponse*) {
   auto* reactor = ctx->DefaultReactor();
+  auto call = BeginUnary(env_, ctx, reactor, Rpc::kRebuildProjection,
+                         absl::StrCat("projection=", request->name().substr(0, 64)));
+  if (call == nullptr) return reactor;
   absl::Status s = Def(request->name()).status();
   if (s.ok()) s = projector_->Rebuild(request->name());
-  reactor->Finish(ToGrpc(s));
+  FinishUnary(reactor, call.get(), ToGrpc(s));
   return reactor;
 }
 

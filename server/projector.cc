@@ -157,6 +157,12 @@ void Projector::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Projector::WakeAll() {
+  grid::MutexLock l(&mu_);
+  for (Waiter* w : waiters_) w->Wake();
+  waiters_.clear();
+}
+
 void Projector::Notify() {
   grid::MutexLock l(&mu_);
   notified_ = true;

@@ -78,6 +78,7 @@ class Projector final : public Notifier {
   uint64_t progress() const;
   bool WaitForMore(storage::Position after_progress, Waiter* w) override;
   bool Cancel(Waiter* w) override;
+  void WakeAll() override;
 
   storage::ProjectionStore* store() const { return store_; }
 

@@ -26,6 +26,26 @@ inline grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
+// Admits a unary call (access.h), or finishes `reactor` with the refusal
+// and returns null.
+inline std::shared_ptr<AccessCall> BeginUnary(ServiceEnv* env, grpc::CallbackServerContext* ctx,
+                                              grpc::ServerUnaryReactor* reactor, Rpc rpc,
+                                              std::string scope) {
+  auto call = env->access->Begin(ctx, rpc, std::move(scope));
+  if (!call.ok()) {
+    reactor->Finish(ToGrpc(call.status()));
+    return nullptr;
+  }
+  return std::shared_ptr<AccessCall>(std::move(*call));
+}
+
+// Finishes an admitted unary call, auditing its outcome.
+inline void FinishUnary(grpc::ServerUnaryReactor* reactor, AccessCall* call,
+                        const grpc::Status& status) {
+  call->Done(status);
+  reactor->Finish(status);
+}
+
 // A server-streaming reactor whose messages are produced on the application
 // pool, one write in flight at a time.
 //
@@ -39,11 +59,16 @@ class PumpedWriter : public grpc::ServerWriteReactor<Message>, public Notifier::
  public:
   PumpedWriter(ServiceEnv* env, Notifier* notifier) : env_(env), notifier_(notifier) {}
 
-  void Start() { Schedule(); }
+  // The call's access grant: rechecked before every step (a policy reload
+  // can end the stream with PERMISSION_DENIED), audited when it ends.
+  void Start(std::unique_ptr<AccessCall> access) {
+    access_ = std::move(access);
+    Schedule();
+  }
 
   void OnWriteDone(bool ok) override {
     if (!ok) {
-      this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      End(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
     }
     Schedule();
@@ -72,8 +97,14 @@ class PumpedWriter : public grpc::ServerWriteReactor<Message>, public Notifier::
 
   ServiceEnv* const env_;
   Notifier* const notifier_;  // what kWait waits on
+  std::unique_ptr<AccessCall> access_;
 
  private:
+  void End(const grpc::Status& status) {
+    if (access_ != nullptr) access_->Done(status);
+    this->Finish(status);
+  }
+
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Unref() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
@@ -102,14 +133,20 @@ class PumpedWriter : public grpc::ServerWriteReactor<Message>, public Notifier::
 
   void Pump() {
     if (cancelled_.load()) {
-      this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+      End(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
       return;
     }
     if (env_->stopping.load()) {
-      this->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+      End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "the server is shutting down; resume from your last "
                           "position"));
       return;
+    }
+    if (access_ != nullptr) {
+      if (absl::Status s = access_->Recheck(); !s.ok()) {
+        End(ToGrpc(s));
+        return;
+      }
     }
     Step step = Next();
     switch (step.kind) {
@@ -118,7 +155,7 @@ class PumpedWriter : public grpc::ServerWriteReactor<Message>, public Notifier::
         this->StartWrite(&message_);
         return;
       case Step::kFinish:
-        this->Finish(step.status);
+        End(step.status);
         return;
       case Step::kWait:
         Ref();  // held by the tail registration

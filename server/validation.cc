@@ -1,5 +1,7 @@
 #include "server/validation.h"
 
+#include "server/redact.h"
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -150,13 +152,18 @@ absl::StatusOr<storage::AppendBatch> ValidateAppend(
                         "recorded_at, position, stream_version, actor and "
                         "chain are set by the server; leave them unset");
     }
-    if (limits.domain_rules) {
-      if (absl::Status s = domain::CheckShape(request.stream(), e); !s.ok()) {
+    grid::v1::Event copy = e;
+    copy.set_stream(request.stream());
+    if (!limits.person_key.empty()) {
+      if (absl::Status s = TokenizePersons(&copy, limits.person_key); !s.ok()) {
         return EventError(i, absl::StrCat(e.type(), ": ", s.message()));
       }
     }
-    grid::v1::Event copy = e;
-    copy.set_stream(request.stream());
+    if (limits.domain_rules) {
+      if (absl::Status s = domain::CheckShape(request.stream(), copy); !s.ok()) {
+        return EventError(i, absl::StrCat(e.type(), ": ", s.message()));
+      }
+    }
     batch.events.push_back(std::move(copy));
   }
   return batch;

@@ -21,6 +21,10 @@ struct AppendLimits {
   // stream fits the type, required fields, known enum values. Off only for
   // tests of the log's own mechanics.
   bool domain_rules = true;
+  // Secret key of person tokens: with it, an ID number sent in a PersonRef
+  // becomes its person token before anything is stored (redact.h). Empty:
+  // ID numbers are refused.
+  std::string person_key;
 };
 
 // Every event type of the catalog: the message names in Event's `body` oneof.

@@ -1,10 +1,14 @@
 #include "storage/checkpoint.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -121,6 +125,37 @@ absl::Status VerifySignature(std::string_view public_key, std::string_view messa
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(pkey);
   return ok ? absl::OkStatus() : absl::DataLossError("checkpoint signature does not verify");
+}
+
+Digest HmacSha256(std::string_view key, std::string_view data) {
+  Digest out;
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
+  return out;
+}
+
+absl::StatusOr<std::string> LoadOrCreateSecretKey(const std::string& path) {
+  if (std::ifstream in(path, std::ios::binary); in) {
+    std::stringstream s;
+    s << in.rdbuf();
+    if (s.str().size() < 32) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " holds ", s.str().size(), " bytes; a key needs at least 32"));
+    }
+    return s.str();
+  }
+  std::string key(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
+    return absl::InternalError("no random bytes for a new key");
+  }
+  const mode_t old = umask(077);
+  std::FILE* out = std::fopen(path.c_str(), "wb");
+  umask(old);
+  const bool ok = out != nullptr && std::fwrite(key.data(), 1, key.size(), out) == key.size();
+  if (out != nullptr && std::fclose(out) != 0) return absl::UnavailableError(absl::StrCat("cannot write key ", path));
+  if (!ok) return absl::UnavailableError(absl::StrCat("cannot write key ", path));
+  return key;
 }
 
 }  // namespace grid::storage

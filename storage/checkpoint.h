@@ -52,6 +52,14 @@ absl::StatusOr<std::string> ParsePublicKey(std::string_view text);
 absl::Status VerifySignature(std::string_view public_key, std::string_view message,
                              std::string_view signature);
 
+// HMAC-SHA256 of `data` under `key`.
+Digest HmacSha256(std::string_view key, std::string_view data);
+
+// A secret key file of random bytes (the person-token key): read it, or
+// create it with 32 random bytes, mode 0600, when it does not exist.
+// INVALID_ARGUMENT when it holds fewer than 32 bytes.
+absl::StatusOr<std::string> LoadOrCreateSecretKey(const std::string& path);
+
 }  // namespace grid::storage
 
 #endif  // GRID_STORAGE_CHECKPOINT_H_

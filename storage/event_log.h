@@ -64,6 +64,9 @@ struct AppendBatch {
   std::vector<grid::v1::Event> events;
   // Filled into every event's `actor`.
   grid::v1::Actor actor;
+  // Set for a grid worker's append: the admission refuses events for grids
+  // this worker is not assigned to at commit time.
+  std::string acting_worker;
 };
 
 // Where one appended event ended up.

@@ -29,6 +29,8 @@ check "sysusers names the unit's user" grep -q '^u gridlog ' "$SRC/deploy/gridlo
 check "staged gridd runs" "$tmp/out/bin/gridd" --help >/dev/null
 check "staged gridctl runs" "$tmp/out/bin/gridctl" status --help >/dev/null
 check "staged config loads" "$tmp/out/bin/gridd" --config="$tmp/out/etc/gridlog/gridd.json" --print-config >/dev/null
+check "staged policy is valid" "$tmp/out/bin/gridd" --config="$tmp/out/etc/gridlog/gridd.json" \
+  --policy_file="$tmp/out/etc/gridlog/policy.json" --check-policy
 check "staged config listens on all interfaces" grep -q '"listen": "0.0.0.0:7443"' "$tmp/out/etc/gridlog/gridd.json"
 check "staged config requires client certificates" \
   grep -q '"tls_client_ca": "/etc/gridlog/tls/ca.crt"' "$tmp/out/etc/gridlog/gridd.json"
@@ -64,6 +66,7 @@ for svc in ("Service/gridd", "Service/gridd-headless"):
         assert p["targetPort"] in ports, (svc, p)
 cfg = docs["ConfigMap/gridd-config"]["data"]["gridd.json"]
 open(sys.argv[2], "w").write(cfg)
+open(sys.argv[2] + ".policy", "w").write(docs["ConfigMap/gridd-config"]["data"]["policy.json"])
 conf = json.loads(cfg)
 assert conf["data_dir"] == mounts["data"], "data_dir must be the volume"
 assert int(conf["listen"].rsplit(":", 1)[1]) == ports["grpc"]
@@ -74,8 +77,12 @@ assert conf["tls_cert"] and conf["tls_key"] and (conf.get("tls_client_ca") or co
 for k in ("tls_cert", "tls_key", "tls_client_ca"):
     if conf.get(k):
         assert conf[k].startswith(mounts["tls"] + "/"), k
+# ... and a policy from the ConfigMap.
+assert conf["policy_file"] == mounts["config"] + "/policy.json", conf.get("policy_file")
 secrets = [v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v]
 assert secrets == ["gridd-tls"], secrets
 PY
 check "the ConfigMap's config loads" "$GRIDD" --config="$tmp/k8s.json" --print-config >/dev/null
+check "the ConfigMap's policy is valid" "$GRIDD" --config="$tmp/k8s.json" \
+  --policy_file="$tmp/k8s.json.policy" --check-policy
 finish "deploy check"

@@ -484,13 +484,13 @@ TEST(ServerStartTest, NonLoopbackNeedsEveryCallerAuthenticated) {
   // Allowed only when every caller authenticates: TLS plus client
   // certificates or tokens.
   server::AuthOptions auth;
-  EXPECT_OK(server::CheckListen("127.0.0.1:7443", auth));
-  EXPECT_FALSE(server::CheckListen("10.0.0.1:7443", auth).ok());
+  EXPECT_OK(server::CheckListen("127.0.0.1:7443", auth, true));
+  EXPECT_FALSE(server::CheckListen("10.0.0.1:7443", auth, true).ok());
   auth.tls_cert_path = "c.pem";
   auth.tls_key_path = "k.pem";
-  EXPECT_FALSE(server::CheckListen("10.0.0.1:7443", auth).ok());  // TLS, anonymous callers
+  EXPECT_FALSE(server::CheckListen("10.0.0.1:7443", auth, true).ok());  // TLS, anonymous callers
   auth.tokens.push_back({"ops", std::string(64, 'a')});
-  EXPECT_OK(server::CheckListen("10.0.0.1:7443", auth));
+  EXPECT_OK(server::CheckListen("10.0.0.1:7443", auth, true));
   EXPECT_OK(server::ValidateAuth(auth));
   auth.tokens.push_back({"ops2", "not-a-hash"});
   EXPECT_EQ(server::ValidateAuth(auth).code(), absl::StatusCode::kInvalidArgument);
@@ -503,7 +503,12 @@ TEST(ServerStartTest, NonLoopbackNeedsEveryCallerAuthenticated) {
   server::AuthOptions cert_and_ca = ca_only;
   cert_and_ca.tls_cert_path = "c.pem";
   cert_and_ca.tls_key_path = "k.pem";
-  EXPECT_OK(server::CheckListen("[::]:7443", cert_and_ca));
+  EXPECT_OK(server::CheckListen("[::]:7443", cert_and_ca, true));
+  // Authenticated but without a policy, every caller could do everything.
+  auto no_policy = server::CheckListen("[::]:7443", cert_and_ca, false);
+  EXPECT_EQ(no_policy.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(no_policy.message().find("policy_file"), std::string::npos) << no_policy;
+  EXPECT_OK(server::CheckListen("127.0.0.1:7443", server::AuthOptions(), false));
 
   EXPECT_TRUE(server::IsLoopbackListenAddress("127.0.0.1:7443"));
   EXPECT_TRUE(server::IsLoopbackListenAddress("[::1]:7443"));

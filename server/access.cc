@@ -1,0 +1,260 @@
+#include "server/access.h"
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/status.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/auth.h"
+#include "server/config.h"
+
+namespace grid::server {
+namespace {
+
+google::protobuf::Timestamp Now() {
+  google::protobuf::Timestamp t;
+  const int64_t us = absl::ToUnixMicros(absl::Now());
+  t.set_seconds(us / 1000000);
+  t.set_nanos(static_cast<int32_t>(us % 1000000 * 1000));
+  return t;
+}
+
+std::string CodeName(grpc::StatusCode code) {
+  static const char* const kNames[] = {
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  const int i = static_cast<int>(code);
+  return i >= 0 && i < static_cast<int>(std::size(kNames)) ? kNames[i] : absl::StrCat(i);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const PolicySet>> LoadPolicyFile(const std::string& path) {
+  grid::v1::Policy p;
+  if (auto s = ReadCommentedJsonFile(path, "an access policy", &p); !s.ok()) return s;
+  auto set = PolicySet::Build(p);
+  if (!set.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", set.status().message()));
+  }
+  return set;
+}
+
+std::string CallerName(const grpc::ServerContextBase& ctx) {
+  if (std::string principal = PrincipalOf(ctx); !principal.empty()) return principal;
+  std::string peer = ctx.peer();
+  if (auto colon = peer.rfind(':'); colon != std::string::npos && colon > peer.find(':')) {
+    peer.resize(colon);
+  }
+  return absl::StrCat("anonymous@", peer);
+}
+
+// ---------------------------------------------------------------- AccessCall
+
+AccessCall::AccessCall(AccessControl* access, const RpcRule& rule,
+                       std::shared_ptr<const Principal> p, std::string peer, std::string scope,
+                       uint64_t generation, bool holds_stream)
+    : access_(access),
+      rule_(rule),
+      principal_(std::move(p)),
+      peer_(std::move(peer)),
+      scope_(std::move(scope)),
+      generation_(generation),
+      holds_stream_(holds_stream) {}
+
+AccessCall::~AccessCall() {
+  Done(grpc::Status(grpc::StatusCode::CANCELLED, "ended without a status"));
+  if (holds_stream_) access_->ReleaseStream(principal_->name());
+}
+
+absl::Status AccessCall::Recheck() {
+  const uint64_t g = access_->generation();
+  if (g == generation_) return absl::OkStatus();
+  generation_ = g;
+  if (principal_->dev()) return absl::OkStatus();
+  auto now = access_->Lookup(principal_->name());
+  if (now == nullptr || !now->MayCall(rule_.rpc)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "access revoked: the reloaded policy no longer lets ", principal_->name(), " call ",
+        rule_.method));
+  }
+  principal_ = std::move(now);
+  return absl::OkStatus();
+}
+
+void AccessCall::Done(const grpc::Status& status) {
+  if (done_) return;
+  done_ = true;
+  grid::v1::AuditRecord r;
+  *r.mutable_time() = Now();
+  r.set_principal(principal_->name());
+  r.set_role(principal_->RoleName());
+  r.set_method(rule_.method);
+  r.set_scope(scope_);
+  r.set_result(CodeName(status.error_code()));
+  // A denial's reason is ours; other messages can quote request fields.
+  if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+    r.set_message(status.error_message());
+  }
+  r.set_items(items_);
+  r.set_peer(peer_);
+  access_->Audit(std::move(r), false);
+}
+
+// ---------------------------------------------------------------- AccessControl
+
+absl::StatusOr<std::unique_ptr<AccessControl>> AccessControl::Create(AccessOptions options,
+                                                                     storage::AuditLog* audit) {
+  std::unique_ptr<AccessControl> a(new AccessControl(std::move(options), audit));
+  if (!a->dev_mode()) {
+    auto set = LoadPolicyFile(a->options_.policy_file);
+    if (!set.ok()) return set.status();
+    grid::MutexLock l(&a->mu_);
+    a->policy_ = *std::move(set);
+  }
+  return a;
+}
+
+absl::Status AccessControl::Reload() {
+  if (dev_mode()) return absl::FailedPreconditionError("no policy_file is configured (dev mode)");
+  auto set = LoadPolicyFile(options_.policy_file);
+  if (!set.ok()) return set.status();
+  {
+    grid::MutexLock l(&mu_);
+    policy_ = *std::move(set);
+  }
+  generation_.fetch_add(1);
+  return absl::OkStatus();
+}
+
+size_t AccessControl::principals() const {
+  auto p = policy();
+  return p == nullptr ? 0 : p->size();
+}
+
+std::shared_ptr<const PolicySet> AccessControl::policy() const {
+  grid::MutexLock l(&mu_);
+  return policy_;
+}
+
+std::shared_ptr<const Principal> AccessControl::Lookup(const std::string& name) const {
+  auto p = policy();
+  return p == nullptr ? nullptr : p->Find(name);
+}
+
+absl::Duration AccessControl::TakeToken(const std::string& principal) {
+  if (options_.rate_per_second <= 0) return absl::ZeroDuration();
+  const absl::Time now = absl::Now();
+  const double burst = std::max<double>(1, options_.burst);
+  grid::MutexLock l(&mu_);
+  auto [it, fresh] = buckets_.try_emplace(principal);
+  Bucket& b = it->second;
+  if (fresh) {
+    b.tokens = burst;
+  } else {
+    b.tokens = std::min(burst, b.tokens + absl::ToDoubleSeconds(now - b.last) *
+                                              options_.rate_per_second);
+  }
+  b.last = now;
+  if (b.tokens >= 1) {
+    b.tokens -= 1;
+    return absl::ZeroDuration();
+  }
+  return absl::Seconds((1 - b.tokens) / options_.rate_per_second);
+}
+
+bool AccessControl::TakeStream(const std::string& principal) {
+  grid::MutexLock l(&mu_);
+  uint32_t& n = streams_[principal];
+  if (options_.max_streams > 0 && n >= options_.max_streams) return false;
+  ++n;
+  return true;
+}
+
+void AccessControl::ReleaseStream(const std::string& principal) {
+  grid::MutexLock l(&mu_);
+  auto it = streams_.find(principal);
+  if (it != streams_.end() && --it->second == 0) streams_.erase(it);
+}
+
+void AccessControl::Audit(grid::v1::AuditRecord r, bool sync) {
+  // Outcome and denial records are best effort: the call is already decided.
+  (void)audit_->Write(std::move(r), sync);
+}
+
+absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerContextBase* ctx,
+                                                                 Rpc rpc, std::string scope) {
+  const RpcRule& rule = RuleOf(rpc);
+  const std::string name = CallerName(*ctx);
+  const uint64_t generation = generation_.load();
+  std::shared_ptr<const Principal> p = dev_mode() ? Principal::Dev(name) : Lookup(name);
+  auto deny = [&](absl::Status s) -> absl::Status {
+    grid::v1::AuditRecord r;
+    *r.mutable_time() = Now();
+    r.set_principal(name);
+    if (p != nullptr) r.set_role(p->RoleName());
+    r.set_method(rule.method);
+    r.set_scope(scope);
+    r.set_result(CodeName(static_cast<grpc::StatusCode>(s.code())));
+    r.set_message(std::string(s.message()));
+    r.set_peer(ctx->peer());
+    Audit(std::move(r), false);
+    return s;
+  };
+  if (p == nullptr) {
+    return deny(absl::PermissionDeniedError(
+        absl::StrCat("principal ", name, " is not in the access policy")));
+  }
+  if (!p->MayCall(rpc)) {
+    return deny(absl::PermissionDeniedError(
+        absl::StrCat(p->RoleName(), " principals may not call ", rule.method)));
+  }
+  // Dev mode (one machine, no principals) has no quotas: every local
+  // caller would share one bucket.
+  if (absl::Duration wait = dev_mode() ? absl::ZeroDuration() : TakeToken(name);
+      wait > absl::ZeroDuration()) {
+    const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(wait) + 1);
+    // gRPC's own retry pushback; clients with retries enabled honour it.
+    ctx->AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(ms));
+    return deny(absl::ResourceExhaustedError(absl::StrCat(
+        "rate limit: ", name, " may start ", options_.rate_per_second,
+        " calls per second (burst ", options_.burst, "); retry in ", ms, " ms")));
+  }
+  const bool stream = rule.streaming && !dev_mode();
+  if (stream && !TakeStream(name)) {
+    return deny(absl::ResourceExhaustedError(absl::StrCat(
+        name, " has ", options_.max_streams,
+        " streams open, the most a principal may; close one or retry later")));
+  }
+  std::unique_ptr<AccessCall> call(
+      new AccessCall(this, rule, p, ctx->peer(), std::move(scope), generation, stream));
+  if (rule.audit_first) {
+    grid::v1::AuditRecord r;
+    *r.mutable_time() = Now();
+    r.set_principal(name);
+    r.set_role(p->RoleName());
+    r.set_method(rule.method);
+    r.set_scope(call->scope_);
+    r.set_result("STARTED");
+    r.set_intent(true);
+    r.set_peer(call->peer_);
+    if (absl::Status s = audit_->Write(std::move(r), true); !s.ok()) {
+      call->done_ = true;  // nothing ran; the caller gets the reason
+      return s;
+    }
+  }
+  return call;
+}
+
+void AccessControl::RecordUnauthenticated(std::string method, std::string peer, std::string why) {
+  grid::v1::AuditRecord r;
+  *r.mutable_time() = Now();
+  r.set_method(std::move(method));
+  r.set_result("UNAUTHENTICATED");
+  r.set_message(std::move(why));
+  r.set_peer(std::move(peer));
+  Audit(std::move(r), false);
+}
+
+}  // namespace grid::server

@@ -1,0 +1,205 @@
+#include "server/redact.h"
+
+#include <google/protobuf/descriptor.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "grid/v1/common.pb.h"
+#include "storage/checkpoint.h"
+
+namespace grid::server {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+using grid::v1::DataClass;
+
+DataClass ClassOf(const FieldDescriptor* f, DataClass inherited) {
+  const DataClass c = f->options().GetExtension(grid::v1::data_class);
+  return c == grid::v1::DATA_CLASS_UNSPECIFIED ? inherited : c;
+}
+
+std::string Masked(grid::v1::Mask mask, std::string_view v) {
+  return mask == grid::v1::MASK_NAME ? MaskName(v) : MaskPhone(v);
+}
+
+bool RedactIn(Message* m, DataClass clearance, DataClass inherited, const std::string& prefix,
+              std::vector<std::string>* changed) {
+  const Reflection* r = m->GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(*m, &fields);
+  bool any = false;
+  for (const FieldDescriptor* f : fields) {
+    const DataClass cls = ClassOf(f, inherited);
+    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    if (cls > clearance) {
+      const grid::v1::Mask mask = f->options().GetExtension(grid::v1::mask);
+      if (mask != grid::v1::MASK_NONE && clearance >= grid::v1::C1_INTERNAL &&
+          f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        if (f->is_repeated()) {
+          for (int i = 0; i < r->FieldSize(*m, f); ++i) {
+            r->SetRepeatedString(m, f, i, Masked(mask, r->GetRepeatedString(*m, f, i)));
+          }
+        } else {
+          r->SetString(m, f, Masked(mask, r->GetString(*m, f)));
+        }
+      } else {
+        r->ClearField(m, f);
+      }
+      if (changed != nullptr) changed->push_back(path);
+      any = true;
+      continue;
+    }
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(*m, f); ++i) {
+        any |= RedactIn(r->MutableRepeatedMessage(m, f, i), clearance, cls, path, changed);
+      }
+    } else {
+      any |= RedactIn(r->MutableMessage(m, f), clearance, cls, path, changed);
+    }
+  }
+  return any;
+}
+
+DataClass MaxClassIn(const Descriptor* d, DataClass inherited,
+                     absl::flat_hash_map<const Descriptor*, int>* depth) {
+  DataClass max = inherited;
+  if ((*depth)[d]++ > 0) return max;  // recursive type: already counted
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    const DataClass c = ClassOf(f, inherited);
+    max = std::max(max, c);
+    if (f->message_type() != nullptr) max = std::max(max, MaxClassIn(f->message_type(), c, depth));
+  }
+  --(*depth)[d];
+  return max;
+}
+
+// GB 11643-1999: 17 digits and a check character.
+bool ValidIdNumber(std::string_view id) {
+  static constexpr int kWeights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  static constexpr char kCheck[] = "10X98765432";
+  if (id.size() != 18) return false;
+  int sum = 0;
+  for (int i = 0; i < 17; ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(id[i]))) return false;
+    sum += (id[i] - '0') * kWeights[i];
+  }
+  return id[17] == kCheck[sum % 11];
+}
+
+absl::Status TokenizeIn(Message* m, std::string_view key, const std::string& prefix) {
+  if (m->GetDescriptor() == grid::v1::PersonRef::descriptor()) {
+    auto* p = static_cast<grid::v1::PersonRef*>(m);
+    if (p->id_number().empty()) return absl::OkStatus();
+    std::string id = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(p->id_number()));
+    if (!ValidIdNumber(id)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix, ".id_number is not a valid ID number (18 characters, the last a check "
+                  "digit or X)"));
+    }
+    const std::string token = PersonToken(key, id);
+    if (!p->person_token().empty() && p->person_token() != token) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix, ".person_token is not the token of ", prefix,
+          ".id_number; send one or the other, or both for the same person"));
+    }
+    p->set_person_token(token);
+    p->clear_id_number();
+    return absl::OkStatus();
+  }
+  const Reflection* r = m->GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(*m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(*m, f); ++i) {
+        if (auto s = TokenizeIn(r->MutableRepeatedMessage(m, f, i), key,
+                                absl::StrCat(path, "[", i, "]"));
+            !s.ok()) {
+          return s;
+        }
+      }
+    } else if (auto s = TokenizeIn(r->MutableMessage(m, f), key, path); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool Redact(Message* m, DataClass clearance, std::vector<std::string>* changed) {
+  return RedactIn(m, clearance, grid::v1::C0_AGGREGATE, "", changed);
+}
+
+DataClass MaxClass(const Descriptor* d) {
+  static absl::Mutex mu;
+  static auto* cache = new absl::flat_hash_map<const Descriptor*, DataClass>();
+  absl::MutexLock l(&mu);
+  auto it = cache->find(d);
+  if (it != cache->end()) return it->second;
+  absl::flat_hash_map<const Descriptor*, int> depth;
+  const DataClass c = MaxClassIn(d, grid::v1::C0_AGGREGATE, &depth);
+  (*cache)[d] = c;
+  return c;
+}
+
+std::string MaskName(std::string_view name) {
+  if (name.empty()) return "";
+  const unsigned char lead = static_cast<unsigned char>(name[0]);
+  size_t len = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  len = std::min(len, name.size());
+  return std::string(name.substr(0, len)) + "*";
+}
+
+std::string MaskPhone(std::string_view phone) {
+  if (phone.size() < 8) return std::string(phone.size(), '*');
+  return std::string(phone.substr(0, 3)) + std::string(phone.size() - 7, '*') +
+         std::string(phone.substr(phone.size() - 4));
+}
+
+bool SuppressSmallCounts(Message* m, std::vector<std::string>* suppressed) {
+  const Reflection* r = m->GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(*m, &fields);
+  bool any = false;
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
+      any |= SuppressSmallCounts(r->MutableMessage(m, f), suppressed);
+      continue;
+    }
+    if (!f->options().GetExtension(grid::v1::small_count) || f->is_repeated()) continue;
+    int64_t v = 0;
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_INT64: v = r->GetInt64(*m, f); break;
+      case FieldDescriptor::CPPTYPE_UINT64: v = static_cast<int64_t>(r->GetUInt64(*m, f)); break;
+      case FieldDescriptor::CPPTYPE_INT32: v = r->GetInt32(*m, f); break;
+      case FieldDescriptor::CPPTYPE_UINT32: v = r->GetUInt32(*m, f); break;
+      default: continue;
+    }
+    if (v > 0 && v < kMinShownCount) {
+      r->ClearField(m, f);
+      suppressed->push_back(f->name());
+      any = true;
+    }
+  }
+  return any;
+}
+
+absl::Status TokenizePersons(grid::v1::Event* e, std::string_view key) {
+  return TokenizeIn(e, key, "");
+}
+
+std::string PersonToken(std::string_view key, std::string_view normalized_id) {
+  return absl::StrCat("pt-", storage::ToHex(storage::HmacSha256(key, normalized_id)).substr(0, 32));
+}
+
+}  // namespace grid::server
