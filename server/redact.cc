@@ -27,8 +27,18 @@ std::string Masked(grid::v1::Mask mask, std::string_view v) {
   return mask == grid::v1::MASK_NAME ? MaskName(v) : MaskPhone(v);
 }
 
+bool HasMaskedField(const Descriptor* d) {
+  for (int i = 0; i < d->field_count(); ++i) {
+    if (d->field(i)->options().GetExtension(grid::v1::mask) != grid::v1::MASK_NONE) return true;
+  }
+  return false;
+}
+
 bool RedactIn(Message* m, DataClass clearance, DataClass inherited, const std::string& prefix,
               std::vector<std::string>* changed) {
+  // A message above the clearance that holds masked fields (a PersonRef) is
+  // kept for a caller of at least C1, with only its masks left: its fields'
+  // own classes are all above the clearance too.
   const Reflection* r = m->GetReflection();
   std::vector<const FieldDescriptor*> fields;
   r->ListFields(*m, &fields);
@@ -36,6 +46,17 @@ bool RedactIn(Message* m, DataClass clearance, DataClass inherited, const std::s
   for (const FieldDescriptor* f : fields) {
     const DataClass cls = ClassOf(f, inherited);
     const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    if (cls > clearance && f->message_type() != nullptr && clearance >= grid::v1::C1_INTERNAL &&
+        HasMaskedField(f->message_type())) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(*m, f); ++i) {
+          any |= RedactIn(r->MutableRepeatedMessage(m, f, i), clearance, cls, path, changed);
+        }
+      } else {
+        any |= RedactIn(r->MutableMessage(m, f), clearance, cls, path, changed);
+      }
+      continue;
+    }
     if (cls > clearance) {
       const grid::v1::Mask mask = f->options().GetExtension(grid::v1::mask);
       if (mask != grid::v1::MASK_NONE && clearance >= grid::v1::C1_INTERNAL &&

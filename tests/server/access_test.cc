@@ -1,0 +1,651 @@
+// Access control end to end, in process: a real GridServer over TLS with
+// bearer tokens and a policy file, each principal on its own channel.
+//
+//  - The matrix of roles × RPCs, as a table: every RPC of the grid.v1
+//    services must have a row here and in the server's table, so adding an
+//    RPC without a policy fails this test.
+//  - Jurisdictions × data classes: what each role reads, subscribes to and
+//    gets from projections is inside its jurisdiction and redacted to its
+//    clearance; appends outside it, of other types, for unassigned grids or
+//    as another department are refused.
+//  - A policy reload cuts a live subscription; rate and stream limits;
+//    the access audit, and an append that fails when the audit cannot be
+//    written.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "domain/events.h"
+#include "grid/v1/admin.grpc.pb.h"
+#include "grid/v1/log.grpc.pb.h"
+#include "grid/v1/projection.grpc.pb.h"
+#include "server/access_policy.h"
+#include "server/grid_server.h"
+#include "server/redact.h"
+#include "storage/checkpoint.h"
+#include "storage/record.h"
+#include "tests/testing/fault_env.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace grid::server {
+namespace {
+
+namespace ev = grid::domain::events;
+using grpc::StatusCode;
+
+constexpr char kG1[] = "350583/101/201/g01";  // w-1's grid
+constexpr char kG2[] = "350583/101/201/g02";  // town 101, nobody assigned
+constexpr char kG3[] = "350583/102/301/g01";  // town 102, w-2's grid
+constexpr char kIdNumber[] = "11010519491231002X";
+
+// The principals, in the matrix's column order. "seed" writes the test data;
+// "stranger" has a valid token but is not in the policy.
+const char* const kPolicy = R"({
+  // comments are allowed, as in the config
+  "principals": [
+    {"principal": "worker", "role": "GRID_WORKER", "worker_id": "w-1",
+     "jurisdiction": ["350583/101"], "clearance": "C2_PERSONAL",
+     "append_types": ["SanitationReportSubmitted", "HouseholdCreated"]},
+    {"principal": "cadre", "role": "VILLAGE_CADRE", "jurisdiction": ["350583/101/201"],
+     "append_types": ["HouseholdCreated"], "clearance": "C2_PERSONAL"},
+    {"principal": "dept", "role": "DEPARTMENT", "jurisdiction": ["350583"],
+     "append_types": ["ProjectStageDecided"], "departments": ["county-drc"],
+     "decides_stages": ["ESTABLISHMENT"], "clearance": "C1_INTERNAL"},
+    {"principal": "leader", "role": "LEADER", "jurisdiction": ["350583/101"]},
+    {"principal": "auditor", "role": "AUDITOR", "jurisdiction": [""], "clearance": "C4_RESTRICTED"},
+    {"principal": "admin", "role": "ADMIN", "jurisdiction": [""]},
+    {"principal": "seed", "role": "DEPARTMENT", "jurisdiction": [""], "clearance": "C4_RESTRICTED",
+     "append_types": ["GridDefined", "WorkerAssigned", "HouseholdCreated",
+                      "SanitationReportSubmitted"]}
+  ]
+})";
+const char* const kColumns[] = {"worker", "cadre", "dept", "leader", "auditor", "admin", "stranger"};
+
+// What each role may call: Y or '.', in kColumns' order. The server's
+// table (access_policy.cc) must agree with this one, cell by cell.
+const std::map<std::string, std::string> kMatrix = {
+    {"/grid.v1.Log/Append", "YYY...."},
+    {"/grid.v1.Log/Read", "YYYYY.."},
+    {"/grid.v1.Log/Subscribe", "YYYYY.."},
+    {"/grid.v1.Log/GetStatus", "YYYYYY."},
+    {"/grid.v1.Log/ListCheckpoints", "YYYYYY."},
+    {"/grid.v1.Projections/GetProjection", "YYYYY.."},
+    {"/grid.v1.Projections/SubscribeProjection", "YYYYY.."},
+    {"/grid.v1.Projections/ListProjections", "YYYYYY."},
+    {"/grid.v1.Projections/RebuildProjection", ".....Y."},
+    {"/grid.v1.Admin/Backup", ".....Y."},
+    {"/grid.v1.Admin/ReadAudit", "....Y.."},
+};
+
+bool Under(const std::string& path, const std::string& prefix) {
+  return prefix.empty() || path == prefix || path.rfind(prefix + "/", 0) == 0;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Reads a server stream to its end, or cancels it after the first message
+// when `first_only`. Returns the status code.
+template <class Response>
+StatusCode Drain(grpc::ClientContext* ctx, std::unique_ptr<grpc::ClientReader<Response>> r,
+                 std::vector<Response>* out = nullptr, bool first_only = false) {
+  Response m;
+  while (r->Read(&m)) {
+    if (out != nullptr) out->push_back(m);
+    if (first_only) {
+      ctx->TryCancel();
+      while (r->Read(&m)) {
+      }
+      break;
+    }
+  }
+  return r->Finish().error_code();
+}
+
+class AccessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cert_ = dir_.path() + "/tls.crt";
+    key_ = dir_.path() + "/tls.key";
+    // A server certificate made now, for 127.0.0.1.
+    const std::string cmd = absl::StrCat(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "
+        "/CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout ",
+        key_, " -out ", cert_, " 2>/dev/null");
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    policy_ = dir_.path() + "/policy.json";
+    WritePolicy(kPolicy);
+  }
+
+  void WritePolicy(const std::string& text) { std::ofstream(policy_) << text; }
+
+  void Start(std::function<void(ServerOptions*)> tweak = nullptr) {
+    server_.reset();
+    ServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.data_dir = dir_.path() + "/data";
+    o.auth.tls_cert_path = cert_;
+    o.auth.tls_key_path = key_;
+    for (const char* p : {"worker", "cadre", "dept", "leader", "auditor", "admin", "seed",
+                          "stranger"}) {
+      o.auth.tokens.push_back({p, storage::ToHex(storage::Sha256(Token(p)))});
+    }
+    o.access.policy_file = policy_;
+    if (tweak) tweak(&o);
+    auto s = GridServer::Start(o);
+    ASSERT_OK(s);
+    server_ = *std::move(s);
+  }
+
+  static std::string Token(const std::string& principal) { return "token-of-" + principal; }
+
+  // A channel as `principal` ("" = no credentials at all).
+  std::shared_ptr<grpc::Channel> As(const std::string& principal) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Slurp(cert_);
+    std::shared_ptr<grpc::ChannelCredentials> creds = grpc::SslCredentials(ssl);
+    if (!principal.empty()) {
+      creds = grpc::CompositeChannelCredentials(creds, grpc::AccessTokenCredentials(Token(principal)));
+    }
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->port()), creds, args);
+  }
+
+  grpc::Status Append(const std::string& principal, const grid::v1::Event& e,
+                      grid::v1::AppendResponse* out = nullptr) {
+    grid::v1::AppendRequest req;
+    req.set_stream(e.stream());
+    *req.add_events() = e;
+    grid::v1::AppendResponse resp;
+    grpc::ClientContext ctx;
+    return grid::v1::Log::NewStub(As(principal))->Append(&ctx, req, out ? out : &resp);
+  }
+
+  // The test county: three grids in two towns, two workers, two households
+  // (one given with its ID number), a sanitation report in each town.
+  void Seed() {
+    const absl::Time t = absl::FromUnixSeconds(1790000000);
+    for (const auto& e :
+         {ev::GridDefined("o1", kG1, t), ev::GridDefined("o2", kG2, t), ev::GridDefined("o3", kG3, t),
+          ev::WorkerAssigned("o4", "w-1", kG1, t), ev::WorkerAssigned("o5", "w-2", kG3, t)}) {
+      ASSERT_OK(ToAbsl(Append("seed", e)));
+    }
+    grid::v1::Event h1 = ev::HouseholdCreated("h1", "h-1", kG1, "", "张三丰", t,
+                                              grid::v1::NON_REGISTERED_RESIDENT);
+    h1.mutable_household_created()->mutable_head()->set_id_number(kIdNumber);
+    h1.mutable_household_created()->mutable_head()->set_phone("13812341234");
+    ASSERT_OK(ToAbsl(Append("seed", h1)));
+    ASSERT_OK(ToAbsl(Append("seed", ev::HouseholdCreated("h2", "h-2", kG3, "pt-li", "李四", t))));
+    ASSERT_OK(ToAbsl(Append("worker", ev::SanitationReport("s1", kG1, "w-1", grid::v1::PATROL, 900, {}, t))));
+    ASSERT_OK(ToAbsl(Append("seed", ev::SanitationReport("s2", kG3, "w-2", grid::v1::PATROL, 800, {}, t))));
+  }
+
+  static absl::Status ToAbsl(const grpc::Status& s) {
+    return s.ok() ? absl::OkStatus()
+                  : absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  }
+
+  std::vector<grid::v1::Event> ReadAll(const std::string& principal, StatusCode* code = nullptr) {
+    grid::v1::ReadRequest req;
+    req.mutable_all();
+    grpc::ClientContext ctx;
+    std::vector<grid::v1::ReadResponse> msgs;
+    const StatusCode c = Drain(&ctx, grid::v1::Log::NewStub(As(principal))->Read(&ctx, req), &msgs);
+    if (code != nullptr) *code = c;
+    std::vector<grid::v1::Event> out;
+    for (const auto& m : msgs) out.insert(out.end(), m.events().begin(), m.events().end());
+    return out;
+  }
+
+  std::vector<grid::v1::ProjectionRow> Rows(const std::string& principal, const std::string& name,
+                                            const std::string& prefix) {
+    grid::v1::GetProjectionRequest req;
+    req.set_name(name);
+    req.set_prefix(prefix);
+    grpc::ClientContext status_ctx;
+    grid::v1::LogStatus st;
+    EXPECT_TRUE(grid::v1::Log::NewStub(As("auditor"))->GetStatus(&status_ctx, {}, &st).ok());
+    req.set_min_position(st.head_position());
+    grpc::ClientContext ctx;
+    grid::v1::GetProjectionResponse resp;
+    grpc::Status s = grid::v1::Projections::NewStub(As(principal))->GetProjection(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << principal << ": " << s.error_message();
+    return {resp.rows().begin(), resp.rows().end()};
+  }
+
+  std::vector<grid::v1::AuditRecord> Audit() {
+    grpc::ClientContext ctx;
+    std::vector<grid::v1::ReadAuditResponse> msgs;
+    EXPECT_EQ(Drain(&ctx, grid::v1::Admin::NewStub(As("auditor"))->ReadAudit(&ctx, {}), &msgs),
+              StatusCode::OK);
+    std::vector<grid::v1::AuditRecord> out;
+    for (const auto& m : msgs) out.insert(out.end(), m.records().begin(), m.records().end());
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::string cert_, key_, policy_;
+  std::unique_ptr<GridServer> server_;
+};
+
+// One call of each RPC with a request that is harmless when allowed.
+std::map<std::string, std::function<StatusCode(const std::shared_ptr<grpc::Channel>&)>> Invokers() {
+  using namespace grid::v1;
+  std::map<std::string, std::function<StatusCode(const std::shared_ptr<grpc::Channel>&)>> m;
+  m["/grid.v1.Log/Append"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    AppendRequest req;  // no events: INVALID_ARGUMENT once admitted
+    req.set_stream("sanitation/x");
+    AppendResponse resp;
+    return Log::NewStub(ch)->Append(&ctx, req, &resp).error_code();
+  };
+  m["/grid.v1.Log/Read"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    ReadRequest req;
+    req.mutable_all();
+    req.set_max_count(1);
+    return Drain(&ctx, Log::NewStub(ch)->Read(&ctx, req));
+  };
+  m["/grid.v1.Log/Subscribe"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    SubscribeRequest req;
+    req.mutable_from_now();
+    return Drain(&ctx, Log::NewStub(ch)->Subscribe(&ctx, req), static_cast<std::vector<SubscribeResponse>*>(nullptr), true);
+  };
+  m["/grid.v1.Log/GetStatus"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    LogStatus resp;
+    return Log::NewStub(ch)->GetStatus(&ctx, {}, &resp).error_code();
+  };
+  m["/grid.v1.Log/ListCheckpoints"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    ListCheckpointsResponse resp;
+    return Log::NewStub(ch)->ListCheckpoints(&ctx, {}, &resp).error_code();
+  };
+  m["/grid.v1.Projections/GetProjection"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    GetProjectionRequest req;
+    req.set_name("population");
+    req.set_key("350583/101");
+    GetProjectionResponse resp;
+    return Projections::NewStub(ch)->GetProjection(&ctx, req, &resp).error_code();
+  };
+  m["/grid.v1.Projections/SubscribeProjection"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    SubscribeProjectionRequest req;
+    req.set_name("population");
+    req.set_prefix("350583/101");
+    return Drain(&ctx, Projections::NewStub(ch)->SubscribeProjection(&ctx, req),
+                 static_cast<std::vector<SubscribeProjectionResponse>*>(nullptr), true);
+  };
+  m["/grid.v1.Projections/ListProjections"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    ListProjectionsResponse resp;
+    return Projections::NewStub(ch)->ListProjections(&ctx, {}, &resp).error_code();
+  };
+  m["/grid.v1.Projections/RebuildProjection"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    RebuildProjectionRequest req;
+    req.set_name("no-such-projection");  // NOT_FOUND once admitted
+    RebuildProjectionResponse resp;
+    return Projections::NewStub(ch)->RebuildProjection(&ctx, req, &resp).error_code();
+  };
+  m["/grid.v1.Admin/Backup"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    return Drain(&ctx, Admin::NewStub(ch)->Backup(&ctx, {}),
+                 static_cast<std::vector<BackupChunk>*>(nullptr), true);
+  };
+  m["/grid.v1.Admin/ReadAudit"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    ReadAuditRequest req;
+    req.set_max_count(1);
+    return Drain(&ctx, Admin::NewStub(ch)->ReadAudit(&ctx, req));
+  };
+  return m;
+}
+
+TEST_F(AccessTest, EveryRpcHasAPolicyAndTheMatrixHolds) {
+  Start();
+  // Every method of every grid.v1 service is in the server's table, in the
+  // matrix above, and has an invoker here.
+  const auto invokers = Invokers();
+  std::set<std::string> methods;
+  for (const char* file : {"grid/v1/log.proto", "grid/v1/projection.proto", "grid/v1/admin.proto",
+                           "grid/v1/event.proto", "grid/v1/policy.proto", "grid/v1/config.proto"}) {
+    const auto* f = google::protobuf::DescriptorPool::generated_pool()->FindFileByName(file);
+    ASSERT_NE(f, nullptr) << file;
+    for (int s = 0; s < f->service_count(); ++s) {
+      for (int m = 0; m < f->service(s)->method_count(); ++m) {
+        methods.insert(absl::StrCat("/", f->service(s)->full_name(), "/", f->service(s)->method(m)->name()));
+      }
+    }
+  }
+  EXPECT_EQ(methods.size(), RpcRules().size());
+  for (const auto& method : methods) {
+    EXPECT_NE(FindRpcRule(method), nullptr) << method << " has no row in the server's RPC table";
+    EXPECT_TRUE(kMatrix.contains(method)) << method << " has no row in this test's matrix";
+    EXPECT_TRUE(invokers.contains(method)) << method << " has no invoker in this test";
+  }
+  int cells = 0;
+  for (const auto& [method, row] : kMatrix) {
+    ASSERT_EQ(row.size(), std::size(kColumns));
+    ASSERT_TRUE(invokers.contains(method)) << method;
+    for (size_t i = 0; i < std::size(kColumns); ++i) {
+      SCOPED_TRACE(absl::StrCat(method, " as ", kColumns[i]));
+      const StatusCode code = invokers.at(method)(As(kColumns[i]));
+      const bool allowed = row[i] == 'Y';
+      if (allowed) {
+        EXPECT_NE(code, StatusCode::PERMISSION_DENIED);
+        EXPECT_NE(code, StatusCode::UNAUTHENTICATED);
+      } else {
+        EXPECT_EQ(code, StatusCode::PERMISSION_DENIED);
+      }
+      ++cells;
+    }
+    // Without credentials: UNAUTHENTICATED, whatever the method.
+    EXPECT_EQ(invokers.at(method)(As("")), StatusCode::UNAUTHENTICATED) << method;
+  }
+  EXPECT_EQ(cells, 77);
+}
+
+// Jurisdictions × data classes: every reader gets exactly the events of its
+// jurisdiction, each a fixed point of redaction at its clearance, through
+// Read, Subscribe (whole log) and projections alike.
+TEST_F(AccessTest, ReadsSubscriptionsAndProjectionsAreCutToJurisdictionAndClearance) {
+  Start();
+  Seed();
+  const std::vector<grid::v1::Event> all = ReadAll("auditor");
+  ASSERT_EQ(all.size(), 9u);
+  struct Reader {
+    const char* name;
+    std::string jurisdiction;
+    grid::v1::DataClass clearance;
+  };
+  for (const Reader& r : {Reader{"worker", "350583/101", grid::v1::C2_PERSONAL},
+                          Reader{"cadre", "350583/101/201", grid::v1::C2_PERSONAL},
+                          Reader{"dept", "350583", grid::v1::C1_INTERNAL},
+                          Reader{"leader", "350583/101", grid::v1::C0_AGGREGATE},
+                          Reader{"auditor", "", grid::v1::C4_RESTRICTED}}) {
+    SCOPED_TRACE(r.name);
+    size_t expected = 0;
+    for (const auto& e : all) expected += Under(e.org_path(), r.jurisdiction) ? 1 : 0;
+    auto check = [&](const std::vector<grid::v1::Event>& got) {
+      EXPECT_EQ(got.size(), expected);
+      for (const auto& e : got) {
+        EXPECT_TRUE(Under(e.org_path(), r.jurisdiction)) << e.org_path();
+        grid::v1::Event again = e;
+        Redact(&again, r.clearance);
+        EXPECT_EQ(again.SerializeAsString(), e.SerializeAsString()) << e.type() << " above clearance";
+        EXPECT_EQ(e.SerializeAsString().find(kIdNumber), std::string::npos);
+      }
+    };
+    check(ReadAll(r.name));
+
+    // A whole-log subscription: the catch-up up to the head.
+    grpc::ClientContext ctx;
+    grid::v1::SubscribeRequest sub;
+    auto reader = grid::v1::Log::NewStub(As(r.name))->Subscribe(&ctx, sub);
+    std::vector<grid::v1::Event> got;
+    grid::v1::SubscribeResponse m;
+    while (reader->Read(&m)) {
+      got.insert(got.end(), m.events().begin(), m.events().end());
+      if (m.caught_up()) break;
+    }
+    ctx.TryCancel();
+    while (reader->Read(&m)) {
+    }
+    reader->Finish();
+    check(got);
+
+    for (const char* projection : {"household_roster", "grid_sanitation", "population"}) {
+      for (const auto& row : Rows(r.name, projection, "")) {
+        EXPECT_TRUE(Under(RowOrgPath(row), r.jurisdiction)) << projection << " " << row.key();
+        grid::v1::RowValue again = row.value();
+        Redact(&again, r.clearance);
+        EXPECT_EQ(again.SerializeAsString(), row.value().SerializeAsString()) << projection;
+      }
+    }
+  }
+}
+
+TEST_F(AccessTest, PersonalFieldsAreMaskedOrRemovedAndIdNumbersBecomeTokens) {
+  Start();
+  Seed();
+  auto household = [&](const std::string& who) {
+    for (const auto& e : ReadAll(who)) {
+      if (e.type() == "HouseholdCreated" && e.org_path() == kG1) return e.household_created();
+    }
+    ADD_FAILURE() << who << " does not see h1";
+    return grid::v1::HouseholdCreated();
+  };
+  const std::string token =
+      PersonToken(Slurp(dir_.path() + "/data/person_key"), kIdNumber);
+  // C2: in the clear; the ID number is stored only as its keyed token.
+  EXPECT_EQ(household("worker").head().name(), "张三丰");
+  EXPECT_EQ(household("worker").head().phone(), "13812341234");
+  EXPECT_EQ(household("worker").head().person_token(), token);
+  EXPECT_EQ(household("auditor").head().id_number(), "");
+  // C1: masked; the token (personal) removed.
+  EXPECT_EQ(household("dept").head().name(), "张*");
+  EXPECT_EQ(household("dept").head().phone(), "138****1234");
+  EXPECT_EQ(household("dept").head().person_token(), "");
+  EXPECT_EQ(household("dept").household_id(), "h-1");
+  // C0: counts only; nothing about the person.
+  EXPECT_FALSE(household("leader").has_head());
+
+  // The roster row, masked for the department and listed as such.
+  auto roster = Rows("dept", "household_roster", "350583/101");
+  ASSERT_EQ(roster.size(), 1u);
+  ASSERT_EQ(roster[0].value().household_roster().members_size(), 1);
+  EXPECT_EQ(roster[0].value().household_roster().members(0).name(), "张*");
+  EXPECT_FALSE(roster[0].redacted().empty());
+  EXPECT_EQ(Rows("worker", "household_roster", "350583/101")[0].value().household_roster().members(0).name(),
+            "张三丰");
+
+  // One non-registered resident in the grid: a small count, withheld from
+  // the count-only leader, shown to the department.
+  auto leader_pop = Rows("leader", "population", kG1);
+  ASSERT_EQ(leader_pop.size(), 1u);
+  EXPECT_EQ(leader_pop[0].value().population().non_registered_residents(), 0);
+  EXPECT_EQ(leader_pop[0].value().population().residents(), 1);
+  EXPECT_NE(std::find(leader_pop[0].suppressed().begin(), leader_pop[0].suppressed().end(),
+                      "non_registered_residents"),
+            leader_pop[0].suppressed().end());
+  EXPECT_EQ(Rows("dept", "population", kG1)[0].value().population().non_registered_residents(), 1);
+}
+
+TEST_F(AccessTest, AppendsOnlyWithinJurisdictionTypesAssignmentsAndDepartment) {
+  Start();
+  Seed();
+  const absl::Time t = absl::FromUnixSeconds(1790000100);
+  struct Case {
+    const char* name;
+    const char* principal;
+    grid::v1::Event event;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"a grid outside the jurisdiction", "worker",
+       ev::SanitationReport("x1", kG3, "w-1", grid::v1::PATROL, 900, {}, t), "outside the jurisdiction"},
+      {"a grid in the town the worker is not assigned to", "worker",
+       ev::SanitationReport("x2", kG2, "w-1", grid::v1::PATROL, 900, {}, t), "not assigned to grid"},
+      {"a report in another worker's name", "worker",
+       ev::SanitationReport("x3", kG1, "w-2", grid::v1::PATROL, 900, {}, t), "another worker"},
+      {"a type the worker may not append", "worker", ev::GridDefined("x4", "350583/101/201/g09", t),
+       "may not append GridDefined"},
+      {"a cadre outside its village", "cadre",
+       ev::HouseholdCreated("x5", "h-9", kG3, "pt-9", "王五", t), "outside the jurisdiction"},
+      {"a department deciding as another", "dept",
+       ev::StageDecided("x6", "p-1", "350583/101/201", 1, grid::v1::ESTABLISHMENT, "county-nrb",
+                        grid::v1::APPROVED, t),
+       "does not decide as department 'county-nrb'"},
+      {"a stage the department does not decide", "dept",
+       ev::StageDecided("x7", "p-1", "350583/101/201", 1, grid::v1::LAND_PLANNING, "county-drc",
+                        grid::v1::APPROVED, t),
+       "does not decide stage LAND_PLANNING"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    grpc::Status s = Append(c.principal, c.event);
+    EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << s.error_message();
+    EXPECT_NE(s.error_message().find(c.message), std::string::npos) << s.error_message();
+  }
+  EXPECT_EQ(ReadAll("auditor").size(), 9u);  // nothing was written
+  // The same rights used rightly: the event's actor is the principal.
+  grid::v1::AppendResponse resp;
+  ASSERT_TRUE(Append("cadre", ev::HouseholdCreated("x8", "h-8", kG2, "pt-8", "王五", t), &resp).ok());
+  const auto last = ReadAll("auditor").back();
+  EXPECT_EQ(last.actor().principal(), "cadre");
+  EXPECT_EQ(last.actor().role(), "VILLAGE_CADRE");
+  EXPECT_EQ(last.actor().org_path(), "350583/101/201");
+}
+
+TEST_F(AccessTest, APolicyReloadCutsOffALiveSubscription) {
+  Start();
+  Seed();
+  grpc::ClientContext ctx;
+  grid::v1::SubscribeRequest sub;
+  sub.mutable_from_now();
+  auto reader = grid::v1::Log::NewStub(As("worker"))->Subscribe(&ctx, sub);
+  grid::v1::SubscribeResponse m;
+  ASSERT_TRUE(reader->Read(&m));  // caught up, live
+  ASSERT_TRUE(m.caught_up());
+
+  // A broken policy is refused and the old one stays.
+  WritePolicy("{\"principals\": [{\"principal\": \"x\"}]}");
+  EXPECT_FALSE(server_->ReloadPolicy().ok());
+  // The worker removed from the policy: its idle stream ends at once.
+  std::string without_worker = kPolicy;
+  without_worker.replace(without_worker.find("\"worker\", \"role\": \"GRID_WORKER\""),
+                         std::strlen("\"worker\", \"role\": \"GRID_WORKER\""),
+                         "\"gone\", \"role\": \"GRID_WORKER\"");
+  WritePolicy(without_worker);
+  ASSERT_OK(server_->ReloadPolicy());
+  while (reader->Read(&m)) EXPECT_EQ(m.events_size(), 0);
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(s.error_message().find("access revoked"), std::string::npos) << s.error_message();
+  // And it may start nothing new.
+  StatusCode code;
+  ReadAll("worker", &code);
+  EXPECT_EQ(code, StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(AccessTest, RateLimitAnswersWithARetryHint) {
+  Start([](ServerOptions* o) {
+    o->access.rate_per_second = 0.5;
+    o->access.burst = 2;
+  });
+  auto stub = grid::v1::Log::NewStub(As("leader"));
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext ctx;
+    grid::v1::LogStatus st;
+    EXPECT_TRUE(stub->GetStatus(&ctx, {}, &st).ok()) << i;
+  }
+  grpc::ClientContext ctx;
+  grid::v1::LogStatus st;
+  grpc::Status s = stub->GetStatus(&ctx, {}, &st);
+  EXPECT_EQ(s.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(s.error_message().find("retry in"), std::string::npos) << s.error_message();
+  auto hint = ctx.GetServerTrailingMetadata().find("grpc-retry-pushback-ms");
+  ASSERT_NE(hint, ctx.GetServerTrailingMetadata().end());
+  EXPECT_GT(std::stoi(std::string(hint->second.data(), hint->second.size())), 0);
+  // Another principal has its own bucket.
+  grpc::ClientContext other;
+  EXPECT_TRUE(grid::v1::Log::NewStub(As("dept"))->GetStatus(&other, {}, &st).ok());
+}
+
+TEST_F(AccessTest, StreamLimitPerPrincipal) {
+  Start([](ServerOptions* o) { o->access.max_streams = 1; });
+  grpc::ClientContext first;
+  grid::v1::SubscribeRequest sub;
+  sub.mutable_from_now();
+  auto open = grid::v1::Log::NewStub(As("dept"))->Subscribe(&first, sub);
+  grid::v1::SubscribeResponse m;
+  ASSERT_TRUE(open->Read(&m));
+  {
+    grpc::ClientContext second;
+    auto r = grid::v1::Log::NewStub(As("dept"))->Subscribe(&second, sub);
+    EXPECT_EQ(Drain(&second, std::move(r)), StatusCode::RESOURCE_EXHAUSTED);
+  }
+  // Another principal is not affected.
+  EXPECT_EQ(Invokers().at("/grid.v1.Log/Subscribe")(As("leader")), StatusCode::CANCELLED);
+  // Closing the first frees the slot.
+  first.TryCancel();
+  while (open->Read(&m)) {
+  }
+  open->Finish();
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  StatusCode again;
+  do {
+    again = Invokers().at("/grid.v1.Log/Subscribe")(As("dept"));
+  } while (again == StatusCode::RESOURCE_EXHAUSTED && absl::Now() < deadline);
+  EXPECT_EQ(again, StatusCode::CANCELLED);
+}
+
+TEST_F(AccessTest, EveryCallIsAudited) {
+  Start();
+  Seed();
+  (void)Invokers().at("/grid.v1.Admin/Backup")(As("stranger"));
+  (void)Invokers().at("/grid.v1.Log/GetStatus")(As(""));
+  (void)ReadAll("dept");
+  const auto records = Audit();
+  auto find = [&](auto pred) {
+    return std::find_if(records.begin(), records.end(), pred) != records.end();
+  };
+  // A denial, with its reason.
+  EXPECT_TRUE(find([](const auto& r) {
+    return r.principal() == "stranger" && r.method() == "/grid.v1.Admin/Backup" &&
+           r.result() == "PERMISSION_DENIED" && r.message().find("not in the access policy") != std::string::npos;
+  }));
+  // An unauthenticated call.
+  EXPECT_TRUE(find([](const auto& r) { return r.result() == "UNAUTHENTICATED" && r.principal().empty(); }));
+  // The worker's append: the intent, synced before, then the outcome.
+  EXPECT_TRUE(find([](const auto& r) {
+    return r.principal() == "worker" && r.method() == "/grid.v1.Log/Append" && r.intent() &&
+           r.scope().find("stream=sanitation/") == 0;
+  }));
+  EXPECT_TRUE(find([](const auto& r) {
+    return r.principal() == "worker" && r.method() == "/grid.v1.Log/Append" && !r.intent() &&
+           r.result() == "OK" && r.items() == 1 && r.role() == "GRID_WORKER";
+  }));
+  // The department's read and how many events it got.
+  const size_t dept_events = ReadAll("dept").size();
+  EXPECT_TRUE(find([&](const auto& r) {
+    return r.principal() == "dept" && r.method() == "/grid.v1.Log/Read" && r.result() == "OK" &&
+           r.items() == dept_events && r.scope() == "all";
+  }));
+  // Sequence numbers are dense and in order; no event contents.
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].seq(), i + 1);
+    EXPECT_EQ(records[i].SerializeAsString().find("张三丰"), std::string::npos);
+  }
+}
+
+TEST_F(AccessTest, AnAppendFailsWhenItsAuditRecordCannotBeWritten) {
+  testing::FaultInjectionEnv env(rocksdb::Env::Default());
+  Start([&env](ServerOptions* o) { o->audit_env = &env; });
+  Seed();
+  const size_t before = ReadAll("auditor").size();
+  env.AddRule({testing::FaultInjectionEnv::kWrite, "", 0, 1, 0});
+  grpc::Status s = Append("worker", ev::SanitationReport("a1", kG1, "w-1", grid::v1::PATROL, 900, {},
+                                                        absl::FromUnixSeconds(1790000200)));
+  EXPECT_EQ(s.error_code(), StatusCode::UNAVAILABLE);
+  EXPECT_NE(s.error_message().find("audit"), std::string::npos) << s.error_message();
+  env.ClearRules();
+  EXPECT_EQ(ReadAll("auditor").size(), before);
+  server_.reset();  // before the env goes
+}
+
+}  // namespace
+}  // namespace grid::server

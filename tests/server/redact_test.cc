@@ -1,0 +1,315 @@
+// Personal data by the .proto's options: redaction of every personal field
+// of every event and projection row at every clearance (generated from the
+// descriptors, so a new field is covered, and a field without a class fails),
+// masks, small-count suppression, person tokens, and the policy's checks.
+#include "server/redact.h"
+
+#include <gtest/gtest.h>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <set>
+
+#include "domain/events.h"
+#include "grid/v1/projection.pb.h"
+#include "server/access_policy.h"
+#include "tests/testing/status_matchers.h"
+
+namespace grid::server {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::util::MessageDifferencer;
+using grid::v1::DataClass;
+
+// The catalog's message types: event bodies and projection row values, and
+// every grid.v1 type they hold.
+std::vector<const Descriptor*> CatalogTypes() {
+  std::vector<const Descriptor*> out;
+  std::set<const Descriptor*> seen;
+  std::function<void(const Descriptor*)> walk = [&](const Descriptor* d) {
+    if (d->file()->package() != "grid.v1" || d->options().map_entry() || !seen.insert(d).second) {
+      return;
+    }
+    out.push_back(d);
+    for (int i = 0; i < d->field_count(); ++i) {
+      if (d->field(i)->message_type() != nullptr) walk(d->field(i)->message_type());
+    }
+  };
+  walk(grid::v1::Event::descriptor());
+  walk(grid::v1::ProjectionRow::descriptor());
+  return out;
+}
+
+// Sets `f` of `m` to a value no mask leaves whole.
+void SetSample(Message* m, const FieldDescriptor* f) {
+  const auto* r = m->GetReflection();
+  const std::string text = "张三丰13812341234";
+  if (f->is_map()) {
+    Message* entry = r->AddMessage(m, f);
+    const auto* er = entry->GetReflection();
+    const auto* key = f->message_type()->map_key();
+    const auto* value = f->message_type()->map_value();
+    er->SetString(entry, key, "k-" + text);
+    SetSample(entry, value);
+    return;
+  }
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      f->is_repeated() ? r->AddString(m, f, text) : r->SetString(m, f, text);
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      f->is_repeated() ? r->AddInt64(m, f, 7) : r->SetInt64(m, f, 7);
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      f->is_repeated() ? r->AddUInt64(m, f, 7) : r->SetUInt64(m, f, 7);
+      break;
+    case FieldDescriptor::CPPTYPE_INT32:
+      f->is_repeated() ? r->AddInt32(m, f, 7) : r->SetInt32(m, f, 7);
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      f->is_repeated() ? r->AddUInt32(m, f, 7) : r->SetUInt32(m, f, 7);
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      f->is_repeated() ? r->AddBool(m, f, true) : r->SetBool(m, f, true);
+      break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      f->is_repeated() ? r->AddDouble(m, f, 7.5) : r->SetDouble(m, f, 7.5);
+      break;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      f->is_repeated() ? r->AddFloat(m, f, 7.5) : r->SetFloat(m, f, 7.5);
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      f->is_repeated() ? r->AddEnumValue(m, f, 1) : r->SetEnumValue(m, f, 1);
+      break;
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      Message* sub = f->is_repeated() ? r->AddMessage(m, f) : r->MutableMessage(m, f);
+      // Something inside, so the nested message is not empty.
+      const auto* d = sub->GetDescriptor();
+      for (int i = 0; i < d->field_count(); ++i) {
+        if (d->field(i)->message_type() == nullptr && d->field(i)->containing_oneof() == nullptr) {
+          SetSample(sub, d->field(i));
+          break;
+        }
+      }
+      break;
+    }
+  }
+}
+
+TEST(RedactTest, EveryRowFieldHasADataClass) {
+  std::vector<std::string> missing;
+  for (const Descriptor* d : CatalogTypes()) {
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      const bool catalog_oneof = f->containing_oneof() != nullptr &&
+                                 (f->containing_oneof()->name() == "body" ||
+                                  f->containing_oneof()->name() == "row");
+      if (!catalog_oneof &&
+          f->options().GetExtension(grid::v1::data_class) == grid::v1::DATA_CLASS_UNSPECIFIED) {
+        missing.push_back(f->full_name());
+      }
+    }
+  }
+  EXPECT_TRUE(missing.empty()) << "without (grid.v1.data_class): " << missing[0];
+}
+
+// Every personal field (C2 and above) of every catalog type, at every
+// clearance: in the clear at or above its class; below it masked (a name or
+// phone, for callers of at least C1) or gone.
+TEST(RedactTest, EveryPersonalFieldIsRedactedBelowItsClass) {
+  int personal = 0;
+  for (const Descriptor* d : CatalogTypes()) {
+    const Message* proto = google::protobuf::MessageFactory::generated_factory()->GetPrototype(d);
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      const DataClass cls = f->options().GetExtension(grid::v1::data_class);
+      if (cls < grid::v1::C2_PERSONAL) continue;
+      ++personal;
+      SCOPED_TRACE(f->full_name());
+      std::unique_ptr<Message> original(proto->New());
+      SetSample(original.get(), f);
+      const std::string before = original->SerializeAsString();
+      for (int c = grid::v1::C0_AGGREGATE; c <= grid::v1::C4_RESTRICTED; ++c) {
+        SCOPED_TRACE(grid::v1::DataClass_Name(static_cast<DataClass>(c)));
+        std::unique_ptr<Message> m(original->New());
+        m->CopyFrom(*original);
+        std::vector<std::string> changed;
+        const bool any = Redact(m.get(), static_cast<DataClass>(c), &changed);
+        const auto* r = m->GetReflection();
+        const bool present = f->is_repeated() ? r->FieldSize(*m, f) > 0 : r->HasField(*m, f);
+        if (c >= cls) {
+          EXPECT_FALSE(any);
+          EXPECT_EQ(m->SerializeAsString(), before);
+          continue;
+        }
+        EXPECT_TRUE(any);
+        ASSERT_FALSE(changed.empty());
+        for (const auto& path : changed) EXPECT_EQ(path.substr(0, f->name().size()), f->name());
+        // Masked: a name or phone, or a person (a message holding them).
+        bool has_mask = f->options().GetExtension(grid::v1::mask) != grid::v1::MASK_NONE;
+        for (int j = 0; f->message_type() != nullptr && j < f->message_type()->field_count(); ++j) {
+          has_mask |= f->message_type()->field(j)->options().GetExtension(grid::v1::mask) !=
+                      grid::v1::MASK_NONE;
+        }
+        const bool masked = has_mask && c >= grid::v1::C1_INTERNAL;
+        EXPECT_EQ(present, masked);
+        EXPECT_EQ(m->SerializeAsString().find("三丰"), std::string::npos);
+        EXPECT_EQ(m->SerializeAsString().find("12341234"), std::string::npos);
+      }
+    }
+  }
+  // Names, phones, ID numbers, house numbers, tokens, residence, members, ...
+  EXPECT_GE(personal, 20);
+}
+
+TEST(RedactTest, NestedPersonalFieldsFollowTheirOwnClass) {
+  // A C1 caller sees a household's head masked, a C0 caller not at all,
+  // and nobody below C3 an ID number.
+  grid::v1::Event e = domain::events::HouseholdCreated("e1", "h-1", "350583/101/201/g01",
+                                                       "pt-1", "张三丰", absl::Now());
+  e.mutable_household_created()->mutable_head()->set_phone("13812341234");
+  grid::v1::Event c1 = e;
+  std::vector<std::string> changed;
+  Redact(&c1, grid::v1::C1_INTERNAL, &changed);
+  EXPECT_EQ(c1.household_created().head().name(), "张*");
+  EXPECT_EQ(c1.household_created().head().phone(), "138****1234");
+  EXPECT_EQ(c1.household_created().head().person_token(), "");
+  EXPECT_EQ(c1.org_path(), e.org_path());
+  EXPECT_EQ(c1.household_created().household_id(), "h-1");  // C1
+  grid::v1::Event c0 = e;
+  Redact(&c0, grid::v1::C0_AGGREGATE);
+  EXPECT_FALSE(c0.household_created().has_head());
+  EXPECT_EQ(c0.household_created().household_id(), "");
+  EXPECT_FALSE(c0.has_actor());
+  EXPECT_EQ(c0.type(), "HouseholdCreated");
+}
+
+TEST(RedactTest, Masks) {
+  EXPECT_EQ(MaskName("张三丰"), "张*");
+  EXPECT_EQ(MaskName("欧阳修"), "欧*");
+  EXPECT_EQ(MaskName("Li"), "L*");
+  EXPECT_EQ(MaskName(""), "");
+  EXPECT_EQ(MaskPhone("13812341234"), "138****1234");
+  EXPECT_EQ(MaskPhone("12345"), "*****");
+}
+
+TEST(RedactTest, SmallCountsAreSuppressedForCountOnlyCallers) {
+  grid::v1::PopulationRow row;
+  row.set_residents(3);                     // not a sensitive attribute
+  row.set_deaths_awaiting_confirmation(3);  // sensitive, small
+  row.set_registered_away(5);               // sensitive, not small
+  row.set_non_registered_residents(0);
+  std::vector<std::string> suppressed;
+  EXPECT_TRUE(SuppressSmallCounts(&row, &suppressed));
+  EXPECT_EQ(suppressed, std::vector<std::string>{"deaths_awaiting_confirmation"});
+  EXPECT_EQ(row.deaths_awaiting_confirmation(), 0);
+  EXPECT_EQ(row.residents(), 3);
+  EXPECT_EQ(row.registered_away(), 5);
+}
+
+TEST(RedactTest, PersonTokensReplaceIdNumbers) {
+  const std::string key(32, 'k');
+  grid::v1::Event e = domain::events::HouseholdCreated("e1", "h-1", "350583/101/201/g01", "",
+                                                       "张三丰", absl::Now());
+  e.mutable_household_created()->mutable_head()->set_id_number("11010519491231002x");
+  ASSERT_OK(TokenizePersons(&e, key));
+  EXPECT_EQ(e.household_created().head().id_number(), "");
+  EXPECT_EQ(e.household_created().head().person_token(), PersonToken(key, "11010519491231002X"));
+  EXPECT_EQ(e.household_created().head().person_token().size(), 3u + 32u);
+  // Another key, another token: the token is keyed, not a plain hash.
+  EXPECT_NE(PersonToken(std::string(32, 'j'), "11010519491231002X"),
+            e.household_created().head().person_token());
+
+  grid::v1::Event bad = e;
+  bad.mutable_household_created()->mutable_head()->set_id_number("110105194912310021");
+  auto s = TokenizePersons(&bad, key);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("household_created.head.id_number"), std::string::npos) << s;
+
+  grid::v1::Event mismatch = e;  // keeps the first person's token
+  mismatch.mutable_household_created()->mutable_head()->set_id_number("110105194912310013");
+  EXPECT_EQ(TokenizePersons(&mismatch, key).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------- policy
+
+grid::v1::Policy OnePrincipal(const std::string& json_fields) {
+  grid::v1::Policy p;
+  auto* q = p.add_principals();
+  q->set_principal("p");
+  q->set_role(grid::v1::VILLAGE_CADRE);
+  q->add_jurisdiction("350583/101");
+  (void)json_fields;
+  return p;
+}
+
+TEST(PolicyTest, RefusesPoliciesThatMakeNoSense) {
+  struct Case {
+    const char* name;
+    std::function<void(grid::v1::PrincipalPolicy*)> change;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"no principal", [](auto* p) { p->clear_principal(); }, "principal is empty"},
+      {"no role", [](auto* p) { p->clear_role(); }, "role is required"},
+      {"no jurisdiction", [](auto* p) { p->clear_jurisdiction(); }, "jurisdiction is required"},
+      {"bad jurisdiction", [](auto* p) { p->add_jurisdiction("a b"); }, "not an org path"},
+      {"unknown type", [](auto* p) { p->add_append_types("Nope"); }, "unknown event type"},
+      {"leader appends", [](auto* p) { p->set_role(grid::v1::LEADER); p->add_append_types("GridDefined"); },
+       "append nothing"},
+      {"worker without id", [](auto* p) { p->set_role(grid::v1::GRID_WORKER); }, "needs worker_id"},
+      {"worker id elsewhere", [](auto* p) { p->set_worker_id("w-1"); }, "GRID_WORKER principals only"},
+      {"departments elsewhere", [](auto* p) { p->add_departments("county-drc"); },
+       "DEPARTMENT principals only"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    grid::v1::Policy p = OnePrincipal("");
+    c.change(p.mutable_principals(0));
+    auto set = PolicySet::Build(p);
+    ASSERT_FALSE(set.ok());
+    EXPECT_NE(set.status().message().find(c.message), std::string::npos) << set.status();
+  }
+  grid::v1::Policy twice = OnePrincipal("");
+  *twice.add_principals() = twice.principals(0);
+  EXPECT_FALSE(PolicySet::Build(twice).ok());
+  ASSERT_OK(PolicySet::Build(OnePrincipal("")));
+}
+
+TEST(PolicyTest, JurisdictionIsOnWholeSegments) {
+  Principal p(OnePrincipal("").principals(0));
+  EXPECT_TRUE(p.Sees("350583/101"));
+  EXPECT_TRUE(p.Sees("350583/101/201/g01"));
+  EXPECT_FALSE(p.Sees("350583/1010"));
+  EXPECT_FALSE(p.Sees("350583"));
+  EXPECT_FALSE(p.Sees(""));
+  EXPECT_EQ(p.clearance(), grid::v1::C0_AGGREGATE);  // unset: count-only
+}
+
+TEST(PolicyTest, ViewEventHidesRedactsOrPassesTheStoredBytes) {
+  grid::v1::Event e = domain::events::HouseholdCreated("e1", "h-1", "350583/101/201/g01",
+                                                       "pt-1", "张三丰", absl::Now());
+  storage::LogRecord r;
+  r.type = e.type();
+  r.org_path = e.org_path();
+  r.wire = e.SerializeAsString();
+  grid::v1::PrincipalPolicy q = OnePrincipal("").principals(0);
+  std::string out;
+  q.set_clearance(grid::v1::C2_PERSONAL);
+  EXPECT_EQ(ViewEvent(Principal(q), r, &out), EventView::kAsStored);
+  q.set_clearance(grid::v1::C1_INTERNAL);
+  ASSERT_EQ(ViewEvent(Principal(q), r, &out), EventView::kRedacted);
+  grid::v1::Event seen;
+  ASSERT_TRUE(seen.ParseFromString(out));
+  EXPECT_EQ(seen.household_created().head().name(), "张*");
+  q.set_jurisdiction(0, "350583/102");
+  EXPECT_EQ(ViewEvent(Principal(q), r, &out), EventView::kHidden);
+}
+
+}  // namespace
+}  // namespace grid::server
