@@ -195,6 +195,13 @@ absl::Status Client::Backup(
                                            grid::v1::BackupRequest(), nullptr, on_message);
 }
 
+absl::Status Client::ReadAudit(
+    const grid::v1::ReadAuditRequest& request,
+    const std::function<bool(const grid::v1::ReadAuditResponse&)>& on_message) {
+  return StreamCall<grid::v1::ReadAuditResponse>(channel_, "/grid.v1.Admin/ReadAudit", request,
+                                                 nullptr, on_message);
+}
+
 absl::Status Client::Read(
     const grid::v1::ReadRequest& request,
     const std::function<bool(const grid::v1::ReadResponse&)>& on_message) {

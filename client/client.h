@@ -93,6 +93,9 @@ class Client {
 
   // Admin (grid.v1.Admin): a backup's chunks, then its manifest.
   absl::Status Backup(const std::function<bool(const grid::v1::BackupChunk&)>& on_message);
+  // The access audit (auditors only), in order, to its end.
+  absl::Status ReadAudit(const grid::v1::ReadAuditRequest& request,
+                         const std::function<bool(const grid::v1::ReadAuditResponse&)>& on_message);
 
  private:
   std::shared_ptr<grpc::Channel> channel_;

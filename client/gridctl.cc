@@ -64,6 +64,7 @@ constexpr char kUsage[] =
     "  simulate    append a generated county's events\n"
     "  bench       measure throughput and latency\n"
     "  admin       backup, restore\n"
+    "  audit       the access audit: who called what, and what they got (auditors)\n"
     "\n"
     "Every command takes --server host:port (default 127.0.0.1:7443) and --output table|json.\n";
 
@@ -112,6 +113,12 @@ int Fail(const absl::Status& s) {
   } else if (s.code() == absl::StatusCode::kUnauthenticated) {
     std::cerr << "hint: gridd at " << g_server
               << " wants credentials: --token (or $GRIDCTL_TOKEN) with --ca, or --cert and --key\n";
+  } else if (s.code() == absl::StatusCode::kPermissionDenied) {
+    std::cerr << "hint: gridd's access policy does not let your principal do this (the message "
+                 "says why); its operator decides, in the policy file\n";
+  } else if (s.code() == absl::StatusCode::kResourceExhausted) {
+    std::cerr << "hint: your principal is over its rate or stream limit at " << g_server
+              << "; retry after the time the message gives, or close streams you no longer read\n";
   } else if (s.code() == absl::StatusCode::kUnimplemented) {
     std::cerr << "hint: the server at " << g_server
               << " does not offer this call; is it a gridd of the same version?\n";
@@ -941,6 +948,47 @@ int Admin(int argc, char** argv) {
   return 0;
 }
 
+// ---------------------------------------------------------------- audit
+
+int Audit(int argc, char** argv) {
+  po::options_description desc(
+      "gridctl audit [options]: the server's access audit, oldest first: every call with its "
+      "principal, method, scope, result and items delivered, refusals included. Auditors only.\n\n"
+      "  gridctl audit --output table\n"
+      "  gridctl audit --principal worker-w-1 --from 1200\n"
+      "  gridctl audit --server gridd:7443 --ca ca.crt --token \"$AUDITOR_TOKEN\"\n\noptions");
+  desc.add_options()("from", po::value<uint64_t>()->default_value(0), "first record (seq)")(
+      "max", po::value<uint64_t>()->default_value(0), "most records (0 = all)")(
+      "principal", po::value<std::string>()->default_value(""), "only this principal's records");
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
+  grid::v1::ReadAuditRequest req;
+  req.set_from_seq(vm["from"].as<uint64_t>());
+  req.set_max_count(vm["max"].as<uint64_t>());
+  req.set_principal(vm["principal"].as<std::string>());
+  auto client = Connect();
+  absl::Status s = client->ReadAudit(req, [](const grid::v1::ReadAuditResponse& m) {
+    for (const auto& r : m.records()) {
+      if (!g_table) {
+        std::cout << grid::client::MessageToJson(r) << "\n";
+        continue;
+      }
+      std::cout << absl::StrFormat(
+          "%6d  %s  %-16s %-13s %-42s %-17s %5d  %s%s\n", r.seq(),
+          absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(r.time().seconds()),
+                           absl::UTCTimeZone()),
+          r.principal().empty() ? "-" : r.principal(), r.role().empty() ? "-" : r.role(), r.method(),
+          r.intent() ? "(intent)" : r.result(), r.items(), r.scope(),
+          r.message().empty() ? "" : "  " + r.message());
+    }
+    std::cout << std::flush;
+    return true;
+  });
+  if (!s.ok()) return Fail(s);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -965,6 +1013,7 @@ int main(int argc, char** argv) {
   if (cmd == "simulate") return Simulate(sub_argc, sub_argv);
   if (cmd == "bench") return grid::client::RunBench(sub_argc, sub_argv);
   if (cmd == "admin") return Admin(sub_argc, sub_argv);
+  if (cmd == "audit") return Audit(sub_argc, sub_argv);
   std::cerr << "gridctl: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
 }

@@ -514,6 +514,8 @@ TEST_F(AccessTest, APolicyReloadCutsOffALiveSubscription) {
   Start();
   Seed();
   grpc::ClientContext ctx;
+  // Without the cut, the stream would run until this deadline.
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   grid::v1::SubscribeRequest sub;
   sub.mutable_from_now();
   auto reader = grid::v1::Log::NewStub(As("worker"))->Subscribe(&ctx, sub);
