@@ -239,7 +239,7 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
     r.set_result("STARTED");
     r.set_intent(true);
     r.set_peer(call->peer_);
-    if (absl::Status s = audit_->Write(std::move(r), true); !s.ok()) {
+    if (absl::Status s = audit_->Write(std::move(r), rule.audit_sync); !s.ok()) {
       call->done_ = true;  // nothing ran; the caller gets the reason
       return s;
     }

@@ -30,19 +30,19 @@ absl::Status Denied(std::string why) { return absl::PermissionDeniedError(std::m
 
 const std::vector<RpcRule>& RpcRules() {
   static const std::vector<RpcRule> kRules = {
-      {Rpc::kAppend, "/grid.v1.Log/Append", kWriters, true, false},
-      {Rpc::kRead, "/grid.v1.Log/Read", kReaders, false, true},
-      {Rpc::kSubscribe, "/grid.v1.Log/Subscribe", kReaders, false, true},
-      {Rpc::kGetStatus, "/grid.v1.Log/GetStatus", kEveryone, false, false},
-      {Rpc::kListCheckpoints, "/grid.v1.Log/ListCheckpoints", kEveryone, false, false},
-      {Rpc::kGetProjection, "/grid.v1.Projections/GetProjection", kReaders, false, false},
+      {Rpc::kAppend, "/grid.v1.Log/Append", kWriters, true, false, false},
+      {Rpc::kRead, "/grid.v1.Log/Read", kReaders, false, false, true},
+      {Rpc::kSubscribe, "/grid.v1.Log/Subscribe", kReaders, false, false, true},
+      {Rpc::kGetStatus, "/grid.v1.Log/GetStatus", kEveryone, false, false, false},
+      {Rpc::kListCheckpoints, "/grid.v1.Log/ListCheckpoints", kEveryone, false, false, false},
+      {Rpc::kGetProjection, "/grid.v1.Projections/GetProjection", kReaders, false, false, false},
       {Rpc::kSubscribeProjection, "/grid.v1.Projections/SubscribeProjection", kReaders, false,
-       true},
-      {Rpc::kListProjections, "/grid.v1.Projections/ListProjections", kEveryone, false, false},
+       false, true},
+      {Rpc::kListProjections, "/grid.v1.Projections/ListProjections", kEveryone, false, false, false},
       {Rpc::kRebuildProjection, "/grid.v1.Projections/RebuildProjection", Bit(grid::v1::ADMIN),
-       true, false},
-      {Rpc::kBackup, "/grid.v1.Admin/Backup", Bit(grid::v1::ADMIN), true, true},
-      {Rpc::kReadAudit, "/grid.v1.Admin/ReadAudit", Bit(grid::v1::AUDITOR), false, true},
+       true, true, false},
+      {Rpc::kBackup, "/grid.v1.Admin/Backup", Bit(grid::v1::ADMIN), true, true, true},
+      {Rpc::kReadAudit, "/grid.v1.Admin/ReadAudit", Bit(grid::v1::AUDITOR), false, false, true},
   };
   return kRules;
 }

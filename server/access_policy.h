@@ -43,9 +43,13 @@ struct RpcRule {
   const char* method;  // full name, "/grid.v1.Log/Append"
   // Bit (1 << grid::v1::Role) for each role that may call it.
   uint32_t roles;
-  // Its audit record is written and synced before it runs, and it fails if
-  // that write fails: it changes data or hands all of it out.
+  // Its audit record is written before it runs, and it fails if that write
+  // fails: it changes data or hands all of it out.
   bool audit_first;
+  // ... and synced (fsync) first. Not for Append: each committed event
+  // records its appender (`actor`) in the hash-chained log itself, durably,
+  // so an fsync of the audit per append would buy nothing but latency.
+  bool audit_sync;
   bool streaming;
 };
 

@@ -93,6 +93,12 @@ std::string Slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// No call of this test may hang: a stream that should have been refused or
+// cut fails the test at this deadline instead.
+void Bound(grpc::ClientContext* ctx) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+}
+
 // Reads a server stream to its end, or cancels it after the first message
 // when `first_only`. Returns the status code.
 template <class Response>
@@ -258,6 +264,7 @@ std::map<std::string, std::function<StatusCode(const std::shared_ptr<grpc::Chann
   };
   m["/grid.v1.Log/Subscribe"] = [](auto ch) {
     grpc::ClientContext ctx;
+    Bound(&ctx);
     SubscribeRequest req;
     req.mutable_from_now();
     return Drain(&ctx, Log::NewStub(ch)->Subscribe(&ctx, req), static_cast<std::vector<SubscribeResponse>*>(nullptr), true);
@@ -282,6 +289,7 @@ std::map<std::string, std::function<StatusCode(const std::shared_ptr<grpc::Chann
   };
   m["/grid.v1.Projections/SubscribeProjection"] = [](auto ch) {
     grpc::ClientContext ctx;
+    Bound(&ctx);
     SubscribeProjectionRequest req;
     req.set_name("population");
     req.set_prefix("350583/101");
@@ -302,6 +310,7 @@ std::map<std::string, std::function<StatusCode(const std::shared_ptr<grpc::Chann
   };
   m["/grid.v1.Admin/Backup"] = [](auto ch) {
     grpc::ClientContext ctx;
+    Bound(&ctx);
     return Drain(&ctx, Admin::NewStub(ch)->Backup(&ctx, {}),
                  static_cast<std::vector<BackupChunk>*>(nullptr), true);
   };
@@ -393,6 +402,7 @@ TEST_F(AccessTest, ReadsSubscriptionsAndProjectionsAreCutToJurisdictionAndCleara
 
     // A whole-log subscription: the catch-up up to the head.
     grpc::ClientContext ctx;
+    Bound(&ctx);
     grid::v1::SubscribeRequest sub;
     auto reader = grid::v1::Log::NewStub(As(r.name))->Subscribe(&ctx, sub);
     std::vector<grid::v1::Event> got;
@@ -570,6 +580,7 @@ TEST_F(AccessTest, RateLimitAnswersWithARetryHint) {
 TEST_F(AccessTest, StreamLimitPerPrincipal) {
   Start([](ServerOptions* o) { o->access.max_streams = 1; });
   grpc::ClientContext first;
+  Bound(&first);
   grid::v1::SubscribeRequest sub;
   sub.mutable_from_now();
   auto open = grid::v1::Log::NewStub(As("dept"))->Subscribe(&first, sub);
@@ -577,6 +588,7 @@ TEST_F(AccessTest, StreamLimitPerPrincipal) {
   ASSERT_TRUE(open->Read(&m));
   {
     grpc::ClientContext second;
+    Bound(&second);
     auto r = grid::v1::Log::NewStub(As("dept"))->Subscribe(&second, sub);
     EXPECT_EQ(Drain(&second, std::move(r)), StatusCode::RESOURCE_EXHAUSTED);
   }
