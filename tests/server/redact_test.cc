@@ -249,13 +249,12 @@ TEST(RedactTest, PersonTokensReplaceIdNumbers) {
 
 // ---------------------------------------------------------------- policy
 
-grid::v1::Policy OnePrincipal(const std::string& json_fields) {
+grid::v1::Policy OnePrincipal() {
   grid::v1::Policy p;
   auto* q = p.add_principals();
   q->set_principal("p");
   q->set_role(grid::v1::VILLAGE_CADRE);
   q->add_jurisdiction("350583/101");
-  (void)json_fields;
   return p;
 }
 
@@ -280,20 +279,20 @@ TEST(PolicyTest, RefusesPoliciesThatMakeNoSense) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    grid::v1::Policy p = OnePrincipal("");
+    grid::v1::Policy p = OnePrincipal();
     c.change(p.mutable_principals(0));
     auto set = PolicySet::Build(p);
     ASSERT_FALSE(set.ok());
     EXPECT_NE(set.status().message().find(c.message), std::string::npos) << set.status();
   }
-  grid::v1::Policy twice = OnePrincipal("");
+  grid::v1::Policy twice = OnePrincipal();
   *twice.add_principals() = twice.principals(0);
   EXPECT_FALSE(PolicySet::Build(twice).ok());
-  ASSERT_OK(PolicySet::Build(OnePrincipal("")));
+  ASSERT_OK(PolicySet::Build(OnePrincipal()));
 }
 
 TEST(PolicyTest, JurisdictionIsOnWholeSegments) {
-  Principal p(OnePrincipal("").principals(0));
+  Principal p(OnePrincipal().principals(0));
   EXPECT_TRUE(p.Sees("350583/101"));
   EXPECT_TRUE(p.Sees("350583/101/201/g01"));
   EXPECT_FALSE(p.Sees("350583/1010"));
@@ -309,7 +308,7 @@ TEST(PolicyTest, ViewEventHidesRedactsOrPassesTheStoredBytes) {
   r.type = e.type();
   r.org_path = e.org_path();
   r.wire = e.SerializeAsString();
-  grid::v1::PrincipalPolicy q = OnePrincipal("").principals(0);
+  grid::v1::PrincipalPolicy q = OnePrincipal().principals(0);
   std::string out;
   q.set_clearance(grid::v1::C2_PERSONAL);
   EXPECT_EQ(ViewEvent(Principal(q), r, &out), EventView::kAsStored);
