@@ -68,12 +68,12 @@ std::shared_ptr<const Principal> Principal::Dev(std::string name) {
   p.set_principal(std::move(name));
   p.set_clearance(grid::v1::C4_RESTRICTED);
   p.add_jurisdiction("");
-  auto out = std::make_shared<Principal>(std::move(p));
-  const_cast<Principal*>(out.get())->dev_ = true;
-  return out;
+  return std::shared_ptr<const Principal>(new Principal(std::move(p), true));
 }
 
-Principal::Principal(grid::v1::PrincipalPolicy p) : p_(std::move(p)) {
+Principal::Principal(grid::v1::PrincipalPolicy p) : Principal(std::move(p), false) {}
+
+Principal::Principal(grid::v1::PrincipalPolicy p, bool dev) : p_(std::move(p)), dev_(dev) {
   everywhere_ = std::find(p_.jurisdiction().begin(), p_.jurisdiction().end(), "") !=
                 p_.jurisdiction().end();
 }

@@ -91,6 +91,8 @@ class Principal {
   absl::Status MayAppend(const grid::v1::Event& e) const;
 
  private:
+  Principal(grid::v1::PrincipalPolicy p, bool dev);
+
   grid::v1::PrincipalPolicy p_;
   bool dev_ = false;
   bool everywhere_ = false;
