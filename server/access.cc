@@ -29,6 +29,22 @@ std::string CodeName(grpc::StatusCode code) {
   return i >= 0 && i < static_cast<int>(std::size(kNames)) ? kNames[i] : absl::StrCat(i);
 }
 
+// An audit record stamped now. `rights` gives the role; null when the caller
+// is not in the policy or was refused before it was named.
+grid::v1::AuditRecord NewRecord(std::string principal, const Principal* rights,
+                                std::string_view method, std::string_view scope,
+                                std::string peer, std::string result) {
+  grid::v1::AuditRecord r;
+  *r.mutable_time() = Now();
+  r.set_principal(std::move(principal));
+  if (rights != nullptr) r.set_role(rights->RoleName());
+  r.set_method(std::string(method));
+  r.set_scope(std::string(scope));
+  r.set_result(std::move(result));
+  r.set_peer(std::move(peer));
+  return r;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const PolicySet>> LoadPolicyFile(const std::string& path) {
@@ -86,20 +102,14 @@ absl::Status AccessCall::Recheck() {
 void AccessCall::Done(const grpc::Status& status) {
   if (done_) return;
   done_ = true;
-  grid::v1::AuditRecord r;
-  *r.mutable_time() = Now();
-  r.set_principal(principal_->name());
-  r.set_role(principal_->RoleName());
-  r.set_method(rule_.method);
-  r.set_scope(scope_);
-  r.set_result(CodeName(status.error_code()));
+  grid::v1::AuditRecord r = NewRecord(principal_->name(), principal_.get(), rule_.method,
+                                      scope_, peer_, CodeName(status.error_code()));
   // A denial's reason is ours; other messages can quote request fields.
   if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
     r.set_message(status.error_message());
   }
   r.set_items(items_);
-  r.set_peer(peer_);
-  access_->Audit(std::move(r), false);
+  access_->Audit(std::move(r));
 }
 
 // ---------------------------------------------------------------- AccessControl
@@ -136,6 +146,16 @@ size_t AccessControl::principals() const {
 std::shared_ptr<const PolicySet> AccessControl::policy() const {
   grid::MutexLock l(&mu_);
   return policy_;
+}
+
+std::shared_ptr<const Principal> AccessControl::DevPrincipal(const std::string& name) {
+  grid::MutexLock l(&mu_);
+  // Names are peer addresses (loopback in dev mode): a handful. The bound
+  // only keeps a port scan from growing the map.
+  if (dev_principals_.size() >= 1024) dev_principals_.clear();
+  auto& p = dev_principals_[name];
+  if (p == nullptr) p = Principal::Dev(name);
+  return p;
 }
 
 std::shared_ptr<const Principal> AccessControl::Lookup(const std::string& name) const {
@@ -178,9 +198,10 @@ void AccessControl::ReleaseStream(const std::string& principal) {
   if (it != streams_.end() && --it->second == 0) streams_.erase(it);
 }
 
-void AccessControl::Audit(grid::v1::AuditRecord r, bool sync) {
-  // Outcome and denial records are best effort: the call is already decided.
-  (void)audit_->Write(std::move(r), sync);
+void AccessControl::Audit(grid::v1::AuditRecord r) {
+  // Outcome and denial records are best effort: the call is already
+  // decided, so they are queued for the audit's writer thread.
+  audit_->Post(std::move(r));
 }
 
 absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerContextBase* ctx,
@@ -188,18 +209,12 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
   const RpcRule& rule = RuleOf(rpc);
   const std::string name = CallerName(*ctx);
   const uint64_t generation = generation_.load();
-  std::shared_ptr<const Principal> p = dev_mode() ? Principal::Dev(name) : Lookup(name);
+  std::shared_ptr<const Principal> p = dev_mode() ? DevPrincipal(name) : Lookup(name);
   auto deny = [&](absl::Status s) -> absl::Status {
-    grid::v1::AuditRecord r;
-    *r.mutable_time() = Now();
-    r.set_principal(name);
-    if (p != nullptr) r.set_role(p->RoleName());
-    r.set_method(rule.method);
-    r.set_scope(scope);
-    r.set_result(CodeName(static_cast<grpc::StatusCode>(s.code())));
+    grid::v1::AuditRecord r = NewRecord(name, p.get(), rule.method, scope, ctx->peer(),
+                                        CodeName(static_cast<grpc::StatusCode>(s.code())));
     r.set_message(std::string(s.message()));
-    r.set_peer(ctx->peer());
-    Audit(std::move(r), false);
+    Audit(std::move(r));
     return s;
   };
   if (p == nullptr) {
@@ -230,15 +245,9 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
   std::unique_ptr<AccessCall> call(
       new AccessCall(this, rule, p, ctx->peer(), std::move(scope), generation, stream));
   if (rule.audit_first) {
-    grid::v1::AuditRecord r;
-    *r.mutable_time() = Now();
-    r.set_principal(name);
-    r.set_role(p->RoleName());
-    r.set_method(rule.method);
-    r.set_scope(call->scope_);
-    r.set_result("STARTED");
+    grid::v1::AuditRecord r =
+        NewRecord(name, p.get(), rule.method, call->scope_, call->peer_, "STARTED");
     r.set_intent(true);
-    r.set_peer(call->peer_);
     if (absl::Status s = audit_->Write(std::move(r), rule.audit_sync); !s.ok()) {
       call->done_ = true;  // nothing ran; the caller gets the reason
       return s;
@@ -248,13 +257,10 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
 }
 
 void AccessControl::RecordUnauthenticated(std::string method, std::string peer, std::string why) {
-  grid::v1::AuditRecord r;
-  *r.mutable_time() = Now();
-  r.set_method(std::move(method));
-  r.set_result("UNAUTHENTICATED");
+  grid::v1::AuditRecord r =
+      NewRecord("", nullptr, method, "", std::move(peer), "UNAUTHENTICATED");
   r.set_message(std::move(why));
-  r.set_peer(std::move(peer));
-  Audit(std::move(r), false);
+  Audit(std::move(r));
 }
 
 }  // namespace grid::server

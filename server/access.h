@@ -113,11 +113,13 @@ class AccessControl {
   std::shared_ptr<const PolicySet> policy() const;
   // The principal's rights now; nullptr when unknown (dev mode: all rights).
   std::shared_ptr<const Principal> Lookup(const std::string& name) const;
+  // Dev mode's all-rights principal for `name`, made once per name.
+  std::shared_ptr<const Principal> DevPrincipal(const std::string& name);
   // Token bucket: zero when allowed, else how long until a token is due.
   absl::Duration TakeToken(const std::string& principal);
   bool TakeStream(const std::string& principal);
   void ReleaseStream(const std::string& principal);
-  void Audit(grid::v1::AuditRecord r, bool sync);
+  void Audit(grid::v1::AuditRecord r);
 
   const AccessOptions options_;
   storage::AuditLog* const audit_;
@@ -130,6 +132,8 @@ class AccessControl {
   };
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> streams_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<const Principal>> dev_principals_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // Reads and checks a policy file (INVALID_ARGUMENT naming the file and the

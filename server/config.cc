@@ -62,6 +62,7 @@ ServerConfig DefaultConfig() {
   c.set_rate_limit_burst(2000);
   c.set_max_streams_per_principal(256);
   c.set_unary_deadline_seconds(absl::ToDoubleSeconds(defaults.unary_deadline));
+  c.set_audit_retention_days(0);
   return c;
 }
 
@@ -247,6 +248,7 @@ absl::StatusOr<ServerOptions> ToServerOptions(const ServerConfig& c) {
   o.access.max_streams = c.max_streams_per_principal();
   o.person_key_path = c.person_key();
   o.unary_deadline = absl::Seconds(c.unary_deadline_seconds());
+  o.audit_retention = absl::Hours(24) * c.audit_retention_days();
   return o;
 }
 

@@ -48,6 +48,22 @@ struct GridServer::Impl {
   grpc::HealthCheckServiceInterface* health ABSL_GUARDED_BY(mu) = nullptr;
   bool health_serving ABSL_GUARDED_BY(mu) = false;
 
+  // Deletes audit records older than `audit_retention`, at most hourly
+  // (sequencer thread: a binary search and one range deletion).
+  absl::Duration audit_retention;
+  absl::Time next_audit_trim = absl::InfinitePast();
+  void MaybeTrimAudit(absl::Time now) {
+    if (audit_retention <= absl::ZeroDuration() || now < next_audit_trim) return;
+    next_audit_trim = now + absl::Hours(1);
+    auto trimmed = audit->Trim(now - audit_retention);
+    if (!trimmed.ok()) {
+      spdlog::warn("access audit: cannot delete old records: {}", trimmed.status().ToString());
+    } else if (*trimmed > 0) {
+      spdlog::info("access audit: deleted {} records older than {}", *trimmed,
+                   absl::FormatDuration(audit_retention));
+    }
+  }
+
   // Tells the health service when the log stops taking writes (called after
   // every commit group and every idle second, on the sequencer thread).
   void UpdateHealth() {
@@ -106,8 +122,11 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   Checkpointer* checkpointer = impl->checkpointer.get();
   Sequencer::Options seq_options;
   Impl* raw = impl.get();
+  impl->audit_retention = options.audit_retention;
   seq_options.after_commit_or_idle = [checkpointer, raw] {
-    checkpointer->MaybeCheckpoint(absl::Now());
+    const absl::Time now = absl::Now();
+    checkpointer->MaybeCheckpoint(now);
+    raw->MaybeTrimAudit(now);
     raw->UpdateHealth();
   };
   seq_options.observe_commit = [raw](absl::Duration commit, size_t batches, size_t events) {
@@ -254,6 +273,9 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
       impl_->log->WriteHealth().ok() ? 1 : 0);
   add("gridlog_sequencer_queue_depth", "Append requests waiting for the next commit group",
       static_cast<double>(impl_->sequencer->GetStats().queued));
+  add("gridlog_audit_records_lost",
+      "Outcome and denial records of the access audit not stored since start (a failed write)",
+      static_cast<double>(impl_->audit->lost()));
 
   // Subscribers: how many, and how far each is behind the head, as the
   // number of subscribers at or under each lag (cumulative, like buckets).

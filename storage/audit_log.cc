@@ -3,10 +3,17 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
 #include <atomic>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "storage/rocks_status.h"
+#include "storage/sync.h"
 
 namespace grid::storage {
 namespace {
@@ -17,6 +24,13 @@ std::string Key(uint64_t seq) {
   return k;
 }
 
+// A record that should be there is not: the iterator's error, or (never
+// expected: the newest record is never deleted) an internal error.
+absl::Status TrimError(const rocksdb::Status& s) {
+  if (!s.ok()) return FromRocks(s, "audit trim");
+  return absl::InternalError("audit trim: a record vanished while trimming");
+}
+
 uint64_t SeqOf(const rocksdb::Slice& k) {
   uint64_t v = 0;
   for (size_t i = 0; i < 8 && i < k.size(); ++i) v = (v << 8) | static_cast<uint8_t>(k[i]);
@@ -25,7 +39,28 @@ uint64_t SeqOf(const rocksdb::Slice& k) {
 
 class RocksAuditLog final : public AuditLog {
  public:
-  RocksAuditLog(std::unique_ptr<rocksdb::DB> db, uint64_t last) : db_(std::move(db)), next_(last + 1) {}
+  RocksAuditLog(std::unique_ptr<rocksdb::DB> db, uint64_t last)
+      : db_(std::move(db)), next_(last + 1), writer_([this] { RunWriter(); }) {}
+
+  ~RocksAuditLog() override {
+    {
+      grid::MutexLock l(&mu_);
+      stop_ = true;
+    }
+    queued_cv_.SignalAll();
+    writer_.join();  // stores what is queued first
+  }
+
+  void Post(grid::v1::AuditRecord record) override {
+    grid::MutexLock l(&mu_);
+    while (queue_.size() >= kMaxQueued) room_cv_.Wait(&mu_);
+    record.set_seq(next_.fetch_add(1));
+    queue_.emplace_back(record.seq(), record.SerializeAsString());
+    ++posted_;
+    if (queue_.size() == 1) queued_cv_.Signal();
+  }
+
+  uint64_t lost() const override { return lost_.load(); }
 
   absl::Status Write(grid::v1::AuditRecord record, bool sync) override {
     const uint64_t seq = next_.fetch_add(1);
@@ -42,6 +77,11 @@ class RocksAuditLog final : public AuditLog {
 
   absl::Status Scan(uint64_t from,
                     const std::function<bool(const grid::v1::AuditRecord&)>& fn) const override {
+    {
+      grid::MutexLock l(&mu_);
+      const uint64_t target = posted_;
+      while (stored_ < target) stored_cv_.Wait(&mu_);
+    }
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     for (it->Seek(Key(from)); it->Valid(); it->Next()) {
       grid::v1::AuditRecord r;
@@ -55,9 +95,76 @@ class RocksAuditLog final : public AuditLog {
 
   uint64_t last_seq() const override { return next_.load() - 1; }
 
+  absl::StatusOr<uint64_t> Trim(absl::Time cutoff) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    it->SeekToFirst();
+    if (!it->Valid()) {
+      if (!it->status().ok()) return FromRocks(it->status(), "audit trim");
+      return 0;  // empty
+    }
+    const uint64_t first = SeqOf(it->key());
+    // The newest record stays: it is where the seqs continue after a restart.
+    it->SeekToLast();
+    if (!it->Valid()) return TrimError(it->status());
+    const uint64_t newest = SeqOf(it->key());
+    // The first seq whose record (or the next one present: a failed write
+    // leaves a gap) is stamped at or after the cutoff.
+    uint64_t lo = first, hi = newest;
+    while (lo < hi) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      it->Seek(Key(mid));
+      if (!it->Valid()) return TrimError(it->status());
+      grid::v1::AuditRecord r;
+      if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError(absl::StrCat("audit record ", SeqOf(it->key()), " does not parse"));
+      }
+      const absl::Time t = absl::FromUnixSeconds(r.time().seconds()) + absl::Nanoseconds(r.time().nanos());
+      if (t >= cutoff) {
+        hi = mid;
+      } else {
+        lo = std::min(SeqOf(it->key()) + 1, hi);
+      }
+    }
+    if (lo == first) return 0;
+    rocksdb::WriteOptions wo;
+    rocksdb::Status s = db_->DeleteRange(wo, db_->DefaultColumnFamily(), Key(first), Key(lo));
+    if (!s.ok()) return FromRocks(s, "audit trim");
+    return lo - first;
+  }
+
  private:
+  // The writer thread: takes everything queued, stores it as one batch.
+  void RunWriter() {
+    std::vector<std::pair<uint64_t, std::string>> batch;
+    for (;;) {
+      {
+        grid::MutexLock l(&mu_);
+        stored_ += batch.size();
+        if (!batch.empty()) stored_cv_.SignalAll();
+        batch.clear();
+        while (queue_.empty() && !stop_) queued_cv_.Wait(&mu_);
+        if (queue_.empty()) return;  // stopping, nothing left
+        if (queue_.size() >= kMaxQueued) room_cv_.SignalAll();
+        batch.swap(queue_);
+      }
+      rocksdb::WriteBatch wb;
+      for (const auto& [seq, bytes] : batch) {
+        if (!wb.Put(Key(seq), bytes).ok()) break;
+      }
+      if (!db_->Write(rocksdb::WriteOptions(), &wb).ok()) lost_.fetch_add(batch.size());
+    }
+  }
+
   std::unique_ptr<rocksdb::DB> db_;
   std::atomic<uint64_t> next_;
+  std::atomic<uint64_t> lost_{0};
+  mutable grid::Mutex mu_;
+  mutable grid::CondVar queued_cv_, room_cv_, stored_cv_;
+  std::vector<std::pair<uint64_t, std::string>> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t posted_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t stored_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread writer_;  // last: starts once the rest is built
 };
 
 }  // namespace

@@ -3,8 +3,15 @@
 // log so that reading it never touches the log and a full audit disk never
 // corrupts the log.
 //
-// Concurrency: thread-safe. Records get their seq in the order Write() is
-// called; concurrent synced writes share fsyncs (RocksDB's write groups).
+// Retention: Trim() deletes the oldest records (gridd calls it hourly when
+// `audit_retention_days` is set). The newest record is never deleted, so
+// seqs keep counting up across restarts.
+//
+// Concurrency: thread-safe. Write() stores on the calling thread
+// (concurrent writes share RocksDB's write groups and fsyncs); Post()
+// queues for the log's writer thread, which stores queued records in one
+// batch per wake-up, so a call's outcome record costs its handler a queue
+// push instead of a RocksDB write.
 #ifndef GRID_STORAGE_AUDIT_LOG_H_
 #define GRID_STORAGE_AUDIT_LOG_H_
 
@@ -13,6 +20,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grid/v1/policy.pb.h"
 
 namespace rocksdb {
@@ -31,12 +39,29 @@ class AuditLog {
   // before returning. UNAVAILABLE when the write fails.
   virtual absl::Status Write(grid::v1::AuditRecord record, bool sync) = 0;
 
-  // Records with seq >= from, in order, until `fn` returns false.
+  // Best effort (outcome and denial records): assigns the seq and queues
+  // the record for the writer thread. Blocks only while `kMaxQueued`
+  // records wait (the disk is behind). A failed batch is counted in lost().
+  virtual void Post(grid::v1::AuditRecord record) = 0;
+  static constexpr size_t kMaxQueued = 1 << 16;
+
+  // Records posted but not stored because their batch failed.
+  virtual uint64_t lost() const = 0;
+
+  // Records with seq >= from, in order, until `fn` returns false. Every
+  // record posted before the call is stored first.
   virtual absl::Status Scan(uint64_t from,
                             const std::function<bool(const grid::v1::AuditRecord&)>& fn) const = 0;
 
   // The last seq written (0: none).
   virtual uint64_t last_seq() const = 0;
+
+  // Deletes the records stamped before `cutoff`, except the newest record;
+  // returns how many seqs were deleted. Records are stamped just before
+  // they get their seq, so the boundary is found by binary search over seqs
+  // (a few reads, however many records) and is exact to the microseconds
+  // that concurrent callers' stamps can differ by.
+  virtual absl::StatusOr<uint64_t> Trim(absl::Time cutoff) = 0;
 };
 
 }  // namespace grid::storage

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -28,6 +29,7 @@
 #include "server/access_policy.h"
 #include "server/grid_server.h"
 #include "server/redact.h"
+#include "storage/audit_log.h"
 #include "storage/checkpoint.h"
 #include "storage/record.h"
 #include "tests/testing/fault_env.h"
@@ -644,6 +646,38 @@ TEST_F(AccessTest, EveryCallIsAudited) {
     EXPECT_EQ(records[i].seq(), i + 1);
     EXPECT_EQ(records[i].SerializeAsString().find("张三丰"), std::string::npos);
   }
+}
+
+// With a retention, records older than it are deleted soon after start
+// (then hourly); newer ones stay and seqs go on.
+TEST_F(AccessTest, TheAuditKeepsRecordsForItsRetention) {
+  {
+    std::filesystem::create_directories(dir_.path() + "/data");
+    ASSERT_OK_AND_ASSIGN(auto audit, storage::AuditLog::Open(dir_.path() + "/data/audit"));
+    for (absl::Duration age : {absl::Hours(24 * 400), absl::Hours(24 * 200), absl::Hours(24 * 10)}) {
+      const int64_t s = absl::ToUnixSeconds(absl::Now() - age);
+      grid::v1::AuditRecord r;
+      r.mutable_time()->set_seconds(s);
+      r.set_principal("old-" + std::to_string(age / absl::Hours(24)));
+      r.set_method("/grid.v1.Log/GetStatus");
+      r.set_result("OK");
+      ASSERT_OK(audit->Write(r, true));
+    }
+  }
+  Start([](ServerOptions* o) { o->audit_retention = absl::Hours(24 * 180); });
+  std::vector<grid::v1::AuditRecord> records = Audit();
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
+       !records.empty() && records.front().seq() < 3 && absl::Now() < deadline;
+       records = Audit()) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_FALSE(records.empty());
+  // The 400- and 200-day-old records are gone; the 10-day-old one and the
+  // auditor's own reads (seq 4 on) are there.
+  EXPECT_EQ(records.front().seq(), 3u);
+  EXPECT_EQ(records.front().principal(), "old-10");
+  EXPECT_EQ(records.back().principal(), "auditor");
+  EXPECT_GE(records.back().seq(), 4u);
 }
 
 TEST_F(AccessTest, AnAppendFailsWhenItsAuditRecordCannotBeWritten) {

@@ -69,6 +69,7 @@ TEST_F(OpsTest, MetricsCountAppendsByOutcomeAndShowTheLog) {
   EXPECT_EQ(Sample(m, "gridlog_log_head_position"), 7);
   EXPECT_EQ(Sample(m, "gridlog_log_writable"), 1);
   EXPECT_EQ(Sample(m, "gridlog_sequencer_queue_depth"), 0);
+  EXPECT_EQ(Sample(m, "gridlog_audit_records_lost"), 0);
   EXPECT_GT(Sample(m, "gridlog_rocksdb_memtable_bytes", {{"db", "log"}}).value_or(0), 0);
   EXPECT_TRUE(Sample(m, "gridlog_rocksdb_pending_compaction_bytes", {{"db", "projections"}}));
   EXPECT_GT(Sample(m, "process_resident_memory_bytes").value_or(0), 1 << 20);
