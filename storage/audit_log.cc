@@ -2,7 +2,6 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
-
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -35,6 +34,14 @@ uint64_t SeqOf(const rocksdb::Slice& k) {
   uint64_t v = 0;
   for (size_t i = 0; i < 8 && i < k.size(); ++i) v = (v << 8) | static_cast<uint8_t>(k[i]);
   return v;
+}
+
+// The record under a valid iterator; DATA_LOSS when it does not parse.
+absl::Status ParseAt(const rocksdb::Iterator& it, grid::v1::AuditRecord* r) {
+  if (r->ParseFromArray(it.value().data(), static_cast<int>(it.value().size()))) {
+    return absl::OkStatus();
+  }
+  return absl::DataLossError(absl::StrCat("audit record ", SeqOf(it.key()), " does not parse"));
 }
 
 class RocksAuditLog final : public AuditLog {
@@ -85,9 +92,7 @@ class RocksAuditLog final : public AuditLog {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     for (it->Seek(Key(from)); it->Valid(); it->Next()) {
       grid::v1::AuditRecord r;
-      if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return absl::DataLossError(absl::StrCat("audit record ", SeqOf(it->key()), " does not parse"));
-      }
+      if (absl::Status st = ParseAt(*it, &r); !st.ok()) return st;
       if (!fn(r)) return absl::OkStatus();
     }
     return FromRocks(it->status(), "audit scan");
@@ -115,9 +120,7 @@ class RocksAuditLog final : public AuditLog {
       it->Seek(Key(mid));
       if (!it->Valid()) return TrimError(it->status());
       grid::v1::AuditRecord r;
-      if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return absl::DataLossError(absl::StrCat("audit record ", SeqOf(it->key()), " does not parse"));
-      }
+      if (absl::Status st = ParseAt(*it, &r); !st.ok()) return st;
       const absl::Time t = absl::FromUnixSeconds(r.time().seconds()) + absl::Nanoseconds(r.time().nanos());
       if (t >= cutoff) {
         hi = mid;
