@@ -74,6 +74,18 @@ absl::StatusOr<const AggregateState*> DomainAdmission::Get(const std::string& st
   return &it->second;
 }
 
+absl::Status DomainAdmission::Authorize(const storage::AppendBatch& batch) {
+  if (batch.scope == nullptr || batch.events.empty()) return absl::OkStatus();
+  auto current = Get(batch.stream);
+  if (!current.ok()) return current.status();
+  Lookup lookup(this);
+  absl::Status s = CheckScope(*batch.scope, **current, batch.events[0], lookup);
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("events[0] (", batch.events[0].type(), "): ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
   auto current = Get(batch.stream);
   if (!current.ok()) return current.status();
@@ -81,9 +93,8 @@ absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
   AggregateState next = **current;
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const grid::v1::Event& e = batch.events[i];
-    absl::Status s = batch.acting_worker.empty()
-                         ? absl::OkStatus()
-                         : CheckWorkerAssigned(batch.acting_worker, e, lookup);
+    // The scope first: the rules' refusals may describe the state.
+    absl::Status s = batch.scope == nullptr ? absl::OkStatus() : CheckScope(*batch.scope, next, e, lookup);
     if (s.ok()) s = Check(next, e, lookup);
     if (!s.ok()) {
       return absl::Status(s.code(), absl::StrCat("events[", i, "] (", e.type(), "): ", s.message()));

@@ -25,6 +25,8 @@ class DomainAdmission : public storage::BatchAdmission {
   explicit DomainAdmission(const storage::EventLog* log, size_t max_cached_streams = 100000);
 
   void BeginGroup() override;
+  // CheckScope() of the batch's first event against the stream's state.
+  absl::Status Authorize(const storage::AppendBatch& batch) override;
   // REQUIRES: every event passed CheckShape (the RPC layer checks it).
   absl::Status Admit(const storage::AppendBatch& batch) override;
   void EndGroup(bool written) override;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
@@ -86,6 +88,41 @@ absl::Status CheckEnums(const pb::Message& m, const std::string& path) {
     }
   }
   return absl::OkStatus();
+}
+
+// Calls `visit` with the role, dotted name and value of every string field
+// marked (org) in `m`, nested messages included.
+void ForEachOrgField(const pb::Message& m, const std::string& path,
+                     const std::function<void(grid::v1::OrgRole, const std::string&,
+                                              const std::string&)>& visit) {
+  const pb::Reflection* r = m.GetReflection();
+  std::vector<const pb::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const auto* f : fields) {
+    const std::string name = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (f->is_map()) continue;
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i) {
+          ForEachOrgField(r->GetRepeatedMessage(m, f, i), absl::StrCat(name, "[", i, "]"), visit);
+        }
+      } else {
+        ForEachOrgField(r->GetMessage(m, f), name, visit);
+      }
+      continue;
+    }
+    const grid::v1::OrgRole role = f->options().GetExtension(grid::v1::org);
+    if (role == grid::v1::ORG_ROLE_UNSPECIFIED || f->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
+      continue;
+    }
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        visit(role, absl::StrCat(name, "[", i, "]"), r->GetRepeatedString(m, f, i));
+      }
+    } else {
+      visit(role, name, r->GetString(m, f));
+    }
+  }
 }
 
 // The id field an event names its aggregate by, and its value.
@@ -760,7 +797,18 @@ absl::Status CheckShape(const std::string& stream, const Event& e) {
   if (auto body = BodyOrgPath(e); body && *body != e.org_path()) {
     return Invalid("org_path", absl::StrCat("must equal the body's org path \"", *body, "\""));
   }
-  return absl::OkStatus();
+  absl::Status orgs;
+  ForEachOrgField(e, "", [&](grid::v1::OrgRole role, const std::string& field, const std::string& v) {
+    if (!orgs.ok() || v.empty()) return;
+    if (!IsOrgPath(v)) {
+      orgs = Invalid(field, absl::StrCat("must be an org path like \"350583/101/203/g05\"; got \"",
+                                         v.substr(0, 64), "\""));
+    } else if (role == grid::v1::ORG_ABOVE && !IsUnder(e.org_path(), v)) {
+      orgs = Invalid(field, absl::StrCat("must be the event's org path \"", e.org_path(),
+                                         "\" or a unit above it; got \"", v.substr(0, 64), "\""));
+    }
+  });
+  return orgs;
 }
 
 absl::Status Check(const AggregateState& state, const Event& e, StateLookup& others) {
@@ -957,14 +1005,87 @@ void Apply(AggregateState* state, const Event& e) {
   if (auto* h = std::get_if<HouseholdState>(&state->agg)) h->event_ids.insert(e.event_id());
 }
 
-absl::Status CheckWorkerAssigned(const std::string& worker_id, const Event& e, StateLookup& others) {
-  auto org = OrgOf(e.org_path(), others);
-  if (!org.ok()) return org.status();
-  auto it = (*org)->assignments.find(worker_id);
-  if (it == (*org)->assignments.end() || !it->second.contains(e.org_path())) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "worker ", worker_id, " is not assigned to grid '", e.org_path(),
-        "' (org data); a grid worker appends only for its own grids"));
+std::vector<std::string> TouchedOrgPaths(const Event& e) {
+  std::vector<std::string> out;
+  ForEachOrgField(e, "", [&](grid::v1::OrgRole role, const std::string&, const std::string& v) {
+    if (role == grid::v1::ORG_TOUCHED && !v.empty() &&
+        std::find(out.begin(), out.end(), v) == out.end()) {
+      out.push_back(v);
+    }
+  });
+  return out;
+}
+
+absl::string_view CurrentOrgPath(const AggregateState& state) {
+  if (const auto* h = std::get_if<HouseholdState>(&state.agg); h != nullptr && h->created) {
+    return h->org_path;
+  }
+  if (const auto* r = std::get_if<RectificationState>(&state.agg); r != nullptr && r->ordered) {
+    return r->org_path;
+  }
+  if (const auto* p = std::get_if<ProjectState>(&state.agg);
+      p != nullptr && p->status != ProjectState::Status::kNone) {
+    return p->org_path;
+  }
+  return {};
+}
+
+absl::Status CheckScope(const storage::AppendScope& scope, const AggregateState& own,
+                        const Event& e, StateLookup& others) {
+  const auto in_jurisdiction = [&](absl::string_view path) {
+    for (const auto& j : scope.jurisdiction) {
+      if (IsUnder(path, j)) return true;
+    }
+    return false;
+  };
+  // Whether `path` is the appender's to write: in its jurisdiction and, for
+  // a grid worker, a grid assigned to it now.
+  const auto writable = [&](absl::string_view path) -> absl::StatusOr<bool> {
+    if (!in_jurisdiction(path)) return false;
+    if (scope.worker.empty()) return true;
+    auto org = OrgOf(path, others);
+    if (!org.ok()) return org.status();
+    auto it = (*org)->assignments.find(scope.worker);
+    return it != (*org)->assignments.end() && it->second.contains(std::string(path));
+  };
+  // 1. Where the aggregate is now, which the caller did not say: if it is
+  // not the caller's, the answer is the one for an aggregate that does not
+  // exist, so that nothing about it (its grid, version, members) shows.
+  if (const absl::string_view here = CurrentOrgPath(own); !here.empty()) {
+    auto ok = writable(here);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) {
+      if (absl::Status absent = Check(AggregateState{}, e, others); !absent.ok()) return absent;
+      return Refused(absl::StrCat(e.stream(), " already exists"));
+    }
+  }
+  // 2. Other aggregates the event changes: households merged into this one.
+  if (e.has_household_merged()) {
+    for (const auto& m : e.household_merged().merged_household_ids()) {
+      auto other = others.Get(StreamFor("household", m));
+      if (!other.ok()) return other.status();
+      if (const absl::string_view there = CurrentOrgPath(**other); !there.empty()) {
+        auto ok = writable(there);
+        if (!ok.ok()) return ok.status();
+        if (!*ok) return Refused(absl::StrCat("household ", m, " does not exist"));
+      }
+    }
+  }
+  // 3. Every org the caller named as touched (envelope, both ends of a move,
+  // the applicant, a form's target): named back, since the caller sent it.
+  for (const std::string& path : TouchedOrgPaths(e)) {
+    if (!in_jurisdiction(path)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "org path '", path, "' is outside the appender's jurisdiction (",
+          absl::StrJoin(scope.jurisdiction, ", "), ")"));
+    }
+    auto ok = writable(path);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "worker ", scope.worker, " is not assigned to grid '", path,
+          "' (org data); a grid worker appends only for its own grids"));
+    }
   }
   return absl::OkStatus();
 }

@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grid/v1/event.pb.h"
+#include "storage/event_log.h"
 
 namespace grid::domain {
 
@@ -133,10 +134,25 @@ absl::Status CheckShape(const std::string& stream, const grid::v1::Event& e);
 absl::Status Check(const AggregateState& state, const grid::v1::Event& e,
                    StateLookup& others);
 
-// Authorization from the org data: a grid worker may append `e` only for a
-// grid it is assigned to now. PERMISSION_DENIED otherwise.
-absl::Status CheckWorkerAssigned(const std::string& worker_id, const grid::v1::Event& e,
-                                 StateLookup& others);
+// The org paths `e` names as places it changes: its envelope's and those of
+// its body fields marked (org) = ORG_TOUCHED, each once.
+std::vector<std::string> TouchedOrgPaths(const grid::v1::Event& e);
+
+// Where the aggregate lives now: a household's grid, a finding's grid, a
+// project's applicant; "" for aggregates without one (org, sanitation, form)
+// and before the aggregate exists.
+absl::string_view CurrentOrgPath(const AggregateState& state);
+
+// Authorization against the current state: may the appender described by
+// `scope` append `e` to the aggregate in state `own`? Every org path the
+// event touches must be the appender's (in its jurisdiction and, for a grid
+// worker, a grid assigned to it now): where the aggregate lives now, where
+// the households it merges live, and every place it names (TouchedOrgPaths).
+// A place the caller named is refused PERMISSION_DENIED, naming it; a place
+// it did not name is refused exactly as if the aggregate did not exist, so
+// that the refusal shows nothing the caller may not see.
+absl::Status CheckScope(const storage::AppendScope& scope, const AggregateState& own,
+                        const grid::v1::Event& e, StateLookup& others);
 
 // Folds `e` into `state`. Assumes Check passed.
 void Apply(AggregateState* state, const grid::v1::Event& e);

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "domain/rules.h"
 #include "server/filter.h"
 #include "server/redact.h"
 #include "server/validation.h"
@@ -76,6 +77,13 @@ Principal::Principal(grid::v1::PrincipalPolicy p) : Principal(std::move(p), fals
 Principal::Principal(grid::v1::PrincipalPolicy p, bool dev) : p_(std::move(p)), dev_(dev) {
   everywhere_ = std::find(p_.jurisdiction().begin(), p_.jurisdiction().end(), "") !=
                 p_.jurisdiction().end();
+  if (!dev_) {
+    auto scope = std::make_shared<storage::AppendScope>();
+    scope->jurisdiction.assign(p_.jurisdiction().begin(), p_.jurisdiction().end());
+    if (role() == grid::v1::GRID_WORKER) scope->worker = p_.worker_id();
+    scope->clearance = clearance();
+    scope_ = std::move(scope);
+  }
 }
 
 std::string Principal::RoleName() const { return dev_ ? "dev" : grid::server::RoleName(role()); }
@@ -103,9 +111,15 @@ absl::Status Principal::MayAppend(const grid::v1::Event& e) const {
                                                          : absl::StrJoin(p_.append_types(), ", "),
                                ")"));
   }
-  if (!Sees(e.org_path())) {
-    return Denied(absl::StrCat("org_path '", e.org_path(), "' is outside the jurisdiction of ",
-                               name(), " (", absl::StrJoin(p_.jurisdiction(), ", "), ")"));
+  for (const std::string& path : domain::TouchedOrgPaths(e)) {
+    if (!Sees(path)) {
+      return Denied(absl::StrCat("org path '", path, "' is outside the jurisdiction of ", name(),
+                                 " (", absl::StrJoin(p_.jurisdiction(), ", "), ")"));
+    }
+  }
+  if (e.org_path().empty() && !everywhere_) {
+    return Denied(absl::StrCat("an event without an org_path is outside the jurisdiction of ",
+                               name()));
   }
   if (e.has_project_stage_decided()) {
     const auto& d = e.project_stage_decided();

@@ -82,12 +82,18 @@ class Principal {
     return p_.jurisdiction();
   }
 
+  // What the commit-time checks need of this principal (its jurisdiction,
+  // worker, clearance); null in dev mode.
+  const std::shared_ptr<const storage::AppendScope>& append_scope() const { return scope_; }
+
   bool MayCall(Rpc rpc) const;
   // `org_path` is in the jurisdiction (an empty path only when everywhere()).
   bool Sees(std::string_view org_path) const;
-  // The event's type, org path and (for stage decisions) department and
-  // stage are this principal's to append; PERMISSION_DENIED saying why. The
-  // grid worker's assignment is checked at commit (DomainAdmission).
+  // The event's type, every org path it names as touched and (for stage
+  // decisions) department and stage are this principal's to append;
+  // PERMISSION_DENIED saying why. What depends on the current state (where
+  // the aggregate lives now, a grid worker's assignment) is checked at
+  // commit (domain::CheckScope).
   absl::Status MayAppend(const grid::v1::Event& e) const;
 
  private:
@@ -96,6 +102,7 @@ class Principal {
   grid::v1::PrincipalPolicy p_;
   bool dev_ = false;
   bool everywhere_ = false;
+  std::shared_ptr<const storage::AppendScope> scope_;
 };
 
 class PolicySet {

@@ -130,9 +130,20 @@ class ReadWriter final : public PumpedWriter<grpc::ByteBuffer> {
     if (!all_) {
       auto last = env_->log->StreamHead(req_.stream());
       if (!last.ok()) return last.status();
-      if (!last->has_value()) {
-        return absl::NotFoundError(
-            absl::StrCat("stream '", req_.stream(), "' does not exist"));
+      const auto absent = [this] {
+        return absl::NotFoundError(absl::StrCat("stream '", req_.stream(), "' does not exist"));
+      };
+      if (!last->has_value()) return absent();
+      // A stream whose latest event lies outside the caller's jurisdiction
+      // answers as a missing one: its existence and length are not the
+      // caller's to learn.
+      if (!access_->principal().everywhere()) {
+        auto newest = env_->log->ReadStream(req_.stream(), **last, storage::Direction::kForwards, 1,
+                                            kMaxMessageBytes);
+        if (!newest.ok()) return newest.status();
+        if (newest->empty() || !access_->principal().Sees(newest->front()->org_path)) {
+          return absent();
+        }
       }
       if (!req_.has_from_version()) {
         next_ = backwards ? **last : 0;
@@ -432,7 +443,7 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
       return reactor;
     }
   }
-  if (!p.dev() && p.role() == grid::v1::GRID_WORKER) batch->acting_worker = p.worker_id();
+  batch->scope = p.append_scope();
   env_->sequencer->Submit(
       *std::move(batch),
       [reactor, response, call, metrics = env_->metrics](storage::AppendOutcome out) {

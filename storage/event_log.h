@@ -56,6 +56,21 @@ struct Expected {
   uint64_t version = 0;  // for kExact
 };
 
+// Who appends a batch, as far as the checks made at commit time against the
+// current state need it (domain/admission.h). Built once per principal and
+// shared by its batches; immutable.
+struct AppendScope {
+  // Org-path prefixes (whole segments); every org path the batch touches
+  // must lie under one of them. "" is the whole network.
+  std::vector<std::string> jurisdiction;
+  // Set for a grid worker: every org path touched must also be a grid this
+  // worker is assigned to at commit time.
+  std::string worker;
+  // The appender's clearance: a refusal that would quote data of a higher
+  // class names less.
+  grid::v1::DataClass clearance = grid::v1::C4_RESTRICTED;
+};
+
 // One atomic append: events for one stream.
 struct AppendBatch {
   std::string stream;
@@ -64,9 +79,9 @@ struct AppendBatch {
   std::vector<grid::v1::Event> events;
   // Filled into every event's `actor`.
   grid::v1::Actor actor;
-  // Set for a grid worker's append: the admission refuses events for grids
-  // this worker is not assigned to at commit time.
-  std::string acting_worker;
+  // The appender's rights; null: unrestricted (dev mode, the log's own
+  // tests).
+  std::shared_ptr<const AppendScope> scope;
 };
 
 // Where one appended event ended up.
@@ -120,6 +135,10 @@ class BatchAdmission {
   // A new group starts; forget what the previous one admitted but did not
   // confirm.
   virtual void BeginGroup() = 0;
+  // Asked before the batch's expected version is checked, so that a caller
+  // who may not see the stream learns nothing from a version conflict: OK,
+  // or the refusal to give instead.
+  virtual absl::Status Authorize(const AppendBatch& batch) = 0;
   // OK admits `batch`; any other status refuses it with that status.
   virtual absl::Status Admit(const AppendBatch& batch) = 0;
   // The group's write ended: `written` says whether the admitted batches are

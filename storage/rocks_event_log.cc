@@ -313,10 +313,11 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
       }
       if (!found) continue;
       if (found->fingerprint != fps.back()) {
+        // Not where: the other event may be outside the caller's view.
         out.status = absl::FailedPreconditionError(absl::StrCat(
-            "event_id '", e.event_id(), "' was already appended at position ",
-            found->position,
-            " with different content; an event_id names one event forever"));
+            "event_id '", e.event_id(),
+            "' was already appended with different content; an event_id "
+            "names one event forever"));
         break;
       }
       ++dups;
@@ -346,7 +347,18 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
       continue;
     }
 
-    // 2. Expected version.
+    // 2. May the caller learn about this stream at all? Asked before the
+    // version check, whose refusal names the stream's version.
+    if (admission != nullptr) {
+      if (!admitting) {
+        admission->BeginGroup();
+        admitting = true;
+      }
+      out.status = admission->Authorize(batch);
+      if (!out.status.ok()) continue;
+    }
+
+    // 3. Expected version.
     std::optional<uint64_t> cur;
     if (auto it = pending_heads.find(batch.stream); it != pending_heads.end()) {
       cur = it->second;
@@ -374,17 +386,13 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
     }
     if (!out.status.ok()) continue;
 
-    // 3. The caller's admission rules (the domain), seeing earlier batches.
+    // 4. The caller's admission rules (the domain), seeing earlier batches.
     if (admission != nullptr) {
-      if (!admitting) {
-        admission->BeginGroup();
-        admitting = true;
-      }
       out.status = admission->Admit(batch);
       if (!out.status.ok()) continue;
     }
 
-    // 4. Positions, versions, chain.
+    // 5. Positions, versions, chain.
     uint64_t version = cur ? *cur + 1 : 0;
     for (size_t j = 0; j < batch.events.size(); ++j) {
       grid::v1::Event& e = batch.events[j];

@@ -17,6 +17,11 @@ trap cleanup EXIT
 # /metrics, /healthz, /readyz). Set `data` and `name` to run a second one.
 start_gridd() {
   local n=${name:-gridd}
+  # Emptied here, not only by the redirect below: that one runs in the
+  # background child, and until it does the loop would read the port of the
+  # previous gridd of the same name.
+  : >"$tmp/$n.out"
+  : >"$tmp/$n.err"
   "$GRIDD" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="${data:-$tmp/data}" "$@" \
     >"$tmp/$n.out" 2>"$tmp/$n.err" &
   pid=$!

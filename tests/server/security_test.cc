@@ -1,0 +1,105 @@
+// The holes found by attacking a policy-protected gridd from outside, each
+// closed as a class and kept closed here, through the real server over TLS
+// with the principals of tests/testing/policy_server.h.
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "tests/testing/policy_server.h"
+
+namespace grid::server {
+namespace {
+
+using SecurityTest = PolicyServerTest;
+
+const absl::Time kT = absl::FromUnixSeconds(1790000100);
+
+std::vector<grid::v1::ProjectionRow> Keys(const std::vector<grid::v1::ProjectionRow>& rows,
+                                          const std::string& key) {
+  std::vector<grid::v1::ProjectionRow> out;
+  for (const auto& r : rows) {
+    if (r.key() == key) out.push_back(r);
+  }
+  return out;
+}
+
+// Regression: a town-101 grid worker moved town 102's household h-2 into its
+// own grid (only the new address was checked; the refusal of a first try
+// named the household's real grid), then read its members through the
+// roster; a merge of h-2 into a town-101 household was accepted too.
+TEST_F(SecurityTest, AHouseholdCannotBePulledAcrossJurisdictions) {
+  Start();
+  Seed();
+  const size_t before = ReadAll("auditor").size();
+  // A first try with a guessed old address: answered as for a household
+  // that does not exist, naming nothing of town 102.
+  grpc::Status guessed = Append("worker", ev::AddressChanged("a1", "h-2", kG1, kG1, kT));
+  EXPECT_EQ(guessed.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(guessed.error_message(), "events[0] (AddressChanged): household h-2 does not exist");
+  // With the real old address: refused for the place the caller named.
+  grpc::Status pulled = Append("worker", ev::AddressChanged("a2", "h-2", kG3, kG1, kT));
+  EXPECT_EQ(pulled.error_code(), StatusCode::PERMISSION_DENIED) << pulled.error_message();
+  EXPECT_TRUE(absl::StrContains(pulled.error_message(),
+                                absl::StrCat("org path '", kG3, "' is outside the jurisdiction")))
+      << pulled.error_message();
+  // A merge of h-2 into the worker's own h-1.
+  grpc::Status merged = Append("worker", ev::HouseholdMerged("a3", "h-1", kG1, {"h-2"}, kT));
+  EXPECT_EQ(merged.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(merged.error_message(), "events[0] (HouseholdMerged): household h-2 does not exist");
+  // A member added to h-2, from the worker's grid.
+  grpc::Status added = Append("worker", ev::MemberAdded("a4", "h-2", kG1, "pt-x", "某",
+                                                        grid::v1::MemberAdded::BIRTH, kT));
+  EXPECT_EQ(added.error_message(), "events[0] (MemberAdded): household h-2 does not exist");
+  for (const auto* s : {&guessed, &merged, &added}) {
+    EXPECT_FALSE(absl::StrContains(s->error_message(), "350583/102/")) << s->error_message();
+  }
+  // Nothing was written; town 102 still has its household, and the worker's
+  // roster never showed it.
+  EXPECT_EQ(ReadAll("auditor").size(), before);
+  EXPECT_EQ(Keys(Rows("seed", "household_roster", ""), std::string(kG3) + "#h-2").size(), 1u);
+  for (const auto& r : Rows("worker", "household_roster", "")) {
+    EXPECT_NE(r.value().household_roster().household_id(), "h-2");
+  }
+}
+
+// Out of jurisdiction looks the same as absent: a stream read, a version
+// conflict and an event id taken by another town's event.
+TEST_F(SecurityTest, AnotherTownsStreamLooksLikeAMissingOne) {
+  Start();
+  Seed();
+  auto read = [&](const std::string& stream) {
+    grid::v1::ReadRequest req;
+    req.set_stream(stream);
+    grpc::ClientContext ctx;
+    Bound(&ctx);
+    auto r = grid::v1::Log::NewStub(As("worker"))->Read(&ctx, req);
+    grid::v1::ReadResponse m;
+    int events = 0;
+    while (r->Read(&m)) events += m.events_size();
+    grpc::Status s = r->Finish();
+    EXPECT_EQ(events, 0);
+    return s;
+  };
+  const grpc::Status other = read("household/h-2");
+  const grpc::Status missing = read("household/h-none");
+  EXPECT_EQ(other.error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(other.error_message(), "stream 'household/h-2' does not exist");
+  EXPECT_EQ(missing.error_message(), "stream 'household/h-none' does not exist");
+
+  // An append with a wrong expected version to h-2 says nothing of its version.
+  grid::v1::AppendRequest req;
+  req.set_stream("household/h-2");
+  req.set_exact_version(7);
+  *req.add_events() = ev::MemberAdded("v1", "h-2", kG1, "pt-y", "某", grid::v1::MemberAdded::BIRTH, kT);
+  grpc::ClientContext ctx;
+  grid::v1::AppendResponse resp;
+  grpc::Status s = grid::v1::Log::NewStub(As("worker"))->Append(&ctx, req, &resp);
+  EXPECT_EQ(s.error_message(), "events[0] (MemberAdded): household h-2 does not exist");
+
+  // An event id already used in town 102, sent with other content: no position.
+  grpc::Status taken = Append("worker", ev::SanitationReport("s2", kG1, "w-1", grid::v1::PATROL, 700, {}, kT));
+  EXPECT_EQ(taken.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_FALSE(absl::StrContains(taken.error_message(), "position")) << taken.error_message();
+}
+
+}  // namespace
+}  // namespace grid::server
