@@ -313,6 +313,7 @@ Event FormTaskIssued(const std::string& id, const std::string& task, const std::
   t->set_title("daily epidemic-prevention check");
   auto* f = t->add_fields();
   f->set_canonical_path("population.resident_count");
+  f->set_value_class(grid::v1::C0_AGGREGATE);
   f->set_prefill(true);
   t->set_target_org_prefix(target_prefix);
   t->set_target_level(target_level);
@@ -332,6 +333,7 @@ Event FormSubmitted(const std::string& id, const std::string& task, const std::s
   v->set_canonical_path("population.resident_count");
   v->set_value("512");
   v->set_provenance(grid::v1::FormValue::PREFILL_CONFIRMED);
+  v->set_value_class(grid::v1::C0_AGGREGATE);
   return e;
 }
 

@@ -355,6 +355,19 @@ absl::Status CheckBody(const Event& e) {
     case Event::kFormTaskIssued: {
       const auto& t = e.form_task_issued();
       if (t.fields().empty()) return Invalid("form_task_issued.fields", "is empty");
+      std::set<std::string> paths;
+      for (int i = 0; i < t.fields_size(); ++i) {
+        const auto& f = t.fields(i);
+        const std::string at = absl::StrCat("form_task_issued.fields[", i, "]");
+        if (f.canonical_path().empty()) return Invalid(absl::StrCat(at, ".canonical_path"), "is required");
+        if (!paths.insert(f.canonical_path()).second) {
+          return Invalid(absl::StrCat(at, ".canonical_path"), absl::StrCat("'", f.canonical_path(), "' appears twice"));
+        }
+        if (f.value_class() == grid::v1::DATA_CLASS_UNSPECIFIED) {
+          return Invalid(absl::StrCat(at, ".value_class"),
+                         "is required: the class of the values it will carry (C0_AGGREGATE for counts)");
+        }
+      }
       if (auto s = RequireOrgPath("form_task_issued.target_org_prefix", t.target_org_prefix()); !s.ok()) return s;
       if (t.target_level() != 0 && t.target_level() < Depth(t.target_org_prefix())) {
         return Invalid("form_task_issued.target_level", "is above the target prefix");
@@ -373,6 +386,10 @@ absl::Status CheckBody(const Event& e) {
         }
         if (f.values(i).provenance() == grid::v1::FormValue::PROVENANCE_UNSPECIFIED) {
           return Invalid(absl::StrCat("form_submitted.values[", i, "].provenance"), "is required");
+        }
+        if (f.values(i).value_class() == grid::v1::DATA_CLASS_UNSPECIFIED) {
+          return Invalid(absl::StrCat("form_submitted.values[", i, "].value_class"),
+                         "is required: the class the form task declares for the field");
         }
       }
       return absl::OkStatus();
@@ -704,6 +721,18 @@ absl::Status CheckForm(const FormTaskState& st, const Event& e) {
   if (!f.supersedes_submission_id().empty() && !st.submissions.contains(f.supersedes_submission_id())) {
     return Refused(absl::StrCat("submission ", f.supersedes_submission_id(), " to supersede is not in form task ", id));
   }
+  for (int i = 0; i < f.values_size(); ++i) {
+    const auto& v = f.values(i);
+    auto declared = st.fields.find(v.canonical_path());
+    if (declared == st.fields.end()) {
+      return Refused(absl::StrCat("values[", i, "]: '", v.canonical_path(), "' is not a field of form task ", id));
+    }
+    if (v.value_class() != declared->second) {
+      return Refused(absl::StrCat("values[", i, "].value_class is ", grid::v1::DataClass_Name(v.value_class()),
+                                  " but form task ", id, " declares ", grid::v1::DataClass_Name(declared->second),
+                                  " for '", v.canonical_path(), "'"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -993,6 +1022,7 @@ void Apply(AggregateState* state, const Event& e) {
       auto& f = get(static_cast<FormTaskState*>(nullptr));
       f.issued = true;
       f.target_org_prefix = e.form_task_issued().target_org_prefix();
+      for (const auto& field : e.form_task_issued().fields()) f.fields[field.canonical_path()] = field.value_class();
       f.due = ToTime(e.form_task_issued().due());
       break;
     }

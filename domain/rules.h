@@ -101,6 +101,8 @@ struct ProjectState {  // project/<id>
 
 struct FormTaskState {  // form/<task>
   bool issued = false;
+  // canonical path → the class its values carry
+  std::map<std::string, grid::v1::DataClass> fields;
   std::string target_org_prefix;
   absl::Time due;
   std::set<std::string> submissions;

@@ -222,17 +222,35 @@ const google::protobuf::Descriptor* BodyType(const std::string& type) {
 
 }  // namespace
 
-EventView ViewEvent(const Principal& p, const storage::LogRecord& r, std::string* redacted) {
+absl::StatusOr<EventView> ViewEvent(const Principal& p, const storage::LogRecord& r,
+                                    storage::Position checked_from, std::string* redacted) {
   if (!p.Sees(r.org_path)) return EventView::kHidden;
   if (p.full_clearance()) return EventView::kAsStored;
-  // The envelope's own fields go up to C1; the body's as its type says.
+  // The envelope's own fields go up to C1; the body's as its type says. The
+  // stored bytes as they are only for records known to hold no unknown field.
   const auto* body = BodyType(r.type);
-  if (p.clearance() >= grid::v1::C1_INTERNAL && body != nullptr && MaxClass(body) <= p.clearance()) {
+  if (r.position >= checked_from && p.clearance() >= grid::v1::C1_INTERNAL && body != nullptr &&
+      MaxClass(body) <= p.clearance()) {
     return EventView::kAsStored;
   }
   grid::v1::Event e;
-  if (!e.ParseFromString(r.wire)) return EventView::kHidden;
-  if (!Redact(&e, p.clearance())) return EventView::kAsStored;
+  if (!e.ParseFromString(r.wire)) {
+    return absl::DataLossError(absl::StrCat("the event at position ", r.position, " does not parse"));
+  }
+  bool changed = false;
+  if (FindUnknownField(e)) {
+    e.DiscardUnknownFields();
+    changed = true;
+  }
+  // Count-only callers learn that an event of a type happened where and
+  // when, never what it says: counts come from projections, where small ones
+  // are withheld.
+  if (p.clearance() <= grid::v1::C0_AGGREGATE && e.body_case() != grid::v1::Event::BODY_NOT_SET) {
+    e.clear_body();
+    changed = true;
+  }
+  changed |= Redact(&e, p.clearance());
+  if (!changed) return EventView::kAsStored;
   *redacted = e.SerializeAsString();
   return EventView::kRedacted;
 }
@@ -256,6 +274,8 @@ std::string RowOrgPath(const grid::v1::ProjectionRow& row) {
 
 bool ViewRow(const Principal& p, grid::v1::ProjectionRow* row) {
   if (!p.Sees(RowOrgPath(*row))) return false;
+  // A field no schema defines has no class: served to nobody.
+  row->DiscardUnknownFields();
   if (p.full_clearance() || !row->has_value()) return true;
   std::vector<std::string> changed;
   Redact(row->mutable_value(), p.clearance(), &changed);

@@ -124,9 +124,14 @@ class PolicySet {
 // What a principal receives of a stored event: nothing outside its
 // jurisdiction; the stored bytes when no field is above its clearance (the
 // chain then verifies); otherwise the redacted event, re-serialized into
-// `*redacted` (its chain no longer verifies).
+// `*redacted` (its chain no longer verifies). Below full clearance, fields
+// the schema does not define are dropped (records at positions from
+// `checked_from` on were appended with them refused, so they hold none), and
+// a count-only (C0) caller gets the envelope without the body. DATA_LOSS if
+// the record does not parse.
 enum class EventView { kHidden, kAsStored, kRedacted };
-EventView ViewEvent(const Principal& p, const storage::LogRecord& r, std::string* redacted);
+absl::StatusOr<EventView> ViewEvent(const Principal& p, const storage::LogRecord& r,
+                                    storage::Position checked_from, std::string* redacted);
 
 // The same for a projection row of `projection`: false when the row is
 // outside the jurisdiction; otherwise the row redacted in place (and, for a

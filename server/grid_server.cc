@@ -9,6 +9,9 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "domain/admission.h"
@@ -22,6 +25,37 @@
 #include "server/projector.h"
 
 namespace grid::server {
+
+namespace {
+
+// The first position appended with unknown fields refused, kept in
+// `<data_dir>/checked_from`: written as head + 1 by the first server that
+// refuses them, so a log written before (or restored from a backup, which
+// does not carry the file) is treated as unchecked up to its head, never
+// the other way round.
+absl::StatusOr<storage::Position> CheckedFrom(const std::string& data_dir, storage::Position head) {
+  const std::string path = data_dir + "/checked_from";
+  if (std::ifstream in(path); in) {
+    storage::Position p = 0;
+    if (!(in >> p) || p == 0) {
+      return absl::DataLossError(absl::StrCat(path, " does not hold a position; remove it (the server "
+                                                    "then treats the log up to its head as unchecked)"));
+    }
+    return p;
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << head + 1 << "\n";
+    if (!out.flush()) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", ec.message()));
+  return head + 1;
+}
+
+}  // namespace
 
 struct GridServer::Impl {
   ServerMetrics metrics;
@@ -157,6 +191,9 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   impl->env.sequencer = impl->sequencer.get();
   impl->env.tail = tail;
   impl->env.pool = impl->pool.get();
+  auto checked_from = CheckedFrom(options.data_dir, head.position);
+  if (!checked_from.ok()) return checked_from.status();
+  impl->env.checked_from = *checked_from;
   impl->env.limits = options.limits;
   impl->env.limits.person_key = *person_key;
   impl->env.access = impl->access.get();

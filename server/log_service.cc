@@ -212,7 +212,12 @@ class ReadWriter final : public PumpedWriter<grpc::ByteBuffer> {
         break;
       }
       for (const auto& r : *records) {
-        switch (ViewEvent(access_->principal(), *r, &redacted)) {
+        auto view = ViewEvent(access_->principal(), *r, env_->checked_from, &redacted);
+        if (!view.ok()) {
+          step.status = ToGrpc(view.status());
+          return step;
+        }
+        switch (*view) {
           case EventView::kHidden:
             break;
           case EventView::kAsStored:
@@ -335,7 +340,12 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
         if (!filter_.Matches(*r)) {
           ++scanned_unsent_;
         } else {
-          switch (ViewEvent(access_->principal(), *r, &redacted_)) {
+          auto view = ViewEvent(access_->principal(), *r, env_->checked_from, &redacted_);
+          if (!view.ok()) {
+            step.status = ToGrpc(view.status());
+            return step;
+          }
+          switch (*view) {
             case EventView::kHidden:
               ++scanned_unsent_;
               break;

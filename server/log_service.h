@@ -63,6 +63,10 @@ struct ServiceEnv {
   LiveTail* tail = nullptr;
   boost::asio::thread_pool* pool = nullptr;
   AppendLimits limits;
+  // Events at positions from here on were appended with unknown fields
+  // refused (ViewEvent); before it they are parsed and cleaned for callers
+  // below full clearance. GridServer keeps it in the data directory.
+  storage::Position checked_from = UINT64_MAX;
   const storage::Signer* signer = nullptr;
   ServerMetrics* metrics = nullptr;  // may be null
   AccessControl* access = nullptr;

@@ -23,6 +23,22 @@ DataClass ClassOf(const FieldDescriptor* f, DataClass inherited) {
   return c == grid::v1::DATA_CLASS_UNSPECIFIED ? inherited : c;
 }
 
+// The class of field `f` of message `m`: a (class_from) sibling's value when
+// it is set and valid, else ClassOf().
+DataClass ClassIn(const Message& m, const FieldDescriptor* f, DataClass inherited) {
+  const std::string& from = f->options().GetExtension(grid::v1::class_from);
+  if (!from.empty()) {
+    const FieldDescriptor* s = m.GetDescriptor()->FindFieldByName(from);
+    if (s != nullptr && s->type() == FieldDescriptor::TYPE_ENUM && !s->is_repeated()) {
+      const int v = m.GetReflection()->GetEnumValue(m, s);
+      if (v != grid::v1::DATA_CLASS_UNSPECIFIED && grid::v1::DataClass_IsValid(v)) {
+        return static_cast<DataClass>(v);
+      }
+    }
+  }
+  return ClassOf(f, inherited);
+}
+
 std::string Masked(grid::v1::Mask mask, std::string_view v) {
   return mask == grid::v1::MASK_NAME ? MaskName(v) : MaskPhone(v);
 }
@@ -44,7 +60,7 @@ bool RedactIn(Message* m, DataClass clearance, DataClass inherited, const std::s
   r->ListFields(*m, &fields);
   bool any = false;
   for (const FieldDescriptor* f : fields) {
-    const DataClass cls = ClassOf(f, inherited);
+    const DataClass cls = ClassIn(*m, f, inherited);
     const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
     if (cls > clearance && f->message_type() != nullptr && clearance >= grid::v1::C1_INTERNAL &&
         HasMaskedField(f->message_type())) {
@@ -97,7 +113,10 @@ DataClass MaxClassIn(const Descriptor* d, DataClass inherited,
   if ((*depth)[d]++ > 0) return max;  // recursive type: already counted
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    const DataClass c = ClassOf(f, inherited);
+    // A field whose class is set at run time may carry any class.
+    const DataClass c = f->options().GetExtension(grid::v1::class_from).empty()
+                            ? ClassOf(f, inherited)
+                            : grid::v1::C4_RESTRICTED;
     max = std::max(max, c);
     if (f->message_type() != nullptr) max = std::max(max, MaxClassIn(f->message_type(), c, depth));
   }
@@ -163,6 +182,32 @@ absl::Status TokenizeIn(Message* m, std::string_view key, const std::string& pre
 
 bool Redact(Message* m, DataClass clearance, std::vector<std::string>* changed) {
   return RedactIn(m, clearance, grid::v1::C0_AGGREGATE, "", changed);
+}
+
+std::optional<std::string> FindUnknownField(const Message& m, const std::string& path) {
+  const Reflection* r = m.GetReflection();
+  const auto& unknown = r->GetUnknownFields(m);
+  if (!unknown.empty()) {
+    return absl::StrCat(path.empty() ? "" : absl::StrCat(path, " "), "has field number ",
+                        unknown.field(0).number(), ", which ", m.GetDescriptor()->full_name(),
+                        " does not define");
+  }
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string name = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        if (auto u = FindUnknownField(r->GetRepeatedMessage(m, f, i), absl::StrCat(name, "[", i, "]"))) {
+          return u;
+        }
+      }
+    } else if (auto u = FindUnknownField(r->GetMessage(m, f), name)) {
+      return u;
+    }
+  }
+  return std::nullopt;
 }
 
 DataClass MaxClass(const Descriptor* d) {

@@ -7,6 +7,7 @@
 #ifndef GRID_SERVER_REDACT_H_
 #define GRID_SERVER_REDACT_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,13 +23,22 @@ namespace grid::server {
 // Fields whose class is above `clearance` are masked when they carry a
 // (mask) and the caller is at least C1_INTERNAL, removed otherwise. A field
 // without a class (map entries, oneof bodies) has the class of the field
-// that holds it. The dotted paths of what was masked or removed go to
+// that holds it; a (class_from) field the class its sibling names. The dotted paths of what was masked or removed go to
 // `changed` (may be null). Returns whether anything changed.
 bool Redact(google::protobuf::Message* m, grid::v1::DataClass clearance,
             std::vector<std::string>* changed = nullptr);
 
+// Where `m` holds a field its schema does not define (an unknown field):
+// "household_created.head has field number 99, which grid.v1.PersonRef does
+// not define", with `path` in front; nullopt when it holds none. Unknown
+// fields have no data class, so they are refused at append and dropped from
+// whatever is served.
+std::optional<std::string> FindUnknownField(const google::protobuf::Message& m,
+                                            const std::string& path = "");
+
 // The highest class of any field the message type can hold, nested types
-// included (cached per type).
+// included (cached per type); C4_RESTRICTED for a type with a (class_from)
+// field.
 grid::v1::DataClass MaxClass(const google::protobuf::Descriptor* d);
 
 // "张三丰" -> "张*"; "" stays "".

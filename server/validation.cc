@@ -69,6 +69,13 @@ absl::StatusOr<storage::AppendBatch> ValidateAppend(
         "append request is ", bytes, " bytes; the limit is ",
         limits.max_request_bytes, " (server flag --max_append_bytes)"));
   }
+  // Before anything reads a field: data the catalog does not define has no
+  // class, so nothing could decide who may see it.
+  if (auto unknown = FindUnknownField(request)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "append request: ", *unknown,
+        "; fields the catalog does not define have no data class and are refused"));
+  }
   if (!IsValidStreamName(request.stream())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "stream must be 1..", kMaxStreamBytes,

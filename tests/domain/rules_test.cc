@@ -257,6 +257,21 @@ std::vector<Case> Cases() {
        "submission sub-1 to supersede is not in form task t-7"},
       {"issue twice", {task}, ev::FormTaskIssued("x", "t-7", "health", kVillage, 4, Day(3), Day(2)), pre,
        "already issued"},
+      {"issue a field without a value class", {},
+       Modified(task, [](Event* e) { e->mutable_form_task_issued()->mutable_fields(0)->clear_value_class(); }), arg,
+       "form_task_issued.fields[0].value_class: is required"},
+      {"submit a value without its class", {task},
+       Modified(ev::FormSubmitted("x", "t-7", kG5, "sub-1", Day(2)),
+                [](Event* e) { e->mutable_form_submitted()->mutable_values(0)->clear_value_class(); }),
+       arg, "form_submitted.values[0].value_class: is required"},
+      {"submit a value under another class than the task declares", {task},
+       Modified(ev::FormSubmitted("x", "t-7", kG5, "sub-1", Day(2)),
+                [](Event* e) { e->mutable_form_submitted()->mutable_values(0)->set_value_class(grid::v1::C4_RESTRICTED); }),
+       pre, "values[0].value_class is C4_RESTRICTED but form task t-7 declares C0_AGGREGATE for 'population.resident_count'"},
+      {"submit a field the task does not have", {task},
+       Modified(ev::FormSubmitted("x", "t-7", kG5, "sub-1", Day(2)),
+                [](Event* e) { e->mutable_form_submitted()->mutable_values(0)->set_canonical_path("village.secret"); }),
+       pre, "values[0]: 'village.secret' is not a field of form task t-7"},
   };
 }
 

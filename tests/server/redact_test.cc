@@ -15,6 +15,7 @@
 #include "domain/events.h"
 #include "grid/v1/projection.pb.h"
 #include "server/access_policy.h"
+#include "server/validation.h"
 #include "tests/testing/status_matchers.h"
 
 namespace grid::server {
@@ -311,14 +312,112 @@ TEST(PolicyTest, ViewEventHidesRedactsOrPassesTheStoredBytes) {
   grid::v1::PrincipalPolicy q = OnePrincipal().principals(0);
   std::string out;
   q.set_clearance(grid::v1::C2_PERSONAL);
-  EXPECT_EQ(ViewEvent(Principal(q), r, &out), EventView::kAsStored);
+  EXPECT_EQ(*ViewEvent(Principal(q), r, 0, &out), EventView::kAsStored);
   q.set_clearance(grid::v1::C1_INTERNAL);
-  ASSERT_EQ(ViewEvent(Principal(q), r, &out), EventView::kRedacted);
+  ASSERT_EQ(*ViewEvent(Principal(q), r, 0, &out), EventView::kRedacted);
   grid::v1::Event seen;
   ASSERT_TRUE(seen.ParseFromString(out));
   EXPECT_EQ(seen.household_created().head().name(), "张*");
+  // Count-only: the envelope, no body at all.
+  q.set_clearance(grid::v1::C0_AGGREGATE);
+  ASSERT_EQ(*ViewEvent(Principal(q), r, 0, &out), EventView::kRedacted);
+  ASSERT_TRUE(seen.ParseFromString(out));
+  EXPECT_EQ(seen.body_case(), grid::v1::Event::BODY_NOT_SET);
+  EXPECT_EQ(seen.type(), "HouseholdCreated");
+  EXPECT_EQ(seen.org_path(), "350583/101/201/g01");
   q.set_jurisdiction(0, "350583/102");
-  EXPECT_EQ(ViewEvent(Principal(q), r, &out), EventView::kHidden);
+  EXPECT_EQ(*ViewEvent(Principal(q), r, 0, &out), EventView::kHidden);
+}
+
+// Regression: a stored record that did not parse was skipped as if hidden.
+TEST(PolicyTest, ARecordThatDoesNotParseIsDataLoss) {
+  storage::LogRecord r;
+  r.position = 7;
+  r.type = "HouseholdCreated";
+  r.org_path = "350583/101/201/g01";
+  r.wire = std::string("\x0a\xff\xff\xff", 4);
+  grid::v1::PrincipalPolicy q = OnePrincipal().principals(0);
+  q.set_clearance(grid::v1::C1_INTERNAL);
+  std::string out;
+  auto view = ViewEvent(Principal(q), r, 0, &out);
+  EXPECT_EQ(view.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(view.status().message().find("position 7"), std::string::npos) << view.status();
+}
+
+// Regression: fields unknown to the schema (an ID number nested in a
+// PersonRef, a phone at the top) were served to C2 and C0 callers.
+TEST(PolicyTest, UnknownFieldsAreNeverServedBelowFullClearance) {
+  grid::v1::Event e = domain::events::SanitationReport("e1", "350583/101/201/g01", "w-1",
+                                                       grid::v1::PATROL, 900, {}, absl::Now());
+  std::string wire = e.SerializeAsString();
+  // Field 999 (length-delimited) holding a phone number.
+  wire += std::string("\xba\x3e\x0b", 3) + "13812341234";
+  storage::LogRecord r;
+  r.position = 5;
+  r.type = e.type();
+  r.org_path = e.org_path();
+  r.wire = wire;
+  grid::v1::PrincipalPolicy q = OnePrincipal().principals(0);
+  q.set_clearance(grid::v1::C2_PERSONAL);
+  std::string out;
+  // Appended before unknown fields were refused: cleaned.
+  ASSERT_EQ(*ViewEvent(Principal(q), r, 6, &out), EventView::kRedacted);
+  EXPECT_EQ(out.find("13812341234"), std::string::npos);
+  grid::v1::Event seen;
+  ASSERT_TRUE(seen.ParseFromString(out));
+  EXPECT_EQ(seen.sanitation_report_submitted().total_score_x10(), 900u);
+  // Full clearance gets the stored bytes, which the chain covers.
+  q.set_clearance(grid::v1::C4_RESTRICTED);
+  EXPECT_EQ(*ViewEvent(Principal(q), r, 6, &out), EventView::kAsStored);
+  // Appends refuse them, naming where the field is.
+  grid::v1::AppendRequest req;
+  req.set_stream("sanitation/350583/101/201/g01");
+  ASSERT_TRUE(req.add_events()->ParseFromString(wire));
+  auto checked = ValidateAppend(req, AppendLimits(), grid::v1::Actor());
+  EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(checked.status().message().find("events[0] has field number 999"), std::string::npos)
+      << checked.status();
+  // Nested: inside the head of a household.
+  grid::v1::Event h = domain::events::HouseholdCreated("e2", "h-1", "350583/101/201/g01", "pt-1",
+                                                       "张三", absl::Now());
+  std::string head = h.household_created().head().SerializeAsString() +
+                     std::string("\x92\x06\x12", 3) + "11010519491231002X";
+  ASSERT_TRUE(h.mutable_household_created()->mutable_head()->ParseFromString(head));
+  grid::v1::AppendRequest nested;
+  nested.set_stream("household/h-1");
+  *nested.add_events() = h;
+  checked = ValidateAppend(nested, AppendLimits(), grid::v1::Actor());
+  EXPECT_NE(checked.status().message().find(
+                "events[0].household_created.head has field number 98, which grid.v1.PersonRef"),
+            std::string::npos)
+      << checked.status();
+}
+
+// Regression: a form field declared C4 had its submitted values shown to C2
+// callers; the class the task declares is the class of the value.
+TEST(PolicyTest, AFormValueHasTheClassItsFieldDeclares) {
+  grid::v1::Event e = domain::events::FormSubmitted("e1", "t-1", "350583/101/201", "s-1", absl::Now());
+  auto* v = e.mutable_form_submitted()->mutable_values(0);
+  v->set_value_class(grid::v1::C4_RESTRICTED);
+  v->set_value("special population: 2");
+  grid::v1::Event c3 = e;
+  Redact(&c3, grid::v1::C3_SENSITIVE);
+  EXPECT_EQ(c3.form_submitted().values(0).value(), "");
+  EXPECT_EQ(c3.form_submitted().values(0).canonical_path(), v->canonical_path());
+  grid::v1::Event c4 = e;
+  EXPECT_FALSE(Redact(&c4, grid::v1::C4_RESTRICTED));
+  // A field declared C0 is anyone's.
+  v->set_value_class(grid::v1::C0_AGGREGATE);
+  grid::v1::Event c0 = e;
+  Redact(&c0, grid::v1::C0_AGGREGATE);
+  EXPECT_EQ(c0.form_submitted().values(0).value(), "special population: 2");
+  // Unset (older submissions): the value's own class, C2.
+  v->clear_value_class();
+  grid::v1::Event c1 = e;
+  Redact(&c1, grid::v1::C1_INTERNAL);
+  EXPECT_EQ(c1.form_submitted().values(0).value(), "");
+  // The type can carry any class, so no caller below C4 gets it unparsed.
+  EXPECT_EQ(MaxClass(grid::v1::FormSubmitted::descriptor()), grid::v1::C4_RESTRICTED);
 }
 
 }  // namespace

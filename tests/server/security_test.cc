@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "storage/event_log.h"
 #include "tests/testing/policy_server.h"
 
 namespace grid::server {
@@ -99,6 +100,61 @@ TEST_F(SecurityTest, AnotherTownsStreamLooksLikeAMissingOne) {
   grpc::Status taken = Append("worker", ev::SanitationReport("s2", kG1, "w-1", grid::v1::PATROL, 700, {}, kT));
   EXPECT_EQ(taken.error_code(), StatusCode::FAILED_PRECONDITION);
   EXPECT_FALSE(absl::StrContains(taken.error_message(), "position")) << taken.error_message();
+}
+
+// Regression: unknown fields (an ID number in a PersonRef's, a phone at the
+// top) were accepted, stored in the WAL and served to C1 and C0 callers.
+TEST_F(SecurityTest, UnknownFieldsAreRefusedAtAppendAndNeverServed) {
+  // A record written with one before this server refused them.
+  const std::string phone = "13900001111";  // not the seed head's
+  {
+    std::filesystem::create_directories(dir_.path() + "/data");
+    storage::EventLogOptions lo;
+    ASSERT_OK_AND_ASSIGN(auto log, storage::EventLog::Open(lo, dir_.path() + "/data"));
+    grid::v1::Event old;
+    ASSERT_TRUE(old.ParseFromString(
+        ev::GridDefined("old-1", "350583/101/201/g07", absl::FromUnixSeconds(1780000000)).SerializeAsString() + std::string("\xba\x3e\x0b", 3) + phone));
+    old.set_stream("org/350583");
+    storage::AppendBatch b;
+    b.stream = "org/350583";
+    b.events.push_back(old);
+    storage::AppendBatch* batches[] = {&b};
+    ASSERT_OK(log->Commit(batches, absl::Now()).outcomes[0].status);
+  }
+  Start();
+  Seed();
+  // Served to no one below full clearance; the auditor gets the stored bytes.
+  for (const char* who : {"worker", "dept", "leader"}) {
+    const auto events = ReadAll(who);
+    ASSERT_FALSE(events.empty()) << who;
+    EXPECT_EQ(events[0].event_id().empty() ? events[0].type() : events[0].event_id(),
+              std::string(who) == "leader" ? "GridDefined" : "old-1");
+    for (const auto& e : events) {
+      EXPECT_EQ(e.SerializeAsString().find(phone), std::string::npos) << who;
+      EXPECT_TRUE(e.GetReflection()->GetUnknownFields(e).empty()) << who;
+    }
+  }
+  EXPECT_NE(ReadAll("auditor")[0].SerializeAsString().find(phone), std::string::npos);
+
+  // New appends with one are refused, naming where it is; nothing is written.
+  const size_t before = ReadAll("auditor").size();
+  grid::v1::Event h = ev::HouseholdCreated("u1", "h-7", kG1, "", "张三", kT);
+  std::string head = h.household_created().head().SerializeAsString() +
+                     std::string("\x92\x06\x12", 3) + kIdNumber;
+  ASSERT_TRUE(h.mutable_household_created()->mutable_head()->ParseFromString(head));
+  grpc::Status s = Append("worker", h);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(s.error_message(),
+                                "events[0].household_created.head has field number 98"))
+      << s.error_message();
+  grid::v1::Event top;
+  ASSERT_TRUE(top.ParseFromString(
+      ev::SanitationReport("u2", kG1, "w-1", grid::v1::PATROL, 900, {}, kT).SerializeAsString() +
+      std::string("\xba\x3e\x0b", 3) + phone));
+  s = Append("worker", top);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "events[0] has field number 999")) << s.error_message();
+  EXPECT_EQ(ReadAll("auditor").size(), before);
 }
 
 }  // namespace
