@@ -225,6 +225,11 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
     return deny(absl::PermissionDeniedError(
         absl::StrCat(p->RoleName(), " principals may not call ", rule.method)));
   }
+  if (rule.whole_database && !p->dev() && !(p->everywhere() && p->full_clearance())) {
+    return deny(absl::PermissionDeniedError(absl::StrCat(
+        rule.method, " hands out the whole database, every town's personal data: it needs an ",
+        "ADMIN with jurisdiction [\"\"] and clearance C4_RESTRICTED, which ", name, " does not have")));
+  }
   // Dev mode (one machine, no principals) has no quotas: every local
   // caller would share one bucket.
   if (absl::Duration wait = dev_mode() ? absl::ZeroDuration() : TakeToken(name);

@@ -42,7 +42,7 @@ const std::vector<RpcRule>& RpcRules() {
       {Rpc::kListProjections, "/grid.v1.Projections/ListProjections", kEveryone, false, false, false},
       {Rpc::kRebuildProjection, "/grid.v1.Projections/RebuildProjection", Bit(grid::v1::ADMIN),
        true, true, false},
-      {Rpc::kBackup, "/grid.v1.Admin/Backup", Bit(grid::v1::ADMIN), true, true, true},
+      {Rpc::kBackup, "/grid.v1.Admin/Backup", Bit(grid::v1::ADMIN), true, true, true, true},
       {Rpc::kReadAudit, "/grid.v1.Admin/ReadAudit", Bit(grid::v1::AUDITOR), false, false, true},
   };
   return kRules;

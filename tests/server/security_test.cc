@@ -157,5 +157,38 @@ TEST_F(SecurityTest, UnknownFieldsAreRefusedAtAppendAndNeverServed) {
   EXPECT_EQ(ReadAll("auditor").size(), before);
 }
 
+// Regression: Admin.Backup handed every town's personal data to any ADMIN,
+// whatever its jurisdiction and clearance.
+TEST_F(SecurityTest, ABackupNeedsAnAdminEntitledToEverything) {
+  Start();
+  Seed();
+  auto backup = [&](const std::string& who, std::string* message) {
+    grpc::ClientContext ctx;
+    Bound(&ctx);
+    auto r = grid::v1::Admin::NewStub(As(who))->Backup(&ctx, {});
+    grid::v1::BackupChunk chunk;
+    size_t bytes = 0;
+    while (r->Read(&chunk)) bytes += chunk.data().size();
+    grpc::Status s = r->Finish();
+    *message = s.error_message();
+    EXPECT_TRUE(s.ok() || bytes == 0) << who << " got " << bytes << " bytes and then " << s.error_message();
+    return s.error_code();
+  };
+  std::string message;
+  EXPECT_EQ(backup("admin-town", &message), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(message, "whole database")) << message;
+  EXPECT_EQ(backup("admin-c2", &message), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(backup("admin", &message), StatusCode::OK) << message;
+  // Each refusal is in the audit, with its reason.
+  int refused = 0;
+  for (const auto& r : Audit()) {
+    if (r.method() == "/grid.v1.Admin/Backup" && r.result() == "PERMISSION_DENIED" &&
+        absl::StrContains(r.message(), "whole database")) {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 2);
+}
+
 }  // namespace
 }  // namespace grid::server

@@ -51,7 +51,10 @@ inline const char* const kPolicy = R"({
      "decides_stages": ["ESTABLISHMENT"], "clearance": "C1_INTERNAL"},
     {"principal": "leader", "role": "LEADER", "jurisdiction": ["350583/101"]},
     {"principal": "auditor", "role": "AUDITOR", "jurisdiction": [""], "clearance": "C4_RESTRICTED"},
-    {"principal": "admin", "role": "ADMIN", "jurisdiction": [""]},
+    {"principal": "admin", "role": "ADMIN", "jurisdiction": [""], "clearance": "C4_RESTRICTED"},
+    {"principal": "admin-town", "role": "ADMIN", "jurisdiction": ["350583/101"],
+     "clearance": "C4_RESTRICTED"},
+    {"principal": "admin-c2", "role": "ADMIN", "jurisdiction": [""], "clearance": "C2_PERSONAL"},
     {"principal": "seed", "role": "DEPARTMENT", "jurisdiction": [""], "clearance": "C4_RESTRICTED",
      "append_types": ["GridDefined", "WorkerAssigned", "HouseholdCreated",
                       "SanitationReportSubmitted"]}
@@ -115,8 +118,8 @@ class PolicyServerTest : public ::testing::Test {
     o.data_dir = dir_.path() + "/data";
     o.auth.tls_cert_path = cert_;
     o.auth.tls_key_path = key_;
-    for (const char* p : {"worker", "cadre", "dept", "leader", "auditor", "admin", "seed",
-                          "stranger"}) {
+    for (const char* p : {"worker", "cadre", "dept", "leader", "auditor", "admin", "admin-town",
+                          "admin-c2", "seed", "stranger"}) {
       o.auth.tokens.push_back({p, storage::ToHex(storage::Sha256(Token(p)))});
     }
     o.access.policy_file = policy_;
