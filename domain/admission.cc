@@ -95,7 +95,11 @@ absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
     const grid::v1::Event& e = batch.events[i];
     // The scope first: the rules' refusals may describe the state.
     absl::Status s = batch.scope == nullptr ? absl::OkStatus() : CheckScope(*batch.scope, next, e, lookup);
-    if (s.ok()) s = Check(next, e, lookup);
+    if (s.ok()) {
+      s = Check(next, e, lookup);
+      // A refusal says no more than the appender may read.
+      if (!s.ok() && batch.scope != nullptr) s = ForClearance(std::move(s), batch.scope->clearance);
+    }
     if (!s.ok()) {
       return absl::Status(s.code(), absl::StrCat("events[", i, "] (", e.type(), "): ", s.message()));
     }

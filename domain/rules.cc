@@ -4,6 +4,8 @@
 
 #include <functional>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
@@ -23,6 +25,18 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
 
 absl::Status Refused(absl::string_view what) {
   return absl::FailedPreconditionError(what);
+}
+
+constexpr char kQuotedClass[] = "grid.v1/quoted_class";
+constexpr char kPlainMessage[] = "grid.v1/plain_message";
+
+// A refusal whose message quotes data of class `cls` (a person token, who is
+// the head, a reported death); `plain` says the same without quoting it.
+absl::Status RefusedQuoting(grid::v1::DataClass cls, absl::string_view what, absl::string_view plain) {
+  absl::Status s = Refused(what);
+  s.SetPayload(kQuotedClass, absl::Cord(absl::StrCat(static_cast<int>(cls))));
+  s.SetPayload(kPlainMessage, absl::Cord(plain));
+  return s;
 }
 
 bool IsSegmentChar(char c) {
@@ -546,7 +560,8 @@ absl::Status CheckHousehold(const HouseholdState& st, const Event& e, StateLooku
   }
   auto member = [&](const std::string& token) -> absl::Status {
     if (!st.members.contains(token)) {
-      return Refused(absl::StrCat("member ", token, " is not in household ", id));
+      return RefusedQuoting(grid::v1::C2_PERSONAL, absl::StrCat("member ", token, " is not in household ", id),
+                            absl::StrCat("a person the event names is not a member of household ", id));
     }
     return absl::OkStatus();
   };
@@ -554,7 +569,9 @@ absl::Status CheckHousehold(const HouseholdState& st, const Event& e, StateLooku
     case Event::kMemberAdded: {
       const auto& token = e.member_added().person().person_token();
       if (st.members.contains(token)) {
-        return Refused(absl::StrCat("person ", token, " is already a member of household ", id));
+        return RefusedQuoting(grid::v1::C2_PERSONAL,
+                              absl::StrCat("person ", token, " is already a member of household ", id),
+                              absl::StrCat("the person is already a member of household ", id));
       }
       return absl::OkStatus();
     }
@@ -563,22 +580,29 @@ absl::Status CheckHousehold(const HouseholdState& st, const Event& e, StateLooku
       if (auto s = member(m.person_token()); !s.ok()) return s;
       const auto& mem = st.members.at(m.person_token());
       if (m.reason() == grid::v1::MemberRemoved::DEATH_REPORTED && mem.death_reported) {
-        return Refused(absl::StrCat("the death of ", m.person_token(), " is already reported; it awaits confirmation"));
+        return RefusedQuoting(grid::v1::C3_SENSITIVE,
+                              absl::StrCat("the death of ", m.person_token(), " is already reported; it awaits confirmation"),
+                              absl::StrCat("the removal conflicts with what household ", id,
+                                           " records about the member"));
       }
       const bool death = m.reason() == grid::v1::MemberRemoved::DEATH_REPORTED ||
                          m.reason() == grid::v1::MemberRemoved::DEATH_CONFIRMED;
       if (!death && m.person_token() == st.head && st.members.size() > 1) {
-        return Refused(absl::StrCat(m.person_token(), " is the head of household ", id, "; change the head first"));
+        return RefusedQuoting(grid::v1::C2_PERSONAL,
+                              absl::StrCat(m.person_token(), " is the head of household ", id, "; change the head first"),
+                              absl::StrCat("the member is the head of household ", id, "; change the head first"));
       }
       return absl::OkStatus();
     }
     case Event::kHeadChanged: {
       const auto& h = e.head_changed();
       if (h.old_head_token() != st.head) {
-        return Refused(st.head.empty()
-                           ? absl::StrCat("the head of household ", id, " is vacant; leave old_head_token empty")
-                           : absl::StrCat("the head of household ", id, " is ", st.head, ", not '",
-                                          h.old_head_token(), "'"));
+        return RefusedQuoting(
+            grid::v1::C2_PERSONAL,
+            st.head.empty()
+                ? absl::StrCat("the head of household ", id, " is vacant; leave old_head_token empty")
+                : absl::StrCat("the head of household ", id, " is ", st.head, ", not '", h.old_head_token(), "'"),
+            absl::StrCat("old_head_token is not the current head of household ", id));
       }
       return member(h.new_head_token());
     }
@@ -586,7 +610,11 @@ absl::Status CheckHousehold(const HouseholdState& st, const Event& e, StateLooku
       const auto& s = e.household_split();
       for (const auto& t : s.moved_person_tokens()) {
         if (auto m = member(t); !m.ok()) return m;
-        if (t == st.head) return Refused(absl::StrCat("the head ", t, " cannot move out in a split; change the head first"));
+        if (t == st.head) {
+          return RefusedQuoting(grid::v1::C2_PERSONAL,
+                                absl::StrCat("the head ", t, " cannot move out in a split; change the head first"),
+                                "the head cannot move out in a split; change the head first");
+        }
       }
       auto other = others.Get(StreamFor("household", s.new_household_id()));
       if (!other.ok()) return other.status();
@@ -606,8 +634,10 @@ absl::Status CheckHousehold(const HouseholdState& st, const Event& e, StateLooku
       return absl::OkStatus();
     case Event::kHouseholdDissolved:
       if (!st.members.empty()) {
-        return Refused(absl::StrCat("household ", id, " still has ", st.members.size(),
-                                    " member(s); remove or move them first"));
+        return RefusedQuoting(grid::v1::C2_PERSONAL,
+                              absl::StrCat("household ", id, " still has ", st.members.size(),
+                                           " member(s); remove or move them first"),
+                              absl::StrCat("household ", id, " still has members; remove or move them first"));
       }
       return absl::OkStatus();
     case Event::kHouseholdDataCorrected: {
@@ -1058,6 +1088,21 @@ absl::string_view CurrentOrgPath(const AggregateState& state) {
     return p->org_path;
   }
   return {};
+}
+
+grid::v1::DataClass QuotedClass(const absl::Status& refusal) {
+  auto cls = refusal.GetPayload(kQuotedClass);
+  int v = 0;
+  if (!cls || !absl::SimpleAtoi(std::string(*cls), &v) || !grid::v1::DataClass_IsValid(v)) {
+    return grid::v1::C1_INTERNAL;
+  }
+  return static_cast<grid::v1::DataClass>(v);
+}
+
+absl::Status ForClearance(absl::Status refusal, grid::v1::DataClass clearance) {
+  if (QuotedClass(refusal) <= clearance) return refusal;
+  auto plain = refusal.GetPayload(kPlainMessage);
+  return absl::Status(refusal.code(), plain ? std::string(*plain) : "refused by a domain rule");
 }
 
 absl::Status CheckScope(const storage::AppendScope& scope, const AggregateState& own,

@@ -156,6 +156,15 @@ absl::string_view CurrentOrgPath(const AggregateState& state);
 absl::Status CheckScope(const storage::AppendScope& scope, const AggregateState& own,
                         const grid::v1::Event& e, StateLookup& others);
 
+// The class of the data a refusal of Check() quotes: C1_INTERNAL (ids and
+// places) unless it names a person token, who heads a household or a
+// reported death.
+grid::v1::DataClass QuotedClass(const absl::Status& refusal);
+// The refusal as a caller of `clearance` may read it: unchanged when it
+// quotes nothing above the clearance, else the same code with a message that
+// quotes nothing personal.
+absl::Status ForClearance(absl::Status refusal, grid::v1::DataClass clearance);
+
 // Folds `e` into `state`. Assumes Check passed.
 void Apply(AggregateState* state, const grid::v1::Event& e);
 

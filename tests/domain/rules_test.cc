@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <regex>
 
 #include "domain/events.h"
 
@@ -298,6 +299,35 @@ INSTANTIATE_TEST_SUITE_P(Table, RulesTest, ::testing::ValuesIn(Cases()),
                            for (char ch : info.param.name) n += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
                            return n;
                          });
+
+// Regression: refusals quoted person tokens, who heads a household and
+// reported deaths to appenders not cleared for them (and so mapped an ID
+// number to its token). Every refusal of the table that quotes a person
+// token says so by its class, and reads without it below that class.
+TEST(RulesTest, RefusalsQuotingPersonalDataSayLessBelowItsClass) {
+  const std::regex token("\\bp-[0-9]");
+  int quoting = 0;
+  for (const Case& c : Cases()) {
+    World world;
+    for (const auto& e : Base()) ASSERT_TRUE(world.Append(e).ok());
+    for (const auto& e : c.history) ASSERT_TRUE(world.Append(e).ok()) << c.name;
+    const absl::Status s = world.Append(c.event);
+    // Shape errors (INVALID_ARGUMENT) describe only the request itself.
+    if (s.code() != absl::StatusCode::kFailedPrecondition) continue;
+    const std::string m(s.message());
+    const bool personal = std::regex_search(m, token) || m.find("death") != std::string::npos ||
+                          m.find(" head ") != std::string::npos;
+    if (QuotedClass(s) >= grid::v1::C2_PERSONAL) ++quoting;
+    if (personal) EXPECT_GE(QuotedClass(s), grid::v1::C2_PERSONAL) << c.name << ": " << m;
+    if (m.find("death") != std::string::npos) EXPECT_GE(QuotedClass(s), grid::v1::C3_SENSITIVE) << c.name;
+    const absl::Status plain = ForClearance(s, grid::v1::C1_INTERNAL);
+    EXPECT_EQ(plain.code(), s.code());
+    EXPECT_FALSE(std::regex_search(std::string(plain.message()), token)) << c.name << ": " << plain;
+    EXPECT_EQ(plain.message().find("death"), std::string::npos) << c.name;
+    EXPECT_EQ(ForClearance(s, grid::v1::C4_RESTRICTED), s);
+  }
+  EXPECT_GE(quoting, 5);
+}
 
 // Every catalog event type has a builder that passes the shape check, so no
 // type is left without rules.

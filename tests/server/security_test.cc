@@ -157,6 +157,25 @@ TEST_F(SecurityTest, UnknownFieldsAreRefusedAtAppendAndNeverServed) {
   EXPECT_EQ(ReadAll("auditor").size(), before);
 }
 
+// Regression: refusals quoted the head's person token, the token an ID
+// number maps to and whether a death was reported to a C1 appender.
+TEST_F(SecurityTest, RefusalsQuoteOnlyWhatTheAppenderMayRead) {
+  Start();
+  Seed();
+  // h-1's head was registered by ID number. Added again by that number:
+  grid::v1::Event again = ev::MemberAdded("q1", "h-1", kG1, "", "张三丰", grid::v1::MemberAdded::BIRTH, kT);
+  again.mutable_member_added()->mutable_person()->set_id_number(kIdNumber);
+  grpc::Status clerk = Append("clerk", again);
+  EXPECT_EQ(clerk.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(clerk.error_message(), "events[0] (MemberAdded): the person is already a member of household h-1");
+  // The C2 worker may read the roster's tokens, so its refusal names it.
+  grpc::Status worker = Append("worker", again);
+  EXPECT_TRUE(absl::StrContains(worker.error_message(), "person pt-")) << worker.error_message();
+  // A wrong old head.
+  grpc::Status head = Append("clerk", ev::HeadChanged("q2", "h-1", kG1, "pt-someone", "pt-other", kT));
+  EXPECT_EQ(head.error_message(), "events[0] (HeadChanged): old_head_token is not the current head of household h-1");
+}
+
 // Regression: Admin.Backup handed every town's personal data to any ADMIN,
 // whatever its jurisdiction and clearance.
 TEST_F(SecurityTest, ABackupNeedsAnAdminEntitledToEverything) {

@@ -46,6 +46,8 @@ inline const char* const kPolicy = R"({
                       "AddressChanged", "HouseholdMerged"]},
     {"principal": "cadre", "role": "VILLAGE_CADRE", "jurisdiction": ["350583/101/201"],
      "append_types": ["HouseholdCreated"], "clearance": "C2_PERSONAL"},
+    {"principal": "clerk", "role": "VILLAGE_CADRE", "jurisdiction": ["350583/101/201"],
+     "append_types": ["MemberAdded", "MemberRemoved", "HeadChanged"], "clearance": "C1_INTERNAL"},
     {"principal": "dept", "role": "DEPARTMENT", "jurisdiction": ["350583"],
      "append_types": ["ProjectStageDecided"], "departments": ["county-drc"],
      "decides_stages": ["ESTABLISHMENT"], "clearance": "C1_INTERNAL"},
@@ -118,7 +120,7 @@ class PolicyServerTest : public ::testing::Test {
     o.data_dir = dir_.path() + "/data";
     o.auth.tls_cert_path = cert_;
     o.auth.tls_key_path = key_;
-    for (const char* p : {"worker", "cadre", "dept", "leader", "auditor", "admin", "admin-town",
+    for (const char* p : {"worker", "cadre", "clerk", "dept", "leader", "auditor", "admin", "admin-town",
                           "admin-c2", "seed", "stranger"}) {
       o.auth.tokens.push_back({p, storage::ToHex(storage::Sha256(Token(p)))});
     }
