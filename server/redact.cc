@@ -2,6 +2,8 @@
 
 #include <google/protobuf/descriptor.h>
 
+#include <map>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -236,30 +238,67 @@ std::string MaskPhone(std::string_view phone) {
          std::string(phone.substr(phone.size() - 4));
 }
 
+namespace {
+
+std::optional<int64_t> CountOf(const Message& m, const FieldDescriptor* f) {
+  const Reflection* r = m.GetReflection();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT64: return r->GetInt64(m, f);
+    case FieldDescriptor::CPPTYPE_UINT64: return static_cast<int64_t>(r->GetUInt64(m, f));
+    case FieldDescriptor::CPPTYPE_INT32: return r->GetInt32(m, f);
+    case FieldDescriptor::CPPTYPE_UINT32: return r->GetUInt32(m, f);
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
 bool SuppressSmallCounts(Message* m, std::vector<std::string>* suppressed) {
   const Reflection* r = m->GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(*m, &fields);
+  const Descriptor* d = m->GetDescriptor();
   bool any = false;
-  for (const FieldDescriptor* f : fields) {
+  std::vector<const FieldDescriptor*> set;
+  r->ListFields(*m, &set);
+  for (const FieldDescriptor* f : set) {
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
       any |= SuppressSmallCounts(r->MutableMessage(m, f), suppressed);
-      continue;
     }
-    if (!f->options().GetExtension(grid::v1::small_count) || f->is_repeated()) continue;
-    int64_t v = 0;
-    switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT64: v = r->GetInt64(*m, f); break;
-      case FieldDescriptor::CPPTYPE_UINT64: v = static_cast<int64_t>(r->GetUInt64(*m, f)); break;
-      case FieldDescriptor::CPPTYPE_INT32: v = r->GetInt32(*m, f); break;
-      case FieldDescriptor::CPPTYPE_UINT32: v = r->GetUInt32(*m, f); break;
-      default: continue;
+  }
+  // Primary: small counts of sensitive attributes. Read from every field,
+  // set or not (a 0 is a shown count too).
+  std::vector<bool> withheld(d->field_count(), false);
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->is_repeated() || !f->options().GetExtension(grid::v1::small_count)) continue;
+    const auto v = CountOf(*m, f);
+    if (v && *v > 0 && *v < kMinShownCount) withheld[i] = true;
+  }
+  // Complementary: in every group of parts adding up to a total, one
+  // withheld part alone would be the total minus the others; withhold the
+  // smallest part still shown as well.
+  std::map<std::string, std::vector<int>> groups;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const std::string& total = d->field(i)->options().GetExtension(grid::v1::part_of);
+    if (!total.empty() && !d->field(i)->is_repeated()) groups[total].push_back(i);
+  }
+  for (const auto& [total, parts] : groups) {
+    int hidden = 0;
+    for (int i : parts) hidden += withheld[i] ? 1 : 0;
+    if (hidden != 1) continue;
+    int pick = -1;
+    for (int i : parts) {
+      if (withheld[i]) continue;
+      if (pick < 0 || CountOf(*m, d->field(i)).value_or(0) < CountOf(*m, d->field(pick)).value_or(0)) {
+        pick = i;
+      }
     }
-    if (v > 0 && v < kMinShownCount) {
-      r->ClearField(m, f);
-      suppressed->push_back(f->name());
-      any = true;
-    }
+    if (pick >= 0) withheld[pick] = true;
+  }
+  for (int i = 0; i < d->field_count(); ++i) {
+    if (!withheld[i]) continue;
+    r->ClearField(m, d->field(i));
+    suppressed->push_back(d->field(i)->name());
+    any = true;
   }
   return any;
 }

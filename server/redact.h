@@ -47,7 +47,10 @@ std::string MaskName(std::string_view name);
 std::string MaskPhone(std::string_view phone);
 
 // Count-only view: (small_count) fields with a value from 1 to 4 are cleared
-// and their names added to `suppressed`. Returns whether any was.
+// and their names added to `suppressed`; where that leaves a single part of
+// a (part_of) group withheld, the group's smallest shown part is withheld
+// too (complementary suppression), so that subtraction recovers nothing.
+// Returns whether anything was withheld.
 bool SuppressSmallCounts(google::protobuf::Message* m, std::vector<std::string>* suppressed);
 inline constexpr int64_t kMinShownCount = 5;
 
