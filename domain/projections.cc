@@ -15,6 +15,8 @@ using grid::v1::RowValue;
 namespace pb = google::protobuf;
 
 constexpr size_t kMaxMissingListed = 1000;
+// device_gaps: a sequence further past the highest than this is not a gap.
+constexpr uint64_t kMaxSeqJump = 10000;
 
 std::string Key(absl::string_view org, absl::string_view id) { return absl::StrCat(org, "#", id); }
 
@@ -632,6 +634,25 @@ absl::Status FoldDeviceGaps(const Event& e, RowAccess& rows) {
   auto* row = v.mutable_device_gaps();
   row->set_device_id(e.device_id());
   const uint64_t seq = e.device_seq();
+  // A device is its first appender's: another principal naming it (a cloned
+  // or hijacked id) or an implausible jump would move the row, or bury its
+  // gaps; neither is folded in, both are counted where the owner sees them.
+  const std::string& appender = e.actor().principal();
+  if (where && (where->internal().owner() != appender ||
+                (seq > row->highest_seq() && seq - row->highest_seq() > kMaxSeqJump))) {
+    row->set_rejected(row->rejected() + 1);
+    rows.Put(old_key, std::move(v));
+    return absl::OkStatus();
+  }
+  if (!where && seq > kMaxSeqJump) {
+    row->set_rejected(1);
+    RowValue w;
+    w.mutable_internal()->set_org_path(e.org_path());
+    w.mutable_internal()->set_owner(appender);
+    rows.Put(Key(e.org_path(), e.device_id()), std::move(v));
+    rows.Put(dkey, std::move(w));
+    return absl::OkStatus();
+  }
   if (seq > row->highest_seq()) {
     const uint64_t gap = seq - row->highest_seq() - 1;
     for (uint64_t s = row->highest_seq() + 1; s < seq && static_cast<size_t>(row->missing_size()) < kMaxMissingListed;
@@ -658,6 +679,7 @@ absl::Status FoldDeviceGaps(const Event& e, RowAccess& rows) {
   if (!where || where->internal().org_path() != e.org_path()) {
     RowValue w;
     w.mutable_internal()->set_org_path(e.org_path());
+    w.mutable_internal()->set_owner(appender);
     rows.Put(dkey, std::move(w));
   }
   return absl::OkStatus();

@@ -35,6 +35,11 @@ Event WithDevice(Event e, const std::string& device, uint64_t seq, const std::st
   return e;
 }
 
+Event By(Event e, const std::string& principal) {
+  e.mutable_actor()->set_principal(principal);
+  return e;
+}
+
 struct Expect {
   std::string key;
   // Substrings of the row's text ("!x" = x is not in it: a zero field);
@@ -187,6 +192,19 @@ std::vector<Case> Cases() {
        {WithDevice(report, "dev-1", 1), WithDevice(ev::SanitationReport("s2", kG5, "w-4", grid::v1::PATROL, 900, {}, Day(1)), "dev-1", 4),
         WithDevice(ev::SanitationReport("s3", kG5, "w-4", grid::v1::PATROL, 900, {}, Day(0.5)), "dev-1", 2)},
        {{"350583/101/203/g05#dev-1", {"highest_seq: 4", "missing: 3", "missing_count: 1"}}}},
+      // Regression: another town's worker appended with this device id and a
+      // huge sequence, and the row moved under its grid.
+      {"another appender's events naming the device are counted, not folded in", "device_gaps",
+       {WithDevice(report, "dev-1", 1),
+        WithDevice(By(ev::SanitationReport("s2", kG1, "w-9", grid::v1::PATROL, 900, {}, Day(1)), "other"),
+                   "dev-1", 900000)},
+       {{"350583/101/203/g05#dev-1", {"highest_seq: 1", "received: 1", "rejected: 1", "!missing"}},
+        {"350583/101/204/g01#dev-1", {}}}},
+      {"a sequence jump of more than 10,000 is counted, not a gap", "device_gaps",
+       {WithDevice(report, "dev-1", 1),
+        WithDevice(ev::SanitationReport("s2", kG5, "w-4", grid::v1::PATROL, 900, {}, Day(1)), "dev-1", 10003),
+        WithDevice(ev::SanitationReport("s3", kG5, "w-4", grid::v1::PATROL, 900, {}, Day(2)), "dev-1", 3)},
+       {{"350583/101/203/g05#dev-1", {"highest_seq: 3", "received: 2", "rejected: 1", "missing: 2", "missing_count: 1"}}}},
       {"a device that changes grids is listed where it reports now", "device_gaps",
        {WithDevice(report, "dev-1", 1), WithDevice(ev::SanitationReport("s2", kG6, "w-4", grid::v1::PATROL, 900, {}, Day(1)), "dev-1", 3)},
        {{"350583/101/203/g05#dev-1", {}}, {"350583/101/203/g06#dev-1", {"highest_seq: 3", "missing: 2"}}}},
