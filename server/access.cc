@@ -163,25 +163,24 @@ std::shared_ptr<const Principal> AccessControl::Lookup(const std::string& name) 
   return p == nullptr ? nullptr : p->Find(name);
 }
 
+absl::Duration AccessControl::Bucket::Take(double rate, double burst, absl::Time now) {
+  tokens = last == absl::InfinitePast()
+               ? burst
+               : std::min(burst, tokens + absl::ToDoubleSeconds(now - last) * rate);
+  last = now;
+  if (tokens >= 1) {
+    tokens -= 1;
+    return absl::ZeroDuration();
+  }
+  return absl::Seconds((1 - tokens) / rate);
+}
+
 absl::Duration AccessControl::TakeToken(const std::string& principal) {
   if (options_.rate_per_second <= 0) return absl::ZeroDuration();
   const absl::Time now = absl::Now();
-  const double burst = std::max<double>(1, options_.burst);
   grid::MutexLock l(&mu_);
-  auto [it, fresh] = buckets_.try_emplace(principal);
-  Bucket& b = it->second;
-  if (fresh) {
-    b.tokens = burst;
-  } else {
-    b.tokens = std::min(burst, b.tokens + absl::ToDoubleSeconds(now - b.last) *
-                                              options_.rate_per_second);
-  }
-  b.last = now;
-  if (b.tokens >= 1) {
-    b.tokens -= 1;
-    return absl::ZeroDuration();
-  }
-  return absl::Seconds((1 - b.tokens) / options_.rate_per_second);
+  return buckets_[principal].Take(options_.rate_per_second,
+                                  std::max<double>(1, options_.burst), now);
 }
 
 bool AccessControl::TakeStream(const std::string& principal) {
@@ -262,8 +261,20 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
 }
 
 void AccessControl::RecordUnauthenticated(std::string method, std::string peer, std::string why) {
+  if (options_.unauthenticated_audit_per_second > 0) {
+    const absl::Time now = absl::Now();
+    grid::MutexLock l(&mu_);
+    if (unauthenticated_.Take(options_.unauthenticated_audit_per_second,
+                              std::max<double>(1, options_.unauthenticated_audit_burst),
+                              now) > absl::ZeroDuration()) {
+      unaudited_.fetch_add(1);
+      return;
+    }
+  }
+  // The method name is the caller's choice, up to kilobytes of anything
+  // (names, phone numbers): kept only when it is one the server knows.
   grid::v1::AuditRecord r =
-      NewRecord("", nullptr, method, "", std::move(peer), "UNAUTHENTICATED");
+      NewRecord("", nullptr, MethodLabel(method), "", std::move(peer), "UNAUTHENTICATED");
   r.set_message(std::move(why));
   Audit(std::move(r));
 }

@@ -38,6 +38,12 @@ struct AccessOptions {
   uint32_t burst = 0;
   // Open streaming calls per principal; 0: no limit.
   uint32_t max_streams = 0;
+  // Calls refused at authentication are audited at most this often (one
+  // token bucket for all: gRPC's authentication hook does not see the
+  // peer's address); the rest are only counted (unaudited_refusals()), so
+  // that a flood of bad credentials cannot fill the audit's disk.
+  double unauthenticated_audit_per_second = 20;
+  uint32_t unauthenticated_audit_burst = 200;
 };
 
 class AccessControl;
@@ -100,8 +106,11 @@ class AccessControl {
   absl::StatusOr<std::unique_ptr<AccessCall>> Begin(grpc::ServerContextBase* ctx, Rpc rpc,
                                                     std::string scope);
 
-  // A call refused before it reached a handler (authentication).
+  // A call refused before it reached a handler (authentication). Its method
+  // is recorded only when the server knows it (MethodLabel()).
   void RecordUnauthenticated(std::string method, std::string peer, std::string why);
+  // Refusals at authentication past the audit's rate, not recorded.
+  uint64_t unaudited_refusals() const { return unaudited_.load(); }
 
   storage::AuditLog* audit() const { return audit_; }
 
@@ -128,8 +137,12 @@ class AccessControl {
   std::shared_ptr<const PolicySet> policy_ ABSL_GUARDED_BY(mu_);
   struct Bucket {
     double tokens = 0;
-    absl::Time last;
+    absl::Time last = absl::InfinitePast();
+    // Zero when a token was taken, else how long until one is due.
+    absl::Duration Take(double rate, double burst, absl::Time now);
   };
+  Bucket unauthenticated_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> unaudited_{0};
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> streams_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<const Principal>> dev_principals_

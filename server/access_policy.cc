@@ -62,6 +62,17 @@ const RpcRule* FindRpcRule(std::string_view method) {
   return nullptr;
 }
 
+std::string_view MethodLabel(std::string_view method) {
+  static constexpr std::string_view kOthers[] = {
+      "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"};
+  if (const RpcRule* r = FindRpcRule(method); r != nullptr) return r->method;
+  for (std::string_view m : kOthers) {
+    if (method == m) return m;
+  }
+  return "unknown";
+}
+
 std::string RoleName(Role role) { return grid::v1::Role_Name(role); }
 
 std::shared_ptr<const Principal> Principal::Dev(std::string name) {

@@ -60,6 +60,10 @@ const std::vector<RpcRule>& RpcRules();
 const RpcRule& RuleOf(Rpc rpc);
 // nullptr for a method not in the table.
 const RpcRule* FindRpcRule(std::string_view method);
+// `method` when the server serves it (the grid.v1 table, gRPC health and
+// reflection), else "unknown": what may become a metric label, a log field
+// or an audit record's method, since a caller may send any name.
+std::string_view MethodLabel(std::string_view method);
 
 // One principal's rights, checked.
 class Principal {

@@ -4,6 +4,12 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_context.h>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -97,9 +103,34 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
 
 bool IsLoopbackListenAddress(const std::string& hp) {
   std::string host = hp;
-  if (auto colon = hp.rfind(':'); colon != std::string::npos) host = hp.substr(0, colon);
-  return absl::StartsWith(host, "127.") || host == "localhost" ||
-         host == "[::1]" || host == "ipv4:127.0.0.1" || host == "ipv6:[::1]";
+  for (const char* scheme : {"ipv4:", "ipv6:", "dns:"}) {
+    if (absl::StartsWith(host, scheme)) host = host.substr(std::strlen(scheme));
+  }
+  if (auto colon = host.rfind(':'); colon != std::string::npos) host.resize(colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return false;  // every interface
+  // By the addresses the name resolves to, as gRPC will bind them all: a
+  // name that merely starts with "127." may resolve anywhere.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return false;
+  bool all = true;
+  for (const addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+      all = all && (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (a->ai_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->ai_addr);
+      const bool mapped = IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+      all = all && (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || mapped);
+    } else {
+      all = false;
+    }
+  }
+  freeaddrinfo(res);
+  return all;
 }
 
 absl::Status ValidateAuth(const AuthOptions& a) {

@@ -64,7 +64,10 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 // without authentication.
 std::string PrincipalOf(const grpc::ServerContextBase& ctx);
 
-// True for 127.0.0.0/8, ::1 and "localhost" (with a port).
+// True when every address `host:port` resolves to is loopback (127.0.0.0/8,
+// ::1): decided on the resolved addresses, so "127.x.example" counts only if
+// it resolves to loopback. False for a name that does not resolve and for
+// an empty host (every interface).
 bool IsLoopbackListenAddress(const std::string& host_port);
 
 }  // namespace grid::server

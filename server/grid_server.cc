@@ -310,6 +310,9 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
       impl_->log->WriteHealth().ok() ? 1 : 0);
   add("gridlog_sequencer_queue_depth", "Append requests waiting for the next commit group",
       static_cast<double>(impl_->sequencer->GetStats().queued));
+  add("gridlog_audit_unauthenticated_unaudited",
+      "Calls refused at authentication since start that were not audited (past the audit's rate)",
+      static_cast<double>(impl_->access->unaudited_refusals()));
   add("gridlog_audit_records_lost",
       "Outcome and denial records of the access audit not stored since start (a failed write)",
       static_cast<double>(impl_->audit->lost()));

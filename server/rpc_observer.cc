@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
+#include "server/access_policy.h"
 
 namespace grid::server {
 namespace {
@@ -20,7 +21,9 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
       const absl::Duration elapsed = absl::Now() - start_;
-      const std::string method = info_->method();
+      // Only methods the server serves become labels: a caller may send any
+      // name (kilobytes, phone numbers) and each would be a new series.
+      const std::string method(MethodLabel(info_->method()));
       const bool unary = info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY;
       metrics_->RpcDone(method, status.error_code(), unary, elapsed);
       if (spdlog::should_log(spdlog::level::debug)) {

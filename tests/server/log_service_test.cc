@@ -511,8 +511,19 @@ TEST(ServerStartTest, NonLoopbackNeedsEveryCallerAuthenticated) {
   EXPECT_OK(server::CheckListen("127.0.0.1:7443", server::AuthOptions(), false));
 
   EXPECT_TRUE(server::IsLoopbackListenAddress("127.0.0.1:7443"));
+  EXPECT_TRUE(server::IsLoopbackListenAddress("127.0.0.2:7443"));
   EXPECT_TRUE(server::IsLoopbackListenAddress("[::1]:7443"));
+  EXPECT_TRUE(server::IsLoopbackListenAddress("localhost:0"));
+  EXPECT_TRUE(server::IsLoopbackListenAddress("ipv4:127.0.0.1:0"));
   EXPECT_FALSE(server::IsLoopbackListenAddress("10.0.0.1:7443"));
+  EXPECT_FALSE(server::IsLoopbackListenAddress("0.0.0.0:7443"));
+  EXPECT_FALSE(server::IsLoopbackListenAddress(":7443"));
+  // Regression: decided by a text prefix, a name like this one counted as
+  // loopback (and so ran without authentication) wherever it resolved.
+  EXPECT_FALSE(server::IsLoopbackListenAddress("127.anything:0"));
+  EXPECT_FALSE(server::IsLoopbackListenAddress("127.0.0.1.example.invalid:0"));
+  EXPECT_EQ(server::CheckListen("127.anything:0", server::AuthOptions(), false).code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -3,7 +3,10 @@
 // with the principals of tests/testing/policy_server.h.
 #include <gtest/gtest.h>
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include "absl/strings/match.h"
+#include "server/metrics.h"
 #include "storage/event_log.h"
 #include "tests/testing/policy_server.h"
 
@@ -174,6 +177,71 @@ TEST_F(SecurityTest, RefusalsQuoteOnlyWhatTheAppenderMayRead) {
   // A wrong old head.
   grpc::Status head = Append("clerk", ev::HeadChanged("q2", "h-1", kG1, "pt-someone", "pt-other", kT));
   EXPECT_EQ(head.error_message(), "events[0] (HeadChanged): old_head_token is not the current head of household h-1");
+}
+
+// A unary call to any method name, as a client written without our stubs.
+grpc::Status CallMethod(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                        const std::string& bytes = "") {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  Bound(&ctx);
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  auto call = stub.PrepareUnaryCall(&ctx, method, request, &cq);
+  call->StartCall();
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  EXPECT_TRUE(cq.Next(&tag, &ok));
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
+// Regression: made-up method names (Chinese names, phone numbers) of an
+// authenticated caller not in the policy became `method` labels on the
+// unauthenticated /metrics port, one series each.
+TEST_F(SecurityTest, OnlyMethodsTheServerKnowsBecomeMetricLabels) {
+  Start();
+  const std::string bad[] = {"/grid.v1.Log/张三丰13812341234", "/x/" + std::string(3000, 'a'),
+                             "/grid.v1.Log/Append2"};
+  for (const auto& m : bad) {
+    EXPECT_EQ(CallMethod(As("stranger"), m).error_code(), StatusCode::UNIMPLEMENTED);
+  }
+  EXPECT_EQ(CallMethod(As("leader"), "/grid.v1.Log/GetStatus").error_code(), StatusCode::OK);
+  const std::string text = ToPrometheusText(server_->CollectMetrics());
+  EXPECT_EQ(text.find("张三"), std::string::npos);
+  EXPECT_EQ(text.find("13812341234"), std::string::npos);
+  EXPECT_EQ(text.find("aaaa"), std::string::npos);
+  EXPECT_EQ(text.find("Append2"), std::string::npos);
+  EXPECT_NE(text.find("method=\"unknown\""), std::string::npos);
+  EXPECT_NE(text.find("method=\"/grid.v1.Log/GetStatus\""), std::string::npos);
+}
+
+// Regression: calls refused at authentication were audited without limit,
+// each with the caller's multi-kilobyte method name (about 6 MB per 1,000).
+TEST_F(SecurityTest, RefusalsAtAuthenticationCannotFloodTheAudit) {
+  Start([](ServerOptions* o) {
+    o->access.unauthenticated_audit_per_second = 0.001;
+    o->access.unauthenticated_audit_burst = 5;
+  });
+  const std::string long_name = "/grid.v1.Log/" + std::string(4000, 'x') + "13812341234";
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(CallMethod(As(""), i % 2 ? long_name : "/grid.v1.Log/GetStatus").error_code(),
+              StatusCode::UNAUTHENTICATED);
+  }
+  int records = 0;
+  for (const auto& r : Audit()) {
+    if (r.result() != "UNAUTHENTICATED") continue;
+    ++records;
+    EXPECT_TRUE(r.method() == "/grid.v1.Log/GetStatus" || r.method() == "unknown") << r.method().size();
+  }
+  EXPECT_EQ(records, 5);
+  const std::string text = ToPrometheusText(server_->CollectMetrics());
+  EXPECT_NE(text.find("gridlog_audit_unauthenticated_unaudited 35"), std::string::npos);
 }
 
 // Regression: Admin.Backup handed every town's personal data to any ADMIN,
