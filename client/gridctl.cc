@@ -25,6 +25,8 @@
 #include <boost/program_options.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <sys/stat.h>
+
 #include <iostream>
 #include <map>
 #include <random>
@@ -992,6 +994,9 @@ int Audit(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // What gridctl writes (backups, restored data, exports) holds the log's
+  // personal data: for the user only, whatever the umask.
+  umask(077);
   // gRPC's own log lines (e.g. a failed TLS handshake) repeat what gridctl
   // says more plainly; GRPC_VERBOSITY=debug brings them back.
   if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function([](gpr_log_func_args*) {});

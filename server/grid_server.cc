@@ -9,11 +9,14 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "domain/admission.h"
 #include "storage/audit_log.h"
 #include "storage/checkpoint.h"
@@ -33,6 +36,33 @@ namespace {
 // refuses them, so a log written before (or restored from a backup, which
 // does not carry the file) is treated as unchecked up to its head, never
 // the other way round.
+// The data directory is its owner's only (0700), whoever created it; a
+// secret file that other users may read is refused.
+absl::Status ProtectFiles(const ServerOptions& o) {
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", o.data_dir, ": ", ec.message()));
+  struct stat st;
+  if (::stat(o.data_dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    if (::chmod(o.data_dir.c_str(), 0700) != 0) {
+      return absl::UnavailableError(absl::StrCat("cannot make ", o.data_dir, " private (chmod 700)"));
+    }
+    spdlog::warn("{} was open to other users (mode {:o}); made it 0700", o.data_dir, st.st_mode & 0777);
+  }
+  for (const std::string& key :
+       {o.person_key_path.empty() ? o.data_dir + "/person_key" : o.person_key_path,
+        o.signing_key_path.empty() ? o.data_dir + "/signing_key.pem" : o.signing_key_path,
+        o.auth.tls_key_path}) {
+    if (key.empty() || ::stat(key.c_str(), &st) != 0) continue;
+    if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          key, " is a secret key that other users may read (mode ",
+          absl::StrFormat("%o", st.st_mode & 0777), "); chmod o-rwx it, or 600"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<storage::Position> CheckedFrom(const std::string& data_dir, storage::Position head) {
   const std::string path = data_dir + "/checked_from";
   if (std::ifstream in(path); in) {
@@ -124,6 +154,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = ProtectFiles(options); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
   auto log = storage::EventLog::Open(options.log, options.data_dir);
   if (!log.ok()) return log.status();

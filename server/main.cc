@@ -9,6 +9,7 @@
 #include <utility>  // before Boost (GCC 12 + C++20)
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/program_options.hpp>
@@ -69,6 +70,10 @@ class Probes {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything gridd writes (the WAL and SST files hold names and phone
+  // numbers, the keys are secrets) is for its own user only, whatever the
+  // umask it was started with.
+  umask(077);
   // Block the stop signals in every thread; this one waits for them below.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

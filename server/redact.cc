@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "grid/v1/common.pb.h"
@@ -139,6 +140,75 @@ bool ValidIdNumber(std::string_view id) {
   return id[17] == kCheck[sum % 11];
 }
 
+bool Digit(char c) { return c >= '0' && c <= '9'; }
+bool Alnum(char c) { return Digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// "an ID number" or "a mobile phone number" when `text` holds one as a
+// token of its own (not inside a longer run of letters and digits).
+const char* PersonalPattern(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!Digit(text[i]) || (i > 0 && Alnum(text[i - 1]))) continue;
+    size_t n = i;
+    while (n < text.size() && Digit(text[n])) ++n;
+    const size_t digits = n - i;
+    if (digits == 17 && n < text.size() && (text[n] == 'X' || text[n] == 'x') &&
+        (n + 1 == text.size() || !Alnum(text[n + 1])) &&
+        ValidIdNumber(absl::AsciiStrToUpper(std::string(text.substr(i, 18))))) {
+      return "an ID number";
+    }
+    if (n < text.size() && Alnum(text[n])) continue;
+    if (digits == 18 && ValidIdNumber(text.substr(i, 18))) return "an ID number";
+    // A mainland mobile number, also after +86.
+    std::string_view run = text.substr(i, digits);
+    if (digits == 13 && run.substr(0, 2) == "86") run = run.substr(2);
+    if (run.size() == 11 && run[0] == '1' && run[1] >= '3' && run[1] <= '9') return "a mobile phone number";
+  }
+  return nullptr;
+}
+
+std::optional<std::string> FindPersonalIn(const Message& m, DataClass inherited, const std::string& path) {
+  const Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    const DataClass cls = ClassOf(f, inherited);
+    const std::string name = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (f->is_map() || cls > grid::v1::C1_INTERNAL) continue;
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i) {
+          if (auto p = FindPersonalIn(r->GetRepeatedMessage(m, f, i), cls, absl::StrCat(name, "[", i, "]"))) {
+            return p;
+          }
+        }
+      } else if (auto p = FindPersonalIn(r->GetMessage(m, f), cls, name)) {
+        return p;
+      }
+      continue;
+    }
+    // Text that anyone at C1 reads; not ids, places or values whose class
+    // their schema declares.
+    const std::string& n = f->name();
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING || cls > grid::v1::C1_INTERNAL ||
+        f->type() == FieldDescriptor::TYPE_BYTES ||
+        !f->options().GetExtension(grid::v1::class_from).empty() ||
+        f->options().GetExtension(grid::v1::org) != grid::v1::ORG_ROLE_UNSPECIFIED ||
+        absl::EndsWith(n, "_id") || absl::EndsWith(n, "_ids") || absl::EndsWith(n, "_token") ||
+        absl::EndsWith(n, "_tokens") || absl::EndsWith(n, "_hash") || n == "sha256" || n == "stream" || n == "type") {
+      continue;
+    }
+    const int count = f->is_repeated() ? r->FieldSize(m, f) : 1;
+    for (int i = 0; i < count; ++i) {
+      const std::string v = f->is_repeated() ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
+      if (const char* what = PersonalPattern(v)) {
+        return absl::StrCat(f->is_repeated() ? absl::StrCat(name, "[", i, "]") : name,
+                            " looks like it holds ", what);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 absl::Status TokenizeIn(Message* m, std::string_view key, const std::string& prefix) {
   if (m->GetDescriptor() == grid::v1::PersonRef::descriptor()) {
     auto* p = static_cast<grid::v1::PersonRef*>(m);
@@ -184,6 +254,10 @@ absl::Status TokenizeIn(Message* m, std::string_view key, const std::string& pre
 
 bool Redact(Message* m, DataClass clearance, std::vector<std::string>* changed) {
   return RedactIn(m, clearance, grid::v1::C0_AGGREGATE, "", changed);
+}
+
+std::optional<std::string> FindPersonalInText(const Message& m) {
+  return FindPersonalIn(m, grid::v1::C0_AGGREGATE, "");
 }
 
 std::optional<std::string> FindUnknownField(const Message& m, const std::string& path) {

@@ -166,6 +166,11 @@ absl::StatusOr<storage::AppendBatch> ValidateAppend(
         return EventError(i, absl::StrCat(e.type(), ": ", s.message()));
       }
     }
+    if (auto personal = FindPersonalInText(copy)) {
+      return EventError(i, absl::StrCat(e.type(), ": ", *personal,
+                                        "; a person goes in a PersonRef (a person token, name "
+                                        "and phone, each classed), never in a C1 text field"));
+    }
     if (limits.domain_rules) {
       if (absl::Status s = domain::CheckShape(request.stream(), copy); !s.ok()) {
         return EventError(i, absl::StrCat(e.type(), ": ", s.message()));

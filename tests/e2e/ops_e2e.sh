@@ -8,6 +8,7 @@ set -euo pipefail
 GRIDD=$1
 GRIDCTL=$2
 source "$(dirname "$0")/gridd_lib.sh"
+umask 022  # what gridd and gridctl write must be private anyway
 http() { curl -s -o "$tmp/body" -w '%{http_code}' "http://127.0.0.1:$1$2"; }
 
 # ---- configuration: file, flag over file, --print-config, mistakes
@@ -44,6 +45,10 @@ check "metrics port reported" test -n "$mport"
 check "/healthz is 200" test "$(http "$mport" /healthz)" = 200
 check "/readyz is 200 when serving" test "$(http "$mport" /readyz)" = 200
 check "/nope is 404" test "$(http "$mport" /nope)" = 404
+# Regression: the data directory was 0755 and its files 0644 (the WAL and
+# SST files hold names). Started here with umask 022.
+check "data directory is 0700" test "$(stat -c %a "$tmp/data")" = 700
+check "no file in it is open to group or others" test -z "$(find "$tmp/data" -perm /077 -type f)"
 
 "$GRIDCTL" simulate --days 3 --towns 1 --seed 7 "$S" >/dev/null
 # A household with a known name and phone, and one refused because it sends an
@@ -137,6 +142,14 @@ for p in $("$GRIDCTL" projection list --output json "$R" | grep -o '"name":"[a-z
   compared=$((compared + 1))
 done
 check "all eight projections compared" test "$compared" -eq 8
+check "restored data is its owner's only" test -z "$(find "$tmp/restored" -perm /077)"
 kill -TERM "$first_pid" "$pid"
 wait "$first_pid" "$pid" || true
+# A secret key that other users may read is refused at start.
+chmod 644 "$tmp/restored/person_key"
+set +e
+"$GRIDD" --listen=127.0.0.1:0 --metrics_listen "" --data_dir="$tmp/restored" 2>"$tmp/err"; rc=$?
+set -e
+check "a world-readable key refuses the start" test "$rc" -eq 1
+check "the key is named" grep -q "person_key is a secret key that other users may read" "$tmp/err"
 finish "ops e2e"

@@ -279,6 +279,47 @@ TEST(RedactTest, AWithheldPartCannotBeRecoveredFromItsTotal) {
   EXPECT_GE(groups_seen, 2);
 }
 
+// Regression: an ID number typed into a free-text note was stored and served
+// to every C1 reader. Appends refuse ID and mobile numbers in C0/C1 text.
+TEST(RedactTest, IdAndPhoneNumbersInFreeTextAreFound) {
+  auto with_note = [](const std::string& note) {
+    grid::v1::Event e = domain::events::SanitationReport("e1", "350583/101/201/g01", "w-1",
+                                                         grid::v1::PATROL, 900, {"f-1"}, absl::Now());
+    e.mutable_sanitation_report_submitted()->mutable_findings(0)->set_description(note);
+    return FindPersonalInText(e);
+  };
+  EXPECT_EQ(with_note("owner 11010519491231002X refused").value_or(""),
+            "sanitation_report_submitted.findings[0].description looks like it holds an ID number");
+  EXPECT_EQ(with_note("owner 11010519491231002x").value_or(""),
+            "sanitation_report_submitted.findings[0].description looks like it holds an ID number");
+  EXPECT_EQ(with_note("call 13812341234 about it").value_or(""),
+            "sanitation_report_submitted.findings[0].description looks like it holds a mobile phone number");
+  EXPECT_TRUE(with_note("call +8613812341234").has_value());
+  EXPECT_TRUE(with_note("张三13812341234").has_value());  // after Chinese text, still a token of its own
+  for (const char* fine : {"score 13 of 20", "lane 3, house 1381", "IMEI 356938035643809",
+                           "since 20260301", "ref A13812341234", "13812341234abc",
+                           "110105194912310021 (bad check digit)", "cost 1380000000000 fen"}) {
+    EXPECT_FALSE(with_note(fine).has_value()) << fine;
+  }
+  // Personal fields are classed and redacted: not free text.
+  grid::v1::Event h = domain::events::HouseholdCreated("e2", "h-1", "350583/101/201/g01", "pt-1",
+                                                       "张三", absl::Now());
+  h.mutable_household_created()->mutable_head()->set_phone("13812341234");
+  EXPECT_FALSE(FindPersonalInText(h).has_value());
+  // Appends are refused, naming the field.
+  grid::v1::AppendRequest req;
+  req.set_stream("sanitation/350583/101/201/g01");
+  grid::v1::Event note = domain::events::SanitationReport("e3", "350583/101/201/g01", "w-1",
+                                                          grid::v1::PATROL, 900, {"f-1"}, absl::Now());
+  note.mutable_sanitation_report_submitted()->mutable_findings(0)->set_description("owner 11010519491231002X");
+  *req.add_events() = note;
+  auto checked = ValidateAppend(req, AppendLimits(), grid::v1::Actor());
+  EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(checked.status().message().find("findings[0].description looks like it holds an ID number"),
+            std::string::npos)
+      << checked.status();
+}
+
 TEST(RedactTest, PersonTokensReplaceIdNumbers) {
   const std::string key(32, 'k');
   grid::v1::Event e = domain::events::HouseholdCreated("e1", "h-1", "350583/101/201/g01", "",
