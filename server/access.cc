@@ -42,6 +42,9 @@ grid::v1::AuditRecord NewRecord(std::string principal, const Principal* rights,
   r.set_scope(std::string(scope));
   r.set_result(std::move(result));
   r.set_peer(std::move(peer));
+  if (rights != nullptr && !rights->dev()) {
+    for (const auto& j : rights->jurisdiction()) r.add_org_paths(j);
+  }
   return r;
 }
 
@@ -109,6 +112,10 @@ void AccessCall::Done(const grpc::Status& status) {
     r.set_message(status.error_message());
   }
   r.set_items(items_);
+  if (!org_paths_.empty()) {
+    r.clear_org_paths();
+    for (auto& o : org_paths_) r.add_org_paths(std::move(o));
+  }
   access_->Audit(std::move(r));
 }
 

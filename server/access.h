@@ -67,6 +67,9 @@ class AccessCall {
 
   void AddItems(uint64_t n) { items_ += n; }
   void set_scope(std::string scope) { scope_ = std::move(scope); }
+  // Where the call reached, when narrower than the caller's jurisdiction
+  // (an append's event org paths): the outcome record's org_paths.
+  void set_org_paths(std::vector<std::string> org_paths) { org_paths_ = std::move(org_paths); }
 
   // Writes the outcome record (once; later calls do nothing).
   void Done(const grpc::Status& status);
@@ -84,6 +87,7 @@ class AccessCall {
   uint64_t generation_;
   const bool holds_stream_;
   uint64_t items_ = 0;
+  std::vector<std::string> org_paths_;
   bool done_ = false;
 };
 

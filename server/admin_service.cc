@@ -192,6 +192,18 @@ class AuditWriter final : public PumpedWriter<grid::v1::ReadAuditResponse> {
   static constexpr int kPerMessage = 256;
   static constexpr int kScanPerStep = 4096;
 
+  // Records of calls that reached outside the auditor's jurisdiction (their
+  // scopes name other towns' streams and keys) are not shown.
+  bool Visible(const grid::v1::AuditRecord& r) const {
+    const Principal& p = access_->principal();
+    if (p.everywhere()) return true;
+    if (r.org_paths().empty()) return false;
+    for (const auto& o : r.org_paths()) {
+      if (!p.Sees(o)) return false;
+    }
+    return true;
+  }
+
   Step Next() override {
     Step step;
     int scanned = 0;
@@ -204,7 +216,7 @@ class AuditWriter final : public PumpedWriter<grid::v1::ReadAuditResponse> {
       }
       ++scanned;
       next_ = r.seq() + 1;
-      if (req_.principal().empty() || r.principal() == req_.principal()) {
+      if ((req_.principal().empty() || r.principal() == req_.principal()) && Visible(r)) {
         *step.message.add_records() = r;
         --remaining_;
       }

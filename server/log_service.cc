@@ -454,6 +454,13 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
     }
   }
   batch->scope = p.append_scope();
+  if (!p.dev()) {
+    std::vector<std::string> orgs;
+    for (const auto& e : batch->events) {
+      if (std::find(orgs.begin(), orgs.end(), e.org_path()) == orgs.end()) orgs.push_back(e.org_path());
+    }
+    call->set_org_paths(std::move(orgs));
+  }
   env_->sequencer->Submit(
       *std::move(batch),
       [reactor, response, call, metrics = env_->metrics](storage::AppendOutcome out) {

@@ -244,6 +244,40 @@ TEST_F(SecurityTest, RefusalsAtAuthenticationCannotFloodTheAudit) {
   EXPECT_NE(text.find("gridlog_audit_unauthenticated_unaudited 35"), std::string::npos);
 }
 
+// Regression: ReadAudit showed a town's auditor the records of every town
+// (their scopes name other towns' streams and keys).
+TEST_F(SecurityTest, AnAuditorReadsTheAuditOfItsJurisdictionOnly) {
+  Start();
+  Seed();
+  (void)ReadAll("worker");
+  (void)ReadAll("dept");
+  (void)CallMethod(As(""), "/grid.v1.Log/GetStatus");
+  const auto all = Audit("auditor");
+  const auto town = Audit("auditor-town");
+  ASSERT_FALSE(town.empty());
+  EXPECT_LT(town.size(), all.size());
+  bool worker_append = false;
+  for (const auto& r : town) {
+    ASSERT_FALSE(r.org_paths().empty()) << r.method() << " by " << r.principal();
+    for (const auto& o : r.org_paths()) EXPECT_TRUE(Under(o, "350583/101")) << o;
+    // The county-wide seed's appends in town 101 show, its other calls not.
+    if (r.principal() == "seed") EXPECT_FALSE(r.intent());
+    EXPECT_NE(r.principal(), "dept");  // a county-wide reader's calls may be about any town
+    worker_append |= r.principal() == "worker" && r.method() == "/grid.v1.Log/Append" && !r.intent();
+  }
+  EXPECT_TRUE(worker_append);
+  // An append's record names where its events are; the county auditor sees
+  // every record, the unauthenticated one too.
+  bool seed_in_102 = false, unauthenticated = false;
+  for (const auto& r : all) {
+    seed_in_102 |= r.principal() == "seed" && !r.intent() && r.org_paths_size() == 1 &&
+                   r.org_paths(0) == kG3;
+    unauthenticated |= r.result() == "UNAUTHENTICATED";
+  }
+  EXPECT_TRUE(seed_in_102);
+  EXPECT_TRUE(unauthenticated);
+}
+
 // Regression: Admin.Backup handed every town's personal data to any ADMIN,
 // whatever its jurisdiction and clearance.
 TEST_F(SecurityTest, ABackupNeedsAnAdminEntitledToEverything) {

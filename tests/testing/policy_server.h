@@ -53,6 +53,8 @@ inline const char* const kPolicy = R"({
      "decides_stages": ["ESTABLISHMENT"], "clearance": "C1_INTERNAL"},
     {"principal": "leader", "role": "LEADER", "jurisdiction": ["350583/101"]},
     {"principal": "auditor", "role": "AUDITOR", "jurisdiction": [""], "clearance": "C4_RESTRICTED"},
+    {"principal": "auditor-town", "role": "AUDITOR", "jurisdiction": ["350583/101"],
+     "clearance": "C4_RESTRICTED"},
     {"principal": "admin", "role": "ADMIN", "jurisdiction": [""], "clearance": "C4_RESTRICTED"},
     {"principal": "admin-town", "role": "ADMIN", "jurisdiction": ["350583/101"],
      "clearance": "C4_RESTRICTED"},
@@ -120,7 +122,7 @@ class PolicyServerTest : public ::testing::Test {
     o.data_dir = dir_.path() + "/data";
     o.auth.tls_cert_path = cert_;
     o.auth.tls_key_path = key_;
-    for (const char* p : {"worker", "cadre", "clerk", "dept", "leader", "auditor", "admin", "admin-town",
+    for (const char* p : {"worker", "cadre", "clerk", "dept", "leader", "auditor", "auditor-town", "admin", "admin-town",
                           "admin-c2", "seed", "stranger"}) {
       o.auth.tokens.push_back({p, storage::ToHex(storage::Sha256(Token(p)))});
     }
@@ -208,10 +210,10 @@ class PolicyServerTest : public ::testing::Test {
     return {resp.rows().begin(), resp.rows().end()};
   }
 
-  std::vector<grid::v1::AuditRecord> Audit() {
+  std::vector<grid::v1::AuditRecord> Audit(const std::string& auditor = "auditor") {
     grpc::ClientContext ctx;
     std::vector<grid::v1::ReadAuditResponse> msgs;
-    EXPECT_EQ(Drain(&ctx, grid::v1::Admin::NewStub(As("auditor"))->ReadAudit(&ctx, {}), &msgs),
+    EXPECT_EQ(Drain(&ctx, grid::v1::Admin::NewStub(As(auditor))->ReadAudit(&ctx, {}), &msgs),
               StatusCode::OK);
     std::vector<grid::v1::AuditRecord> out;
     for (const auto& m : msgs) out.insert(out.end(), m.records().begin(), m.records().end());
