@@ -196,6 +196,10 @@ absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::Build(const grid::v1
         return bad(absl::StrCat("append_types: unknown event type '", t, "'"));
       }
     }
+    if (p.role() == grid::v1::GRID_WORKER &&
+        std::find(p.jurisdiction().begin(), p.jurisdiction().end(), "") != p.jurisdiction().end()) {
+      return bad("a GRID_WORKER's jurisdiction names its county or town, not \"\" (the whole network)");
+    }
     if ((p.role() == grid::v1::GRID_WORKER) == p.worker_id().empty()) {
       return bad(p.worker_id().empty() ? "a GRID_WORKER needs worker_id"
                                        : "worker_id is for GRID_WORKER principals only");
@@ -233,9 +237,19 @@ const google::protobuf::Descriptor* BodyType(const std::string& type) {
 
 }  // namespace
 
-absl::StatusOr<EventView> ViewEvent(const Principal& p, const storage::LogRecord& r,
+bool Reader::Sees(std::string_view org_path) const {
+  if (!p_->Sees(org_path)) return false;
+  if (grids_ == nullptr) return true;
+  for (const auto& g : *grids_) {
+    if (OrgPathHasPrefix(org_path, g)) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogRecord& r,
                                     storage::Position checked_from, std::string* redacted) {
-  if (!p.Sees(r.org_path)) return EventView::kHidden;
+  if (!reader.Sees(r.org_path)) return EventView::kHidden;
+  const Principal& p = reader.principal();
   if (p.full_clearance()) return EventView::kAsStored;
   // The envelope's own fields go up to C1; the body's as its type says. The
   // stored bytes as they are only for records known to hold no unknown field.
@@ -283,8 +297,9 @@ std::string RowOrgPath(const grid::v1::ProjectionRow& row) {
   return row.key().substr(0, row.key().find('#'));
 }
 
-bool ViewRow(const Principal& p, grid::v1::ProjectionRow* row) {
-  if (!p.Sees(RowOrgPath(*row))) return false;
+bool ViewRow(const Reader& reader, grid::v1::ProjectionRow* row) {
+  if (!reader.Sees(RowOrgPath(*row))) return false;
+  const Principal& p = reader.principal();
   // A field no schema defines has no class: served to nobody.
   row->DiscardUnknownFields();
   if (p.full_clearance() || !row->has_value()) return true;

@@ -112,6 +112,26 @@ class Principal {
   std::shared_ptr<const storage::AppendScope> scope_;
 };
 
+// A reader as the read paths check it: the principal's rights, for a grid
+// worker narrowed to the grids assigned to it now (WorkerGrids). Cheap to
+// copy; the principal must outlive it.
+class Reader {
+ public:
+  Reader(const Principal& p) : p_(&p) {}  // NOLINT(google-explicit-constructor): any principal reads as itself
+  // Sees only org paths at or under one of `grids` (and in the jurisdiction).
+  Reader(const Principal& p, std::shared_ptr<const std::vector<std::string>> grids)
+      : p_(&p), grids_(std::move(grids)) {}
+
+  const Principal& principal() const { return *p_; }
+  bool Sees(std::string_view org_path) const;
+  // The whole network, with nothing narrowed.
+  bool everywhere() const { return grids_ == nullptr && p_->everywhere(); }
+
+ private:
+  const Principal* p_;
+  std::shared_ptr<const std::vector<std::string>> grids_;
+};
+
 class PolicySet {
  public:
   // INVALID_ARGUMENT naming the principal and field: duplicate or empty
@@ -137,14 +157,14 @@ class PolicySet {
 // a count-only (C0) caller gets the envelope without the body. DATA_LOSS if
 // the record does not parse.
 enum class EventView { kHidden, kAsStored, kRedacted };
-absl::StatusOr<EventView> ViewEvent(const Principal& p, const storage::LogRecord& r,
+absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogRecord& r,
                                     storage::Position checked_from, std::string* redacted);
 
 // The same for a projection row of `projection`: false when the row is
 // outside the jurisdiction; otherwise the row redacted in place (and, for a
 // count-only caller, small counts suppressed), with what was changed listed
 // in its `redacted` and `suppressed` fields.
-bool ViewRow(const Principal& p, grid::v1::ProjectionRow* row);
+bool ViewRow(const Reader& reader, grid::v1::ProjectionRow* row);
 
 // The org path a projection row belongs to: its value's `org_path` or
 // `applicant_org`, else the key up to the first '#'.

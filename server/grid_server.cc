@@ -98,6 +98,7 @@ struct GridServer::Impl {
   std::unique_ptr<LiveTail> tail;
   std::unique_ptr<Sequencer> sequencer;
   std::unique_ptr<boost::asio::thread_pool> pool;
+  std::unique_ptr<WorkerGrids> worker_grids;
   ServiceEnv env;
   std::unique_ptr<LogService> service;
   std::unique_ptr<storage::ProjectionStore> projection_store;
@@ -228,6 +229,8 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   impl->env.limits = options.limits;
   impl->env.limits.person_key = *person_key;
   impl->env.access = impl->access.get();
+  impl->worker_grids = std::make_unique<WorkerGrids>(impl->log.get());
+  impl->env.worker_grids = impl->worker_grids.get();
   impl->env.unary_deadline = options.unary_deadline;
   impl->env.signer = impl->signer.get();
   impl->env.metrics = &impl->metrics;

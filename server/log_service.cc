@@ -137,13 +137,13 @@ class ReadWriter final : public PumpedWriter<grpc::ByteBuffer> {
       // A stream whose latest event lies outside the caller's jurisdiction
       // answers as a missing one: its existence and length are not the
       // caller's to learn.
-      if (!access_->principal().everywhere()) {
+      auto reader = ReaderOf(env_->worker_grids, access_->principal());
+      if (!reader.ok()) return reader.status();
+      if (!reader->everywhere()) {
         auto newest = env_->log->ReadStream(req_.stream(), **last, storage::Direction::kForwards, 1,
                                             kMaxMessageBytes);
         if (!newest.ok()) return newest.status();
-        if (newest->empty() || !access_->principal().Sees(newest->front()->org_path)) {
-          return absent();
-        }
+        if (newest->empty() || !reader->Sees(newest->front()->org_path)) return absent();
       }
       if (!req_.has_from_version()) {
         next_ = backwards ? **last : 0;
@@ -195,6 +195,11 @@ class ReadWriter final : public PumpedWriter<grpc::ByteBuffer> {
     // out after at most kMaxScanBatches reads even if it stays empty, so one
     // sparse read does not hold a pool thread for the whole log.
     constexpr int kMaxScanBatches = 64;
+    auto reader = ReaderOf(env_->worker_grids, access_->principal());
+    if (!reader.ok()) {
+      step.status = ToGrpc(reader.status());
+      return step;
+    }
     FrameBuilder frame;
     std::string redacted;
     for (int scans = 0; frame.events() == 0 && !done_ && remaining_ > 0 && scans < kMaxScanBatches;
@@ -212,7 +217,7 @@ class ReadWriter final : public PumpedWriter<grpc::ByteBuffer> {
         break;
       }
       for (const auto& r : *records) {
-        auto view = ViewEvent(access_->principal(), *r, env_->checked_from, &redacted);
+        auto view = ViewEvent(*reader, *r, env_->checked_from, &redacted);
         if (!view.ok()) {
           step.status = ToGrpc(view.status());
           return step;
@@ -295,6 +300,13 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
       cursor_ = *p - 1;
       from_time_.reset();
     }
+    // A grid worker's grids as of this step: an assignment made or ended
+    // takes effect at the next.
+    auto reader = ReaderOf(env_->worker_grids, access_->principal());
+    if (!reader.ok()) {
+      step.status = ToGrpc(reader.status());
+      return step;
+    }
     for (;;) {
       std::vector<storage::RecordPtr> records;
       if (!live_) {
@@ -340,7 +352,7 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
         if (!filter_.Matches(*r)) {
           ++scanned_unsent_;
         } else {
-          auto view = ViewEvent(access_->principal(), *r, env_->checked_from, &redacted_);
+          auto view = ViewEvent(*reader, *r, env_->checked_from, &redacted_);
           if (!view.ok()) {
             step.status = ToGrpc(view.status());
             return step;

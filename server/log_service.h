@@ -21,6 +21,7 @@
 #include "server/metrics.h"
 #include "server/sequencer.h"
 #include "server/validation.h"
+#include "server/worker_grids.h"
 #include "storage/checkpoint.h"
 #include "storage/event_log.h"
 
@@ -70,6 +71,8 @@ struct ServiceEnv {
   const storage::Signer* signer = nullptr;
   ServerMetrics* metrics = nullptr;  // may be null
   AccessControl* access = nullptr;
+  // Grid workers' assigned grids for the read paths; null: none narrowed.
+  WorkerGrids* worker_grids = nullptr;
   // Unary calls that wait (GetProjection's min_position) wait at most this,
   // whatever deadline the client set.
   absl::Duration unary_deadline = absl::Seconds(10);

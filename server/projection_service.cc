@@ -61,7 +61,7 @@ absl::Status ToRow(const domain::ProjectionDef& def, const ProjectionStore::RowV
 // Adds the row version to `rows` as the caller may see it: nothing when it
 // is outside the caller's jurisdiction, redacted to its clearance.
 absl::Status AddRow(const domain::ProjectionDef& def, const ProjectionStore::RowVersion& r, absl::Time as_of,
-                    const Principal& caller,
+                    const Reader& caller,
                     google::protobuf::RepeatedPtrField<grid::v1::ProjectionRow>* rows) {
   grid::v1::ProjectionRow* row = rows->Add();
   if (absl::Status s = ToRow(def, r, as_of, row); !s.ok()) return s;
@@ -70,7 +70,10 @@ absl::Status AddRow(const domain::ProjectionDef& def, const ProjectionStore::Row
 }
 
 absl::Status Get(ServiceEnv* env, Projector* projector, const grid::v1::GetProjectionRequest& req,
-                 const Principal& caller, grid::v1::GetProjectionResponse* resp) {
+                 const Principal& principal, grid::v1::GetProjectionResponse* resp) {
+  auto reader = ReaderOf(env->worker_grids, principal);
+  if (!reader.ok()) return reader.status();
+  const Reader& caller = *reader;
   auto def = Def(req.name());
   if (!def.ok()) return def.status();
   if (auto s = CheckKey("key", req.key()); !s.ok()) return s;
@@ -168,6 +171,11 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
 
   Step SnapshotChunk() {
     Step step;
+    auto reader = ReaderOf(env_->worker_grids, access_->principal());
+    if (!reader.ok()) {
+      step.status = ToGrpc(reader.status());
+      return step;
+    }
     auto& msg = step.message;
     msg.set_snapshot(true);
     msg.set_position(cursor_);
@@ -184,8 +192,7 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
                                             return false;
                                           }
                                           resume_after_ = r.key;
-                                          row_status = AddRow(*def_, r, now, access_->principal(),
-                                                              msg.mutable_rows());
+                                          row_status = AddRow(*def_, r, now, *reader, msg.mutable_rows());
                                           return row_status.ok();
                                         },
                                         resume_after_);
@@ -205,6 +212,11 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
 
   Step Changes() {
     Step step;
+    auto reader = ReaderOf(env_->worker_grids, access_->principal());
+    if (!reader.ok()) {
+      step.status = ToGrpc(reader.status());
+      return step;
+    }
     auto& msg = step.message;
     for (;;) {
       const uint64_t progress = projector_->progress();
@@ -228,7 +240,7 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
             last = r.position;
             ++seen;
             if (!domain::KeyMatches(r.key, req_.prefix())) return true;
-            row_status = AddRow(*def_, r, now, access_->principal(), msg.mutable_rows());
+            row_status = AddRow(*def_, r, now, *reader, msg.mutable_rows());
             return row_status.ok();
           });
       if (s.ok()) s = row_status;

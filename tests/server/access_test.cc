@@ -192,16 +192,18 @@ TEST_F(AccessTest, ReadsSubscriptionsAndProjectionsAreCutToJurisdictionAndCleara
   Seed();
   const std::vector<grid::v1::Event> all = ReadAll("auditor");
   ASSERT_EQ(all.size(), 9u);
-  struct Reader {
+  struct Who {
     const char* name;
     std::string jurisdiction;
     grid::v1::DataClass clearance;
   };
-  for (const Reader& r : {Reader{"worker", "350583/101", grid::v1::C2_PERSONAL},
-                          Reader{"cadre", "350583/101/201", grid::v1::C2_PERSONAL},
-                          Reader{"dept", "350583", grid::v1::C1_INTERNAL},
-                          Reader{"leader", "350583/101", grid::v1::C0_AGGREGATE},
-                          Reader{"auditor", "", grid::v1::C4_RESTRICTED}}) {
+  // The worker reads only the grid its worker is assigned to (kG1), not its
+  // whole jurisdiction (town 101).
+  for (const Who& r : {Who{"worker", kG1, grid::v1::C2_PERSONAL},
+                       Who{"cadre", "350583/101/201", grid::v1::C2_PERSONAL},
+                       Who{"dept", "350583", grid::v1::C1_INTERNAL},
+                       Who{"leader", "350583/101", grid::v1::C0_AGGREGATE},
+                       Who{"auditor", "", grid::v1::C4_RESTRICTED}}) {
     SCOPED_TRACE(r.name);
     size_t expected = 0;
     for (const auto& e : all) expected += Under(e.org_path(), r.jurisdiction) ? 1 : 0;

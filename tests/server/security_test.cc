@@ -6,6 +6,7 @@
 #include <grpcpp/generic/generic_stub.h>
 
 #include "absl/strings/match.h"
+#include "server/access_policy.h"
 #include "server/metrics.h"
 #include "storage/event_log.h"
 #include "tests/testing/policy_server.h"
@@ -127,7 +128,7 @@ TEST_F(SecurityTest, UnknownFieldsAreRefusedAtAppendAndNeverServed) {
   Start();
   Seed();
   // Served to no one below full clearance; the auditor gets the stored bytes.
-  for (const char* who : {"worker", "dept", "leader"}) {
+  for (const char* who : {"cadre", "dept", "leader"}) {
     const auto events = ReadAll(who);
     ASSERT_FALSE(events.empty()) << who;
     EXPECT_EQ(events[0].event_id().empty() ? events[0].type() : events[0].event_id(),
@@ -276,6 +277,32 @@ TEST_F(SecurityTest, AnAuditorReadsTheAuditOfItsJurisdictionOnly) {
   }
   EXPECT_TRUE(seed_in_102);
   EXPECT_TRUE(unauthenticated);
+}
+
+// Regression: a GRID_WORKER read its whole jurisdiction, not only the grids
+// it is assigned to.
+TEST_F(SecurityTest, AGridWorkerReadsOnlyItsAssignedGrids) {
+  Start();
+  Seed();
+  // A household in g02 of the worker's town, where w-1 is not assigned.
+  ASSERT_TRUE(Append("cadre", ev::HouseholdCreated("g2h", "h-g2", kG2, "pt-g2", "周八", kT)).ok());
+  auto grids_of = [&](const std::vector<grid::v1::Event>& events) {
+    std::set<std::string> out;
+    for (const auto& e : events) out.insert(e.org_path());
+    return out;
+  };
+  EXPECT_EQ(grids_of(ReadAll("worker")), (std::set<std::string>{kG1}));
+  EXPECT_TRUE(grids_of(ReadAll("cadre")).contains(kG2));  // the village cadre sees its village
+  for (const auto& r : Rows("worker", "household_roster", "")) EXPECT_TRUE(Under(RowOrgPath(r), kG1)) << r.key();
+  grid::v1::ReadRequest req;
+  req.set_stream("household/h-g2");
+  grpc::ClientContext ctx;
+  Bound(&ctx);
+  EXPECT_EQ(Drain(&ctx, grid::v1::Log::NewStub(As("worker"))->Read(&ctx, req)), StatusCode::NOT_FOUND);
+  // Assigned to g02 now: the worker reads it from its next call on.
+  ASSERT_TRUE(Append("seed", ev::WorkerAssigned("wa2", "w-1", kG2, kT)).ok());
+  EXPECT_TRUE(grids_of(ReadAll("worker")).contains(kG2));
+  EXPECT_EQ(Rows("worker", "household_roster", kG2).size(), 1u);
 }
 
 // Regression: Admin.Backup handed every town's personal data to any ADMIN,
