@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "absl/strings/cord.h"
+#include "domain/field_index.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -74,69 +75,83 @@ absl::Status RequireTime(absl::string_view field, bool has) {
 
 // Every enum field anywhere in `m` must hold a value its enum declares
 // (proto3 keeps unknown numbers; the domain does not accept them).
-absl::Status CheckEnums(const pb::Message& m, const std::string& path) {
+absl::Status CheckEnumsIn(const pb::Message& m, WalkPath* path) {
+  const FieldIndex& idx = IndexOf(m.GetDescriptor());
   const pb::Reflection* r = m.GetReflection();
-  std::vector<const pb::FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const auto* f : fields) {
-    const std::string name = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
-    if (f->type() == pb::FieldDescriptor::TYPE_ENUM) {
-      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
-      for (int i = 0; i < n; ++i) {
-        const int v = f->is_repeated() ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
-        if (f->enum_type()->FindValueByNumber(v) == nullptr) {
-          return Invalid(name, absl::StrCat("unknown ", f->enum_type()->name(), " value ", v));
-        }
+  for (const FieldInfo& fi : idx.enums) {
+    const pb::FieldDescriptor* f = fi.field;
+    const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+    for (int i = 0; i < n; ++i) {
+      const int v = f->is_repeated() ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
+      if (v != 0 && f->enum_type()->FindValueByNumber(v) == nullptr) {
+        path->Push(f);
+        return Invalid(path->Str(), absl::StrCat("unknown ", f->enum_type()->name(), " value ", v));
       }
-    } else if (f->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
-      if (f->is_repeated()) {
-        for (int i = 0; i < r->FieldSize(m, f); ++i) {
-          if (auto s = CheckEnums(r->GetRepeatedMessage(m, f, i), absl::StrCat(name, "[", i, "]"));
-              !s.ok()) {
-            return s;
-          }
-        }
-      } else if (auto s = CheckEnums(r->GetMessage(m, f), name); !s.ok()) {
-        return s;
+    }
+  }
+  for (const FieldInfo& fi : idx.messages) {
+    const pb::FieldDescriptor* f = fi.field;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        path->Push(f, i);
+        if (auto s = CheckEnumsIn(r->GetRepeatedMessage(m, f, i), path); !s.ok()) return s;
+        path->Pop();
       }
+    } else if (r->HasField(m, f)) {
+      path->Push(f);
+      if (auto s = CheckEnumsIn(r->GetMessage(m, f), path); !s.ok()) return s;
+      path->Pop();
     }
   }
   return absl::OkStatus();
 }
 
-// Calls `visit` with the role, dotted name and value of every string field
-// marked (org) in `m`, nested messages included.
-void ForEachOrgField(const pb::Message& m, const std::string& path,
-                     const std::function<void(grid::v1::OrgRole, const std::string&,
-                                              const std::string&)>& visit) {
+absl::Status CheckEnums(const pb::Message& m) {
+  WalkPath path;
+  return CheckEnumsIn(m, &path);
+}
+
+// Calls `visit` with the role, the path (ending at the field) and the value
+// of every set string field marked (org) in `m`, nested messages included.
+void ForEachOrgFieldIn(const pb::Message& m, WalkPath* path,
+                       const std::function<void(grid::v1::OrgRole, const WalkPath&, const std::string&)>& visit) {
+  const FieldIndex& idx = IndexOf(m.GetDescriptor());
   const pb::Reflection* r = m.GetReflection();
-  std::vector<const pb::FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const auto* f : fields) {
-    const std::string name = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
-    if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (f->is_map()) continue;
-      if (f->is_repeated()) {
-        for (int i = 0; i < r->FieldSize(m, f); ++i) {
-          ForEachOrgField(r->GetRepeatedMessage(m, f, i), absl::StrCat(name, "[", i, "]"), visit);
-        }
-      } else {
-        ForEachOrgField(r->GetMessage(m, f), name, visit);
-      }
-      continue;
-    }
-    const grid::v1::OrgRole role = f->options().GetExtension(grid::v1::org);
-    if (role == grid::v1::ORG_ROLE_UNSPECIFIED || f->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
-      continue;
-    }
+  for (const FieldInfo& fi : idx.strings) {
+    if (fi.org == grid::v1::ORG_ROLE_UNSPECIFIED) continue;
+    const pb::FieldDescriptor* f = fi.field;
     if (f->is_repeated()) {
       for (int i = 0; i < r->FieldSize(m, f); ++i) {
-        visit(role, absl::StrCat(name, "[", i, "]"), r->GetRepeatedString(m, f, i));
+        path->Push(f, i);
+        visit(fi.org, *path, r->GetRepeatedString(m, f, i));
+        path->Pop();
       }
-    } else {
-      visit(role, name, r->GetString(m, f));
+    } else if (r->HasField(m, f)) {
+      path->Push(f);
+      visit(fi.org, *path, r->GetString(m, f));
+      path->Pop();
     }
   }
+  for (const FieldInfo& fi : idx.messages) {
+    const pb::FieldDescriptor* f = fi.field;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        path->Push(f, i);
+        ForEachOrgFieldIn(r->GetRepeatedMessage(m, f, i), path, visit);
+        path->Pop();
+      }
+    } else if (r->HasField(m, f)) {
+      path->Push(f);
+      ForEachOrgFieldIn(r->GetMessage(m, f), path, visit);
+      path->Pop();
+    }
+  }
+}
+
+void ForEachOrgField(const pb::Message& m,
+                     const std::function<void(grid::v1::OrgRole, const WalkPath&, const std::string&)>& visit) {
+  WalkPath path;
+  ForEachOrgFieldIn(m, &path, visit);
 }
 
 // The id field an event names its aggregate by, and its value.
@@ -841,7 +856,7 @@ std::optional<std::string> OrgState::GridProblem(const std::string& org_path) co
 absl::Status CheckShape(const std::string& stream, const Event& e) {
   const absl::string_view aggregate = AggregateOf(e.type());
   if (aggregate.empty()) return Invalid("type", absl::StrCat("'", e.type(), "' is not a catalog event"));
-  if (auto s = CheckEnums(e, ""); !s.ok()) return s;
+  if (auto s = CheckEnums(e); !s.ok()) return s;
   if (auto s = RequireOrgPath("org_path", e.org_path()); !s.ok()) return s;
   if (auto s = CheckBody(e); !s.ok()) return s;
   const auto [id_field, id] = AggregateId(e);
@@ -857,13 +872,13 @@ absl::Status CheckShape(const std::string& stream, const Event& e) {
     return Invalid("org_path", absl::StrCat("must equal the body's org path \"", *body, "\""));
   }
   absl::Status orgs;
-  ForEachOrgField(e, "", [&](grid::v1::OrgRole role, const std::string& field, const std::string& v) {
+  ForEachOrgField(e, [&](grid::v1::OrgRole role, const WalkPath& field, const std::string& v) {
     if (!orgs.ok() || v.empty()) return;
     if (!IsOrgPath(v)) {
-      orgs = Invalid(field, absl::StrCat("must be an org path like \"350583/101/203/g05\"; got \"",
+      orgs = Invalid(field.Str(), absl::StrCat("must be an org path like \"350583/101/203/g05\"; got \"",
                                          v.substr(0, 64), "\""));
     } else if (role == grid::v1::ORG_ABOVE && !IsUnder(e.org_path(), v)) {
-      orgs = Invalid(field, absl::StrCat("must be the event's org path \"", e.org_path(),
+      orgs = Invalid(field.Str(), absl::StrCat("must be the event's org path \"", e.org_path(),
                                          "\" or a unit above it; got \"", v.substr(0, 64), "\""));
     }
   });
@@ -1067,7 +1082,7 @@ void Apply(AggregateState* state, const Event& e) {
 
 std::vector<std::string> TouchedOrgPaths(const Event& e) {
   std::vector<std::string> out;
-  ForEachOrgField(e, "", [&](grid::v1::OrgRole role, const std::string&, const std::string& v) {
+  ForEachOrgField(e, [&](grid::v1::OrgRole role, const WalkPath&, const std::string& v) {
     if (role == grid::v1::ORG_TOUCHED && !v.empty() &&
         std::find(out.begin(), out.end(), v) == out.end()) {
       out.push_back(v);

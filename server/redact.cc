@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "domain/field_index.h"
 #include "grid/v1/common.pb.h"
 #include "storage/checkpoint.h"
 
@@ -166,53 +167,56 @@ const char* PersonalPattern(std::string_view text) {
   return nullptr;
 }
 
-std::optional<std::string> FindPersonalIn(const Message& m, DataClass inherited, const std::string& path) {
+// A string field whose text C1 callers read and that may hold anything: not
+// an id, a place or a value whose class its schema declares.
+bool IsFreeText(const domain::FieldInfo& fi) {
+  const std::string& n = fi.field->name();
+  return !fi.class_from && fi.org == grid::v1::ORG_ROLE_UNSPECIFIED && !absl::EndsWith(n, "_id") &&
+         !absl::EndsWith(n, "_ids") && !absl::EndsWith(n, "_token") && !absl::EndsWith(n, "_tokens") &&
+         !absl::EndsWith(n, "_hash") && n != "sha256" && n != "stream" && n != "type";
+}
+
+std::optional<std::string> FindPersonalIn(const Message& m, DataClass inherited, domain::WalkPath* path) {
+  const domain::FieldIndex& idx = domain::IndexOf(m.GetDescriptor());
   const Reflection* r = m.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const FieldDescriptor* f : fields) {
-    const DataClass cls = ClassOf(f, inherited);
-    const std::string name = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (f->is_map() || cls > grid::v1::C1_INTERNAL) continue;
-      if (f->is_repeated()) {
-        for (int i = 0; i < r->FieldSize(m, f); ++i) {
-          if (auto p = FindPersonalIn(r->GetRepeatedMessage(m, f, i), cls, absl::StrCat(name, "[", i, "]"))) {
-            return p;
-          }
-        }
-      } else if (auto p = FindPersonalIn(r->GetMessage(m, f), cls, name)) {
-        return p;
-      }
-      continue;
-    }
-    // Text that anyone at C1 reads; not ids, places or values whose class
-    // their schema declares.
-    const std::string& n = f->name();
-    if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING || cls > grid::v1::C1_INTERNAL ||
-        f->type() == FieldDescriptor::TYPE_BYTES ||
-        !f->options().GetExtension(grid::v1::class_from).empty() ||
-        f->options().GetExtension(grid::v1::org) != grid::v1::ORG_ROLE_UNSPECIFIED ||
-        absl::EndsWith(n, "_id") || absl::EndsWith(n, "_ids") || absl::EndsWith(n, "_token") ||
-        absl::EndsWith(n, "_tokens") || absl::EndsWith(n, "_hash") || n == "sha256" || n == "stream" || n == "type") {
-      continue;
-    }
-    const int count = f->is_repeated() ? r->FieldSize(m, f) : 1;
+  for (const domain::FieldInfo& fi : idx.strings) {
+    const DataClass cls = fi.data_class == grid::v1::DATA_CLASS_UNSPECIFIED ? inherited : fi.data_class;
+    if (cls > grid::v1::C1_INTERNAL || !IsFreeText(fi)) continue;
+    const FieldDescriptor* f = fi.field;
+    const int count = f->is_repeated() ? r->FieldSize(m, f) : (r->HasField(m, f) ? 1 : 0);
     for (int i = 0; i < count; ++i) {
-      const std::string v = f->is_repeated() ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
+      const std::string& v = f->is_repeated() ? r->GetRepeatedStringReference(m, f, i, nullptr)
+                                              : r->GetStringReference(m, f, nullptr);
       if (const char* what = PersonalPattern(v)) {
-        return absl::StrCat(f->is_repeated() ? absl::StrCat(name, "[", i, "]") : name,
-                            " looks like it holds ", what);
+        path->Push(f, f->is_repeated() ? i : -1);
+        return absl::StrCat(path->Str(), " looks like it holds ", what);
       }
+    }
+  }
+  for (const domain::FieldInfo& fi : idx.messages) {
+    const DataClass cls = fi.data_class == grid::v1::DATA_CLASS_UNSPECIFIED ? inherited : fi.data_class;
+    if (cls > grid::v1::C1_INTERNAL) continue;
+    const FieldDescriptor* f = fi.field;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        path->Push(f, i);
+        if (auto p = FindPersonalIn(r->GetRepeatedMessage(m, f, i), cls, path)) return p;
+        path->Pop();
+      }
+    } else if (r->HasField(m, f)) {
+      path->Push(f);
+      if (auto p = FindPersonalIn(r->GetMessage(m, f), cls, path)) return p;
+      path->Pop();
     }
   }
   return std::nullopt;
 }
 
-absl::Status TokenizeIn(Message* m, std::string_view key, const std::string& prefix) {
+absl::Status TokenizeIn(Message* m, std::string_view key, domain::WalkPath* path) {
   if (m->GetDescriptor() == grid::v1::PersonRef::descriptor()) {
     auto* p = static_cast<grid::v1::PersonRef*>(m);
     if (p->id_number().empty()) return absl::OkStatus();
+    const std::string prefix = path->Str();
     std::string id = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(p->id_number()));
     if (!ValidIdNumber(id)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -230,21 +234,18 @@ absl::Status TokenizeIn(Message* m, std::string_view key, const std::string& pre
     return absl::OkStatus();
   }
   const Reflection* r = m->GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(*m, &fields);
-  for (const FieldDescriptor* f : fields) {
-    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_map()) continue;  // no persons in maps
-    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+  for (const domain::FieldInfo& fi : domain::IndexOf(m->GetDescriptor()).messages) {
+    const FieldDescriptor* f = fi.field;
     if (f->is_repeated()) {
       for (int i = 0; i < r->FieldSize(*m, f); ++i) {
-        if (auto s = TokenizeIn(r->MutableRepeatedMessage(m, f, i), key,
-                                absl::StrCat(path, "[", i, "]"));
-            !s.ok()) {
-          return s;
-        }
+        path->Push(f, i);
+        if (auto s = TokenizeIn(r->MutableRepeatedMessage(m, f, i), key, path); !s.ok()) return s;
+        path->Pop();
       }
-    } else if (auto s = TokenizeIn(r->MutableMessage(m, f), key, path); !s.ok()) {
-      return s;
+    } else if (r->HasField(*m, f)) {
+      path->Push(f);
+      if (auto s = TokenizeIn(r->MutableMessage(m, f), key, path); !s.ok()) return s;
+      path->Pop();
     }
   }
   return absl::OkStatus();
@@ -257,33 +258,42 @@ bool Redact(Message* m, DataClass clearance, std::vector<std::string>* changed) 
 }
 
 std::optional<std::string> FindPersonalInText(const Message& m) {
-  return FindPersonalIn(m, grid::v1::C0_AGGREGATE, "");
+  domain::WalkPath path;
+  return FindPersonalIn(m, grid::v1::C0_AGGREGATE, &path);
 }
 
-std::optional<std::string> FindUnknownField(const Message& m, const std::string& path) {
+namespace {
+
+std::optional<std::string> FindUnknownIn(const Message& m, const std::string& prefix, domain::WalkPath* path) {
   const Reflection* r = m.GetReflection();
   const auto& unknown = r->GetUnknownFields(m);
   if (!unknown.empty()) {
-    return absl::StrCat(path.empty() ? "" : absl::StrCat(path, " "), "has field number ",
-                        unknown.field(0).number(), ", which ", m.GetDescriptor()->full_name(),
-                        " does not define");
+    const std::string at = path->Str(prefix);
+    return absl::StrCat(at.empty() ? "" : absl::StrCat(at, " "), "has field number ", unknown.field(0).number(),
+                        ", which ", m.GetDescriptor()->full_name(), " does not define");
   }
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const FieldDescriptor* f : fields) {
-    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    const std::string name = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+  for (const domain::FieldInfo& fi : domain::IndexOf(m.GetDescriptor()).messages) {
+    const FieldDescriptor* f = fi.field;
     if (f->is_repeated()) {
       for (int i = 0; i < r->FieldSize(m, f); ++i) {
-        if (auto u = FindUnknownField(r->GetRepeatedMessage(m, f, i), absl::StrCat(name, "[", i, "]"))) {
-          return u;
-        }
+        path->Push(f, i);
+        if (auto u = FindUnknownIn(r->GetRepeatedMessage(m, f, i), prefix, path)) return u;
+        path->Pop();
       }
-    } else if (auto u = FindUnknownField(r->GetMessage(m, f), name)) {
-      return u;
+    } else if (r->HasField(m, f)) {
+      path->Push(f);
+      if (auto u = FindUnknownIn(r->GetMessage(m, f), prefix, path)) return u;
+      path->Pop();
     }
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> FindUnknownField(const Message& m, const std::string& path) {
+  domain::WalkPath walk;
+  return FindUnknownIn(m, path, &walk);
 }
 
 DataClass MaxClass(const Descriptor* d) {
@@ -378,7 +388,8 @@ bool SuppressSmallCounts(Message* m, std::vector<std::string>* suppressed) {
 }
 
 absl::Status TokenizePersons(grid::v1::Event* e, std::string_view key) {
-  return TokenizeIn(e, key, "");
+  domain::WalkPath path;
+  return TokenizeIn(e, key, &path);
 }
 
 std::string PersonToken(std::string_view key, std::string_view normalized_id) {
