@@ -6,6 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -308,6 +310,11 @@ class GetCall final : public Notifier::Waiter, public std::enable_shared_from_th
         resp_(resp),
         reactor_(reactor),
         deadline_(deadline),
+        // The timer runs on the steady clock: the same moment there, rounded
+        // up so that it never fires before the deadline.
+        steady_deadline_(std::chrono::steady_clock::now() +
+                         std::chrono::ceil<std::chrono::milliseconds>(
+                             absl::ToChronoNanoseconds(std::max(deadline - absl::Now(), absl::ZeroDuration())))),
         access_(std::move(access)) {}
 
   void Post() {
@@ -339,7 +346,10 @@ class GetCall final : public Notifier::Waiter, public std::enable_shared_from_th
       Finish(ToGrpc(Get(env_, projector_, *req_, access_->principal(), resp_)));
       return;
     }
-    if (absl::Now() >= deadline_) {
+    // The timer's word decides, not a second reading of another clock: it
+    // may fire a hair before absl::Now() passes deadline_, and a waiter that
+    // registered again then would sleep until the next fold.
+    if (timed_out_.load() || std::chrono::steady_clock::now() >= steady_deadline_) {
       auto at = projector_->PositionOf(req_->name());
       Finish(ToGrpc(at.ok() ? absl::DeadlineExceededError(absl::StrCat(
                                             "projection ", req_->name(), " has folded through position ", *at,
@@ -350,13 +360,14 @@ class GetCall final : public Notifier::Waiter, public std::enable_shared_from_th
     // Arm the deadline timer before registering: once registered, a Wake()
     // may run the next Attempt() on another thread at once.
     if (!timer_) {
-      timer_ = std::make_unique<boost::asio::steady_timer>(env_->pool->get_executor(),
-                                                           absl::ToChronoMilliseconds(deadline_ - absl::Now()));
+      timer_ = std::make_unique<boost::asio::steady_timer>(env_->pool->get_executor(), steady_deadline_);
       // A weak reference: the call owns the timer, so a strong one would be a
       // cycle. While the call waits, `registered_` keeps it alive.
-      timer_->async_wait([weak = weak_from_this()](const boost::system::error_code&) {
+      timer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
         auto self = weak.lock();
-        if (self != nullptr && self->projector_->Cancel(self.get())) self->Unregistered()->Post();
+        if (self == nullptr || ec == boost::asio::error::operation_aborted) return;
+        self->timed_out_.store(true);
+        if (self->projector_->Cancel(self.get())) self->Unregistered()->Post();
       });
     }
     registered_ = shared_from_this();
@@ -377,6 +388,8 @@ class GetCall final : public Notifier::Waiter, public std::enable_shared_from_th
   grid::v1::GetProjectionResponse* const resp_;
   grpc::ServerUnaryReactor* const reactor_;
   const absl::Time deadline_;
+  const std::chrono::steady_clock::time_point steady_deadline_;
+  std::atomic<bool> timed_out_{false};
   const std::shared_ptr<AccessCall> access_;
   std::shared_ptr<GetCall> registered_;  // keeps the call alive while it waits in the projector
   std::unique_ptr<boost::asio::steady_timer> timer_;

@@ -95,6 +95,24 @@ TEST_F(ProjectionServiceTest, ReadsAtPositionsAndTimesAndYourOwnWrites) {
   ASSERT_EQ(waited->rows_size(), 1);
   EXPECT_EQ(waited->rows(0).value().population().residents(), 3);
 
+  // Regression: on a quiet server the wait outlived the server's deadline
+  // (the timer fired a hair early, the call registered again, and nothing
+  // woke it): the client's own deadline, far longer, ended it instead.
+  server::ServerOptions quick;
+  quick.unary_deadline = absl::Milliseconds(150);
+  StartServer(quick);
+  client_->set_timeout(absl::Seconds(60));
+  for (int i = 0; i < 5; ++i) {
+    grid::v1::GetProjectionRequest never;
+    never.set_name("population");
+    never.set_key("350583");
+    never.set_min_position(1000000);
+    auto gave_up = client_->GetProjection(never);
+    EXPECT_EQ(gave_up.status().code(), absl::StatusCode::kDeadlineExceeded) << gave_up.status();
+    EXPECT_THAT(std::string(gave_up.status().message()), ::testing::HasSubstr("not yet min_position 1000000"));
+  }
+  client_->set_timeout(absl::Seconds(30));
+
   // Bad requests say what is wrong.
   grid::v1::GetProjectionRequest bad;
   bad.set_name("populaton");
