@@ -253,18 +253,20 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
         name, " has ", options_.max_streams,
         " streams open, the most a principal may; close one or retry later")));
   }
-  std::unique_ptr<AccessCall> call(
+  return std::unique_ptr<AccessCall>(
       new AccessCall(this, rule, p, ctx->peer(), std::move(scope), generation, stream));
-  if (rule.audit_first) {
-    grid::v1::AuditRecord r =
-        NewRecord(name, p.get(), rule.method, call->scope_, call->peer_, "STARTED");
-    r.set_intent(true);
-    if (absl::Status s = audit_->Write(std::move(r), rule.audit_sync); !s.ok()) {
-      call->done_ = true;  // nothing ran; the caller gets the reason
-      return s;
-    }
+}
+
+void AccessCall::Intend(std::function<void(absl::Status)> then) {
+  if (!rule_.audit_first) {
+    then(absl::OkStatus());
+    return;
   }
-  return call;
+  grid::v1::AuditRecord r =
+      NewRecord(principal_->name(), principal_.get(), rule_.method, scope_, peer_, "STARTED");
+  r.set_intent(true);
+  // `then` may take this call over (and end it): touch nothing after.
+  access_->audit()->PostIntent(std::move(r), rule_.audit_sync, std::move(then));
 }
 
 void AccessControl::RecordUnauthenticated(std::string method, std::string peer, std::string why) {

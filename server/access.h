@@ -2,9 +2,10 @@
 // the call's auth context only), looks the principal up in the policy,
 // checks the role against the RPC table (access_policy.h), applies the
 // per-principal rate limit and stream limit, and writes the access audit:
-// denials at once, a synced intent record before a mutating RPC runs (the
-// RPC fails if it cannot be written), and a record of the outcome and items
-// delivered when the call ends.
+// denials at once, an intent record stored before a mutating RPC runs
+// (AccessCall::Intend; the RPC fails if it cannot be stored), and a record
+// of the outcome and items delivered when the call ends. Nothing here waits
+// on the audit's disk: records are queued for its writer thread.
 //
 // Concurrency: thread-safe. The policy is swapped whole on Reload(); calls
 // in progress see the new one at their next Recheck().
@@ -12,6 +13,7 @@
 #define GRID_SERVER_ACCESS_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -73,6 +75,14 @@ class AccessCall {
 
   // Writes the outcome record (once; later calls do nothing).
   void Done(const grpc::Status& status);
+
+  // For an RPC whose rule says audit_first: queues the intent record
+  // (synced when the rule says so) and runs `then` once it is stored, with
+  // OK, on the audit's writer thread; or with UNAVAILABLE (on that thread or
+  // at once on this one) when it cannot be, and the RPC must then fail with
+  // it. `then` must not block; it may take ownership of this call. For other
+  // RPCs, runs `then` with OK at once.
+  void Intend(std::function<void(absl::Status)> then);
 
  private:
   friend class AccessControl;

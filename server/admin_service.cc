@@ -247,7 +247,16 @@ grpc::ServerWriteReactor<grid::v1::BackupChunk>* AdminService::Backup(
   auto call = env_->access->Begin(ctx, Rpc::kBackup, "");
   if (!call.ok()) return new FailedStream<grid::v1::BackupChunk>(ToGrpc(call.status()));
   auto* w = new BackupWriter(env_, projections_, log_options_, data_dir_);
-  w->Start(*std::move(call));
+  // Streaming starts once the intent is stored (synced).
+  auto holder = std::make_shared<std::unique_ptr<AccessCall>>(*std::move(call));
+  AccessCall* raw = holder->get();
+  raw->Intend([w, holder](absl::Status s) {
+    if (s.ok()) {
+      w->Start(std::move(*holder));
+    } else {
+      w->Abort(std::move(*holder), ToGrpc(s));
+    }
+  });
   return w;
 }
 

@@ -7,10 +7,12 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 
@@ -113,20 +115,26 @@ struct GridServer::Impl {
   grpc::HealthCheckServiceInterface* health ABSL_GUARDED_BY(mu) = nullptr;
   bool health_serving ABSL_GUARDED_BY(mu) = false;
 
-  // Deletes audit records older than `audit_retention`, at most hourly
-  // (sequencer thread: a binary search and one range deletion).
+  // Deletes audit records older than `audit_retention`, at most hourly.
+  // Asked from the sequencer thread, run on the pool (a binary search and
+  // one range deletion): the writer never waits on the audit's disk.
   absl::Duration audit_retention;
   absl::Time next_audit_trim = absl::InfinitePast();
+  std::atomic<boost::asio::thread_pool*> trim_pool{nullptr};  // set once serving
   void MaybeTrimAudit(absl::Time now) {
     if (audit_retention <= absl::ZeroDuration() || now < next_audit_trim) return;
+    boost::asio::thread_pool* p = trim_pool.load();
+    if (p == nullptr) return;
     next_audit_trim = now + absl::Hours(1);
-    auto trimmed = audit->Trim(now - audit_retention);
-    if (!trimmed.ok()) {
-      spdlog::warn("access audit: cannot delete old records: {}", trimmed.status().ToString());
-    } else if (*trimmed > 0) {
-      spdlog::info("access audit: deleted {} records older than {}", *trimmed,
-                   absl::FormatDuration(audit_retention));
-    }
+    boost::asio::post(*p, [this, cutoff = now - audit_retention] {
+      auto trimmed = audit->Trim(cutoff);
+      if (!trimmed.ok()) {
+        spdlog::warn("access audit: cannot delete old records: {}", trimmed.status().ToString());
+      } else if (*trimmed > 0) {
+        spdlog::info("access audit: deleted {} records older than {}", *trimmed,
+                     absl::FormatDuration(audit_retention));
+      }
+    });
   }
 
   // Tells the health service when the log stops taking writes (called after
@@ -160,7 +168,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   auto log = storage::EventLog::Open(options.log, options.data_dir);
   if (!log.ok()) return log.status();
   impl->log = *std::move(log);
-  auto audit = storage::AuditLog::Open(options.data_dir + "/audit", options.audit_env);
+  auto audit = storage::AuditLog::Open(options.data_dir + "/audit", options.audit_env, options.audit_queue);
   if (!audit.ok()) return audit.status();
   impl->audit = *std::move(audit);
   auto access = AccessControl::Create(options.access, impl->audit.get());
@@ -219,6 +227,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   impl->sequencer->Start();
   impl->pool = std::make_unique<boost::asio::thread_pool>(
       static_cast<size_t>(std::max(1, options.reader_threads)));
+  impl->trim_pool.store(impl->pool.get());
   impl->env.log = impl->log.get();
   impl->env.sequencer = impl->sequencer.get();
   impl->env.tail = tail;

@@ -49,12 +49,14 @@ struct ServerOptions {
   // How long a unary call may wait server-side (GetProjection's
   // min_position), whatever the client's deadline.
   absl::Duration unary_deadline = absl::Seconds(10);
-  // How long the access audit keeps its records (trimmed hourly on the
-  // sequencer's idle tick); zero: forever.
+  // How long the access audit keeps its records (trimmed hourly, on the
+  // pool); zero: forever.
   absl::Duration audit_retention = absl::ZeroDuration();
   // The access audit's storage environment (tests inject failures); null:
   // the default.
   rocksdb::Env* audit_env = nullptr;
+  // Audit records that may wait for its writer thread; tests make it small.
+  size_t audit_queue = 1 << 16;
 };
 
 class GridServer {

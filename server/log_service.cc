@@ -473,9 +473,17 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
     }
     call->set_org_paths(std::move(orgs));
   }
-  env_->sequencer->Submit(
-      *std::move(batch),
-      [reactor, response, call, metrics = env_->metrics](storage::AppendOutcome out) {
+  auto pending = std::make_shared<storage::AppendBatch>(*std::move(batch));
+  // To the sequencer once the intent is in the audit (on its writer thread;
+  // Submit only queues).
+  call->Intend([env = env_, reactor, response, call, pending](absl::Status stored) {
+    if (!stored.ok()) {
+      FinishUnary(reactor, call.get(), ToGrpc(stored));
+      return;
+    }
+    env->sequencer->Submit(
+      std::move(*pending),
+      [reactor, response, call, metrics = env->metrics](storage::AppendOutcome out) {
         if (!out.status.ok()) {
           FinishUnary(reactor, call.get(), ToGrpc(out.status));
           return;
@@ -492,6 +500,7 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
         call->AddItems(out.events.size());
         FinishUnary(reactor, call.get(), grpc::Status::OK);
       });
+  });
   return reactor;
 }
 

@@ -455,9 +455,20 @@ grpc::ServerUnaryReactor* ProjectionService::RebuildProjection(grpc::CallbackSer
   auto call = BeginUnary(env_, ctx, reactor, Rpc::kRebuildProjection,
                          absl::StrCat("projection=", request->name().substr(0, 64)));
   if (call == nullptr) return reactor;
-  absl::Status s = Def(request->name()).status();
-  if (s.ok()) s = projector_->Rebuild(request->name());
-  FinishUnary(reactor, call.get(), ToGrpc(s));
+  if (absl::Status s = Def(request->name()).status(); !s.ok()) {
+    FinishUnary(reactor, call.get(), ToGrpc(s));
+    return reactor;
+  }
+  // The rebuild starts once its intent is stored (synced), on the pool.
+  call->Intend([this, reactor, call, name = request->name()](absl::Status s) {
+    if (!s.ok()) {
+      FinishUnary(reactor, call.get(), ToGrpc(s));
+      return;
+    }
+    boost::asio::post(*env_->pool, [this, reactor, call, name] {
+      FinishUnary(reactor, call.get(), ToGrpc(projector_->Rebuild(name)));
+    });
+  });
   return reactor;
 }
 

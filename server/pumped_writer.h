@@ -65,6 +65,11 @@ class PumpedWriter : public grpc::ServerWriteReactor<Message>, public Notifier::
     access_ = std::move(access);
     Schedule();
   }
+  // Ends the call before its first step (its intent could not be stored).
+  void Abort(std::unique_ptr<AccessCall> access, const grpc::Status& status) {
+    access_ = std::move(access);
+    End(status);
+  }
 
   void OnWriteDone(bool ok) override {
     if (!ok) {

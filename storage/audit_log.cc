@@ -46,8 +46,9 @@ absl::Status ParseAt(const rocksdb::Iterator& it, grid::v1::AuditRecord* r) {
 
 class RocksAuditLog final : public AuditLog {
  public:
-  RocksAuditLog(std::unique_ptr<rocksdb::DB> db, uint64_t last)
-      : db_(std::move(db)), next_(last + 1), writer_([this] { RunWriter(); }) {}
+  RocksAuditLog(std::unique_ptr<rocksdb::DB> db, uint64_t last, size_t max_queued)
+      : db_(std::move(db)), max_queued_(std::max<size_t>(1, max_queued)), next_(last + 1),
+        writer_([this] { RunWriter(); }) {}
 
   ~RocksAuditLog() override {
     {
@@ -60,11 +61,24 @@ class RocksAuditLog final : public AuditLog {
 
   void Post(grid::v1::AuditRecord record) override {
     grid::MutexLock l(&mu_);
-    while (queue_.size() >= kMaxQueued) room_cv_.Wait(&mu_);
-    record.set_seq(next_.fetch_add(1));
-    queue_.emplace_back(record.seq(), record.SerializeAsString());
-    ++posted_;
-    if (queue_.size() == 1) queued_cv_.Signal();
+    if (queue_.size() >= max_queued_) {
+      lost_.fetch_add(1);
+      return;
+    }
+    Queue(std::move(record), false, nullptr);
+  }
+
+  void PostIntent(grid::v1::AuditRecord record, bool sync,
+                  std::function<void(absl::Status)> stored) override {
+    {
+      grid::MutexLock l(&mu_);
+      if (queue_.size() < max_queued_) {
+        Queue(std::move(record), sync, std::move(stored));
+        return;
+      }
+    }
+    stored(absl::UnavailableError(
+        "the access audit is behind (its disk is slow or full); the call was not run, retry"));
   }
 
   uint64_t lost() const override { return lost_.load(); }
@@ -138,7 +152,7 @@ class RocksAuditLog final : public AuditLog {
  private:
   // The writer thread: takes everything queued, stores it as one batch.
   void RunWriter() {
-    std::vector<std::pair<uint64_t, std::string>> batch;
+    std::vector<Queued> batch;
     for (;;) {
       {
         grid::MutexLock l(&mu_);
@@ -147,23 +161,53 @@ class RocksAuditLog final : public AuditLog {
         batch.clear();
         while (queue_.empty() && !stop_) queued_cv_.Wait(&mu_);
         if (queue_.empty()) return;  // stopping, nothing left
-        if (queue_.size() >= kMaxQueued) room_cv_.SignalAll();
         batch.swap(queue_);
       }
       rocksdb::WriteBatch wb;
-      for (const auto& [seq, bytes] : batch) {
-        if (!wb.Put(Key(seq), bytes).ok()) break;
+      rocksdb::WriteOptions wo;
+      bool ok = true;
+      for (const Queued& q : batch) {
+        ok = ok && wb.Put(Key(q.seq), q.bytes).ok();
+        wo.sync = wo.sync || q.sync;
       }
-      if (!db_->Write(rocksdb::WriteOptions(), &wb).ok()) lost_.fetch_add(batch.size());
+      rocksdb::Status s = ok ? db_->Write(wo, &wb) : rocksdb::Status::Corruption("batch too large");
+      absl::Status st;
+      if (!s.ok()) {
+        st = absl::UnavailableError(absl::StrCat("the access audit cannot be written: ",
+                                                 FromRocks(s, "audit write").message()));
+      }
+      for (Queued& q : batch) {
+        if (q.stored) {
+          q.stored(st);
+        } else if (!st.ok()) {
+          lost_.fetch_add(1);
+        }
+      }
     }
   }
 
+  void Queue(grid::v1::AuditRecord record, bool sync, std::function<void(absl::Status)> stored)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    record.set_seq(next_.fetch_add(1));
+    queue_.push_back(Queued{record.seq(), record.SerializeAsString(), sync, std::move(stored)});
+    ++posted_;
+    if (queue_.size() == 1) queued_cv_.Signal();
+  }
+
+  struct Queued {
+    uint64_t seq;
+    std::string bytes;
+    bool sync;
+    std::function<void(absl::Status)> stored;  // null: best effort
+  };
+
   std::unique_ptr<rocksdb::DB> db_;
+  const size_t max_queued_;
   std::atomic<uint64_t> next_;
   std::atomic<uint64_t> lost_{0};
   mutable grid::Mutex mu_;
-  mutable grid::CondVar queued_cv_, room_cv_, stored_cv_;
-  std::vector<std::pair<uint64_t, std::string>> queue_ ABSL_GUARDED_BY(mu_);
+  mutable grid::CondVar queued_cv_, stored_cv_;
+  std::vector<Queued> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t posted_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t stored_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
@@ -172,7 +216,8 @@ class RocksAuditLog final : public AuditLog {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, rocksdb::Env* env) {
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, rocksdb::Env* env,
+                                                          size_t max_queued) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
@@ -187,7 +232,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path
   if (it->Valid()) last = SeqOf(it->key());
   if (!it->status().ok()) return FromRocks(it->status(), "open the access audit");
   it.reset();
-  return std::unique_ptr<AuditLog>(new RocksAuditLog(std::move(db), last));
+  return std::unique_ptr<AuditLog>(new RocksAuditLog(std::move(db), last, max_queued));
 }
 
 }  // namespace grid::storage

@@ -7,11 +7,11 @@
 // `audit_retention_days` is set). The newest record is never deleted, so
 // seqs keep counting up across restarts.
 //
-// Concurrency: thread-safe. Write() stores on the calling thread
-// (concurrent writes share RocksDB's write groups and fsyncs); Post()
-// queues for the log's writer thread, which stores queued records in one
-// batch per wake-up, so a call's outcome record costs its handler a queue
-// push instead of a RocksDB write.
+// Concurrency: thread-safe. Post() and PostIntent() never block: they queue
+// for the log's writer thread, which stores queued records in one batch per
+// wake-up, so a record costs its caller a queue push instead of a RocksDB
+// write, and a slow audit disk never stalls a reactor or the sequencer.
+// Write() stores on the calling thread (tools and tests).
 #ifndef GRID_STORAGE_AUDIT_LOG_H_
 #define GRID_STORAGE_AUDIT_LOG_H_
 
@@ -31,8 +31,10 @@ namespace grid::storage {
 
 class AuditLog {
  public:
+  // `max_queued`: records that may wait for the writer thread.
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(const std::string& path,
-                                                        rocksdb::Env* env = nullptr);
+                                                        rocksdb::Env* env = nullptr,
+                                                        size_t max_queued = 1 << 16);
   virtual ~AuditLog() = default;
 
   // Assigns the record's seq and stores it; with `sync`, durable (fsync)
@@ -40,12 +42,20 @@ class AuditLog {
   virtual absl::Status Write(grid::v1::AuditRecord record, bool sync) = 0;
 
   // Best effort (outcome and denial records): assigns the seq and queues
-  // the record for the writer thread. Blocks only while `kMaxQueued`
-  // records wait (the disk is behind). A failed batch is counted in lost().
+  // the record for the writer thread. With `max_queued` records waiting
+  // (the disk is behind) it is dropped instead; dropped records and those
+  // of a failed batch are counted in lost().
   virtual void Post(grid::v1::AuditRecord record) = 0;
-  static constexpr size_t kMaxQueued = 1 << 16;
 
-  // Records posted but not stored because their batch failed.
+  // A record that must be stored before the caller goes on (the intent of
+  // a mutating RPC): queued like Post(), synced when `sync`, and then
+  // `stored` runs on the writer thread with OK, or UNAVAILABLE when the
+  // batch failed. With the queue full, `stored` runs at once, on the
+  // caller's thread, with UNAVAILABLE. `stored` must not block.
+  virtual void PostIntent(grid::v1::AuditRecord record, bool sync,
+                          std::function<void(absl::Status)> stored) = 0;
+
+  // Posted records not stored: dropped at a full queue or in a failed batch.
   virtual uint64_t lost() const = 0;
 
   // Records with seq >= from, in order, until `fn` returns false. Every

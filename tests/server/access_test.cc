@@ -14,11 +14,13 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -495,6 +497,57 @@ TEST_F(AccessTest, TheAuditKeepsRecordsForItsRetention) {
   EXPECT_EQ(records.front().principal(), "old-10");
   EXPECT_EQ(records.back().principal(), "auditor");
   EXPECT_GE(records.back().seq(), 4u);
+}
+
+// Regression: an Append's intent record was written on the RPC thread, and
+// outcome records waited for room in the audit's queue (from the sequencer
+// thread). With the audit's disk stalled, reads go on, appends whose intent
+// finds the queue full fail at once, and the queued ones finish once the
+// disk is back.
+TEST_F(AccessTest, AStalledAuditDiskStallsNothingElse) {
+  testing::FaultInjectionEnv env(rocksdb::Env::Default());
+  Start([&env](ServerOptions* o) {
+    o->audit_env = &env;
+    o->audit_queue = 8;
+  });
+  Seed();
+  const size_t before = ReadAll("auditor").size();
+  env.HoldWrites();
+  std::vector<std::thread> appends;
+  std::atomic<int> ok{0}, behind{0};
+  constexpr int kAppends = 30;
+  for (int i = 0; i < kAppends; ++i) {
+    appends.emplace_back([&, i] {
+      grpc::Status s = Append("worker", ev::SanitationReport(absl::StrCat("st-", i), kG1, "w-1",
+                                                             grid::v1::PATROL, 900, {},
+                                                             absl::FromUnixSeconds(1790000300)));
+      if (s.ok()) ++ok;
+      if (s.error_code() == StatusCode::UNAVAILABLE &&
+          s.error_message().find("behind") != std::string::npos) {
+        ++behind;
+      }
+    });
+  }
+  // Reads answer meanwhile (their outcome records are dropped, not waited for).
+  for (int i = 0; i < 5; ++i) {
+    grpc::ClientContext ctx;
+    Bound(&ctx);
+    grid::v1::LogStatus st;
+    EXPECT_TRUE(grid::v1::Log::NewStub(As("leader"))->GetStatus(&ctx, {}, &st).ok());
+  }
+  // At most 8 records wait (plus the batch the writer holds): the rest of
+  // the appends fail while the disk is still stalled.
+  for (const absl::Time end = absl::Now() + absl::Seconds(20); behind.load() == 0 && absl::Now() < end;) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_GT(behind.load(), 0);
+  EXPECT_EQ(ok.load(), 0);  // nothing commits before its intent is stored
+  env.Release();
+  for (auto& t : appends) t.join();
+  EXPECT_EQ(ok.load() + behind.load(), kAppends);
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(ReadAll("auditor").size(), before + static_cast<size_t>(ok.load()));
+  server_.reset();  // before the env goes
 }
 
 TEST_F(AccessTest, AnAppendFailsWhenItsAuditRecordCannotBeWritten) {

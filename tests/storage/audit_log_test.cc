@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -33,6 +34,49 @@ std::vector<uint64_t> Seqs(const AuditLog& log) {
     return true;
   }));
   return out;
+}
+
+// Waits (bounded) until `done` holds; false if it never did.
+bool Eventually(const std::function<bool()>& done) {
+  for (const absl::Time end = absl::Now() + absl::Seconds(20); absl::Now() < end;) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return done();
+}
+
+// Regression: Post() waited on a condition variable while the queue was
+// full, and it is reached from the sequencer thread (an Append's outcome):
+// a slow audit disk stalled the single writer. Now nothing waits.
+TEST(AuditLogTest, NothingWaitsWhileTheAuditDiskStalls) {
+  grid::testing::TempDir dir;
+  grid::testing::FaultInjectionEnv env(rocksdb::Env::Default());
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(dir.path() + "/audit", &env, 4));
+  env.HoldWrites();
+  log->Post(At(kT0));  // the writer takes it and blocks on the disk
+  ASSERT_TRUE(Eventually([&] { return env.held_writes() > 0; }));
+  for (int i = 0; i < 10; ++i) log->Post(At(kT0));  // 4 wait, 6 are dropped
+  EXPECT_EQ(log->lost(), 6u);
+  absl::Status intent;
+  bool called = false;
+  log->PostIntent(At(kT0), true, [&](absl::Status s) {
+    intent = s;
+    called = true;
+  });
+  ASSERT_TRUE(called);  // at once: the queue is full
+  EXPECT_EQ(intent.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(intent.message().find("behind"), std::string::npos) << intent;
+  env.Release();
+  EXPECT_EQ(Seqs(*log).size(), 5u);  // waits for what was queued
+  // An intent that now gets its turn.
+  std::atomic<bool> stored{false};
+  log->PostIntent(At(kT0), true, [&](absl::Status s) {
+    EXPECT_OK(s);
+    stored = true;
+  });
+  ASSERT_TRUE(Eventually([&] { return stored.load(); }));
+  EXPECT_EQ(Seqs(*log).size(), 6u);
+  EXPECT_EQ(log->lost(), 6u);
 }
 
 TEST(AuditLogTest, SeqsAreDenseAndContinueAfterReopen) {

@@ -117,8 +117,29 @@ uint64_t FaultInjectionEnv::count(Op op) const {
   return counts_[op];
 }
 
+void FaultInjectionEnv::HoldWrites() {
+  grid::MutexLock l(&mu_);
+  hold_ = true;
+}
+
+void FaultInjectionEnv::Release() {
+  grid::MutexLock l(&mu_);
+  hold_ = false;
+  released_.SignalAll();
+}
+
+int FaultInjectionEnv::held_writes() const {
+  grid::MutexLock l(&mu_);
+  return held_;
+}
+
 rocksdb::Status FaultInjectionEnv::Check(Op op, const std::string& name) {
   grid::MutexLock l(&mu_);
+  if (op == kWrite && hold_) {
+    ++held_;
+    while (hold_) released_.Wait(&mu_);
+    --held_;
+  }
   if (!active_) return rocksdb::Status::IOError("power is off", name);
   ++counts_[op];
   if (cut_at_ != 0 && op == cut_op_ && counts_[op] >= cut_at_) {

@@ -51,6 +51,12 @@ class FaultInjectionEnv : public rocksdb::EnvWrapper {
   void CutPowerAfter(Op op, uint64_t n);
   void SetActive(bool active);
   bool active() const;
+  // A stalled disk: while held, every write blocks (in the writing thread)
+  // until Release().
+  void HoldWrites();
+  void Release();
+  // Writes blocked by HoldWrites() now.
+  int held_writes() const;
 
   // The power cut itself. REQUIRES: no DB is open on this env.
   rocksdb::Status DropUnsyncedData();
@@ -93,6 +99,9 @@ class FaultInjectionEnv : public rocksdb::EnvWrapper {
   Op cut_op_ ABSL_GUARDED_BY(mu_) = kSync;
   uint64_t cut_at_ ABSL_GUARDED_BY(mu_) = 0;  // absolute count of cut_op_
   bool active_ ABSL_GUARDED_BY(mu_) = true;
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  int held_ ABSL_GUARDED_BY(mu_) = 0;
+  grid::CondVar released_;
   uint64_t injected_ ABSL_GUARDED_BY(mu_) = 0;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
