@@ -10,7 +10,7 @@ Checkpointer::Checkpointer(storage::EventLog* log, const storage::Signer* signer
 
 bool Checkpointer::MaybeCheckpoint(absl::Time now) {
   const storage::Head head = log_->GetHead();
-  if (head.position == last_position_ || head.position == 0) return false;
+  if (head.position == last_position_ || head.position == 0 || now < retry_after_) return false;
   if (head.position - last_position_ < options_.every_events &&
       now - last_time_ < options_.every) {
     return false;
@@ -23,7 +23,13 @@ bool Checkpointer::MaybeCheckpoint(absl::Time now) {
   cp.mutable_time()->set_seconds(us / 1000000);
   cp.mutable_time()->set_nanos(static_cast<int32_t>(us % 1000000 * 1000));
   cp.set_signature(signer_->Sign(storage::CheckpointMessage(head.position, head.chain, t)));
-  if (!log_->PutCheckpoint(head.position, cp.SerializeAsString()).ok()) return false;
+  if (absl::Status s = log_->PutCheckpoint(head.position, cp.SerializeAsString()); !s.ok()) {
+    // Not every commit again: after `every`.
+    failures_.fetch_add(1);
+    retry_after_ = now + options_.every;
+    if (options_.on_failure) options_.on_failure(s);
+    return false;
+  }
   last_position_ = head.position;
   last_time_ = now;
   return true;

@@ -189,8 +189,13 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
                                        : options.signing_key_path);
   if (!signer.ok()) return signer.status();
   impl->signer = *std::move(signer);
-  impl->checkpointer = std::make_unique<Checkpointer>(
-      impl->log.get(), impl->signer.get(), options.checkpoints, absl::Now());
+  Checkpointer::Options checkpoints = options.checkpoints;
+  checkpoints.on_failure = [](const absl::Status& s) {
+    spdlog::error("a signed checkpoint could not be stored (retrying in a while; no event is lost): {}",
+                  s.ToString());
+  };
+  impl->checkpointer = std::make_unique<Checkpointer>(impl->log.get(), impl->signer.get(),
+                                                      std::move(checkpoints), absl::Now());
   impl->tail = std::make_unique<LiveTail>(head.position, options.tail);
   LiveTail* tail = impl->tail.get();
   Checkpointer* checkpointer = impl->checkpointer.get();
@@ -353,6 +358,8 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
       impl_->log->WriteHealth().ok() ? 1 : 0);
   add("gridlog_sequencer_queue_depth", "Append requests waiting for the next commit group",
       static_cast<double>(impl_->sequencer->GetStats().queued));
+  add("gridlog_checkpoint_failures", "Signed checkpoints that could not be stored since start",
+      static_cast<double>(impl_->checkpointer->failures()));
   add("gridlog_audit_unauthenticated_unaudited",
       "Calls refused at authentication since start that were not audited (past the audit's rate)",
       static_cast<double>(impl_->access->unaudited_refusals()));

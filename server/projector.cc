@@ -178,6 +178,8 @@ std::vector<Projector::Info> Projector::List() const {
     Info i{def.name, def.description, s.position, ""};
     if (!s.failure.empty()) {
       i.state = "failed: " + s.failure;
+    } else if (!s.retrying.empty()) {
+      i.state = "retrying after: " + s.retrying;
     } else if (s.rebuilding) {
       i.state = "rebuilding";
     } else {
@@ -272,14 +274,21 @@ void Projector::Run() {
   }
 }
 
+void Projector::Retry(State* st, const absl::Status& s, absl::Time now) {
+  st->retrying = std::string(s.message());
+  st->backoff = std::clamp(st->backoff * 2, absl::Milliseconds(100), absl::Seconds(30));
+  st->retry_at = now + st->backoff;
+}
+
 bool Projector::FoldOnce() {
   const storage::Position head = log_->GetHead().position;
+  const absl::Time now = absl::Now();
   std::vector<std::pair<std::string, storage::Position>> behind;
   storage::Position from = head + 1;
   {
     grid::MutexLock l(&mu_);
     for (auto& [name, st] : states_) {
-      if (!st.failure.empty()) continue;
+      if (!st.failure.empty() || now < st.retry_at) continue;
       if (st.position >= head) {
         // Caught up; unless a reset is still to come.
         if (std::find(rebuilds_.begin(), rebuilds_.end(), name) == rebuilds_.end()) st.rebuilding = false;
@@ -294,10 +303,18 @@ bool Projector::FoldOnce() {
   std::vector<storage::ProjectionStore::Write> writes;
   std::vector<std::unique_ptr<BatchRows>> folded;  // parallel to writes
   std::map<std::string, std::string> failures;
-  if (!records.ok() || records->empty()) {
-    for (const auto& [name, pos] : behind) {
-      failures[name] = records.ok() ? "log read returned nothing" : std::string(records.status().message());
-    }
+  // Reads that may work next time: every projection behind waits and tries
+  // again; DATA_LOSS (a damaged log) stops them.
+  absl::Status transient;
+  if (!records.ok() && records.status().code() != absl::StatusCode::kDataLoss) {
+    transient = records.status();
+  } else if (records.ok() && records->empty()) {
+    transient = absl::UnavailableError(absl::StrCat("the log returned nothing from position ", from));
+  }
+  if (!records.ok() && transient.ok()) {
+    for (const auto& [name, pos] : behind) failures[name] = std::string(records.status().message());
+  } else if (!transient.ok()) {
+    // nothing folded this round
   } else {
     std::vector<grid::v1::Event> events(records->size());
     for (size_t i = 0; i < records->size(); ++i) {
@@ -350,16 +367,23 @@ bool Projector::FoldOnce() {
     State& st = states_.at(w.name);
     if (s.ok()) {
       st.position = w.checkpoint;
-    } else {
+      st.retrying.clear();
+      st.backoff = absl::ZeroDuration();
+    } else if (s.code() == absl::StatusCode::kDataLoss) {
       st.failure = std::string(s.message());
+    } else {
+      Retry(&st, s, now);  // the store's disk may come back
     }
+  }
+  if (!transient.ok()) {
+    for (const auto& [name, pos] : behind) Retry(&states_.at(name), transient, now);
   }
   for (const auto& [name, why] : failures) states_.at(name).failure = why;
   ++progress_;
   changed_.SignalAll();
   for (Waiter* w : waiters_) w->Wake();
   waiters_.clear();
-  return s.ok() && failures.empty();
+  return s.ok() && failures.empty() && transient.ok();
 }
 
 }  // namespace grid::server

@@ -87,8 +87,15 @@ class Projector final : public Notifier {
     const domain::ProjectionDef* def;
     storage::Position position = 0;
     bool rebuilding = false;
-    std::string failure;  // non-empty: stopped
+    std::string failure;  // non-empty: stopped (the log or a fold is wrong)
+    // A read or write that may succeed later (an I/O error, a full disk):
+    // the projection waits until `retry_at`, doubling the wait each time.
+    std::string retrying;
+    absl::Time retry_at = absl::InfinitePast();
+    absl::Duration backoff = absl::ZeroDuration();
   };
+  // After a transient error: wait, then try again (under mu_).
+  static void Retry(State* st, const absl::Status& s, absl::Time now);
   // Latest values of recently used rows of one projection, as stored (a
   // cached nullopt: the row does not exist). Saves a store seek per row a
   // fold reads; cleared when it reaches its limit, on a reset, and when a

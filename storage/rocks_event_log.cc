@@ -195,6 +195,7 @@ class RocksEventLog final : public EventLog {
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(rocksdb::ReadOptions(), cfs_[kCheckpoints]));
     for (it->Seek(PositionKey(from)); it->Valid() && out.size() < max_count; it->Next()) {
+      if (it->key().size() != 8) return absl::DataLossError("a checkpoint key is not 8 bytes");
       out.emplace_back(GetBigEndian64(it->key().ToStringView()), it->value().ToString());
     }
     if (!it->status().ok()) return FromRocks(it->status(), "read checkpoints");
@@ -516,6 +517,7 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadAll(
   while (out.size() < max_count && bytes < max_bytes && expect >= 1 &&
          expect <= head) {
     if (!it->Valid()) break;
+    if (it->key().size() != 8) return absl::DataLossError("an events key is not 8 bytes");
     const Position p = GetBigEndian64(it->key().ToStringView());
     if (p != expect) {
       return absl::DataLossError(
@@ -560,10 +562,20 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadStream(
     std::string pos;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kStreams],
                                  StreamKey(stream, v), &pos);
-    if (s.IsNotFound()) break;  // committed after our head snapshot, or past the end
+    // Every version up to the stream's head has its entry: a missing one
+    // is damage, not the end of the stream.
+    if (s.IsNotFound()) {
+      return absl::DataLossError(absl::StrCat("stream '", stream.substr(0, 256), "' version ", v,
+                                              " is missing from the stream index (its head is ",
+                                              last_version, ")"));
+    }
     if (!s.ok()) return FromRocks(s, "read stream index");
+    if (pos.size() != 8) {
+      return absl::DataLossError(absl::StrCat("stream index entry of '", stream.substr(0, 256), "' version ",
+                                              v, " has ", pos.size(), " bytes, not 8"));
+    }
     const Position p = GetBigEndian64(pos);
-    if (p > head) break;
+    if (p > head) break;  // committed after our head snapshot
     auto rec = GetRecord(p);
     if (!rec.ok()) return rec.status();
     bytes += (*rec)->wire.size();
@@ -592,6 +604,9 @@ absl::StatusOr<Position> RocksEventLog::PositionAtTime(absl::Time t,
   if (!it->status().ok()) return FromRocks(it->status(), "read time index");
   Position first_after = head + 1;
   if (it->Valid()) {
+    if (it->key().size() != 16) {
+      return absl::DataLossError(absl::StrCat("time index key has ", it->key().size(), " bytes, not 16"));
+    }
     first_after = std::min<Position>(
         GetBigEndian64(it->key().ToStringView().substr(8)), head + 1);
   }
@@ -795,6 +810,9 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
       return fail(absl::DataLossError(absl::StrCat(
           "position ", head.position + 1, " exists beyond the recorded head")));
     }
+    // Only "not there" proves nothing is beyond the head; a read error
+    // proves nothing at all.
+    if (!s.IsNotFound()) return fail(FromRocks(s, "read beyond the head"));
   }
   rocksdb::Env* env = options.env != nullptr ? options.env : rocksdb::Env::Default();
   auto mark = ReadHeadFile(env, path);

@@ -5,6 +5,7 @@
 
 #include "grid/v1/log.pb.h"
 #include "server/checkpointer.h"
+#include "tests/testing/forwarding_log.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_events.h"
@@ -79,4 +80,50 @@ TEST(CheckpointerTest, SignsEveryNEventsAndWhenTimePasses) {
 }
 
 }  // namespace
+// A full disk for checkpoints only, while `fail` is set.
+class FailingCheckpoints final : public grid::testing::ForwardingLog {
+ public:
+  using ForwardingLog::ForwardingLog;
+  bool fail = true;
+  absl::Status PutCheckpoint(Position p, const std::string& v) override {
+    return fail ? absl::UnavailableError("no space left on device") : ForwardingLog::PutCheckpoint(p, v);
+  }
+};
+
+// Regression: a checkpoint that could not be stored was dropped without a
+// log line or a metric (and tried again after every commit).
+TEST(CheckpointerTest, AFailedCheckpointIsToldCountedAndRetriedLater) {
+  std::unique_ptr<rocksdb::Env> mem(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+  grid::testing::TempDir dir;
+  EventLogOptions o;
+  o.env = mem.get();
+  ASSERT_OK_AND_ASSIGN(auto real, EventLog::Open(o, "/db"));
+  FailingCheckpoints log(real.get());
+  ASSERT_OK_AND_ASSIGN(auto signer, Signer::LoadOrCreate(dir.path() + "/k.pem"));
+  const absl::Time t0 = absl::Now();
+  std::vector<std::string> told;
+  server::Checkpointer cp(&log, signer.get(),
+                          {.every_events = 1, .every = absl::Seconds(60),
+                           .on_failure = [&](const absl::Status& s) { told.emplace_back(s.message()); }},
+                          t0);
+  auto append = [&](int i) {
+    auto b = grid::testing::Batch("s/1", {grid::testing::GridEvent("e" + std::to_string(i))});
+    AppendBatch* p = &b;
+    ASSERT_OK(log.Commit(absl::MakeSpan(&p, 1), t0).outcomes[0].status);
+  };
+  append(0);
+  EXPECT_FALSE(cp.MaybeCheckpoint(t0));
+  EXPECT_EQ(cp.failures(), 1u);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0], "no space left on device");
+  append(1);
+  EXPECT_FALSE(cp.MaybeCheckpoint(t0 + absl::Seconds(1)));  // not at every commit
+  EXPECT_EQ(cp.failures(), 1u);
+  log.fail = false;
+  EXPECT_TRUE(cp.MaybeCheckpoint(t0 + absl::Seconds(61)));
+  ASSERT_OK_AND_ASSIGN(auto stored, log.ReadCheckpoints(0, 10));
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].first, 2u);
+}
+
 }  // namespace grid::storage

@@ -3,7 +3,11 @@
 #include "storage/event_log.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <rocksdb/env.h>
+
+#include <functional>
+#include <map>
 
 #include "tests/testing/fault_env.h"
 #include "tests/testing/status_matchers.h"
@@ -43,6 +47,27 @@ class EventLogTest : public ::testing::Test {
   std::unique_ptr<rocksdb::Env> mem_env_;
   EventLogOptions options_;
   std::unique_ptr<EventLog> log_;
+  // Changes the RocksDB under the (closed) log directly, as damage would:
+  // `edit` gets the database and its column families by name.
+  void Damage(const std::function<void(rocksdb::DB*, std::map<std::string, rocksdb::ColumnFamilyHandle*>&)>& edit) {
+    log_.reset();
+    rocksdb::Options o;
+    o.env = mem_env_.get();
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, "/db", &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, "/db", cfs, &handles, &db).ok());
+    std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name;
+    for (size_t i = 0; i < names.size(); ++i) by_name[names[i]] = handles[i];
+    edit(db, by_name);
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+    Open();
+  }
+
 };
 
 TEST_F(EventLogTest, EmptyLogHasGenesisHead) {
@@ -267,6 +292,48 @@ TEST_F(EventLogTest, FailedWalWriteIsNotAcknowledgedAndLogTurnsReadOnly) {
   EXPECT_FALSE(after.events[0].duplicate);
   EXPECT_EQ(after.events[0].position, 2u);
   log_.reset();  // before `env`
+}
+
+
+std::string StreamIndexKey(const std::string& stream, uint64_t version) {
+  std::string k = stream;
+  k.push_back('\0');
+  PutBigEndian64(&k, version);
+  return k;
+}
+
+// Regression: a stream index value was decoded without checking its size
+// (an out-of-bounds read on a short value), and a missing entry below the
+// stream's head read as the end of the stream.
+TEST_F(EventLogTest, DamagedStreamIndexEntriesAreDataLoss) {
+  Open();
+  ASSERT_OK(Commit(Batch("s/1", {GridEvent("a"), GridEvent("b"), GridEvent("c")})).status);
+  Damage([](rocksdb::DB* db, auto& cf) {
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf["streams"], StreamIndexKey("s/1", 1), "abc").ok());
+  });
+  auto r = log_->ReadStream("s/1", 0, Direction::kForwards, 10, SIZE_MAX);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find("has 3 bytes, not 8"), std::string::npos) << r.status();
+  Damage([](rocksdb::DB* db, auto& cf) {
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), cf["streams"], StreamIndexKey("s/1", 1)).ok());
+  });
+  r = log_->ReadStream("s/1", 0, Direction::kForwards, 10, SIZE_MAX);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find("version 1 is missing"), std::string::npos) << r.status();
+}
+
+// Regression: a time index key was decoded without checking its size.
+TEST_F(EventLogTest, ADamagedTimeIndexKeyIsDataLoss) {
+  Open();
+  const absl::Time t = absl::FromUnixSeconds(1790000000);
+  ASSERT_OK(Commit(Batch("s/1", {GridEvent("a")}), t).status);
+  Damage([](rocksdb::DB* db, auto& cf) {
+    std::string short_key;
+    PutBigEndian64(&short_key, static_cast<uint64_t>(absl::ToUnixMicros(absl::FromUnixSeconds(1790000100))));
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf["time_index"], short_key + "xy", "").ok());
+  });
+  auto p = log_->PositionAtTime(absl::FromUnixSeconds(1790000050), Direction::kForwards);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kDataLoss) << p.status();
 }
 
 }  // namespace
