@@ -80,7 +80,11 @@ absl::Status Get(ServiceEnv* env, Projector* projector, const grid::v1::GetProje
   if (!def.ok()) return def.status();
   if (auto s = CheckKey("key", req.key()); !s.ok()) return s;
   if (auto s = CheckKey("prefix", req.prefix()); !s.ok()) return s;
-  auto folded = projector->PositionOf(req.name());
+  // One snapshot of the store for the position and the rows: a rebuild's
+  // deletion running meanwhile cannot leave rows out of a view labelled
+  // with a position they were complete at.
+  const std::unique_ptr<storage::ProjectionReader> view = projector->store()->Snapshot();
+  auto folded = view->Checkpoint(req.name());
   if (!folded.ok()) return folded.status();
   Position at = *folded;
   absl::Time as_of = absl::Now();
@@ -114,9 +118,8 @@ absl::Status Get(ServiceEnv* env, Projector* projector, const grid::v1::GetProje
   }
   resp->set_position(at);
   if (at == 0) return absl::OkStatus();  // the view before any event: empty
-  const ProjectionStore* store = projector->store();
   if (req.select_case() == grid::v1::GetProjectionRequest::kKey) {
-    auto r = store->Get(req.name(), req.key(), at);
+    auto r = view->Get(req.name(), req.key(), at);
     if (!r.ok()) return r.status();
     const bool bookkeeping = !req.key().empty() && req.key()[0] == '~';
     if (*r && !bookkeeping) return AddRow(**def, **r, as_of, caller, resp->mutable_rows());
@@ -124,7 +127,7 @@ absl::Status Get(ServiceEnv* env, Projector* projector, const grid::v1::GetProje
   }
   const uint32_t max_rows = req.max_rows() == 0 ? kDefaultMaxRows : std::min(req.max_rows(), kMaxRows);
   absl::Status row_status;
-  absl::Status s = store->Scan(req.name(), req.prefix(), at, [&](const ProjectionStore::RowVersion& r) {
+  absl::Status s = view->Scan(req.name(), req.prefix(), at, [&](const ProjectionStore::RowVersion& r) {
     if (!domain::KeyMatches(r.key, req.prefix())) return true;
     if (static_cast<uint32_t>(resp->rows_size()) >= max_rows) {
       resp->set_truncated(true);
@@ -155,7 +158,10 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
         return step;
       }
       def_ = *def;
-      auto at = projector_->PositionOf(req_.name());
+      // The snapshot's chunks all come from one view of the store, taken
+      // here with the position it is complete at.
+      snapshot_view_ = projector_->store()->Snapshot();
+      auto at = snapshot_view_->Checkpoint(req_.name());
       if (!at.ok()) {
         step.status = ToGrpc(at.status());
         return step;
@@ -185,7 +191,7 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
     absl::Status row_status;
     bool more = false;
     absl::Status s = cursor_ == 0 ? absl::OkStatus()
-                                  : projector_->store()->Scan(
+                                  : snapshot_view_->Scan(
                                         req_.name(), req_.prefix(), cursor_,
                                         [&](const ProjectionStore::RowVersion& r) {
                                           if (!domain::KeyMatches(r.key, req_.prefix())) return true;
@@ -206,6 +212,7 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
     if (!more) {
       msg.set_snapshot_complete(true);
       snapshot_done_ = true;
+      snapshot_view_.reset();
     }
     access_->AddItems(msg.rows_size());
     step.kind = Step::kWrite;
@@ -222,7 +229,9 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
     auto& msg = step.message;
     for (;;) {
       const uint64_t progress = projector_->progress();
-      auto folded = projector_->PositionOf(req_.name());
+      // The position and the changes through it from one view, as above.
+      const std::unique_ptr<storage::ProjectionReader> view = projector_->store()->Snapshot();
+      auto folded = view->Checkpoint(req_.name());
       if (!folded.ok()) {
         step.status = ToGrpc(folded.status());
         return step;
@@ -232,7 +241,7 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
       size_t seen = 0;
       bool stopped = false;
       absl::Status row_status;
-      absl::Status s = projector_->store()->Changes(
+      absl::Status s = view->Changes(
           req_.name(), cursor_, *folded, [&](const ProjectionStore::RowVersion& r) {
             // Stop only between positions, so a message never splits one.
             if (r.position != last && seen >= kStreamChunk) {
@@ -276,6 +285,7 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
   const domain::ProjectionDef* def_ = nullptr;
   bool started_ = false;
   bool snapshot_done_ = false;
+  std::unique_ptr<storage::ProjectionReader> snapshot_view_;  // until the snapshot is sent
   std::string resume_after_;
   Position cursor_ = 0;  // the subscriber's view is complete through here
   Position sent_ = 0;    // the position of the last message sent

@@ -36,6 +36,134 @@ bool StartsWith(const rocksdb::Slice& s, const std::string& prefix) {
   return s.size() >= prefix.size() && memcmp(s.data(), prefix.data(), prefix.size()) == 0;
 }
 
+// The reads of the store, through one RocksDB snapshot or none (the
+// latest data).
+class Reads final : public ProjectionReader {
+ public:
+  Reads(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>* cfs,
+        const rocksdb::Snapshot* snapshot = nullptr)
+      : db_(db), cfs_(*cfs), snapshot_(snapshot) {}
+
+  absl::StatusOr<Position> Checkpoint(const std::string& name) const override {
+    std::string v;
+    rocksdb::Status s = db_->Get(Options(), cfs_[kMeta], name, &v);
+    if (s.IsNotFound()) return Position{0};
+    if (!s.ok()) return FromRocks(s, "projection checkpoint");
+    if (v.size() != 8) return absl::DataLossError("bad projection checkpoint");
+    return GetBigEndian64(v);
+  }
+
+  absl::StatusOr<std::optional<RowVersion>> Get(const std::string& name, const std::string& key,
+                                                Position at) const override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(Options(), cfs_[kRows]));
+    auto r = Seek(it.get(), name, key, at);
+    if (!r.ok()) return r.status();
+    if (*r && !(*r)->value) return std::nullopt;
+    return *r;
+  }
+
+  absl::Status Scan(const std::string& name, const std::string& prefix, Position at,
+                    const std::function<bool(const RowVersion&)>& fn,
+                    const std::string& start_after) const override {
+    rocksdb::ReadOptions ro = Options();
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[kRows]));
+    const std::string scope = NamePrefix(name) + prefix;
+    it->Seek(start_after.empty() ? scope : std::max(scope, NamePrefix(name) + start_after + '\1'));
+    while (it->Valid() && StartsWith(it->key(), scope)) {
+      const rocksdb::Slice k = it->key();
+      if (k.size() < scope.size() + 9) return absl::DataLossError("bad projection row key");
+      const std::string key(k.data() + name.size() + 1, k.size() - name.size() - 1 - 9);
+      auto r = Seek(it.get(), name, key, at);
+      if (!r.ok()) return r.status();
+      if (*r && (*r)->value && !fn(**r)) return absl::OkStatus();
+      // Past every version of `key`: keys hold no \0 or \1.
+      it->Seek(NamePrefix(name) + key + '\1');
+    }
+    return FromRocks(it->status(), "projection scan");
+  }
+
+  absl::Status Changes(const std::string& name, Position after, Position through,
+                       const std::function<bool(const RowVersion&)>& fn) const override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(Options(), cfs_[kChanges]));
+    std::unique_ptr<rocksdb::Iterator> rows(db_->NewIterator(Options(), cfs_[kRows]));
+    const std::string scope = NamePrefix(name);
+    std::string start = scope;
+    PutBigEndian64(&start, after + 1);
+    for (it->Seek(start); it->Valid() && StartsWith(it->key(), scope); it->Next()) {
+      const rocksdb::Slice k = it->key();
+      if (k.size() < scope.size() + 8) return absl::DataLossError("bad projection change key");
+      const Position p = GetBigEndian64(std::string_view(k.data() + scope.size(), 8));
+      if (p > through) break;
+      const std::string key(k.data() + scope.size() + 8, k.size() - scope.size() - 8);
+      auto r = Seek(rows.get(), name, key, p);
+      if (!r.ok()) return r.status();
+      if (!*r || (*r)->position != p) return absl::DataLossError("projection change without its row version");
+      if (!fn(**r)) return absl::OkStatus();
+    }
+    return FromRocks(it->status(), "projection changes");
+  }
+
+  // The newest version of `key` at or before `at` (a deleted one too).
+  absl::StatusOr<std::optional<RowVersion>> Seek(rocksdb::Iterator* it, const std::string& name,
+                                                 const std::string& key, Position at) const {
+    const std::string head = NamePrefix(name) + key + '\0';
+    it->Seek(RowKey(name, key, at));
+    if (!it->Valid()) {
+      if (!it->status().ok()) return FromRocks(it->status(), "projection read");
+      return std::nullopt;
+    }
+    const rocksdb::Slice k = it->key();
+    if (k.size() != head.size() + 8 || !StartsWith(k, head)) return std::nullopt;
+    RowVersion r;
+    r.key = key;
+    r.position = ~GetBigEndian64(std::string_view(k.data() + head.size(), 8));
+    const rocksdb::Slice v = it->value();
+    if (v.empty()) return absl::DataLossError("empty projection row");
+    if (v[0] == '\1') r.value = std::string(v.data() + 1, v.size() - 1);
+    return r;
+  }
+
+
+ private:
+  rocksdb::ReadOptions Options() const {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    return ro;
+  }
+
+  rocksdb::DB* const db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*>& cfs_;
+  const rocksdb::Snapshot* const snapshot_;
+};
+
+// Reads through a snapshot it holds (and releases).
+class SnapshotReads final : public ProjectionReader {
+ public:
+  SnapshotReads(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& cfs)
+      : db_(db), snapshot_(db->GetSnapshot()), reads_(db, &cfs, snapshot_) {}
+  ~SnapshotReads() override { db_->ReleaseSnapshot(snapshot_); }
+
+  absl::StatusOr<Position> Checkpoint(const std::string& name) const override { return reads_.Checkpoint(name); }
+  absl::StatusOr<std::optional<RowVersion>> Get(const std::string& name, const std::string& key,
+                                                Position at) const override {
+    return reads_.Get(name, key, at);
+  }
+  absl::Status Scan(const std::string& name, const std::string& prefix, Position at,
+                    const std::function<bool(const RowVersion&)>& fn,
+                    const std::string& start_after) const override {
+    return reads_.Scan(name, prefix, at, fn, start_after);
+  }
+  absl::Status Changes(const std::string& name, Position after, Position through,
+                       const std::function<bool(const RowVersion&)>& fn) const override {
+    return reads_.Changes(name, after, through, fn);
+  }
+
+ private:
+  rocksdb::DB* const db_;
+  const rocksdb::Snapshot* const snapshot_;
+  const Reads reads_;
+};
+
 class RocksProjectionStore final : public ProjectionStore {
  public:
   RocksProjectionStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs)
@@ -91,87 +219,30 @@ class RocksProjectionStore final : public ProjectionStore {
   }
 
   absl::StatusOr<Position> Checkpoint(const std::string& name) const override {
-    std::string v;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], name, &v);
-    if (s.IsNotFound()) return Position{0};
-    if (!s.ok()) return FromRocks(s, "projection checkpoint");
-    if (v.size() != 8) return absl::DataLossError("bad projection checkpoint");
-    return GetBigEndian64(v);
+    return reads_.Checkpoint(name);
   }
-
   absl::StatusOr<std::optional<RowVersion>> Get(const std::string& name, const std::string& key,
                                                 Position at) const override {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kRows]));
-    auto r = Seek(it.get(), name, key, at);
-    if (!r.ok()) return r.status();
-    if (*r && !(*r)->value) return std::nullopt;
-    return *r;
+    return reads_.Get(name, key, at);
   }
-
   absl::Status Scan(const std::string& name, const std::string& prefix, Position at,
                     const std::function<bool(const RowVersion&)>& fn,
                     const std::string& start_after) const override {
-    rocksdb::ReadOptions ro;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[kRows]));
-    const std::string scope = NamePrefix(name) + prefix;
-    it->Seek(start_after.empty() ? scope : std::max(scope, NamePrefix(name) + start_after + '\1'));
-    while (it->Valid() && StartsWith(it->key(), scope)) {
-      const rocksdb::Slice k = it->key();
-      if (k.size() < scope.size() + 9) return absl::DataLossError("bad projection row key");
-      const std::string key(k.data() + name.size() + 1, k.size() - name.size() - 1 - 9);
-      auto r = Seek(it.get(), name, key, at);
-      if (!r.ok()) return r.status();
-      if (*r && (*r)->value && !fn(**r)) return absl::OkStatus();
-      // Past every version of `key`: keys hold no \0 or \1.
-      it->Seek(NamePrefix(name) + key + '\1');
-    }
-    return FromRocks(it->status(), "projection scan");
+    return reads_.Scan(name, prefix, at, fn, start_after);
   }
-
   absl::Status Changes(const std::string& name, Position after, Position through,
                        const std::function<bool(const RowVersion&)>& fn) const override {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kChanges]));
-    std::unique_ptr<rocksdb::Iterator> rows(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kRows]));
-    const std::string scope = NamePrefix(name);
-    std::string start = scope;
-    PutBigEndian64(&start, after + 1);
-    for (it->Seek(start); it->Valid() && StartsWith(it->key(), scope); it->Next()) {
-      const rocksdb::Slice k = it->key();
-      if (k.size() < scope.size() + 8) return absl::DataLossError("bad projection change key");
-      const Position p = GetBigEndian64(std::string_view(k.data() + scope.size(), 8));
-      if (p > through) break;
-      const std::string key(k.data() + scope.size() + 8, k.size() - scope.size() - 8);
-      auto r = Seek(rows.get(), name, key, p);
-      if (!r.ok()) return r.status();
-      if (!*r || (*r)->position != p) return absl::DataLossError("projection change without its row version");
-      if (!fn(**r)) return absl::OkStatus();
-    }
-    return FromRocks(it->status(), "projection changes");
+    return reads_.Changes(name, after, through, fn);
+  }
+
+  std::unique_ptr<ProjectionReader> Snapshot() const override {
+    return std::make_unique<SnapshotReads>(db_.get(), cfs_);
   }
 
  private:
-  // The newest version of `key` at or before `at` (a deleted one too).
-  absl::StatusOr<std::optional<RowVersion>> Seek(rocksdb::Iterator* it, const std::string& name,
-                                                 const std::string& key, Position at) const {
-    const std::string head = NamePrefix(name) + key + '\0';
-    it->Seek(RowKey(name, key, at));
-    if (!it->Valid()) {
-      if (!it->status().ok()) return FromRocks(it->status(), "projection read");
-      return std::nullopt;
-    }
-    const rocksdb::Slice k = it->key();
-    if (k.size() != head.size() + 8 || !StartsWith(k, head)) return std::nullopt;
-    RowVersion r;
-    r.key = key;
-    r.position = ~GetBigEndian64(std::string_view(k.data() + head.size(), 8));
-    const rocksdb::Slice v = it->value();
-    if (v.empty()) return absl::DataLossError("empty projection row");
-    if (v[0] == '\1') r.value = std::string(v.data() + 1, v.size() - 1);
-    return r;
-  }
-
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  const Reads reads_{db_.get(), &cfs_};  // after db_ and cfs_
 };
 
 }  // namespace

@@ -34,30 +34,17 @@ class Env;
 
 namespace grid::storage {
 
-class ProjectionStore {
+struct RowVersion {
+  std::string key;
+  Position position = 0;
+  std::optional<std::string> value;  // nullopt: deleted at `position`
+};
+
+// The read side of the store: the store itself (reads of the latest data),
+// or a Snapshot() of it.
+class ProjectionReader {
  public:
-  // `env` may be null (the real file system); not owned.
-  static absl::StatusOr<std::unique_ptr<ProjectionStore>> Open(const std::string& path,
-                                                               rocksdb::Env* env = nullptr);
-  virtual ~ProjectionStore() = default;
-
-  struct RowVersion {
-    std::string key;
-    Position position = 0;
-    std::optional<std::string> value;  // nullopt: deleted at `position`
-  };
-  // One projection's folds over a run of events: row versions in position
-  // order and the checkpoint they bring the projection to.
-  struct Write {
-    std::string name;
-    std::vector<RowVersion> rows;
-    Position checkpoint = 0;
-  };
-  // Writes all of `writes` atomically.
-  virtual absl::Status Apply(const std::vector<Write>& writes) = 0;
-
-  // Deletes every row, change and the checkpoint of `name` (checkpoint 0).
-  virtual absl::Status Reset(const std::string& name) = 0;
+  virtual ~ProjectionReader() = default;
 
   virtual absl::StatusOr<Position> Checkpoint(const std::string& name) const = 0;
 
@@ -74,16 +61,44 @@ class ProjectionStore {
                             const std::function<bool(const RowVersion&)>& fn,
                             const std::string& start_after = "") const = 0;
 
+  // Row changes with positions in (after, through], in position order, each
+  // with the version written at that position. `fn` returns false to stop.
+  virtual absl::Status Changes(const std::string& name, Position after, Position through,
+                               const std::function<bool(const RowVersion&)>& fn) const = 0;
+};
+
+class ProjectionStore : public ProjectionReader {
+ public:
+  // `env` may be null (the real file system); not owned.
+  static absl::StatusOr<std::unique_ptr<ProjectionStore>> Open(const std::string& path,
+                                                               rocksdb::Env* env = nullptr);
+  ~ProjectionStore() override = default;
+
+  using RowVersion = storage::RowVersion;
+  // One projection's folds over a run of events: row versions in position
+  // order and the checkpoint they bring the projection to.
+  struct Write {
+    std::string name;
+    std::vector<RowVersion> rows;
+    Position checkpoint = 0;
+  };
+  // Writes all of `writes` atomically.
+  virtual absl::Status Apply(const std::vector<Write>& writes) = 0;
+
+  // Deletes every row, change and the checkpoint of `name` (checkpoint 0).
+  virtual absl::Status Reset(const std::string& name) = 0;
+
+  // A consistent view of the store as of now (a RocksDB snapshot): its
+  // checkpoints and rows belong together whatever Apply() and Reset() do
+  // meanwhile, so that a read never labels rows a rebuild is deleting with
+  // a position they were complete at. Must not outlive the store.
+  virtual std::unique_ptr<ProjectionReader> Snapshot() const = 0;
+
   // Sizes, for metrics.
   virtual StorageStats GetStorageStats() const = 0;
 
   // A consistent copy of the store as of now in the new directory `dir`.
   virtual absl::Status Backup(const std::string& dir) const = 0;
-
-  // Row changes with positions in (after, through], in position order, each
-  // with the version written at that position. `fn` returns false to stop.
-  virtual absl::Status Changes(const std::string& name, Position after, Position through,
-                               const std::function<bool(const RowVersion&)>& fn) const = 0;
 };
 
 }  // namespace grid::storage

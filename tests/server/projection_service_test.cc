@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <map>
 #include <thread>
 
@@ -191,7 +192,9 @@ TEST_F(ProjectionServiceTest, SnapshotThenChangesUnderConcurrentAppendsHasNoGapO
 
   const std::string prefix = "350583/101";
   std::map<std::string, grid::v1::ProjectionRow> view;
-  uint64_t snapshot_at = 0, through = 0, changes = 0;
+  // Written by the reader thread, read here while it runs.
+  std::atomic<uint64_t> snapshot_at{0}, through{0};
+  uint64_t changes = 0;
   bool complete = false;
   grpc::ClientContext ctx;
   grid::v1::SubscribeProjectionRequest sub;
@@ -234,17 +237,17 @@ TEST_F(ProjectionServiceTest, SnapshotThenChangesUnderConcurrentAppendsHasNoGapO
   const uint64_t head = last_head.load();
   // Wait for the stream to reach the head, then compare with a plain read.
   for (int i = 0; i < 600; ++i) {
-    if (std::max(through, snapshot_at) >= head) break;
+    if (std::max(through.load(), snapshot_at.load()) >= head) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
   ctx.TryCancel();
   reader.join();
-  ASSERT_GE(std::max(through, snapshot_at), head);
+  ASSERT_GE(std::max(through.load(), snapshot_at.load()), head);
   EXPECT_GT(changes, 10u);
   grid::v1::GetProjectionRequest req;
   req.set_name("population");
   req.set_prefix(prefix);
-  req.set_at_position(std::max(through, snapshot_at));
+  req.set_at_position(std::max(through.load(), snapshot_at.load()));
   const auto read = Get(req);
   ASSERT_GT(read.rows_size(), 5);
   ASSERT_EQ(view.size(), static_cast<size_t>(read.rows_size()));
@@ -253,6 +256,70 @@ TEST_F(ProjectionServiceTest, SnapshotThenChangesUnderConcurrentAppendsHasNoGapO
     EXPECT_EQ(view[row.key()].value().population().DebugString(), row.value().population().DebugString())
         << row.key();
   }
+}
+
+// A read racing a rebuild could return rows missing (deleted by the
+// rebuild's range deletion) labelled with a position they were complete at;
+// reads now come from one store snapshot (the mechanism's regression test is
+// ProjectionStoreTest.ASnapshotKeepsItsRowsAndCheckpointThroughAReset; the
+// window here is microseconds wide and seldom hit). While rebuilds run back
+// to back, every answer at position P has the rows the projection has at P
+// when read quietly afterwards.
+TEST_F(ProjectionServiceTest, ReadsRacingRebuildsAreConsistent) {
+  domain::SimulatorOptions o;
+  o.towns = 1;
+  o.days = 3;
+  domain::Simulate(o, [&](domain::SimBatch&& b) {
+    EXPECT_OK(client_->Append(StreamReq(std::move(b.events))));
+    return true;
+  });
+  grid::v1::GetProjectionRequest req;
+  req.set_name("household_roster");
+  req.set_max_rows(10000);
+  req.set_min_position(server_->TEST_log()->GetHead().position);
+  ASSERT_OK(client_->GetProjection(req));
+  req.clear_min_position();
+  std::atomic<bool> done{false};
+  std::thread rebuilder([&] {
+    auto admin = client::Client::Connect(target());
+    grid::v1::GetProjectionRequest caught_up;
+    caught_up.set_name("household_roster");
+    caught_up.set_key("none");
+    caught_up.set_min_position(server_->TEST_log()->GetHead().position);
+    while (!done.load()) {
+      // Each rebuild folds all the way back before the next one resets it:
+      // most reads then run at the head, where a reset takes the most rows.
+      EXPECT_OK(admin->RebuildProjection("household_roster"));
+      EXPECT_OK(admin->GetProjection(caught_up));
+    }
+  });
+  std::vector<grid::v1::GetProjectionResponse> seen;
+  for (int i = 0; i < 300; ++i) {
+    auto got = client_->GetProjection(req);
+    ASSERT_OK(got);
+    seen.push_back(*got);
+  }
+  done = true;
+  rebuilder.join();
+  std::map<uint64_t, std::string> quiet;  // position -> rows as read quietly
+  for (const auto& g : seen) {
+    if (g.position() == 0 || quiet.contains(g.position())) continue;
+    grid::v1::GetProjectionRequest at = req;
+    at.set_at_position(g.position());
+    at.set_min_position(server_->TEST_log()->GetHead().position);
+    auto q = client_->GetProjection(at);
+    ASSERT_OK(q);
+    quiet[g.position()] = q->SerializeAsString();
+  }
+  int compared = 0;
+  for (const auto& g : seen) {
+    if (g.position() == 0) continue;
+    grid::v1::GetProjectionResponse expected;
+    ASSERT_TRUE(expected.ParseFromString(quiet[g.position()]));
+    ASSERT_EQ(g.rows_size(), expected.rows_size()) << "at position " << g.position();
+    ++compared;
+  }
+  EXPECT_GT(compared, 0);
 }
 
 }  // namespace
