@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -192,7 +193,11 @@ std::string ConfigToCommentedJson(const ServerConfig& config) {
     if (absl::ConsumePrefix(&rest, "\"")) {
       const std::string name(rest.substr(0, rest.find('"')));
       if (const FieldDescriptor* f = FieldNamed(name); f != nullptr) {
-        absl::StrAppend(&out, "\n  // ", f->options().GetExtension(grid::v1::help), "\n");
+        absl::StrAppend(&out, "\n  // ", f->options().GetExtension(grid::v1::help));
+        if (auto range = SettingRange(f)) {
+          absl::StrAppend(&out, " (", RangeNumber(range->first), " to ", RangeNumber(range->second), ")");
+        }
+        absl::StrAppend(&out, "\n");
       }
       absl::StrAppend(&out, "  \"", rest, "\n");
     } else {
@@ -202,10 +207,53 @@ std::string ConfigToCommentedJson(const ServerConfig& config) {
   return out;
 }
 
+std::string RangeNumber(double v) {
+  if (v == std::floor(v) && std::abs(v) < 1e18) return absl::StrCat(static_cast<int64_t>(v));
+  return absl::StrCat(v);
+}
+
+std::optional<std::pair<double, double>> SettingRange(const FieldDescriptor* f) {
+  const auto& o = f->options();
+  if (!o.HasExtension(grid::v1::setting_min) || !o.HasExtension(grid::v1::setting_max)) return std::nullopt;
+  return std::make_pair(o.GetExtension(grid::v1::setting_min), o.GetExtension(grid::v1::setting_max));
+}
+
+namespace {
+
+// Every numeric setting within its (setting_min)..(setting_max).
+absl::Status CheckRanges(const ServerConfig& c) {
+  const auto* d = ServerConfig::descriptor();
+  const auto* r = c.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    double v = 0;
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_UINT64: v = static_cast<double>(r->GetUInt64(c, f)); break;
+      case FieldDescriptor::CPPTYPE_UINT32: v = r->GetUInt32(c, f); break;
+      case FieldDescriptor::CPPTYPE_INT64: v = static_cast<double>(r->GetInt64(c, f)); break;
+      case FieldDescriptor::CPPTYPE_INT32: v = r->GetInt32(c, f); break;
+      case FieldDescriptor::CPPTYPE_DOUBLE: v = r->GetDouble(c, f); break;
+      default: continue;
+    }
+    auto range = SettingRange(f);
+    if (!range) continue;  // config_test: every numeric setting has one
+    if (!(v >= range->first && v <= range->second)) {  // NaN too
+      return absl::InvalidArgumentError(absl::StrCat(f->name(), ": ", ConfigFieldText(c, f->name()),
+                                                     " is out of range; it must be from ",
+                                                     RangeNumber(range->first), " to ",
+                                                     RangeNumber(range->second)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ServerOptions> ToServerOptions(const ServerConfig& c) {
   auto invalid = [](absl::string_view field, absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
   };
+  if (absl::Status s = CheckRanges(c); !s.ok()) return s;
   if (!OneOf(c.log_format(), kLogFormats)) return invalid("log_format", "must be text or json");
   if (!OneOf(c.log_level(), kLogLevels)) {
     return invalid("log_level", "must be trace, debug, info, warn, error or off");

@@ -8,7 +8,9 @@
 #ifndef GRID_SERVER_CONFIG_H_
 #define GRID_SERVER_CONFIG_H_
 
+#include <optional>
 #include <string>
+#include <utility>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
@@ -43,6 +45,12 @@ absl::Status SetConfigField(grid::v1::ServerConfig* config, const std::string& n
 
 // The value of field `name` as a flag would spell it ("" for an unset field).
 std::string ConfigFieldText(const grid::v1::ServerConfig& config, const std::string& name);
+
+// A numeric setting's range, (setting_min) to (setting_max); nullopt for a
+// field without one.
+std::optional<std::pair<double, double>> SettingRange(const google::protobuf::FieldDescriptor* f);
+// A range's end as text: "67108864", "0.01".
+std::string RangeNumber(double v);
 
 // The configuration as a loadable file: JSON with each field's help above it
 // as a `//` comment. Unset fields are left out.

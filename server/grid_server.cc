@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -260,8 +261,9 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   builder.AddListeningPort(options.listen, *credentials, &impl->port);
   // Above the append limit so that an oversized append gets our own clear
   // INVALID_ARGUMENT; gRPC's RESOURCE_EXHAUSTED only past this.
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(std::max<size_t>(options.limits.max_request_bytes * 4, 4 << 20)));
+  // (In int, which 4 x max_append_bytes overflowed for a GiB.)
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::clamp<uint64_t>(
+      uint64_t{options.limits.max_request_bytes} * 4, 4 << 20, std::numeric_limits<int>::max())));
   // Responses are cut at about 1 MiB (events, rows, backup chunks).
   builder.SetMaxSendMessageSize(16 << 20);
   // Keepalive enforcement: a client may ping at most every 10 s without

@@ -15,6 +15,7 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "grid/v1/options.pb.h"
 #include "server/access.h"
@@ -102,7 +103,12 @@ int main(int argc, char** argv) {
     if (f->is_repeated()) continue;  // lists are set in the file
     std::string help = f->options().GetExtension(grid::v1::help);
     const std::string def = grid::server::ConfigFieldText(defaults, f->name());
-    help += def.empty() ? " (default: empty)" : " (default: " + def + ")";
+    help += def.empty() ? " (default: empty" : " (default: " + def;
+    if (auto range = grid::server::SettingRange(f)) {
+      help += absl::StrCat("; ", grid::server::RangeNumber(range->first), " to ",
+                           grid::server::RangeNumber(range->second));
+    }
+    help += ")";
     desc.add_options()(f->name().c_str(), po::value<std::string>(), help.c_str());
   }
   po::variables_map vm;

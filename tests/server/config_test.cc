@@ -116,6 +116,50 @@ TEST(ConfigTest, PrintedConfigLoadsBackUnchanged) {
 
 // Every setting has help, a default, a flag, and a place in the sample file:
 // adding a field to config.proto without them fails here.
+// Regression: max_append_bytes had no upper bound and was multiplied into an
+// int for gRPC's receive limit (1 GiB gave 0, more gave a negative). Every
+// numeric setting has a range, and a value outside it is refused, named.
+TEST(ConfigTest, EveryNumericSettingIsBounded) {
+  const auto* d = ServerConfig::descriptor();
+  int numeric = 0;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const auto* f = d->field(i);
+    const auto t = f->cpp_type();
+    if (t == google::protobuf::FieldDescriptor::CPPTYPE_STRING ||
+        t == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE || t == google::protobuf::FieldDescriptor::CPPTYPE_BOOL) {
+      continue;
+    }
+    ++numeric;
+    auto range = SettingRange(f);
+    ASSERT_TRUE(range.has_value()) << f->name() << " has no (setting_min)/(setting_max)";
+    EXPECT_LE(range->first, range->second) << f->name();
+    // Just past each end: refused, naming the setting; the ends themselves and the default pass.
+    const bool is_double = t == google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE;
+    const bool is_unsigned = t == google::protobuf::FieldDescriptor::CPPTYPE_UINT32 ||
+                             t == google::protobuf::FieldDescriptor::CPPTYPE_UINT64;
+    auto set = [&](double v) {
+      ServerConfig c = DefaultConfig();
+      const std::string text = is_double ? absl::StrCat(v) : absl::StrCat(static_cast<int64_t>(v));
+      EXPECT_OK(SetConfigField(&c, f->name(), text)) << f->name() << "=" << text;
+      return ToServerOptions(c).status();
+    };
+    auto refused = [&](double v) {
+      absl::Status s = set(v);
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << f->name() << "=" << v;
+      EXPECT_EQ(s.message().find(f->name() + ":"), 0u) << s;
+    };
+    refused(is_double ? range->second * 2 + 1 : range->second + 1);
+    if (range->first > 0 || !is_unsigned) refused(is_double ? range->first / 2 - 1 : range->first - 1);
+  }
+  EXPECT_GE(numeric, 12);
+  // The case found: a GiB of max_append_bytes.
+  ServerConfig c = DefaultConfig();
+  ASSERT_OK(SetConfigField(&c, "max_append_bytes", "1073741824"));
+  auto s = ToServerOptions(c).status();
+  EXPECT_EQ(std::string(s.message()),
+            "max_append_bytes: 1073741824 is out of range; it must be from 1024 to 67108864");
+}
+
 TEST(ConfigTest, EverySettingIsDocumentedDefaultedAndInTheSample) {
   ASSERT_OK_AND_ASSIGN(
       ServerConfig sample,
