@@ -267,7 +267,9 @@ void Projector::Run() {
       for (Waiter* w : waiters_) w->Wake();
       waiters_.clear();
     }
-    if (FoldOnce()) continue;  // more may be waiting
+    const bool more = FoldOnce();
+    if (options_.after_run) options_.after_run();
+    if (more) continue;  // more may be waiting
     grid::MutexLock l(&mu_);
     if (!notified_ && rebuilds_.empty() && !stopping_) changed_.WaitFor(&mu_, absl::Seconds(1));
     notified_ = false;
@@ -287,15 +289,28 @@ bool Projector::FoldOnce() {
   storage::Position from = head + 1;
   {
     grid::MutexLock l(&mu_);
+    bool rebuilt = false;
     for (auto& [name, st] : states_) {
       if (!st.failure.empty() || now < st.retry_at) continue;
       if (st.position >= head) {
         // Caught up; unless a reset is still to come.
-        if (std::find(rebuilds_.begin(), rebuilds_.end(), name) == rebuilds_.end()) st.rebuilding = false;
+        if (st.rebuilding && std::find(rebuilds_.begin(), rebuilds_.end(), name) == rebuilds_.end()) {
+          st.rebuilding = false;
+          rebuilt = true;
+        }
         continue;
       }
       behind.emplace_back(name, st.position);
       from = std::min(from, st.position + 1);
+    }
+    // A rebuild that ends here ends with nothing left to fold: tell those
+    // who wait for it now, not at their deadline (an idle projector has no
+    // later run that would).
+    if (rebuilt) {
+      ++progress_;
+      changed_.SignalAll();
+      for (Waiter* w : waiters_) w->Wake();
+      waiters_.clear();
     }
   }
   if (behind.empty()) return false;

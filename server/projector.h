@@ -12,6 +12,7 @@
 #ifndef GRID_SERVER_PROJECTOR_H_
 #define GRID_SERVER_PROJECTOR_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,6 +39,10 @@ class Projector final : public Notifier {
     // Above 0, appends get the CPU first on a saturated machine and the
     // projections lag, then catch up; reads with min_position wait for them.
     int nice = 0;
+    // Tests: called on the projector thread after each fold run, with no
+    // lock held (it may call Rebuild()), so that a test can act at a known
+    // point of a rebuild instead of hoping to catch it.
+    std::function<void()> after_run;
   };
   // `log` and `store` must outlive the projector.
   Projector(const storage::EventLog* log, storage::ProjectionStore* store, Options options);

@@ -71,10 +71,10 @@ check "a worker may not read the audit" test "$rc" -eq 1
 check "PERMISSION_DENIED" grep -q '^gridctl: PERMISSION_DENIED' "$tmp/err"
 
 # ---- SIGHUP: the worker leaves the policy; its live subscription ends.
-as worker-w-1 subscribe --now >"$tmp/sub.out" 2>"$tmp/sub.err" &
+as worker-w-1 subscribe --now --checkpoints >"$tmp/sub.out" 2>"$tmp/sub.err" &
 sub=$!
 started+=("$sub")
-sleep 1
+wait_for_line "$tmp/sub.out" '"caught_up":true'  # live before the reload
 sed 's/"worker-w-1"/"worker-w-1-retired"/' "$SRC/deploy/policy.json" >"$tmp/policy.json"
 kill -HUP "$pid"
 for _ in $(seq 1 100); do kill -0 "$sub" 2>/dev/null || break; sleep 0.1; done

@@ -24,10 +24,7 @@ S="127.0.0.1:$port"
   --prefix 350599/101/ --stubs "$tmp/stubs" --changes 20 >"$tmp/sub.out" 2>"$tmp/sub.err" &
 sub=$!
 started+=("$sub")
-for _ in $(seq 1 300); do
-  grep -q '^snapshot: ' "$tmp/sub.out" && break
-  sleep 0.1
-done
+wait_for_line "$tmp/sub.out" '^snapshot: ' || true
 check "subscriber took its snapshot" grep -q "^snapshot: 0 rows of grid_sanitation under '350599/101/'" "$tmp/sub.out"
 
 node "$tmp/node/mobile_backend.js" --server "$S" --county 350599 --reports 20 >"$tmp/node.out"

@@ -64,9 +64,9 @@ check "read --stream backwards starts at the last version" \
 check "events carry their chain in hex" grep -qE '"chain":"[0-9a-f]{64}"' <<<"$(ctl read --all --max 1)"
 
 # Live: a filtered subscriber started before the event it waits for.
-ctl subscribe --now --type GridRetired --max_events 1 >"$tmp/live" &
+ctl subscribe --now --type GridRetired --max_events 1 --checkpoints >"$tmp/live" &
 sub=$!
-sleep 0.5
+wait_for_line "$tmp/live" '"caught_up":true'  # live before the event is appended
 ctl append --stream org/350583 '{"event_id":"r-1","type":"GridRetired","org_path":"350583/102","grid_retired":{"org_path":"350583/102","reason":"merged"}}' >/dev/null
 wait "$sub"
 check "live subscriber got the event" grep -q '"event_id":"r-1"' "$tmp/live"

@@ -40,6 +40,17 @@ start_gridd() {
   exit 1
 }
 
+# wait_for_line FILE REGEX: until a line of FILE matches (at most 30 s);
+# fails if none does. What the other side prints is the signal, not a nap.
+wait_for_line() {
+  for _ in $(seq 1 300); do
+    grep -qE "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "no line matching '$2' in $1 after 30 s" >&2
+  return 1
+}
+
 passed=0
 failed=0
 # check NAME COMMAND...: the command must succeed.

@@ -57,16 +57,21 @@ TEST(CatalogTest, PersonalFieldsAreClassedAsPersonal) {
 
 TEST(CatalogTest, MoneyIsIntegerFen) {
   std::set<const Descriptor*> seen;
+  int money_fields = 0;
   Walk(grid::v1::Event::descriptor(), &seen, [&](const FieldDescriptor* f) {
     const std::string& n = f->name();
     const bool money = n.find("amount") != std::string::npos ||
                        n.find("cost") != std::string::npos ||
                        n.find("investment") != std::string::npos;
     if (money || n.ends_with("_fen")) {
+      ++money_fields;
       EXPECT_TRUE(n.ends_with("_fen")) << f->full_name();
       EXPECT_EQ(f->type(), FieldDescriptor::TYPE_INT64) << f->full_name();
     }
   });
+  // Regression: with no field matching, the test passed checking nothing.
+  // (Funding.amount_fen, investment_fen, final_cost_fen today.)
+  EXPECT_GE(money_fields, 3);
 }
 
 TEST(CatalogTest, EveryBodyTypeIsKnownAndAccepted) {

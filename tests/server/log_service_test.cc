@@ -255,18 +255,18 @@ TEST_F(LogServiceTest, IdleSparseSubscriberGetsAPeriodicCheckpoint) {
   grid::v1::SubscribeRequest req;
   req.mutable_from_now();
   req.mutable_filter()->add_event_types("GridRetired");
-  std::atomic<bool> live{false};
+  absl::Notification live;
   uint64_t checkpoint = 0;
   std::thread sub([&] {
     absl::Status s = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
       EXPECT_TRUE(r.events().empty());
       checkpoint = r.checkpoint();
-      if (r.caught_up()) live = true;
+      if (r.caught_up() && !live.HasBeenNotified()) live.Notify();
       return checkpoint < 5;
     });
     EXPECT_OK(s);
   });
-  while (!live) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_TRUE(live.WaitForNotificationWithTimeout(absl::Seconds(60))) << "never caught up";
   AppendMany(5, "x");  // none matches; no append after these
   sub.join();
   EXPECT_EQ(checkpoint, 5u);
@@ -277,16 +277,16 @@ TEST_F(LogServiceTest, SubscribeFromNowSeesOnlyNewEvents) {
   grid::v1::SubscribeRequest req;
   req.mutable_from_now();
   std::vector<std::string> ids;
-  std::atomic<bool> live{false};
+  absl::Notification live;
   std::thread sub([&] {
     absl::Status s = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
       for (const auto& e : r.events()) ids.push_back(e.event_id());
-      if (r.caught_up()) live = true;
+      if (r.caught_up() && !live.HasBeenNotified()) live.Notify();
       return ids.size() < 2;
     });
     EXPECT_OK(s);
   });
-  while (!live) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_TRUE(live.WaitForNotificationWithTimeout(absl::Seconds(60))) << "never caught up";
   AppendMany(2, "new");
   sub.join();
   EXPECT_EQ(ids, (std::vector<std::string>{"new-0", "new-1"}));
@@ -300,7 +300,7 @@ TEST_F(LogServiceTest, SlowSubscriberDoesNotStallAppendsAndLosesNothing) {
   o.tail.max_records = 50;
   StartServer(o);
   AppendMany(10, "before");
-  std::atomic<bool> paused{false};
+  absl::Notification paused;
   absl::Notification resume;
   std::vector<uint64_t> positions;
   bool fell_behind = false;
@@ -311,15 +311,15 @@ TEST_F(LogServiceTest, SlowSubscriberDoesNotStallAppendsAndLosesNothing) {
     absl::Status s = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
       for (const auto& e : r.events()) positions.push_back(e.position());
       fell_behind |= r.fell_behind();
-      if (r.caught_up() && !paused) {
-        paused = true;
+      if (r.caught_up() && !paused.HasBeenNotified()) {
+        paused.Notify();
         resume.WaitForNotification();  // stop reading; flow control backs up
       }
       return positions.size() < kTotal;
     });
     EXPECT_OK(s);
   });
-  while (!paused) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_TRUE(paused.WaitForNotificationWithTimeout(absl::Seconds(60))) << "never caught up";
   // 3000 appends of ~8 KiB (24 MiB, more than HTTP/2 flow-control windows
   // hold) with the subscriber stalled: every one completes.
   std::vector<std::thread> writers;
@@ -345,16 +345,16 @@ TEST_F(LogServiceTest, SlowSubscriberDoesNotStallAppendsAndLosesNothing) {
 
 TEST_F(LogServiceTest, ShutdownEndsSubscriptionsWithUnavailable) {
   AppendMany(3, "a");
-  std::atomic<bool> live{false};
+  absl::Notification live;
   absl::Status result;
   std::thread sub([&] {
     grid::v1::SubscribeRequest req;
     result = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
-      if (r.caught_up()) live = true;
+      if (r.caught_up() && !live.HasBeenNotified()) live.Notify();
       return true;
     });
   });
-  while (!live) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_TRUE(live.WaitForNotificationWithTimeout(absl::Seconds(60))) << "never caught up";
   server_->Shutdown();
   sub.join();
   EXPECT_EQ(result.code(), absl::StatusCode::kUnavailable) << result;

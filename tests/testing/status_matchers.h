@@ -13,12 +13,21 @@ template <typename T>
 const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
 }
+
+// The status, evaluated once, as a gtest result that prints it on failure.
+template <typename T>
+::testing::AssertionResult IsOk(const T& s) {
+  const absl::Status& status = StatusOf(s);
+  if (status.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << status;
+}
+
 }  // namespace grid::testing
 
-#define EXPECT_OK(expr) EXPECT_TRUE(::grid::testing::StatusOf(expr).ok()) \
-    << ::grid::testing::StatusOf(expr)
-#define ASSERT_OK(expr) ASSERT_TRUE(::grid::testing::StatusOf(expr).ok()) \
-    << ::grid::testing::StatusOf(expr)
+// Each evaluates `expr` once (it may be an RPC: a second evaluation for the
+// failure message would send it again and could print OK).
+#define EXPECT_OK(expr) EXPECT_TRUE(::grid::testing::IsOk(expr))
+#define ASSERT_OK(expr) ASSERT_TRUE(::grid::testing::IsOk(expr))
 
 #define GRID_CONCAT_INNER(a, b) a##b
 #define GRID_CONCAT(a, b) GRID_CONCAT_INNER(a, b)
