@@ -19,6 +19,7 @@ TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3-grpcio python3-protobuf python3-yaml curl systemd openssl
+  prometheus  # promtool: /metrics is checked against Prometheus' own linter
 )
 PACKAGES=("${BUILD_PACKAGES[@]}")
 [ "$BUILD_ONLY" -eq 1 ] || PACKAGES+=("${TEST_PACKAGES[@]}")

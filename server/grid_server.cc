@@ -373,8 +373,9 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
   // number of subscribers at or under each lag (cumulative, like buckets).
   const std::vector<uint64_t> positions = impl_->env.subscribers.Positions();
   add("gridlog_subscribers", "Open Subscribe calls", static_cast<double>(positions.size()));
-  auto lag = GaugeFamily("gridlog_subscribers_lag_events",
-                         "Open Subscribe calls whose lag behind the head (events) is at most le");
+  // (Not `le`: that label is for histograms, and this is a gauge.)
+  auto lag = GaugeFamily("gridlog_subscribers_by_lag",
+                         "Open Subscribe calls at most max_lag_events events behind the head");
   uint64_t max_lag = 0;
   const uint64_t bounds[] = {0, 10, 100, 1000, 10000, 100000, 1000000};
   std::vector<double> counts(std::size(bounds) + 1, 0);
@@ -387,9 +388,8 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
     ++counts.back();
   }
   for (size_t i = 0; i < std::size(bounds); ++i) {
-    AddSample(&lag, counts[i], {{"le", absl::StrCat(bounds[i])}});
+    AddSample(&lag, counts[i], {{"max_lag_events", absl::StrCat(bounds[i])}});
   }
-  AddSample(&lag, counts.back(), {{"le", "+Inf"}});
   out.push_back(std::move(lag));
   add("gridlog_subscriber_max_lag_events", "Largest lag of an open Subscribe call",
       static_cast<double>(max_lag));

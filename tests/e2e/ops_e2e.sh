@@ -70,6 +70,8 @@ check "metrics: refused append counted" grep -q 'gridlog_rpcs_total{code="\(INVA
 check "metrics: projection lag" grep -q '^gridlog_projection_lag_events{projection="household_roster"}' "$tmp/metrics"
 check "metrics: rocksdb" grep -q '^gridlog_rocksdb_live_data_bytes{db="log"}' "$tmp/metrics"
 check "metrics: process" grep -q '^process_open_fds ' "$tmp/metrics"
+# Regression: a gauge with an `le` label, which Prometheus' linter rejects.
+check "metrics pass promtool check metrics" bash -c 'promtool check metrics <"$1"' _ "$tmp/metrics"
 
 # ---- logs: JSON lines, one per RPC at debug, never personal data
 check "every log line is a JSON object with time, level, msg" /usr/bin/python3 -c '

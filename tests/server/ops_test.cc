@@ -99,8 +99,8 @@ TEST_F(OpsTest, MetricsShowOpenSubscribersAndTheirLag) {
   // The subscriber is live at the head: one subscriber, lag 0.
   auto m = Metrics();
   EXPECT_EQ(Sample(m, "gridlog_subscribers"), 1);
-  EXPECT_EQ(Sample(m, "gridlog_subscribers_lag_events", {{"le", "0"}}), 1);
-  EXPECT_EQ(Sample(m, "gridlog_subscribers_lag_events", {{"le", "+Inf"}}), 1);
+  EXPECT_EQ(Sample(m, "gridlog_subscribers_by_lag", {{"max_lag_events", "0"}}), 1);
+  EXPECT_EQ(Sample(m, "gridlog_subscribers_by_lag", {{"max_lag_events", "1000000"}}), 1);
   EXPECT_EQ(Sample(m, "gridlog_subscriber_max_lag_events"), 0);
   stop.Notify();
   ASSERT_OK(client_->Append(AppendReq("org/s", {GridEvent("b")})));  // wakes it to end
