@@ -298,6 +298,9 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
         return step;
       }
       cursor_ = *p - 1;
+      // A time not reached yet: the events committed until then are
+      // before it and are skipped below, not delivered.
+      if (*p > env_->log->GetHead().position) not_before_ = from_time_;
       from_time_.reset();
     }
     // A grid worker's grids as of this step: an assignment made or ended
@@ -349,7 +352,10 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
       }
       for (const auto& r : records) {
         cursor_ = r->position;
-        if (!filter_.Matches(*r)) {
+        // recorded_at only grows with the position: once one event is at
+        // or after the start time, every later one is too.
+        if (not_before_ && r->recorded_at >= *not_before_) not_before_.reset();
+        if (not_before_ || !filter_.Matches(*r)) {
           ++scanned_unsent_;
         } else {
           auto view = ViewEvent(*reader, *r, env_->checked_from, &redacted_);
@@ -402,6 +408,9 @@ class SubscribeWriter final : public PumpedWriter<grpc::ByteBuffer> {
 
   const EventFilter filter_;
   std::optional<absl::Time> from_time_;
+  // A start time still ahead when the subscription began: nothing recorded
+  // before it is delivered.
+  std::optional<absl::Time> not_before_;
   storage::Position cursor_;
   const size_t max_batch_;
   const uint32_t checkpoint_interval_;

@@ -205,7 +205,8 @@ class EventLog {
 
   // Forwards: the first position recorded at or after `t`, or head+1 when
   // there is none. Backwards: the last position recorded at or before `t`,
-  // or 0 when there is none.
+  // or 0 when there is none. Exact for any `t`, also inside a microsecond
+  // (the precision recorded_at is kept in).
   virtual absl::StatusOr<Position> PositionAtTime(absl::Time t,
                                                   Direction direction) const = 0;
 

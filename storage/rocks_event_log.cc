@@ -594,7 +594,12 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadStream(
 absl::StatusOr<Position> RocksEventLog::PositionAtTime(absl::Time t,
                                                        Direction dir) const {
   const Position head = GetHead().position;
-  int64_t us = std::max<int64_t>(0, Micros(t));
+  // Times are stored in microseconds. Forwards means at or after t, so a t
+  // inside a microsecond starts at the next one (truncating it took in the
+  // group of that microsecond, recorded before t).
+  int64_t us = Micros(t);
+  if (dir == Direction::kForwards && absl::FromUnixMicros(us) < t) ++us;
+  us = std::max<int64_t>(0, us);
   if (dir == Direction::kBackwards) ++us;  // first group strictly after t
   std::string key;
   PutBigEndian64(&key, static_cast<uint64_t>(us));
