@@ -20,26 +20,25 @@ class DomainAdmission::Lookup : public StateLookup {
 DomainAdmission::DomainAdmission(const storage::EventLog* log, size_t max_cached_streams)
     : log_(log), max_cached_(std::max<size_t>(max_cached_streams, 1)) {}
 
-void DomainAdmission::BeginGroup() { overlay_.clear(); }
+void DomainAdmission::BeginGroup() { touched_.clear(); }
 
 void DomainAdmission::EndGroup(bool written) {
-  if (written) {
-    for (auto& [stream, state] : overlay_) {
+  // Not written: the states this group changed in place are no longer the
+  // log's; they are dropped and load again from the log when next needed.
+  if (!written) {
+    for (const std::string& stream : touched_) {
       auto it = cache_.find(stream);
-      if (it != cache_.end()) {
-        it->second.state = std::move(state);
-        lru_.splice(lru_.begin(), lru_, it->second.lru);
-      } else {
-        lru_.push_front(stream);
-        cache_.emplace(stream, Entry{std::move(state), lru_.begin()});
-      }
-    }
-    while (cache_.size() > max_cached_) {
-      cache_.erase(lru_.back());
-      lru_.pop_back();
+      if (it == cache_.end()) continue;
+      lru_.erase(it->second.lru);
+      cache_.erase(it);
     }
   }
-  overlay_.clear();
+  touched_.clear();
+  // Evicting only here: a caller may point at any state until the group ends.
+  while (cache_.size() > max_cached_) {
+    cache_.erase(lru_.back());
+    lru_.pop_back();
+  }
 }
 
 absl::StatusOr<AggregateState> DomainAdmission::Load(const std::string& stream) const {
@@ -60,18 +59,16 @@ absl::StatusOr<AggregateState> DomainAdmission::Load(const std::string& stream) 
   }
 }
 
-absl::StatusOr<const AggregateState*> DomainAdmission::Get(const std::string& stream) {
-  if (auto it = overlay_.find(stream); it != overlay_.end()) return &it->second;
+absl::StatusOr<AggregateState*> DomainAdmission::Get(const std::string& stream) {
   if (auto it = cache_.find(stream); it != cache_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
     return &it->second.state;
   }
   auto loaded = Load(stream);
   if (!loaded.ok()) return loaded.status();
-  // Into the overlay, not the cache: evicting from the cache here could free
-  // a state a caller still points to. EndGroup moves it over.
-  auto [it, _] = overlay_.emplace(stream, std::move(*loaded));
-  return &it->second;
+  lru_.push_front(stream);
+  auto [it, _] = cache_.emplace(stream, Entry{std::move(*loaded), lru_.begin()});
+  return &it->second.state;
 }
 
 absl::Status DomainAdmission::Authorize(const storage::AppendBatch& batch) {
@@ -89,23 +86,29 @@ absl::Status DomainAdmission::Authorize(const storage::AppendBatch& batch) {
 absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
   auto current = Get(batch.stream);
   if (!current.ok()) return current.status();
+  AggregateState* state = *current;
   Lookup lookup(this);
-  AggregateState next = **current;
+  // Each event is checked against the state after the batch's earlier ones,
+  // which are applied in place (a county's org state holds every grid: no
+  // copy per batch); a refusal part way takes them out again.
+  ApplyUndo undo;
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const grid::v1::Event& e = batch.events[i];
     // The scope first: the rules' refusals may describe the state.
-    absl::Status s = batch.scope == nullptr ? absl::OkStatus() : CheckScope(*batch.scope, next, e, lookup);
+    absl::Status s = batch.scope == nullptr ? absl::OkStatus() : CheckScope(*batch.scope, *state, e, lookup);
     if (s.ok()) {
-      s = Check(next, e, lookup);
+      s = Check(*state, e, lookup);
       // A refusal says no more than the appender may read.
       if (!s.ok() && batch.scope != nullptr) s = ForClearance(std::move(s), batch.scope->clearance);
     }
     if (!s.ok()) {
+      undo.Restore(state);
       return absl::Status(s.code(), absl::StrCat("events[", i, "] (", e.type(), "): ", s.message()));
     }
-    Apply(&next, e);
+    if (batch.events.size() > 1) undo.Record(*state, e);
+    Apply(state, e);
   }
-  overlay_[batch.stream] = std::move(next);
+  touched_.insert(batch.stream);
   return absl::OkStatus();
 }
 

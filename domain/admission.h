@@ -2,9 +2,9 @@
 // the sequencer hands it to EventLog::Commit(), which asks it about every
 // batch that passed the log's own checks. It keeps each touched stream's
 // folded state in an LRU cache, loading a state on a miss by folding the
-// stream from the log; a group's admitted batches are kept in an overlay that
-// later batches of the same group see, and that joins the cache only once the
-// group is written.
+// stream from the log. Admitted batches update the cached states in place,
+// so later batches of the same group see them; if the group is not written,
+// the states it touched are dropped from the cache (the log is the truth).
 //
 // Concurrency: not thread-safe; used by the sequencer thread only.
 #ifndef GRID_DOMAIN_ADMISSION_H_
@@ -13,6 +13,7 @@
 #include <list>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "domain/rules.h"
 #include "storage/event_log.h"
@@ -35,8 +36,8 @@ class DomainAdmission : public storage::BatchAdmission {
 
  private:
   class Lookup;
-  // `stream`'s state through the overlay, the cache, or the log.
-  absl::StatusOr<const AggregateState*> Get(const std::string& stream);
+  // `stream`'s state in the cache, loaded from the log on a miss.
+  absl::StatusOr<AggregateState*> Get(const std::string& stream);
   absl::StatusOr<AggregateState> Load(const std::string& stream) const;
 
   const storage::EventLog* const log_;
@@ -47,7 +48,8 @@ class DomainAdmission : public storage::BatchAdmission {
   };
   absl::node_hash_map<std::string, Entry> cache_;  // pointers stay valid
   std::list<std::string> lru_;  // most recently used first
-  absl::node_hash_map<std::string, AggregateState> overlay_;
+  // Streams whose cached state this group changed in place.
+  absl::flat_hash_set<std::string> touched_;
 };
 
 }  // namespace grid::domain

@@ -6,6 +6,7 @@
 
 #include "absl/strings/cord.h"
 #include "domain/field_index.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -471,22 +472,32 @@ absl::Status CheckOrg(const OrgState& org, const Event& e) {
                            ? absl::StrCat("grid ", path, " was retired; grid codes are not reused")
                            : absl::StrCat("grid ", path, " is already defined"));
       }
-      for (const auto& [g, grid] : org.grids) {
-        if (!grid.retired && (IsUnder(g, path) || IsUnder(path, g))) {
-          return Refused(absl::StrCat("grid ", path, " would overlap grid ", g,
-                                      "; grids are the leaves of the org tree"));
+      // An active grid above the new one (one lookup per level of its path)
+      // or below it (the first active path after "<path>/").
+      std::optional<std::string> overlap;
+      for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+        if (org.active.contains(path.substr(0, slash))) {
+          overlap = path.substr(0, slash);
+          break;
         }
+      }
+      if (!overlap) {
+        const std::string below = path + "/";
+        auto it = org.active.lower_bound(below);
+        if (it != org.active.end() && absl::StartsWith(*it, below)) overlap = *it;
+      }
+      if (overlap) {
+        return Refused(absl::StrCat("grid ", path, " would overlap grid ", *overlap,
+                                    "; grids are the leaves of the org tree"));
       }
       return absl::OkStatus();
     }
     case Event::kGridRetired: {
       const auto& path = e.grid_retired().org_path();
       if (auto p = org.GridProblem(path)) return Refused(*p);
-      for (const auto& [worker, grids] : org.assignments) {
-        if (grids.contains(path)) {
-          return Refused(absl::StrCat("grid ", path, " still has worker ", worker,
-                                      " assigned; unassign its workers first"));
-        }
+      if (const auto& workers = org.grids.at(path).workers; !workers.empty()) {
+        return Refused(absl::StrCat("grid ", path, " still has worker ", *workers.begin(),
+                                    " assigned; unassign its workers first"));
       }
       return absl::OkStatus();
     }
@@ -922,22 +933,35 @@ void Apply(AggregateState* state, const Event& e) {
     return std::get<T>(state->agg);
   };
   switch (e.body_case()) {
-    case Event::kGridDefined:
-      get(static_cast<OrgState*>(nullptr)).grids[e.grid_defined().org_path()] = {};
+    case Event::kGridDefined: {
+      auto& org = get(static_cast<OrgState*>(nullptr));
+      org.grids[e.grid_defined().org_path()] = {};
+      org.active.insert(e.grid_defined().org_path());
       break;
-    case Event::kGridRetired:
-      get(static_cast<OrgState*>(nullptr)).grids[e.grid_retired().org_path()].retired = true;
+    }
+    case Event::kGridRetired: {
+      auto& org = get(static_cast<OrgState*>(nullptr));
+      org.grids[e.grid_retired().org_path()].retired = true;
+      org.active.erase(e.grid_retired().org_path());
       break;
-    case Event::kWorkerAssigned:
-      get(static_cast<OrgState*>(nullptr)).assignments[e.worker_assigned().worker_id()].insert(
-          e.worker_assigned().org_path());
+    }
+    case Event::kWorkerAssigned: {
+      auto& org = get(static_cast<OrgState*>(nullptr));
+      org.assignments[e.worker_assigned().worker_id()].insert(e.worker_assigned().org_path());
+      if (auto g = org.grids.find(e.worker_assigned().org_path()); g != org.grids.end()) {
+        g->second.workers.insert(e.worker_assigned().worker_id());
+      }
       break;
+    }
     case Event::kWorkerUnassigned: {
       auto& org = get(static_cast<OrgState*>(nullptr));
       auto it = org.assignments.find(e.worker_unassigned().worker_id());
       if (it != org.assignments.end()) {
         it->second.erase(e.worker_unassigned().org_path());
         if (it->second.empty()) org.assignments.erase(it);
+      }
+      if (auto g = org.grids.find(e.worker_unassigned().org_path()); g != org.grids.end()) {
+        g->second.workers.erase(e.worker_unassigned().worker_id());
       }
       break;
     }
@@ -1178,6 +1202,71 @@ absl::Status CheckScope(const storage::AppendScope& scope, const AggregateState&
     }
   }
   return absl::OkStatus();
+}
+
+void ApplyUndo::Record(const AggregateState& state, const Event& e) {
+  if (!started_) {
+    started_ = true;
+    events_ = state.events;
+    last_occurred_at_ = state.last_occurred_at;
+    was_org_ = std::holds_alternative<OrgState>(state.agg);
+    if (!was_org_) whole_ = state.agg;
+  }
+  const auto* org = std::get_if<OrgState>(&state.agg);
+  if (!was_org_ || org == nullptr) return;  // copied whole
+  const auto grid = [&](const std::string& path) {
+    auto it = org->grids.find(path);
+    grids_.emplace_back(path, it == org->grids.end() ? std::nullopt : std::optional(it->second));
+  };
+  const auto assignment = [&](const std::string& worker) {
+    auto it = org->assignments.find(worker);
+    assignments_.emplace_back(worker,
+                              it == org->assignments.end() ? std::nullopt : std::optional(it->second));
+  };
+  switch (e.body_case()) {
+    case Event::kGridDefined: grid(e.grid_defined().org_path()); break;
+    case Event::kGridRetired: grid(e.grid_retired().org_path()); break;
+    case Event::kWorkerAssigned:
+      grid(e.worker_assigned().org_path());
+      assignment(e.worker_assigned().worker_id());
+      break;
+    case Event::kWorkerUnassigned:
+      grid(e.worker_unassigned().org_path());
+      assignment(e.worker_unassigned().worker_id());
+      break;
+    default: break;
+  }
+}
+
+void ApplyUndo::Restore(AggregateState* state) {
+  if (!started_) return;
+  state->events = events_;
+  state->last_occurred_at = last_occurred_at_;
+  if (!was_org_) {
+    state->agg = std::move(*whole_);
+    return;
+  }
+  auto& org = std::get<OrgState>(state->agg);
+  for (auto it = grids_.rbegin(); it != grids_.rend(); ++it) {
+    if (it->second) {
+      org.grids[it->first] = std::move(*it->second);
+      if (org.grids[it->first].retired) {
+        org.active.erase(it->first);
+      } else {
+        org.active.insert(it->first);
+      }
+    } else {
+      org.grids.erase(it->first);
+      org.active.erase(it->first);
+    }
+  }
+  for (auto it = assignments_.rbegin(); it != assignments_.rend(); ++it) {
+    if (it->second) {
+      org.assignments[it->first] = std::move(*it->second);
+    } else {
+      org.assignments.erase(it->first);
+    }
+  }
 }
 
 }  // namespace grid::domain

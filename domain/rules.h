@@ -51,8 +51,12 @@ std::string TimeText(absl::Time t);
 struct OrgState {  // org/<county>
   struct Grid {
     bool retired = false;
+    std::set<std::string> workers;  // assigned now
   };
   std::map<std::string, Grid> grids;  // org path → grid
+  // Org paths of the grids not retired, for the overlap check's two range
+  // lookups (a county holds tens of thousands of grids: no rule scans them).
+  std::set<std::string> active;
   // worker → org paths of the grids the worker is assigned to
   std::map<std::string, std::set<std::string>> assignments;
 
@@ -114,6 +118,28 @@ struct AggregateState {
   std::variant<std::monostate, OrgState, SanitationState, RectificationState,
                HouseholdState, ProjectState, FormTaskState>
       agg;
+};
+
+// What Apply() of one batch's events changed, so that a batch refused part
+// way can be taken back out of a state that is updated in place: the org
+// state's touched entries one by one (it is large), any other state whole
+// (they are small). Record() before each Apply(); Restore() in the reverse.
+class ApplyUndo {
+ public:
+  // Remember what Apply(*state, e) is about to change.
+  void Record(const AggregateState& state, const grid::v1::Event& e);
+  // Puts `state` back as it was before the first Record().
+  void Restore(AggregateState* state);
+
+ private:
+  bool started_ = false;
+  uint64_t events_ = 0;
+  std::optional<absl::Time> last_occurred_at_;
+  std::optional<decltype(AggregateState::agg)> whole_;  // a small state, copied
+  // The org state's entries, as they were (nullopt: absent), in order.
+  std::vector<std::pair<std::string, std::optional<OrgState::Grid>>> grids_;
+  std::vector<std::pair<std::string, std::optional<std::set<std::string>>>> assignments_;
+  bool was_org_ = false;
 };
 
 // State of other streams for rules that look across aggregates.

@@ -91,6 +91,46 @@ TEST_F(AdmissionTest, ARefusedEventRefusesItsWholeBatch) {
   EXPECT_EQ(log_->GetHead().position, 0u);
 }
 
+// States are updated in place (no copy per batch): a batch refused part way
+// must leave nothing of its earlier events behind, in this group or later.
+TEST_F(AdmissionTest, ABatchRefusedPartWayLeavesTheStateAsItWas) {
+  const std::string g1 = "350583/101/203/g01", g2 = "350583/101/203/g02";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g1, T0), ev::WorkerAssigned("w1", "w-1", g1, T0)})})[0]);
+  auto s = Group({B({ev::GridDefined("g2", g2, T0), ev::WorkerAssigned("w2", "w-2", g1, T0),
+                     ev::WorkerUnassigned("u1", "w-1", g1, T0), ev::GridDefined("g2b", g2, T0)}),
+                  B({ev::WorkerAssigned("w3", "w-3", g2, T0)})});
+  EXPECT_THAT(std::string(s[0].message()), ::testing::HasSubstr("events[3] (GridDefined): grid"));
+  EXPECT_THAT(std::string(s[1].message()), ::testing::HasSubstr("grid 350583/101/203/g02 is not defined"));
+  // w-1 is still assigned (its unassignment was taken back), w-2 never was.
+  s = Group({B({ev::GridRetired("r1", g1, T0)})});
+  EXPECT_THAT(std::string(s[0].message()), ::testing::HasSubstr("still has worker w-1 assigned"));
+  s = Group({B({ev::WorkerUnassigned("u2", "w-2", g1, T0)})});
+  EXPECT_THAT(std::string(s[0].message()), ::testing::HasSubstr("worker w-2 is not assigned"));
+  EXPECT_OK(Group({B({ev::GridDefined("g2c", g2, T0)})})[0]);
+  EXPECT_EQ(log_->GetHead().position, 3u);
+}
+
+// The overlap and "still assigned" checks use the org state's indexes; they
+// must answer as a scan of every grid would.
+TEST_F(AdmissionTest, GridOverlapAndRetirementAnswerAsAScanWould) {
+  const std::string g = "350583/101/203/g05";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0), ev::GridDefined("g2", "350583/101/203/g050", T0)})})[0]);
+  auto s = Group({B({ev::GridDefined("a", "350583/101/203", T0)})});
+  EXPECT_THAT(std::string(s[0].message()), ::testing::HasSubstr("would overlap grid 350583/101/203/g05"));
+  s = Group({B({ev::GridDefined("b", g + "/x", T0)})});
+  EXPECT_THAT(std::string(s[0].message()), ::testing::HasSubstr("would overlap grid " + g + ";"));
+  EXPECT_OK(Group({B({ev::GridDefined("c", "350583/101/203/g0", T0)})})[0]);  // a sibling, not a parent
+  ASSERT_OK(Group({B({ev::WorkerAssigned("w1", "w-7", g, T0), ev::WorkerAssigned("w2", "w-3", g, T0)})})[0]);
+  s = Group({B({ev::GridRetired("r1", g, T0)})});
+  EXPECT_THAT(std::string(s[0].message()), ::testing::HasSubstr("still has worker w-3 assigned"));
+  ASSERT_OK(Group({B({ev::WorkerUnassigned("u1", "w-3", g, T0), ev::WorkerUnassigned("u2", "w-7", g, T0),
+                      ev::GridRetired("r2", g, T0)})})[0]);
+  // A retired grid overlaps nothing any more (its code is still not reused).
+  EXPECT_OK(Group({B({ev::GridDefined("d", g + "/x", T0)})})[0]);
+  s = Group({B({ev::GridDefined("e", g, T0)})});
+  EXPECT_THAT(std::string(s[0].message()), ::testing::HasSubstr("was retired; grid codes are not reused"));
+}
+
 TEST_F(AdmissionTest, StateIsFoldedFromTheLogAfterReopenAndEviction) {
   const std::string g = "350583/101/203/g05";
   ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0)})})[0]);
