@@ -645,7 +645,7 @@ std::string Cell(const google::protobuf::Message& m, const google::protobuf::Fie
         return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(ts.seconds()),
                                 absl::FixedTimeZone(8 * 3600));
       }
-      return grid::client::MessageToJson(sub);
+      return grid::client::MessageToJson(sub, /*every_field=*/false);
     }
     default: return "?";
   }
@@ -1005,6 +1005,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
   // The subcommand's own options start after its name.
   int sub_argc = argc - 1;
   char** sub_argv = argv + 1;

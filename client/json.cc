@@ -20,10 +20,11 @@ absl::StatusOr<grid::v1::Event> EventFromJson(std::string_view json) {
   return e;
 }
 
-std::string MessageToJson(const google::protobuf::Message& m) {
+std::string MessageToJson(const google::protobuf::Message& m, bool every_field) {
   std::string out;
   google::protobuf::util::JsonPrintOptions opts;
   opts.preserve_proto_field_names = true;
+  opts.always_print_primitive_fields = every_field;
   (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
   return out;
 }
@@ -32,7 +33,7 @@ std::string EventToJson(const grid::v1::Event& event) {
   grid::v1::Event copy = event;
   const std::string chain = copy.chain();
   copy.clear_chain();
-  std::string out = MessageToJson(copy);
+  std::string out = MessageToJson(copy, /*every_field=*/false);
   if (!chain.empty() && !out.empty() && out.back() == '}') {
     out.pop_back();
     absl::StrAppend(&out, out.size() > 1 ? "," : "", "\"chain\":\"",

@@ -20,7 +20,10 @@ absl::StatusOr<grid::v1::Event> EventFromJson(std::string_view json);
 
 // One-line JSON with proto field names; `chain` is shown as hex.
 std::string EventToJson(const grid::v1::Event& event);
-std::string MessageToJson(const google::protobuf::Message& message);
+// A command's result with every field, zero ones too (`"duplicate":false`),
+// so that a script finds each key whatever its value. Events leave zero
+// fields out: an event's body has dozens, almost all unset.
+std::string MessageToJson(const google::protobuf::Message& message, bool every_field = true);
 
 }  // namespace grid::client
 

@@ -19,6 +19,8 @@ start
 grid='{"event_id":"g-1","type":"GridDefined","org_path":"350583/101/203/g05","grid_defined":{"org_path":"350583/101/203/g05","name":"溪西村第五网格"}}'
 out=$(ctl append --stream org/350583 --expect no_stream "$grid")
 check "first append gets position 1" grep -q '"position":"1"' <<<"$out"
+check "append's JSON has every field, zero ones too" \
+  grep -q '"results":\[{"position":"1","stream_version":"0","duplicate":false}\],"stream_version":"0"' <<<"$out"
 
 out=$(printf '%s\n%s\n' \
   '{"event_id":"w-1","type":"WorkerAssigned","org_path":"350583/101/203/g05","worker_assigned":{"worker_id":"w-4","org_path":"350583/101/203/g05"}}' \
@@ -27,7 +29,7 @@ out=$(printf '%s\n%s\n' \
 check "stdin append gets positions 2 and 3" grep -q '"position":"3"' <<<"$out"
 
 out=$(ctl append --stream org/350583 "$grid")
-check "retry is a duplicate at the original position" grep -q '"position":"1","duplicate":true' <<<"$out"
+check "retry is a duplicate at the original position" grep -q '"position":"1","stream_version":"0","duplicate":true' <<<"$out"
 
 set +e
 ctl append --stream org/350583 '{"event_id": ' 2>"$tmp/err"; rc=$?
@@ -55,6 +57,8 @@ check "unknown --output exits 2" test "$rc" -eq 2
 check "no server exits 1" test "$rc" -eq 1
 check "no server gives a hint with the address" grep -q 'hint: is gridd running on 127.0.0.1:1?' "$tmp/err"
 set -e
+check "gridctl --help prints the usage, exit 0" bash -c '"$1" --help | grep -q "^usage: gridctl"' _ "$GRIDCTL"
+check "gridctl -h prints the usage, exit 0" bash -c '"$1" -h | grep -q "^usage: gridctl"' _ "$GRIDCTL"
 check "every command's --help has examples" bash -c '
   for c in append read subscribe replay verify status simulate bench; do
     "$0" "$c" --help | grep -q "^  gridctl $c" || { echo "no example in $c --help" >&2; exit 1; }
