@@ -5,7 +5,6 @@
 #include <grpcpp/server_context.h>
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -109,28 +108,19 @@ bool IsLoopbackListenAddress(const std::string& hp) {
   if (auto colon = host.rfind(':'); colon != std::string::npos) host.resize(colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   if (host.empty()) return false;  // every interface
-  // By the addresses the name resolves to, as gRPC will bind them all: a
-  // name that merely starts with "127." may resolve anywhere.
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return false;
-  bool all = true;
-  for (const addrinfo* a = res; a != nullptr; a = a->ai_next) {
-    if (a->ai_family == AF_INET) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
-      all = all && (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    } else if (a->ai_family == AF_INET6) {
-      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->ai_addr);
-      const bool mapped = IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
-      all = all && (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || mapped);
-    } else {
-      all = false;
-    }
+  // Only a literal address or "localhost" (which gRPC binds to the loopback
+  // addresses itself): any other name is resolved again when gRPC binds, so
+  // an answer checked here (a zero-TTL record, another resolver order) is
+  // not the address that would listen. A name that merely starts with "127."
+  // is not an address at all.
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
   }
-  freeaddrinfo(res);
-  return all;
+  return false;
 }
 
 absl::Status ValidateAuth(const AuthOptions& a) {

@@ -52,15 +52,18 @@ absl::Status ProtectFiles(const ServerOptions& o) {
     }
     spdlog::warn("{} was open to other users (mode {:o}); made it 0700", o.data_dir, st.st_mode & 0777);
   }
-  for (const std::string& key :
-       {o.person_key_path.empty() ? o.data_dir + "/person_key" : o.person_key_path,
-        o.signing_key_path.empty() ? o.data_dir + "/signing_key.pem" : o.signing_key_path,
-        o.auth.tls_key_path}) {
+  // gridd's own keys are its user's only. The TLS key may be readable by
+  // its group (Debian's ssl-cert convention: 0640 root:ssl-cert), no more.
+  const std::pair<std::string, mode_t> keys[] = {
+      {o.person_key_path.empty() ? o.data_dir + "/person_key" : o.person_key_path, 077},
+      {o.signing_key_path.empty() ? o.data_dir + "/signing_key.pem" : o.signing_key_path, 077},
+      {o.auth.tls_key_path, S_IWGRP | S_IXGRP | 07}};
+  for (const auto& [key, forbidden] : keys) {
     if (key.empty() || ::stat(key.c_str(), &st) != 0) continue;
-    if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+    if ((st.st_mode & forbidden) != 0) {
       return absl::FailedPreconditionError(absl::StrCat(
-          key, " is a secret key that other users may read (mode ",
-          absl::StrFormat("%o", st.st_mode & 0777), "); chmod o-rwx it, or 600"));
+          key, " is a secret key that other users may read or change (mode ",
+          absl::StrFormat("%o", st.st_mode & 0777), "); chmod it ", forbidden == 077 ? "600" : "600 or 640"));
     }
   }
   return absl::OkStatus();
@@ -92,6 +95,7 @@ absl::StatusOr<storage::Position> CheckedFrom(const std::string& data_dir, stora
 
 struct GridServer::Impl {
   ServerMetrics metrics;
+  CallsInFlight calls;
   std::unique_ptr<storage::AuditLog> audit;
   std::unique_ptr<AccessControl> access;
   std::unique_ptr<storage::EventLog> log;
@@ -279,7 +283,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   builder.RegisterService(impl->projection_service.get());
   builder.RegisterService(impl->admin_service.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
-  observers.push_back(std::make_unique<RpcObserverFactory>(&impl->metrics));
+  observers.push_back(std::make_unique<RpcObserverFactory>(&impl->metrics, &impl->calls));
   builder.experimental().SetInterceptorCreators(std::move(observers));
   impl->server = builder.BuildAndStart();
   if (!impl->server || impl->port == 0) {
@@ -362,9 +366,11 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
       static_cast<double>(impl_->sequencer->GetStats().queued));
   add("gridlog_checkpoint_failures", "Signed checkpoints that could not be stored since start",
       static_cast<double>(impl_->checkpointer->failures()));
-  add("gridlog_audit_unauthenticated_unaudited",
-      "Calls refused at authentication since start that were not audited (past the audit's rate)",
+  add("gridlog_audit_refusals_unaudited",
+      "Refused calls since start that were not audited (past the audit's rate for refusals)",
       static_cast<double>(impl_->access->unaudited_refusals()));
+  add("gridlog_rpcs_in_flight", "Calls begun and not yet finished (streams included)",
+      static_cast<double>(impl_->calls.count()));
   add("gridlog_audit_records_lost",
       "Outcome and denial records of the access audit not stored since start (a failed write)",
       static_cast<double>(impl_->audit->lost()));
@@ -432,9 +438,13 @@ void GridServer::Shutdown(absl::Duration grace) {
   // 1. No new work; subscriptions end UNAVAILABLE at their next step.
   impl_->service->BeginShutdown();
   impl_->projector->Stop();  // wakes projection streams, which then end
-  // 2. Wait for in-flight calls (queued appends still commit).
-  impl_->server->Shutdown(std::chrono::system_clock::now() +
-                          absl::ToChronoMilliseconds(grace));
+  // 2. Wait for in-flight calls (queued appends still commit), then close
+  // every connection at once: gRPC's Shutdown alone also waits, until its
+  // deadline, for idle connections that a client keeps open.
+  const absl::Time deadline = absl::Now() + grace;
+  const bool drained = impl_->calls.WaitForNone(deadline);
+  impl_->server->Shutdown(drained ? std::chrono::system_clock::now()
+                                  : absl::ToChronoTime(deadline));
   impl_->server->Wait();
   // 3. Stop the writer, then the readers, then close the log.
   impl_->sequencer->Stop();

@@ -25,8 +25,11 @@ const google::protobuf::MethodDescriptor* ServedMethod(const std::string& name) 
 
 class RpcObserver final : public grpc::experimental::Interceptor {
  public:
-  RpcObserver(grpc::experimental::ServerRpcInfo* info, ServerMetrics* metrics)
-      : info_(info), metrics_(metrics), start_(absl::Now()) {}
+  RpcObserver(grpc::experimental::ServerRpcInfo* info, ServerMetrics* metrics, CallsInFlight* calls)
+      : info_(info), metrics_(metrics), calls_(calls), start_(absl::Now()) {
+    calls_->Enter();
+  }
+  ~RpcObserver() override { calls_->Leave(); }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
@@ -59,6 +62,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
  private:
   grpc::experimental::ServerRpcInfo* const info_;
   ServerMetrics* const metrics_;
+  CallsInFlight* const calls_;
   const absl::Time start_;
 };
 
@@ -66,7 +70,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
 
 grpc::experimental::Interceptor* RpcObserverFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new RpcObserver(info, metrics_);
+  return new RpcObserver(info, metrics_, calls_);
 }
 
 }  // namespace grid::server

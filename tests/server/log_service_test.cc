@@ -1,6 +1,10 @@
 // Every RPC against an in-process gridd on 127.0.0.1:0 over the real RocksDB.
+#include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -420,6 +424,65 @@ TEST_F(LogServiceTest, ShutdownEndsSubscriptionsWithUnavailable) {
   EXPECT_EQ(result.code(), absl::StatusCode::kUnavailable) << result;
 }
 
+// A client that keeps a connection open without calls must not hold a
+// shutdown up: only calls are waited for. gRPC's own Shutdown sends GOAWAY
+// with a PING and waits for each connection to close, until its deadline or
+// the PING's 20 s timeout; a client that does not read while it has no call
+// (Python's grpcio, a parked mobile backend) answers neither. The idle client
+// here is a bare HTTP/2 peer that acknowledges the server's SETTINGS and
+// then only listens. (The bound below is well under those 20 s and far above
+// a shutdown's usual 0.1 s.)
+TEST_F(LogServiceTest, ShutdownDoesNotWaitForIdleConnections) {
+  AppendMany(3, "a");
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const auto frame = [](uint8_t type, uint8_t flags, const std::string& payload) {
+    std::string f;
+    f.push_back(static_cast<char>(payload.size() >> 16));
+    f.push_back(static_cast<char>(payload.size() >> 8));
+    f.push_back(static_cast<char>(payload.size()));
+    f.push_back(static_cast<char>(type));
+    f.push_back(static_cast<char>(flags));
+    f.append(4, '\0');  // stream 0
+    return f + payload;
+  };
+  const std::string hello = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, "");
+  ASSERT_EQ(send(fd, hello.data(), hello.size(), 0), static_cast<ssize_t>(hello.size()));
+  absl::Notification up;
+  std::thread peer([&] {
+    for (;;) {
+      unsigned char h[9];
+      if (recv(fd, h, sizeof h, MSG_WAITALL) != 9) break;
+      std::string payload((h[0] << 16) | (h[1] << 8) | h[2], '\0');
+      if (!payload.empty() &&
+          recv(fd, payload.data(), payload.size(), MSG_WAITALL) != static_cast<ssize_t>(payload.size())) {
+        break;
+      }
+      std::string reply;
+      if (h[3] == 4 && (h[4] & 1) == 0) reply = frame(4, 1, "");       // SETTINGS → ACK
+      if (!reply.empty()) (void)send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+      if (h[3] == 4 && !up.HasBeenNotified()) up.Notify();
+    }
+  });
+  ASSERT_TRUE(up.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  absl::Notification stopped;
+  std::thread stopper([&] {
+    server_->Shutdown(absl::Minutes(3));
+    stopped.Notify();
+  });
+  EXPECT_TRUE(stopped.WaitForNotificationWithTimeout(absl::Seconds(12)))
+      << "Shutdown waited for an idle connection";
+  stopper.join();
+  shutdown(fd, SHUT_RDWR);
+  peer.join();
+  close(fd);
+}
+
 // After a failed fsync the server refuses appends (UNAVAILABLE) until it is
 // restarted, while reads and subscriptions go on serving what was committed.
 std::string RawCall(const std::string& target, const std::string& method,
@@ -582,6 +645,12 @@ TEST(ServerStartTest, NonLoopbackNeedsEveryCallerAuthenticated) {
   // loopback (and so ran without authentication) wherever it resolved.
   EXPECT_FALSE(server::IsLoopbackListenAddress("127.anything:0"));
   EXPECT_FALSE(server::IsLoopbackListenAddress("127.0.0.1.example.invalid:0"));
+  // Regression: decided by what a name resolved to at the check, while gRPC
+  // resolves it again to bind. "127.1" is a name to inet_pton (getaddrinfo
+  // made it 127.0.0.1); so is a hosts-file alias of 127.0.0.1.
+  EXPECT_FALSE(server::IsLoopbackListenAddress("127.1:0"));
+  EXPECT_FALSE(server::IsLoopbackListenAddress("ip6-localhost:0"));
+  EXPECT_TRUE(server::IsLoopbackListenAddress("[::ffff:127.0.0.1]:0"));
   EXPECT_EQ(server::CheckListen("127.anything:0", server::AuthOptions(), false).code(),
             absl::StatusCode::kFailedPrecondition);
 }
