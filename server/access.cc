@@ -217,6 +217,7 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
   const uint64_t generation = generation_.load();
   std::shared_ptr<const Principal> p = dev_mode() ? DevPrincipal(name) : Lookup(name);
   auto deny = [&](absl::Status s) -> absl::Status {
+    if (!TakeRefusalAudit(name)) return s;
     grid::v1::AuditRecord r = NewRecord(name, p.get(), rule.method, scope, ctx->peer(),
                                         CodeName(static_cast<grpc::StatusCode>(s.code())));
     r.set_message(std::string(s.message()));
@@ -269,17 +270,21 @@ void AccessCall::Intend(std::function<void(absl::Status)> then) {
   access_->audit()->PostIntent(std::move(r), rule_.audit_sync, std::move(then));
 }
 
-void AccessControl::RecordUnauthenticated(std::string method, std::string peer, std::string why) {
-  if (options_.unauthenticated_audit_per_second > 0) {
-    const absl::Time now = absl::Now();
-    grid::MutexLock l(&mu_);
-    if (unauthenticated_.Take(options_.unauthenticated_audit_per_second,
-                              std::max<double>(1, options_.unauthenticated_audit_burst),
-                              now) > absl::ZeroDuration()) {
-      unaudited_.fetch_add(1);
-      return;
-    }
+bool AccessControl::TakeRefusalAudit(const std::string& principal) {
+  if (options_.refusal_audit_per_second <= 0) return true;
+  const absl::Time now = absl::Now();
+  grid::MutexLock l(&mu_);
+  if (refusal_buckets_[principal].Take(options_.refusal_audit_per_second,
+                                       std::max<double>(1, options_.refusal_audit_burst),
+                                       now) > absl::ZeroDuration()) {
+    unaudited_.fetch_add(1);
+    return false;
   }
+  return true;
+}
+
+void AccessControl::RecordUnauthenticated(std::string method, std::string peer, std::string why) {
+  if (!TakeRefusalAudit("")) return;
   // The method name is the caller's choice, up to kilobytes of anything
   // (names, phone numbers): kept only when it is one the server knows.
   grid::v1::AuditRecord r =

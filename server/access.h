@@ -40,12 +40,15 @@ struct AccessOptions {
   uint32_t burst = 0;
   // Open streaming calls per principal; 0: no limit.
   uint32_t max_streams = 0;
-  // Calls refused at authentication are audited at most this often (one
-  // token bucket for all: gRPC's authentication hook does not see the
-  // peer's address); the rest are only counted (unaudited_refusals()), so
-  // that a flood of bad credentials cannot fill the audit's disk.
-  double unauthenticated_audit_per_second = 20;
-  uint32_t unauthenticated_audit_burst = 200;
+  // Refused calls are audited at most this often, the rest only counted
+  // (unaudited_refusals()), so that a flood of refused calls cannot fill the
+  // audit's disk or crowd out other records: those refused at
+  // authentication through one bucket for all (gRPC's authentication hook
+  // does not see the peer's address), and each principal's own refusals
+  // (not in the policy, a method its role may not call, past its rate)
+  // through a bucket of its own.
+  double refusal_audit_per_second = 20;
+  uint32_t refusal_audit_burst = 200;
 };
 
 class AccessControl;
@@ -123,7 +126,7 @@ class AccessControl {
   // A call refused before it reached a handler (authentication). Its method
   // is recorded only when the server knows it (MethodLabel()).
   void RecordUnauthenticated(std::string method, std::string peer, std::string why);
-  // Refusals at authentication past the audit's rate, not recorded.
+  // Refusals past the audit's rate, not recorded.
   uint64_t unaudited_refusals() const { return unaudited_.load(); }
 
   storage::AuditLog* audit() const { return audit_; }
@@ -143,6 +146,9 @@ class AccessControl {
   bool TakeStream(const std::string& principal);
   void ReleaseStream(const std::string& principal);
   void Audit(grid::v1::AuditRecord r);
+  // Whether a refusal of `principal` ("" unauthenticated) may be audited
+  // now; counted in unaudited_ when not.
+  bool TakeRefusalAudit(const std::string& principal);
 
   const AccessOptions options_;
   storage::AuditLog* const audit_;
@@ -155,7 +161,7 @@ class AccessControl {
     // Zero when a token was taken, else how long until one is due.
     absl::Duration Take(double rate, double burst, absl::Time now);
   };
-  Bucket unauthenticated_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Bucket> refusal_buckets_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> unaudited_{0};
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> streams_ ABSL_GUARDED_BY(mu_);

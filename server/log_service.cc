@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "domain/rules.h"
 #include "server/filter.h"
 
 namespace grid::server {
@@ -477,8 +478,12 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
   batch->scope = p.append_scope();
   if (!p.dev()) {
     std::vector<std::string> orgs;
+    // Every place an event changes (both ends of a move, say), so that each
+    // town's auditor finds the append, not only the envelope's town's.
     for (const auto& e : batch->events) {
-      if (std::find(orgs.begin(), orgs.end(), e.org_path()) == orgs.end()) orgs.push_back(e.org_path());
+      for (std::string& o : domain::TouchedOrgPaths(e)) {
+        if (std::find(orgs.begin(), orgs.end(), o) == orgs.end()) orgs.push_back(std::move(o));
+      }
     }
     call->set_org_paths(std::move(orgs));
   }

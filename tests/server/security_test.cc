@@ -296,8 +296,8 @@ TEST_F(SecurityTest, OnlyMethodsTheServerKnowsBecomeMetricLabels) {
 // each with the caller's multi-kilobyte method name (about 6 MB per 1,000).
 TEST_F(SecurityTest, RefusalsAtAuthenticationCannotFloodTheAudit) {
   Start([](ServerOptions* o) {
-    o->access.unauthenticated_audit_per_second = 0.001;
-    o->access.unauthenticated_audit_burst = 5;
+    o->access.refusal_audit_per_second = 0.001;
+    o->access.refusal_audit_burst = 5;
   });
   const std::string long_name = "/grid.v1.Log/" + std::string(4000, 'x') + "13812341234";
   for (int i = 0; i < 40; ++i) {
@@ -312,7 +312,31 @@ TEST_F(SecurityTest, RefusalsAtAuthenticationCannotFloodTheAudit) {
   }
   EXPECT_EQ(records, 5);
   const std::string text = ToPrometheusText(server_->CollectMetrics());
-  EXPECT_NE(text.find("gridlog_audit_unauthenticated_unaudited 35"), std::string::npos);
+  EXPECT_NE(text.find("gridlog_audit_refusals_unaudited 35"), std::string::npos);
+}
+
+// Regression: an authenticated caller's refusals (a method its role may not
+// call, here) were each audited, without limit.
+TEST_F(SecurityTest, AnAuthenticatedCallersRefusalsCannotFloodTheAudit) {
+  Start([](ServerOptions* o) {
+    o->access.refusal_audit_per_second = 0.001;
+    o->access.refusal_audit_burst = 5;
+  });
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(CallMethod(As("leader"), "/grid.v1.Admin/Backup").error_code(), StatusCode::PERMISSION_DENIED);
+  }
+  // Another principal's refusals have their own bucket.
+  EXPECT_EQ(CallMethod(As("worker"), "/grid.v1.Admin/Backup").error_code(), StatusCode::PERMISSION_DENIED);
+  int leader = 0, worker = 0;
+  for (const auto& r : Audit()) {
+    if (r.result() != "PERMISSION_DENIED") continue;
+    leader += r.principal() == "leader";
+    worker += r.principal() == "worker";
+  }
+  EXPECT_EQ(leader, 5);
+  EXPECT_EQ(worker, 1);
+  const std::string text = ToPrometheusText(server_->CollectMetrics());
+  EXPECT_NE(text.find("gridlog_audit_refusals_unaudited 25"), std::string::npos);
 }
 
 // Regression: ReadAudit showed a town's auditor the records of every town
@@ -347,6 +371,26 @@ TEST_F(SecurityTest, AnAuditorReadsTheAuditOfItsJurisdictionOnly) {
   }
   EXPECT_TRUE(seed_in_102);
   EXPECT_TRUE(unauthenticated);
+}
+
+// Regression: an append's audit record named only its events' envelope
+// org paths, so a household moved out of a town (the envelope names the new
+// grid) was missing from the audit of the town it left.
+TEST_F(SecurityTest, AMoveIsInTheAuditOfBothTowns) {
+  Start();
+  Seed();
+  ASSERT_OK(ToAbsl(Append("seed", ev::AddressChanged("mv1", "h-1", kG1, kG3, kT))));
+  auto moved = [](const std::vector<grid::v1::AuditRecord>& records) {
+    for (const auto& r : records) {
+      if (r.principal() == "seed" && r.method() == "/grid.v1.Log/Append" && !r.intent() &&
+          absl::StrContains(r.scope(), "household/h-1")) {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(moved(Audit("auditor-town"))) << "the town the household left";
+  EXPECT_TRUE(moved(Audit("auditor")));
 }
 
 // Regression: a GRID_WORKER read its whole jurisdiction, not only the grids

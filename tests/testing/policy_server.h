@@ -61,7 +61,7 @@ inline const char* const kPolicy = R"({
     {"principal": "admin-c2", "role": "ADMIN", "jurisdiction": [""], "clearance": "C2_PERSONAL"},
     {"principal": "seed", "role": "DEPARTMENT", "jurisdiction": [""], "clearance": "C4_RESTRICTED",
      "append_types": ["GridDefined", "WorkerAssigned", "HouseholdCreated",
-                      "SanitationReportSubmitted"]}
+                      "SanitationReportSubmitted", "AddressChanged"]}
   ]
 })";
 
