@@ -23,7 +23,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "domain/events.h"
 #include "grid/v1/admin.grpc.pb.h"
 #include "grid/v1/log.grpc.pb.h"
@@ -34,6 +36,7 @@
 #include "storage/audit_log.h"
 #include "storage/checkpoint.h"
 #include "storage/record.h"
+#include "storage/sync.h"
 #include "tests/testing/fault_env.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/policy_server.h"
@@ -515,16 +518,23 @@ TEST_F(AccessTest, AStalledAuditDiskStallsNothingElse) {
   env.HoldWrites();
   std::vector<std::thread> appends;
   std::atomic<int> ok{0}, behind{0};
+  absl::Notification first_behind;
+  grid::Mutex mu;
+  std::vector<std::string> other;  // any other answer, to show
   constexpr int kAppends = 30;
   for (int i = 0; i < kAppends; ++i) {
     appends.emplace_back([&, i] {
       grpc::Status s = Append("worker", ev::SanitationReport(absl::StrCat("st-", i), kG1, "w-1",
                                                              grid::v1::PATROL, 900, {},
                                                              absl::FromUnixSeconds(1790000300)));
-      if (s.ok()) ++ok;
-      if (s.error_code() == StatusCode::UNAVAILABLE &&
-          s.error_message().find("behind") != std::string::npos) {
-        ++behind;
+      if (s.ok()) {
+        ++ok;
+      } else if (s.error_code() == StatusCode::UNAVAILABLE &&
+                 s.error_message().find("behind") != std::string::npos) {
+        if (behind.fetch_add(1) == 0) first_behind.Notify();
+      } else {
+        grid::MutexLock l(&mu);
+        other.push_back(absl::StrCat(s.error_code(), ": ", s.error_message()));
       }
     });
   }
@@ -537,14 +547,12 @@ TEST_F(AccessTest, AStalledAuditDiskStallsNothingElse) {
   }
   // At most 8 records wait (plus the batch the writer holds): the rest of
   // the appends fail while the disk is still stalled.
-  for (const absl::Time end = absl::Now() + absl::Seconds(20); behind.load() == 0 && absl::Now() < end;) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  EXPECT_TRUE(first_behind.WaitForNotificationWithTimeout(absl::Seconds(60)));
   EXPECT_GT(behind.load(), 0);
   EXPECT_EQ(ok.load(), 0);  // nothing commits before its intent is stored
   env.Release();
   for (auto& t : appends) t.join();
-  EXPECT_EQ(ok.load() + behind.load(), kAppends);
+  EXPECT_EQ(ok.load() + behind.load(), kAppends) << absl::StrJoin(other, "\n");
   EXPECT_GT(ok.load(), 0);
   EXPECT_EQ(ReadAll("auditor").size(), before + static_cast<size_t>(ok.load()));
   server_.reset();  // before the env goes
