@@ -542,7 +542,16 @@ absl::Status CheckRectification(const RectificationState& st, const Event& e, St
       return Refused(absl::StrCat("rectification of finding ", finding, " is already ordered and open"));
     }
     if (st.closed) return Refused(absl::StrCat("finding ", finding, " passed re-inspection; it is closed"));
-    return ActiveGrid(e.org_path(), others);
+    if (absl::Status s = ActiveGrid(e.org_path(), others); !s.ok()) return s;
+    // Of a report in this grid: else anyone could take a finding id of
+    // another grid (another town) and block its rectification.
+    auto reports = others.Get(StreamFor("sanitation", e.org_path()));
+    if (!reports.ok()) return reports.status();
+    const auto* sanitation = std::get_if<SanitationState>(&(*reports)->agg);
+    if (sanitation == nullptr || !sanitation->findings.contains(finding)) {
+      return Refused(absl::StrCat("finding ", finding, " was not reported in grid ", e.org_path()));
+    }
+    return absl::OkStatus();
   }
   if (!st.ordered) return Refused(absl::StrCat("no rectification is ordered for finding ", finding));
   if (st.closed) return Refused(absl::StrCat("finding ", finding, " passed re-inspection; it is closed"));
@@ -774,8 +783,14 @@ absl::Status CheckForm(const FormTaskState& st, const Event& e) {
   if (st.submissions.contains(f.submission_id())) {
     return Refused(absl::StrCat("submission ", f.submission_id(), " is already in form task ", id));
   }
-  if (!f.supersedes_submission_id().empty() && !st.submissions.contains(f.supersedes_submission_id())) {
-    return Refused(absl::StrCat("submission ", f.supersedes_submission_id(), " to supersede is not in form task ", id));
+  if (!f.supersedes_submission_id().empty()) {
+    // Only an org's own earlier submission: another org's is not its to
+    // replace (nor to learn about), so it is answered as absent.
+    auto it = st.submissions.find(f.supersedes_submission_id());
+    if (it == st.submissions.end() || it->second != f.org_path()) {
+      return Refused(absl::StrCat("submission ", f.supersedes_submission_id(), " to supersede is not one of org ",
+                                  f.org_path(), "'s in form task ", id));
+    }
   }
   for (int i = 0; i < f.values_size(); ++i) {
     const auto& v = f.values(i);
@@ -965,9 +980,11 @@ void Apply(AggregateState* state, const Event& e) {
       }
       break;
     }
-    case Event::kSanitationReportSubmitted:
-      get(static_cast<SanitationState*>(nullptr));
+    case Event::kSanitationReportSubmitted: {
+      auto& st = get(static_cast<SanitationState*>(nullptr));
+      for (const auto& f : e.sanitation_report_submitted().findings()) st.findings.insert(f.finding_id());
       break;
+    }
     case Event::kRectificationOrdered: {
       auto& r = get(static_cast<RectificationState*>(nullptr));
       r.ordered = true;
@@ -1096,7 +1113,8 @@ void Apply(AggregateState* state, const Event& e) {
       break;
     }
     case Event::kFormSubmitted:
-      get(static_cast<FormTaskState*>(nullptr)).submissions.insert(e.form_submitted().submission_id());
+      get(static_cast<FormTaskState*>(nullptr)).submissions[e.form_submitted().submission_id()] =
+          e.form_submitted().org_path();
       break;
     default:
       break;
@@ -1169,6 +1187,20 @@ absl::Status CheckScope(const storage::AppendScope& scope, const AggregateState&
     auto ok = writable(here);
     if (!ok.ok()) return ok.status();
     if (!*ok) {
+      if (absl::Status absent = Check(AggregateState{}, e, others); !absent.ok()) return absent;
+      return Refused(absl::StrCat(e.stream(), " already exists"));
+    }
+  }
+  // 1b. A form task is the caller's to see when its target and the
+  // caller's jurisdiction overlap (a county task for a town's offices, a
+  // town's task for the county); any other is answered as absent, so that
+  // neither the task, its target nor its submissions show.
+  if (const auto* form = std::get_if<FormTaskState>(&own.agg); form != nullptr && form->issued) {
+    bool overlaps = false;
+    for (const auto& j : scope.jurisdiction) {
+      overlaps |= IsUnder(j, form->target_org_prefix) || IsUnder(form->target_org_prefix, j);
+    }
+    if (!overlaps) {
       if (absl::Status absent = Check(AggregateState{}, e, others); !absent.ok()) return absent;
       return Refused(absl::StrCat(e.stream(), " already exists"));
     }

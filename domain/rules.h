@@ -65,8 +65,11 @@ struct OrgState {  // org/<county>
 };
 
 // sanitation/<grid>: independent reports; a retried report is caught by its
-// event_id (idempotency), so no per-report state is kept.
-struct SanitationState {};
+// event_id (idempotency). The findings reported in the grid are kept: a
+// rectification may only be ordered for one of them, in that grid.
+struct SanitationState {
+  std::set<std::string> findings;
+};
 
 struct RectificationState {  // rectification/<finding>
   bool ordered = false;
@@ -109,7 +112,7 @@ struct FormTaskState {  // form/<task>
   std::map<std::string, grid::v1::DataClass> fields;
   std::string target_org_prefix;
   absl::Time due;
-  std::set<std::string> submissions;
+  std::map<std::string, std::string> submissions;  // submission id → the org that submitted it
 };
 
 struct AggregateState {

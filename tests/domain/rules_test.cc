@@ -53,6 +53,7 @@ std::vector<Event> Base() {
       ev::HouseholdCreated("h1", "h-3", kG5, "p-1", "张三", Day(1)),
       ev::MemberAdded("h2", "h-3", kG5, "p-2", "张小", grid::v1::MemberAdded::BIRTH, Day(1)),
       ev::ProjectDeclared("pr1", "pr-9", kVillage, 1, 50000000, Day(1)),
+      ev::SanitationReport("s1", kG5, "w-4", grid::v1::PATROL, 700, {"f-1"}, Day(1)),
   };
 }
 
@@ -152,6 +153,10 @@ std::vector<Case> Cases() {
 
       // ---- rectification ----
       {"order", {}, order, ok, ""},
+      {"order for a finding never reported", {}, ev::RectificationOrdered("r2", "f-2", kG5, Day(5), Day(2)), pre,
+       "finding f-2 was not reported in grid 350583/101/203/g05"},
+      {"order for another grid's finding", {}, ev::RectificationOrdered("r2", "f-1", kG6, Day(5), Day(2)), pre,
+       "finding f-1 was not reported in grid 350583/101/203/g06"},
       {"order twice", {order}, ev::RectificationOrdered("r2", "f-1", kG5, Day(6), Day(3)), pre, "already ordered"},
       {"progress before any order", {}, ev::RectificationProgress("r2", "f-1", kG5, Day(3)), pre,
        "no rectification is ordered for finding f-1"},
@@ -255,7 +260,12 @@ std::vector<Case> Cases() {
       {"submit for an org outside the target", {task},
        ev::FormSubmitted("x", "t-7", "350583/102/301/g01", "sub-1", Day(2)), pre, "is not a target of form task t-7"},
       {"supersede an unknown submission", {task}, ev::FormSubmitted("x", "t-7", kG5, "sub-2", Day(2), "sub-1"), pre,
-       "submission sub-1 to supersede is not in form task t-7"},
+       "submission sub-1 to supersede is not one of org 350583/101/203/g05's in form task t-7"},
+      {"supersede another org's submission", {task, ev::FormSubmitted("s0", "t-7", kG5, "sub-1", Day(2))},
+       ev::FormSubmitted("x", "t-7", kG6, "sub-2", Day(2), "sub-1"), pre,
+       "submission sub-1 to supersede is not one of org 350583/101/203/g06's in form task t-7"},
+      {"supersede its own submission", {task, ev::FormSubmitted("s0", "t-7", kG5, "sub-1", Day(2))},
+       ev::FormSubmitted("x", "t-7", kG5, "sub-2", Day(2), "sub-1"), ok, ""},
       {"issue twice", {task}, ev::FormTaskIssued("x", "t-7", "health", kVillage, 4, Day(3), Day(2)), pre,
        "already issued"},
       {"issue a field without a value class", {},
