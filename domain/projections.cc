@@ -644,16 +644,13 @@ absl::Status FoldDeviceGaps(const Event& e, RowAccess& rows) {
     rows.Put(old_key, std::move(v));
     return absl::OkStatus();
   }
+  // A device's count starts at 1, so that its first reports lost show as
+  // gaps; but a first seq past the jump limit is where its count starts (an
+  // app that reported elsewhere before): refused as a jump from 0, it kept
+  // the row at 0 and every later event was refused as a jump too.
   if (!where && seq > kMaxSeqJump) {
-    row->set_rejected(1);
-    RowValue w;
-    w.mutable_internal()->set_org_path(e.org_path());
-    w.mutable_internal()->set_owner(appender);
-    rows.Put(Key(e.org_path(), e.device_id()), std::move(v));
-    rows.Put(dkey, std::move(w));
-    return absl::OkStatus();
-  }
-  if (seq > row->highest_seq()) {
+    row->set_highest_seq(seq);
+  } else if (seq > row->highest_seq()) {
     const uint64_t gap = seq - row->highest_seq() - 1;
     for (uint64_t s = row->highest_seq() + 1; s < seq && static_cast<size_t>(row->missing_size()) < kMaxMissingListed;
          ++s) {

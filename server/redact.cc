@@ -167,12 +167,15 @@ const char* PersonalPattern(std::string_view text) {
   return nullptr;
 }
 
-// A string field whose text C1 callers read and that may hold anything: not
-// an id, a place or a value whose class its schema declares.
-bool IsFreeText(const domain::FieldInfo& fi) {
+// A string field that C0/C1 callers read and whose text the appender
+// chooses: free text, and ids and org paths too, which become projection
+// keys that every reader of a jurisdiction sees (a household id that is an
+// ID number would be one). Not what the server makes or checks itself
+// (person tokens, hashes, the stream and type), nor a value whose class its
+// schema declares.
+bool ScannedForPersonalData(const domain::FieldInfo& fi) {
   const std::string& n = fi.field->name();
-  return !fi.class_from && fi.org == grid::v1::ORG_ROLE_UNSPECIFIED && !absl::EndsWith(n, "_id") &&
-         !absl::EndsWith(n, "_ids") && !absl::EndsWith(n, "_token") && !absl::EndsWith(n, "_tokens") &&
+  return !fi.class_from && !absl::EndsWith(n, "_token") && !absl::EndsWith(n, "_tokens") &&
          !absl::EndsWith(n, "_hash") && n != "sha256" && n != "stream" && n != "type";
 }
 
@@ -181,7 +184,7 @@ std::optional<std::string> FindPersonalIn(const Message& m, DataClass inherited,
   const Reflection* r = m.GetReflection();
   for (const domain::FieldInfo& fi : idx.strings) {
     const DataClass cls = fi.data_class == grid::v1::DATA_CLASS_UNSPECIFIED ? inherited : fi.data_class;
-    if (cls > grid::v1::C1_INTERNAL || !IsFreeText(fi)) continue;
+    if (cls > grid::v1::C1_INTERNAL || !ScannedForPersonalData(fi)) continue;
     const FieldDescriptor* f = fi.field;
     const int count = f->is_repeated() ? r->FieldSize(m, f) : (r->HasField(m, f) ? 1 : 0);
     for (int i = 0; i < count; ++i) {
@@ -357,9 +360,13 @@ bool SuppressSmallCounts(Message* m, std::vector<std::string>* suppressed) {
     const auto v = CountOf(*m, f);
     if (v && *v > 0 && *v < kMinShownCount) withheld[i] = true;
   }
-  // Complementary: in every group of parts adding up to a total, one
-  // withheld part alone would be the total minus the others; withhold the
-  // smallest part still shown as well.
+  // Complementary: in every group of parts adding up to a total, the
+  // withheld parts' sum is the total minus the parts shown, which gives one
+  // withheld part exactly, and several ones at the ends of their ranges (two
+  // parts of 1..4 summing to 8 are both 4). So the total is withheld with
+  // any of its parts; and a lone withheld part takes the smallest part still
+  // shown with it, so that the total, if found from other rows, does not
+  // give it back either.
   std::map<std::string, std::vector<int>> groups;
   for (int i = 0; i < d->field_count(); ++i) {
     const std::string& total = d->field(i)->options().GetExtension(grid::v1::part_of);
@@ -368,6 +375,8 @@ bool SuppressSmallCounts(Message* m, std::vector<std::string>* suppressed) {
   for (const auto& [total, parts] : groups) {
     int hidden = 0;
     for (int i : parts) hidden += withheld[i] ? 1 : 0;
+    if (hidden == 0) continue;
+    if (const FieldDescriptor* t = d->FindFieldByName(total); t != nullptr) withheld[t->index()] = true;
     if (hidden != 1) continue;
     int pick = -1;
     for (int i : parts) {

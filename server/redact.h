@@ -36,12 +36,13 @@ bool Redact(google::protobuf::Message* m, grid::v1::DataClass clearance,
 std::optional<std::string> FindUnknownField(const google::protobuf::Message& m,
                                             const std::string& path = "");
 
-// Where a text field that C1 callers read (a note, a description, a reason;
-// not ids, org paths or declared-class values) holds what looks like an ID
-// number (18 characters with a valid check digit) or a mainland mobile
-// number: "findings[0].description looks like it holds an ID number".
+// Where a string field that C0/C1 callers read and whose text the appender
+// chooses (a note, a reason; an id or an org path, which become projection
+// keys; not declared-class values, person tokens or hashes) holds what looks
+// like an ID number (18 characters with a valid check digit) or a mainland
+// mobile number: "findings[0].description looks like it holds an ID number".
 // Appends refuse it: a person belongs in a PersonRef, whose fields are
-// classed, never in free text.
+// classed, never in free text or a key.
 std::optional<std::string> FindPersonalInText(const google::protobuf::Message& m);
 
 // The highest class of any field the message type can hold, nested types

@@ -22,6 +22,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -286,16 +287,18 @@ TEST_F(AccessTest, PersonalFieldsAreMaskedOrRemovedAndIdNumbersBecomeTokens) {
   EXPECT_EQ(Rows("worker", "household_roster", "350583/101")[0].value().household_roster().members(0).name(),
             "张三丰");
 
-  // One non-registered resident in the grid: a small count, withheld from
-  // the count-only leader, shown to the department.
+  // One non-registered resident in the grid: residence types are personal
+  // (C2), so counted by type they are shown from C2 on; the count of
+  // residents to everyone.
   auto leader_pop = Rows("leader", "population", kG1);
   ASSERT_EQ(leader_pop.size(), 1u);
   EXPECT_EQ(leader_pop[0].value().population().non_registered_residents(), 0);
   EXPECT_EQ(leader_pop[0].value().population().residents(), 1);
-  EXPECT_NE(std::find(leader_pop[0].suppressed().begin(), leader_pop[0].suppressed().end(),
-                      "non_registered_residents"),
-            leader_pop[0].suppressed().end());
-  EXPECT_EQ(Rows("dept", "population", kG1)[0].value().population().non_registered_residents(), 1);
+  EXPECT_TRUE(std::any_of(leader_pop[0].redacted().begin(), leader_pop[0].redacted().end(),
+                          [](const std::string& f) { return absl::StrContains(f, "non_registered_residents"); }))
+      << absl::StrJoin(leader_pop[0].redacted(), ",");
+  EXPECT_EQ(Rows("dept", "population", kG1)[0].value().population().non_registered_residents(), 0);  // C1
+  EXPECT_EQ(Rows("worker", "population", kG1)[0].value().population().non_registered_residents(), 1);  // C2
 }
 
 TEST_F(AccessTest, AppendsOnlyWithinJurisdictionTypesAssignmentsAndDepartment) {
@@ -524,9 +527,16 @@ TEST_F(AccessTest, AStalledAuditDiskStallsNothingElse) {
   constexpr int kAppends = 30;
   for (int i = 0; i < kAppends; ++i) {
     appends.emplace_back([&, i] {
-      grpc::Status s = Append("worker", ev::SanitationReport(absl::StrCat("st-", i), kG1, "w-1",
-                                                             grid::v1::PATROL, 900, {},
-                                                             absl::FromUnixSeconds(1790000300)));
+      const auto report = ev::SanitationReport(absl::StrCat("st-", i), kG1, "w-1", grid::v1::PATROL, 900, {},
+                                               absl::FromUnixSeconds(1790000300));
+      grpc::Status s = Append("worker", report);
+      // Thirty TLS connections at once on two cores: one may fail to
+      // connect (seen once in ~20 runs); the same event again is safe.
+      for (int retry = 0; retry < 5 && s.error_code() == StatusCode::UNAVAILABLE &&
+                          s.error_message().find("failed to connect") != std::string::npos;
+           ++retry) {
+        s = Append("worker", report);
+      }
       if (s.ok()) {
         ++ok;
       } else if (s.error_code() == StatusCode::UNAVAILABLE &&

@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 
+#include "absl/strings/str_join.h"
 #include "domain/events.h"
 #include "grid/v1/projection.pb.h"
 #include "server/access_policy.h"
@@ -203,6 +204,26 @@ TEST(RedactTest, NestedPersonalFieldsFollowTheirOwnClass) {
   EXPECT_EQ(c0.type(), "HouseholdCreated");
 }
 
+// Regression: MemberRemoved.source was C1, and a removal synced from the
+// police or civil affairs (a death) said so to every C1 reader although its
+// reason is C3.
+TEST(RedactTest, WhereARemovalCameFromIsAsSensitiveAsWhy) {
+  grid::v1::Event e = domain::events::MemberRemoved("e1", "h-1", "350583/101/201/g01", "pt-1",
+                                                    grid::v1::MemberRemoved::DEATH_REPORTED, absl::Now(),
+                                                    grid::v1::POLICE_SYNC);
+  for (grid::v1::DataClass c : {grid::v1::C1_INTERNAL, grid::v1::C2_PERSONAL}) {
+    grid::v1::Event copy = e;
+    std::vector<std::string> changed;
+    Redact(&copy, c, &changed);
+    EXPECT_EQ(copy.member_removed().source(), grid::v1::DATA_SOURCE_UNSPECIFIED) << c;
+    EXPECT_EQ(copy.member_removed().reason(), grid::v1::MemberRemoved::REASON_UNSPECIFIED) << c;
+  }
+  grid::v1::Event copy = e;
+  std::vector<std::string> changed;
+  Redact(&copy, grid::v1::C3_SENSITIVE, &changed);
+  EXPECT_EQ(copy.member_removed().source(), grid::v1::POLICE_SYNC);
+}
+
 TEST(RedactTest, Masks) {
   EXPECT_EQ(MaskName("张三丰"), "张*");
   EXPECT_EQ(MaskName("欧阳修"), "欧*");
@@ -240,14 +261,24 @@ TEST(RedactTest, AWithheldPartCannotBeRecoveredFromItsTotal) {
   std::vector<std::string> suppressed;
   ASSERT_TRUE(SuppressSmallCounts(&row, &suppressed));
   std::sort(suppressed.begin(), suppressed.end());
-  EXPECT_EQ(suppressed, (std::vector<std::string>{"collective_households", "family_households",
-                                                  "non_registered_residents", "registered_away"}));
-  EXPECT_EQ(row.households(), 10);
-  EXPECT_EQ(row.residents(), 20);
+  EXPECT_EQ(suppressed, (std::vector<std::string>{"collective_households", "family_households", "households",
+                                                  "non_registered_residents", "registered_away", "residents"}));
   EXPECT_EQ(row.registered_residents(), 16);
 
+  // Regression: with two small parts withheld and the total shown, their sum
+  // gave both away at the ends of the range (1+1, 4+4).
+  grid::v1::PopulationRow two;
+  two.set_residents(18);
+  two.set_registered_residents(10);
+  two.set_registered_away(4);
+  two.set_non_registered_residents(4);
+  suppressed.clear();
+  ASSERT_TRUE(SuppressSmallCounts(&two, &suppressed));
+  EXPECT_TRUE(std::count(suppressed.begin(), suppressed.end(), "residents")) << absl::StrJoin(suppressed, ",");
+
   // Generated over every row type with (part_of) groups and random counts:
-  // a group never has exactly one part withheld.
+  // a group never has exactly one part withheld, nor a withheld part beside
+  // its total shown.
   std::mt19937 rng(7);
   const auto* oneof = grid::v1::RowValue::descriptor()->FindOneofByName("row");
   int groups_seen = 0;
@@ -273,6 +304,9 @@ TEST(RedactTest, AWithheldPartCannotBeRecoveredFromItsTotal) {
         int hidden = 0;
         for (const auto* f : parts) hidden += std::count(out.begin(), out.end(), f->name()) > 0;
         EXPECT_NE(hidden, 1) << d->name() << "." << total << " round " << round;
+        if (hidden > 0) {
+          EXPECT_TRUE(std::count(out.begin(), out.end(), total)) << d->name() << "." << total << " shown";
+        }
       }
     }
   }
@@ -301,6 +335,18 @@ TEST(RedactTest, IdAndPhoneNumbersInFreeTextAreFound) {
                            "110105194912310021 (bad check digit)", "cost 1380000000000 fen"}) {
     EXPECT_FALSE(with_note(fine).has_value()) << fine;
   }
+  // Regression: ids were not looked at, and become C0 projection keys (the
+  // household roster's, the device list's) that every reader sees.
+  grid::v1::Event in_id = domain::events::HouseholdCreated("e4", "h-11010519491231002X", "350583/101/201/g01",
+                                                           "pt-1", "张三", absl::Now());
+  EXPECT_EQ(FindPersonalInText(in_id).value_or(""),
+            "household_created.household_id looks like it holds an ID number");
+  grid::v1::Event device = domain::events::SanitationReport("e5", "350583/101/201/g01", "w-1", grid::v1::PATROL, 900, {},
+                                            absl::Now());
+  device.set_device_id("13812341234");
+  EXPECT_EQ(FindPersonalInText(device).value_or(""), "device_id looks like it holds a mobile phone number");
+  grid::v1::Event grid_path = domain::events::GridDefined("e6", "350583/101/201/11010519491231002X", absl::Now());
+  EXPECT_TRUE(FindPersonalInText(grid_path).has_value());
   // Personal fields are classed and redacted: not free text.
   grid::v1::Event h = domain::events::HouseholdCreated("e2", "h-1", "350583/101/201/g01", "pt-1",
                                                        "张三", absl::Now());
