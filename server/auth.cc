@@ -181,8 +181,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     auto ca = ReadPem(auth.tls_client_ca_path, "tls_client_ca");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
+    // With tokens too, a certificate is asked for and verified when given,
+    // not required: a token holder has none (and was refused at the
+    // handshake, although the server said it took either). The metadata
+    // processor still refuses a call with neither.
     options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+        auth.tokens.empty() ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                            : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   auto creds = grpc::SslServerCredentials(options);
   creds->SetAuthMetadataProcessor(std::make_shared<TokenProcessor>(auth.tokens, client_certs,

@@ -13,9 +13,17 @@
 //   * a deadline on every call.
 //
 // Usage: node mobile_backend.js [--server 127.0.0.1:7443] [--county 350599] [--reports 20]
-// Prints one JSON summary line; exits 1 if an append failed.
+//          [--grid ORG_PATH] [--worker ID] [--no_reference]
+//          [--ca ca.crt [--token T | --cert me.crt --key me.key]]
+// Plaintext reaches a gridd in dev mode on loopback; a deployed gridd takes
+// TLS (--ca) and a principal of its access policy: a bearer token (--token,
+// default $GRIDD_TOKEN) or a client certificate, as gridctl does. There the
+// org data (grids, assignments) is the county grid office's to append:
+// --no_reference skips it.
+// Prints one JSON summary line; exits 1 if an append failed, 2 on bad options.
 'use strict';
 
+const fs = require('fs');
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
@@ -27,6 +35,39 @@ function flag(name, fallback) {
 const server = flag('server', process.env.GRIDD_ADDR || '127.0.0.1:7443');
 const county = flag('county', '350599');
 const reports = Number(flag('reports', '20'));
+const gridPath = flag('grid', `${county}/101/201/g01`);
+const workerId = flag('worker', `w-${county}-1`);
+const withReference = !process.argv.includes('--no_reference');
+const ca = flag('ca', undefined);
+const token = flag('token', process.env.GRIDD_TOKEN);
+const cert = flag('cert', undefined);
+const key = flag('key', undefined);
+if ((token || cert) && !ca) {
+  console.error('mobile_backend: --token and --cert need --ca: credentials are only sent over TLS');
+  process.exit(2);
+}
+if (Boolean(cert) !== Boolean(key)) {
+  console.error('mobile_backend: --cert and --key go together');
+  process.exit(2);
+}
+
+// Plaintext without --ca; else TLS, with a client certificate and/or a
+// bearer token sent as `authorization: Bearer <token>` on every call.
+function credentials() {
+  if (!ca) return grpc.credentials.createInsecure();
+  const tls = grpc.credentials.createSsl(
+    fs.readFileSync(ca),
+    key ? fs.readFileSync(key) : null,
+    cert ? fs.readFileSync(cert) : null,
+  );
+  if (!token) return tls;
+  const bearer = grpc.credentials.createFromMetadataGenerator((_params, callback) => {
+    const metadata = new grpc.Metadata();
+    metadata.add('authorization', `Bearer ${token}`);
+    callback(null, metadata);
+  });
+  return grpc.credentials.combineChannelCredentials(tls, bearer);
+}
 // The proto folder of the repository, or GRIDLOG_PROTO.
 const protoDir = process.env.GRIDLOG_PROTO || path.join(__dirname, '..', '..', '..', 'proto');
 
@@ -39,7 +80,7 @@ const definition = protoLoader.loadSync(path.join(protoDir, 'grid/v1/log.proto')
   includeDirs: [protoDir],
 });
 const gridv1 = grpc.loadPackageDefinition(definition).grid.v1;
-const log = new gridv1.Log(server, grpc.credentials.createInsecure());
+const log = new gridv1.Log(server, credentials());
 
 function timestamp(date) {
   const ms = date.getTime();
@@ -69,16 +110,16 @@ async function append(request) {
 }
 
 async function main() {
-  const grid = `${county}/101/201/g01`;
-  const worker = `w-${county}-1`;
+  const grid = gridPath;
+  const worker = workerId;
   // Fixed times, like the phone's own records: a rerun sends the very same
   // events, which the server recognises as duplicates.
   const started = new Date('2026-01-05T08:00:00+08:00');
 
   // The county's reference data. Appended with fixed ids, so running the
   // example again finds them already there (duplicates), not an error.
-  await append({
-    stream: `org/${county}`,
+  if (withReference) await append({
+    stream: `org/${grid.split('/')[0]}`,
     events: [
       {
         event_id: `node-${county}-grid`,
@@ -151,6 +192,9 @@ main().then(
   () => log.close(),
   (err) => {
     console.error(`mobile_backend: ${err.code !== undefined ? grpc.status[err.code] + ': ' : ''}${err.details || err.message}`);
+    if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED) {
+      console.error("hint: the token or certificate must be a principal of gridd's access policy that may append these events");
+    }
     if (err.code === grpc.status.UNAVAILABLE) {
       console.error(`hint: is gridd running on ${server}? (make run, or --server host:port)`);
     }
