@@ -39,6 +39,7 @@ void DomainAdmission::EndGroup(bool written) {
     cache_.erase(lru_.back());
     lru_.pop_back();
   }
+  cached_.store(cache_.size(), std::memory_order_relaxed);
 }
 
 absl::StatusOr<AggregateState> DomainAdmission::Load(const std::string& stream) const {

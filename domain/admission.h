@@ -6,10 +6,12 @@
 // so later batches of the same group see them; if the group is not written,
 // the states it touched are dropped from the cache (the log is the truth).
 //
-// Concurrency: not thread-safe; used by the sequencer thread only.
+// Concurrency: not thread-safe; used by the sequencer thread only (but
+// cached_streams(), for any thread).
 #ifndef GRID_DOMAIN_ADMISSION_H_
 #define GRID_DOMAIN_ADMISSION_H_
 
+#include <atomic>
 #include <list>
 #include <string>
 
@@ -32,7 +34,8 @@ class DomainAdmission : public storage::BatchAdmission {
   absl::Status Admit(const storage::AppendBatch& batch) override;
   void EndGroup(bool written) override;
 
-  size_t cached_streams() const { return cache_.size(); }
+  // Any thread may ask (the metrics do).
+  size_t cached_streams() const { return cached_.load(std::memory_order_relaxed); }
 
  private:
   class Lookup;
@@ -48,6 +51,7 @@ class DomainAdmission : public storage::BatchAdmission {
   };
   absl::node_hash_map<std::string, Entry> cache_;  // pointers stay valid
   std::list<std::string> lru_;  // most recently used first
+  std::atomic<size_t> cached_{0};  // cache_.size(), for other threads
   // Streams whose cached state this group changed in place.
   absl::flat_hash_set<std::string> touched_;
 };

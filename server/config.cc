@@ -51,6 +51,9 @@ ServerConfig DefaultConfig() {
   // gridd runs the projector below the appenders (ServerOptions' 0 is for
   // tests, where nothing competes).
   c.set_projector_nice(10);
+  c.set_storage_cache_bytes(defaults.storage_cache_bytes);
+  c.set_storage_memtable_bytes(defaults.storage_memtable_bytes);
+  c.set_admission_cache_streams(defaults.admission_cache_streams);
   c.set_signing_key("");
   c.set_checkpoint_every_events(defaults.checkpoints.every_events);
   c.set_checkpoint_every_seconds(absl::ToDoubleSeconds(defaults.checkpoints.every));
@@ -277,6 +280,12 @@ absl::StatusOr<ServerOptions> ToServerOptions(const ServerConfig& c) {
   o.tail.max_records = c.tail_events();
   o.tail.max_bytes = c.tail_bytes();
   o.projector.nice = c.projector_nice();
+  if (c.storage_memtable_bytes() > c.storage_cache_bytes()) {
+    return invalid("storage_memtable_bytes", "must be at most storage_cache_bytes, which it is charged to");
+  }
+  o.storage_cache_bytes = c.storage_cache_bytes();
+  o.storage_memtable_bytes = c.storage_memtable_bytes();
+  o.admission_cache_streams = c.admission_cache_streams();
   o.signing_key_path = c.signing_key();
   o.checkpoints.every_events = c.checkpoint_every_events();
   o.checkpoints.every = absl::Seconds(c.checkpoint_every_seconds());

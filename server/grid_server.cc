@@ -23,6 +23,7 @@
 #include "domain/admission.h"
 #include "storage/audit_log.h"
 #include "storage/checkpoint.h"
+#include "storage/memory.h"
 #include "storage/sync.h"
 #include "server/admin_service.h"
 #include "server/log_service.h"
@@ -94,6 +95,8 @@ absl::StatusOr<storage::Position> CheckedFrom(const std::string& data_dir, stora
 }  // namespace
 
 struct GridServer::Impl {
+  // First, so that it outlives every database that charges it.
+  storage::StorageMemory memory;
   ServerMetrics metrics;
   CallsInFlight calls;
   std::unique_ptr<storage::AuditLog> audit;
@@ -170,10 +173,18 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   }
   if (absl::Status s = ProtectFiles(options); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
-  auto log = storage::EventLog::Open(options.log, options.data_dir);
+  const storage::StorageMemory* memory = nullptr;
+  if (options.storage_cache_bytes > 0) {
+    impl->memory = storage::StorageMemory::Make(options.storage_cache_bytes, options.storage_memtable_bytes);
+    memory = &impl->memory;
+  }
+  storage::EventLogOptions log_options = options.log;
+  log_options.memory = memory;
+  auto log = storage::EventLog::Open(log_options, options.data_dir);
   if (!log.ok()) return log.status();
   impl->log = *std::move(log);
-  auto audit = storage::AuditLog::Open(options.data_dir + "/audit", options.audit_env, options.audit_queue);
+  auto audit = storage::AuditLog::Open(options.data_dir + "/audit", options.audit_env, options.audit_queue,
+                                       memory);
   if (!audit.ok()) return audit.status();
   impl->audit = *std::move(audit);
   auto access = AccessControl::Create(options.access, impl->audit.get());
@@ -217,10 +228,10 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
     raw->metrics.CommitGroup(commit, batches, events);
   };
   if (options.limits.domain_rules) {
-    impl->admission = std::make_unique<domain::DomainAdmission>(impl->log.get());
+    impl->admission = std::make_unique<domain::DomainAdmission>(impl->log.get(), options.admission_cache_streams);
     seq_options.admission = impl->admission.get();
   }
-  auto store = storage::ProjectionStore::Open(options.data_dir + "/projections", options.log.env);
+  auto store = storage::ProjectionStore::Open(options.data_dir + "/projections", options.log.env, memory);
   if (!store.ok()) return store.status();
   impl->projection_store = *std::move(store);
   impl->projector = std::make_unique<Projector>(impl->log.get(), impl->projection_store.get(),
@@ -369,6 +380,17 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
   add("gridlog_audit_refusals_unaudited",
       "Refused calls since start that were not audited (past the audit's rate for refusals)",
       static_cast<double>(impl_->access->unaudited_refusals()));
+  add("gridlog_storage_cache_capacity_bytes",
+      "RocksDB block cache shared by the log, projections and audit (storage_cache_bytes)",
+      static_cast<double>(impl_->memory.cache_capacity()));
+  add("gridlog_storage_cache_usage_bytes",
+      "Bytes in that cache: data, index and filter blocks, and the memtables' charge",
+      static_cast<double>(impl_->memory.cache_usage()));
+  add("gridlog_storage_memtable_usage_bytes",
+      "Memtable bytes of all databases, against storage_memtable_bytes",
+      static_cast<double>(impl_->memory.memtable_usage()));
+  add("gridlog_admission_cached_streams", "Aggregate states the domain rules keep (admission_cache_streams)",
+      static_cast<double>(impl_->admission ? impl_->admission->cached_streams() : 0));
   add("gridlog_rpcs_in_flight", "Calls begun and not yet finished (streams included)",
       static_cast<double>(impl_->calls.count()));
   add("gridlog_audit_records_lost",

@@ -57,6 +57,14 @@ struct ServerOptions {
   rocksdb::Env* audit_env = nullptr;
   // Audit records that may wait for its writer thread; tests make it small.
   size_t audit_queue = 1 << 16;
+  // RocksDB's memory for the event log, the projections and the audit
+  // together (storage/memory.h): a block cache holding data, index and
+  // filter blocks, of which memtables may take up to storage_memtable_bytes.
+  // 0: each database its own cache and RocksDB's memtable defaults.
+  size_t storage_cache_bytes = size_t{256} << 20;
+  size_t storage_memtable_bytes = size_t{128} << 20;
+  // Aggregates' folded states the domain rules keep (domain/admission.h).
+  size_t admission_cache_streams = 100000;
 };
 
 class GridServer {

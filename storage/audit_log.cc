@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/memory.h"
 #include "storage/rocks_status.h"
 #include "storage/sync.h"
 
@@ -217,11 +219,16 @@ class RocksAuditLog final : public AuditLog {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, rocksdb::Env* env,
-                                                          size_t max_queued) {
+                                                          size_t max_queued, const StorageMemory* memory) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
   if (env != nullptr) options.env = env;
+  if (memory != nullptr) {
+    rocksdb::BlockBasedTableOptions table;
+    memory->Apply(&options, &table);
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
   if (!s.ok()) return FromRocks(s, "open the access audit");

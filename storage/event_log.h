@@ -32,6 +32,8 @@ class Env;
 
 namespace grid::storage {
 
+struct StorageMemory;
+
 struct EventLogOptions {
   // Create the log if the directory holds none.
   bool create_if_missing = true;
@@ -41,7 +43,11 @@ struct EventLogOptions {
   // RocksDB environment; nullptr = the real file system. Tests pass an
   // in-memory Env or a fault-injecting one. Not owned; must outlive the log.
   rocksdb::Env* env = nullptr;
-  // RocksDB block cache for all column families, in bytes.
+  // The server's shared RocksDB memory budget (storage/memory.h); not
+  // owned, must outlive the log. nullptr: a block cache of its own, of
+  // block_cache_bytes.
+  const StorageMemory* memory = nullptr;
+  // RocksDB block cache for all column families, in bytes (without `memory`).
   size_t block_cache_bytes = 64 << 20;
   // Memtable size per column family before it is flushed to an SST file.
   // Fault tests make it small so that flushes, SST and MANIFEST writes

@@ -7,6 +7,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "storage/memory.h"
 #include "storage/rocks_status.h"
 
 namespace grid::storage {
@@ -248,14 +249,19 @@ class RocksProjectionStore final : public ProjectionStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string& path,
-                                                                       rocksdb::Env* env) {
+                                                                       rocksdb::Env* env,
+                                                                       const StorageMemory* memory) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.paranoid_checks = true;
   if (env != nullptr) db_options.env = env;
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(32 << 20);
+  if (memory != nullptr) {
+    memory->Apply(&db_options, &table);
+  } else {
+    table.block_cache = rocksdb::NewLRUCache(32 << 20);
+  }
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (const char* n : kCfNames) {

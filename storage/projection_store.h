@@ -34,6 +34,8 @@ class Env;
 
 namespace grid::storage {
 
+struct StorageMemory;
+
 struct RowVersion {
   std::string key;
   Position position = 0;
@@ -69,9 +71,12 @@ class ProjectionReader {
 
 class ProjectionStore : public ProjectionReader {
  public:
-  // `env` may be null (the real file system); not owned.
+  // `env` may be null (the real file system); not owned. `memory`: the
+  // server's shared RocksDB budget (storage/memory.h), not owned; null: a
+  // cache of its own.
   static absl::StatusOr<std::unique_ptr<ProjectionStore>> Open(const std::string& path,
-                                                               rocksdb::Env* env = nullptr);
+                                                               rocksdb::Env* env = nullptr,
+                                                               const StorageMemory* memory = nullptr);
   ~ProjectionStore() override = default;
 
   using RowVersion = storage::RowVersion;

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/sync.h"
 #include "storage/event_log.h"
+#include "storage/memory.h"
 #include "storage/rocks_status.h"
 
 namespace grid::storage {
@@ -724,12 +725,13 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 5;
 
-  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  auto cache = options.memory != nullptr ? nullptr : rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (int i = 0; i < kNumCfs; ++i) {
     rocksdb::ColumnFamilyOptions cf;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
+    if (options.memory != nullptr) options.memory->Apply(&db_options, &table);
     if (i == kEvents) {
       // Replays and catch-up read it in order: larger blocks, fewer reads.
       table.block_size = 64 << 10;

@@ -72,6 +72,12 @@ TEST_F(OpsTest, MetricsCountAppendsByOutcomeAndShowTheLog) {
   EXPECT_EQ(Sample(m, "gridlog_audit_records_lost"), 0);
   EXPECT_GT(Sample(m, "gridlog_rocksdb_memtable_bytes", {{"db", "log"}}).value_or(0), 0);
   EXPECT_TRUE(Sample(m, "gridlog_rocksdb_pending_compaction_bytes", {{"db", "projections"}}));
+  // The shared RocksDB budget: its size as configured, the memtables in it.
+  EXPECT_EQ(Sample(m, "gridlog_storage_cache_capacity_bytes"), 256 << 20);
+  EXPECT_GT(Sample(m, "gridlog_storage_memtable_usage_bytes").value_or(0), 0);
+  EXPECT_GE(Sample(m, "gridlog_storage_cache_usage_bytes").value_or(0),
+            Sample(m, "gridlog_storage_memtable_usage_bytes").value_or(1));
+  EXPECT_EQ(Sample(m, "gridlog_rpcs_in_flight"), 0);
   EXPECT_GT(Sample(m, "process_resident_memory_bytes").value_or(0), 1 << 20);
   EXPECT_GT(Sample(m, "process_open_fds").value_or(0), 3);
   EXPECT_TRUE(Sample(m, "process_cpu_seconds_total"));
