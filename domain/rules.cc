@@ -483,8 +483,8 @@ absl::Status CheckOrg(const OrgState& org, const Event& e) {
       }
       if (!overlap) {
         const std::string below = path + "/";
-        auto it = org.active.lower_bound(below);
-        if (it != org.active.end() && absl::StartsWith(*it, below)) overlap = *it;
+        auto first = org.active.lower_bound(below);
+        if (first != org.active.end() && absl::StartsWith(*first, below)) overlap = *first;
       }
       if (overlap) {
         return Refused(absl::StrCat("grid ", path, " would overlap grid ", *overlap,
@@ -691,6 +691,7 @@ absl::Status CheckHousehold(const HouseholdState& st, const Event& e, StateLooku
 std::string DescribeAsks(const std::vector<ProjectState::Ask>& asks) {
   if (asks.empty()) return "none";
   std::vector<std::string> parts;
+  parts.reserve(asks.size());
   for (const auto& a : asks) parts.push_back(absl::StrCat(grid::v1::Stage_Name(a.stage), " by ", a.department));
   return absl::StrJoin(parts, ", ");
 }

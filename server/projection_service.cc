@@ -169,10 +169,10 @@ class ProjectionWriter final : public PumpedWriter<grid::v1::SubscribeProjection
       cursor_ = *at;
     }
     if (!snapshot_done_) {
-      Step step = SnapshotChunk();
+      Step chunk = SnapshotChunk();
       sent_ = cursor_;
       last_sent_ = absl::Now();
-      return step;
+      return chunk;
     }
     return Changes();
   }
@@ -470,7 +470,7 @@ grpc::ServerUnaryReactor* ProjectionService::RebuildProjection(grpc::CallbackSer
     return reactor;
   }
   // The rebuild starts once its intent is stored (synced), on the pool.
-  call->Intend([this, reactor, call, name = request->name()](absl::Status s) {
+  call->Intend([this, reactor, call, name = request->name()](const absl::Status& s) {
     if (!s.ok()) {
       FinishUnary(reactor, call.get(), ToGrpc(s));
       return;

@@ -123,7 +123,7 @@ class BatchRows final : public domain::RowAccess {
 }  // namespace
 
 Projector::Projector(const storage::EventLog* log, storage::ProjectionStore* store, Options options)
-    : log_(log), store_(store), options_(options) {}
+    : log_(log), store_(store), options_(std::move(options)) {}
 
 Projector::~Projector() { Stop(); }
 
@@ -133,7 +133,10 @@ absl::Status Projector::Start() {
   for (const auto& def : domain::AllProjections()) {
     auto p = store_->Checkpoint(def.name);
     if (!p.ok()) return p.status();
-    states_[def.name] = State{&def, *p, false, ""};
+    State st;
+    st.def = &def;
+    st.position = *p;
+    states_[def.name] = std::move(st);
     if (*p > head) {
       // Rows from a log that went further than this one (e.g. a restored
       // log beside newer projections) would describe events that are not

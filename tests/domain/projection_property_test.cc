@@ -71,7 +71,9 @@ class ProjectionPropertyTest : public ::testing::TestWithParam<uint64_t> {
     EXPECT_OK(store);
     store_ = *std::move(store);
     // Odd seeds run with a row cache of 5 rows, so it is cleared all the time.
-    server::Projector::Options po{97, GetParam() % 2 == 1 ? 5u : 20000u};
+    server::Projector::Options po;
+    po.batch_events = 97;
+    po.row_cache_rows = GetParam() % 2 == 1 ? 5u : 20000u;
     po.after_run = [this] {
       std::function<void()> hook;
       {
@@ -303,7 +305,8 @@ TEST(ProjectorTest, CheckpointNeverMovesBackWhenAnotherProjectionIsReset) {
   // skipped itself when a loaded machine missed it).
   server::Projector* self = nullptr;
   std::atomic<bool> armed{false}, asked{false};
-  server::Projector::Options po{1};
+  server::Projector::Options po;
+  po.batch_events = 1;
   po.after_run = [&] {
     if (!armed.load() || asked.load()) return;
     const storage::Position p = *self->PositionOf("grid_sanitation");

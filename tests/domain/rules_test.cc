@@ -304,9 +304,9 @@ TEST_P(RulesTest, AllowsOrRefuses) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, RulesTest, ::testing::ValuesIn(Cases()),
-                         [](const ::testing::TestParamInfo<Case>& info) {
+                         [](const ::testing::TestParamInfo<Case>& param) {
                            std::string n;
-                           for (char ch : info.param.name) n += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           for (char ch : param.param.name) n += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
                            return n;
                          });
 
@@ -328,8 +328,12 @@ TEST(RulesTest, RefusalsQuotingPersonalDataSayLessBelowItsClass) {
     const bool personal = std::regex_search(m, token) || m.find("death") != std::string::npos ||
                           m.find(" head ") != std::string::npos;
     if (QuotedClass(s) >= grid::v1::C2_PERSONAL) ++quoting;
-    if (personal) EXPECT_GE(QuotedClass(s), grid::v1::C2_PERSONAL) << c.name << ": " << m;
-    if (m.find("death") != std::string::npos) EXPECT_GE(QuotedClass(s), grid::v1::C3_SENSITIVE) << c.name;
+    if (personal) {
+      EXPECT_GE(QuotedClass(s), grid::v1::C2_PERSONAL) << c.name << ": " << m;
+    }
+    if (m.find("death") != std::string::npos) {
+      EXPECT_GE(QuotedClass(s), grid::v1::C3_SENSITIVE) << c.name;
+    }
     const absl::Status plain = ForClearance(s, grid::v1::C1_INTERNAL);
     EXPECT_EQ(plain.code(), s.code());
     EXPECT_FALSE(std::regex_search(std::string(plain.message()), token)) << c.name << ": " << plain;

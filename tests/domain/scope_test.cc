@@ -169,7 +169,9 @@ TEST(ScopeTest, EveryOrgPathFieldOfTheCatalogHasARole) {
       const bool has_role = f->options().GetExtension(grid::v1::org) != grid::v1::ORG_ROLE_UNSPECIFIED;
       if (has_role) ++marked;
       if (named_org && !has_role) missing.push_back(f->full_name());
-      if (has_role) EXPECT_EQ(f->cpp_type(), pb::FieldDescriptor::CPPTYPE_STRING) << f->full_name();
+      if (has_role) {
+        EXPECT_EQ(f->cpp_type(), pb::FieldDescriptor::CPPTYPE_STRING) << f->full_name();
+      }
     }
   };
   walk(Event::descriptor());

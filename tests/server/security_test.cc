@@ -356,7 +356,9 @@ TEST_F(SecurityTest, AnAuditorReadsTheAuditOfItsJurisdictionOnly) {
     ASSERT_FALSE(r.org_paths().empty()) << r.method() << " by " << r.principal();
     for (const auto& o : r.org_paths()) EXPECT_TRUE(Under(o, "350583/101")) << o;
     // The county-wide seed's appends in town 101 show, its other calls not.
-    if (r.principal() == "seed") EXPECT_FALSE(r.intent());
+    if (r.principal() == "seed") {
+      EXPECT_FALSE(r.intent());
+    }
     EXPECT_NE(r.principal(), "dept");  // a county-wide reader's calls may be about any town
     worker_append |= r.principal() == "worker" && r.method() == "/grid.v1.Log/Append" && !r.intent();
   }
