@@ -283,22 +283,41 @@ TEST(ProjectorTest, ProjectionsAheadOfTheLogAreRebuilt) {
 namespace grid::domain {
 namespace {
 
+
+// An in-memory log holding `days` of a one-town simulated county, and an
+// empty projection store beside it.
+struct SimulatedLog {
+  void Open(int days) {
+    storage::EventLogOptions o;
+    o.env = env.get();
+    auto opened = storage::EventLog::Open(o, "/log");
+    ASSERT_OK(opened);
+    log = *std::move(opened);
+    auto opened_store = storage::ProjectionStore::Open("/projections", env.get());
+    ASSERT_OK(opened_store);
+    store = *std::move(opened_store);
+    SimulatorOptions sim;
+    sim.towns = 1;
+    sim.days = days;
+    AppendSimulated(log.get(), sim);
+    head = log->GetHead().position;
+  }
+  std::unique_ptr<rocksdb::Env> env{rocksdb::NewMemEnv(rocksdb::Env::Default())};
+  std::unique_ptr<storage::EventLog> log;
+  std::unique_ptr<storage::ProjectionStore> store;
+  storage::Position head = 0;
+};
+
 // Regression: a projection part-way through a rebuild had its checkpoint set
 // back to the end of a run started for another projection reset to 0, and
 // folded the events in between twice (counts too high after a rebuild).
 TEST(ProjectorTest, CheckpointNeverMovesBackWhenAnotherProjectionIsReset) {
-  std::unique_ptr<rocksdb::Env> env(rocksdb::NewMemEnv(rocksdb::Env::Default()));
-  storage::EventLogOptions o;
-  o.env = env.get();
-  auto log = storage::EventLog::Open(o, "/log");
-  ASSERT_OK(log);
-  auto store = storage::ProjectionStore::Open("/projections", env.get());
-  ASSERT_OK(store);
-  SimulatorOptions sim;
-  sim.towns = 1;
-  sim.days = 6;
-  AppendSimulated(log->get(), sim);
-  const storage::Position head = (*log)->GetHead().position;
+  SimulatedLog sim_log;
+  sim_log.Open(6);
+  if (::testing::Test::HasFatalFailure()) return;
+  storage::EventLog* const log = sim_log.log.get();
+  storage::ProjectionStore* const store = sim_log.store.get();
+  const storage::Position head = sim_log.head;
   // One event per run: a rebuild takes many runs. The second rebuild is
   // asked for from the projector thread right after a run that left the
   // first one in its first half (it used to be hoped for, and the test
@@ -314,19 +333,19 @@ TEST(ProjectorTest, CheckpointNeverMovesBackWhenAnotherProjectionIsReset) {
     EXPECT_OK(self->Rebuild("population"));
     asked = true;
   };
-  server::Projector projector(log->get(), store->get(), std::move(po));
+  server::Projector projector(log, store, std::move(po));
   self = &projector;
   ASSERT_OK(projector.Start());
   ASSERT_TRUE(projector.AwaitPosition("grid_sanitation", head, absl::Now() + absl::Seconds(120)));
   ASSERT_TRUE(projector.AwaitPosition("population", head, absl::Now() + absl::Seconds(120)));
-  const Rows before = Stored(**store, "grid_sanitation", head);
+  const Rows before = Stored(*store, "grid_sanitation", head);
 
   armed = true;
   ASSERT_OK(projector.Rebuild("grid_sanitation"));
   ASSERT_TRUE(projector.AwaitPosition("grid_sanitation", head, absl::Now() + absl::Seconds(120)));
   ASSERT_TRUE(projector.AwaitPosition("population", head, absl::Now() + absl::Seconds(120)));
   ASSERT_TRUE(asked.load()) << "the first rebuild was never seen in its first half";
-  EXPECT_EQ(Stored(**store, "grid_sanitation", head), before);
+  EXPECT_EQ(Stored(*store, "grid_sanitation", head), before);
   projector.Stop();
 }
 
@@ -344,20 +363,14 @@ class FlakyReads final : public grid::testing::ForwardingLog {
 };
 
 TEST(ProjectorTest, ATransientReadErrorIsRetried) {
-  std::unique_ptr<rocksdb::Env> env(rocksdb::NewMemEnv(rocksdb::Env::Default()));
-  storage::EventLogOptions o;
-  o.env = env.get();
-  auto log = storage::EventLog::Open(o, "/log");
-  ASSERT_OK(log);
-  auto store = storage::ProjectionStore::Open("/projections", env.get());
-  ASSERT_OK(store);
-  SimulatorOptions sim;
-  sim.towns = 1;
-  sim.days = 1;
-  AppendSimulated(log->get(), sim);
-  const storage::Position head = (*log)->GetHead().position;
-  FlakyReads flaky(log->get());
-  server::Projector projector(&flaky, store->get(), {});
+  SimulatedLog sim_log;
+  sim_log.Open(1);
+  if (::testing::Test::HasFatalFailure()) return;
+  storage::EventLog* const log = sim_log.log.get();
+  storage::ProjectionStore* const store = sim_log.store.get();
+  const storage::Position head = sim_log.head;
+  FlakyReads flaky(log);
+  server::Projector projector(&flaky, store, {});
   ASSERT_OK(projector.Start());
   for (const auto& def : AllProjections()) {
     EXPECT_TRUE(projector.AwaitPosition(def.name, head, absl::Now() + absl::Seconds(60))) << def.name;
@@ -373,18 +386,12 @@ TEST(ProjectorTest, ATransientReadErrorIsRetried) {
 // until their deadline. A waiter registered between the last fold of a
 // rebuild and that run is now woken by it.
 TEST(ProjectorTest, TheEndOfARebuildWakesItsWaiters) {
-  std::unique_ptr<rocksdb::Env> env(rocksdb::NewMemEnv(rocksdb::Env::Default()));
-  storage::EventLogOptions o;
-  o.env = env.get();
-  auto log = storage::EventLog::Open(o, "/log");
-  ASSERT_OK(log);
-  auto store = storage::ProjectionStore::Open("/projections", env.get());
-  ASSERT_OK(store);
-  SimulatorOptions sim;
-  sim.towns = 1;
-  sim.days = 1;
-  AppendSimulated(log->get(), sim);
-  const storage::Position head = (*log)->GetHead().position;
+  SimulatedLog sim_log;
+  sim_log.Open(1);
+  if (::testing::Test::HasFatalFailure()) return;
+  storage::EventLog* const log = sim_log.log.get();
+  storage::ProjectionStore* const store = sim_log.store.get();
+  const storage::Position head = sim_log.head;
   struct Waiter : server::Notifier::Waiter {
     absl::Notification woken;
     void Wake() override { woken.Notify(); }
@@ -402,7 +409,7 @@ TEST(ProjectorTest, TheEndOfARebuildWakesItsWaiters) {
     registered = true;
     if (self->WaitForMore(self->progress(), &waiter)) waiter.Wake();
   };
-  server::Projector projector(log->get(), store->get(), std::move(po));
+  server::Projector projector(log, store, std::move(po));
   self = &projector;
   ASSERT_OK(projector.Start());
   ASSERT_TRUE(projector.AwaitPosition("population", head, absl::Now() + absl::Seconds(60)));
