@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "storage/big_endian.h"
+#include "storage/proto_time.h"
 #include "storage/checkpoint.h"
 
 namespace grid::client {
@@ -14,9 +16,6 @@ constexpr size_t kMagicLen = sizeof(kMagic) - 1;
 constexpr uint32_t kCheckpointFlag = 0x80000000u;
 constexpr uint32_t kMaxRecord = 64 << 20;
 
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 }  // namespace
 
 ExportWriter::ExportWriter(std::FILE* f, storage::Position first, const storage::Digest& prev)
@@ -35,10 +34,8 @@ ExportWriter::~ExportWriter() {
 
 absl::Status ExportWriter::Put(uint32_t tag, std::string_view data) {
   const uint32_t n = static_cast<uint32_t>(data.size()) | tag;
-  const unsigned char len[4] = {static_cast<unsigned char>(n >> 24),
-                                static_cast<unsigned char>(n >> 16),
-                                static_cast<unsigned char>(n >> 8),
-                                static_cast<unsigned char>(n)};
+  unsigned char len[4];
+  storage::PutBigEndian32(len, n);
   if (std::fwrite(len, 1, 4, f_) != 4 ||
       std::fwrite(data.data(), 1, data.size(), f_) != data.size()) {
     return absl::UnavailableError(absl::StrCat("write export: ", std::strerror(errno)));
@@ -89,8 +86,7 @@ absl::StatusOr<ExportReader::Kind> ExportReader::Next(std::string* data) {
   const size_t got = std::fread(len, 1, 4, f_);
   if (got == 0 && std::feof(f_)) return Kind::kEnd;
   if (got != 4) return absl::DataLossError("export is truncated inside a length");
-  uint32_t n = (uint32_t{len[0]} << 24) | (uint32_t{len[1]} << 16) |
-               (uint32_t{len[2]} << 8) | uint32_t{len[3]};
+  uint32_t n = storage::GetBigEndian32(len);
   const Kind kind = (n & kCheckpointFlag) ? Kind::kCheckpoint : Kind::kEvent;
   n &= ~kCheckpointFlag;
   if (n > kMaxRecord) {
@@ -156,7 +152,7 @@ absl::Status AuditVerifier::Check(const grid::v1::SignedCheckpoint& cp) {
     storage::Digest d;
     std::memcpy(d.data(), cp.chain().data(), 32);
     absl::Status s = storage::VerifySignature(
-        *public_key_, storage::CheckpointMessage(cp.position(), d, FromProto(cp.time())),
+        *public_key_, storage::CheckpointMessage(cp.position(), d, FromProtoTime(cp.time())),
         cp.signature());
     if (!s.ok()) {
       return absl::DataLossError(

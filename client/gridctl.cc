@@ -39,6 +39,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "storage/checkpoint.h"
+#include "storage/proto_time.h"
 #include "client/audit.h"
 #include "client/backup.h"
 #include "client/bench.h"
@@ -139,9 +140,7 @@ bool ParseTime(const std::string& s, google::protobuf::Timestamp* out) {
   absl::Time t;
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, s, &t, &err)) return false;
-  out->set_seconds(absl::ToUnixSeconds(t));
-  out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(out->seconds()))));
+  *out = grid::ToProtoTime(t);
   return true;
 }
 
@@ -600,7 +599,7 @@ int Status(int argc, char** argv) {
       .Flag("writable", status->writable())
       .Text("last_recorded_at",
             absl::FormatTime(absl::RFC3339_full,
-                             absl::FromUnixSeconds(status->last_recorded_at().seconds()),
+                             grid::FromProtoTime(status->last_recorded_at()),
                              absl::UTCTimeZone()))
       .Text("signing_public_key", grid::storage::ToHex(status->signing_public_key()));
   if (!status->failure().empty()) f.Text("failure", "see the server's log");
@@ -642,7 +641,7 @@ std::string Cell(const google::protobuf::Message& m, const google::protobuf::Fie
       const auto& sub = r->GetMessage(m, f);
       if (sub.GetDescriptor()->full_name() == "google.protobuf.Timestamp") {
         const auto& ts = static_cast<const google::protobuf::Timestamp&>(sub);
-        return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(ts.seconds()),
+        return absl::FormatTime("%Y-%m-%d %H:%M", grid::FromProtoTime(ts),
                                 absl::FixedTimeZone(8 * 3600));
       }
       return grid::client::MessageToJson(sub, /*every_field=*/false);
@@ -978,7 +977,7 @@ int Audit(int argc, char** argv) {
       }
       std::cout << absl::StrFormat(
           "%6d  %s  %-16s %-13s %-42s %-17s %5d  %s%s\n", r.seq(),
-          absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(r.time().seconds()),
+          absl::FormatTime("%Y-%m-%dT%H:%M:%S", grid::FromProtoTime(r.time()),
                            absl::UTCTimeZone()),
           r.principal().empty() ? "-" : r.principal(), r.role().empty() ? "-" : r.role(), r.method(),
           r.intent() ? "(intent)" : r.result(), r.items(), r.scope(),

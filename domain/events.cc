@@ -12,7 +12,7 @@ Event Envelope(const std::string& id, const std::string& type, const std::string
   e.set_type(type);
   e.set_stream(stream);
   e.set_org_path(org_path);
-  *e.mutable_occurred_at() = Ts(at);
+  *e.mutable_occurred_at() = ToProtoTime(at);
   return e;
 }
 
@@ -22,14 +22,6 @@ void Person(grid::v1::PersonRef* p, const std::string& token, const std::string&
 }
 
 }  // namespace
-
-google::protobuf::Timestamp Ts(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t ns = absl::ToUnixNanos(t);
-  ts.set_seconds(ns / 1000000000 - (ns % 1000000000 < 0 ? 1 : 0));
-  ts.set_nanos(static_cast<int32_t>((ns % 1000000000 + 1000000000) % 1000000000));
-  return ts;
-}
 
 Event GridDefined(const std::string& id, const std::string& grid, absl::Time at,
                   const std::string& name) {
@@ -50,7 +42,7 @@ Event WorkerAssigned(const std::string& id, const std::string& worker, const std
   Event e = Envelope(id, "WorkerAssigned", StreamFor("org", CountyOf(grid)), grid, at);
   e.mutable_worker_assigned()->set_worker_id(worker);
   e.mutable_worker_assigned()->set_org_path(grid);
-  *e.mutable_worker_assigned()->mutable_from() = Ts(at);
+  *e.mutable_worker_assigned()->mutable_from() = ToProtoTime(at);
   return e;
 }
 
@@ -88,7 +80,7 @@ Event SanitationReport(const std::string& id, const std::string& grid, const std
     fd->set_item_code("litter");
     fd->set_description("refuse piled by the lane");
     fd->mutable_responsible()->set_org_path(grid);
-    *fd->mutable_rectify_by() = Ts(at + rectify_in);
+    *fd->mutable_rectify_by() = ToProtoTime(at + rectify_in);
   }
   return e;
 }
@@ -100,7 +92,7 @@ Event RectificationOrdered(const std::string& id, const std::string& finding,
   r->set_finding_id(finding);
   r->mutable_responsible()->set_org_path(grid);
   r->set_requirement("clear and keep clear");
-  *r->mutable_deadline() = Ts(deadline);
+  *r->mutable_deadline() = ToProtoTime(deadline);
   return e;
 }
 
@@ -120,7 +112,7 @@ Event RectificationReinspected(const std::string& id, const std::string& finding
   auto* r = e.mutable_rectification_reinspected();
   r->set_finding_id(finding);
   r->set_passed(passed);
-  if (!passed) *r->mutable_new_deadline() = Ts(new_deadline);
+  if (!passed) *r->mutable_new_deadline() = ToProtoTime(new_deadline);
   return e;
 }
 
@@ -129,7 +121,7 @@ Event RectificationExtended(const std::string& id, const std::string& finding,
   Event e = Envelope(id, "RectificationExtended", StreamFor("rectification", finding), grid, at);
   auto* r = e.mutable_rectification_extended();
   r->set_finding_id(finding);
-  *r->mutable_new_deadline() = Ts(new_deadline);
+  *r->mutable_new_deadline() = ToProtoTime(new_deadline);
   r->set_approved_by_org(std::string(ParentOf(grid)));
   return e;
 }
@@ -168,7 +160,7 @@ Event MemberAdded(const std::string& id, const std::string& household, const std
   Person(m->mutable_person(), token, name);
   m->set_relation_to_head(relation);
   m->set_reason(reason);
-  *m->mutable_effective() = Ts(at);
+  *m->mutable_effective() = ToProtoTime(at);
   m->set_source(grid::v1::GRID_VISIT);
   m->set_residence(residence);
   return e;
@@ -183,7 +175,7 @@ Event MemberRemoved(const std::string& id, const std::string& household,
   m->set_household_id(household);
   m->set_person_token(token);
   m->set_reason(reason);
-  *m->mutable_effective() = Ts(at);
+  *m->mutable_effective() = ToProtoTime(at);
   m->set_source(source);
   return e;
 }
@@ -290,7 +282,7 @@ Event ProjectStarted(const std::string& id, const std::string& project,
                      const std::string& applicant, absl::Time at) {
   Event e = Envelope(id, "ProjectStarted", StreamFor("project", project), applicant, at);
   e.mutable_project_started()->set_project_id(project);
-  *e.mutable_project_started()->mutable_started() = Ts(at);
+  *e.mutable_project_started()->mutable_started() = ToProtoTime(at);
   return e;
 }
 
@@ -298,7 +290,7 @@ Event ProjectCompleted(const std::string& id, const std::string& project,
                        const std::string& applicant, int64_t cost_fen, absl::Time at) {
   Event e = Envelope(id, "ProjectCompleted", StreamFor("project", project), applicant, at);
   e.mutable_project_completed()->set_project_id(project);
-  *e.mutable_project_completed()->mutable_completed() = Ts(at);
+  *e.mutable_project_completed()->mutable_completed() = ToProtoTime(at);
   e.mutable_project_completed()->set_final_cost_fen(cost_fen);
   return e;
 }
@@ -317,7 +309,7 @@ Event FormTaskIssued(const std::string& id, const std::string& task, const std::
   f->set_prefill(true);
   t->set_target_org_prefix(target_prefix);
   t->set_target_level(target_level);
-  *t->mutable_due() = Ts(due);
+  *t->mutable_due() = ToProtoTime(due);
   return e;
 }
 

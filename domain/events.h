@@ -9,12 +9,11 @@
 
 #include "absl/time/time.h"
 #include "grid/v1/event.pb.h"
+#include "storage/proto_time.h"
 
 namespace grid::domain::events {
 
 using grid::v1::Event;
-
-google::protobuf::Timestamp Ts(absl::Time t);
 
 // org/<county>
 Event GridDefined(const std::string& id, const std::string& grid, absl::Time at,

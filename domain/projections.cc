@@ -45,8 +45,6 @@ std::string Truncate(absl::string_view path, uint32_t level) {
   return std::string(path.substr(0, pos == 0 ? 0 : pos - 1));
 }
 
-pb::Timestamp Ts(absl::Time t) { return events::Ts(t); }
-
 #define GRID_ASSIGN_OR_RETURN_ROW(var, rows, key)  \
   auto var##_or = (rows).Get(key);                 \
   if (!var##_or.ok()) return var##_or.status();    \
@@ -63,7 +61,7 @@ absl::Status FoldGridSanitation(const Event& e, RowAccess& rows) {
     row->set_last_report_id(r.report_id());
     row->set_last_kind(r.kind());
     row->set_last_score_x10(r.total_score_x10());
-    *row->mutable_last_report_at() = Ts(EventTime(e));
+    *row->mutable_last_report_at() = ToProtoTime(EventTime(e));
     row->set_reports(row->reports() + 1);
     for (const auto& f : r.findings()) (*row->mutable_open_findings())[f.finding_id()] = f.rectify_by();
     row->set_open_finding_count(row->open_findings_size());
@@ -107,7 +105,7 @@ absl::Status FoldGridSanitation(const Event& e, RowAccess& rows) {
 void DeriveGridSanitation(absl::Time t, RowValue* v) {
   auto* row = v->mutable_grid_sanitation();
   uint32_t overdue = 0;
-  for (const auto& [id, deadline] : row->open_findings()) overdue += ToTime(deadline) < t ? 1 : 0;
+  for (const auto& [id, deadline] : row->open_findings()) overdue += FromProtoTime(deadline) < t ? 1 : 0;
   row->set_overdue_finding_count(overdue);
 }
 
@@ -123,7 +121,7 @@ absl::Status FoldRectificationQueue(const Event& e, RowAccess& rows) {
       row->set_finding_id(o.finding_id());
       *row->mutable_responsible() = o.responsible();
       *row->mutable_deadline() = o.deadline();
-      *row->mutable_ordered_at() = Ts(EventTime(e));
+      *row->mutable_ordered_at() = ToProtoTime(EventTime(e));
       rows.Put(Key(e.org_path(), o.finding_id()), std::move(v));
       return absl::OkStatus();
     }
@@ -155,7 +153,7 @@ absl::Status FoldRectificationQueue(const Event& e, RowAccess& rows) {
 
 void DeriveRectification(absl::Time t, RowValue* v) {
   auto* row = v->mutable_rectification();
-  const absl::Duration late = t - ToTime(row->deadline());
+  const absl::Duration late = t - FromProtoTime(row->deadline());
   row->set_days_overdue(late > absl::ZeroDuration()
                             ? static_cast<uint32_t>(std::ceil(absl::FDivDuration(late, absl::Hours(24))))
                             : 0);
@@ -393,7 +391,7 @@ std::optional<grid::v1::ProjectPipelineRow> NextPipeline(const grid::v1::Project
   auto stop_clock = [&](grid::v1::ProjectPipelineRow* row) {
     if (row->has_clock_running_since()) {
       row->set_working_days_banked(row->working_days_banked() +
-                                   WorkingDaysBetween(ToTime(row->clock_running_since()), when));
+                                   WorkingDaysBetween(FromProtoTime(row->clock_running_since()), when));
       row->clear_clock_running_since();
     }
   };
@@ -401,7 +399,7 @@ std::optional<grid::v1::ProjectPipelineRow> NextPipeline(const grid::v1::Project
     grid::v1::PendingAsk a;
     a.set_stage(s);
     a.set_department(dept);
-    *a.mutable_since() = Ts(when);
+    *a.mutable_since() = ToProtoTime(when);
     return a;
   };
   if (e.has_project_declared()) {
@@ -416,14 +414,14 @@ std::optional<grid::v1::ProjectPipelineRow> NextPipeline(const grid::v1::Project
     } else {
       row.set_project_id(d.project_id());
       row.set_applicant_org(d.applicant_org());
-      *row.mutable_declared_at() = Ts(when);
+      *row.mutable_declared_at() = ToProtoTime(when);
       *row.add_pending() = ask(grid::v1::TOWN_PRELIMINARY, std::string(ParentOf(d.applicant_org())));
     }
     row.set_title(d.title());
     row.set_revision(d.revision());
     row.set_investment_fen(d.investment_fen());
     row.set_status("IN_REVIEW");
-    *row.mutable_clock_running_since() = Ts(when);
+    *row.mutable_clock_running_since() = ToProtoTime(when);
     return row;
   }
   if (prev == nullptr) return std::nullopt;
@@ -494,7 +492,7 @@ absl::Status FoldProjectPipeline(const Event& e, RowAccess& rows) {
 void DeriveProjectPipeline(absl::Time t, RowValue* v) {
   auto* row = v->mutable_project_pipeline();
   uint32_t days = row->working_days_banked();
-  if (row->has_clock_running_since()) days += WorkingDaysBetween(ToTime(row->clock_running_since()), t);
+  if (row->has_clock_running_since()) days += WorkingDaysBetween(FromProtoTime(row->clock_running_since()), t);
   row->set_working_days_used(days);
 }
 
@@ -599,8 +597,8 @@ absl::Status FoldFormCompletion(const Event& e, RowAccess& rows) {
         // The first submission decides on-time or late; a superseding one
         // replaces the values, not the timeliness.
         if (row->status() == "PENDING" || row->status().empty()) {
-          row->set_status(when > ToTime(task->internal().due()) ? "LATE" : "SUBMITTED");
-          *row->mutable_submitted_at() = Ts(when);
+          row->set_status(when > FromProtoTime(task->internal().due()) ? "LATE" : "SUBMITTED");
+          *row->mutable_submitted_at() = ToProtoTime(when);
         }
         row->set_submission_id(f.submission_id());
       }
@@ -614,7 +612,7 @@ absl::Status FoldFormCompletion(const Event& e, RowAccess& rows) {
 
 void DeriveFormCompletion(absl::Time t, RowValue* v) {
   auto* row = v->mutable_form_completion();
-  if (row->status() == "PENDING" && t > ToTime(row->due())) row->set_status("MISSING");
+  if (row->status() == "PENDING" && t > FromProtoTime(row->due())) row->set_status("MISSING");
 }
 
 // ---- device_gaps ------------------------------------------------------------------
@@ -669,7 +667,7 @@ absl::Status FoldDeviceGaps(const Event& e, RowAccess& rows) {
     }
   }
   row->set_received(row->received() + 1);
-  *row->mutable_last_seen() = Ts(EventTime(e));
+  *row->mutable_last_seen() = ToProtoTime(EventTime(e));
   const std::string new_key = Key(e.org_path(), e.device_id());
   if (!old_key.empty() && old_key != new_key) rows.Delete(old_key);
   rows.Put(new_key, std::move(v));
@@ -737,8 +735,8 @@ uint32_t WorkingDaysBetween(absl::Time from, absl::Time to) {
 }
 
 absl::Time EventTime(const Event& e) {
-  if (e.has_occurred_at()) return ToTime(e.occurred_at());
-  return ToTime(e.recorded_at());
+  if (e.has_occurred_at()) return FromProtoTime(e.occurred_at());
+  return FromProtoTime(e.recorded_at());
 }
 
 }  // namespace grid::domain

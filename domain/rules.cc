@@ -559,14 +559,14 @@ absl::Status CheckRectification(const RectificationState& st, const Event& e, St
     return Refused(absl::StrCat("org_path must be finding ", finding, "'s grid ", st.org_path));
   }
   if (e.has_rectification_extended()) {
-    const absl::Time d = ToTime(e.rectification_extended().new_deadline());
+    const absl::Time d = FromProtoTime(e.rectification_extended().new_deadline());
     if (d <= st.deadline) {
       return Refused(absl::StrCat("new deadline ", TimeText(d), " is not after the current deadline ",
                                   TimeText(st.deadline)));
     }
   }
   if (e.has_rectification_reinspected() && !e.rectification_reinspected().passed()) {
-    const absl::Time d = ToTime(e.rectification_reinspected().new_deadline());
+    const absl::Time d = FromProtoTime(e.rectification_reinspected().new_deadline());
     if (d <= st.deadline) {
       return Refused(absl::StrCat("a failed re-inspection sets a new deadline after the current one (",
                                   TimeText(st.deadline), ")"));
@@ -760,7 +760,7 @@ absl::Status CheckProject(const ProjectState& st, const Event& e) {
       return absl::OkStatus();
     case Event::kProjectCompleted:
       if (st.status != S::kStarted) return Refused(absl::StrCat("project ", id, " has not started"));
-      if (ToTime(e.project_completed().completed()) < st.started) {
+      if (FromProtoTime(e.project_completed().completed()) < st.started) {
         return Refused(absl::StrCat("project_completed.completed is before the start ", TimeText(st.started)));
       }
       return absl::OkStatus();
@@ -843,6 +843,18 @@ absl::string_view ParentOf(absl::string_view org_path) {
   return slash == absl::string_view::npos ? absl::string_view() : org_path.substr(0, slash);
 }
 
+const std::vector<std::string>& KnownEventTypes() {
+  static const auto* types = [] {
+    auto* v = new std::vector<std::string>;
+    const auto* oneof = grid::v1::Event::descriptor()->FindOneofByName("body");
+    for (int i = 0; i < oneof->field_count(); ++i) {
+      v->push_back(oneof->field(i)->message_type()->name());
+    }
+    return v;
+  }();
+  return *types;
+}
+
 bool IsOrgPath(absl::string_view s) {
   if (s.empty() || s.size() > 256) return false;
   size_t seg = 0;
@@ -863,10 +875,6 @@ bool IsUnder(absl::string_view path, absl::string_view prefix) {
   if (prefix.empty()) return true;
   return path.substr(0, prefix.size()) == prefix &&
          (path.size() == prefix.size() || path[prefix.size()] == '/');
-}
-
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
 std::string TimeText(absl::Time t) {
@@ -914,8 +922,8 @@ absl::Status CheckShape(const std::string& stream, const Event& e) {
 
 absl::Status Check(const AggregateState& state, const Event& e, StateLookup& others) {
   if (e.has_occurred_at() && state.last_occurred_at && e.body_case() != Event::kSanitationReportSubmitted &&
-      ToTime(e.occurred_at()) < *state.last_occurred_at) {
-    return Refused(absl::StrCat("occurred_at ", TimeText(ToTime(e.occurred_at())),
+      FromProtoTime(e.occurred_at()) < *state.last_occurred_at) {
+    return Refused(absl::StrCat("occurred_at ", TimeText(FromProtoTime(e.occurred_at())),
                                 " is before the stream's previous event (", TimeText(*state.last_occurred_at),
                                 "); a stream's events do not go back in time"));
   }
@@ -940,7 +948,7 @@ absl::Status Check(const AggregateState& state, const Event& e, StateLookup& oth
 void Apply(AggregateState* state, const Event& e) {
   ++state->events;
   if (e.has_occurred_at()) {
-    const absl::Time t = ToTime(e.occurred_at());
+    const absl::Time t = FromProtoTime(e.occurred_at());
     if (!state->last_occurred_at || t > *state->last_occurred_at) state->last_occurred_at = t;
   }
   auto get = [state](auto* tag) -> auto& {
@@ -991,7 +999,7 @@ void Apply(AggregateState* state, const Event& e) {
       r.ordered = true;
       r.closed = false;
       r.org_path = e.org_path();
-      r.deadline = ToTime(e.rectification_ordered().deadline());
+      r.deadline = FromProtoTime(e.rectification_ordered().deadline());
       break;
     }
     case Event::kRectificationReinspected: {
@@ -999,12 +1007,12 @@ void Apply(AggregateState* state, const Event& e) {
       if (e.rectification_reinspected().passed()) {
         r.closed = true;
       } else {
-        r.deadline = ToTime(e.rectification_reinspected().new_deadline());
+        r.deadline = FromProtoTime(e.rectification_reinspected().new_deadline());
       }
       break;
     }
     case Event::kRectificationExtended:
-      get(static_cast<RectificationState*>(nullptr)).deadline = ToTime(e.rectification_extended().new_deadline());
+      get(static_cast<RectificationState*>(nullptr)).deadline = FromProtoTime(e.rectification_extended().new_deadline());
       break;
     case Event::kRectificationProgressReported:
     case Event::kRectificationEscalated:
@@ -1099,7 +1107,7 @@ void Apply(AggregateState* state, const Event& e) {
     case Event::kProjectStarted: {
       auto& p = get(static_cast<ProjectState*>(nullptr));
       p.status = ProjectState::Status::kStarted;
-      p.started = ToTime(e.project_started().started());
+      p.started = FromProtoTime(e.project_started().started());
       break;
     }
     case Event::kProjectCompleted:
@@ -1110,7 +1118,7 @@ void Apply(AggregateState* state, const Event& e) {
       f.issued = true;
       f.target_org_prefix = e.form_task_issued().target_org_prefix();
       for (const auto& field : e.form_task_issued().fields()) f.fields[field.canonical_path()] = field.value_class();
-      f.due = ToTime(e.form_task_issued().due());
+      f.due = FromProtoTime(e.form_task_issued().due());
       break;
     }
     case Event::kFormSubmitted:

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "grid/v1/event.pb.h"
 #include "storage/event_log.h"
+#include "storage/proto_time.h"
 
 namespace grid::domain {
 
@@ -34,6 +35,9 @@ absl::string_view AggregateOf(absl::string_view type);
 // The stream an event of `type` about aggregate `id` belongs in.
 std::string StreamFor(absl::string_view aggregate, absl::string_view id);
 
+// Every event type of the catalog: the message names in Event's `body` oneof.
+const std::vector<std::string>& KnownEventTypes();
+
 // The first segment of an org path (the county code).
 absl::string_view CountyOf(absl::string_view org_path);
 // The org path without its last segment ("" for a county).
@@ -43,7 +47,6 @@ bool IsOrgPath(absl::string_view s);
 // True if `path` is `prefix` or lies under it ("a/b" is under "a", not "a/bc").
 bool IsUnder(absl::string_view path, absl::string_view prefix);
 
-absl::Time ToTime(const google::protobuf::Timestamp& t);
 std::string TimeText(absl::Time t);
 
 // ---- aggregate states ------------------------------------------------------

@@ -22,15 +22,6 @@ namespace grid::server {
 // Every field set, to what gridd uses when neither file nor flag names it.
 grid::v1::ServerConfig DefaultConfig();
 
-// Parses JSON in protobuf's mapping into `out`, where lines whose first
-// non-blank characters are `//` are comments and unknown fields are an error
-// (INVALID_ARGUMENT naming `origin`: "<origin>: not <what>: ..."). The
-// configuration and the access policy are both read with it.
-absl::Status ParseCommentedJson(absl::string_view text, absl::string_view origin,
-                                absl::string_view what, google::protobuf::Message* out);
-absl::Status ReadCommentedJsonFile(const std::string& path, absl::string_view what,
-                                   google::protobuf::Message* out);
-
 // Parses a configuration file's text: protobuf's JSON mapping, where lines
 // whose first non-blank characters are `//` are comments. Unknown fields are
 // an error (INVALID_ARGUMENT naming `origin`). Only the fields it names are

@@ -20,16 +20,16 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "domain/admission.h"
+#include "server/log/admission.h"
 #include "storage/audit_log.h"
 #include "storage/checkpoint.h"
 #include "storage/memory.h"
 #include "storage/sync.h"
-#include "server/admin_service.h"
-#include "server/log_service.h"
+#include "server/admin/admin_service.h"
+#include "server/log/log_service.h"
 #include "server/rpc_observer.h"
-#include "server/projection_service.h"
-#include "server/projector.h"
+#include "server/projections/projection_service.h"
+#include "server/projections/projector.h"
 
 namespace grid::server {
 
@@ -104,12 +104,12 @@ struct GridServer::Impl {
   std::unique_ptr<storage::EventLog> log;
   std::unique_ptr<storage::Signer> signer;
   std::unique_ptr<Checkpointer> checkpointer;
-  std::unique_ptr<domain::DomainAdmission> admission;  // null: rules off
+  std::unique_ptr<DomainAdmission> admission;  // null: rules off
   std::unique_ptr<LiveTail> tail;
   std::unique_ptr<Sequencer> sequencer;
   std::unique_ptr<boost::asio::thread_pool> pool;
   std::unique_ptr<WorkerGrids> worker_grids;
-  ServiceEnv env;
+  ServiceContext env;
   std::unique_ptr<LogService> service;
   std::unique_ptr<storage::ProjectionStore> projection_store;
   std::unique_ptr<Projector> projector;
@@ -227,8 +227,8 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   seq_options.observe_commit = [raw](absl::Duration commit, size_t batches, size_t events) {
     raw->metrics.CommitGroup(commit, batches, events);
   };
-  if (options.limits.domain_rules) {
-    impl->admission = std::make_unique<domain::DomainAdmission>(impl->log.get(), options.admission_cache_streams);
+  if (options.domain_rules) {
+    impl->admission = std::make_unique<DomainAdmission>(impl->log.get(), options.admission_cache_streams);
     seq_options.admission = impl->admission.get();
   }
   auto store = storage::ProjectionStore::Open(options.data_dir + "/projections", options.log.env, memory);
@@ -256,8 +256,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   auto checked_from = CheckedFrom(options.data_dir, head.position);
   if (!checked_from.ok()) return checked_from.status();
   impl->env.checked_from = *checked_from;
-  impl->env.limits = options.limits;
-  impl->env.limits.person_key = *person_key;
+  impl->env.append_validator = AppendValidator(options.limits, options.domain_rules, *person_key);
   impl->env.access = impl->access.get();
   impl->worker_grids = std::make_unique<WorkerGrids>(impl->log.get());
   impl->env.worker_grids = impl->worker_grids.get();

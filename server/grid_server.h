@@ -14,13 +14,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/access.h"
-#include "server/auth.h"
-#include "server/checkpointer.h"
-#include "server/metrics.h"
-#include "server/live_tail.h"
-#include "server/projector.h"
-#include "server/validation.h"
+#include "server/access/access.h"
+#include "server/access/auth.h"
+#include "server/log/checkpointer.h"
+#include "server/ops/metrics.h"
+#include "server/log/live_tail.h"
+#include "server/projections/projector.h"
+#include "server/log/validation.h"
 #include "storage/event_log.h"
 
 namespace grid::server {
@@ -33,6 +33,10 @@ struct ServerOptions {
   std::string data_dir = "data";
   storage::EventLogOptions log;
   AppendLimits limits;
+  // Check appends against the domain rules (domain/rules.h: the catalog's
+  // shape, and each aggregate's rules at commit). Off only for tests of the
+  // log's own mechanics.
+  bool domain_rules = true;
   LiveTail::Options tail;
   // Application threads for storage reads (Read, Subscribe catch-up).
   int reader_threads = 2;
@@ -63,7 +67,7 @@ struct ServerOptions {
   // 0: each database its own cache and RocksDB's memtable defaults.
   size_t storage_cache_bytes = size_t{256} << 20;
   size_t storage_memtable_bytes = size_t{128} << 20;
-  // Aggregates' folded states the domain rules keep (domain/admission.h).
+  // Aggregates' folded states the domain rules keep (server/log/admission.h).
   size_t admission_cache_streams = 100000;
 };
 

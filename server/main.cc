@@ -18,12 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "grid/v1/options.pb.h"
-#include "server/access.h"
+#include "server/access/access.h"
 #include "server/config.h"
 #include "server/grid_server.h"
-#include "server/http_endpoint.h"
-#include "server/logging.h"
-#include "server/metrics.h"
+#include "server/ops/http_endpoint.h"
+#include "server/ops/logging.h"
+#include "server/ops/metrics.h"
 
 namespace po = boost::program_options;
 

@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
-#include "server/access_policy.h"
+#include "server/access/access_policy.h"
 
 namespace grid::server {
 namespace {

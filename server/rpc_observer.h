@@ -11,7 +11,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "server/metrics.h"
+#include "server/ops/metrics.h"
 #include "storage/sync.h"
 
 namespace grid::server {

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/big_endian.h"
 #include "storage/memory.h"
+#include "storage/proto_time.h"
 #include "storage/rocks_status.h"
 #include "storage/sync.h"
 
@@ -20,8 +22,8 @@ namespace grid::storage {
 namespace {
 
 std::string Key(uint64_t seq) {
-  std::string k(8, '\0');
-  for (int i = 7; i >= 0; --i, seq >>= 8) k[i] = static_cast<char>(seq & 0xff);
+  std::string k;
+  PutBigEndian64(&k, seq);
   return k;
 }
 
@@ -32,10 +34,9 @@ absl::Status TrimError(const rocksdb::Status& s) {
   return absl::InternalError("audit trim: a record vanished while trimming");
 }
 
+// (Every key is 8 bytes: this column family holds nothing else.)
 uint64_t SeqOf(const rocksdb::Slice& k) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < k.size(); ++i) v = (v << 8) | static_cast<uint8_t>(k[i]);
-  return v;
+  return k.size() < 8 ? 0 : GetBigEndian64(k.ToStringView());
 }
 
 // The record under a valid iterator; DATA_LOSS when it does not parse.
@@ -137,7 +138,7 @@ class RocksAuditLog final : public AuditLog {
       if (!it->Valid()) return TrimError(it->status());
       grid::v1::AuditRecord r;
       if (absl::Status st = ParseAt(*it, &r); !st.ok()) return st;
-      const absl::Time t = absl::FromUnixSeconds(r.time().seconds()) + absl::Nanoseconds(r.time().nanos());
+      const absl::Time t = FromProtoTime(r.time());
       if (t >= cutoff) {
         hi = mid;
       } else {

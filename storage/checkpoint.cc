@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "storage/big_endian.h"
 #include "absl/strings/str_cat.h"
 
 namespace grid::storage {

@@ -63,7 +63,7 @@ struct Expected {
 };
 
 // Who appends a batch, as far as the checks made at commit time against the
-// current state need it (domain/admission.h). Built once per principal and
+// current state need it (server/log/admission.h). Built once per principal and
 // shared by its batches; immutable.
 struct AppendScope {
   // Org-path prefixes (whole segments); every org path the batch touches

@@ -7,6 +7,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "storage/big_endian.h"
 #include "storage/memory.h"
 #include "storage/rocks_status.h"
 

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "storage/big_endian.h"
 #include "grid/v1/event.pb.h"
 
 namespace grid::storage {
@@ -100,21 +101,6 @@ std::string ToHex(std::string_view bytes) {
     out.push_back(kDigits[c & 0xF]);
   }
   return out;
-}
-
-void PutBigEndian64(std::string* dst, uint64_t v) {
-  char buf[8];
-  for (int i = 7; i >= 0; --i) {
-    buf[i] = static_cast<char>(v & 0xFF);
-    v >>= 8;
-  }
-  dst->append(buf, 8);
-}
-
-uint64_t GetBigEndian64(std::string_view src) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(src[i]);
-  return v;
 }
 
 }  // namespace grid::storage

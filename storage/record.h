@@ -74,10 +74,6 @@ inline std::string ToHex(const Digest& d) {
                                 d.size()));
 }
 
-// Big-endian fixed-width integers: keys sort in numeric order.
-void PutBigEndian64(std::string* dst, uint64_t v);
-uint64_t GetBigEndian64(std::string_view src);  // REQUIRES: src.size() >= 8
-
 }  // namespace grid::storage
 
 #endif  // GRID_STORAGE_RECORD_H_

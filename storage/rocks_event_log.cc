@@ -23,6 +23,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "storage/big_endian.h"
+#include "storage/proto_time.h"
 #include "storage/sync.h"
 #include "storage/event_log.h"
 #include "storage/memory.h"
@@ -209,8 +211,11 @@ class RocksEventLog final : public EventLog {
     uint64_t version;
     Digest fingerprint;
   };
+  class Group;
   absl::StatusOr<std::optional<IdEntry>> LookupId(const std::string& id) const;
   absl::StatusOr<RecordPtr> GetRecord(Position p) const;
+  // Every kHeadFileEvery, the committed head outside RocksDB (WriteHeadFile).
+  void MaybeWriteHeadFile(absl::Time now);
 
   // Constant after construction.
   const EventLogOptions options_;
@@ -255,100 +260,218 @@ absl::StatusOr<std::optional<uint64_t>> RocksEventLog::StreamHead(
   return GetBigEndian64(v);
 }
 
+// One commit group being assembled: the WriteBatch that will store it, and
+// what the group has added so far, so that later batches of the group see
+// earlier ones (their event ids, stream heads, positions and chain).
+class RocksEventLog::Group {
+ public:
+  Group(const RocksEventLog* log, const Head& head, absl::Time recorded_at)
+      : log_(log), first_(head.position + 1), next_(head.position + 1), chain_(head.chain),
+        recorded_at_(recorded_at), recorded_ts_(ToProtoTime(recorded_at)) {}
+
+  enum class Ids {
+    kNew,               // no event id of the batch is in the log
+    kDuplicate,         // all of them are, with the same content: a retry
+    kDuplicateInGroup,  // a retry of a batch earlier in this group
+    kRefused,           // `out->status` says why
+  };
+  // 1. Idempotency: every event id either new or the same content as before.
+  // Fills `fps` with the events' fingerprints, and `out` for a retry.
+  Ids CheckIds(const AppendBatch& batch, std::vector<Digest>* fps, AppendOutcome* out) const;
+
+  // 3. The stream's version now, or the refusal of the batch's expected
+  // version (FAILED_PRECONDITION naming both).
+  absl::StatusOr<std::optional<uint64_t>> CheckExpected(const AppendBatch& batch) const;
+
+  // 5. Positions, versions, recorded_at, actor and chain for each event of
+  // an admitted batch, which `cur` is the stream's version before.
+  void Place(AppendBatch& batch, const std::vector<Digest>& fps, std::optional<uint64_t> cur,
+             AppendOutcome* out, std::vector<RecordPtr>* committed);
+
+  bool empty() const { return next_ == first_; }
+  // The head after the last placed event.
+  Head head() const { return Head{next_ - 1, chain_, recorded_at_}; }
+  // Completes the WriteBatch: the index entries in key order, the time
+  // index entry and the head. REQUIRES: !empty().
+  rocksdb::WriteBatch* Finish();
+
+ private:
+  absl::StatusOr<std::optional<uint64_t>> CurrentVersion(const std::string& stream) const {
+    if (auto it = heads_.find(stream); it != heads_.end()) return it->second;
+    return log_->StreamHead(stream);
+  }
+
+  const RocksEventLog* const log_;
+  const Position first_;
+  Position next_;
+  Digest chain_;
+  const absl::Time recorded_at_;
+  const google::protobuf::Timestamp recorded_ts_;
+  rocksdb::WriteBatch wb_;
+  // Index entries (column family, key, value), added to `wb_` in key order
+  // at the end: the memtable's skiplist reuses its insert position for
+  // ascending keys, and event ids and stream names arrive in random order.
+  std::vector<std::tuple<int, std::string, std::string>> index_;
+  absl::flat_hash_map<std::string, IdEntry> ids_;
+  absl::flat_hash_map<std::string, std::optional<uint64_t>> heads_;
+};
+
+RocksEventLog::Group::Ids RocksEventLog::Group::CheckIds(const AppendBatch& batch,
+                                                         std::vector<Digest>* fps,
+                                                         AppendOutcome* out) const {
+  fps->reserve(batch.events.size());
+  size_t dups = 0;
+  bool dup_in_group = false;
+  std::vector<AppendedEvent> dup_results;
+  for (const auto& e : batch.events) {
+    fps->push_back(Fingerprint(e));
+    std::optional<IdEntry> found;
+    if (auto it = ids_.find(e.event_id()); it != ids_.end()) {
+      found = it->second;
+      dup_in_group = true;
+    } else {
+      auto looked = log_->LookupId(e.event_id());
+      if (!looked.ok()) {
+        out->status = looked.status();
+        return Ids::kRefused;
+      }
+      found = *looked;
+    }
+    if (!found) continue;
+    if (found->fingerprint != fps->back()) {
+      // Not where: the other event may be outside the caller's view.
+      out->status = absl::FailedPreconditionError(absl::StrCat(
+          "event_id '", e.event_id(),
+          "' was already appended with different content; an event_id "
+          "names one event forever"));
+      return Ids::kRefused;
+    }
+    ++dups;
+    dup_results.push_back({found->position, found->version, true});
+  }
+  if (dups == 0) return Ids::kNew;
+  if (dups < batch.events.size()) {
+    out->status = absl::FailedPreconditionError(absl::StrCat(
+        "request mixes ", dups, " event_id(s) already in the log (e.g. '",
+        batch.events[0].event_id(),
+        "') with new ones; retry the original request unchanged or send "
+        "only new events"));
+    return Ids::kRefused;
+  }
+  auto cur = CurrentVersion(batch.stream);
+  if (!cur.ok()) {
+    out->status = cur.status();
+    return Ids::kRefused;
+  }
+  out->events = std::move(dup_results);
+  out->stream_version = cur->value_or(0);
+  return dup_in_group ? Ids::kDuplicateInGroup : Ids::kDuplicate;
+}
+
+absl::StatusOr<std::optional<uint64_t>> RocksEventLog::Group::CheckExpected(
+    const AppendBatch& batch) const {
+  auto cur = CurrentVersion(batch.stream);
+  if (!cur.ok()) return cur.status();
+  const Expected& ex = batch.expected;
+  if (ex.kind == Expected::kNoStream && *cur) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("wrong expected version: stream '", batch.stream, "' ",
+                     DescribeVersion(*cur), "; expected no stream"));
+  }
+  if (ex.kind == Expected::kStreamExists && !*cur) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("wrong expected version: stream '", batch.stream,
+                     "' does not exist; expected it to exist"));
+  }
+  if (ex.kind == Expected::kExact && *cur != ex.version) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "wrong expected version: stream '", batch.stream, "' ",
+        DescribeVersion(*cur), "; expected version ", ex.version));
+  }
+  return cur;
+}
+
+void RocksEventLog::Group::Place(AppendBatch& batch, const std::vector<Digest>& fps,
+                                 std::optional<uint64_t> cur, AppendOutcome* out,
+                                 std::vector<RecordPtr>* committed) {
+  uint64_t version = cur ? *cur + 1 : 0;
+  for (size_t j = 0; j < batch.events.size(); ++j) {
+    grid::v1::Event& e = batch.events[j];
+    e.set_position(next_);
+    e.set_stream_version(version);
+    *e.mutable_recorded_at() = recorded_ts_;
+    *e.mutable_actor() = batch.actor;
+    const std::string stored = SerializeDeterministic(e);
+    chain_ = ChainLink(chain_, next_, stored);
+
+    auto rec = std::make_shared<LogRecord>();
+    rec->position = next_;
+    rec->stream_version = version;
+    rec->recorded_at = recorded_at_;
+    rec->stream = batch.stream;
+    rec->type = e.type();
+    rec->org_path = e.org_path();
+    rec->wire = MakeWire(stored, chain_);
+
+    std::string id_value;
+    PutBigEndian64(&id_value, next_);
+    PutBigEndian64(&id_value, version);
+    id_value.append(reinterpret_cast<const char*>(fps[j].data()), 32);
+    wb_.Put(log_->cfs_[kEvents], PositionKey(next_), rec->wire);
+    index_.emplace_back(kStreams, StreamKey(batch.stream, version), PositionKey(next_));
+    index_.emplace_back(kEventIds, e.event_id(), std::move(id_value));
+    ids_[e.event_id()] = IdEntry{next_, version, fps[j]};
+
+    out->events.push_back({next_, version, false});
+    committed->push_back(std::move(rec));
+    ++next_;
+    ++version;
+  }
+  heads_[batch.stream] = version - 1;
+  out->stream_version = version - 1;
+}
+
+rocksdb::WriteBatch* RocksEventLog::Group::Finish() {
+  for (const auto& [stream, v] : heads_) {
+    if (v) index_.emplace_back(kStreamHeads, stream, PositionKey(*v));
+  }
+  std::sort(index_.begin(), index_.end());
+  for (const auto& [cf, key, value] : index_) wb_.Put(log_->cfs_[cf], key, value);
+  std::string time_key;
+  PutBigEndian64(&time_key, static_cast<uint64_t>(Micros(recorded_at_)));
+  PutBigEndian64(&time_key, first_);
+  wb_.Put(log_->cfs_[kTimeIndex], time_key, "");
+  std::string head_value = PositionKey(next_ - 1);
+  head_value.append(reinterpret_cast<const char*>(chain_.data()), 32);
+  PutBigEndian64(&head_value, static_cast<uint64_t>(Micros(recorded_at_)));
+  wb_.Put(log_->cfs_[kMeta], kMetaHead, head_value);
+  return &wb_;
+}
+
 CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
                                    absl::Time now, BatchAdmission* admission) {
   CommitResult result;
   result.outcomes.resize(batches.size());
-  Head head = GetHead();
-  {
-    grid::MutexLock l(&mu_);
-    if (!failed_.ok()) {
-      for (auto& o : result.outcomes) o.status = failed_;
-      return result;
-    }
+  const Head head = GetHead();
+  if (absl::Status failed = WriteHealth(); !failed.ok()) {
+    for (auto& o : result.outcomes) o.status = failed;
+    return result;
   }
-
-  const absl::Time recorded_at =
-      std::max(absl::FromUnixMicros(Micros(now)), head.recorded_at);
-  google::protobuf::Timestamp recorded_ts;
-  recorded_ts.set_seconds(absl::ToUnixSeconds(recorded_at));
-  recorded_ts.set_nanos(static_cast<int32_t>(
-      (Micros(recorded_at) % 1000000 + 1000000) % 1000000 * 1000));
-
-  rocksdb::WriteBatch wb;
-  // Index entries (column family, key, value), added to `wb` in key order at
-  // the end: the memtable's skiplist reuses its insert position for
-  // ascending keys, and event ids and stream names arrive in random order.
-  std::vector<std::tuple<int, std::string, std::string>> index;
-  // What this group has added so far, for checks of later batches.
-  absl::flat_hash_map<std::string, IdEntry> pending_ids;
-  absl::flat_hash_map<std::string, std::optional<uint64_t>> pending_heads;
+  Group group(this, head, std::max(ToMicros(now), head.recorded_at));
   // Outcomes that depend on this group's write succeeding.
   std::vector<bool> needs_write(batches.size(), false);
-  Position next = head.position + 1;
-  Digest chain = head.chain;
   bool admitting = false;
 
   for (size_t bi = 0; bi < batches.size(); ++bi) {
     AppendBatch& batch = *batches[bi];
     AppendOutcome& out = result.outcomes[bi];
 
-    // 1. Idempotency: every event id either new or the same content as before.
     std::vector<Digest> fps;
-    fps.reserve(batch.events.size());
-    size_t dups = 0;
-    bool dup_in_group = false;
-    std::vector<AppendedEvent> dup_results;
-    for (const auto& e : batch.events) {
-      fps.push_back(Fingerprint(e));
-      std::optional<IdEntry> found;
-      if (auto it = pending_ids.find(e.event_id()); it != pending_ids.end()) {
-        found = it->second;
-        dup_in_group = true;
-      } else {
-        auto looked = LookupId(e.event_id());
-        if (!looked.ok()) {
-          out.status = looked.status();
-          break;
-        }
-        found = *looked;
-      }
-      if (!found) continue;
-      if (found->fingerprint != fps.back()) {
-        // Not where: the other event may be outside the caller's view.
-        out.status = absl::FailedPreconditionError(absl::StrCat(
-            "event_id '", e.event_id(),
-            "' was already appended with different content; an event_id "
-            "names one event forever"));
-        break;
-      }
-      ++dups;
-      dup_results.push_back({found->position, found->version, true});
-    }
-    if (!out.status.ok()) continue;
-    if (dups == batch.events.size()) {
-      out.events = std::move(dup_results);
-      auto cur = pending_heads.contains(batch.stream)
-                     ? absl::StatusOr<std::optional<uint64_t>>(
-                           pending_heads[batch.stream])
-                     : StreamHead(batch.stream);
-      if (!cur.ok()) {
-        out.status = cur.status();
-        continue;
-      }
-      out.stream_version = cur->value_or(0);
-      needs_write[bi] = dup_in_group;
+    const Group::Ids ids = group.CheckIds(batch, &fps, &out);
+    if (ids != Group::Ids::kNew) {
+      needs_write[bi] = ids == Group::Ids::kDuplicateInGroup;
       continue;
     }
-    if (dups > 0) {
-      out.status = absl::FailedPreconditionError(absl::StrCat(
-          "request mixes ", dups, " event_id(s) already in the log (e.g. '",
-          batch.events[0].event_id(),
-          "') with new ones; retry the original request unchanged or send "
-          "only new events"));
-      continue;
-    }
-
     // 2. May the caller learn about this stream at all? Asked before the
     // version check, whose refusal names the stream's version.
     if (admission != nullptr) {
@@ -359,99 +482,24 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
       out.status = admission->Authorize(batch);
       if (!out.status.ok()) continue;
     }
-
-    // 3. Expected version.
-    std::optional<uint64_t> cur;
-    if (auto it = pending_heads.find(batch.stream); it != pending_heads.end()) {
-      cur = it->second;
-    } else {
-      auto looked = StreamHead(batch.stream);
-      if (!looked.ok()) {
-        out.status = looked.status();
-        continue;
-      }
-      cur = *looked;
+    auto cur = group.CheckExpected(batch);
+    if (!cur.ok()) {
+      out.status = cur.status();
+      continue;
     }
-    const Expected& ex = batch.expected;
-    if (ex.kind == Expected::kNoStream && cur) {
-      out.status = absl::FailedPreconditionError(
-          absl::StrCat("wrong expected version: stream '", batch.stream, "' ",
-                       DescribeVersion(cur), "; expected no stream"));
-    } else if (ex.kind == Expected::kStreamExists && !cur) {
-      out.status = absl::FailedPreconditionError(
-          absl::StrCat("wrong expected version: stream '", batch.stream,
-                       "' does not exist; expected it to exist"));
-    } else if (ex.kind == Expected::kExact && cur != ex.version) {
-      out.status = absl::FailedPreconditionError(absl::StrCat(
-          "wrong expected version: stream '", batch.stream, "' ",
-          DescribeVersion(cur), "; expected version ", ex.version));
-    }
-    if (!out.status.ok()) continue;
-
     // 4. The caller's admission rules (the domain), seeing earlier batches.
     if (admission != nullptr) {
       out.status = admission->Admit(batch);
       if (!out.status.ok()) continue;
     }
-
-    // 5. Positions, versions, chain.
-    uint64_t version = cur ? *cur + 1 : 0;
-    for (size_t j = 0; j < batch.events.size(); ++j) {
-      grid::v1::Event& e = batch.events[j];
-      e.set_position(next);
-      e.set_stream_version(version);
-      *e.mutable_recorded_at() = recorded_ts;
-      *e.mutable_actor() = batch.actor;
-      const std::string stored = SerializeDeterministic(e);
-      chain = ChainLink(chain, next, stored);
-
-      auto rec = std::make_shared<LogRecord>();
-      rec->position = next;
-      rec->stream_version = version;
-      rec->recorded_at = recorded_at;
-      rec->stream = batch.stream;
-      rec->type = e.type();
-      rec->org_path = e.org_path();
-      rec->wire = MakeWire(stored, chain);
-
-      std::string id_value;
-      PutBigEndian64(&id_value, next);
-      PutBigEndian64(&id_value, version);
-      id_value.append(reinterpret_cast<const char*>(fps[j].data()), 32);
-      wb.Put(cfs_[kEvents], PositionKey(next), rec->wire);
-      index.emplace_back(kStreams, StreamKey(batch.stream, version), PositionKey(next));
-      index.emplace_back(kEventIds, e.event_id(), std::move(id_value));
-      pending_ids[e.event_id()] = IdEntry{next, version, fps[j]};
-
-      out.events.push_back({next, version, false});
-      result.committed.push_back(std::move(rec));
-      ++next;
-      ++version;
-    }
-    pending_heads[batch.stream] = version - 1;
-    out.stream_version = version - 1;
+    group.Place(batch, fps, *cur, &out, &result.committed);
     needs_write[bi] = true;
   }
 
-  if (!result.committed.empty()) {
-    for (const auto& [stream, v] : pending_heads) {
-      if (v) index.emplace_back(kStreamHeads, stream, PositionKey(*v));
-    }
-    std::sort(index.begin(), index.end());
-    for (const auto& [cf, key, value] : index) wb.Put(cfs_[cf], key, value);
-    const Position last = next - 1;
-    std::string time_key;
-    PutBigEndian64(&time_key, static_cast<uint64_t>(Micros(recorded_at)));
-    PutBigEndian64(&time_key, head.position + 1);
-    wb.Put(cfs_[kTimeIndex], time_key, "");
-    std::string head_value = PositionKey(last);
-    head_value.append(reinterpret_cast<const char*>(chain.data()), 32);
-    PutBigEndian64(&head_value, static_cast<uint64_t>(Micros(recorded_at)));
-    wb.Put(cfs_[kMeta], kMetaHead, head_value);
-
+  if (!group.empty()) {
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
-    rocksdb::Status s = db_->Write(wo, &wb);
+    const rocksdb::Status s = db_->Write(wo, group.Finish());
     grid::MutexLock l(&mu_);
     if (!s.ok()) {
       // Never retried: the log is read-only from here until restart.
@@ -468,22 +516,24 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
       if (admitting) admission->EndGroup(false);
       return result;
     }
-    head_ = Head{last, chain, recorded_at};
+    head_ = group.head();
   }
   if (admitting) admission->EndGroup(true);
-  if (!result.committed.empty() && now - head_file_written_ >= kHeadFileEvery) {
-    const Head h = GetHead();
-    rocksdb::Status s = WriteHeadFile(env_, path_, h);
-    if (s.ok()) {
-      head_file_position_ = h.position;
-      head_file_written_ = now;
-    }
-    // A failure here loses only the watermark, never an event; the next
-    // commit tries again.
-  }
+  if (!group.empty()) MaybeWriteHeadFile(now);
   const Position head_now = GetHead().position;
   for (auto& o : result.outcomes) o.head_position = head_now;
   return result;
+}
+
+void RocksEventLog::MaybeWriteHeadFile(absl::Time now) {
+  if (now - head_file_written_ < kHeadFileEvery) return;
+  const Head h = GetHead();
+  // A failure here loses only the watermark, never an event; the next
+  // commit tries again.
+  if (WriteHeadFile(env_, path_, h).ok()) {
+    head_file_position_ = h.position;
+    head_file_written_ = now;
+  }
 }
 
 absl::StatusOr<RecordPtr> RocksEventLog::GetRecord(Position p) const {

@@ -2,7 +2,7 @@
 // Env): a batch sees the batches admitted before it in the same group, never
 // one that was refused, and state survives a reopen (it is folded from the
 // log, not kept beside it).
-#include "domain/admission.h"
+#include "server/log/admission.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -40,7 +40,7 @@ class AdmissionTest : public ::testing::Test {
     auto log = storage::EventLog::Open(o, "/db");
     ASSERT_OK(log);
     log_ = *std::move(log);
-    admission_ = std::make_unique<DomainAdmission>(log_.get(), /*max_cached_streams=*/2);
+    admission_ = std::make_unique<server::DomainAdmission>(log_.get(), /*max_cached_streams=*/2);
   }
 
   std::vector<absl::Status> Group(std::vector<AppendBatch> batches) {
@@ -54,7 +54,7 @@ class AdmissionTest : public ::testing::Test {
 
   std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<storage::EventLog> log_;
-  std::unique_ptr<DomainAdmission> admission_;
+  std::unique_ptr<server::DomainAdmission> admission_;
 };
 
 TEST_F(AdmissionTest, LaterBatchesInAGroupSeeEarlierAdmittedOnes) {

@@ -15,10 +15,10 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
-#include "domain/admission.h"
+#include "server/log/admission.h"
 #include "domain/projections.h"
 #include "domain/simulator.h"
-#include "server/projector.h"
+#include "server/projections/projector.h"
 #include "storage/sync.h"
 #include "tests/testing/forwarding_log.h"
 #include "tests/testing/memory_rows.h"
@@ -44,7 +44,7 @@ Rows Stored(const storage::ProjectionStore& store, const std::string& name, stor
 // commit; `after_batch` (optional) runs after each. Every batch must pass.
 void AppendSimulated(storage::EventLog* log, const SimulatorOptions& o,
                      const std::function<void(size_t batches)>& after_batch = nullptr) {
-  DomainAdmission admission(log);
+  server::DomainAdmission admission(log);
   size_t batches = 0;
   Simulate(o, [&](SimBatch&& b) {
     storage::AppendBatch batch;
@@ -392,7 +392,7 @@ TEST(ProjectorTest, TheEndOfARebuildWakesItsWaiters) {
   storage::EventLog* const log = sim_log.log.get();
   storage::ProjectionStore* const store = sim_log.store.get();
   const storage::Position head = sim_log.head;
-  struct Waiter : server::Notifier::Waiter {
+  struct Waiter : storage::Notifier::Waiter {
     absl::Notification woken;
     void Wake() override { woken.Notify(); }
   } waiter;

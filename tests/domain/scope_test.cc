@@ -48,7 +48,7 @@ class World : public StateLookup {
     Apply(&states_[e.stream()], e);
   }
   // The commit-time answer for `e` appended by `scope`: the scope first, then
-  // the rules, as DomainAdmission asks them.
+  // the rules, as server::DomainAdmission asks them.
   absl::Status Admit(const storage::AppendScope& scope, const Event& e) {
     const AggregateState& own = states_[e.stream()];
     if (absl::Status s = CheckScope(scope, own, e, *this); !s.ok()) return s;

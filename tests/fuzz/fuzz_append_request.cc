@@ -4,12 +4,12 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "server/validation.h"
+#include "server/log/validation.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   grid::v1::AppendRequest req;
   if (!req.ParseFromArray(data, static_cast<int>(size))) return 0;
-  auto batch = grid::server::ValidateAppend(req, grid::server::AppendLimits(), grid::v1::Actor());
+  auto batch = grid::server::AppendValidator().Validate(req, grid::v1::Actor());
   if (batch.ok()) {
     if (batch->events.empty() || batch->stream != req.stream()) std::abort();
     for (const auto& e : batch->events) {

@@ -2,7 +2,8 @@
 // filter compiled and matched against a few records.
 #include <cstdint>
 
-#include "server/filter.h"
+#include "domain/rules.h"
+#include "server/log/filter.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   grid::v1::SubscribeRequest req;
@@ -16,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r.stream = "org/350583";
     (void)filter->Matches(r);
     for (const auto& p : req.filter().org_prefixes()) {
-      (void)grid::server::OrgPathHasPrefix(org, p);
+      (void)grid::domain::IsUnder(org, p);
     }
   }
   return 0;

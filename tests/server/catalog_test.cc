@@ -6,7 +6,8 @@
 
 #include "grid/v1/event.pb.h"
 #include "grid/v1/options.pb.h"
-#include "server/validation.h"
+#include "domain/rules.h"
+#include "server/log/validation.h"
 #include "tests/testing/status_matchers.h"
 
 namespace grid::server {
@@ -76,7 +77,7 @@ TEST(CatalogTest, MoneyIsIntegerFen) {
 
 TEST(CatalogTest, EveryBodyTypeIsKnownAndAccepted) {
   const auto* oneof = grid::v1::Event::descriptor()->FindOneofByName("body");
-  ASSERT_EQ(KnownEventTypes().size(), static_cast<size_t>(oneof->field_count()));
+  ASSERT_EQ(domain::KnownEventTypes().size(), static_cast<size_t>(oneof->field_count()));
   EXPECT_EQ(oneof->field_count(), 25);  // org 4, sanitation 6, household 9, project 4, form 2
   for (int i = 0; i < oneof->field_count(); ++i) {
     const FieldDescriptor* f = oneof->field(i);
@@ -88,11 +89,10 @@ TEST(CatalogTest, EveryBodyTypeIsKnownAndAccepted) {
     e->set_org_path("350583/101/203/g05");
     e->GetReflection()->MutableMessage(e, f);  // sets the (empty) body
     // The envelope alone is accepted by a log without the domain rules...
-    AppendLimits raw;
-    raw.domain_rules = false;
-    EXPECT_OK(ValidateAppend(req, raw, grid::v1::Actor())) << f->name();
+    const AppendValidator raw(AppendLimits(), /*domain_rules=*/false);
+    EXPECT_OK(raw.Validate(req, grid::v1::Actor())) << f->name();
     // ...and the domain refuses an empty body of every type, naming a field.
-    auto checked = ValidateAppend(req, AppendLimits(), grid::v1::Actor());
+    auto checked = AppendValidator().Validate(req, grid::v1::Actor());
     EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument) << f->name();
     EXPECT_NE(checked.status().message().find(f->name() + "."), std::string::npos)
         << f->name() << ": " << checked.status();

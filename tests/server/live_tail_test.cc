@@ -1,4 +1,4 @@
-#include "server/live_tail.h"
+#include "server/log/live_tail.h"
 
 #include <gtest/gtest.h>
 

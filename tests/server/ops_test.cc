@@ -9,7 +9,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "server/http_endpoint.h"
+#include "server/ops/http_endpoint.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/test_events.h"
 

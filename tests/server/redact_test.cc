@@ -2,7 +2,7 @@
 // of every event and projection row at every clearance (generated from the
 // descriptors, so a new field is covered, and a field without a class fails),
 // masks, small-count suppression, person tokens, and the policy's checks.
-#include "server/redact.h"
+#include "server/access/redact.h"
 
 #include <gtest/gtest.h>
 
@@ -17,8 +17,8 @@
 #include "absl/strings/str_join.h"
 #include "domain/events.h"
 #include "grid/v1/projection.pb.h"
-#include "server/access_policy.h"
-#include "server/validation.h"
+#include "server/access/access_policy.h"
+#include "server/log/validation.h"
 #include "tests/testing/status_matchers.h"
 
 namespace grid::server {
@@ -359,7 +359,7 @@ TEST(RedactTest, IdAndPhoneNumbersInFreeTextAreFound) {
                                                           grid::v1::PATROL, 900, {"f-1"}, absl::Now());
   note.mutable_sanitation_report_submitted()->mutable_findings(0)->set_description("owner 11010519491231002X");
   *req.add_events() = note;
-  auto checked = ValidateAppend(req, AppendLimits(), grid::v1::Actor());
+  auto checked = AppendValidator().Validate(req, grid::v1::Actor());
   EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(checked.status().message().find("findings[0].description looks like it holds an ID number"),
             std::string::npos)
@@ -515,7 +515,7 @@ TEST(PolicyTest, UnknownFieldsAreNeverServedBelowFullClearance) {
   grid::v1::AppendRequest req;
   req.set_stream("sanitation/350583/101/201/g01");
   ASSERT_TRUE(req.add_events()->ParseFromString(wire));
-  auto checked = ValidateAppend(req, AppendLimits(), grid::v1::Actor());
+  auto checked = AppendValidator().Validate(req, grid::v1::Actor());
   EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(checked.status().message().find("events[0] has field number 999"), std::string::npos)
       << checked.status();
@@ -528,7 +528,7 @@ TEST(PolicyTest, UnknownFieldsAreNeverServedBelowFullClearance) {
   grid::v1::AppendRequest nested;
   nested.set_stream("household/h-1");
   *nested.add_events() = h;
-  checked = ValidateAppend(nested, AppendLimits(), grid::v1::Actor());
+  checked = AppendValidator().Validate(nested, grid::v1::Actor());
   EXPECT_NE(checked.status().message().find(
                 "events[0].household_created.head has field number 98, which grid.v1.PersonRef"),
             std::string::npos)

@@ -7,8 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
-#include "server/access_policy.h"
-#include "server/metrics.h"
+#include "server/access/access_policy.h"
+#include "server/ops/metrics.h"
 #include "storage/event_log.h"
 #include "tests/testing/policy_server.h"
 

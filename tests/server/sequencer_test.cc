@@ -1,7 +1,7 @@
 // The sequencer over the real RocksDB log (in-memory Env): group commit,
 // and many threads appending to many streams with no gap, no duplicate and
 // per-stream order kept.
-#include "server/sequencer.h"
+#include "server/log/sequencer.h"
 
 #include <gtest/gtest.h>
 #include <rocksdb/env.h>

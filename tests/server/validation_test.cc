@@ -1,9 +1,10 @@
 // Table tests of append validation and subscription filters.
-#include "server/validation.h"
+#include "server/log/validation.h"
 
 #include <gtest/gtest.h>
 
-#include "server/filter.h"
+#include "domain/rules.h"
+#include "server/log/filter.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_events.h"
 
@@ -24,7 +25,7 @@ TEST(ValidationTest, GoodRequestBecomesABatch) {
   req.set_exact_version(4);
   grid::v1::Actor actor;
   actor.set_principal("me");
-  auto batch = ValidateAppend(req, AppendLimits(), actor);
+  auto batch = AppendValidator().Validate(req, actor);
   ASSERT_OK(batch);
   EXPECT_EQ(batch->expected.kind, storage::Expected::kExact);
   EXPECT_EQ(batch->expected.version, 4u);
@@ -55,7 +56,7 @@ TEST(ValidationTest, BadRequestsAreRefusedWithAClearMessage) {
   for (const auto& c : cases) {
     auto req = AppendReq("org/350583", {GridEvent("e-1"), GridEvent("e-2", "350583/101/203/g06")});
     c.mutate(&req);
-    auto batch = ValidateAppend(req, AppendLimits(), grid::v1::Actor());
+    auto batch = AppendValidator().Validate(req, grid::v1::Actor());
     EXPECT_EQ(batch.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
     EXPECT_NE(batch.status().message().find(c.message), std::string::npos)
         << c.name << ": " << batch.status();
@@ -63,16 +64,16 @@ TEST(ValidationTest, BadRequestsAreRefusedWithAClearMessage) {
 }
 
 TEST(ValidationTest, CatalogListsTheBodyTypes) {
-  const auto& types = KnownEventTypes();
+  const auto& types = domain::KnownEventTypes();
   EXPECT_NE(std::find(types.begin(), types.end(), "GridDefined"), types.end());
   EXPECT_NE(std::find(types.begin(), types.end(), "WorkerAssigned"), types.end());
 }
 
 TEST(FilterTest, OrgPrefixesMatchWholeSegments) {
-  EXPECT_TRUE(OrgPathHasPrefix("350583/101", "350583/101"));
-  EXPECT_TRUE(OrgPathHasPrefix("350583/101/203", "350583/101"));
-  EXPECT_FALSE(OrgPathHasPrefix("350583/1010", "350583/101"));
-  EXPECT_FALSE(OrgPathHasPrefix("350583", "350583/101"));
+  EXPECT_TRUE(domain::IsUnder("350583/101", "350583/101"));
+  EXPECT_TRUE(domain::IsUnder("350583/101/203", "350583/101"));
+  EXPECT_FALSE(domain::IsUnder("350583/1010", "350583/101"));
+  EXPECT_FALSE(domain::IsUnder("350583", "350583/101"));
 }
 
 TEST(FilterTest, KindsCombineWithAndValuesWithOr) {

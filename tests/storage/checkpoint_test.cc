@@ -4,7 +4,7 @@
 #include <rocksdb/env.h>
 
 #include "grid/v1/log.pb.h"
-#include "server/checkpointer.h"
+#include "server/log/checkpointer.h"
 #include "tests/testing/forwarding_log.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 
+#include "storage/big_endian.h"
 #include "tests/testing/fault_env.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_events.h"

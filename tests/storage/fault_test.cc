@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/sync.h"
-#include "server/sequencer.h"
+#include "server/log/sequencer.h"
 #include "tests/testing/fault_env.h"
 #include "tests/testing/log_checker.h"
 #include "tests/testing/status_matchers.h"

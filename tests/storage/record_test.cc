@@ -1,5 +1,6 @@
 #include "storage/record.h"
 
+#include "storage/big_endian.h"
 #include <gtest/gtest.h>
 
 #include "tests/testing/status_matchers.h"

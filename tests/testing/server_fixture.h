@@ -21,7 +21,7 @@ class ServerFixture : public ::testing::Test {
     server_.reset();
     options.listen = "127.0.0.1:0";
     options.data_dir = dir_.path() + "/data";
-    if (log_mechanics_only_) options.limits.domain_rules = false;
+    if (log_mechanics_only_) options.domain_rules = false;
     auto s = server::GridServer::Start(options);
     ASSERT_OK(s);
     server_ = *std::move(s);

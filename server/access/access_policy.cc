@@ -1,0 +1,315 @@
+#include "server/access/access_policy.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "domain/rules.h"
+#include "server/access/redact.h"
+
+namespace grid::server {
+namespace {
+
+using grid::v1::Role;
+
+constexpr uint32_t Bit(Role r) { return 1u << static_cast<int>(r); }
+
+constexpr uint32_t kWriters = Bit(grid::v1::GRID_WORKER) | Bit(grid::v1::VILLAGE_CADRE) |
+                              Bit(grid::v1::DEPARTMENT);
+constexpr uint32_t kReaders = kWriters | Bit(grid::v1::LEADER) | Bit(grid::v1::AUDITOR);
+constexpr uint32_t kEveryone = kReaders | Bit(grid::v1::ADMIN);
+
+// Roles that append nothing, whatever their policy says.
+bool Appends(Role r) { return (kWriters & Bit(r)) != 0; }
+
+absl::Status Denied(std::string why) { return absl::PermissionDeniedError(std::move(why)); }
+
+}  // namespace
+
+const std::vector<RpcRule>& RpcRules() {
+  static const std::vector<RpcRule> kRules = {
+      {Rpc::kAppend, "/grid.v1.Log/Append", kWriters, true, false, false},
+      {Rpc::kRead, "/grid.v1.Log/Read", kReaders, false, false, true},
+      {Rpc::kSubscribe, "/grid.v1.Log/Subscribe", kReaders, false, false, true},
+      {Rpc::kGetStatus, "/grid.v1.Log/GetStatus", kEveryone, false, false, false},
+      {Rpc::kListCheckpoints, "/grid.v1.Log/ListCheckpoints", kEveryone, false, false, false},
+      {Rpc::kGetProjection, "/grid.v1.Projections/GetProjection", kReaders, false, false, false},
+      {Rpc::kSubscribeProjection, "/grid.v1.Projections/SubscribeProjection", kReaders, false,
+       false, true},
+      {Rpc::kListProjections, "/grid.v1.Projections/ListProjections", kEveryone, false, false, false},
+      {Rpc::kRebuildProjection, "/grid.v1.Projections/RebuildProjection", Bit(grid::v1::ADMIN),
+       true, true, false},
+      {Rpc::kBackup, "/grid.v1.Admin/Backup", Bit(grid::v1::ADMIN), true, true, true, true},
+      {Rpc::kReadAudit, "/grid.v1.Admin/ReadAudit", Bit(grid::v1::AUDITOR), false, false, true},
+  };
+  return kRules;
+}
+
+const RpcRule& RuleOf(Rpc rpc) {
+  for (const auto& r : RpcRules()) {
+    if (r.rpc == rpc) return r;
+  }
+  std::abort();  // every Rpc has a row (access_matrix_test)
+}
+
+const RpcRule* FindRpcRule(std::string_view method) {
+  for (const auto& r : RpcRules()) {
+    if (method == r.method) return &r;
+  }
+  return nullptr;
+}
+
+std::string_view MethodLabel(std::string_view method) {
+  static constexpr std::string_view kOthers[] = {
+      "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"};
+  if (const RpcRule* r = FindRpcRule(method); r != nullptr) return r->method;
+  for (std::string_view m : kOthers) {
+    if (method == m) return m;
+  }
+  return "unknown";
+}
+
+std::string RoleName(Role role) { return grid::v1::Role_Name(role); }
+
+std::shared_ptr<const Principal> Principal::Dev(std::string name) {
+  grid::v1::PrincipalPolicy p;
+  p.set_principal(std::move(name));
+  p.set_clearance(grid::v1::C4_RESTRICTED);
+  p.add_jurisdiction("");
+  return std::shared_ptr<const Principal>(new Principal(std::move(p), true));
+}
+
+Principal::Principal(grid::v1::PrincipalPolicy p) : Principal(std::move(p), false) {}
+
+Principal::Principal(grid::v1::PrincipalPolicy p, bool dev) : p_(std::move(p)), dev_(dev) {
+  everywhere_ = std::find(p_.jurisdiction().begin(), p_.jurisdiction().end(), "") !=
+                p_.jurisdiction().end();
+  if (!dev_) {
+    auto scope = std::make_shared<storage::AppendScope>();
+    scope->jurisdiction.assign(p_.jurisdiction().begin(), p_.jurisdiction().end());
+    if (role() == grid::v1::GRID_WORKER) scope->worker = p_.worker_id();
+    scope->clearance = clearance();
+    scope_ = std::move(scope);
+  }
+}
+
+std::string Principal::RoleName() const { return dev_ ? "dev" : grid::server::RoleName(role()); }
+
+bool Principal::MayCall(Rpc rpc) const {
+  return dev_ || (RuleOf(rpc).roles & Bit(role())) != 0;
+}
+
+bool Principal::Sees(std::string_view org_path) const {
+  if (everywhere_) return true;
+  if (org_path.empty()) return false;
+  for (const auto& j : p_.jurisdiction()) {
+    if (domain::IsUnder(absl::string_view(org_path.data(), org_path.size()), j)) return true;
+  }
+  return false;
+}
+
+absl::Status Principal::MayAppend(const grid::v1::Event& e) const {
+  if (dev_) return absl::OkStatus();
+  if (!Appends(role())) return Denied(absl::StrCat(RoleName(), " principals append nothing"));
+  if (std::find(p_.append_types().begin(), p_.append_types().end(), e.type()) ==
+      p_.append_types().end()) {
+    return Denied(absl::StrCat(name(), " may not append ", e.type(), " (it may append: ",
+                               p_.append_types().empty() ? "nothing"
+                                                         : absl::StrJoin(p_.append_types(), ", "),
+                               ")"));
+  }
+  for (const std::string& path : domain::TouchedOrgPaths(e)) {
+    if (!Sees(path)) {
+      return Denied(absl::StrCat("org path '", path, "' is outside the jurisdiction of ", name(),
+                                 " (", absl::StrJoin(p_.jurisdiction(), ", "), ")"));
+    }
+  }
+  if (e.org_path().empty() && !everywhere_) {
+    return Denied(absl::StrCat("an event without an org_path is outside the jurisdiction of ",
+                               name()));
+  }
+  if (e.has_project_stage_decided()) {
+    const auto& d = e.project_stage_decided();
+    if (std::find(p_.departments().begin(), p_.departments().end(), d.department()) ==
+        p_.departments().end()) {
+      return Denied(absl::StrCat(name(), " does not decide as department '", d.department(), "'"));
+    }
+    if (std::find(p_.decides_stages().begin(), p_.decides_stages().end(), d.stage()) ==
+        p_.decides_stages().end()) {
+      return Denied(absl::StrCat(name(), " does not decide stage ",
+                                 grid::v1::Stage_Name(d.stage())));
+    }
+  }
+  if (role() == grid::v1::GRID_WORKER) {
+    // Any worker named in the body must be the principal's own worker.
+    const auto* body_field = e.GetReflection()->GetOneofFieldDescriptor(
+        e, e.GetDescriptor()->FindOneofByName("body"));
+    if (body_field != nullptr) {
+      const auto& body = e.GetReflection()->GetMessage(e, body_field);
+      const auto* d = body.GetDescriptor();
+      for (int i = 0; i < d->field_count(); ++i) {
+        const auto* f = d->field(i);
+        if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING ||
+            f->is_repeated() || !absl::EndsWith(f->name(), "worker_id")) {
+          continue;
+        }
+        const std::string v = body.GetReflection()->GetString(body, f);
+        if (v != worker_id()) {
+          return Denied(absl::StrCat(name(), " acts for worker ", worker_id(), "; ", f->name(),
+                                     " '", v, "' is another worker"));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::Build(const grid::v1::Policy& policy) {
+  auto set = std::make_shared<PolicySet>();
+  const auto& known = domain::KnownEventTypes();
+  for (int i = 0; i < policy.principals_size(); ++i) {
+    const auto& p = policy.principals(i);
+    auto bad = [&](std::string why) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "principals[", i, "] (", p.principal().empty() ? "?" : p.principal(), "): ", why));
+    };
+    if (p.principal().empty()) return bad("principal is empty");
+    if (set->by_name_.contains(p.principal())) return bad("principal appears twice");
+    if (p.role() == grid::v1::ROLE_UNSPECIFIED) {
+      return bad("role is required: GRID_WORKER, VILLAGE_CADRE, DEPARTMENT, LEADER, AUDITOR or ADMIN");
+    }
+    if (p.jurisdiction().empty()) {
+      return bad("jurisdiction is required: org-path prefixes, or \"\" for the whole network");
+    }
+    for (const auto& j : p.jurisdiction()) {
+      if (!j.empty() && !domain::IsOrgPath(j)) return bad(absl::StrCat("jurisdiction '", j, "' is not an org path"));
+    }
+    if (!Appends(p.role()) && !p.append_types().empty()) {
+      return bad(absl::StrCat(RoleName(p.role()), " principals append nothing; remove append_types"));
+    }
+    for (const auto& t : p.append_types()) {
+      if (std::find(known.begin(), known.end(), t) == known.end()) {
+        return bad(absl::StrCat("append_types: unknown event type '", t, "'"));
+      }
+    }
+    if (p.role() == grid::v1::GRID_WORKER &&
+        std::find(p.jurisdiction().begin(), p.jurisdiction().end(), "") != p.jurisdiction().end()) {
+      return bad("a GRID_WORKER's jurisdiction names its county or town, not \"\" (the whole network)");
+    }
+    if ((p.role() == grid::v1::GRID_WORKER) == p.worker_id().empty()) {
+      return bad(p.worker_id().empty() ? "a GRID_WORKER needs worker_id"
+                                       : "worker_id is for GRID_WORKER principals only");
+    }
+    if (p.role() != grid::v1::DEPARTMENT &&
+        (!p.departments().empty() || !p.decides_stages().empty())) {
+      return bad("departments and decides_stages are for DEPARTMENT principals only");
+    }
+    if (!grid::v1::DataClass_IsValid(p.clearance())) return bad("clearance is not a data class");
+    set->by_name_[p.principal()] = std::make_shared<Principal>(p);
+  }
+  return std::shared_ptr<const PolicySet>(std::move(set));
+}
+
+std::shared_ptr<const Principal> PolicySet::Find(std::string_view principal) const {
+  auto it = by_name_.find(absl::string_view(principal.data(), principal.size()));
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+namespace {
+
+// Event type name -> its body's message type.
+const google::protobuf::Descriptor* BodyType(const std::string& type) {
+  static const auto* kTypes = [] {
+    auto* m = new absl::flat_hash_map<std::string, const google::protobuf::Descriptor*>();
+    const auto* oneof = grid::v1::Event::descriptor()->FindOneofByName("body");
+    for (int i = 0; i < oneof->field_count(); ++i) {
+      (*m)[oneof->field(i)->message_type()->name()] = oneof->field(i)->message_type();
+    }
+    return m;
+  }();
+  auto it = kTypes->find(type);
+  return it == kTypes->end() ? nullptr : it->second;
+}
+
+}  // namespace
+
+bool Reader::Sees(std::string_view org_path) const {
+  if (!p_->Sees(org_path)) return false;
+  if (grids_ == nullptr) return true;
+  for (const auto& g : *grids_) {
+    if (domain::IsUnder(absl::string_view(org_path.data(), org_path.size()), g)) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogRecord& r,
+                                    storage::Position checked_from, std::string* redacted) {
+  if (!reader.Sees(r.org_path)) return EventView::kHidden;
+  const Principal& p = reader.principal();
+  if (p.full_clearance()) return EventView::kAsStored;
+  // The envelope's own fields go up to C1; the body's as its type says. The
+  // stored bytes as they are only for records known to hold no unknown field.
+  const auto* body = BodyType(r.type);
+  if (r.position >= checked_from && p.clearance() >= grid::v1::C1_INTERNAL && body != nullptr &&
+      MaxClass(body) <= p.clearance()) {
+    return EventView::kAsStored;
+  }
+  grid::v1::Event e;
+  if (!e.ParseFromString(r.wire)) {
+    return absl::DataLossError(absl::StrCat("the event at position ", r.position, " does not parse"));
+  }
+  bool changed = false;
+  if (FindUnknownField(e)) {
+    e.DiscardUnknownFields();
+    changed = true;
+  }
+  // Count-only callers learn that an event of a type happened where and
+  // when, never what it says: counts come from projections, where small ones
+  // are withheld.
+  if (p.clearance() <= grid::v1::C0_AGGREGATE && e.body_case() != grid::v1::Event::BODY_NOT_SET) {
+    e.clear_body();
+    changed = true;
+  }
+  changed |= Redact(&e, p.clearance());
+  if (!changed) return EventView::kAsStored;
+  *redacted = e.SerializeAsString();
+  return EventView::kRedacted;
+}
+
+std::string RowOrgPath(const grid::v1::ProjectionRow& row) {
+  const auto& v = row.value();
+  const auto* r = v.GetReflection();
+  const auto* oneof = v.GetDescriptor()->FindOneofByName("row");
+  if (const auto* f = r->GetOneofFieldDescriptor(v, oneof); f != nullptr) {
+    const auto& m = r->GetMessage(v, f);
+    for (const char* name : {"org_path", "applicant_org"}) {
+      const auto* of = m.GetDescriptor()->FindFieldByName(name);
+      if (of != nullptr && of->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING &&
+          !of->is_repeated()) {
+        return m.GetReflection()->GetString(m, of);
+      }
+    }
+  }
+  return row.key().substr(0, row.key().find('#'));
+}
+
+bool ViewRow(const Reader& reader, grid::v1::ProjectionRow* row) {
+  if (!reader.Sees(RowOrgPath(*row))) return false;
+  const Principal& p = reader.principal();
+  // A field no schema defines has no class: served to nobody.
+  row->DiscardUnknownFields();
+  if (p.full_clearance() || !row->has_value()) return true;
+  std::vector<std::string> changed;
+  Redact(row->mutable_value(), p.clearance(), &changed);
+  for (auto& c : changed) row->add_redacted(std::move(c));
+  if (p.clearance() <= grid::v1::C0_AGGREGATE) {
+    std::vector<std::string> suppressed;
+    SuppressSmallCounts(row->mutable_value(), &suppressed);
+    for (auto& c : suppressed) row->add_suppressed(std::move(c));
+  }
+  return true;
+}
+
+}  // namespace grid::server

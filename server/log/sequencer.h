@@ -1,0 +1,94 @@
+// The Sequencer is the log's single writer. Appends from every RPC thread
+// queue here; one thread drains whatever is waiting, commits it as one group
+// (one WriteBatch, one fsync: group commit) and then reports each batch's
+// outcome. Throughput comes from the group size growing with the load while
+// each append still waits for exactly one fsync.
+//
+// Lifecycle: construct, Start(), Submit() from anywhere, Stop() (or the
+// destructor) commits what is queued and joins the thread.
+// Concurrency: a Sequencer is safe for concurrent use. `on_commit` and every
+// `done` callback run on the sequencer thread and must not block.
+#ifndef GRID_SERVER_LOG_SEQUENCER_H_
+#define GRID_SERVER_LOG_SEQUENCER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "storage/sync.h"
+#include "storage/event_log.h"
+
+namespace grid::server {
+
+class Sequencer {
+ public:
+  struct Options {
+    // Most batches and bytes (serialized client events) in one group.
+    size_t max_group_batches = 4096;
+    size_t max_group_bytes = 32 << 20;
+    // Called on the sequencer thread after every commit group and after
+    // each `idle_tick` without appends (e.g. to sign checkpoints).
+    std::function<void()> after_commit_or_idle;
+    absl::Duration idle_tick = absl::Seconds(1);
+    // Admission rules passed to every Commit (the domain rules); may be
+    // null. Not owned; used on the sequencer thread only.
+    storage::BatchAdmission* admission = nullptr;
+    // Called on the sequencer thread after each commit group with the time
+    // the log's Commit took (write and fsync) and the group's size, for
+    // metrics. May be empty.
+    std::function<void(absl::Duration commit, size_t batches, size_t events)> observe_commit;
+  };
+  using Done = absl::AnyInvocable<void(storage::AppendOutcome) &&>;
+  using OnCommit = std::function<void(const std::vector<storage::RecordPtr>&)>;
+
+  // `log` must outlive the Sequencer. `on_commit` sees every committed group's
+  // records in position order, before the batches' `done` callbacks run.
+  Sequencer(storage::EventLog* log, OnCommit on_commit, Options options);
+  Sequencer(storage::EventLog* log, OnCommit on_commit)
+      : Sequencer(log, std::move(on_commit), Options()) {}
+  ~Sequencer();
+
+  // Starts the writer thread. Batches submitted before Start() wait for it.
+  void Start();
+
+  // Queues `batch`; `done` runs exactly once with its outcome. After Stop()
+  // it runs at once with UNAVAILABLE.
+  void Submit(storage::AppendBatch batch, Done done);
+
+  // Commits everything queued, then stops the thread. Idempotent.
+  void Stop();
+
+  struct Stats {
+    uint64_t groups = 0;   // commit groups written or attempted
+    uint64_t batches = 0;  // batches in them
+    uint64_t queued = 0;   // batches waiting for the next group now
+  };
+  Stats GetStats() const;
+
+ private:
+  struct Pending {
+    storage::AppendBatch batch;
+    Done done;
+    size_t bytes;
+  };
+  void Run();
+
+  storage::EventLog* const log_;
+  const OnCommit on_commit_;
+  const Options options_;
+
+  mutable grid::Mutex mu_;
+  CondVar work_;  // queue_ gained an entry, or stopping_ was set
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace grid::server
+
+#endif  // GRID_SERVER_LOG_SEQUENCER_H_

@@ -1,0 +1,120 @@
+// ServiceContext: what the gRPC services of one gridd share, and the two
+// shapes every call of theirs takes: a unary call admitted by access control
+// (BeginUnary/FinishUnary) and a server stream pumped on the application
+// pool (ServiceWriter).
+#ifndef GRID_SERVER_LOG_SERVICE_CONTEXT_H_
+#define GRID_SERVER_LOG_SERVICE_CONTEXT_H_
+
+#include <utility>  // before Boost.Asio (GCC 12 + C++20)
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "server/access/access.h"
+#include "server/access/worker_grids.h"
+#include "server/log/live_tail.h"
+#include "server/log/sequencer.h"
+#include "server/log/validation.h"
+#include "server/ops/metrics.h"
+#include "server/rpc/pumped_writer.h"
+#include "server/rpc/status.h"
+#include "storage/checkpoint.h"
+#include "storage/event_log.h"
+#include "storage/sync.h"
+
+namespace boost::asio {
+class thread_pool;
+}
+
+namespace grid::server {
+
+// The open Subscribe calls' positions, for the lag metrics.
+class SubscriberSet {
+ public:
+  void Add(const std::atomic<uint64_t>* scanned) {
+    grid::MutexLock l(&mu_);
+    set_.insert(scanned);
+  }
+  void Remove(const std::atomic<uint64_t>* scanned) {
+    grid::MutexLock l(&mu_);
+    set_.erase(scanned);
+  }
+  // The last position each subscriber has scanned through.
+  std::vector<uint64_t> Positions() const {
+    grid::MutexLock l(&mu_);
+    std::vector<uint64_t> out;
+    out.reserve(set_.size());
+    for (const auto* p : set_) out.push_back(p->load(std::memory_order_relaxed));
+    return out;
+  }
+
+ private:
+  mutable grid::Mutex mu_;
+  absl::flat_hash_set<const std::atomic<uint64_t>*> set_ ABSL_GUARDED_BY(mu_);
+};
+
+// What the gRPC services of one gridd (log, projections, admin) share: the
+// log and its writer, the live tail, the application pool, access control,
+// and whether shutdown has begun. All pointers must outlive the services and
+// every RPC they started.
+struct ServiceContext {
+  storage::EventLog* log = nullptr;
+  Sequencer* sequencer = nullptr;
+  LiveTail* tail = nullptr;
+  boost::asio::thread_pool* pool = nullptr;
+  AppendValidator append_validator;
+  // Events at positions from here on were appended with unknown fields
+  // refused (ViewEvent); before it they are parsed and cleaned for callers
+  // below full clearance. GridServer keeps it in the data directory.
+  storage::Position checked_from = UINT64_MAX;
+  const storage::Signer* signer = nullptr;
+  ServerMetrics* metrics = nullptr;  // may be null
+  AccessControl* access = nullptr;
+  // Grid workers' assigned grids for the read paths; null: none narrowed.
+  WorkerGrids* worker_grids = nullptr;
+  // Unary calls that wait (GetProjection's min_position) wait at most this,
+  // whatever deadline the client set.
+  absl::Duration unary_deadline = absl::Seconds(10);
+  SubscriberSet subscribers;
+  std::atomic<bool> stopping{false};
+};
+
+// A server stream of one of the services: pumped on the context's pool,
+// ended by its shutdown, guarded by the call's access grant.
+template <class Message>
+class ServiceWriter : public PumpedWriter<Message, AccessCall> {
+ protected:
+  ServiceWriter(ServiceContext* env, storage::Notifier* notifier)
+      : PumpedWriter<Message, AccessCall>(env->pool, &env->stopping, notifier), env_(env) {}
+  ServiceContext* const env_;
+};
+
+// Admits a unary call (access.h), or finishes `reactor` with the refusal
+// and returns null.
+inline std::shared_ptr<AccessCall> BeginUnary(ServiceContext* env, grpc::CallbackServerContext* ctx,
+                                              grpc::ServerUnaryReactor* reactor, Rpc rpc,
+                                              std::string scope) {
+  auto call = env->access->Begin(ctx, rpc, std::move(scope));
+  if (!call.ok()) {
+    reactor->Finish(ToGrpc(call.status()));
+    return nullptr;
+  }
+  return std::shared_ptr<AccessCall>(std::move(*call));
+}
+
+// Finishes an admitted unary call, auditing its outcome.
+inline void FinishUnary(grpc::ServerUnaryReactor* reactor, AccessCall* call,
+                        const grpc::Status& status) {
+  call->Done(status);
+  reactor->Finish(status);
+}
+
+}  // namespace grid::server
+
+#endif  // GRID_SERVER_LOG_SERVICE_CONTEXT_H_

@@ -1,0 +1,32 @@
+// google.protobuf.Timestamp <-> absl::Time: the one conversion. Exact to
+// the nanosecond, also before 1970 (a Timestamp's nanos are never negative).
+#ifndef GRID_STORAGE_PROTO_TIME_H_
+#define GRID_STORAGE_PROTO_TIME_H_
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include <cstdint>
+
+#include "absl/time/time.h"
+
+namespace grid {
+
+inline google::protobuf::Timestamp ToProtoTime(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t s = absl::ToUnixSeconds(t);  // rounds toward the past
+  ts.set_seconds(s);
+  ts.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(s))));
+  return ts;
+}
+
+inline absl::Time FromProtoTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// Cut to the microsecond (toward the past): the precision of the times
+// gridd records (recorded_at, checkpoint and audit times).
+inline absl::Time ToMicros(absl::Time t) { return absl::FromUnixMicros(absl::ToUnixMicros(t)); }
+
+}  // namespace grid
+
+#endif  // GRID_STORAGE_PROTO_TIME_H_
