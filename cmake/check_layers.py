@@ -17,7 +17,7 @@ import sys
 # layer: (files, the layers it may include). Lower layers first.
 LAYERS = [
     ("storage", ["storage/*"], []),
-    ("domain", ["domain/*"], ["storage"]),
+    ("domain", ["domain/*", "domain/aggregates/*", "domain/projections/*"], ["storage"]),
     ("access_core", ["server/access/access_policy.*", "server/access/redact.*"], ["domain"]),
     ("log_core", ["server/log/sequencer.*", "server/log/live_tail.*", "server/log/validation.*",
                   "server/log/filter.*", "server/log/checkpointer.*", "server/log/admission.*"],
