@@ -7,7 +7,7 @@ ARGS  ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps configure build run test test-asan test-tsan check-strict check-tidy fuzz soak clean
+.PHONY: all deps configure build run test test-asan test-tsan check-strict check-tidy check-format format fuzz soak clean
 
 all: build
 
@@ -67,6 +67,14 @@ check-tidy: check-strict
 	else files=$$(git diff-tree --no-commit-id --name-only --diff-filter=AM -r HEAD -- '*.cc'); fi; \
 	echo "clang-tidy: $$(echo $$files | wc -w) file(s)"; \
 	for f in $$files; do clang-tidy -p build-clang --quiet "$$f" 2>/dev/null || exit 1; done
+
+# Every C++ file as clang-format-14 makes it (.clang-format); `make format`
+# rewrites them so.
+FORMAT_FILES = $$(git ls-files '*.cc' '*.h')
+check-format: deps
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "clang-format: every file as formatted"
+format:
+	@clang-format -i $(FORMAT_FILES)
 
 # libFuzzer targets (clang, ASan+UBSan) from the committed seed corpus;
 # CI runs them for 30 s each, `make fuzz` for 10 minutes each.

@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
 #include "storage/big_endian.h"
-#include "storage/proto_time.h"
 #include "storage/checkpoint.h"
+#include "storage/proto_time.h"
 
 namespace grid::client {
 namespace {
@@ -18,8 +18,7 @@ constexpr uint32_t kMaxRecord = 64 << 20;
 
 }  // namespace
 
-ExportWriter::ExportWriter(std::FILE* f, storage::Position first, const storage::Digest& prev)
-    : f_(f) {
+ExportWriter::ExportWriter(std::FILE* f, storage::Position first, const storage::Digest& prev) : f_(f) {
   std::string header(kMagic);
   storage::PutBigEndian64(&header, first);
   header.append(reinterpret_cast<const char*>(prev.data()), prev.size());
@@ -36,8 +35,7 @@ absl::Status ExportWriter::Put(uint32_t tag, std::string_view data) {
   const uint32_t n = static_cast<uint32_t>(data.size()) | tag;
   unsigned char len[4];
   storage::PutBigEndian32(len, n);
-  if (std::fwrite(len, 1, 4, f_) != 4 ||
-      std::fwrite(data.data(), 1, data.size(), f_) != data.size()) {
+  if (std::fwrite(len, 1, 4, f_) != 4 || std::fwrite(data.data(), 1, data.size(), f_) != data.size()) {
     return absl::UnavailableError(absl::StrCat("write export: ", std::strerror(errno)));
   }
   return absl::OkStatus();
@@ -127,8 +125,8 @@ absl::Status AuditVerifier::AddCheckpoint(const grid::v1::SignedCheckpoint& cp) 
     return absl::OkStatus();
   }
   if (cp.position() + 1 != next_) {
-    return absl::DataLossError(absl::StrCat("position ", cp.position(),
-                                            ": checkpoint out of order (at ", next_ - 1, ")"));
+    return absl::DataLossError(
+        absl::StrCat("position ", cp.position(), ": checkpoint out of order (at ", next_ - 1, ")"));
   }
   return Check(cp);
 }
@@ -142,8 +140,8 @@ absl::Status AuditVerifier::Check(const grid::v1::SignedCheckpoint& cp) {
   }
   const std::string chain(reinterpret_cast<const char*>(chain_.data()), chain_.size());
   if (cp.chain() != chain) {
-    return absl::DataLossError(absl::StrCat(
-        "position ", cp.position(), ": the signed checkpoint's chain differs from the replay"));
+    return absl::DataLossError(
+        absl::StrCat("position ", cp.position(), ": the signed checkpoint's chain differs from the replay"));
   }
   if (cp.chain().size() != 32) {
     return absl::DataLossError(absl::StrCat("position ", cp.position(), ": malformed checkpoint"));
@@ -152,8 +150,7 @@ absl::Status AuditVerifier::Check(const grid::v1::SignedCheckpoint& cp) {
     storage::Digest d;
     std::memcpy(d.data(), cp.chain().data(), 32);
     absl::Status s = storage::VerifySignature(
-        *public_key_, storage::CheckpointMessage(cp.position(), d, FromProtoTime(cp.time())),
-        cp.signature());
+        *public_key_, storage::CheckpointMessage(cp.position(), d, FromProtoTime(cp.time())), cp.signature());
     if (!s.ok()) {
       return absl::DataLossError(
           absl::StrCat("position ", cp.position(), ": checkpoint signature does not verify"));
@@ -173,8 +170,7 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
   for (;;) {
     auto kind = (*reader)->Next(&data);
     if (!kind.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("position ", v.next(), ": ", kind.status().message()));
+      return absl::DataLossError(absl::StrCat("position ", v.next(), ": ", kind.status().message()));
     }
     if (*kind == ExportReader::Kind::kEnd) break;
     if (*kind == ExportReader::Kind::kEvent) {
@@ -188,17 +184,15 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
         // bytes still extend the chain. Name the record that was changed.
         AuditVerifier probe = v;
         if (probe.AddEvent(data).ok()) {
-          return absl::DataLossError(absl::StrCat(
-              "position ", v.next(), ": record header is damaged (marked as a checkpoint)"));
+          return absl::DataLossError(
+              absl::StrCat("position ", v.next(), ": record header is damaged (marked as a checkpoint)"));
         }
-        return absl::DataLossError(
-            absl::StrCat("position ", v.next() - 1, ": checkpoint record is damaged"));
+        return absl::DataLossError(absl::StrCat("position ", v.next() - 1, ": checkpoint record is damaged"));
       }
       // In an export a checkpoint follows the event it signs.
       if (cp.position() + 1 != v.next()) {
-        return absl::DataLossError(absl::StrCat("position ", v.next() - 1,
-                                                ": checkpoint record names position ",
-                                                cp.position()));
+        return absl::DataLossError(
+            absl::StrCat("position ", v.next() - 1, ": checkpoint record names position ", cp.position()));
       }
       if (absl::Status s = v.AddCheckpoint(cp); !s.ok()) return s;
     }

@@ -59,7 +59,7 @@ struct AuditReport {
   storage::Position first = 1;
   uint64_t events = 0;
   storage::Digest chain_head{};
-  uint64_t checkpoints = 0;             // checkpoints verified
+  uint64_t checkpoints = 0;              // checkpoints verified
   storage::Position signed_through = 0;  // last position under a verified signature
 };
 
@@ -71,8 +71,7 @@ class AuditVerifier {
  public:
   // `public_key`: raw 32-byte Ed25519 key, or nullopt to check checkpoints'
   // chains only.
-  AuditVerifier(storage::Position first, const storage::Digest& prev,
-                std::optional<std::string> public_key);
+  AuditVerifier(storage::Position first, const storage::Digest& prev, std::optional<std::string> public_key);
 
   absl::Status AddEvent(std::string_view wire);
   // A checkpoint for the last event added, or for one still to come.

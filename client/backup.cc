@@ -81,8 +81,8 @@ absl::Status CheckFiles(const fs::path& root, const grid::v1::BackupManifest& m,
     });
     if (!hash.ok()) return absl::DataLossError(hash.status().message());
     if (size != f->size() || *hash != f->sha256_hex()) {
-      return absl::DataLossError(absl::StrCat(rel, " does not match the manifest (size ", size,
-                                              ", expected ", f->size(), ")"));
+      return absl::DataLossError(
+          absl::StrCat(rel, " does not match the manifest (size ", size, ", expected ", f->size(), ")"));
     }
   }
   return absl::OkStatus();
@@ -139,8 +139,8 @@ absl::StatusOr<grid::v1::BackupManifest> WriteBackup(Client& client, const std::
       }
     }
     if (c.offset() != expected_offset) {
-      local = absl::DataLossError(absl::StrCat(current, ": chunk at offset ", c.offset(),
-                                               ", expected ", expected_offset));
+      local = absl::DataLossError(
+          absl::StrCat(current, ": chunk at offset ", c.offset(), ", expected ", expected_offset));
       return false;
     }
     out.write(c.data().data(), static_cast<std::streamsize>(c.data().size()));
@@ -171,8 +171,8 @@ absl::StatusOr<grid::v1::BackupManifest> RestoreBackup(const std::string& backup
   const fs::path from(backup_dir), to(data_dir);
   std::ifstream in(from / kManifest);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat(backup_dir, " has no ", kManifest,
-                                            ": not a gridlog backup (gridctl admin backup)"));
+    return absl::NotFoundError(
+        absl::StrCat(backup_dir, " has no ", kManifest, ": not a gridlog backup (gridctl admin backup)"));
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -189,15 +189,14 @@ absl::StatusOr<grid::v1::BackupManifest> RestoreBackup(const std::string& backup
   fs::remove_all(partial, ec);
   for (const auto& f : manifest.files()) {
     const fs::path rel(f.path());
-    const fs::path dest = absl::StartsWith(f.path(), "log/")
-                              ? partial / fs::relative(rel, "log")
-                              : partial / rel;
+    const fs::path dest =
+        absl::StartsWith(f.path(), "log/") ? partial / fs::relative(rel, "log") : partial / rel;
     fs::create_directories(dest.parent_path(), ec);
     if (ec) return IoError("creating " + dest.parent_path().string(), ec);
     fs::copy_file(from / rel, dest, ec);
     if (ec) return IoError("copying " + f.path(), ec);
   }
-  ::sync();  // the restored files are on disk before the folder appears
+  ::sync();            // the restored files are on disk before the folder appears
   fs::remove(to, ec);  // an empty folder given as the target
   fs::rename(partial, to, ec);
   if (ec) return IoError("renaming " + partial.string(), ec);

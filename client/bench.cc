@@ -92,7 +92,8 @@ class Ticker {
         std::cerr << "\r" << label_ << ": " << done_.load();
         if (total_ > 0) std::cerr << "/" << total_;
         std::cerr << "   " << std::flush;
-        for (int i = 0; i < 5 && !stop_.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int i = 0; i < 5 && !stop_.load(); ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       std::cerr << "\r" << std::string(label_.size() + 30, ' ') << "\r" << std::flush;
     });
@@ -124,7 +125,8 @@ int FindListener(int port) {
       if (f.size() < 10 || f[3] != "0A") continue;  // 0A = LISTEN
       const size_t colon = f[1].rfind(':');
       int p = 0;
-      if (colon == std::string::npos || !absl::SimpleHexAtoi(f[1].substr(colon + 1), &p) || p != port) continue;
+      if (colon == std::string::npos || !absl::SimpleHexAtoi(f[1].substr(colon + 1), &p) || p != port)
+        continue;
       inodes.insert(absl::StrCat("socket:[", f[9], "]"));
     }
   }
@@ -351,7 +353,8 @@ AppendStats DriveThreads(grid::v1::Log::Stub& stub, std::vector<Lane>& lanes, co
 // given, gets the start time of every call (per lane, per call); `max_seconds`
 // stops starting calls after that long.
 AppendStats DriveAsync(grid::v1::Log::Stub& stub, std::vector<Lane>& lanes, double rate, double max_seconds,
-                       std::vector<std::unique_ptr<std::atomic<int64_t>[]>>* send_ns, const std::string& label) {
+                       std::vector<std::unique_ptr<std::atomic<int64_t>[]>>* send_ns,
+                       const std::string& label) {
   struct Call {
     grpc::ClientContext ctx;
     grid::v1::AppendResponse resp;
@@ -397,9 +400,10 @@ AppendStats DriveAsync(grid::v1::Log::Stub& stub, std::vector<Lane>& lanes, doub
     }
     void* tag = nullptr;
     bool ok = false;
-    const auto deadline = (interval > 0 && !ready.empty())
-                              ? std::chrono::system_clock::now() + std::chrono::nanoseconds(std::max<int64_t>(0, due - now))
-                              : std::chrono::system_clock::now() + std::chrono::seconds(1);
+    const auto deadline =
+        (interval > 0 && !ready.empty())
+            ? std::chrono::system_clock::now() + std::chrono::nanoseconds(std::max<int64_t>(0, due - now))
+            : std::chrono::system_clock::now() + std::chrono::seconds(1);
     if (cq.AsyncNext(&tag, &ok, deadline) != grpc::CompletionQueue::GOT_EVENT) continue;
     std::unique_ptr<Call> call(static_cast<Call*>(tag));
     --in_flight;
@@ -419,7 +423,8 @@ AppendStats DriveAsync(grid::v1::Log::Stub& stub, std::vector<Lane>& lanes, doub
   return stats;
 }
 
-Row AppendRow(const std::string& mode, AppendStats& s, const std::vector<Lane>& lanes, int clients, int per_call) {
+Row AppendRow(const std::string& mode, AppendStats& s, const std::vector<Lane>& lanes, int clients,
+              int per_call) {
   uint64_t bytes = 0, events = 0;
   for (const Lane& l : lanes) bytes += l.bytes, events += l.events;
   Row row("append");
@@ -448,7 +453,7 @@ struct Knobs {
   uint64_t events = 0;  // 0 = per-workload default
   int subscribers = 64;
   double rate = 5000;
-  double seconds = 0;   // 0 = per-workload default
+  double seconds = 0;  // 0 = per-workload default
   int subscriptions = 1000;
   int queries = 2000;
 };
@@ -460,8 +465,12 @@ struct Bench {
   std::unique_ptr<grid::v1::Log::Stub> stub;
   int next_lane = 0;
 
-  uint64_t Events(uint64_t full, uint64_t quick) const { return k.events ? k.events : c.quick ? quick : full; }
-  double Seconds(double full, double quick) const { return k.seconds > 0 ? k.seconds : c.quick ? quick : full; }
+  uint64_t Events(uint64_t full, uint64_t quick) const {
+    return k.events ? k.events : c.quick ? quick : full;
+  }
+  double Seconds(double full, double quick) const {
+    return k.seconds > 0 ? k.seconds : c.quick ? quick : full;
+  }
 
   // After a timed run: how far the projections were behind `head`, and how
   // long they then took to fold through it (they yield to appends on a
@@ -470,7 +479,8 @@ struct Bench {
     auto list = client->ListProjections();
     if (!list.ok()) return;
     uint64_t lag = 0;
-    for (const auto& p : list->projections()) lag = std::max(lag, head > p.position() ? head - p.position() : 0);
+    for (const auto& p : list->projections())
+      lag = std::max(lag, head > p.position() ? head - p.position() : 0);
     const int64_t t0 = NowNs();
     while (lag > 0 && SecondsSince(t0) < 600) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -491,7 +501,8 @@ struct Bench {
   }
 
   int Append() {
-    std::vector<std::string> modes = k.modes.empty() ? std::vector<std::string>{"unary", "batch", "pipelined"} : k.modes;
+    std::vector<std::string> modes =
+        k.modes.empty() ? std::vector<std::string>{"unary", "batch", "pipelined"} : k.modes;
     for (const std::string& mode : modes) {
       std::vector<Lane> lanes;
       AppendStats s;
@@ -590,8 +601,8 @@ struct Bench {
               for (const std::string& wire : r.events()) {
                 int lane = 0;
                 size_t call = 0;
-                if (!ParseBenchId(EventIdOf(wire), c.run, &lane, &call) || lane < base || lane - base >= kLanes ||
-                    call >= lanes[lane - base].body.size()) {
+                if (!ParseBenchId(EventIdOf(wire), c.run, &lane, &call) || lane < base ||
+                    lane - base >= kLanes || call >= lanes[lane - base].body.size()) {
                   continue;
                 }
                 const int64_t sent = send_ns[lane - base][call].load(std::memory_order_acquire);
@@ -814,7 +825,8 @@ struct Bench {
         .Num("rss_before_mib", std::round(before))
         .Num("rss_with_mib", std::round(with))
         .Num("rss_added_mib", std::round(with - before))
-        .Num("kib_per_subscription", open ? std::round((with - before) * 1024 / static_cast<double>(open)) : 0)
+        .Num("kib_per_subscription",
+             open ? std::round((with - before) * 1024 / static_cast<double>(open)) : 0)
         .Print(c.json);
     return open == static_cast<size_t>(n) ? 0 : 1;
   }
@@ -840,8 +852,8 @@ struct Bench {
           [&](const grid::v1::RawSubscribeResponse& r) {
             read += r.events_size();
             fell_behind += r.fell_behind() ? 1 : 0;
-            std::this_thread::sleep_for(std::chrono::microseconds(
-                static_cast<int64_t>(1e6 * r.events_size() / (rate / 10))));
+            std::this_thread::sleep_for(
+                std::chrono::microseconds(static_cast<int64_t>(1e6 * r.events_size() / (rate / 10))));
             return true;
           },
           &ctx);
@@ -904,19 +916,20 @@ int RunBench(int argc, char** argv) {
       "server", po::value(&b.c.server)->default_value("127.0.0.1:7443"), "gridd address host:port")(
       "output", po::value(&output)->default_value("table"), "table or json (one JSON object per line)")(
       "quick", "small counts and short runs: a smoke test, not a measurement")(
-      "mode", po::value(&b.k.modes)->composing(), "append: unary, batch or pipelined (repeatable; default all)")(
+      "mode", po::value(&b.k.modes)->composing(),
+      "append: unary, batch or pipelined (repeatable; default all)")(
       "clients", po::value(&b.k.clients)->default_value(b.k.clients), "append unary: concurrent callers")(
       "batch_clients", po::value(&b.k.batch_clients)->default_value(b.k.batch_clients),
-      "append batch and fill: concurrent callers")(
-      "batch", po::value(&b.k.batch)->default_value(b.k.batch), "append batch: events per call")(
+      "append batch and fill: concurrent callers")("batch", po::value(&b.k.batch)->default_value(b.k.batch),
+                                                   "append batch: events per call")(
       "inflight", po::value(&b.k.inflight)->default_value(b.k.inflight), "append pipelined: calls in flight")(
       "events", po::value(&b.k.events), "events to append (append, fill) or most to read (replay)")(
       "subscribers", po::value(&b.k.subscribers)->default_value(b.k.subscribers), "fanout: live subscribers")(
       "rate", po::value(&b.k.rate)->default_value(b.k.rate), "fanout, slow: appends per second")(
       "seconds", po::value(&b.k.seconds), "fanout, slow: how long to append")(
       "subscriptions", po::value(&b.k.subscriptions)->default_value(b.k.subscriptions),
-      "idle: subscriptions to hold open")(
-      "queries", po::value(&b.k.queries)->default_value(b.k.queries), "projection: reads of each kind")(
+      "idle: subscriptions to hold open")("queries", po::value(&b.k.queries)->default_value(b.k.queries),
+                                          "projection: reads of each kind")(
       "photos", po::value(&b.c.photos)->default_value(b.c.photos), "photo references per phone report")(
       "pid", po::value(&b.c.pid), "gridd's pid for RSS (default: found by the --server port)")(
       "run", po::value(&b.c.run), "prefix of this run's counties and event ids (default: random)")(
@@ -963,8 +976,9 @@ int RunBench(int argc, char** argv) {
   }
   if (workloads.empty()) workloads = {"append", "fanout", "replay", "projection", "idle", "slow"};
   const std::map<std::string, int (Bench::*)()> table = {
-      {"append", &Bench::Append}, {"fanout", &Bench::Fanout},         {"replay", &Bench::Replay},
-      {"projection", &Bench::Projection}, {"idle", &Bench::Idle}, {"slow", &Bench::Slow},
+      {"append", &Bench::Append}, {"fanout", &Bench::Fanout},
+      {"replay", &Bench::Replay}, {"projection", &Bench::Projection},
+      {"idle", &Bench::Idle},     {"slow", &Bench::Slow},
       {"fill", &Bench::Fill}};
   for (const std::string& w : workloads) {
     if (!table.contains(w)) {

@@ -12,17 +12,14 @@ namespace {
 
 absl::Status FromGrpc(const grpc::Status& s) {
   if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      s.error_message());
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
 // Runs one server-streaming call by method name, parsing each response as
 // `Resp`. Used with the typed responses and with their raw twins.
 template <typename Resp>
-absl::Status StreamCall(const std::shared_ptr<grpc::Channel>& channel,
-                        const std::string& method,
-                        const google::protobuf::Message& request,
-                        grpc::ClientContext* caller_ctx,
+absl::Status StreamCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                        const google::protobuf::Message& request, grpc::ClientContext* caller_ctx,
                         const std::function<bool(const Resp&)>& on_message) {
   grpc::GenericStub stub(channel);
   grpc::ClientContext own_ctx;
@@ -84,8 +81,7 @@ absl::Status StreamCall(const std::shared_ptr<grpc::Channel>& channel,
 
 }  // namespace
 
-std::unique_ptr<Client> Client::Connect(const std::string& target,
-                                        const Credentials& credentials) {
+std::unique_ptr<Client> Client::Connect(const std::string& target, const Credentials& credentials) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   std::shared_ptr<grpc::ChannelCredentials> channel = grpc::InsecureChannelCredentials();
@@ -96,23 +92,19 @@ std::unique_ptr<Client> Client::Connect(const std::string& target,
     ssl.pem_private_key = credentials.key_pem;
     channel = grpc::SslCredentials(ssl);
     if (!credentials.token.empty()) {
-      channel = grpc::CompositeChannelCredentials(
-          channel, grpc::AccessTokenCredentials(credentials.token));
+      channel = grpc::CompositeChannelCredentials(channel, grpc::AccessTokenCredentials(credentials.token));
     }
   }
   return std::make_unique<Client>(grpc::CreateCustomChannel(target, channel, args));
 }
 
-Client::Client(std::shared_ptr<grpc::Channel> channel)
-    : channel_(std::move(channel)) {}
+Client::Client(std::shared_ptr<grpc::Channel> channel) : channel_(std::move(channel)) {}
 Client::~Client() = default;
 
-absl::StatusOr<grid::v1::AppendResponse> Client::Append(
-    const grid::v1::AppendRequest& request) {
+absl::StatusOr<grid::v1::AppendResponse> Client::Append(const grid::v1::AppendRequest& request) {
   auto stub = grid::v1::Log::NewStub(channel_);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   absl::ToChronoMilliseconds(timeout_));
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
   grid::v1::AppendResponse resp;
   grpc::Status s = stub->Append(&ctx, request, &resp);
   if (!s.ok()) return FromGrpc(s);
@@ -122,16 +114,14 @@ absl::StatusOr<grid::v1::AppendResponse> Client::Append(
 absl::StatusOr<grid::v1::LogStatus> Client::GetStatus() {
   auto stub = grid::v1::Log::NewStub(channel_);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   absl::ToChronoMilliseconds(timeout_));
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
   grid::v1::LogStatus resp;
   grpc::Status s = stub->GetStatus(&ctx, grid::v1::GetStatusRequest(), &resp);
   if (!s.ok()) return FromGrpc(s);
   return resp;
 }
 
-absl::StatusOr<std::vector<grid::v1::SignedCheckpoint>> Client::ListCheckpoints(
-    storage::Position from) {
+absl::StatusOr<std::vector<grid::v1::SignedCheckpoint>> Client::ListCheckpoints(storage::Position from) {
   auto stub = grid::v1::Log::NewStub(channel_);
   std::vector<grid::v1::SignedCheckpoint> out;
   for (;;) {
@@ -189,68 +179,59 @@ absl::Status Client::SubscribeProjection(
       channel_, "/grid.v1.Projections/SubscribeProjection", request, context, on_message);
 }
 
-absl::Status Client::Backup(
-    const std::function<bool(const grid::v1::BackupChunk&)>& on_message) {
-  return StreamCall<grid::v1::BackupChunk>(channel_, "/grid.v1.Admin/Backup",
-                                           grid::v1::BackupRequest(), nullptr, on_message);
+absl::Status Client::Backup(const std::function<bool(const grid::v1::BackupChunk&)>& on_message) {
+  return StreamCall<grid::v1::BackupChunk>(channel_, "/grid.v1.Admin/Backup", grid::v1::BackupRequest(),
+                                           nullptr, on_message);
 }
 
-absl::Status Client::ReadAudit(
-    const grid::v1::ReadAuditRequest& request,
-    const std::function<bool(const grid::v1::ReadAuditResponse&)>& on_message) {
-  return StreamCall<grid::v1::ReadAuditResponse>(channel_, "/grid.v1.Admin/ReadAudit", request,
-                                                 nullptr, on_message);
+absl::Status Client::ReadAudit(const grid::v1::ReadAuditRequest& request,
+                               const std::function<bool(const grid::v1::ReadAuditResponse&)>& on_message) {
+  return StreamCall<grid::v1::ReadAuditResponse>(channel_, "/grid.v1.Admin/ReadAudit", request, nullptr,
+                                                 on_message);
 }
 
-absl::Status Client::Read(
-    const grid::v1::ReadRequest& request,
-    const std::function<bool(const grid::v1::ReadResponse&)>& on_message) {
-  return StreamCall<grid::v1::ReadResponse>(channel_, "/grid.v1.Log/Read",
-                                            request, nullptr, on_message);
+absl::Status Client::Read(const grid::v1::ReadRequest& request,
+                          const std::function<bool(const grid::v1::ReadResponse&)>& on_message) {
+  return StreamCall<grid::v1::ReadResponse>(channel_, "/grid.v1.Log/Read", request, nullptr, on_message);
 }
 
-absl::Status Client::ReadRaw(
-    const grid::v1::ReadRequest& request,
-    const std::function<bool(const grid::v1::RawReadResponse&)>& on_message) {
-  return StreamCall<grid::v1::RawReadResponse>(channel_, "/grid.v1.Log/Read",
-                                               request, nullptr, on_message);
+absl::Status Client::ReadRaw(const grid::v1::ReadRequest& request,
+                             const std::function<bool(const grid::v1::RawReadResponse&)>& on_message) {
+  return StreamCall<grid::v1::RawReadResponse>(channel_, "/grid.v1.Log/Read", request, nullptr, on_message);
 }
 
-absl::Status Client::Subscribe(
-    const grid::v1::SubscribeRequest& request,
-    const std::function<bool(const grid::v1::SubscribeResponse&)>& on_message,
-    grpc::ClientContext* context) {
-  return StreamCall<grid::v1::SubscribeResponse>(
-      channel_, "/grid.v1.Log/Subscribe", request, context, on_message);
+absl::Status Client::Subscribe(const grid::v1::SubscribeRequest& request,
+                               const std::function<bool(const grid::v1::SubscribeResponse&)>& on_message,
+                               grpc::ClientContext* context) {
+  return StreamCall<grid::v1::SubscribeResponse>(channel_, "/grid.v1.Log/Subscribe", request, context,
+                                                 on_message);
 }
 
 absl::Status Client::SubscribeRaw(
     const grid::v1::SubscribeRequest& request,
     const std::function<bool(const grid::v1::RawSubscribeResponse&)>& on_message,
     grpc::ClientContext* context) {
-  return StreamCall<grid::v1::RawSubscribeResponse>(
-      channel_, "/grid.v1.Log/Subscribe", request, context, on_message);
+  return StreamCall<grid::v1::RawSubscribeResponse>(channel_, "/grid.v1.Log/Subscribe", request, context,
+                                                    on_message);
 }
 
 absl::Status ChainVerifier::Add(std::string_view wire) {
   auto parts = storage::SplitWire(wire);
   if (!parts.ok()) {
-    return absl::DataLossError(absl::StrCat("position ", next_, ": ",
-                                            parts.status().message()));
+    return absl::DataLossError(absl::StrCat("position ", next_, ": ", parts.status().message()));
   }
   auto position = storage::StoredPosition(parts->stored);
   if (!position.ok()) {
     return absl::DataLossError(absl::StrCat("position ", next_, ": record does not parse"));
   }
   if (*position != next_) {
-    return absl::DataLossError(absl::StrCat("position ", next_, ": record says position ",
-                                            *position));
+    return absl::DataLossError(absl::StrCat("position ", next_, ": record says position ", *position));
   }
   const storage::Digest expect = storage::ChainLink(chain_, next_, parts->stored);
   if (expect != parts->chain) {
-    return absl::DataLossError(absl::StrCat(
-        "position ", next_, ": chain does not recompute (record has ",
-        storage::ToHex(parts->chain), ", recomputed ", storage::ToHex(expect), ")"));
+    return absl::DataLossError(absl::StrCat("position ", next_, ": chain does not recompute (record has ",
+                                            storage::ToHex(parts->chain), ", recomputed ",
+                                            storage::ToHex(expect), ")"));
   }
   chain_ = expect;
   ++next_;

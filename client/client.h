@@ -44,8 +44,7 @@ class Client {
   // Connects lazily to `target` ("host:port"): plaintext without
   // credentials, TLS when `credentials` has a CA or a certificate. A token
   // is only ever sent over TLS.
-  static std::unique_ptr<Client> Connect(const std::string& target,
-                                         const Credentials& credentials = {});
+  static std::unique_ptr<Client> Connect(const std::string& target, const Credentials& credentials = {});
   explicit Client(std::shared_ptr<grpc::Channel> channel);
   ~Client();
 
@@ -54,31 +53,26 @@ class Client {
   // For callers that drive their own (e.g. asynchronous) stubs.
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
-  absl::StatusOr<grid::v1::AppendResponse> Append(
-      const grid::v1::AppendRequest& request);
+  absl::StatusOr<grid::v1::AppendResponse> Append(const grid::v1::AppendRequest& request);
   absl::StatusOr<grid::v1::LogStatus> GetStatus();
   // Every signed checkpoint with position >= `from` (all pages).
-  absl::StatusOr<std::vector<grid::v1::SignedCheckpoint>> ListCheckpoints(
-      storage::Position from);
+  absl::StatusOr<std::vector<grid::v1::SignedCheckpoint>> ListCheckpoints(storage::Position from);
 
   absl::Status Read(const grid::v1::ReadRequest& request,
                     const std::function<bool(const grid::v1::ReadResponse&)>& on_message);
   // The same call, keeping each event as the exact bytes the server sent.
-  absl::Status ReadRaw(
-      const grid::v1::ReadRequest& request,
-      const std::function<bool(const grid::v1::RawReadResponse&)>& on_message);
+  absl::Status ReadRaw(const grid::v1::ReadRequest& request,
+                       const std::function<bool(const grid::v1::RawReadResponse&)>& on_message);
 
   // Runs until `on_message` returns false, the server ends the stream, or
   // `context` (optional, owned by the caller) is cancelled from another thread.
-  absl::Status Subscribe(
-      const grid::v1::SubscribeRequest& request,
-      const std::function<bool(const grid::v1::SubscribeResponse&)>& on_message,
-      grpc::ClientContext* context = nullptr);
+  absl::Status Subscribe(const grid::v1::SubscribeRequest& request,
+                         const std::function<bool(const grid::v1::SubscribeResponse&)>& on_message,
+                         grpc::ClientContext* context = nullptr);
   // The same call, keeping each event as the bytes the server sent.
-  absl::Status SubscribeRaw(
-      const grid::v1::SubscribeRequest& request,
-      const std::function<bool(const grid::v1::RawSubscribeResponse&)>& on_message,
-      grpc::ClientContext* context = nullptr);
+  absl::Status SubscribeRaw(const grid::v1::SubscribeRequest& request,
+                            const std::function<bool(const grid::v1::RawSubscribeResponse&)>& on_message,
+                            grpc::ClientContext* context = nullptr);
 
   // Projections (grid.v1.Projections).
   absl::StatusOr<grid::v1::GetProjectionResponse> GetProjection(
@@ -108,8 +102,7 @@ class ChainVerifier {
  public:
   // `first` is the position of the first record to come; `prev` the chain
   // value of the record before it (kGenesisChain when first == 1).
-  explicit ChainVerifier(storage::Position first = 1,
-                         storage::Digest prev = storage::kGenesisChain)
+  explicit ChainVerifier(storage::Position first = 1, storage::Digest prev = storage::kGenesisChain)
       : next_(first), chain_(prev) {}
 
   // DATA_LOSS naming the position if the record is malformed, is not the

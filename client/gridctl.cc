@@ -17,15 +17,15 @@
 // --output table|json (json by default, table for projections and bench).
 // Events are JSON (protobuf's mapping), one per argument or one per stdin
 // line; json output is one object per line. Errors whose cause is likely
-// outside gridctl (no server, a timeout) come with a hint. Exit status: 0 ok, 1 the server or the data said no,
-// 2 bad usage.
+// outside gridctl (no server, a timeout) come with a hint. Exit status: 0 ok, 1 the server or the data said
+// no, 2 bad usage.
 #include <grpc/support/log.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
 #include <boost/program_options.hpp>
 #include <cstdlib>
 #include <fstream>
-#include <sys/stat.h>
 
 #include <iostream>
 #include <map>
@@ -38,16 +38,16 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "storage/checkpoint.h"
-#include "storage/proto_time.h"
 #include "client/audit.h"
 #include "client/backup.h"
 #include "client/bench.h"
-#include "client/progress.h"
 #include "client/client.h"
 #include "client/json.h"
 #include "client/output.h"
+#include "client/progress.h"
 #include "domain/simulator.h"
+#include "storage/checkpoint.h"
+#include "storage/proto_time.h"
 
 namespace po = boost::program_options;
 using grid::client::Client;
@@ -90,17 +90,16 @@ bool ReadFile(const std::string& path, std::string* out) {
 
 // Prints the error, with a hint where the cause is likely outside gridctl.
 int Fail(const absl::Status& s) {
-  std::cerr << "gridctl: " << absl::StatusCodeToString(s.code()) << ": "
-            << s.message() << "\n";
+  std::cerr << "gridctl: " << absl::StatusCodeToString(s.code()) << ": " << s.message() << "\n";
   const std::string msg(s.message());
   if (s.code() == absl::StatusCode::kUnavailable &&
-      (absl::StrContains(msg, "andshake") || absl::StrContains(msg, "SSL") ||
-       absl::StrContains(msg, "ssl") || absl::StrContains(msg, "ertificate"))) {
+      (absl::StrContains(msg, "andshake") || absl::StrContains(msg, "SSL") || absl::StrContains(msg, "ssl") ||
+       absl::StrContains(msg, "ertificate"))) {
     std::cerr << "hint: TLS with " << g_server
               << " failed: --ca must be the CA that signed gridd's certificate, for the address "
                  "you connect to; if gridd asks for client certificates, give --cert and --key\n";
   } else if (s.code() == absl::StatusCode::kUnavailable &&
-      (msg.find("onnect") != std::string::npos || msg.find("resolve") != std::string::npos)) {
+             (msg.find("onnect") != std::string::npos || msg.find("resolve") != std::string::npos)) {
     if (absl::StrContains(msg, "Socket closed")) {
       std::cerr << "hint: gridd at " << g_server
                 << " closed the connection: if it serves TLS, give --ca (and --cert and --key "
@@ -132,8 +131,7 @@ int Fail(const absl::Status& s) {
 std::string RandomId() {
   std::random_device rd;
   std::mt19937_64 gen((uint64_t{rd()} << 32) ^ rd());
-  return absl::StrCat("ctl-", absl::Hex(gen(), absl::kZeroPad16),
-                      absl::Hex(gen(), absl::kZeroPad16));
+  return absl::StrCat("ctl-", absl::Hex(gen(), absl::kZeroPad16), absl::Hex(gen(), absl::kZeroPad16));
 }
 
 bool ParseTime(const std::string& s, google::protobuf::Timestamp* out) {
@@ -146,16 +144,13 @@ bool ParseTime(const std::string& s, google::protobuf::Timestamp* out) {
 
 // Parses the options after the subcommand. Returns false (and prints) on
 // --help or an error; `code` is the exit status then.
-bool ParseArgs(int argc, char** argv, po::options_description& desc,
-               po::positional_options_description* pos, po::variables_map& vm,
-               int* code, const char* default_output = "json") {
+bool ParseArgs(int argc, char** argv, po::options_description& desc, po::positional_options_description* pos,
+               po::variables_map& vm, int* code, const char* default_output = "json") {
   desc.add_options()("help", "show this help")(
-      "server", po::value<std::string>()->default_value("127.0.0.1:7443"),
-      "gridd address host:port")(
+      "server", po::value<std::string>()->default_value("127.0.0.1:7443"), "gridd address host:port")(
       "output", po::value<std::string>()->default_value(default_output),
       "table (for people) or json (one object per line, for scripts)")(
-      "token", po::value<std::string>(),
-      "bearer token (default: $GRIDCTL_TOKEN); needs --ca")(
+      "token", po::value<std::string>(), "bearer token (default: $GRIDCTL_TOKEN); needs --ca")(
       "ca", po::value<std::string>(), "CA certificate (PEM file) that signed gridd's: use TLS")(
       "cert", po::value<std::string>(), "client certificate (PEM file), for mutual TLS")(
       "key", po::value<std::string>(), "the client certificate's private key (PEM file)");
@@ -217,8 +212,8 @@ bool ParseArgs(int argc, char** argv, po::options_description& desc,
 // One event as a table line: position, stream@version, type, org, id.
 void PrintEventLine(const grid::v1::Event& e) {
   std::cout << absl::StrFormat("%-8d %-34s %-28s %-22s %s\n", e.position(),
-                               absl::StrCat(e.stream(), "@", e.stream_version()), e.type(),
-                               e.org_path(), e.event_id());
+                               absl::StrCat(e.stream(), "@", e.stream_version()), e.type(), e.org_path(),
+                               e.event_id());
 }
 
 int Append(int argc, char** argv) {
@@ -285,9 +280,8 @@ int Append(int argc, char** argv) {
   }
   for (int i = 0; i < resp->results_size(); ++i) {
     const auto& r = resp->results(i);
-    std::cout << absl::StrFormat("%-8d %s@%d%s  %s\n", r.position(), req.stream(),
-                                 r.stream_version(), r.duplicate() ? " (duplicate)" : "",
-                                 req.events(i).event_id());
+    std::cout << absl::StrFormat("%-8d %s@%d%s  %s\n", r.position(), req.stream(), r.stream_version(),
+                                 r.duplicate() ? " (duplicate)" : "", req.events(i).event_id());
   }
   return 0;
 }
@@ -299,12 +293,10 @@ int Read(int argc, char** argv) {
       "  gridctl read --all --from 1200 --max 50 --output table\n"
       "  gridctl read --all --from_time 2026-11-28T08:00:00+08:00\n"
       "  gridctl read --all --backwards --max 10      # the newest ten\n\noptions");
-  desc.add_options()("stream", po::value<std::string>(), "read one stream")(
-      "all", "read the whole log")("from", po::value<uint64_t>(),
-                                   "first version (stream) or position (all)")(
+  desc.add_options()("stream", po::value<std::string>(), "read one stream")("all", "read the whole log")(
+      "from", po::value<uint64_t>(), "first version (stream) or position (all)")(
       "from_time", po::value<std::string>(), "whole log from an RFC 3339 time")(
-      "backwards", "read backwards")("max", po::value<uint64_t>()->default_value(0),
-                                      "most events (0 = all)");
+      "backwards", "read backwards")("max", po::value<uint64_t>()->default_value(0), "most events (0 = all)");
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
@@ -320,8 +312,7 @@ int Read(int argc, char** argv) {
     req.mutable_all();
     if (vm.count("from")) req.set_from_position(vm["from"].as<uint64_t>());
   }
-  if (vm.count("from_time") &&
-      !ParseTime(vm["from_time"].as<std::string>(), req.mutable_from_time())) {
+  if (vm.count("from_time") && !ParseTime(vm["from_time"].as<std::string>(), req.mutable_from_time())) {
     std::cerr << "gridctl: --from_time must be RFC 3339, e.g. 2026-11-28T08:00:00Z\n";
     return 2;
   }
@@ -349,11 +340,10 @@ int Subscribe(int argc, char** argv) {
       "  gridctl subscribe --now --output table               # only what happens from now\n"
       "  gridctl subscribe --org 350583/101 --type SanitationReportSubmitted\n"
       "  gridctl subscribe --from 1200 --checkpoints          # resume after position 1200\n\noptions");
-  desc.add_options()("from", po::value<uint64_t>(),
-                     "deliver events after this position (resume point)")(
+  desc.add_options()("from", po::value<uint64_t>(), "deliver events after this position (resume point)")(
       "from_time", po::value<std::string>(), "start at an RFC 3339 time")(
-      "now", "only events committed from now on")(
-      "type", po::value<std::vector<std::string>>(), "event type filter (repeatable)")(
+      "now", "only events committed from now on")("type", po::value<std::vector<std::string>>(),
+                                                  "event type filter (repeatable)")(
       "stream_prefix", po::value<std::vector<std::string>>(), "stream prefix filter (repeatable)")(
       "org", po::value<std::vector<std::string>>(), "org path prefix filter (repeatable)")(
       "max_events", po::value<uint64_t>()->default_value(0), "exit after this many events")(
@@ -364,8 +354,7 @@ int Subscribe(int argc, char** argv) {
   grid::v1::SubscribeRequest req;
   if (vm.count("from")) req.set_after_position(vm["from"].as<uint64_t>());
   if (vm.count("now")) req.mutable_from_now();
-  if (vm.count("from_time") &&
-      !ParseTime(vm["from_time"].as<std::string>(), req.mutable_from_time())) {
+  if (vm.count("from_time") && !ParseTime(vm["from_time"].as<std::string>(), req.mutable_from_time())) {
     std::cerr << "gridctl: --from_time must be RFC 3339\n";
     return 2;
   }
@@ -398,8 +387,7 @@ int Subscribe(int argc, char** argv) {
                 << (r.caught_up() ? ", caught up: live from here" : "")
                 << (r.fell_behind() ? ", fell behind: reading from disk" : "") << "\n";
     } else if (checkpoints) {
-      std::cout << "{\"checkpoint\":" << r.checkpoint()
-                << (r.caught_up() ? ",\"caught_up\":true" : "")
+      std::cout << "{\"checkpoint\":" << r.checkpoint() << (r.caught_up() ? ",\"caught_up\":true" : "")
                 << (r.fell_behind() ? ",\"fell_behind\":true" : "") << "}\n";
     }
     std::cout.flush();
@@ -425,7 +413,6 @@ absl::StatusOr<grid::storage::Digest> ChainAt(Client& client, uint64_t position)
   if (!parts.ok()) return parts.status();
   return parts->chain;
 }
-
 
 int Replay(int argc, char** argv) {
   po::options_description desc(
@@ -481,8 +468,7 @@ int Replay(int argc, char** argv) {
   }
   if (absl::Status s = out.Close(); !s.ok()) return Fail(s);
   std::cout << "{\"exported\":" << n << ",\"first_position\":" << from
-            << ",\"signed_checkpoints\":" << checkpoints << ",\"file\":\"" << path << "\"}"
-            << std::endl;
+            << ",\"signed_checkpoints\":" << checkpoints << ",\"file\":\"" << path << "\"}" << std::endl;
   return 0;
 }
 
@@ -572,10 +558,9 @@ int Verify(int argc, char** argv) {
   }
   const auto& r = v.report();
   if (v.next() - 1 == head && head > 0 &&
-      std::string(reinterpret_cast<const char*>(r.chain_head.data()), 32) !=
-          status->chain_head()) {
-    return Fail(absl::DataLossError(absl::StrCat(
-        "position ", head, ": recomputed chain head differs from the server's")));
+      std::string(reinterpret_cast<const char*>(r.chain_head.data()), 32) != status->chain_head()) {
+    return Fail(absl::DataLossError(
+        absl::StrCat("position ", head, ": recomputed chain head differs from the server's")));
   }
   PrintReport(r, key.has_value());
   return 0;
@@ -598,15 +583,13 @@ int Status(int argc, char** argv) {
       .Text("chain_head", grid::storage::ToHex(status->chain_head()))
       .Flag("writable", status->writable())
       .Text("last_recorded_at",
-            absl::FormatTime(absl::RFC3339_full,
-                             grid::FromProtoTime(status->last_recorded_at()),
+            absl::FormatTime(absl::RFC3339_full, grid::FromProtoTime(status->last_recorded_at()),
                              absl::UTCTimeZone()))
       .Text("signing_public_key", grid::storage::ToHex(status->signing_public_key()));
   if (!status->failure().empty()) f.Text("failure", "see the server's log");
   f.Print(!g_table);
   return 0;
 }
-
 
 // ---------------------------------------------------------------- projection
 
@@ -629,24 +612,31 @@ std::string Cell(const google::protobuf::Message& m, const google::protobuf::Fie
     return out;
   }
   switch (f->cpp_type()) {
-    case FD::CPPTYPE_STRING: return r->GetString(m, f);
-    case FD::CPPTYPE_BOOL: return r->GetBool(m, f) ? "yes" : "no";
-    case FD::CPPTYPE_ENUM: return r->GetEnum(m, f)->name();
-    case FD::CPPTYPE_INT32: return absl::StrCat(r->GetInt32(m, f));
-    case FD::CPPTYPE_INT64: return absl::StrCat(r->GetInt64(m, f));
-    case FD::CPPTYPE_UINT32: return absl::StrCat(r->GetUInt32(m, f));
-    case FD::CPPTYPE_UINT64: return absl::StrCat(r->GetUInt64(m, f));
+    case FD::CPPTYPE_STRING:
+      return r->GetString(m, f);
+    case FD::CPPTYPE_BOOL:
+      return r->GetBool(m, f) ? "yes" : "no";
+    case FD::CPPTYPE_ENUM:
+      return r->GetEnum(m, f)->name();
+    case FD::CPPTYPE_INT32:
+      return absl::StrCat(r->GetInt32(m, f));
+    case FD::CPPTYPE_INT64:
+      return absl::StrCat(r->GetInt64(m, f));
+    case FD::CPPTYPE_UINT32:
+      return absl::StrCat(r->GetUInt32(m, f));
+    case FD::CPPTYPE_UINT64:
+      return absl::StrCat(r->GetUInt64(m, f));
     case FD::CPPTYPE_MESSAGE: {
       if (!r->HasField(m, f)) return "";
       const auto& sub = r->GetMessage(m, f);
       if (sub.GetDescriptor()->full_name() == "google.protobuf.Timestamp") {
         const auto& ts = static_cast<const google::protobuf::Timestamp&>(sub);
-        return absl::FormatTime("%Y-%m-%d %H:%M", grid::FromProtoTime(ts),
-                                absl::FixedTimeZone(8 * 3600));
+        return absl::FormatTime("%Y-%m-%d %H:%M", grid::FromProtoTime(ts), absl::FixedTimeZone(8 * 3600));
       }
       return grid::client::MessageToJson(sub, /*every_field=*/false);
     }
-    default: return "?";
+    default:
+      return "?";
   }
 }
 
@@ -693,7 +683,8 @@ void PrintTable(const std::vector<grid::v1::ProjectionRow>& rows, bool with_chan
   }
   std::vector<size_t> widths(head.size(), 0);
   for (const auto& line : table) {
-    for (size_t i = 0; i < line.size(); ++i) widths[i] = std::max(widths[i], std::min<size_t>(Width(line[i]), 40));
+    for (size_t i = 0; i < line.size(); ++i)
+      widths[i] = std::max(widths[i], std::min<size_t>(Width(line[i]), 40));
   }
   for (const auto& line : table) {
     std::string out;
@@ -709,13 +700,14 @@ void PrintTable(const std::vector<grid::v1::ProjectionRow>& rows, bool with_chan
 
 int Projection(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: gridctl projection <list|get|watch|rebuild> [options]\n"
-                 "  gridctl projection list\n"
-                 "  gridctl projection get population --prefix 350583/101\n"
-                 "  gridctl projection get household_roster --row '350583/101/201/g01#h-1-3' --at 1200\n"
-                 "  gridctl projection get form_completion --prefix t-1-3 --at_time 2026-03-04T10:00:00+08:00\n"
-                 "  gridctl projection watch population --prefix 350583/101\n"
-                 "  gridctl projection rebuild device_gaps\n";
+    std::cerr
+        << "usage: gridctl projection <list|get|watch|rebuild> [options]\n"
+           "  gridctl projection list\n"
+           "  gridctl projection get population --prefix 350583/101\n"
+           "  gridctl projection get household_roster --row '350583/101/201/g01#h-1-3' --at 1200\n"
+           "  gridctl projection get form_completion --prefix t-1-3 --at_time 2026-03-04T10:00:00+08:00\n"
+           "  gridctl projection watch population --prefix 350583/101\n"
+           "  gridctl projection rebuild device_gaps\n";
     return 2;
   }
   const std::string sub = argv[1];
@@ -724,8 +716,8 @@ int Projection(int argc, char** argv) {
   if (sub == "get") {
     desc.add_options()("row", po::value<std::string>(), "one row, by its key")(
         "prefix", po::value<std::string>()->default_value(""), "key prefix (org path boundary)")(
-        "at", po::value<uint64_t>(), "the view as of this log position")(
-        "at_time", po::value<std::string>(), "the view as of an RFC 3339 time")(
+        "at", po::value<uint64_t>(), "the view as of this log position")("at_time", po::value<std::string>(),
+                                                                         "the view as of an RFC 3339 time")(
         "min_position", po::value<uint64_t>()->default_value(0), "wait until folded through this position")(
         "max_rows", po::value<uint32_t>()->default_value(1000), "most rows");
   } else if (sub == "watch") {
@@ -837,9 +829,10 @@ int Simulate(int argc, char** argv) {
       "villages", po::value(&o.villages_per_town)->default_value(o.villages_per_town), "villages per town")(
       "grids", po::value(&o.grids_per_village)->default_value(o.grids_per_village), "grids per village")(
       "households", po::value(&o.households_per_grid)->default_value(o.households_per_grid),
-      "households per grid at the start")(
-      "days", po::value(&o.days)->default_value(o.days), "days of activity")(
-      "start", po::value<std::string>(), "first day, RFC 3339 (default: --days before now, so the history ends today)");
+      "households per grid at the start")("days", po::value(&o.days)->default_value(o.days),
+                                          "days of activity")(
+      "start", po::value<std::string>(),
+      "first day, RFC 3339 (default: --days before now, so the history ends today)");
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
@@ -854,8 +847,7 @@ int Simulate(int argc, char** argv) {
     o.start = absl::Now() - absl::Hours(24 * o.days);
   }
   auto client = Connect();
-  grid::client::Progress progress("simulate", 0, grid::client::Progress::Unit::kCount,
-                                  "events appended");
+  grid::client::Progress progress("simulate", 0, grid::client::Progress::Unit::kCount, "events appended");
   uint64_t batches = 0, events = 0, duplicates = 0, head = 0;
   absl::Status failed;
   grid::domain::Simulate(o, [&](grid::domain::SimBatch&& b) {
@@ -904,13 +896,12 @@ int Admin(int argc, char** argv) {
     return 2;
   }
   po::options_description desc(
-      sub == "backup"
-          ? "gridctl admin backup DIR: a consistent copy of the server's data, taken while it "
-            "serves\n\n  gridctl admin backup /backups/grid-2026-11-28\n\noptions"
-          : "gridctl admin restore BACKUP_DIR --data_dir DIR: check a backup and lay it out as "
-            "gridd's data folder (run it where gridd will run; gridd must not be using DIR)\n\n"
-            "  gridctl admin restore /backups/grid-2026-11-28 --data_dir /var/lib/gridlog\n"
-            "  gridd --data_dir /var/lib/gridlog\n\noptions");
+      sub == "backup" ? "gridctl admin backup DIR: a consistent copy of the server's data, taken while it "
+                        "serves\n\n  gridctl admin backup /backups/grid-2026-11-28\n\noptions"
+                      : "gridctl admin restore BACKUP_DIR --data_dir DIR: check a backup and lay it out as "
+                        "gridd's data folder (run it where gridd will run; gridd must not be using DIR)\n\n"
+                        "  gridctl admin restore /backups/grid-2026-11-28 --data_dir /var/lib/gridlog\n"
+                        "  gridd --data_dir /var/lib/gridlog\n\noptions");
   desc.add_options()("dir", po::value<std::string>()->required(), "backup folder (positional)");
   if (sub == "restore") {
     desc.add_options()("data_dir", po::value<std::string>()->required(),
@@ -939,8 +930,7 @@ int Admin(int argc, char** argv) {
   uint64_t bytes = 0;
   for (const auto& f : manifest->files()) bytes += f.size();
   grid::client::Fields()
-      .Text(sub == "backup" ? "backup" : "restored",
-            sub == "backup" ? dir : vm["data_dir"].as<std::string>())
+      .Text(sub == "backup" ? "backup" : "restored", sub == "backup" ? dir : vm["data_dir"].as<std::string>())
       .Num("head_position", static_cast<double>(manifest->head_position()))
       .Text("chain_head", grid::storage::ToHex(manifest->chain_head()))
       .Num("files", manifest->files_size())
@@ -977,8 +967,7 @@ int Audit(int argc, char** argv) {
       }
       std::cout << absl::StrFormat(
           "%6d  %s  %-16s %-13s %-42s %-17s %5d  %s%s\n", r.seq(),
-          absl::FormatTime("%Y-%m-%dT%H:%M:%S", grid::FromProtoTime(r.time()),
-                           absl::UTCTimeZone()),
+          absl::FormatTime("%Y-%m-%dT%H:%M:%S", grid::FromProtoTime(r.time()), absl::UTCTimeZone()),
           r.principal().empty() ? "-" : r.principal(), r.role().empty() ? "-" : r.role(), r.method(),
           r.intent() ? "(intent)" : r.result(), r.items(), r.scope(),
           r.message().empty() ? "" : "  " + r.message());

@@ -2,7 +2,6 @@
 
 #include <google/protobuf/util/json_util.h>
 
-
 #include "absl/strings/str_cat.h"
 #include "storage/record.h"
 
@@ -14,8 +13,7 @@ absl::StatusOr<grid::v1::Event> EventFromJson(std::string_view json) {
   auto s = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), &e, opts);
   if (!s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed event JSON: ", s.message().as_string()));
+    return absl::InvalidArgumentError(absl::StrCat("malformed event JSON: ", s.message().as_string()));
   }
   return e;
 }
@@ -36,8 +34,7 @@ std::string EventToJson(const grid::v1::Event& event) {
   std::string out = MessageToJson(copy, /*every_field=*/false);
   if (!chain.empty() && !out.empty() && out.back() == '}') {
     out.pop_back();
-    absl::StrAppend(&out, out.size() > 1 ? "," : "", "\"chain\":\"",
-                    storage::ToHex(chain), "\"}");
+    absl::StrAppend(&out, out.size() > 1 ? "," : "", "\"chain\":\"", storage::ToHex(chain), "\"}");
   }
   return out;
 }

@@ -58,8 +58,7 @@ class Fields {
       for (const auto& [at, raw] : texts_) {
         if (at == i) shown = raw;
       }
-      out << fields_[i].first << std::string(width + 2 - fields_[i].first.size(), ' ') << shown
-          << "\n";
+      out << fields_[i].first << std::string(width + 2 - fields_[i].first.size(), ' ') << shown << "\n";
     }
     out << std::flush;
   }

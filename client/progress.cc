@@ -47,8 +47,8 @@ void Progress::Draw() {
   } else {
     const uint64_t pct = std::min<uint64_t>(100, done_ * 100 / total_);
     const size_t bar = static_cast<size_t>(pct / 4);
-    line = absl::StrCat(what_, " [", std::string(bar, '#'), std::string(25 - bar, ' '), "] ",
-                        Amount(done_), "/", Amount(total_), " (", pct, "%)");
+    line = absl::StrCat(what_, " [", std::string(bar, '#'), std::string(25 - bar, ' '), "] ", Amount(done_),
+                        "/", Amount(total_), " (", pct, "%)");
   }
   const size_t pad = width_ > line.size() ? width_ - line.size() : 0;
   std::cerr << "\r" << line << std::string(pad, ' ') << std::flush;

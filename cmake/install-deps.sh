@@ -17,7 +17,7 @@ BUILD_PACKAGES=(
 # Tests, sanitizers and fuzzing, the example clients, the deploy checks.
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev clang-tidy
+  clang libclang-rt-14-dev clang-tidy clang-format
   python3-grpcio python3-protobuf python3-yaml curl systemd openssl
   prometheus  # promtool: /metrics is checked against Prometheus' own linter
 )

@@ -23,8 +23,7 @@ void Person(grid::v1::PersonRef* p, const std::string& token, const std::string&
 
 }  // namespace
 
-Event GridDefined(const std::string& id, const std::string& grid, absl::Time at,
-                  const std::string& name) {
+Event GridDefined(const std::string& id, const std::string& grid, absl::Time at, const std::string& name) {
   Event e = Envelope(id, "GridDefined", StreamFor("org", CountyOf(grid)), grid, at);
   e.mutable_grid_defined()->set_org_path(grid);
   e.mutable_grid_defined()->set_name(name);
@@ -56,8 +55,7 @@ Event WorkerUnassigned(const std::string& id, const std::string& worker, const s
 
 Event SanitationReport(const std::string& id, const std::string& grid, const std::string& worker,
                        grid::v1::SanitationKind kind, uint32_t score_x10,
-                       const std::vector<std::string>& findings, absl::Time at,
-                       absl::Duration rectify_in) {
+                       const std::vector<std::string>& findings, absl::Time at, absl::Duration rectify_in) {
   Event e = Envelope(id, "SanitationReportSubmitted", StreamFor("sanitation", grid), grid, at);
   auto* r = e.mutable_sanitation_report_submitted();
   r->set_report_id(id);
@@ -85,8 +83,8 @@ Event SanitationReport(const std::string& id, const std::string& grid, const std
   return e;
 }
 
-Event RectificationOrdered(const std::string& id, const std::string& finding,
-                           const std::string& grid, absl::Time deadline, absl::Time at) {
+Event RectificationOrdered(const std::string& id, const std::string& finding, const std::string& grid,
+                           absl::Time deadline, absl::Time at) {
   Event e = Envelope(id, "RectificationOrdered", StreamFor("rectification", finding), grid, at);
   auto* r = e.mutable_rectification_ordered();
   r->set_finding_id(finding);
@@ -96,18 +94,16 @@ Event RectificationOrdered(const std::string& id, const std::string& finding,
   return e;
 }
 
-Event RectificationProgress(const std::string& id, const std::string& finding,
-                            const std::string& grid, absl::Time at) {
-  Event e = Envelope(id, "RectificationProgressReported", StreamFor("rectification", finding),
-                     grid, at);
+Event RectificationProgress(const std::string& id, const std::string& finding, const std::string& grid,
+                            absl::Time at) {
+  Event e = Envelope(id, "RectificationProgressReported", StreamFor("rectification", finding), grid, at);
   e.mutable_rectification_progress_reported()->set_finding_id(finding);
   e.mutable_rectification_progress_reported()->set_note("half cleared");
   return e;
 }
 
-Event RectificationReinspected(const std::string& id, const std::string& finding,
-                               const std::string& grid, bool passed, absl::Time new_deadline,
-                               absl::Time at) {
+Event RectificationReinspected(const std::string& id, const std::string& finding, const std::string& grid,
+                               bool passed, absl::Time new_deadline, absl::Time at) {
   Event e = Envelope(id, "RectificationReinspected", StreamFor("rectification", finding), grid, at);
   auto* r = e.mutable_rectification_reinspected();
   r->set_finding_id(finding);
@@ -116,8 +112,8 @@ Event RectificationReinspected(const std::string& id, const std::string& finding
   return e;
 }
 
-Event RectificationExtended(const std::string& id, const std::string& finding,
-                            const std::string& grid, absl::Time new_deadline, absl::Time at) {
+Event RectificationExtended(const std::string& id, const std::string& finding, const std::string& grid,
+                            absl::Time new_deadline, absl::Time at) {
   Event e = Envelope(id, "RectificationExtended", StreamFor("rectification", finding), grid, at);
   auto* r = e.mutable_rectification_extended();
   r->set_finding_id(finding);
@@ -126,17 +122,16 @@ Event RectificationExtended(const std::string& id, const std::string& finding,
   return e;
 }
 
-Event RectificationEscalated(const std::string& id, const std::string& finding,
-                             const std::string& grid, const std::string& to_org, absl::Time at) {
+Event RectificationEscalated(const std::string& id, const std::string& finding, const std::string& grid,
+                             const std::string& to_org, absl::Time at) {
   Event e = Envelope(id, "RectificationEscalated", StreamFor("rectification", finding), grid, at);
   e.mutable_rectification_escalated()->set_finding_id(finding);
   e.mutable_rectification_escalated()->set_to_org(to_org);
   return e;
 }
 
-Event HouseholdCreated(const std::string& id, const std::string& household,
-                       const std::string& grid, const std::string& head_token,
-                       const std::string& head_name, absl::Time at,
+Event HouseholdCreated(const std::string& id, const std::string& household, const std::string& grid,
+                       const std::string& head_token, const std::string& head_name, absl::Time at,
                        grid::v1::ResidenceType residence) {
   Event e = Envelope(id, "HouseholdCreated", StreamFor("household", household), grid, at);
   auto* h = e.mutable_household_created();
@@ -151,9 +146,8 @@ Event HouseholdCreated(const std::string& id, const std::string& household,
 }
 
 Event MemberAdded(const std::string& id, const std::string& household, const std::string& grid,
-                  const std::string& token, const std::string& name,
-                  grid::v1::MemberAdded::Reason reason, absl::Time at, grid::v1::Relation relation,
-                  grid::v1::ResidenceType residence) {
+                  const std::string& token, const std::string& name, grid::v1::MemberAdded::Reason reason,
+                  absl::Time at, grid::v1::Relation relation, grid::v1::ResidenceType residence) {
   Event e = Envelope(id, "MemberAdded", StreamFor("household", household), grid, at);
   auto* m = e.mutable_member_added();
   m->set_household_id(household);
@@ -166,9 +160,8 @@ Event MemberAdded(const std::string& id, const std::string& household, const std
   return e;
 }
 
-Event MemberRemoved(const std::string& id, const std::string& household,
-                    const std::string& grid, const std::string& token,
-                    grid::v1::MemberRemoved::Reason reason, absl::Time at,
+Event MemberRemoved(const std::string& id, const std::string& household, const std::string& grid,
+                    const std::string& token, grid::v1::MemberRemoved::Reason reason, absl::Time at,
                     grid::v1::DataSource source) {
   Event e = Envelope(id, "MemberRemoved", StreamFor("household", household), grid, at);
   auto* m = e.mutable_member_removed();
@@ -190,8 +183,8 @@ Event HeadChanged(const std::string& id, const std::string& household, const std
   return e;
 }
 
-Event AddressChanged(const std::string& id, const std::string& household,
-                     const std::string& old_grid, const std::string& new_grid, absl::Time at) {
+Event AddressChanged(const std::string& id, const std::string& household, const std::string& old_grid,
+                     const std::string& new_grid, absl::Time at) {
   Event e = Envelope(id, "AddressChanged", StreamFor("household", household), new_grid, at);
   auto* a = e.mutable_address_changed();
   a->set_household_id(household);
@@ -200,9 +193,8 @@ Event AddressChanged(const std::string& id, const std::string& household,
   return e;
 }
 
-Event HouseholdSplit(const std::string& id, const std::string& household,
-                     const std::string& grid, const std::string& new_household,
-                     const std::vector<std::string>& moved, absl::Time at) {
+Event HouseholdSplit(const std::string& id, const std::string& household, const std::string& grid,
+                     const std::string& new_household, const std::vector<std::string>& moved, absl::Time at) {
   Event e = Envelope(id, "HouseholdSplit", StreamFor("household", household), grid, at);
   auto* s = e.mutable_household_split();
   s->set_household_id(household);
@@ -211,26 +203,25 @@ Event HouseholdSplit(const std::string& id, const std::string& household,
   return e;
 }
 
-Event HouseholdMerged(const std::string& id, const std::string& household,
-                      const std::string& grid, const std::vector<std::string>& merged,
-                      absl::Time at) {
+Event HouseholdMerged(const std::string& id, const std::string& household, const std::string& grid,
+                      const std::vector<std::string>& merged, absl::Time at) {
   Event e = Envelope(id, "HouseholdMerged", StreamFor("household", household), grid, at);
   e.mutable_household_merged()->set_household_id(household);
   for (const auto& m : merged) e.mutable_household_merged()->add_merged_household_ids(m);
   return e;
 }
 
-Event HouseholdDissolved(const std::string& id, const std::string& household,
-                         const std::string& grid, absl::Time at) {
+Event HouseholdDissolved(const std::string& id, const std::string& household, const std::string& grid,
+                         absl::Time at) {
   Event e = Envelope(id, "HouseholdDissolved", StreamFor("household", household), grid, at);
   e.mutable_household_dissolved()->set_household_id(household);
   e.mutable_household_dissolved()->set_reason("all members left");
   return e;
 }
 
-Event HouseholdDataCorrected(const std::string& id, const std::string& household,
-                             const std::string& grid, const std::string& supersedes,
-                             const std::string& token, const std::string& name, absl::Time at) {
+Event HouseholdDataCorrected(const std::string& id, const std::string& household, const std::string& grid,
+                             const std::string& supersedes, const std::string& token, const std::string& name,
+                             absl::Time at) {
   Event e = Envelope(id, "HouseholdDataCorrected", StreamFor("household", household), grid, at);
   auto* c = e.mutable_household_data_corrected();
   c->set_household_id(household);
@@ -241,9 +232,8 @@ Event HouseholdDataCorrected(const std::string& id, const std::string& household
   return e;
 }
 
-Event ProjectDeclared(const std::string& id, const std::string& project,
-                      const std::string& applicant, uint32_t revision, int64_t investment_fen,
-                      absl::Time at) {
+Event ProjectDeclared(const std::string& id, const std::string& project, const std::string& applicant,
+                      uint32_t revision, int64_t investment_fen, absl::Time at) {
   Event e = Envelope(id, "ProjectDeclared", StreamFor("project", project), applicant, at);
   auto* p = e.mutable_project_declared();
   p->set_project_id(project);
@@ -258,9 +248,9 @@ Event ProjectDeclared(const std::string& id, const std::string& project,
   return e;
 }
 
-Event StageDecided(const std::string& id, const std::string& project,
-                   const std::string& applicant, uint32_t revision, grid::v1::Stage stage,
-                   const std::string& department, grid::v1::Decision decision, absl::Time at,
+Event StageDecided(const std::string& id, const std::string& project, const std::string& applicant,
+                   uint32_t revision, grid::v1::Stage stage, const std::string& department,
+                   grid::v1::Decision decision, absl::Time at,
                    const std::vector<std::pair<grid::v1::Stage, std::string>>& next,
                    const std::vector<std::string>& missing) {
   Event e = Envelope(id, "ProjectStageDecided", StreamFor("project", project), applicant, at);
@@ -278,16 +268,16 @@ Event StageDecided(const std::string& id, const std::string& project,
   return e;
 }
 
-Event ProjectStarted(const std::string& id, const std::string& project,
-                     const std::string& applicant, absl::Time at) {
+Event ProjectStarted(const std::string& id, const std::string& project, const std::string& applicant,
+                     absl::Time at) {
   Event e = Envelope(id, "ProjectStarted", StreamFor("project", project), applicant, at);
   e.mutable_project_started()->set_project_id(project);
   *e.mutable_project_started()->mutable_started() = ToProtoTime(at);
   return e;
 }
 
-Event ProjectCompleted(const std::string& id, const std::string& project,
-                       const std::string& applicant, int64_t cost_fen, absl::Time at) {
+Event ProjectCompleted(const std::string& id, const std::string& project, const std::string& applicant,
+                       int64_t cost_fen, absl::Time at) {
   Event e = Envelope(id, "ProjectCompleted", StreamFor("project", project), applicant, at);
   e.mutable_project_completed()->set_project_id(project);
   *e.mutable_project_completed()->mutable_completed() = ToProtoTime(at);
@@ -296,8 +286,7 @@ Event ProjectCompleted(const std::string& id, const std::string& project,
 }
 
 Event FormTaskIssued(const std::string& id, const std::string& task, const std::string& issuer,
-                     const std::string& target_prefix, uint32_t target_level, absl::Time due,
-                     absl::Time at) {
+                     const std::string& target_prefix, uint32_t target_level, absl::Time due, absl::Time at) {
   Event e = Envelope(id, "FormTaskIssued", StreamFor("form", task), target_prefix, at);
   auto* t = e.mutable_form_task_issued();
   t->set_task_id(task);

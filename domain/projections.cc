@@ -9,14 +9,9 @@ namespace grid::domain {
 
 const std::vector<ProjectionDef>& AllProjections() {
   static const auto* defs = new std::vector<ProjectionDef>{
-      GridSanitationProjection(),
-      RectificationQueueProjection(),
-      PopulationProjection(),
-      HouseholdRosterProjection(),
-      ProjectPipelineProjection(),
-      PendingApprovalsProjection(),
-      FormCompletionProjection(),
-      DeviceGapsProjection()};
+      GridSanitationProjection(),  RectificationQueueProjection(), PopulationProjection(),
+      HouseholdRosterProjection(), ProjectPipelineProjection(),    PendingApprovalsProjection(),
+      FormCompletionProjection(),  DeviceGapsProjection()};
   return *defs;
 }
 

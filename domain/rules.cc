@@ -26,13 +26,13 @@ constexpr char kQuotedClass[] = "grid.v1/quoted_class";
 constexpr char kPlainMessage[] = "grid.v1/plain_message";
 
 bool IsSegmentChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
 const std::vector<const AggregateRules*>& Aggregates() {
-  static const auto* all = new std::vector<const AggregateRules*>{
-      &OrgRules(), &SanitationRules(), &RectificationRules(), &HouseholdRules(), &ProjectRules(), &FormRules()};
+  static const auto* all =
+      new std::vector<const AggregateRules*>{&OrgRules(),       &SanitationRules(), &RectificationRules(),
+                                             &HouseholdRules(), &ProjectRules(),    &FormRules()};
   return *all;
 }
 
@@ -57,9 +57,7 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }
 
-absl::Status Refused(absl::string_view what) {
-  return absl::FailedPreconditionError(what);
-}
+absl::Status Refused(absl::string_view what) { return absl::FailedPreconditionError(what); }
 
 absl::Status RefusedQuoting(grid::v1::DataClass cls, absl::string_view what, absl::string_view plain) {
   absl::Status s = Refused(what);
@@ -138,8 +136,9 @@ absl::Status CheckEnums(const pb::Message& m) {
 
 // Calls `visit` with the role, the path (ending at the field) and the value
 // of every set string field marked (org) in `m`, nested messages included.
-void ForEachOrgFieldIn(const pb::Message& m, WalkPath* path,
-                       const std::function<void(grid::v1::OrgRole, const WalkPath&, const std::string&)>& visit) {
+void ForEachOrgFieldIn(
+    const pb::Message& m, WalkPath* path,
+    const std::function<void(grid::v1::OrgRole, const WalkPath&, const std::string&)>& visit) {
   const FieldIndex& idx = IndexOf(m.GetDescriptor());
   const pb::Reflection* r = m.GetReflection();
   for (const FieldInfo& fi : idx.strings) {
@@ -173,8 +172,9 @@ void ForEachOrgFieldIn(const pb::Message& m, WalkPath* path,
   }
 }
 
-void ForEachOrgField(const pb::Message& m,
-                     const std::function<void(grid::v1::OrgRole, const WalkPath&, const std::string&)>& visit) {
+void ForEachOrgField(
+    const pb::Message& m,
+    const std::function<void(grid::v1::OrgRole, const WalkPath&, const std::string&)>& visit) {
   WalkPath path;
   ForEachOrgFieldIn(m, &path, visit);
 }
@@ -216,9 +216,7 @@ std::string StreamFor(absl::string_view aggregate, absl::string_view id) {
   return absl::StrCat(aggregate, "/", id);
 }
 
-absl::string_view CountyOf(absl::string_view org_path) {
-  return org_path.substr(0, org_path.find('/'));
-}
+absl::string_view CountyOf(absl::string_view org_path) { return org_path.substr(0, org_path.find('/')); }
 
 absl::string_view ParentOf(absl::string_view org_path) {
   const size_t slash = org_path.rfind('/');
@@ -259,9 +257,7 @@ bool IsUnder(absl::string_view path, absl::string_view prefix) {
          (path.size() == prefix.size() || path[prefix.size()] == '/');
 }
 
-std::string TimeText(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
-}
+std::string TimeText(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()); }
 
 absl::Status CheckShape(const std::string& stream, const Event& e) {
   const AggregateRules* rules = RulesOf(e.type());
@@ -275,8 +271,8 @@ absl::Status CheckShape(const std::string& stream, const Event& e) {
   }
   const std::string want = StreamFor(rules->name, id);
   if (stream != want) {
-    return Invalid("stream", absl::StrCat("a ", e.type(), " belongs in stream \"", want, "\" (from ", id_field,
-                                          "), not \"", stream.substr(0, 64), "\""));
+    return Invalid("stream", absl::StrCat("a ", e.type(), " belongs in stream \"", want, "\" (from ",
+                                          id_field, "), not \"", stream.substr(0, 64), "\""));
   }
   if (auto body = rules->body_org_path ? rules->body_org_path(e) : std::nullopt;
       body && *body != e.org_path()) {
@@ -287,10 +283,10 @@ absl::Status CheckShape(const std::string& stream, const Event& e) {
     if (!orgs.ok() || v.empty()) return;
     if (!IsOrgPath(v)) {
       orgs = Invalid(field.Str(), absl::StrCat("must be an org path like \"350583/101/203/g05\"; got \"",
-                                         v.substr(0, 64), "\""));
+                                               v.substr(0, 64), "\""));
     } else if (role == grid::v1::ORG_ABOVE && !IsUnder(e.org_path(), v)) {
       orgs = Invalid(field.Str(), absl::StrCat("must be the event's org path \"", e.org_path(),
-                                         "\" or a unit above it; got \"", v.substr(0, 64), "\""));
+                                               "\" or a unit above it; got \"", v.substr(0, 64), "\""));
     }
   });
   return orgs;
@@ -320,8 +316,7 @@ void Apply(AggregateState* state, const Event& e) {
 std::vector<std::string> TouchedOrgPaths(const Event& e) {
   std::vector<std::string> out;
   ForEachOrgField(e, [&](grid::v1::OrgRole role, const WalkPath&, const std::string& v) {
-    if (role == grid::v1::ORG_TOUCHED && !v.empty() &&
-        std::find(out.begin(), out.end(), v) == out.end()) {
+    if (role == grid::v1::ORG_TOUCHED && !v.empty() && std::find(out.begin(), out.end(), v) == out.end()) {
       out.push_back(v);
     }
   });
@@ -351,8 +346,8 @@ absl::Status ForClearance(absl::Status refusal, grid::v1::DataClass clearance) {
   return absl::Status(refusal.code(), plain ? std::string(*plain) : "refused by a domain rule");
 }
 
-absl::Status CheckScope(const storage::AppendScope& scope, const AggregateState& own,
-                        const Event& e, StateLookup& others) {
+absl::Status CheckScope(const storage::AppendScope& scope, const AggregateState& own, const Event& e,
+                        StateLookup& others) {
   const auto in_jurisdiction = [&](absl::string_view path) {
     for (const auto& j : scope.jurisdiction) {
       if (IsUnder(path, j)) return true;
@@ -410,16 +405,16 @@ absl::Status CheckScope(const storage::AppendScope& scope, const AggregateState&
   // the applicant, a form's target): named back, since the caller sent it.
   for (const std::string& path : TouchedOrgPaths(e)) {
     if (!in_jurisdiction(path)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "org path '", path, "' is outside the appender's jurisdiction (",
-          absl::StrJoin(scope.jurisdiction, ", "), ")"));
+      return absl::PermissionDeniedError(absl::StrCat("org path '", path,
+                                                      "' is outside the appender's jurisdiction (",
+                                                      absl::StrJoin(scope.jurisdiction, ", "), ")"));
     }
     auto ok = writable(path);
     if (!ok.ok()) return ok.status();
     if (!*ok) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "worker ", scope.worker, " is not assigned to grid '", path,
-          "' (org data); a grid worker appends only for its own grids"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("worker ", scope.worker, " is not assigned to grid '", path,
+                       "' (org data); a grid worker appends only for its own grids"));
     }
   }
   return absl::OkStatus();

@@ -121,8 +121,8 @@ struct FormTaskState {  // form/<task>
 struct AggregateState {
   uint64_t events = 0;  // events folded into this state
   std::optional<absl::Time> last_occurred_at;
-  std::variant<std::monostate, OrgState, SanitationState, RectificationState,
-               HouseholdState, ProjectState, FormTaskState>
+  std::variant<std::monostate, OrgState, SanitationState, RectificationState, HouseholdState, ProjectState,
+               FormTaskState>
       agg;
 };
 
@@ -165,8 +165,7 @@ absl::Status CheckShape(const std::string& stream, const grid::v1::Event& e);
 // The domain rules: may `e` follow `state` (its own stream's state)?
 // FAILED_PRECONDITION naming the rule, or the lookup's error. Assumes
 // CheckShape passed.
-absl::Status Check(const AggregateState& state, const grid::v1::Event& e,
-                   StateLookup& others);
+absl::Status Check(const AggregateState& state, const grid::v1::Event& e, StateLookup& others);
 
 // The org paths `e` names as places it changes: its envelope's and those of
 // its body fields marked (org) = ORG_TOUCHED, each once.

@@ -55,16 +55,21 @@ class Sim {
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   void Tick(int max_minutes = 3) { now_ += absl::Seconds(Uniform(20, max_minutes * 60)); }
-  std::string Id() { return absl::StrFormat("sim%llu-%llu", static_cast<unsigned long long>(o_.seed), ++ids_); }
+  std::string Id() {
+    return absl::StrFormat("sim%llu-%llu", static_cast<unsigned long long>(o_.seed), ++ids_);
+  }
   std::string Name() { return absl::StrCat(kSurnames[Uniform(0, 9)], kGiven[Uniform(0, 9)]); }
   // Most people live where they are registered; some work away, some have
   // moved in without registering.
   grid::v1::ResidenceType Residence() {
     const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
-    return r < 0.8 ? grid::v1::REGISTERED_RESIDENT : r < 0.92 ? grid::v1::REGISTERED_AWAY
-                                                               : grid::v1::NON_REGISTERED_RESIDENT;
+    return r < 0.8    ? grid::v1::REGISTERED_RESIDENT
+           : r < 0.92 ? grid::v1::REGISTERED_AWAY
+                      : grid::v1::NON_REGISTERED_RESIDENT;
   }
-  std::string Person() { return absl::StrFormat("pt-%llu-%llu", static_cast<unsigned long long>(o_.seed), ++people_); }
+  std::string Person() {
+    return absl::StrFormat("pt-%llu-%llu", static_cast<unsigned long long>(o_.seed), ++people_);
+  }
 
   // Stamps the grid worker's phone on `e`; now and then a report is lost on
   // the phone (its sequence number never arrives).
@@ -75,9 +80,10 @@ class Sim {
     e.set_device_id(device);
     e.set_device_seq(++seq);
     google::protobuf::RepeatedPtrField<grid::v1::MediaRef>* media =
-        e.has_sanitation_report_submitted()          ? e.mutable_sanitation_report_submitted()->mutable_media()
-        : e.has_rectification_progress_reported() ? e.mutable_rectification_progress_reported()->mutable_media()
-                                                     : nullptr;
+        e.has_sanitation_report_submitted() ? e.mutable_sanitation_report_submitted()->mutable_media()
+        : e.has_rectification_progress_reported()
+            ? e.mutable_rectification_progress_reported()->mutable_media()
+            : nullptr;
     for (int i = 0; media != nullptr && i < o_.photos_per_report; ++i) {
       grid::v1::MediaRef* m = media->Add();
       for (int j = 0; j < 4; ++j) {
@@ -126,7 +132,8 @@ class Sim {
 
   void NewHousehold(const std::string& grid, int size) {
     Household h;
-    h.id = absl::StrFormat("h-%llu-%d", static_cast<unsigned long long>(o_.seed), static_cast<int>(households_.size()) + 1);
+    h.id = absl::StrFormat("h-%llu-%d", static_cast<unsigned long long>(o_.seed),
+                           static_cast<int>(households_.size()) + 1);
     h.grid = grid;
     h.head = Person();
     h.members.push_back(h.head);
@@ -135,9 +142,10 @@ class Sim {
     for (int i = 1; i < size; ++i) {
       const std::string p = Person();
       h.members.push_back(p);
-      events.push_back(FromPhone(ev::MemberAdded(Id(), h.id, grid, p, Name(), grid::v1::MemberAdded::MOVE_IN, now_,
-                                                 i == 1 ? grid::v1::SPOUSE : grid::v1::CHILD, Residence()),
-                                 grid));
+      events.push_back(
+          FromPhone(ev::MemberAdded(Id(), h.id, grid, p, Name(), grid::v1::MemberAdded::MOVE_IN, now_,
+                                    i == 1 ? grid::v1::SPOUSE : grid::v1::CHILD, Residence()),
+                    grid));
     }
     Emit(std::move(events));
     households_.push_back(std::move(h));
@@ -146,11 +154,13 @@ class Sim {
   void Day(int d) {
     const absl::TimeZone china = absl::FixedTimeZone(8 * 3600);
     const absl::CivilDay day = absl::ToCivilDay(o_.start, china) + d;
-    now_ = std::max(now_, absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 8, 0, 0), china));
+    now_ = std::max(now_,
+                    absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 8, 0, 0), china));
     LateForms();
     // The county's daily form to every village, due at 18:00.
     const std::string task = absl::StrFormat("t-%llu-%d", static_cast<unsigned long long>(o_.seed), d + 1);
-    const absl::Time due = absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 18, 0, 0), china);
+    const absl::Time due =
+        absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 18, 0, 0), china);
     Emit({ev::FormTaskIssued(Id(), task, "county-health", o_.county, 3, due, now_)});
     Sanitation();
     Rectifications();
@@ -216,7 +226,8 @@ class Sim {
         Emit({ev::RectificationReinspected(Id(), f.id, f.grid, false, f.deadline, now_)});
         if (f.failures == 2) {
           Tick(1);
-          Emit({ev::RectificationEscalated(Id(), f.id, f.grid, std::string(ParentOf(ParentOf(f.grid))), now_)});
+          Emit({ev::RectificationEscalated(Id(), f.id, f.grid, std::string(ParentOf(ParentOf(f.grid))),
+                                           now_)});
         }
         still_open.push_back(f);
       }
@@ -252,21 +263,24 @@ class Sim {
       if (Chance(0.004)) {
         const std::string p = Person();
         Tick(1);
-        Emit({FromPhone(ev::MemberAdded(Id(), h.id, h.grid, p, Name(), grid::v1::MemberAdded::BIRTH, now_), h.grid)});
+        Emit({FromPhone(ev::MemberAdded(Id(), h.id, h.grid, p, Name(), grid::v1::MemberAdded::BIRTH, now_),
+                        h.grid)});
         h.members.push_back(p);
       } else if (Chance(0.002)) {
         const std::string& p = h.members[Uniform(0, static_cast<int>(h.members.size()) - 1)];
         if (std::find(h.death_reported.begin(), h.death_reported.end(), p) == h.death_reported.end()) {
           Tick(1);
-          Emit({FromPhone(ev::MemberRemoved(Id(), h.id, h.grid, p, grid::v1::MemberRemoved::DEATH_REPORTED, now_),
-                          h.grid)});
+          Emit({FromPhone(
+              ev::MemberRemoved(Id(), h.id, h.grid, p, grid::v1::MemberRemoved::DEATH_REPORTED, now_),
+              h.grid)});
           h.death_reported.push_back(p);
         }
       } else if (Chance(0.003) && h.members.size() > 1) {
         const std::string p = h.members.back();
         if (std::find(h.death_reported.begin(), h.death_reported.end(), p) == h.death_reported.end()) {
           Tick(1);
-          Emit({FromPhone(ev::MemberRemoved(Id(), h.id, h.grid, p, grid::v1::MemberRemoved::MOVE_OUT, now_), h.grid)});
+          Emit({FromPhone(ev::MemberRemoved(Id(), h.id, h.grid, p, grid::v1::MemberRemoved::MOVE_OUT, now_),
+                          h.grid)});
           h.members.pop_back();
         }
       } else if (Chance(0.001)) {
@@ -290,7 +304,8 @@ class Sim {
   void Projects(int d) {
     if (d % 2 == 0) {  // a village applies every other day
       Project p;
-      p.id = absl::StrFormat("pr-%llu-%d", static_cast<unsigned long long>(o_.seed), static_cast<int>(projects_.size()) + 1);
+      p.id = absl::StrFormat("pr-%llu-%d", static_cast<unsigned long long>(o_.seed),
+                             static_cast<int>(projects_.size()) + 1);
       p.village = villages_[Uniform(0, static_cast<int>(villages_.size()) - 1)];
       Tick(1);
       Emit({ev::ProjectDeclared(Id(), p.id, p.village, 1, Uniform(50, 500) * 1000000LL, now_)});
@@ -305,16 +320,17 @@ class Sim {
           const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
           if (r < 0.3) {
             Emit({ev::StageDecided(Id(), p.id, p.village, p.revision, grid::v1::TOWN_PRELIMINARY, town,
-                                   grid::v1::RETURNED_FOR_SUPPLEMENT, now_, {}, {"site plan", "budget detail"})});
+                                   grid::v1::RETURNED_FOR_SUPPLEMENT, now_, {},
+                                   {"site plan", "budget detail"})});
             p.step = Project::kReturned;
           } else if (r < 0.4) {
             Emit({ev::StageDecided(Id(), p.id, p.village, p.revision, grid::v1::TOWN_PRELIMINARY, town,
                                    grid::v1::REJECTED, now_)});
             p.step = Project::kDone;
           } else {
-            Emit({ev::StageDecided(Id(), p.id, p.village, p.revision, grid::v1::TOWN_PRELIMINARY, town,
-                                   grid::v1::APPROVED, now_,
-                                   {{grid::v1::ESTABLISHMENT, "county-drc"}, {grid::v1::LAND_PLANNING, "county-nrb"}})});
+            Emit({ev::StageDecided(
+                Id(), p.id, p.village, p.revision, grid::v1::TOWN_PRELIMINARY, town, grid::v1::APPROVED, now_,
+                {{grid::v1::ESTABLISHMENT, "county-drc"}, {grid::v1::LAND_PLANNING, "county-nrb"}})});
             p.step = Project::kAtDepartments;
           }
           break;

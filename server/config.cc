@@ -83,8 +83,7 @@ absl::StatusOr<ServerConfig> ReadConfigFile(const std::string& path) {
   return config;
 }
 
-absl::Status SetConfigField(ServerConfig* config, const std::string& name,
-                            const std::string& text) {
+absl::Status SetConfigField(ServerConfig* config, const std::string& name, const std::string& text) {
   const FieldDescriptor* f = FieldNamed(name);
   if (f == nullptr) return absl::InvalidArgumentError(absl::StrCat("no setting named ", name));
   if (f->is_repeated()) {
@@ -92,8 +91,7 @@ absl::Status SetConfigField(ServerConfig* config, const std::string& name,
   }
   const auto* r = config->GetReflection();
   auto bad = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", name, ": '", text, "' is not ", what));
+    return absl::InvalidArgumentError(absl::StrCat("--", name, ": '", text, "' is not ", what));
   };
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
@@ -140,13 +138,20 @@ std::string ConfigFieldText(const ServerConfig& config, const std::string& name)
   const auto* r = config.GetReflection();
   if (f == nullptr || f->is_repeated() || !r->HasField(config, f)) return "";
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_STRING: return r->GetString(config, f);
-    case FieldDescriptor::CPPTYPE_UINT64: return absl::StrCat(r->GetUInt64(config, f));
-    case FieldDescriptor::CPPTYPE_UINT32: return absl::StrCat(r->GetUInt32(config, f));
-    case FieldDescriptor::CPPTYPE_INT32: return absl::StrCat(r->GetInt32(config, f));
-    case FieldDescriptor::CPPTYPE_DOUBLE: return absl::StrCat(r->GetDouble(config, f));
-    case FieldDescriptor::CPPTYPE_BOOL: return r->GetBool(config, f) ? "true" : "false";
-    default: return "";
+    case FieldDescriptor::CPPTYPE_STRING:
+      return r->GetString(config, f);
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return absl::StrCat(r->GetUInt64(config, f));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return absl::StrCat(r->GetUInt32(config, f));
+    case FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrCat(r->GetInt32(config, f));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return absl::StrCat(r->GetDouble(config, f));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return r->GetBool(config, f) ? "true" : "false";
+    default:
+      return "";
   }
 }
 
@@ -202,20 +207,30 @@ absl::Status CheckRanges(const ServerConfig& c) {
     const FieldDescriptor* f = d->field(i);
     double v = 0;
     switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_UINT64: v = static_cast<double>(r->GetUInt64(c, f)); break;
-      case FieldDescriptor::CPPTYPE_UINT32: v = r->GetUInt32(c, f); break;
-      case FieldDescriptor::CPPTYPE_INT64: v = static_cast<double>(r->GetInt64(c, f)); break;
-      case FieldDescriptor::CPPTYPE_INT32: v = r->GetInt32(c, f); break;
-      case FieldDescriptor::CPPTYPE_DOUBLE: v = r->GetDouble(c, f); break;
-      default: continue;
+      case FieldDescriptor::CPPTYPE_UINT64:
+        v = static_cast<double>(r->GetUInt64(c, f));
+        break;
+      case FieldDescriptor::CPPTYPE_UINT32:
+        v = r->GetUInt32(c, f);
+        break;
+      case FieldDescriptor::CPPTYPE_INT64:
+        v = static_cast<double>(r->GetInt64(c, f));
+        break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        v = r->GetInt32(c, f);
+        break;
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        v = r->GetDouble(c, f);
+        break;
+      default:
+        continue;
     }
     auto range = SettingRange(f);
-    if (!range) continue;  // config_test: every numeric setting has one
+    if (!range) continue;                              // config_test: every numeric setting has one
     if (!(v >= range->first && v <= range->second)) {  // NaN too
-      return absl::InvalidArgumentError(absl::StrCat(f->name(), ": ", ConfigFieldText(c, f->name()),
-                                                     " is out of range; it must be from ",
-                                                     RangeNumber(range->first), " to ",
-                                                     RangeNumber(range->second)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(f->name(), ": ", ConfigFieldText(c, f->name()), " is out of range; it must be from ",
+                       RangeNumber(range->first), " to ", RangeNumber(range->second)));
     }
   }
   return absl::OkStatus();

@@ -26,13 +26,11 @@ grid::v1::ServerConfig DefaultConfig();
 // whose first non-blank characters are `//` are comments. Unknown fields are
 // an error (INVALID_ARGUMENT naming `origin`). Only the fields it names are
 // set.
-absl::StatusOr<grid::v1::ServerConfig> ParseConfig(absl::string_view text,
-                                                   absl::string_view origin);
+absl::StatusOr<grid::v1::ServerConfig> ParseConfig(absl::string_view text, absl::string_view origin);
 absl::StatusOr<grid::v1::ServerConfig> ReadConfigFile(const std::string& path);
 
 // Sets the field `name` from a flag's text ("123", "true", "0.5", "x").
-absl::Status SetConfigField(grid::v1::ServerConfig* config, const std::string& name,
-                            const std::string& text);
+absl::Status SetConfigField(grid::v1::ServerConfig* config, const std::string& name, const std::string& text);
 
 // The value of field `name` as a flag would spell it ("" for an unset field).
 std::string ConfigFieldText(const grid::v1::ServerConfig& config, const std::string& name);

@@ -14,22 +14,22 @@
 
 #include <atomic>
 #include <filesystem>
-#include <limits>
 #include <fstream>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/admin/admin_service.h"
 #include "server/log/admission.h"
+#include "server/log/log_service.h"
+#include "server/projections/projection_service.h"
+#include "server/projections/projector.h"
+#include "server/rpc_observer.h"
 #include "storage/audit_log.h"
 #include "storage/checkpoint.h"
 #include "storage/memory.h"
 #include "storage/sync.h"
-#include "server/admin/admin_service.h"
-#include "server/log/log_service.h"
-#include "server/rpc_observer.h"
-#include "server/projections/projection_service.h"
-#include "server/projections/projector.h"
 
 namespace grid::server {
 
@@ -75,8 +75,9 @@ absl::StatusOr<storage::Position> CheckedFrom(const std::string& data_dir, stora
   if (std::ifstream in(path); in) {
     storage::Position p = 0;
     if (!(in >> p) || p == 0) {
-      return absl::DataLossError(absl::StrCat(path, " does not hold a position; remove it (the server "
-                                                    "then treats the log up to its head as unchecked)"));
+      return absl::DataLossError(absl::StrCat(path,
+                                              " does not hold a position; remove it (the server "
+                                              "then treats the log up to its head as unchecked)"));
     }
     return p;
   }
@@ -164,10 +165,8 @@ int GridServer::port() const { return impl_->port; }
 
 storage::EventLog* GridServer::TEST_log() { return impl_->log.get(); }
 
-absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
-    const ServerOptions& options) {
-  if (absl::Status s = CheckListen(options.listen, options.auth,
-                                   !options.access.policy_file.empty());
+absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOptions& options) {
+  if (absl::Status s = CheckListen(options.listen, options.auth, !options.access.policy_file.empty());
       !s.ok()) {
     return s;
   }
@@ -183,16 +182,16 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   auto log = storage::EventLog::Open(log_options, options.data_dir);
   if (!log.ok()) return log.status();
   impl->log = *std::move(log);
-  auto audit = storage::AuditLog::Open(options.data_dir + "/audit", options.audit_env, options.audit_queue,
-                                       memory);
+  auto audit =
+      storage::AuditLog::Open(options.data_dir + "/audit", options.audit_env, options.audit_queue, memory);
   if (!audit.ok()) return audit.status();
   impl->audit = *std::move(audit);
   auto access = AccessControl::Create(options.access, impl->audit.get());
   if (!access.ok()) return access.status();
   impl->access = *std::move(access);
   AccessControl* access_control = impl->access.get();
-  auto credentials = MakeServerCredentials(
-      options.auth, [access_control](std::string method, std::string why) {
+  auto credentials =
+      MakeServerCredentials(options.auth, [access_control](std::string method, std::string why) {
         access_control->RecordUnauthenticated(std::move(method), "", std::move(why));
       });
   if (!credentials.ok()) return credentials.status();
@@ -201,8 +200,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   if (!person_key.ok()) return person_key.status();
   const storage::Head head = impl->log->GetHead();
   auto signer = storage::Signer::LoadOrCreate(
-      options.signing_key_path.empty() ? options.data_dir + "/signing_key.pem"
-                                       : options.signing_key_path);
+      options.signing_key_path.empty() ? options.data_dir + "/signing_key.pem" : options.signing_key_path);
   if (!signer.ok()) return signer.status();
   impl->signer = *std::move(signer);
   Checkpointer::Options checkpoints = options.checkpoints;
@@ -234,8 +232,8 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   auto store = storage::ProjectionStore::Open(options.data_dir + "/projections", options.log.env, memory);
   if (!store.ok()) return store.status();
   impl->projection_store = *std::move(store);
-  impl->projector = std::make_unique<Projector>(impl->log.get(), impl->projection_store.get(),
-                                                options.projector);
+  impl->projector =
+      std::make_unique<Projector>(impl->log.get(), impl->projection_store.get(), options.projector);
   if (absl::Status s = impl->projector->Start(); !s.ok()) return s;
   Projector* projector = impl->projector.get();
   impl->sequencer = std::make_unique<Sequencer>(
@@ -246,8 +244,8 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
       },
       seq_options);
   impl->sequencer->Start();
-  impl->pool = std::make_unique<boost::asio::thread_pool>(
-      static_cast<size_t>(std::max(1, options.reader_threads)));
+  impl->pool =
+      std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(std::max(1, options.reader_threads)));
   impl->trim_pool.store(impl->pool.get());
   impl->env.log = impl->log.get();
   impl->env.sequencer = impl->sequencer.get();
@@ -265,8 +263,8 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
   impl->env.metrics = &impl->metrics;
   impl->service = std::make_unique<LogService>(&impl->env);
   impl->projection_service = std::make_unique<ProjectionService>(&impl->env, projector);
-  impl->admin_service = std::make_unique<AdminService>(
-      &impl->env, impl->projection_store.get(), options.log, options.data_dir);
+  impl->admin_service =
+      std::make_unique<AdminService>(&impl->env, impl->projection_store.get(), options.log, options.data_dir);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -309,9 +307,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
     spdlog::info("serving on {} (port {}) over TLS; callers authenticate with {}{}{}, log head {}",
                  options.listen, impl->port,
                  options.auth.tls_client_ca_path.empty() ? "" : "client certificates",
-                 !options.auth.tls_client_ca_path.empty() && !options.auth.tokens.empty()
-                     ? " or "
-                     : "",
+                 !options.auth.tls_client_ca_path.empty() && !options.auth.tokens.empty() ? " or " : "",
                  options.auth.tokens.empty() ? "" : "bearer tokens", head.position);
   } else {
     spdlog::warn(
@@ -320,11 +316,11 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(
         options.listen, impl->port, options.auth.tls() ? " over TLS" : "", head.position);
   }
   if (impl->access->dev_mode()) {
-    spdlog::warn("DEV MODE: no access policy (policy_file); every caller may call every RPC and "
-                 "sees every field");
+    spdlog::warn(
+        "DEV MODE: no access policy (policy_file); every caller may call every RPC and "
+        "sees every field");
   } else {
-    spdlog::info("access policy {}: {} principals", options.access.policy_file,
-                 impl->access->principals());
+    spdlog::info("access policy {}: {} principals", options.access.policy_file, impl->access->principals());
   }
   spdlog::info("checkpoints are signed with Ed25519 public key {}",
                storage::ToHex(impl->signer->public_key()));
@@ -353,8 +349,8 @@ bool GridServer::Ready(std::string* why) const {
     }
   }
   if (absl::Status s = impl_->log->WriteHealth(); !s.ok()) {
-    *why = absl::StrCat("read-only: the log refuses writes after a storage failure (",
-                        s.message(), "); restart gridd");
+    *why = absl::StrCat("read-only: the log refuses writes after a storage failure (", s.message(),
+                        "); restart gridd");
     return false;
   }
   return true;
@@ -425,8 +421,7 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
   auto behind = GaugeFamily("gridlog_projection_lag_events", "Events not yet folded");
   for (const Projector::Info& p : impl_->projector->List()) {
     AddSample(&position, static_cast<double>(p.position), {{"projection", p.name}});
-    AddSample(&behind,
-              static_cast<double>(head.position > p.position ? head.position - p.position : 0),
+    AddSample(&behind, static_cast<double>(head.position > p.position ? head.position - p.position : 0),
               {{"projection", p.name}});
   }
   out.push_back(std::move(position));
@@ -464,8 +459,7 @@ void GridServer::Shutdown(absl::Duration grace) {
   // deadline, for idle connections that a client keeps open.
   const absl::Time deadline = absl::Now() + grace;
   const bool drained = impl_->calls.WaitForNone(deadline);
-  impl_->server->Shutdown(drained ? std::chrono::system_clock::now()
-                                  : absl::ToChronoTime(deadline));
+  impl_->server->Shutdown(drained ? std::chrono::system_clock::now() : absl::ToChronoTime(deadline));
   impl_->server->Wait();
   // 3. Stop the writer, then the readers, then close the log.
   impl_->sequencer->Stop();

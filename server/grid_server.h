@@ -17,10 +17,10 @@
 #include "server/access/access.h"
 #include "server/access/auth.h"
 #include "server/log/checkpointer.h"
-#include "server/ops/metrics.h"
 #include "server/log/live_tail.h"
-#include "server/projections/projector.h"
 #include "server/log/validation.h"
+#include "server/ops/metrics.h"
+#include "server/projections/projector.h"
 #include "storage/event_log.h"
 
 namespace grid::server {
@@ -73,8 +73,7 @@ struct ServerOptions {
 
 class GridServer {
  public:
-  static absl::StatusOr<std::unique_ptr<GridServer>> Start(
-      const ServerOptions& options);
+  static absl::StatusOr<std::unique_ptr<GridServer>> Start(const ServerOptions& options);
   ~GridServer();
 
   // The bound port (useful with "127.0.0.1:0").

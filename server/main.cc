@@ -9,8 +9,8 @@
 #include <utility>  // before Boost (GCC 12 + C++20)
 
 #include <signal.h>
-#include <sys/stat.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <boost/program_options.hpp>
 #include <iostream>
@@ -46,18 +46,15 @@ class Probes {
     if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
     if (path == "/readyz") {
       if (server_ == nullptr) {
-        return {503, "text/plain; charset=utf-8",
-                stopping_ ? "shutting down\n" : "opening the log\n"};
+        return {503, "text/plain; charset=utf-8", stopping_ ? "shutting down\n" : "opening the log\n"};
       }
       std::string why;
       if (!server_->Ready(&why)) return {503, "text/plain; charset=utf-8", why + "\n"};
       return {200, "text/plain; charset=utf-8", "ready\n"};
     }
     if (path == "/metrics") {
-      auto families = server_ != nullptr ? server_->CollectMetrics()
-                                         : grid::server::ProcessMetrics();
-      return {200, "text/plain; version=0.0.4; charset=utf-8",
-              grid::server::ToPrometheusText(families)};
+      auto families = server_ != nullptr ? server_->CollectMetrics() : grid::server::ProcessMetrics();
+      return {200, "text/plain; version=0.0.4; charset=utf-8", grid::server::ToPrometheusText(families)};
     }
     return {404, "text/plain; charset=utf-8", "not found: try /metrics, /healthz or /readyz\n"};
   }
@@ -135,8 +132,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < d->field_count(); ++i) {
     const std::string& name = d->field(i)->name();
     if (d->field(i)->is_repeated() || !vm.count(name)) continue;
-    if (auto s = grid::server::SetConfigField(&config, name, vm[name].as<std::string>());
-        !s.ok()) {
+    if (auto s = grid::server::SetConfigField(&config, name, vm[name].as<std::string>()); !s.ok()) {
       std::cerr << "gridd: " << s.message() << "\n";
       return 2;
     }
@@ -181,8 +177,7 @@ int main(int argc, char** argv) {
     }
     http = *std::move(endpoint);
     std::cout << "gridd metrics on port " << http->port() << std::endl;
-    spdlog::info("metrics, /healthz and /readyz on {} (port {})", config.metrics_listen(),
-                 http->port());
+    spdlog::info("metrics, /healthz and /readyz on {} (port {})", config.metrics_listen(), http->port());
   }
 
   auto server = grid::server::GridServer::Start(*options);

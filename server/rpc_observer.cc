@@ -39,8 +39,8 @@ class RpcObserver final : public grpc::experimental::Interceptor {
       // say why): name the message, as Read and Subscribe do.
       if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED && status.error_message().empty()) {
         if (const auto* m = ServedMethod(info_->method()); m != nullptr) {
-          status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                m->input_type()->name() + " does not parse");
+          status =
+              grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, m->input_type()->name() + " does not parse");
           methods->ModifySendStatus(status);
         }
       }

@@ -50,14 +50,11 @@ class CallsInFlight {
   int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-class RpcObserverFactory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
+class RpcObserverFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   // `metrics` and `calls` must outlive the server.
-  RpcObserverFactory(ServerMetrics* metrics, CallsInFlight* calls)
-      : metrics_(metrics), calls_(calls) {}
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override;
+  RpcObserverFactory(ServerMetrics* metrics, CallsInFlight* calls) : metrics_(metrics), calls_(calls) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override;
 
  private:
   ServerMetrics* const metrics_;

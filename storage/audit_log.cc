@@ -35,9 +35,7 @@ absl::Status TrimError(const rocksdb::Status& s) {
 }
 
 // (Every key is 8 bytes: this column family holds nothing else.)
-uint64_t SeqOf(const rocksdb::Slice& k) {
-  return k.size() < 8 ? 0 : GetBigEndian64(k.ToStringView());
-}
+uint64_t SeqOf(const rocksdb::Slice& k) { return k.size() < 8 ? 0 : GetBigEndian64(k.ToStringView()); }
 
 // The record under a valid iterator; DATA_LOSS when it does not parse.
 absl::Status ParseAt(const rocksdb::Iterator& it, grid::v1::AuditRecord* r) {
@@ -50,7 +48,9 @@ absl::Status ParseAt(const rocksdb::Iterator& it, grid::v1::AuditRecord* r) {
 class RocksAuditLog final : public AuditLog {
  public:
   RocksAuditLog(std::unique_ptr<rocksdb::DB> db, uint64_t last, size_t max_queued)
-      : db_(std::move(db)), max_queued_(std::max<size_t>(1, max_queued)), next_(last + 1),
+      : db_(std::move(db)),
+        max_queued_(std::max<size_t>(1, max_queued)),
+        next_(last + 1),
         writer_([this] { RunWriter(); }) {}
 
   ~RocksAuditLog() override {
@@ -176,8 +176,8 @@ class RocksAuditLog final : public AuditLog {
       rocksdb::Status s = ok ? db_->Write(wo, &wb) : rocksdb::Status::Corruption("batch too large");
       absl::Status st;
       if (!s.ok()) {
-        st = absl::UnavailableError(absl::StrCat("the access audit cannot be written: ",
-                                                 FromRocks(s, "audit write").message()));
+        st = absl::UnavailableError(
+            absl::StrCat("the access audit cannot be written: ", FromRocks(s, "audit write").message()));
       }
       for (Queued& q : batch) {
         if (q.stored) {
@@ -220,7 +220,7 @@ class RocksAuditLog final : public AuditLog {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, rocksdb::Env* env,
-                                                          size_t max_queued, const StorageMemory* memory) {
+                                                         size_t max_queued, const StorageMemory* memory) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;

@@ -36,8 +36,7 @@ class AuditLog {
   // `max_queued`: records that may wait for the writer thread. `memory`:
   // the server's shared RocksDB budget (storage/memory.h), not owned; null:
   // RocksDB's defaults.
-  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(const std::string& path,
-                                                        rocksdb::Env* env = nullptr,
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(const std::string& path, rocksdb::Env* env = nullptr,
                                                         size_t max_queued = 1 << 16,
                                                         const StorageMemory* memory = nullptr);
   virtual ~AuditLog() = default;

@@ -12,8 +12,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "storage/big_endian.h"
 #include "absl/strings/str_cat.h"
+#include "storage/big_endian.h"
 
 namespace grid::storage {
 namespace {
@@ -43,8 +43,7 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::LoadOrCreate(const std::string& 
     std::fclose(f);
     if (pkey == nullptr || EVP_PKEY_id(pkey) != EVP_PKEY_ED25519) {
       EVP_PKEY_free(pkey);
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, " is not an Ed25519 private key in PEM"));
+      return absl::InvalidArgumentError(absl::StrCat(path, " is not an Ed25519 private key in PEM"));
     }
   } else {
     EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
@@ -56,8 +55,8 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::LoadOrCreate(const std::string& 
     const mode_t old = umask(077);
     std::FILE* out = std::fopen(path.c_str(), "w");
     umask(old);
-    const bool ok = out != nullptr &&
-                    PEM_write_PrivateKey(out, pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+    const bool ok =
+        out != nullptr && PEM_write_PrivateKey(out, pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1;
     if (out != nullptr) std::fclose(out);
     if (!ok) {
       EVP_PKEY_free(pkey);
@@ -103,8 +102,7 @@ absl::StatusOr<std::string> ParsePublicKey(std::string_view text) {
   BIO_free(bio);
   if (pkey == nullptr || EVP_PKEY_id(pkey) != EVP_PKEY_ED25519) {
     EVP_PKEY_free(pkey);
-    return absl::InvalidArgumentError(
-        "not an Ed25519 public key (PEM \"PUBLIC KEY\" or 64 hex characters)");
+    return absl::InvalidArgumentError("not an Ed25519 public key (PEM \"PUBLIC KEY\" or 64 hex characters)");
   }
   std::string raw = RawPublicKey(pkey);
   EVP_PKEY_free(pkey);
@@ -113,16 +111,15 @@ absl::StatusOr<std::string> ParsePublicKey(std::string_view text) {
 
 absl::Status VerifySignature(std::string_view public_key, std::string_view message,
                              std::string_view signature) {
-  EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(public_key.data()),
-      public_key.size());
+  EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                               reinterpret_cast<const unsigned char*>(public_key.data()),
+                                               public_key.size());
   if (pkey == nullptr) return absl::InvalidArgumentError("malformed Ed25519 public key");
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   const bool ok =
       EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, pkey) == 1 &&
-      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                       signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
-                       message.size()) == 1;
+      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(pkey);
   return ok ? absl::OkStatus() : absl::DataLossError("checkpoint signature does not verify");
@@ -154,7 +151,8 @@ absl::StatusOr<std::string> LoadOrCreateSecretKey(const std::string& path) {
   std::FILE* out = std::fopen(path.c_str(), "wb");
   umask(old);
   const bool ok = out != nullptr && std::fwrite(key.data(), 1, key.size(), out) == key.size();
-  if (out != nullptr && std::fclose(out) != 0) return absl::UnavailableError(absl::StrCat("cannot write key ", path));
+  if (out != nullptr && std::fclose(out) != 0)
+    return absl::UnavailableError(absl::StrCat("cannot write key ", path));
   if (!ok) return absl::UnavailableError(absl::StrCat("cannot write key ", path));
   return key;
 }

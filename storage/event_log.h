@@ -166,8 +166,8 @@ class EventLog {
   // Opens (or creates) the log in directory `path`. Opening reads the head
   // from the meta column family; it never scans the log. DATA_LOSS if the
   // files are corrupt, FAILED_PRECONDITION for an unknown format version.
-  static absl::StatusOr<std::unique_ptr<EventLog>> Open(
-      const EventLogOptions& options, const std::string& path);
+  static absl::StatusOr<std::unique_ptr<EventLog>> Open(const EventLogOptions& options,
+                                                        const std::string& path);
 
   virtual ~EventLog() = default;
 
@@ -186,8 +186,8 @@ class EventLog {
   // log's checks, just before it gets positions.
   //
   // REQUIRES: one caller at a time; batches validated by the caller.
-  virtual CommitResult Commit(absl::Span<AppendBatch* const> batches,
-                              absl::Time now, BatchAdmission* admission) = 0;
+  virtual CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now,
+                              BatchAdmission* admission) = 0;
   CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now) {
     return Commit(batches, now, nullptr);
   }
@@ -195,26 +195,23 @@ class EventLog {
   // Up to `max_count` records from `from` in `direction`, never past the
   // committed head. Empty if `from` is beyond the head (forwards) or 0.
   // DATA_LOSS if a record is missing or unreadable.
-  virtual absl::StatusOr<std::vector<RecordPtr>> ReadAll(
-      Position from, Direction direction, size_t max_count,
-      size_t max_bytes) const = 0;
+  virtual absl::StatusOr<std::vector<RecordPtr>> ReadAll(Position from, Direction direction, size_t max_count,
+                                                         size_t max_bytes) const = 0;
 
   // Up to `max_count` records of `stream` from version `from_version`.
   // Empty for an unknown stream or a version past its end.
-  virtual absl::StatusOr<std::vector<RecordPtr>> ReadStream(
-      const std::string& stream, uint64_t from_version, Direction direction,
-      size_t max_count, size_t max_bytes) const = 0;
+  virtual absl::StatusOr<std::vector<RecordPtr>> ReadStream(const std::string& stream, uint64_t from_version,
+                                                            Direction direction, size_t max_count,
+                                                            size_t max_bytes) const = 0;
 
   // The last version of `stream`, or nullopt if it has no events.
-  virtual absl::StatusOr<std::optional<uint64_t>> StreamHead(
-      const std::string& stream) const = 0;
+  virtual absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& stream) const = 0;
 
   // Forwards: the first position recorded at or after `t`, or head+1 when
   // there is none. Backwards: the last position recorded at or before `t`,
   // or 0 when there is none. Exact for any `t`, also inside a microsecond
   // (the precision recorded_at is kept in).
-  virtual absl::StatusOr<Position> PositionAtTime(absl::Time t,
-                                                  Direction direction) const = 0;
+  virtual absl::StatusOr<Position> PositionAtTime(absl::Time t, Direction direction) const = 0;
 
   // The committed head.
   virtual Head GetHead() const = 0;
@@ -235,8 +232,8 @@ class EventLog {
   virtual absl::Status PutCheckpoint(Position position, const std::string& value) = 0;
 
   // Up to `max_count` stored checkpoints with position >= `from`, in order.
-  virtual absl::StatusOr<std::vector<std::pair<Position, std::string>>>
-  ReadCheckpoints(Position from, size_t max_count) const = 0;
+  virtual absl::StatusOr<std::vector<std::pair<Position, std::string>>> ReadCheckpoints(
+      Position from, size_t max_count) const = 0;
 };
 
 // Parses a wire record read from the log. DATA_LOSS if it does not parse.

@@ -125,7 +125,6 @@ class Reads final : public ProjectionReader {
     return r;
   }
 
-
  private:
   rocksdb::ReadOptions Options() const {
     rocksdb::ReadOptions ro;
@@ -145,7 +144,9 @@ class SnapshotReads final : public ProjectionReader {
       : db_(db), snapshot_(db->GetSnapshot()), reads_(db, &cfs, snapshot_) {}
   ~SnapshotReads() override { db_->ReleaseSnapshot(snapshot_); }
 
-  absl::StatusOr<Position> Checkpoint(const std::string& name) const override { return reads_.Checkpoint(name); }
+  absl::StatusOr<Position> Checkpoint(const std::string& name) const override {
+    return reads_.Checkpoint(name);
+  }
   absl::StatusOr<std::optional<RowVersion>> Get(const std::string& name, const std::string& key,
                                                 Position at) const override {
     return reads_.Get(name, key, at);
@@ -206,9 +207,7 @@ class RocksProjectionStore final : public ProjectionStore {
   }
 
   StorageStats GetStorageStats() const override { return ReadStorageStats(db_.get()); }
-  absl::Status Backup(const std::string& dir) const override {
-    return CheckpointTo(db_.get(), dir);
-  }
+  absl::Status Backup(const std::string& dir) const override { return CheckpointTo(db_.get(), dir); }
 
   absl::Status Reset(const std::string& name) override {
     std::string begin = NamePrefix(name);

@@ -52,8 +52,7 @@ class ProjectionReader {
 
   // The newest version of `key` at or before `at`; nullopt if none or
   // deleted.
-  virtual absl::StatusOr<std::optional<RowVersion>> Get(const std::string& name,
-                                                        const std::string& key,
+  virtual absl::StatusOr<std::optional<RowVersion>> Get(const std::string& name, const std::string& key,
                                                         Position at) const = 0;
 
   // For every key starting with `prefix` (bytes) and after `start_after`,

@@ -8,8 +8,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "storage/big_endian.h"
 #include "grid/v1/event.pb.h"
+#include "storage/big_endian.h"
 
 namespace grid::storage {
 namespace {
@@ -42,8 +42,7 @@ Digest Sha256Stream::Finish() {
   return out;
 }
 
-Digest ChainLink(const Digest& prev, Position position,
-                 std::string_view stored_bytes) {
+Digest ChainLink(const Digest& prev, Position position, std::string_view stored_bytes) {
   const Digest body = Sha256(stored_bytes);
   std::string buf;
   buf.reserve(32 + 8 + 32);
@@ -64,11 +63,10 @@ std::string MakeWire(std::string_view stored_bytes, const Digest& chain) {
 }
 
 absl::StatusOr<WireParts> SplitWire(std::string_view wire) {
-  if (wire.size() < kChainFieldSize ||
-      wire[wire.size() - kChainFieldSize] != kChainTag ||
+  if (wire.size() < kChainFieldSize || wire[wire.size() - kChainFieldSize] != kChainTag ||
       wire[wire.size() - kChainFieldSize + 1] != kChainLen) {
-    return absl::DataLossError(absl::StrCat(
-        "record of ", wire.size(), " bytes does not end in a chain field"));
+    return absl::DataLossError(
+        absl::StrCat("record of ", wire.size(), " bytes does not end in a chain field"));
   }
   WireParts parts;
   parts.stored = wire.substr(0, wire.size() - kChainFieldSize);

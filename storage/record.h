@@ -48,8 +48,7 @@ class Sha256Stream {
 };
 
 // The chain value of the record at `position` with these stored bytes.
-Digest ChainLink(const Digest& prev, Position position,
-                 std::string_view stored_bytes);
+Digest ChainLink(const Digest& prev, Position position, std::string_view stored_bytes);
 
 // Returns stored bytes + chain field.
 std::string MakeWire(std::string_view stored_bytes, const Digest& chain);
@@ -70,8 +69,7 @@ absl::StatusOr<Position> StoredPosition(std::string_view stored);
 // Lower-case hex, for messages and JSON.
 std::string ToHex(std::string_view bytes);
 inline std::string ToHex(const Digest& d) {
-  return ToHex(std::string_view(reinterpret_cast<const char*>(d.data()),
-                                d.size()));
+  return ToHex(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
 
 }  // namespace grid::storage

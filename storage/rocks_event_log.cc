@@ -24,11 +24,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "storage/big_endian.h"
-#include "storage/proto_time.h"
-#include "storage/sync.h"
 #include "storage/event_log.h"
 #include "storage/memory.h"
+#include "storage/proto_time.h"
 #include "storage/rocks_status.h"
+#include "storage/sync.h"
 
 namespace grid::storage {
 namespace {
@@ -37,12 +37,9 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr char kMetaFormat[] = "format";
 constexpr char kMetaHead[] = "head";
 
-enum Cf {
-  kEvents, kStreams, kStreamHeads, kEventIds, kTimeIndex, kMeta, kCheckpoints, kNumCfs
-};
-const char* const kCfNames[kNumCfs] = {"events",    "streams",    "stream_heads",
-                                       "event_ids", "time_index", "meta",
-                                       "checkpoints"};
+enum Cf { kEvents, kStreams, kStreamHeads, kEventIds, kTimeIndex, kMeta, kCheckpoints, kNumCfs };
+const char* const kCfNames[kNumCfs] = {"events",     "streams", "stream_heads", "event_ids",
+                                       "time_index", "meta",    "checkpoints"};
 
 std::string PositionKey(Position p) {
   std::string k;
@@ -93,15 +90,14 @@ rocksdb::Status WriteHeadFile(rocksdb::Env* env, const std::string& dir, const H
 }
 
 // nullopt when there is no head file (a log from before it existed).
-absl::StatusOr<std::optional<std::pair<Position, Digest>>> ReadHeadFile(
-    rocksdb::Env* env, const std::string& dir) {
+absl::StatusOr<std::optional<std::pair<Position, Digest>>> ReadHeadFile(rocksdb::Env* env,
+                                                                        const std::string& dir) {
   if (!env->FileExists(HeadFilePath(dir)).ok()) return std::nullopt;
   std::string body;
   rocksdb::Status s = rocksdb::ReadFileToString(env, HeadFilePath(dir), &body);
   if (!s.ok()) return FromRocks(s, "read head file");
   const size_t magic = sizeof(kHeadFileMagic) - 1;
-  if (body.size() != magic + 8 + 32 + 32 ||
-      body.compare(0, magic, kHeadFileMagic) != 0 ||
+  if (body.size() != magic + 8 + 32 + 32 || body.compare(0, magic, kHeadFileMagic) != 0 ||
       Sha256(std::string_view(body).substr(0, magic + 40)) !=
           *reinterpret_cast<const Digest*>(body.data() + magic + 40)) {
     return absl::DataLossError(absl::StrCat(HeadFilePath(dir), " is corrupt"));
@@ -126,9 +122,7 @@ std::string SerializeDeterministic(const grid::v1::Event& e) {
 
 // SHA-256 of the client-set content of an event: what makes a retry with
 // the same event_id the same event. REQUIRES: server fields unset.
-Digest Fingerprint(const grid::v1::Event& e) {
-  return Sha256(SerializeDeterministic(e));
-}
+Digest Fingerprint(const grid::v1::Event& e) { return Sha256(SerializeDeterministic(e)); }
 
 std::string DescribeVersion(std::optional<uint64_t> v) {
   return v ? absl::StrCat("is at version ", *v) : "does not exist";
@@ -136,8 +130,7 @@ std::string DescribeVersion(std::optional<uint64_t> v) {
 
 class RocksEventLog final : public EventLog {
  public:
-  RocksEventLog(const EventLogOptions& options, std::string path,
-                std::unique_ptr<rocksdb::DB> db,
+  RocksEventLog(const EventLogOptions& options, std::string path, std::unique_ptr<rocksdb::DB> db,
                 std::vector<rocksdb::ColumnFamilyHandle*> cfs, Head head)
       : options_(options),
         path_(std::move(path)),
@@ -165,16 +158,13 @@ class RocksEventLog final : public EventLog {
 
   CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now,
                       BatchAdmission* admission) override;
-  absl::StatusOr<std::vector<RecordPtr>> ReadAll(Position from, Direction dir,
-                                                 size_t max_count,
+  absl::StatusOr<std::vector<RecordPtr>> ReadAll(Position from, Direction dir, size_t max_count,
                                                  size_t max_bytes) const override;
-  absl::StatusOr<std::vector<RecordPtr>> ReadStream(
-      const std::string& stream, uint64_t from_version, Direction dir,
-      size_t max_count, size_t max_bytes) const override;
-  absl::StatusOr<std::optional<uint64_t>> StreamHead(
-      const std::string& stream) const override;
-  absl::StatusOr<Position> PositionAtTime(absl::Time t,
-                                          Direction dir) const override;
+  absl::StatusOr<std::vector<RecordPtr>> ReadStream(const std::string& stream, uint64_t from_version,
+                                                    Direction dir, size_t max_count,
+                                                    size_t max_bytes) const override;
+  absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& stream) const override;
+  absl::StatusOr<Position> PositionAtTime(absl::Time t, Direction dir) const override;
   Head GetHead() const override {
     grid::MutexLock l(&mu_);
     return head_;
@@ -184,19 +174,15 @@ class RocksEventLog final : public EventLog {
     return failed_;
   }
   StorageStats GetStorageStats() const override { return ReadStorageStats(db_.get()); }
-  absl::Status Backup(const std::string& dir) const override {
-    return CheckpointTo(db_.get(), dir);
-  }
+  absl::Status Backup(const std::string& dir) const override { return CheckpointTo(db_.get(), dir); }
   absl::Status PutCheckpoint(Position position, const std::string& value) override {
-    return FromRocks(db_->Put(rocksdb::WriteOptions(), cfs_[kCheckpoints],
-                              PositionKey(position), value),
+    return FromRocks(db_->Put(rocksdb::WriteOptions(), cfs_[kCheckpoints], PositionKey(position), value),
                      "write checkpoint");
   }
   absl::StatusOr<std::vector<std::pair<Position, std::string>>> ReadCheckpoints(
       Position from, size_t max_count) const override {
     std::vector<std::pair<Position, std::string>> out;
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(rocksdb::ReadOptions(), cfs_[kCheckpoints]));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kCheckpoints]));
     for (it->Seek(PositionKey(from)); it->Valid() && out.size() < max_count; it->Next()) {
       if (it->key().size() != 8) return absl::DataLossError("a checkpoint key is not 8 bytes");
       out.emplace_back(GetBigEndian64(it->key().ToStringView()), it->value().ToString());
@@ -232,15 +218,13 @@ class RocksEventLog final : public EventLog {
   absl::Time head_file_written_ = absl::InfinitePast();
 };
 
-absl::StatusOr<std::optional<RocksEventLog::IdEntry>> RocksEventLog::LookupId(
-    const std::string& id) const {
+absl::StatusOr<std::optional<RocksEventLog::IdEntry>> RocksEventLog::LookupId(const std::string& id) const {
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kEventIds], id, &v);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocks(s, "event id lookup");
   if (v.size() != 48) {
-    return absl::DataLossError(absl::StrCat("event id index entry for '", id,
-                                            "' has ", v.size(), " bytes"));
+    return absl::DataLossError(absl::StrCat("event id index entry for '", id, "' has ", v.size(), " bytes"));
   }
   IdEntry e;
   e.position = GetBigEndian64(v);
@@ -249,11 +233,9 @@ absl::StatusOr<std::optional<RocksEventLog::IdEntry>> RocksEventLog::LookupId(
   return e;
 }
 
-absl::StatusOr<std::optional<uint64_t>> RocksEventLog::StreamHead(
-    const std::string& stream) const {
+absl::StatusOr<std::optional<uint64_t>> RocksEventLog::StreamHead(const std::string& stream) const {
   std::string v;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), cfs_[kStreamHeads], stream, &v);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kStreamHeads], stream, &v);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocks(s, "stream head lookup");
   if (v.size() != 8) return absl::DataLossError("bad stream head entry");
@@ -266,8 +248,12 @@ absl::StatusOr<std::optional<uint64_t>> RocksEventLog::StreamHead(
 class RocksEventLog::Group {
  public:
   Group(const RocksEventLog* log, const Head& head, absl::Time recorded_at)
-      : log_(log), first_(head.position + 1), next_(head.position + 1), chain_(head.chain),
-        recorded_at_(recorded_at), recorded_ts_(ToProtoTime(recorded_at)) {}
+      : log_(log),
+        first_(head.position + 1),
+        next_(head.position + 1),
+        chain_(head.chain),
+        recorded_at_(recorded_at),
+        recorded_ts_(ToProtoTime(recorded_at)) {}
 
   enum class Ids {
     kNew,               // no event id of the batch is in the log
@@ -316,8 +302,7 @@ class RocksEventLog::Group {
   absl::flat_hash_map<std::string, std::optional<uint64_t>> heads_;
 };
 
-RocksEventLog::Group::Ids RocksEventLog::Group::CheckIds(const AppendBatch& batch,
-                                                         std::vector<Digest>* fps,
+RocksEventLog::Group::Ids RocksEventLog::Group::CheckIds(const AppendBatch& batch, std::vector<Digest>* fps,
                                                          AppendOutcome* out) const {
   fps->reserve(batch.events.size());
   size_t dups = 0;
@@ -340,10 +325,10 @@ RocksEventLog::Group::Ids RocksEventLog::Group::CheckIds(const AppendBatch& batc
     if (!found) continue;
     if (found->fingerprint != fps->back()) {
       // Not where: the other event may be outside the caller's view.
-      out->status = absl::FailedPreconditionError(absl::StrCat(
-          "event_id '", e.event_id(),
-          "' was already appended with different content; an event_id "
-          "names one event forever"));
+      out->status = absl::FailedPreconditionError(
+          absl::StrCat("event_id '", e.event_id(),
+                       "' was already appended with different content; an event_id "
+                       "names one event forever"));
       return Ids::kRefused;
     }
     ++dups;
@@ -352,8 +337,7 @@ RocksEventLog::Group::Ids RocksEventLog::Group::CheckIds(const AppendBatch& batc
   if (dups == 0) return Ids::kNew;
   if (dups < batch.events.size()) {
     out->status = absl::FailedPreconditionError(absl::StrCat(
-        "request mixes ", dups, " event_id(s) already in the log (e.g. '",
-        batch.events[0].event_id(),
+        "request mixes ", dups, " event_id(s) already in the log (e.g. '", batch.events[0].event_id(),
         "') with new ones; retry the original request unchanged or send "
         "only new events"));
     return Ids::kRefused;
@@ -368,25 +352,22 @@ RocksEventLog::Group::Ids RocksEventLog::Group::CheckIds(const AppendBatch& batc
   return dup_in_group ? Ids::kDuplicateInGroup : Ids::kDuplicate;
 }
 
-absl::StatusOr<std::optional<uint64_t>> RocksEventLog::Group::CheckExpected(
-    const AppendBatch& batch) const {
+absl::StatusOr<std::optional<uint64_t>> RocksEventLog::Group::CheckExpected(const AppendBatch& batch) const {
   auto cur = CurrentVersion(batch.stream);
   if (!cur.ok()) return cur.status();
   const Expected& ex = batch.expected;
   if (ex.kind == Expected::kNoStream && *cur) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("wrong expected version: stream '", batch.stream, "' ",
-                     DescribeVersion(*cur), "; expected no stream"));
+    return absl::FailedPreconditionError(absl::StrCat("wrong expected version: stream '", batch.stream, "' ",
+                                                      DescribeVersion(*cur), "; expected no stream"));
   }
   if (ex.kind == Expected::kStreamExists && !*cur) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("wrong expected version: stream '", batch.stream,
-                     "' does not exist; expected it to exist"));
+    return absl::FailedPreconditionError(absl::StrCat("wrong expected version: stream '", batch.stream,
+                                                      "' does not exist; expected it to exist"));
   }
   if (ex.kind == Expected::kExact && *cur != ex.version) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "wrong expected version: stream '", batch.stream, "' ",
-        DescribeVersion(*cur), "; expected version ", ex.version));
+    return absl::FailedPreconditionError(absl::StrCat("wrong expected version: stream '", batch.stream, "' ",
+                                                      DescribeVersion(*cur), "; expected version ",
+                                                      ex.version));
   }
   return cur;
 }
@@ -448,8 +429,8 @@ rocksdb::WriteBatch* RocksEventLog::Group::Finish() {
   return &wb_;
 }
 
-CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
-                                   absl::Time now, BatchAdmission* admission) {
+CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches, absl::Time now,
+                                   BatchAdmission* admission) {
   CommitResult result;
   result.outcomes.resize(batches.size());
   const Head head = GetHead();
@@ -503,9 +484,9 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches,
     grid::MutexLock l(&mu_);
     if (!s.ok()) {
       // Never retried: the log is read-only from here until restart.
-      failed_ = absl::UnavailableError(absl::StrCat(
-          "the event log stopped taking writes after a storage failure (",
-          s.ToString(), "); restart the server"));
+      failed_ =
+          absl::UnavailableError(absl::StrCat("the event log stopped taking writes after a storage failure (",
+                                              s.ToString(), "); restart the server"));
       for (size_t bi = 0; bi < batches.size(); ++bi) {
         if (result.outcomes[bi].status.ok() && needs_write[bi]) {
           result.outcomes[bi].status = failed_;
@@ -538,18 +519,16 @@ void RocksEventLog::MaybeWriteHeadFile(absl::Time now) {
 
 absl::StatusOr<RecordPtr> RocksEventLog::GetRecord(Position p) const {
   std::string v;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), cfs_[kEvents], PositionKey(p), &v);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kEvents], PositionKey(p), &v);
   if (s.IsNotFound()) {
-    return absl::DataLossError(
-        absl::StrCat("position ", p, " is missing from the log"));
+    return absl::DataLossError(absl::StrCat("position ", p, " is missing from the log"));
   }
   if (!s.ok()) return FromRocks(s, absl::StrCat("read position ", p));
   return DecodeRecord(p, std::move(v));
 }
 
-absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadAll(
-    Position from, Direction dir, size_t max_count, size_t max_bytes) const {
+absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadAll(Position from, Direction dir, size_t max_count,
+                                                              size_t max_bytes) const {
   std::vector<RecordPtr> out;
   const Position head = GetHead().position;
   if (from == 0 && dir == Direction::kForwards) from = 1;
@@ -565,14 +544,12 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadAll(
   } else {
     it->SeekForPrev(PositionKey(from));
   }
-  while (out.size() < max_count && bytes < max_bytes && expect >= 1 &&
-         expect <= head) {
+  while (out.size() < max_count && bytes < max_bytes && expect >= 1 && expect <= head) {
     if (!it->Valid()) break;
     if (it->key().size() != 8) return absl::DataLossError("an events key is not 8 bytes");
     const Position p = GetBigEndian64(it->key().ToStringView());
     if (p != expect) {
-      return absl::DataLossError(
-          absl::StrCat("position ", expect, " is missing from the log"));
+      return absl::DataLossError(absl::StrCat("position ", expect, " is missing from the log"));
     }
     auto rec = DecodeRecord(p, it->value().ToString());
     if (!rec.ok()) return rec.status();
@@ -589,17 +566,15 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadAll(
   if (!it->status().ok()) {
     return FromRocks(it->status(), absl::StrCat("read log at position ", expect));
   }
-  if (out.size() < max_count && bytes < max_bytes && expect >= 1 &&
-      expect <= head) {
-    return absl::DataLossError(
-        absl::StrCat("position ", expect, " is missing from the log"));
+  if (out.size() < max_count && bytes < max_bytes && expect >= 1 && expect <= head) {
+    return absl::DataLossError(absl::StrCat("position ", expect, " is missing from the log"));
   }
   return out;
 }
 
-absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadStream(
-    const std::string& stream, uint64_t from_version, Direction dir,
-    size_t max_count, size_t max_bytes) const {
+absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadStream(const std::string& stream,
+                                                                 uint64_t from_version, Direction dir,
+                                                                 size_t max_count, size_t max_bytes) const {
   std::vector<RecordPtr> out;
   auto last = StreamHead(stream);
   if (!last.ok()) return last.status();
@@ -611,14 +586,13 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadStream(
   size_t bytes = 0;
   for (uint64_t v = from_version; out.size() < max_count && bytes < max_bytes;) {
     std::string pos;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kStreams],
-                                 StreamKey(stream, v), &pos);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kStreams], StreamKey(stream, v), &pos);
     // Every version up to the stream's head has its entry: a missing one
     // is damage, not the end of the stream.
     if (s.IsNotFound()) {
       return absl::DataLossError(absl::StrCat("stream '", stream.substr(0, 256), "' version ", v,
-                                              " is missing from the stream index (its head is ",
-                                              last_version, ")"));
+                                              " is missing from the stream index (its head is ", last_version,
+                                              ")"));
     }
     if (!s.ok()) return FromRocks(s, "read stream index");
     if (pos.size() != 8) {
@@ -642,8 +616,7 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadStream(
   return out;
 }
 
-absl::StatusOr<Position> RocksEventLog::PositionAtTime(absl::Time t,
-                                                       Direction dir) const {
+absl::StatusOr<Position> RocksEventLog::PositionAtTime(absl::Time t, Direction dir) const {
   const Position head = GetHead().position;
   // Times are stored in microseconds. Forwards means at or after t, so a t
   // inside a microsecond starts at the next one (truncating it took in the
@@ -654,8 +627,7 @@ absl::StatusOr<Position> RocksEventLog::PositionAtTime(absl::Time t,
   if (dir == Direction::kBackwards) ++us;  // first group strictly after t
   std::string key;
   PutBigEndian64(&key, static_cast<uint64_t>(us));
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cfs_[kTimeIndex]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kTimeIndex]));
   it->Seek(key);
   if (!it->status().ok()) return FromRocks(it->status(), "read time index");
   Position first_after = head + 1;
@@ -663,8 +635,7 @@ absl::StatusOr<Position> RocksEventLog::PositionAtTime(absl::Time t,
     if (it->key().size() != 16) {
       return absl::DataLossError(absl::StrCat("time index key has ", it->key().size(), " bytes, not 16"));
     }
-    first_after = std::min<Position>(
-        GetBigEndian64(it->key().ToStringView().substr(8)), head + 1);
+    first_after = std::min<Position>(GetBigEndian64(it->key().ToStringView().substr(8)), head + 1);
   }
   return dir == Direction::kForwards ? first_after : first_after - 1;
 }
@@ -694,12 +665,19 @@ bool ScanStoredHeader(std::string_view stored, LogRecord* rec, Position* positio
     const int field = static_cast<int>(WFL::GetTagFieldNumber(tag));
     const auto type = WFL::GetTagWireType(tag);
     bool ok = true;
-    if ((field == 2 || field == 3 || field == 4 || field == 8) && type != WFL::WIRETYPE_LENGTH_DELIMITED) return false;
+    if ((field == 2 || field == 3 || field == 4 || field == 8) && type != WFL::WIRETYPE_LENGTH_DELIMITED)
+      return false;
     if ((field == 9 || field == 10) && type != WFL::WIRETYPE_VARINT) return false;
     switch (field) {
-      case 2: ok = read_string(&rec->stream); break;
-      case 3: ok = read_string(&rec->type); break;
-      case 4: ok = read_string(&rec->org_path); break;
+      case 2:
+        ok = read_string(&rec->stream);
+        break;
+      case 3:
+        ok = read_string(&rec->type);
+        break;
+      case 4:
+        ok = read_string(&rec->org_path);
+        break;
       case 8: {  // google.protobuf.Timestamp
         uint32_t len = 0;
         if (!in.ReadVarint32(&len)) return false;
@@ -718,9 +696,14 @@ bool ScanStoredHeader(std::string_view stored, LogRecord* rec, Position* positio
         in.PopLimit(limit);
         break;
       }
-      case 9: ok = in.ReadVarint64(position); break;
-      case 10: ok = in.ReadVarint64(&rec->stream_version); break;
-      default: ok = WFL::SkipField(&in, tag);
+      case 9:
+        ok = in.ReadVarint64(position);
+        break;
+      case 10:
+        ok = in.ReadVarint64(&rec->stream_version);
+        break;
+      default:
+        ok = WFL::SkipField(&in, tag);
     }
     if (!ok) return false;
   }
@@ -733,22 +716,20 @@ bool ScanStoredHeader(std::string_view stored, LogRecord* rec, Position* positio
 absl::StatusOr<RecordPtr> DecodeRecord(Position position, std::string wire) {
   auto parts = SplitWire(wire);
   if (!parts.ok()) {
-    return absl::DataLossError(absl::StrCat("position ", position, ": ",
-                                            parts.status().message()));
+    return absl::DataLossError(absl::StrCat("position ", position, ": ", parts.status().message()));
   }
   auto rec = std::make_shared<LogRecord>();
   Position stored_position = 0;
   if (!ScanStoredHeader(parts->stored, rec.get(), &stored_position) || stored_position != position) {
-    return absl::DataLossError(
-        absl::StrCat("position ", position, ": record does not decode"));
+    return absl::DataLossError(absl::StrCat("position ", position, ": record does not decode"));
   }
   rec->position = position;
   rec->wire = std::move(wire);
   return rec;
 }
 
-absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
-    const EventLogOptions& options, const std::string& path) {
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const EventLogOptions& options,
+                                                         const std::string& path) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
@@ -795,8 +776,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
     cf.write_buffer_size = options.write_buffer_bytes;
     descs.emplace_back(kCfNames[i], cf);
   }
-  descs.emplace_back(rocksdb::kDefaultColumnFamilyName,
-                     rocksdb::ColumnFamilyOptions());
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -826,9 +806,9 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   } else if (!s.ok()) {
     return fail(FromRocks(s, "read format version"));
   } else if (format != std::to_string(kFormatVersion)) {
-    return fail(absl::FailedPreconditionError(
-        absl::StrCat("event log at ", path, " has format version ", format,
-                     "; this server reads version ", kFormatVersion)));
+    return fail(
+        absl::FailedPreconditionError(absl::StrCat("event log at ", path, " has format version ", format,
+                                                   "; this server reads version ", kFormatVersion)));
   }
 
   Head head;
@@ -838,8 +818,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
     if (hv.size() != 48) return fail(absl::DataLossError("meta head entry is malformed"));
     head.position = GetBigEndian64(hv);
     std::memcpy(head.chain.data(), hv.data() + 8, 32);
-    head.recorded_at =
-        absl::FromUnixMicros(static_cast<int64_t>(GetBigEndian64(hv.substr(40))));
+    head.recorded_at = absl::FromUnixMicros(static_cast<int64_t>(GetBigEndian64(hv.substr(40))));
   } else if (!s.IsNotFound()) {
     return fail(FromRocks(s, "read head"));
   }
@@ -850,22 +829,21 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
     std::string v;
     s = db->Get(rocksdb::ReadOptions(), handles[kEvents], PositionKey(head.position), &v);
     if (!s.ok()) {
-      return fail(absl::DataLossError(absl::StrCat(
-          "head position ", head.position, " is missing: ", s.ToString())));
+      return fail(
+          absl::DataLossError(absl::StrCat("head position ", head.position, " is missing: ", s.ToString())));
     }
     auto parts = SplitWire(v);
     if (!parts.ok() || parts->chain != head.chain) {
-      return fail(absl::DataLossError(absl::StrCat(
-          "head position ", head.position, " does not match the recorded chain head")));
+      return fail(absl::DataLossError(
+          absl::StrCat("head position ", head.position, " does not match the recorded chain head")));
     }
   }
   {
     std::string v;
-    s = db->Get(rocksdb::ReadOptions(), handles[kEvents],
-                PositionKey(head.position + 1), &v);
+    s = db->Get(rocksdb::ReadOptions(), handles[kEvents], PositionKey(head.position + 1), &v);
     if (s.ok()) {
-      return fail(absl::DataLossError(absl::StrCat(
-          "position ", head.position + 1, " exists beyond the recorded head")));
+      return fail(absl::DataLossError(
+          absl::StrCat("position ", head.position + 1, " exists beyond the recorded head")));
     }
     // Only "not there" proves nothing is beyond the head; a read error
     // proves nothing at all.
@@ -877,24 +855,22 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   if (mark->has_value()) {
     const auto& [mark_pos, mark_chain] = **mark;
     if (mark_pos > head.position) {
-      return fail(absl::DataLossError(absl::StrCat(
-          "the log ends at position ", head.position, " but position ", mark_pos,
-          " was committed (", HeadFilePath(path),
-          "); log files were truncated or lost")));
+      return fail(absl::DataLossError(
+          absl::StrCat("the log ends at position ", head.position, " but position ", mark_pos,
+                       " was committed (", HeadFilePath(path), "); log files were truncated or lost")));
     }
     if (mark_pos > 0) {
       std::string v;
       s = db->Get(rocksdb::ReadOptions(), handles[kEvents], PositionKey(mark_pos), &v);
       auto parts = s.ok() ? SplitWire(v) : absl::StatusOr<WireParts>(FromRocks(s, "read"));
       if (!parts.ok() || parts->chain != mark_chain) {
-        return fail(absl::DataLossError(absl::StrCat(
-            "position ", mark_pos, " does not carry the chain recorded in ",
-            HeadFilePath(path), "; the log was altered")));
+        return fail(
+            absl::DataLossError(absl::StrCat("position ", mark_pos, " does not carry the chain recorded in ",
+                                             HeadFilePath(path), "; the log was altered")));
       }
     }
   }
-  return std::unique_ptr<EventLog>(
-      new RocksEventLog(options, path, std::move(db), std::move(handles), head));
+  return std::unique_ptr<EventLog>(new RocksEventLog(options, path, std::move(db), std::move(handles), head));
 }
 
 }  // namespace grid::storage

@@ -21,8 +21,8 @@ inline absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
   std::string msg = absl::StrCat(absl::string_view(what.data(), what.size()), ": ", s.ToString());
   if (s.IsCorruption()) return absl::DataLossError(msg);
-  if (s.IsIOError() || s.IsNoSpace() || s.IsBusy() || s.IsTimedOut() ||
-      s.IsAborted() || s.IsShutdownInProgress()) {
+  if (s.IsIOError() || s.IsNoSpace() || s.IsBusy() || s.IsTimedOut() || s.IsAborted() ||
+      s.IsShutdownInProgress()) {
     return absl::UnavailableError(msg);
   }
   if (s.IsNotFound()) return absl::NotFoundError(msg);

@@ -53,8 +53,7 @@ class CondVar {
   bool WaitFor(Mutex* mu, absl::Duration d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     d = std::min(d, absl::Hours(1));
     std::unique_lock<std::mutex> l(mu->mu_, std::adopt_lock);
-    const bool signalled =
-        cv_.wait_for(l, absl::ToChronoNanoseconds(d)) == std::cv_status::no_timeout;
+    const bool signalled = cv_.wait_for(l, absl::ToChronoNanoseconds(d)) == std::cv_status::no_timeout;
     l.release();
     return signalled;
   }

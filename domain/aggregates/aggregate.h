@@ -22,7 +22,7 @@ namespace grid::domain {
 using grid::v1::Event;
 
 struct AggregateRules {
-  absl::string_view name;  // the stream prefix: "<name>/<id>"
+  absl::string_view name;                // the stream prefix: "<name>/<id>"
   std::vector<absl::string_view> types;  // its event types (Event's body names)
   // Its ids are org paths (the county, the grid), checked as such.
   bool id_is_org_path = false;

@@ -24,14 +24,16 @@ absl::Status CheckBody(const Event& e) {
         const std::string at = absl::StrCat("form_task_issued.fields[", i, "]");
         if (f.canonical_path().empty()) return Invalid(absl::StrCat(at, ".canonical_path"), "is required");
         if (!paths.insert(f.canonical_path()).second) {
-          return Invalid(absl::StrCat(at, ".canonical_path"), absl::StrCat("'", f.canonical_path(), "' appears twice"));
+          return Invalid(absl::StrCat(at, ".canonical_path"),
+                         absl::StrCat("'", f.canonical_path(), "' appears twice"));
         }
         if (f.value_class() == grid::v1::DATA_CLASS_UNSPECIFIED) {
           return Invalid(absl::StrCat(at, ".value_class"),
                          "is required: the class of the values it will carry (C0_AGGREGATE for counts)");
         }
       }
-      if (auto s = RequireOrgPath("form_task_issued.target_org_prefix", t.target_org_prefix()); !s.ok()) return s;
+      if (auto s = RequireOrgPath("form_task_issued.target_org_prefix", t.target_org_prefix()); !s.ok())
+        return s;
       if (t.target_level() != 0 && t.target_level() < Depth(t.target_org_prefix())) {
         return Invalid("form_task_issued.target_level", "is above the target prefix");
       }
@@ -65,18 +67,24 @@ absl::Status CheckBody(const Event& e) {
 // The id field an event names its aggregate by, and its value.
 std::pair<absl::string_view, std::string> Id(const Event& e) {
   switch (e.body_case()) {
-    case Event::kFormTaskIssued: return {"form_task_issued.task_id", e.form_task_issued().task_id()};
-    case Event::kFormSubmitted: return {"form_submitted.task_id", e.form_submitted().task_id()};
-    default: return {"", ""};
+    case Event::kFormTaskIssued:
+      return {"form_task_issued.task_id", e.form_task_issued().task_id()};
+    case Event::kFormSubmitted:
+      return {"form_submitted.task_id", e.form_submitted().task_id()};
+    default:
+      return {"", ""};
   }
 }
 
 // The org path the envelope must carry, when the body says it.
 std::optional<std::string> BodyOrgPath(const Event& e) {
   switch (e.body_case()) {
-    case Event::kFormTaskIssued: return e.form_task_issued().target_org_prefix();
-    case Event::kFormSubmitted: return e.form_submitted().org_path();
-    default: return std::nullopt;
+    case Event::kFormTaskIssued:
+      return e.form_task_issued().target_org_prefix();
+    case Event::kFormSubmitted:
+      return e.form_submitted().org_path();
+    default:
+      return std::nullopt;
   }
 }
 
@@ -100,20 +108,21 @@ absl::Status CheckForm(const FormTaskState& st, const Event& e) {
     // replace (nor to learn about), so it is answered as absent.
     auto it = st.submissions.find(f.supersedes_submission_id());
     if (it == st.submissions.end() || it->second != f.org_path()) {
-      return Refused(absl::StrCat("submission ", f.supersedes_submission_id(), " to supersede is not one of org ",
-                                  f.org_path(), "'s in form task ", id));
+      return Refused(absl::StrCat("submission ", f.supersedes_submission_id(),
+                                  " to supersede is not one of org ", f.org_path(), "'s in form task ", id));
     }
   }
   for (int i = 0; i < f.values_size(); ++i) {
     const auto& v = f.values(i);
     auto declared = st.fields.find(v.canonical_path());
     if (declared == st.fields.end()) {
-      return Refused(absl::StrCat("values[", i, "]: '", v.canonical_path(), "' is not a field of form task ", id));
+      return Refused(
+          absl::StrCat("values[", i, "]: '", v.canonical_path(), "' is not a field of form task ", id));
     }
     if (v.value_class() != declared->second) {
-      return Refused(absl::StrCat("values[", i, "].value_class is ", grid::v1::DataClass_Name(v.value_class()),
-                                  " but form task ", id, " declares ", grid::v1::DataClass_Name(declared->second),
-                                  " for '", v.canonical_path(), "'"));
+      return Refused(absl::StrCat(
+          "values[", i, "].value_class is ", grid::v1::DataClass_Name(v.value_class()), " but form task ", id,
+          " declares ", grid::v1::DataClass_Name(declared->second), " for '", v.canonical_path(), "'"));
     }
   }
   return absl::OkStatus();
@@ -129,7 +138,8 @@ void Fold(AggregateState* state, const Event& e) {
       auto& f = MutableState<FormTaskState>(state);
       f.issued = true;
       f.target_org_prefix = e.form_task_issued().target_org_prefix();
-      for (const auto& field : e.form_task_issued().fields()) f.fields[field.canonical_path()] = field.value_class();
+      for (const auto& field : e.form_task_issued().fields())
+        f.fields[field.canonical_path()] = field.value_class();
       f.due = FromProtoTime(e.form_task_issued().due());
       break;
     }

@@ -17,7 +17,8 @@ absl::Status CheckBody(const Event& e) {
   switch (e.body_case()) {
     case Event::kHouseholdCreated: {
       const auto& h = e.household_created();
-      if (h.kind() == grid::v1::HOUSEHOLD_KIND_UNSPECIFIED) return Invalid("household_created.kind", "is required");
+      if (h.kind() == grid::v1::HOUSEHOLD_KIND_UNSPECIFIED)
+        return Invalid("household_created.kind", "is required");
       if (auto s = RequireOrgPath("household_created.org_path", h.org_path()); !s.ok()) return s;
       if (!h.has_head()) return Invalid("household_created.head", "is required");
       if (h.head_residence() == grid::v1::RESIDENCE_TYPE_UNSPECIFIED) {
@@ -29,29 +30,34 @@ absl::Status CheckBody(const Event& e) {
       const auto& m = e.member_added();
       if (!m.has_person()) return Invalid("member_added.person", "is required");
       if (auto s = CheckPerson("member_added.person", m.person()); !s.ok()) return s;
-      if (m.reason() == grid::v1::MemberAdded::REASON_UNSPECIFIED) return Invalid("member_added.reason", "is required");
-      if (m.residence() == grid::v1::RESIDENCE_TYPE_UNSPECIFIED) return Invalid("member_added.residence", "is required");
+      if (m.reason() == grid::v1::MemberAdded::REASON_UNSPECIFIED)
+        return Invalid("member_added.reason", "is required");
+      if (m.residence() == grid::v1::RESIDENCE_TYPE_UNSPECIFIED)
+        return Invalid("member_added.residence", "is required");
       if (m.relation_to_head() == grid::v1::RELATION_UNSPECIFIED || m.relation_to_head() == grid::v1::HEAD) {
-        return Invalid("member_added.relation_to_head",
-                       "is required and cannot be HEAD (use HeadChanged)");
+        return Invalid("member_added.relation_to_head", "is required and cannot be HEAD (use HeadChanged)");
       }
       return absl::OkStatus();
     }
     case Event::kMemberRemoved: {
       const auto& m = e.member_removed();
       if (auto s = RequireId("member_removed.person_token", m.person_token()); !s.ok()) return s;
-      if (m.reason() == grid::v1::MemberRemoved::REASON_UNSPECIFIED) return Invalid("member_removed.reason", "is required");
-      if (m.reason() == grid::v1::MemberRemoved::DEATH_CONFIRMED &&
-          m.source() != grid::v1::POLICE_SYNC && m.source() != grid::v1::CIVIL_AFFAIRS_SYNC) {
+      if (m.reason() == grid::v1::MemberRemoved::REASON_UNSPECIFIED)
+        return Invalid("member_removed.reason", "is required");
+      if (m.reason() == grid::v1::MemberRemoved::DEATH_CONFIRMED && m.source() != grid::v1::POLICE_SYNC &&
+          m.source() != grid::v1::CIVIL_AFFAIRS_SYNC) {
         return Invalid("member_removed.source",
-                       "a death is confirmed only by POLICE_SYNC or CIVIL_AFFAIRS_SYNC; a grid visit reports it (DEATH_REPORTED)");
+                       "a death is confirmed only by POLICE_SYNC or CIVIL_AFFAIRS_SYNC; a grid visit reports "
+                       "it (DEATH_REPORTED)");
       }
       return absl::OkStatus();
     }
     case Event::kHeadChanged:
       return RequireId("head_changed.new_head_token", e.head_changed().new_head_token());
     case Event::kAddressChanged:
-      if (auto s = RequireOrgPath("address_changed.old_org_path", e.address_changed().old_org_path()); !s.ok()) return s;
+      if (auto s = RequireOrgPath("address_changed.old_org_path", e.address_changed().old_org_path());
+          !s.ok())
+        return s;
       return RequireOrgPath("address_changed.new_org_path", e.address_changed().new_org_path());
     case Event::kHouseholdSplit: {
       const auto& s = e.household_split();
@@ -64,7 +70,8 @@ absl::Status CheckBody(const Event& e) {
     }
     case Event::kHouseholdMerged: {
       const auto& m = e.household_merged();
-      if (m.merged_household_ids().empty()) return Invalid("household_merged.merged_household_ids", "is empty");
+      if (m.merged_household_ids().empty())
+        return Invalid("household_merged.merged_household_ids", "is empty");
       for (const auto& id : m.merged_household_ids()) {
         if (auto s = RequireId("household_merged.merged_household_ids", id); !s.ok()) return s;
         if (id == m.household_id()) {
@@ -77,8 +84,11 @@ absl::Status CheckBody(const Event& e) {
       return absl::OkStatus();
     case Event::kHouseholdDataCorrected: {
       const auto& c = e.household_data_corrected();
-      if (auto s = RequireId("household_data_corrected.supersedes_event_id", c.supersedes_event_id()); !s.ok()) return s;
-      if (c.reason().empty()) return Invalid("household_data_corrected.reason", "is required: corrections say why");
+      if (auto s = RequireId("household_data_corrected.supersedes_event_id", c.supersedes_event_id());
+          !s.ok())
+        return s;
+      if (c.reason().empty())
+        return Invalid("household_data_corrected.reason", "is required: corrections say why");
       if (c.has_person()) return CheckPerson("household_data_corrected.person", c.person());
       return absl::OkStatus();
     }
@@ -90,25 +100,38 @@ absl::Status CheckBody(const Event& e) {
 // The id field an event names its aggregate by, and its value.
 std::pair<absl::string_view, std::string> Id(const Event& e) {
   switch (e.body_case()) {
-    case Event::kHouseholdCreated: return {"household_created.household_id", e.household_created().household_id()};
-    case Event::kMemberAdded: return {"member_added.household_id", e.member_added().household_id()};
-    case Event::kMemberRemoved: return {"member_removed.household_id", e.member_removed().household_id()};
-    case Event::kHeadChanged: return {"head_changed.household_id", e.head_changed().household_id()};
-    case Event::kAddressChanged: return {"address_changed.household_id", e.address_changed().household_id()};
-    case Event::kHouseholdSplit: return {"household_split.household_id", e.household_split().household_id()};
-    case Event::kHouseholdMerged: return {"household_merged.household_id", e.household_merged().household_id()};
-    case Event::kHouseholdDissolved: return {"household_dissolved.household_id", e.household_dissolved().household_id()};
-    case Event::kHouseholdDataCorrected: return {"household_data_corrected.household_id", e.household_data_corrected().household_id()};
-    default: return {"", ""};
+    case Event::kHouseholdCreated:
+      return {"household_created.household_id", e.household_created().household_id()};
+    case Event::kMemberAdded:
+      return {"member_added.household_id", e.member_added().household_id()};
+    case Event::kMemberRemoved:
+      return {"member_removed.household_id", e.member_removed().household_id()};
+    case Event::kHeadChanged:
+      return {"head_changed.household_id", e.head_changed().household_id()};
+    case Event::kAddressChanged:
+      return {"address_changed.household_id", e.address_changed().household_id()};
+    case Event::kHouseholdSplit:
+      return {"household_split.household_id", e.household_split().household_id()};
+    case Event::kHouseholdMerged:
+      return {"household_merged.household_id", e.household_merged().household_id()};
+    case Event::kHouseholdDissolved:
+      return {"household_dissolved.household_id", e.household_dissolved().household_id()};
+    case Event::kHouseholdDataCorrected:
+      return {"household_data_corrected.household_id", e.household_data_corrected().household_id()};
+    default:
+      return {"", ""};
   }
 }
 
 // The org path the envelope must carry, when the body says it.
 std::optional<std::string> BodyOrgPath(const Event& e) {
   switch (e.body_case()) {
-    case Event::kHouseholdCreated: return e.household_created().org_path();
-    case Event::kAddressChanged: return e.address_changed().new_org_path();
-    default: return std::nullopt;
+    case Event::kHouseholdCreated:
+      return e.household_created().org_path();
+    case Event::kAddressChanged:
+      return e.address_changed().new_org_path();
+    default:
+      return std::nullopt;
   }
 }
 
@@ -132,7 +155,8 @@ absl::Status CheckHousehold(const HouseholdState& st, const Event& e, StateLooku
   }
   auto member = [&](const std::string& token) -> absl::Status {
     if (!st.members.contains(token)) {
-      return RefusedQuoting(grid::v1::C2_PERSONAL, absl::StrCat("member ", token, " is not in household ", id),
+      return RefusedQuoting(grid::v1::C2_PERSONAL,
+                            absl::StrCat("member ", token, " is not in household ", id),
                             absl::StrCat("a person the event names is not a member of household ", id));
     }
     return absl::OkStatus();
@@ -152,29 +176,30 @@ absl::Status CheckHousehold(const HouseholdState& st, const Event& e, StateLooku
       if (auto s = member(m.person_token()); !s.ok()) return s;
       const auto& mem = st.members.at(m.person_token());
       if (m.reason() == grid::v1::MemberRemoved::DEATH_REPORTED && mem.death_reported) {
-        return RefusedQuoting(grid::v1::C3_SENSITIVE,
-                              absl::StrCat("the death of ", m.person_token(), " is already reported; it awaits confirmation"),
-                              absl::StrCat("the removal conflicts with what household ", id,
-                                           " records about the member"));
+        return RefusedQuoting(
+            grid::v1::C3_SENSITIVE,
+            absl::StrCat("the death of ", m.person_token(), " is already reported; it awaits confirmation"),
+            absl::StrCat("the removal conflicts with what household ", id, " records about the member"));
       }
       const bool death = m.reason() == grid::v1::MemberRemoved::DEATH_REPORTED ||
                          m.reason() == grid::v1::MemberRemoved::DEATH_CONFIRMED;
       if (!death && m.person_token() == st.head && st.members.size() > 1) {
-        return RefusedQuoting(grid::v1::C2_PERSONAL,
-                              absl::StrCat(m.person_token(), " is the head of household ", id, "; change the head first"),
-                              absl::StrCat("the member is the head of household ", id, "; change the head first"));
+        return RefusedQuoting(
+            grid::v1::C2_PERSONAL,
+            absl::StrCat(m.person_token(), " is the head of household ", id, "; change the head first"),
+            absl::StrCat("the member is the head of household ", id, "; change the head first"));
       }
       return absl::OkStatus();
     }
     case Event::kHeadChanged: {
       const auto& h = e.head_changed();
       if (h.old_head_token() != st.head) {
-        return RefusedQuoting(
-            grid::v1::C2_PERSONAL,
-            st.head.empty()
-                ? absl::StrCat("the head of household ", id, " is vacant; leave old_head_token empty")
-                : absl::StrCat("the head of household ", id, " is ", st.head, ", not '", h.old_head_token(), "'"),
-            absl::StrCat("old_head_token is not the current head of household ", id));
+        return RefusedQuoting(grid::v1::C2_PERSONAL,
+                              st.head.empty() ? absl::StrCat("the head of household ", id,
+                                                             " is vacant; leave old_head_token empty")
+                                              : absl::StrCat("the head of household ", id, " is ", st.head,
+                                                             ", not '", h.old_head_token(), "'"),
+                              absl::StrCat("old_head_token is not the current head of household ", id));
       }
       return member(h.new_head_token());
     }
@@ -183,15 +208,17 @@ absl::Status CheckHousehold(const HouseholdState& st, const Event& e, StateLooku
       for (const auto& t : s.moved_person_tokens()) {
         if (auto m = member(t); !m.ok()) return m;
         if (t == st.head) {
-          return RefusedQuoting(grid::v1::C2_PERSONAL,
-                                absl::StrCat("the head ", t, " cannot move out in a split; change the head first"),
-                                "the head cannot move out in a split; change the head first");
+          return RefusedQuoting(
+              grid::v1::C2_PERSONAL,
+              absl::StrCat("the head ", t, " cannot move out in a split; change the head first"),
+              "the head cannot move out in a split; change the head first");
         }
       }
       auto other = others.Get(StreamFor("household", s.new_household_id()));
       if (!other.ok()) return other.status();
       if ((*other)->events > 0) {
-        return Refused(absl::StrCat("household ", s.new_household_id(), " already exists; a split creates a new one"));
+        return Refused(
+            absl::StrCat("household ", s.new_household_id(), " already exists; a split creates a new one"));
       }
       return absl::OkStatus();
     }
@@ -206,10 +233,11 @@ absl::Status CheckHousehold(const HouseholdState& st, const Event& e, StateLooku
       return absl::OkStatus();
     case Event::kHouseholdDissolved:
       if (!st.members.empty()) {
-        return RefusedQuoting(grid::v1::C2_PERSONAL,
-                              absl::StrCat("household ", id, " still has ", st.members.size(),
-                                           " member(s); remove or move them first"),
-                              absl::StrCat("household ", id, " still has members; remove or move them first"));
+        return RefusedQuoting(
+            grid::v1::C2_PERSONAL,
+            absl::StrCat("household ", id, " still has ", st.members.size(),
+                         " member(s); remove or move them first"),
+            absl::StrCat("household ", id, " still has members; remove or move them first"));
       }
       return absl::OkStatus();
     case Event::kHouseholdDataCorrected: {
@@ -291,7 +319,8 @@ absl::string_view WhereNow(const AggregateState& state) {
 const AggregateRules& HouseholdRules() {
   static const AggregateRules kRules{
       .name = "household",
-      .types = {"HouseholdCreated", "MemberAdded", "MemberRemoved", "HeadChanged", "AddressChanged", "HouseholdSplit", "HouseholdMerged", "HouseholdDissolved", "HouseholdDataCorrected"},
+      .types = {"HouseholdCreated", "MemberAdded", "MemberRemoved", "HeadChanged", "AddressChanged",
+                "HouseholdSplit", "HouseholdMerged", "HouseholdDissolved", "HouseholdDataCorrected"},
       .check_body = CheckBody,
       .id = Id,
       .body_org_path = BodyOrgPath,

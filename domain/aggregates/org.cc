@@ -27,7 +27,8 @@ absl::Status CheckBody(const Event& e) {
       if (auto s = RequireId("worker_assigned.worker_id", e.worker_assigned().worker_id()); !s.ok()) return s;
       return RequireOrgPath("worker_assigned.org_path", e.worker_assigned().org_path());
     case Event::kWorkerUnassigned:
-      if (auto s = RequireId("worker_unassigned.worker_id", e.worker_unassigned().worker_id()); !s.ok()) return s;
+      if (auto s = RequireId("worker_unassigned.worker_id", e.worker_unassigned().worker_id()); !s.ok())
+        return s;
       return RequireOrgPath("worker_unassigned.org_path", e.worker_unassigned().org_path());
     default:
       return Invalid("type", "is not a catalog event");
@@ -37,22 +38,32 @@ absl::Status CheckBody(const Event& e) {
 // The id field an event names its aggregate by, and its value.
 std::pair<absl::string_view, std::string> Id(const Event& e) {
   switch (e.body_case()) {
-    case Event::kGridDefined: return {"grid_defined.org_path", std::string(CountyOf(e.grid_defined().org_path()))};
-    case Event::kGridRetired: return {"grid_retired.org_path", std::string(CountyOf(e.grid_retired().org_path()))};
-    case Event::kWorkerAssigned: return {"worker_assigned.org_path", std::string(CountyOf(e.worker_assigned().org_path()))};
-    case Event::kWorkerUnassigned: return {"worker_unassigned.org_path", std::string(CountyOf(e.worker_unassigned().org_path()))};
-    default: return {"", ""};
+    case Event::kGridDefined:
+      return {"grid_defined.org_path", std::string(CountyOf(e.grid_defined().org_path()))};
+    case Event::kGridRetired:
+      return {"grid_retired.org_path", std::string(CountyOf(e.grid_retired().org_path()))};
+    case Event::kWorkerAssigned:
+      return {"worker_assigned.org_path", std::string(CountyOf(e.worker_assigned().org_path()))};
+    case Event::kWorkerUnassigned:
+      return {"worker_unassigned.org_path", std::string(CountyOf(e.worker_unassigned().org_path()))};
+    default:
+      return {"", ""};
   }
 }
 
 // The org path the envelope must carry, when the body says it.
 std::optional<std::string> BodyOrgPath(const Event& e) {
   switch (e.body_case()) {
-    case Event::kGridDefined: return e.grid_defined().org_path();
-    case Event::kGridRetired: return e.grid_retired().org_path();
-    case Event::kWorkerAssigned: return e.worker_assigned().org_path();
-    case Event::kWorkerUnassigned: return e.worker_unassigned().org_path();
-    default: return std::nullopt;
+    case Event::kGridDefined:
+      return e.grid_defined().org_path();
+    case Event::kGridRetired:
+      return e.grid_retired().org_path();
+    case Event::kWorkerAssigned:
+      return e.worker_assigned().org_path();
+    case Event::kWorkerUnassigned:
+      return e.worker_unassigned().org_path();
+    default:
+      return std::nullopt;
   }
 }
 
@@ -189,8 +200,12 @@ void ApplyUndo::Record(const AggregateState& state, const Event& e) {
                               it == org->assignments.end() ? std::nullopt : std::optional(it->second));
   };
   switch (e.body_case()) {
-    case Event::kGridDefined: grid(e.grid_defined().org_path()); break;
-    case Event::kGridRetired: grid(e.grid_retired().org_path()); break;
+    case Event::kGridDefined:
+      grid(e.grid_defined().org_path());
+      break;
+    case Event::kGridRetired:
+      grid(e.grid_retired().org_path());
+      break;
     case Event::kWorkerAssigned:
       grid(e.worker_assigned().org_path());
       assignment(e.worker_assigned().worker_id());
@@ -199,7 +214,8 @@ void ApplyUndo::Record(const AggregateState& state, const Event& e) {
       grid(e.worker_unassigned().org_path());
       assignment(e.worker_unassigned().worker_id());
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

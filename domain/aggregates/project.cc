@@ -22,7 +22,8 @@ absl::Status CheckBody(const Event& e) {
       if (Depth(p.applicant_org()) < 2) {
         return Invalid("project_declared.applicant_org", "must be below the county (a town or a village)");
       }
-      if (p.type() == grid::v1::PROJECT_TYPE_UNSPECIFIED) return Invalid("project_declared.type", "is required");
+      if (p.type() == grid::v1::PROJECT_TYPE_UNSPECIFIED)
+        return Invalid("project_declared.type", "is required");
       if (p.title().empty()) return Invalid("project_declared.title", "is required");
       if (p.investment_fen() < 0) return Invalid("project_declared.investment_fen", "is negative");
       for (int i = 0; i < p.funding_size(); ++i) {
@@ -34,8 +35,10 @@ absl::Status CheckBody(const Event& e) {
     }
     case Event::kProjectStageDecided: {
       const auto& d = e.project_stage_decided();
-      if (d.stage() == grid::v1::STAGE_UNSPECIFIED) return Invalid("project_stage_decided.stage", "is required");
-      if (d.decision() == grid::v1::DECISION_UNSPECIFIED) return Invalid("project_stage_decided.decision", "is required");
+      if (d.stage() == grid::v1::STAGE_UNSPECIFIED)
+        return Invalid("project_stage_decided.stage", "is required");
+      if (d.decision() == grid::v1::DECISION_UNSPECIFIED)
+        return Invalid("project_stage_decided.decision", "is required");
       if (d.department().empty()) return Invalid("project_stage_decided.department", "is required");
       if (d.decision() == grid::v1::RETURNED_FOR_SUPPLEMENT && d.missing_items().empty()) {
         return Invalid("project_stage_decided.missing_items",
@@ -59,7 +62,8 @@ absl::Status CheckBody(const Event& e) {
     case Event::kProjectStarted:
       return RequireTime("project_started.started", e.project_started().has_started());
     case Event::kProjectCompleted:
-      if (e.project_completed().final_cost_fen() < 0) return Invalid("project_completed.final_cost_fen", "is negative");
+      if (e.project_completed().final_cost_fen() < 0)
+        return Invalid("project_completed.final_cost_fen", "is negative");
       return RequireTime("project_completed.completed", e.project_completed().has_completed());
     default:
       return Invalid("type", "is not a catalog event");
@@ -69,19 +73,26 @@ absl::Status CheckBody(const Event& e) {
 // The id field an event names its aggregate by, and its value.
 std::pair<absl::string_view, std::string> Id(const Event& e) {
   switch (e.body_case()) {
-    case Event::kProjectDeclared: return {"project_declared.project_id", e.project_declared().project_id()};
-    case Event::kProjectStageDecided: return {"project_stage_decided.project_id", e.project_stage_decided().project_id()};
-    case Event::kProjectStarted: return {"project_started.project_id", e.project_started().project_id()};
-    case Event::kProjectCompleted: return {"project_completed.project_id", e.project_completed().project_id()};
-    default: return {"", ""};
+    case Event::kProjectDeclared:
+      return {"project_declared.project_id", e.project_declared().project_id()};
+    case Event::kProjectStageDecided:
+      return {"project_stage_decided.project_id", e.project_stage_decided().project_id()};
+    case Event::kProjectStarted:
+      return {"project_started.project_id", e.project_started().project_id()};
+    case Event::kProjectCompleted:
+      return {"project_completed.project_id", e.project_completed().project_id()};
+    default:
+      return {"", ""};
   }
 }
 
 // The org path the envelope must carry, when the body says it.
 std::optional<std::string> BodyOrgPath(const Event& e) {
   switch (e.body_case()) {
-    case Event::kProjectDeclared: return e.project_declared().applicant_org();
-    default: return std::nullopt;
+    case Event::kProjectDeclared:
+      return e.project_declared().applicant_org();
+    default:
+      return std::nullopt;
   }
 }
 
@@ -89,7 +100,8 @@ std::string DescribeAsks(const std::vector<ProjectState::Ask>& asks) {
   if (asks.empty()) return "none";
   std::vector<std::string> parts;
   parts.reserve(asks.size());
-  for (const auto& a : asks) parts.push_back(absl::StrCat(grid::v1::Stage_Name(a.stage), " by ", a.department));
+  for (const auto& a : asks)
+    parts.push_back(absl::StrCat(grid::v1::Stage_Name(a.stage), " by ", a.department));
   return absl::StrJoin(parts, ", ");
 }
 
@@ -110,7 +122,8 @@ absl::Status CheckProject(const ProjectState& st, const Event& e) {
     case Event::kProjectDeclared: {
       const uint32_t rev = e.project_declared().revision();
       if (st.status == S::kNone) {
-        if (rev != 1) return Refused(absl::StrCat("project ", id, " is new; its first revision is 1, not ", rev));
+        if (rev != 1)
+          return Refused(absl::StrCat("project ", id, " is new; its first revision is 1, not ", rev));
         return absl::OkStatus();
       }
       if (st.status != S::kReturned) {
@@ -151,14 +164,15 @@ absl::Status CheckProject(const ProjectState& st, const Event& e) {
       if (st.status != S::kApproved) {
         return Refused(st.status == S::kStarted || st.status == S::kCompleted
                            ? absl::StrCat("project ", id, " has already started")
-                           : absl::StrCat("project ", id, " is not approved (waiting for: ",
-                                          DescribeAsks(st.pending), ")"));
+                           : absl::StrCat("project ", id,
+                                          " is not approved (waiting for: ", DescribeAsks(st.pending), ")"));
       }
       return absl::OkStatus();
     case Event::kProjectCompleted:
       if (st.status != S::kStarted) return Refused(absl::StrCat("project ", id, " has not started"));
       if (FromProtoTime(e.project_completed().completed()) < st.started) {
-        return Refused(absl::StrCat("project_completed.completed is before the start ", TimeText(st.started)));
+        return Refused(
+            absl::StrCat("project_completed.completed is before the start ", TimeText(st.started)));
       }
       return absl::OkStatus();
     default:
@@ -231,7 +245,7 @@ void Fold(AggregateState* state, const Event& e) {
 absl::string_view WhereNow(const AggregateState& state) {
   const auto* p = std::get_if<ProjectState>(&state.agg);
   return p != nullptr && p->status != ProjectState::Status::kNone ? absl::string_view(p->org_path)
-                                                                   : absl::string_view();
+                                                                  : absl::string_view();
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// A finding's rectification (rectification/<finding id>): ordered, progress, re-inspection, extension, escalation.
-// Every rule of this aggregate's event types is here: their fields, the
-// stream they belong in, the stateful checks and the fold (aggregate.h).
+// A finding's rectification (rectification/<finding id>): ordered, progress, re-inspection, extension,
+// escalation. Every rule of this aggregate's event types is here: their fields, the stream they belong in,
+// the stateful checks and the fold (aggregate.h).
 #include "domain/aggregates/aggregate.h"
 
 #include <set>
@@ -46,12 +46,18 @@ absl::Status CheckBody(const Event& e) {
 // The id field an event names its aggregate by, and its value.
 std::pair<absl::string_view, std::string> Id(const Event& e) {
   switch (e.body_case()) {
-    case Event::kRectificationOrdered: return {"rectification_ordered.finding_id", e.rectification_ordered().finding_id()};
-    case Event::kRectificationProgressReported: return {"rectification_progress_reported.finding_id", e.rectification_progress_reported().finding_id()};
-    case Event::kRectificationReinspected: return {"rectification_reinspected.finding_id", e.rectification_reinspected().finding_id()};
-    case Event::kRectificationExtended: return {"rectification_extended.finding_id", e.rectification_extended().finding_id()};
-    case Event::kRectificationEscalated: return {"rectification_escalated.finding_id", e.rectification_escalated().finding_id()};
-    default: return {"", ""};
+    case Event::kRectificationOrdered:
+      return {"rectification_ordered.finding_id", e.rectification_ordered().finding_id()};
+    case Event::kRectificationProgressReported:
+      return {"rectification_progress_reported.finding_id", e.rectification_progress_reported().finding_id()};
+    case Event::kRectificationReinspected:
+      return {"rectification_reinspected.finding_id", e.rectification_reinspected().finding_id()};
+    case Event::kRectificationExtended:
+      return {"rectification_extended.finding_id", e.rectification_extended().finding_id()};
+    case Event::kRectificationEscalated:
+      return {"rectification_escalated.finding_id", e.rectification_escalated().finding_id()};
+    default:
+      return {"", ""};
   }
 }
 
@@ -119,7 +125,8 @@ void Fold(AggregateState* state, const Event& e) {
       break;
     }
     case Event::kRectificationExtended:
-      MutableState<RectificationState>(state).deadline = FromProtoTime(e.rectification_extended().new_deadline());
+      MutableState<RectificationState>(state).deadline =
+          FromProtoTime(e.rectification_extended().new_deadline());
       break;
     case Event::kRectificationProgressReported:
     case Event::kRectificationEscalated:
@@ -140,7 +147,8 @@ absl::string_view WhereNow(const AggregateState& state) {
 const AggregateRules& RectificationRules() {
   static const AggregateRules kRules{
       .name = "rectification",
-      .types = {"RectificationOrdered", "RectificationProgressReported", "RectificationReinspected", "RectificationExtended", "RectificationEscalated"},
+      .types = {"RectificationOrdered", "RectificationProgressReported", "RectificationReinspected",
+                "RectificationExtended", "RectificationEscalated"},
       .check_body = CheckBody,
       .id = Id,
       .body_org_path = nullptr,

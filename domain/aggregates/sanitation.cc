@@ -21,7 +21,9 @@ absl::Status CheckBody(const Event& e) {
       if (r.kind() == grid::v1::SANITATION_KIND_UNSPECIFIED) {
         return Invalid("sanitation_report_submitted.kind", "is required");
       }
-      if (auto s = RequireId("sanitation_report_submitted.reporter_worker_id", r.reporter_worker_id()); !s.ok()) return s;
+      if (auto s = RequireId("sanitation_report_submitted.reporter_worker_id", r.reporter_worker_id());
+          !s.ok())
+        return s;
       if (r.has_location() && r.location().system() == grid::v1::COORDINATE_SYSTEM_UNSPECIFIED) {
         return Invalid("sanitation_report_submitted.location.system",
                        "is required with a location (WGS84, GCJ02 or BD09)");
@@ -56,8 +58,10 @@ absl::Status CheckBody(const Event& e) {
 // The id field an event names its aggregate by, and its value.
 std::pair<absl::string_view, std::string> Id(const Event& e) {
   switch (e.body_case()) {
-    case Event::kSanitationReportSubmitted: return {"org_path", e.org_path()};
-    default: return {"", ""};
+    case Event::kSanitationReportSubmitted:
+      return {"org_path", e.org_path()};
+    default:
+      return {"", ""};
   }
 }
 
@@ -68,7 +72,8 @@ absl::Status CheckSanitation(const SanitationState&, const Event& e, StateLookup
   if (auto p = (*org)->GridProblem(e.org_path())) return Refused(*p);
   auto it = (*org)->assignments.find(r.reporter_worker_id());
   if (it == (*org)->assignments.end() || !it->second.contains(e.org_path())) {
-    return Refused(absl::StrCat("worker ", r.reporter_worker_id(), " is not assigned to grid ", e.org_path()));
+    return Refused(
+        absl::StrCat("worker ", r.reporter_worker_id(), " is not assigned to grid ", e.org_path()));
   }
   return absl::OkStatus();
 }

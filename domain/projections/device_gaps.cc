@@ -45,8 +45,8 @@ absl::Status FoldDeviceGaps(const Event& e, RowAccess& rows) {
     row->set_highest_seq(seq);
   } else if (seq > row->highest_seq()) {
     const uint64_t gap = seq - row->highest_seq() - 1;
-    for (uint64_t s = row->highest_seq() + 1; s < seq && static_cast<size_t>(row->missing_size()) < kMaxMissingListed;
-         ++s) {
+    for (uint64_t s = row->highest_seq() + 1;
+         s < seq && static_cast<size_t>(row->missing_size()) < kMaxMissingListed; ++s) {
       row->add_missing(s);
     }
     row->set_missing_count(row->missing_count() + gap);
@@ -78,8 +78,8 @@ absl::Status FoldDeviceGaps(const Event& e, RowAccess& rows) {
 }  // namespace
 
 ProjectionDef DeviceGapsProjection() {
-  return {"device_gaps", "per org#device: highest sequence seen and sequences never received",
-          FoldDeviceGaps, nullptr};
+  return {"device_gaps", "per org#device: highest sequence seen and sequences never received", FoldDeviceGaps,
+          nullptr};
 }
 
 }  // namespace grid::domain

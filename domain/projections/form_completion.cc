@@ -26,7 +26,8 @@ absl::Status FoldFormCompletion(const Event& e, RowAccess& rows) {
         absl::Status s = rows.Scan(absl::StrCat("~g/", t.target_org_prefix()),
                                    [&](const std::string& key, const RowValue& v) {
                                      const std::string grid = key.substr(3);
-                                     if (!v.internal().active() || !IsUnder(grid, t.target_org_prefix())) return;
+                                     if (!v.internal().active() || !IsUnder(grid, t.target_org_prefix()))
+                                       return;
                                      targets.insert(Truncate(grid, t.target_level()));
                                    });
         if (!s.ok()) return s;
@@ -88,8 +89,8 @@ void DeriveFormCompletion(absl::Time t, RowValue* v) {
 }  // namespace
 
 ProjectionDef FormCompletionProjection() {
-  return {"form_completion", "per task#org: submitted, late or missing",
-          FoldFormCompletion, DeriveFormCompletion};
+  return {"form_completion", "per task#org: submitted, late or missing", FoldFormCompletion,
+          DeriveFormCompletion};
 }
 
 }  // namespace grid::domain

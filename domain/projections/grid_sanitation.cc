@@ -68,8 +68,8 @@ void DeriveGridSanitation(absl::Time t, RowValue* v) {
 }  // namespace
 
 ProjectionDef GridSanitationProjection() {
-  return {"grid_sanitation", "per grid: last report and score, open and overdue findings",
-          FoldGridSanitation, DeriveGridSanitation};
+  return {"grid_sanitation", "per grid: last report and score, open and overdue findings", FoldGridSanitation,
+          DeriveGridSanitation};
 }
 
 }  // namespace grid::domain

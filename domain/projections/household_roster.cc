@@ -29,7 +29,8 @@ absl::Status FoldHouseholdRoster(const Event& e, RowAccess& rows) {
     rows.Put(Key(c.org_path(), id), std::move(v));
     return absl::OkStatus();
   }
-  const std::string key = Key(e.has_address_changed() ? e.address_changed().old_org_path() : e.org_path(), id);
+  const std::string key =
+      Key(e.has_address_changed() ? e.address_changed().old_org_path() : e.org_path(), id);
   GRID_ASSIGN_OR_RETURN_ROW(cur, rows, key);
   if (!cur) return absl::OkStatus();
   auto* row = cur->mutable_household_roster();
@@ -91,7 +92,8 @@ absl::Status FoldHouseholdRoster(const Event& e, RowAccess& rows) {
       if (it == members->end()) break;
       if (!c.person().name().empty()) it->set_name(c.person().name());
       if (c.person().birth_year() != 0) it->set_birth_year(c.person().birth_year());
-      if (c.relation_to_head() != grid::v1::RELATION_UNSPECIFIED) it->set_relation_to_head(c.relation_to_head());
+      if (c.relation_to_head() != grid::v1::RELATION_UNSPECIFIED)
+        it->set_relation_to_head(c.relation_to_head());
       if (c.residence() != grid::v1::RESIDENCE_TYPE_UNSPECIFIED) it->set_residence(c.residence());
       break;
     }
@@ -107,8 +109,8 @@ absl::Status FoldHouseholdRoster(const Event& e, RowAccess& rows) {
 }  // namespace
 
 ProjectionDef HouseholdRosterProjection() {
-  return {"household_roster", "per grid#household: members with names (restricted)",
-          FoldHouseholdRoster, nullptr};
+  return {"household_roster", "per grid#household: members with names (restricted)", FoldHouseholdRoster,
+          nullptr};
 }
 
 }  // namespace grid::domain

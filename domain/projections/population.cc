@@ -30,7 +30,8 @@ absl::Status AddPopulation(RowAccess& rows, absl::string_view org, const Populat
     p->set_deaths_awaiting_confirmation(p->deaths_awaiting_confirmation() + d.deaths);
     p->set_registered_residents(p->registered_residents() + d.by_type[grid::v1::REGISTERED_RESIDENT]);
     p->set_registered_away(p->registered_away() + d.by_type[grid::v1::REGISTERED_AWAY]);
-    p->set_non_registered_residents(p->non_registered_residents() + d.by_type[grid::v1::NON_REGISTERED_RESIDENT]);
+    p->set_non_registered_residents(p->non_registered_residents() +
+                                    d.by_type[grid::v1::NON_REGISTERED_RESIDENT]);
     rows.Put(level, std::move(v));
   }
   return absl::OkStatus();
@@ -134,8 +135,8 @@ absl::Status FoldPopulation(const Event& e, RowAccess& rows) {
 }  // namespace
 
 ProjectionDef PopulationProjection() {
-  return {"population", "per org path at every level: households and residents (counts only)",
-          FoldPopulation, nullptr};
+  return {"population", "per org path at every level: households and residents (counts only)", FoldPopulation,
+          nullptr};
 }
 
 }  // namespace grid::domain

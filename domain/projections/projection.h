@@ -47,9 +47,9 @@ inline std::string Truncate(absl::string_view path, uint32_t level) {
   return std::string(path.substr(0, pos == 0 ? 0 : pos - 1));
 }
 
-#define GRID_ASSIGN_OR_RETURN_ROW(var, rows, key)  \
-  auto var##_or = (rows).Get(key);                 \
-  if (!var##_or.ok()) return var##_or.status();    \
+#define GRID_ASSIGN_OR_RETURN_ROW(var, rows, key) \
+  auto var##_or = (rows).Get(key);                \
+  if (!var##_or.ok()) return var##_or.status();   \
   std::optional<RowValue> var = *std::move(var##_or)
 
 // One function per projection, in AllProjections()'s order.

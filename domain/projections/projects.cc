@@ -116,7 +116,8 @@ absl::Status FoldProjectPipeline(const Event& e, RowAccess& rows) {
 void DeriveProjectPipeline(absl::Time t, RowValue* v) {
   auto* row = v->mutable_project_pipeline();
   uint32_t days = row->working_days_banked();
-  if (row->has_clock_running_since()) days += WorkingDaysBetween(FromProtoTime(row->clock_running_since()), t);
+  if (row->has_clock_running_since())
+    days += WorkingDaysBetween(FromProtoTime(row->clock_running_since()), t);
   row->set_working_days_used(days);
 }
 

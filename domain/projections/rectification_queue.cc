@@ -22,10 +22,17 @@ absl::Status FoldRectificationQueue(const Event& e, RowAccess& rows) {
       rows.Put(Key(e.org_path(), o.finding_id()), std::move(v));
       return absl::OkStatus();
     }
-    case Event::kRectificationReinspected: finding = e.rectification_reinspected().finding_id(); break;
-    case Event::kRectificationExtended: finding = e.rectification_extended().finding_id(); break;
-    case Event::kRectificationEscalated: finding = e.rectification_escalated().finding_id(); break;
-    default: return absl::OkStatus();
+    case Event::kRectificationReinspected:
+      finding = e.rectification_reinspected().finding_id();
+      break;
+    case Event::kRectificationExtended:
+      finding = e.rectification_extended().finding_id();
+      break;
+    case Event::kRectificationEscalated:
+      finding = e.rectification_escalated().finding_id();
+      break;
+    default:
+      return absl::OkStatus();
   }
   const std::string key = Key(e.org_path(), finding);
   GRID_ASSIGN_OR_RETURN_ROW(cur, rows, key);

@@ -16,19 +16,18 @@ google::protobuf::Timestamp Now() { return ToProtoTime(ToMicros(absl::Now())); }
 
 std::string CodeName(grpc::StatusCode code) {
   static const char* const kNames[] = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-      "UNAUTHENTICATED"};
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
   const int i = static_cast<int>(code);
   return i >= 0 && i < static_cast<int>(std::size(kNames)) ? kNames[i] : absl::StrCat(i);
 }
 
 // An audit record stamped now. `rights` gives the role; null when the caller
 // is not in the policy or was refused before it was named.
-grid::v1::AuditRecord NewRecord(std::string principal, const Principal* rights,
-                                std::string_view method, std::string_view scope,
-                                std::string peer, std::string result) {
+grid::v1::AuditRecord NewRecord(std::string principal, const Principal* rights, std::string_view method,
+                                std::string_view scope, std::string peer, std::string result) {
   grid::v1::AuditRecord r;
   *r.mutable_time() = Now();
   r.set_principal(std::move(principal));
@@ -66,9 +65,8 @@ std::string CallerName(const grpc::ServerContextBase& ctx) {
 
 // ---------------------------------------------------------------- AccessCall
 
-AccessCall::AccessCall(AccessControl* access, const RpcRule& rule,
-                       std::shared_ptr<const Principal> p, std::string peer, std::string scope,
-                       uint64_t generation, bool holds_stream)
+AccessCall::AccessCall(AccessControl* access, const RpcRule& rule, std::shared_ptr<const Principal> p,
+                       std::string peer, std::string scope, uint64_t generation, bool holds_stream)
     : access_(access),
       rule_(rule),
       principal_(std::move(p)),
@@ -89,9 +87,8 @@ absl::Status AccessCall::Recheck() {
   if (principal_->dev()) return absl::OkStatus();
   auto now = access_->Lookup(principal_->name());
   if (now == nullptr || !now->MayCall(rule_.rpc)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "access revoked: the reloaded policy no longer lets ", principal_->name(), " call ",
-        rule_.method));
+    return absl::PermissionDeniedError(absl::StrCat("access revoked: the reloaded policy no longer lets ",
+                                                    principal_->name(), " call ", rule_.method));
   }
   principal_ = std::move(now);
   return absl::OkStatus();
@@ -100,8 +97,8 @@ absl::Status AccessCall::Recheck() {
 void AccessCall::Done(const grpc::Status& status) {
   if (done_) return;
   done_ = true;
-  grid::v1::AuditRecord r = NewRecord(principal_->name(), principal_.get(), rule_.method,
-                                      scope_, peer_, CodeName(status.error_code()));
+  grid::v1::AuditRecord r = NewRecord(principal_->name(), principal_.get(), rule_.method, scope_, peer_,
+                                      CodeName(status.error_code()));
   // A denial's reason is ours; other messages can quote request fields.
   if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
     r.set_message(status.error_message());
@@ -166,9 +163,8 @@ std::shared_ptr<const Principal> AccessControl::Lookup(const std::string& name) 
 }
 
 absl::Duration AccessControl::Bucket::Take(double rate, double burst, absl::Time now) {
-  tokens = last == absl::InfinitePast()
-               ? burst
-               : std::min(burst, tokens + absl::ToDoubleSeconds(now - last) * rate);
+  tokens = last == absl::InfinitePast() ? burst
+                                        : std::min(burst, tokens + absl::ToDoubleSeconds(now - last) * rate);
   last = now;
   if (tokens >= 1) {
     tokens -= 1;
@@ -181,8 +177,7 @@ absl::Duration AccessControl::TakeToken(const std::string& principal) {
   if (options_.rate_per_second <= 0) return absl::ZeroDuration();
   const absl::Time now = absl::Now();
   grid::MutexLock l(&mu_);
-  return buckets_[principal].Take(options_.rate_per_second,
-                                  std::max<double>(1, options_.burst), now);
+  return buckets_[principal].Take(options_.rate_per_second, std::max<double>(1, options_.burst), now);
 }
 
 bool AccessControl::TakeStream(const std::string& principal) {
@@ -205,8 +200,8 @@ void AccessControl::Audit(grid::v1::AuditRecord r) {
   audit_->Post(std::move(r));
 }
 
-absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerContextBase* ctx,
-                                                                 Rpc rpc, std::string scope) {
+absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerContextBase* ctx, Rpc rpc,
+                                                                 std::string scope) {
   const RpcRule& rule = RuleOf(rpc);
   const std::string name = CallerName(*ctx);
   const uint64_t generation = generation_.load();
@@ -220,12 +215,12 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
     return s;
   };
   if (p == nullptr) {
-    return deny(absl::PermissionDeniedError(
-        absl::StrCat("principal ", name, " is not in the access policy")));
+    return deny(
+        absl::PermissionDeniedError(absl::StrCat("principal ", name, " is not in the access policy")));
   }
   if (!p->MayCall(rpc)) {
-    return deny(absl::PermissionDeniedError(
-        absl::StrCat(p->RoleName(), " principals may not call ", rule.method)));
+    return deny(
+        absl::PermissionDeniedError(absl::StrCat(p->RoleName(), " principals may not call ", rule.method)));
   }
   if (rule.whole_database && !p->dev() && !(p->everywhere() && p->full_clearance())) {
     return deny(absl::PermissionDeniedError(absl::StrCat(
@@ -239,15 +234,15 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
     const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(wait) + 1);
     // gRPC's own retry pushback; clients with retries enabled honour it.
     ctx->AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(ms));
-    return deny(absl::ResourceExhaustedError(absl::StrCat(
-        "rate limit: ", name, " may start ", options_.rate_per_second,
-        " calls per second (burst ", options_.burst, "); retry in ", ms, " ms")));
+    return deny(absl::ResourceExhaustedError(
+        absl::StrCat("rate limit: ", name, " may start ", options_.rate_per_second,
+                     " calls per second (burst ", options_.burst, "); retry in ", ms, " ms")));
   }
   const bool stream = rule.streaming && !dev_mode();
   if (stream && !TakeStream(name)) {
-    return deny(absl::ResourceExhaustedError(absl::StrCat(
-        name, " has ", options_.max_streams,
-        " streams open, the most a principal may; close one or retry later")));
+    return deny(absl::ResourceExhaustedError(
+        absl::StrCat(name, " has ", options_.max_streams,
+                     " streams open, the most a principal may; close one or retry later")));
   }
   return std::unique_ptr<AccessCall>(
       new AccessCall(this, rule, p, ctx->peer(), std::move(scope), generation, stream));

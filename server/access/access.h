@@ -89,8 +89,8 @@ class AccessCall {
 
  private:
   friend class AccessControl;
-  AccessCall(AccessControl* access, const RpcRule& rule, std::shared_ptr<const Principal> p,
-             std::string peer, std::string scope, uint64_t generation, bool holds_stream);
+  AccessCall(AccessControl* access, const RpcRule& rule, std::shared_ptr<const Principal> p, std::string peer,
+             std::string scope, uint64_t generation, bool holds_stream);
 
   AccessControl* const access_;
   const RpcRule& rule_;
@@ -120,8 +120,7 @@ class AccessControl {
   // Admits a call or refuses it (PERMISSION_DENIED, RESOURCE_EXHAUSTED with
   // a retry hint, UNAVAILABLE when the audit cannot be written). A refusal
   // is audited here.
-  absl::StatusOr<std::unique_ptr<AccessCall>> Begin(grpc::ServerContextBase* ctx, Rpc rpc,
-                                                    std::string scope);
+  absl::StatusOr<std::unique_ptr<AccessCall>> Begin(grpc::ServerContextBase* ctx, Rpc rpc, std::string scope);
 
   // A call refused before it reached a handler (authentication). Its method
   // is recorded only when the server knows it (MethodLabel()).
@@ -165,8 +164,7 @@ class AccessControl {
   std::atomic<uint64_t> unaudited_{0};
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> streams_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::shared_ptr<const Principal>> dev_principals_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<const Principal>> dev_principals_ ABSL_GUARDED_BY(mu_);
 };
 
 // Reads and checks a policy file (INVALID_ARGUMENT naming the file and the

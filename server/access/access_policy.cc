@@ -15,8 +15,8 @@ using grid::v1::Role;
 
 constexpr uint32_t Bit(Role r) { return 1u << static_cast<int>(r); }
 
-constexpr uint32_t kWriters = Bit(grid::v1::GRID_WORKER) | Bit(grid::v1::VILLAGE_CADRE) |
-                              Bit(grid::v1::DEPARTMENT);
+constexpr uint32_t kWriters =
+    Bit(grid::v1::GRID_WORKER) | Bit(grid::v1::VILLAGE_CADRE) | Bit(grid::v1::DEPARTMENT);
 constexpr uint32_t kReaders = kWriters | Bit(grid::v1::LEADER) | Bit(grid::v1::AUDITOR);
 constexpr uint32_t kEveryone = kReaders | Bit(grid::v1::ADMIN);
 
@@ -35,11 +35,10 @@ const std::vector<RpcRule>& RpcRules() {
       {Rpc::kGetStatus, "/grid.v1.Log/GetStatus", kEveryone, false, false, false},
       {Rpc::kListCheckpoints, "/grid.v1.Log/ListCheckpoints", kEveryone, false, false, false},
       {Rpc::kGetProjection, "/grid.v1.Projections/GetProjection", kReaders, false, false, false},
-      {Rpc::kSubscribeProjection, "/grid.v1.Projections/SubscribeProjection", kReaders, false,
-       false, true},
+      {Rpc::kSubscribeProjection, "/grid.v1.Projections/SubscribeProjection", kReaders, false, false, true},
       {Rpc::kListProjections, "/grid.v1.Projections/ListProjections", kEveryone, false, false, false},
-      {Rpc::kRebuildProjection, "/grid.v1.Projections/RebuildProjection", Bit(grid::v1::ADMIN),
-       true, true, false},
+      {Rpc::kRebuildProjection, "/grid.v1.Projections/RebuildProjection", Bit(grid::v1::ADMIN), true, true,
+       false},
       {Rpc::kBackup, "/grid.v1.Admin/Backup", Bit(grid::v1::ADMIN), true, true, true, true},
       {Rpc::kReadAudit, "/grid.v1.Admin/ReadAudit", Bit(grid::v1::AUDITOR), false, false, true},
   };
@@ -84,8 +83,7 @@ std::shared_ptr<const Principal> Principal::Dev(std::string name) {
 Principal::Principal(grid::v1::PrincipalPolicy p) : Principal(std::move(p), false) {}
 
 Principal::Principal(grid::v1::PrincipalPolicy p, bool dev) : p_(std::move(p)), dev_(dev) {
-  everywhere_ = std::find(p_.jurisdiction().begin(), p_.jurisdiction().end(), "") !=
-                p_.jurisdiction().end();
+  everywhere_ = std::find(p_.jurisdiction().begin(), p_.jurisdiction().end(), "") != p_.jurisdiction().end();
   if (!dev_) {
     auto scope = std::make_shared<storage::AppendScope>();
     scope->jurisdiction.assign(p_.jurisdiction().begin(), p_.jurisdiction().end());
@@ -97,9 +95,7 @@ Principal::Principal(grid::v1::PrincipalPolicy p, bool dev) : p_(std::move(p)), 
 
 std::string Principal::RoleName() const { return dev_ ? "dev" : grid::server::RoleName(role()); }
 
-bool Principal::MayCall(Rpc rpc) const {
-  return dev_ || (RuleOf(rpc).roles & Bit(role())) != 0;
-}
+bool Principal::MayCall(Rpc rpc) const { return dev_ || (RuleOf(rpc).roles & Bit(role())) != 0; }
 
 bool Principal::Sees(std::string_view org_path) const {
   if (everywhere_) return true;
@@ -113,22 +109,19 @@ bool Principal::Sees(std::string_view org_path) const {
 absl::Status Principal::MayAppend(const grid::v1::Event& e) const {
   if (dev_) return absl::OkStatus();
   if (!Appends(role())) return Denied(absl::StrCat(RoleName(), " principals append nothing"));
-  if (std::find(p_.append_types().begin(), p_.append_types().end(), e.type()) ==
-      p_.append_types().end()) {
+  if (std::find(p_.append_types().begin(), p_.append_types().end(), e.type()) == p_.append_types().end()) {
     return Denied(absl::StrCat(name(), " may not append ", e.type(), " (it may append: ",
-                               p_.append_types().empty() ? "nothing"
-                                                         : absl::StrJoin(p_.append_types(), ", "),
+                               p_.append_types().empty() ? "nothing" : absl::StrJoin(p_.append_types(), ", "),
                                ")"));
   }
   for (const std::string& path : domain::TouchedOrgPaths(e)) {
     if (!Sees(path)) {
-      return Denied(absl::StrCat("org path '", path, "' is outside the jurisdiction of ", name(),
-                                 " (", absl::StrJoin(p_.jurisdiction(), ", "), ")"));
+      return Denied(absl::StrCat("org path '", path, "' is outside the jurisdiction of ", name(), " (",
+                                 absl::StrJoin(p_.jurisdiction(), ", "), ")"));
     }
   }
   if (e.org_path().empty() && !everywhere_) {
-    return Denied(absl::StrCat("an event without an org_path is outside the jurisdiction of ",
-                               name()));
+    return Denied(absl::StrCat("an event without an org_path is outside the jurisdiction of ", name()));
   }
   if (e.has_project_stage_decided()) {
     const auto& d = e.project_stage_decided();
@@ -138,27 +131,26 @@ absl::Status Principal::MayAppend(const grid::v1::Event& e) const {
     }
     if (std::find(p_.decides_stages().begin(), p_.decides_stages().end(), d.stage()) ==
         p_.decides_stages().end()) {
-      return Denied(absl::StrCat(name(), " does not decide stage ",
-                                 grid::v1::Stage_Name(d.stage())));
+      return Denied(absl::StrCat(name(), " does not decide stage ", grid::v1::Stage_Name(d.stage())));
     }
   }
   if (role() == grid::v1::GRID_WORKER) {
     // Any worker named in the body must be the principal's own worker.
-    const auto* body_field = e.GetReflection()->GetOneofFieldDescriptor(
-        e, e.GetDescriptor()->FindOneofByName("body"));
+    const auto* body_field =
+        e.GetReflection()->GetOneofFieldDescriptor(e, e.GetDescriptor()->FindOneofByName("body"));
     if (body_field != nullptr) {
       const auto& body = e.GetReflection()->GetMessage(e, body_field);
       const auto* d = body.GetDescriptor();
       for (int i = 0; i < d->field_count(); ++i) {
         const auto* f = d->field(i);
-        if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING ||
-            f->is_repeated() || !absl::EndsWith(f->name(), "worker_id")) {
+        if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING || f->is_repeated() ||
+            !absl::EndsWith(f->name(), "worker_id")) {
           continue;
         }
         const std::string v = body.GetReflection()->GetString(body, f);
         if (v != worker_id()) {
-          return Denied(absl::StrCat(name(), " acts for worker ", worker_id(), "; ", f->name(),
-                                     " '", v, "' is another worker"));
+          return Denied(absl::StrCat(name(), " acts for worker ", worker_id(), "; ", f->name(), " '", v,
+                                     "' is another worker"));
         }
       }
     }
@@ -172,8 +164,8 @@ absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::Build(const grid::v1
   for (int i = 0; i < policy.principals_size(); ++i) {
     const auto& p = policy.principals(i);
     auto bad = [&](std::string why) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "principals[", i, "] (", p.principal().empty() ? "?" : p.principal(), "): ", why));
+      return absl::InvalidArgumentError(
+          absl::StrCat("principals[", i, "] (", p.principal().empty() ? "?" : p.principal(), "): ", why));
     };
     if (p.principal().empty()) return bad("principal is empty");
     if (set->by_name_.contains(p.principal())) return bad("principal appears twice");
@@ -184,7 +176,8 @@ absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::Build(const grid::v1
       return bad("jurisdiction is required: org-path prefixes, or \"\" for the whole network");
     }
     for (const auto& j : p.jurisdiction()) {
-      if (!j.empty() && !domain::IsOrgPath(j)) return bad(absl::StrCat("jurisdiction '", j, "' is not an org path"));
+      if (!j.empty() && !domain::IsOrgPath(j))
+        return bad(absl::StrCat("jurisdiction '", j, "' is not an org path"));
     }
     if (!Appends(p.role()) && !p.append_types().empty()) {
       return bad(absl::StrCat(RoleName(p.role()), " principals append nothing; remove append_types"));
@@ -202,8 +195,7 @@ absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::Build(const grid::v1
       return bad(p.worker_id().empty() ? "a GRID_WORKER needs worker_id"
                                        : "worker_id is for GRID_WORKER principals only");
     }
-    if (p.role() != grid::v1::DEPARTMENT &&
-        (!p.departments().empty() || !p.decides_stages().empty())) {
+    if (p.role() != grid::v1::DEPARTMENT && (!p.departments().empty() || !p.decides_stages().empty())) {
       return bad("departments and decides_stages are for DEPARTMENT principals only");
     }
     if (!grid::v1::DataClass_IsValid(p.clearance())) return bad("clearance is not a data class");

@@ -76,18 +76,14 @@ class Principal {
   grid::v1::Role role() const { return p_.role(); }
   std::string RoleName() const;
   // Unset in the policy: C0_AGGREGATE (count-only).
-  grid::v1::DataClass clearance() const {
-    return std::max(p_.clearance(), grid::v1::C0_AGGREGATE);
-  }
+  grid::v1::DataClass clearance() const { return std::max(p_.clearance(), grid::v1::C0_AGGREGATE); }
   bool dev() const { return dev_; }
   // Sees every field of every event in its jurisdiction.
   bool full_clearance() const { return p_.clearance() >= grid::v1::C4_RESTRICTED; }
   // The whole network is its jurisdiction.
   bool everywhere() const { return everywhere_; }
   const std::string& worker_id() const { return p_.worker_id(); }
-  const google::protobuf::RepeatedPtrField<std::string>& jurisdiction() const {
-    return p_.jurisdiction();
-  }
+  const google::protobuf::RepeatedPtrField<std::string>& jurisdiction() const { return p_.jurisdiction(); }
 
   // What the commit-time checks need of this principal (its jurisdiction,
   // worker, clearance); null in dev mode.
@@ -117,7 +113,8 @@ class Principal {
 // copy; the principal must outlive it.
 class Reader {
  public:
-  Reader(const Principal& p) : p_(&p) {}  // NOLINT(google-explicit-constructor): any principal reads as itself
+  Reader(const Principal& p)
+      : p_(&p) {}  // NOLINT(google-explicit-constructor): any principal reads as itself
   // Sees only org paths at or under one of `grids` (and in the jurisdiction).
   Reader(const Principal& p, std::shared_ptr<const std::vector<std::string>> grids)
       : p_(&p), grids_(std::move(grids)) {}

@@ -43,8 +43,8 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
   // A hash lookup: cheap enough to run on gRPC's own thread.
   bool IsBlocking() const override { return false; }
 
-  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context,
-                       OutputMetadata* consumed, OutputMetadata* response) override {
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context, OutputMetadata* consumed,
+                       OutputMetadata* response) override {
     grpc::Status s = Check(metadata, context, consumed);
     if (!s.ok() && on_refused_) {
       auto path = metadata.find(":path");
@@ -55,14 +55,12 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
   }
 
  private:
-  grpc::Status Check(const InputMetadata& metadata, grpc::AuthContext* context,
-                     OutputMetadata* consumed) {
+  grpc::Status Check(const InputMetadata& metadata, grpc::AuthContext* context, OutputMetadata* consumed) {
     auto it = metadata.find("authorization");
     if (it != metadata.end()) {
       const std::string value(it->second.data(), it->second.size());
       if (!absl::StartsWith(value, "Bearer ")) {
-        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                            "authorization must be `Bearer <token>`");
+        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "authorization must be `Bearer <token>`");
       }
       const std::string hash = storage::ToHex(storage::Sha256(value.substr(7)));
       auto p = principals_.find(hash);
@@ -82,10 +80,9 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
       }
     }
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        client_certs_
-                            ? "no identity: the client certificate has no common name and no "
-                              "bearer token was sent"
-                            : "no credentials: send `authorization: Bearer <token>`");
+                        client_certs_ ? "no identity: the client certificate has no common name and no "
+                                        "bearer token was sent"
+                                      : "no credentials: send `authorization: Bearer <token>`");
   }
 
   static void Identify(grpc::AuthContext* context, const std::string& principal) {
@@ -128,8 +125,9 @@ absl::Status ValidateAuth(const AuthOptions& a) {
     return absl::InvalidArgumentError("tls_cert and tls_key: give both or neither");
   }
   if (!a.tls() && !a.tls_client_ca_path.empty()) {
-    return absl::InvalidArgumentError("tls_client_ca: client certificates need TLS "
-                                      "(tls_cert and tls_key)");
+    return absl::InvalidArgumentError(
+        "tls_client_ca: client certificates need TLS "
+        "(tls_cert and tls_key)");
   }
   if (!a.tls() && !a.tokens.empty()) {
     return absl::InvalidArgumentError(
@@ -141,9 +139,9 @@ absl::Status ValidateAuth(const AuthOptions& a) {
     bool hex = t.sha256_hex.size() == 64;
     for (char c : t.sha256_hex) hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
     if (!hex) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tokens: the token of ", t.principal,
-          " must be given as its SHA-256, 64 lower-case hex characters"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokens: the token of ", t.principal,
+                       " must be given as its SHA-256, 64 lower-case hex characters"));
     }
   }
   return absl::OkStatus();
@@ -152,16 +150,16 @@ absl::Status ValidateAuth(const AuthOptions& a) {
 absl::Status CheckListen(const std::string& listen, const AuthOptions& auth, bool has_policy) {
   if (IsLoopbackListenAddress(listen)) return absl::OkStatus();
   if (!auth.authenticates()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to listen on ", listen,
-        ": a non-loopback address needs authentication configured: tls_cert and tls_key, "
-        "and tls_client_ca or tokens (README: Authentication)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("refusing to listen on ", listen,
+                     ": a non-loopback address needs authentication configured: tls_cert and tls_key, "
+                     "and tls_client_ca or tokens (README: Authentication)"));
   }
   if (!has_policy) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to listen on ", listen,
-        ": a non-loopback address needs an access policy (policy_file), or every "
-        "authenticated caller could do everything (README: Access control)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("refusing to listen on ", listen,
+                     ": a non-loopback address needs an access policy (policy_file), or every "
+                     "authenticated caller could do everything (README: Access control)"));
   }
   return absl::OkStatus();
 }
@@ -185,13 +183,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     // not required: a token holder has none (and was refused at the
     // handshake, although the server said it took either). The metadata
     // processor still refuses a call with neither.
-    options.client_certificate_request =
-        auth.tokens.empty() ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                            : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+    options.client_certificate_request = auth.tokens.empty()
+                                             ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                             : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   auto creds = grpc::SslServerCredentials(options);
-  creds->SetAuthMetadataProcessor(std::make_shared<TokenProcessor>(auth.tokens, client_certs,
-                                                                std::move(on_refused)));
+  creds->SetAuthMetadataProcessor(
+      std::make_shared<TokenProcessor>(auth.tokens, client_certs, std::move(on_refused)));
   return creds;
 }
 

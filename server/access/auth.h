@@ -37,9 +37,7 @@ struct AuthOptions {
 
   bool tls() const { return !tls_cert_path.empty(); }
   // Every caller proves an identity.
-  bool authenticates() const {
-    return tls() && (!tls_client_ca_path.empty() || !tokens.empty());
-  }
+  bool authenticates() const { return tls() && (!tls_client_ca_path.empty() || !tokens.empty()); }
 };
 
 // The combination makes sense: TLS needs a certificate and a key; client CAs
@@ -57,8 +55,7 @@ absl::Status CheckListen(const std::string& listen, const AuthOptions& auth, boo
 // `on_refused(method, why)`, when set, hears of every call refused for
 // want of credentials (for the access audit); it runs on gRPC's threads.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const AuthOptions& auth,
-    std::function<void(std::string method, std::string why)> on_refused = nullptr);
+    const AuthOptions& auth, std::function<void(std::string method, std::string why)> on_refused = nullptr);
 
 // The authenticated principal of the call, or "" when the server runs
 // without authentication.

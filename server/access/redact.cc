@@ -118,9 +118,8 @@ DataClass MaxClassIn(const Descriptor* d, DataClass inherited,
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     // A field whose class is set at run time may carry any class.
-    const DataClass c = f->options().GetExtension(grid::v1::class_from).empty()
-                            ? ClassOf(f, inherited)
-                            : grid::v1::C4_RESTRICTED;
+    const DataClass c = f->options().GetExtension(grid::v1::class_from).empty() ? ClassOf(f, inherited)
+                                                                                : grid::v1::C4_RESTRICTED;
     max = std::max(max, c);
     if (f->message_type() != nullptr) max = std::max(max, MaxClassIn(f->message_type(), c, depth));
   }
@@ -222,15 +221,16 @@ absl::Status TokenizeIn(Message* m, std::string_view key, domain::WalkPath* path
     const std::string prefix = path->Str();
     std::string id = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(p->id_number()));
     if (!ValidIdNumber(id)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          prefix, ".id_number is not a valid ID number (18 characters, the last a check "
-                  "digit or X)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix,
+                       ".id_number is not a valid ID number (18 characters, the last a check "
+                       "digit or X)"));
     }
     const std::string token = PersonToken(key, id);
     if (!p->person_token().empty() && p->person_token() != token) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          prefix, ".person_token is not the token of ", prefix,
-          ".id_number; send one or the other, or both for the same person"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix, ".person_token is not the token of ", prefix,
+                       ".id_number; send one or the other, or both for the same person"));
     }
     p->set_person_token(token);
     p->clear_id_number();
@@ -267,13 +267,15 @@ std::optional<std::string> FindPersonalInText(const Message& m) {
 
 namespace {
 
-std::optional<std::string> FindUnknownIn(const Message& m, const std::string& prefix, domain::WalkPath* path) {
+std::optional<std::string> FindUnknownIn(const Message& m, const std::string& prefix,
+                                         domain::WalkPath* path) {
   const Reflection* r = m.GetReflection();
   const auto& unknown = r->GetUnknownFields(m);
   if (!unknown.empty()) {
     const std::string at = path->Str(prefix);
-    return absl::StrCat(at.empty() ? "" : absl::StrCat(at, " "), "has field number ", unknown.field(0).number(),
-                        ", which ", m.GetDescriptor()->full_name(), " does not define");
+    return absl::StrCat(at.empty() ? "" : absl::StrCat(at, " "), "has field number ",
+                        unknown.field(0).number(), ", which ", m.GetDescriptor()->full_name(),
+                        " does not define");
   }
   for (const domain::FieldInfo& fi : domain::IndexOf(m.GetDescriptor()).messages) {
     const FieldDescriptor* f = fi.field;
@@ -330,11 +332,16 @@ namespace {
 std::optional<int64_t> CountOf(const Message& m, const FieldDescriptor* f) {
   const Reflection* r = m.GetReflection();
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT64: return r->GetInt64(m, f);
-    case FieldDescriptor::CPPTYPE_UINT64: return static_cast<int64_t>(r->GetUInt64(m, f));
-    case FieldDescriptor::CPPTYPE_INT32: return r->GetInt32(m, f);
-    case FieldDescriptor::CPPTYPE_UINT32: return r->GetUInt32(m, f);
-    default: return std::nullopt;
+    case FieldDescriptor::CPPTYPE_INT64:
+      return r->GetInt64(m, f);
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return static_cast<int64_t>(r->GetUInt64(m, f));
+    case FieldDescriptor::CPPTYPE_INT32:
+      return r->GetInt32(m, f);
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return r->GetUInt32(m, f);
+    default:
+      return std::nullopt;
   }
 }
 

@@ -23,8 +23,8 @@ namespace grid::server {
 // Fields whose class is above `clearance` are masked when they carry a
 // (mask) and the caller is at least C1_INTERNAL, removed otherwise. A field
 // without a class (map entries, oneof bodies) has the class of the field
-// that holds it; a (class_from) field the class its sibling names. The dotted paths of what was masked or removed go to
-// `changed` (may be null). Returns whether anything changed.
+// that holds it; a (class_from) field the class its sibling names. The dotted paths of what was masked or
+// removed go to `changed` (may be null). Returns whether anything changed.
 bool Redact(google::protobuf::Message* m, grid::v1::DataClass clearance,
             std::vector<std::string>* changed = nullptr);
 
@@ -33,8 +33,7 @@ bool Redact(google::protobuf::Message* m, grid::v1::DataClass clearance,
 // not define", with `path` in front; nullopt when it holds none. Unknown
 // fields have no data class, so they are refused at append and dropped from
 // whatever is served.
-std::optional<std::string> FindUnknownField(const google::protobuf::Message& m,
-                                            const std::string& path = "");
+std::optional<std::string> FindUnknownField(const google::protobuf::Message& m, const std::string& path = "");
 
 // Where a string field that C0/C1 callers read and whose text the appender
 // chooses (a note, a reason; an id or an org path, which become projection

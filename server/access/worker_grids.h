@@ -34,7 +34,7 @@ class WorkerGrids {
 
  private:
   struct County {
-    uint64_t next_version = 0;  // of org/<county>: the first event not folded
+    uint64_t next_version = 0;                           // of org/<county>: the first event not folded
     std::map<std::string, std::set<std::string>> grids;  // worker → grid org paths
   };
   // Folds org/<county>'s new events; REQUIRES mu_.

@@ -65,8 +65,8 @@ class BackupWriter final : public ServiceWriter<grid::v1::BackupChunk> {
       manifest_sent_ = true;
       *step.message.mutable_manifest() = manifest_;
       step.kind = Step::kWrite;
-      spdlog::info("backup of the log through position {} sent ({} files)",
-                   manifest_.head_position(), manifest_.files_size());
+      spdlog::info("backup of the log through position {} sent ({} files)", manifest_.head_position(),
+                   manifest_.files_size());
       return step;
     }
     step.status = grpc::Status::OK;
@@ -88,8 +88,8 @@ class BackupWriter final : public ServiceWriter<grid::v1::BackupChunk> {
       options.create_if_missing = false;
       auto copy = storage::EventLog::Open(options, staging_ + "/log");
       if (!copy.ok()) {
-        return absl::InternalError(absl::StrCat("the log's checkpoint does not open: ",
-                                                copy.status().message()));
+        return absl::InternalError(
+            absl::StrCat("the log's checkpoint does not open: ", copy.status().message()));
       }
       const storage::Head head = (*copy)->GetHead();
       manifest_.set_format_version(1);
@@ -161,15 +161,13 @@ AdminService::AdminService(ServiceContext* env, const storage::ProjectionStore* 
       data_dir_(std::move(data_dir)) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(data_dir_, ec)) {
-    if (entry.is_directory() &&
-        absl::StartsWith(entry.path().filename().string(), kStagingPrefix)) {
+    if (entry.is_directory() && absl::StartsWith(entry.path().filename().string(), kStagingPrefix)) {
       fs::remove_all(entry.path(), ec);
     }
   }
 }
 
 namespace {
-
 
 // Streams the access audit from `from_seq` to its end, in order.
 class AuditWriter final : public ServiceWriter<grid::v1::ReadAuditResponse> {
@@ -234,8 +232,8 @@ class AuditWriter final : public ServiceWriter<grid::v1::ReadAuditResponse> {
 
 }  // namespace
 
-grpc::ServerWriteReactor<grid::v1::BackupChunk>* AdminService::Backup(
-    grpc::CallbackServerContext* ctx, const grid::v1::BackupRequest*) {
+grpc::ServerWriteReactor<grid::v1::BackupChunk>* AdminService::Backup(grpc::CallbackServerContext* ctx,
+                                                                      const grid::v1::BackupRequest*) {
   auto call = env_->access->Begin(ctx, Rpc::kBackup, "");
   if (!call.ok()) return new FailedStream<grid::v1::BackupChunk>(call.status());
   auto* w = new BackupWriter(env_, projections_, log_options_, data_dir_);

@@ -23,8 +23,8 @@ class AdminService final : public grid::v1::Admin::CallbackService {
   AdminService(ServiceContext* env, const storage::ProjectionStore* projections,
                storage::EventLogOptions log_options, std::string data_dir);
 
-  grpc::ServerWriteReactor<grid::v1::BackupChunk>* Backup(
-      grpc::CallbackServerContext* ctx, const grid::v1::BackupRequest* request) override;
+  grpc::ServerWriteReactor<grid::v1::BackupChunk>* Backup(grpc::CallbackServerContext* ctx,
+                                                          const grid::v1::BackupRequest* request) override;
   grpc::ServerWriteReactor<grid::v1::ReadAuditResponse>* ReadAudit(
       grpc::CallbackServerContext* ctx, const grid::v1::ReadAuditRequest* request) override;
 

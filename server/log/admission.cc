@@ -96,7 +96,8 @@ absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const grid::v1::Event& e = batch.events[i];
     // The scope first: the rules' refusals may describe the state.
-    absl::Status s = batch.scope == nullptr ? absl::OkStatus() : domain::CheckScope(*batch.scope, *state, e, lookup);
+    absl::Status s =
+        batch.scope == nullptr ? absl::OkStatus() : domain::CheckScope(*batch.scope, *state, e, lookup);
     if (s.ok()) {
       s = domain::Check(*state, e, lookup);
       // A refusal says no more than the appender may read.

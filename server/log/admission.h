@@ -50,8 +50,8 @@ class DomainAdmission : public storage::BatchAdmission {
     std::list<std::string>::iterator lru;
   };
   absl::node_hash_map<std::string, Entry> cache_;  // pointers stay valid
-  std::list<std::string> lru_;  // most recently used first
-  std::atomic<size_t> cached_{0};  // cache_.size(), for other threads
+  std::list<std::string> lru_;                     // most recently used first
+  std::atomic<size_t> cached_{0};                  // cache_.size(), for other threads
   // Streams whose cached state this group changed in place.
   absl::flat_hash_set<std::string> touched_;
 };

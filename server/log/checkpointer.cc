@@ -1,19 +1,18 @@
 #include "server/log/checkpointer.h"
 
-#include "storage/proto_time.h"
 #include "grid/v1/log.pb.h"
+#include "storage/proto_time.h"
 
 namespace grid::server {
 
-Checkpointer::Checkpointer(storage::EventLog* log, const storage::Signer* signer,
-                           Options options, absl::Time now)
+Checkpointer::Checkpointer(storage::EventLog* log, const storage::Signer* signer, Options options,
+                           absl::Time now)
     : log_(log), signer_(signer), options_(options), last_time_(now) {}
 
 bool Checkpointer::MaybeCheckpoint(absl::Time now) {
   const storage::Head head = log_->GetHead();
   if (head.position == last_position_ || head.position == 0 || now < retry_after_) return false;
-  if (head.position - last_position_ < options_.every_events &&
-      now - last_time_ < options_.every) {
+  if (head.position - last_position_ < options_.every_events && now - last_time_ < options_.every) {
     return false;
   }
   const absl::Time t = ToMicros(now);

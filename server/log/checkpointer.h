@@ -27,8 +27,7 @@ class Checkpointer {
     std::function<void(const absl::Status&)> on_failure;
   };
   // `log` and `signer` must outlive the Checkpointer.
-  Checkpointer(storage::EventLog* log, const storage::Signer* signer, Options options,
-               absl::Time now);
+  Checkpointer(storage::EventLog* log, const storage::Signer* signer, Options options, absl::Time now);
 
   // Signs and stores a checkpoint of the current head if it moved and
   // enough events or time passed since the last one (or the last failed

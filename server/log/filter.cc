@@ -19,8 +19,7 @@ absl::StatusOr<EventFilter> EventFilter::Compile(const grid::v1::Filter& f) {
   const auto& known = domain::KnownEventTypes();
   for (const auto& t : f.event_types()) {
     if (std::find(known.begin(), known.end(), t) == known.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("filter: unknown event type '", t.substr(0, 64), "'"));
+      return absl::InvalidArgumentError(absl::StrCat("filter: unknown event type '", t.substr(0, 64), "'"));
     }
     out.types_.push_back(t);
   }
@@ -32,9 +31,8 @@ absl::StatusOr<EventFilter> EventFilter::Compile(const grid::v1::Filter& f) {
   }
   for (const auto& o : f.org_prefixes()) {
     if (!domain::IsOrgPath(o)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "filter: malformed org prefix '", o.substr(0, 64),
-          "'; expected segments like \"350583/101\""));
+      return absl::InvalidArgumentError(absl::StrCat("filter: malformed org prefix '", o.substr(0, 64),
+                                                     "'; expected segments like \"350583/101\""));
     }
     out.orgs_.push_back(o);
   }
@@ -42,19 +40,16 @@ absl::StatusOr<EventFilter> EventFilter::Compile(const grid::v1::Filter& f) {
 }
 
 bool EventFilter::Matches(const storage::LogRecord& r) const {
-  if (!types_.empty() &&
-      std::find(types_.begin(), types_.end(), r.type) == types_.end()) {
+  if (!types_.empty() && std::find(types_.begin(), types_.end(), r.type) == types_.end()) {
     return false;
   }
-  if (!streams_.empty() &&
-      std::none_of(streams_.begin(), streams_.end(),
-                   [&](const std::string& p) { return absl::StartsWith(r.stream, p); })) {
-    return false;
-  }
-  if (!orgs_.empty() &&
-      std::none_of(orgs_.begin(), orgs_.end(), [&](const std::string& p) {
-        return domain::IsUnder(r.org_path, p);
+  if (!streams_.empty() && std::none_of(streams_.begin(), streams_.end(), [&](const std::string& p) {
+        return absl::StartsWith(r.stream, p);
       })) {
+    return false;
+  }
+  if (!orgs_.empty() && std::none_of(orgs_.begin(), orgs_.end(),
+                                     [&](const std::string& p) { return domain::IsUnder(r.org_path, p); })) {
     return false;
   }
   return true;

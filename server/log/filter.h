@@ -20,9 +20,7 @@ class EventFilter {
   static absl::StatusOr<EventFilter> Compile(const grid::v1::Filter& filter);
 
   bool Matches(const storage::LogRecord& r) const;
-  bool MatchesAll() const {
-    return types_.empty() && streams_.empty() && orgs_.empty();
-  }
+  bool MatchesAll() const { return types_.empty() && streams_.empty() && orgs_.empty(); }
 
  private:
   std::vector<std::string> types_;

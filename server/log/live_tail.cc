@@ -4,8 +4,7 @@
 
 namespace grid::server {
 
-LiveTail::LiveTail(storage::Position head, Options options)
-    : options_(options), head_(head) {}
+LiveTail::LiveTail(storage::Position head, Options options) : options_(options), head_(head) {}
 
 void LiveTail::Publish(const std::vector<storage::RecordPtr>& records) {
   if (records.empty()) return;
@@ -16,8 +15,7 @@ void LiveTail::Publish(const std::vector<storage::RecordPtr>& records) {
     bytes_ += r->wire.size();
     records_.push_back(r);
   }
-  while (!records_.empty() && (records_.size() > options_.max_records ||
-                               bytes_ > options_.max_bytes)) {
+  while (!records_.empty() && (records_.size() > options_.max_records || bytes_ > options_.max_bytes)) {
     bytes_ -= records_.front()->wire.size();
     records_.pop_front();
   }
@@ -25,17 +23,14 @@ void LiveTail::Publish(const std::vector<storage::RecordPtr>& records) {
   waiters_.clear();
 }
 
-LiveTail::ReadResult LiveTail::Read(storage::Position after, size_t max_count,
-                                    size_t max_bytes,
+LiveTail::ReadResult LiveTail::Read(storage::Position after, size_t max_count, size_t max_bytes,
                                     std::vector<storage::RecordPtr>* out) const {
   grid::MutexLock l(&mu_);
   if (after >= head_) return ReadResult::kNothingYet;
-  const storage::Position first =
-      records_.empty() ? head_ + 1 : records_.front()->position;
+  const storage::Position first = records_.empty() ? head_ + 1 : records_.front()->position;
   if (after + 1 < first) return ReadResult::kFellBehind;
   size_t bytes = 0;
-  for (size_t i = after + 1 - first; i < records_.size() && max_count > 0 &&
-                                     bytes < max_bytes;
+  for (size_t i = after + 1 - first; i < records_.size() && max_count > 0 && bytes < max_bytes;
        ++i, --max_count) {
     bytes += records_[i]->wire.size();
     out->push_back(records_[i]);

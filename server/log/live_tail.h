@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
-#include "storage/sync.h"
 #include "storage/event_log.h"
 #include "storage/notifier.h"
+#include "storage/sync.h"
 
 namespace grid::server {
 
@@ -38,9 +38,9 @@ class LiveTail final : public storage::Notifier {
   void Publish(const std::vector<storage::RecordPtr>& records);
 
   enum class ReadResult {
-    kOk,           // `out` has at least one record
-    kNothingYet,   // nothing after `after` has been published
-    kFellBehind,   // `after`+1 is no longer in the tail: read the log instead
+    kOk,          // `out` has at least one record
+    kNothingYet,  // nothing after `after` has been published
+    kFellBehind,  // `after`+1 is no longer in the tail: read the log instead
   };
   // Copies up to `max_count` records (and about `max_bytes`) with positions
   // after `after` into `out`.

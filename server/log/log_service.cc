@@ -2,10 +2,10 @@
 
 #include "server/log/log_service.h"
 
+#include <grpcpp/support/byte_buffer.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <grpcpp/support/byte_buffer.h>
 
 #include <optional>
 
@@ -61,8 +61,8 @@ class FrameBuilder {
     auto* s = new std::string(std::move(buf_));
     buf_.clear();
     events_ = 0;
-    grpc::Slice slice(s->data(), s->size(),
-                      [](void* p) { delete static_cast<std::string*>(p); }, s);
+    grpc::Slice slice(
+        s->data(), s->size(), [](void* p) { delete static_cast<std::string*>(p); }, s);
     return grpc::ByteBuffer(&slice, 1);
   }
 
@@ -86,9 +86,8 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
       : ServiceWriter<grpc::ByteBuffer>(env, env->tail),
         req_(std::move(req)),
         all_(req_.has_all()),
-        dir_(req_.direction() == grid::v1::BACKWARDS
-                 ? storage::Direction::kBackwards
-                 : storage::Direction::kForwards),
+        dir_(req_.direction() == grid::v1::BACKWARDS ? storage::Direction::kBackwards
+                                                     : storage::Direction::kForwards),
         remaining_(req_.max_count() == 0 ? UINT64_MAX : req_.max_count()),
         batch_(req_.batch_size() == 0 ? kDefaultBatch : req_.batch_size()) {}
 
@@ -110,17 +109,17 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
       auto reader = ReaderOf(env_->worker_grids, access_->principal());
       if (!reader.ok()) return reader.status();
       if (!reader->everywhere()) {
-        auto newest = env_->log->ReadStream(req_.stream(), **last, storage::Direction::kForwards, 1,
-                                            kMaxMessageBytes);
+        auto newest =
+            env_->log->ReadStream(req_.stream(), **last, storage::Direction::kForwards, 1, kMaxMessageBytes);
         if (!newest.ok()) return newest.status();
         if (newest->empty() || !reader->Sees(newest->front()->org_path)) return absent();
       }
       if (!req_.has_from_version()) {
         next_ = backwards ? **last : 0;
       } else if (!backwards && req_.from_version() > **last + 1) {
-        return absl::OutOfRangeError(absl::StrCat(
-            "from_version ", req_.from_version(), " is past the end of stream '",
-            req_.stream(), "' (last version ", **last, ")"));
+        return absl::OutOfRangeError(absl::StrCat("from_version ", req_.from_version(),
+                                                  " is past the end of stream '", req_.stream(),
+                                                  "' (last version ", **last, ")"));
       } else {
         next_ = req_.from_version();
       }
@@ -132,9 +131,8 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
         return absl::InvalidArgumentError("positions start at 1");
       }
       if (req_.from_position() > head + 1) {
-        return absl::OutOfRangeError(
-            absl::StrCat("from_position ", req_.from_position(),
-                         " is past the head of the log (", head, ")"));
+        return absl::OutOfRangeError(absl::StrCat("from_position ", req_.from_position(),
+                                                  " is past the head of the log (", head, ")"));
       }
       next_ = req_.from_position();
     } else if (req_.has_from_time()) {
@@ -172,12 +170,10 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
     }
     FrameBuilder frame;
     std::string redacted;
-    for (int scans = 0; frame.events() == 0 && !done_ && remaining_ > 0 && scans < kMaxScanBatches;
-         ++scans) {
+    for (int scans = 0; frame.events() == 0 && !done_ && remaining_ > 0 && scans < kMaxScanBatches; ++scans) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(batch_, remaining_));
-      auto records =
-          all_ ? env_->log->ReadAll(next_, dir_, want, kMaxMessageBytes)
-               : env_->log->ReadStream(req_.stream(), next_, dir_, want, kMaxMessageBytes);
+      auto records = all_ ? env_->log->ReadAll(next_, dir_, want, kMaxMessageBytes)
+                          : env_->log->ReadStream(req_.stream(), next_, dir_, want, kMaxMessageBytes);
       if (!records.ok()) {
         step.status = ToGrpc(records.status());
         return step;
@@ -245,8 +241,7 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
  public:
   // Starts after position `after`, or at `from_time` when that is set.
   SubscribeWriter(ServiceContext* env, EventFilter filter, storage::Position after,
-                  std::optional<absl::Time> from_time, size_t max_batch,
-                  uint32_t checkpoint_interval)
+                  std::optional<absl::Time> from_time, size_t max_batch, uint32_t checkpoint_interval)
       : ServiceWriter<grpc::ByteBuffer>(env, env->tail),
         filter_(std::move(filter)),
         from_time_(from_time),
@@ -288,8 +283,8 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
           caught_up_pending_ = true;
           continue;
         }
-        auto read = env_->log->ReadAll(cursor_ + 1, storage::Direction::kForwards,
-                                       kScanBatch, kMaxMessageBytes);
+        auto read =
+            env_->log->ReadAll(cursor_ + 1, storage::Direction::kForwards, kScanBatch, kMaxMessageBytes);
         if (!read.ok()) {
           step.status = ToGrpc(read.status());
           return step;
@@ -304,8 +299,7 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
             continue;
           case LiveTail::ReadResult::kNothingYet:
             if (caught_up_pending_ ||
-                (scanned_unsent_ > 0 &&
-                 absl::Now() - last_sent_ >= kIdleCheckpointEvery)) {
+                (scanned_unsent_ > 0 && absl::Now() - last_sent_ >= kIdleCheckpointEvery)) {
               return Emit(std::move(step));
             }
             step.kind = Step::kWait;
@@ -350,8 +344,7 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
           break;
         }
       }
-      if (frame_.events() > 0 || scanned_unsent_ >= checkpoint_interval_ ||
-          fell_behind_pending_) {
+      if (frame_.events() > 0 || scanned_unsent_ >= checkpoint_interval_ || fell_behind_pending_) {
         return Emit(std::move(step));
       }
     }
@@ -421,9 +414,9 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
     reactor->Finish(ToGrpc(ShuttingDown()));
     return reactor;
   }
-  auto call = BeginUnary(env_, ctx, reactor, Rpc::kAppend,
-                         absl::StrCat("stream=", request->stream().substr(0, 256),
-                                      " events=", request->events_size()));
+  auto call = BeginUnary(
+      env_, ctx, reactor, Rpc::kAppend,
+      absl::StrCat("stream=", request->stream().substr(0, 256), " events=", request->events_size()));
   if (call == nullptr) return reactor;
   const Principal& p = call->principal();
   auto batch = env_->append_validator.Validate(*request, ActorFor(p));
@@ -458,32 +451,31 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
       FinishUnary(reactor, call.get(), ToGrpc(stored));
       return;
     }
-    env->sequencer->Submit(
-      std::move(*pending),
-      [reactor, response, call, metrics = env->metrics](storage::AppendOutcome out) {
-        if (!out.status.ok()) {
-          FinishUnary(reactor, call.get(), ToGrpc(out.status));
-          return;
-        }
-        if (metrics != nullptr) metrics->AppendCommitted(out.events.size());
-        for (const auto& e : out.events) {
-          auto* r = response->add_results();
-          r->set_position(e.position);
-          r->set_stream_version(e.stream_version);
-          r->set_duplicate(e.duplicate);
-        }
-        response->set_stream_version(out.stream_version);
-        response->set_head_position(out.head_position);
-        call->AddItems(out.events.size());
-        FinishUnary(reactor, call.get(), grpc::Status::OK);
-      });
+    env->sequencer->Submit(std::move(*pending),
+                           [reactor, response, call, metrics = env->metrics](storage::AppendOutcome out) {
+                             if (!out.status.ok()) {
+                               FinishUnary(reactor, call.get(), ToGrpc(out.status));
+                               return;
+                             }
+                             if (metrics != nullptr) metrics->AppendCommitted(out.events.size());
+                             for (const auto& e : out.events) {
+                               auto* r = response->add_results();
+                               r->set_position(e.position);
+                               r->set_stream_version(e.stream_version);
+                               r->set_duplicate(e.duplicate);
+                             }
+                             response->set_stream_version(out.stream_version);
+                             response->set_head_position(out.head_position);
+                             call->AddItems(out.events.size());
+                             FinishUnary(reactor, call.get(), grpc::Status::OK);
+                           });
   });
   return reactor;
 }
 
-grpc::ServerUnaryReactor* LogService::GetStatus(
-    grpc::CallbackServerContext* ctx, const grid::v1::GetStatusRequest*,
-    grid::v1::LogStatus* response) {
+grpc::ServerUnaryReactor* LogService::GetStatus(grpc::CallbackServerContext* ctx,
+                                                const grid::v1::GetStatusRequest*,
+                                                grid::v1::LogStatus* response) {
   auto* reactor = ctx->DefaultReactor();
   auto call = BeginUnary(env_, ctx, reactor, Rpc::kGetStatus, "");
   if (call == nullptr) return reactor;
@@ -500,22 +492,21 @@ grpc::ServerUnaryReactor* LogService::GetStatus(
   return reactor;
 }
 
-grpc::ServerUnaryReactor* LogService::ListCheckpoints(
-    grpc::CallbackServerContext* ctx, const grid::v1::ListCheckpointsRequest* request,
-    grid::v1::ListCheckpointsResponse* response) {
+grpc::ServerUnaryReactor* LogService::ListCheckpoints(grpc::CallbackServerContext* ctx,
+                                                      const grid::v1::ListCheckpointsRequest* request,
+                                                      grid::v1::ListCheckpointsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   auto call = BeginUnary(env_, ctx, reactor, Rpc::kListCheckpoints,
                          absl::StrCat("from_position=", request->from_position()));
   if (call == nullptr) return reactor;
   if (request->max_count() > 10000) {
-    FinishUnary(reactor, call.get(),
-                ToGrpc(absl::InvalidArgumentError("max_count must be at most 10000")));
+    FinishUnary(reactor, call.get(), ToGrpc(absl::InvalidArgumentError("max_count must be at most 10000")));
     return reactor;
   }
   // A storage read: on the pool, not in the reaction.
   boost::asio::post(*env_->pool, [this, reactor, request, response, call] {
-    auto cps = env_->log->ReadCheckpoints(
-        request->from_position(), request->max_count() == 0 ? 1000 : request->max_count());
+    auto cps = env_->log->ReadCheckpoints(request->from_position(),
+                                          request->max_count() == 0 ? 1000 : request->max_count());
     if (!cps.ok()) {
       FinishUnary(reactor, call.get(), ToGrpc(cps.status()));
       return;
@@ -534,17 +525,16 @@ grpc::ServerUnaryReactor* LogService::ListCheckpoints(
   return reactor;
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Read(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Read(grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* raw) {
   using Failed = FailedStream<grpc::ByteBuffer>;
   if (env_->stopping.load()) return new Failed(ShuttingDown());
   grid::v1::ReadRequest req;
   const bool parsed = ParseRequest(raw, &req);
-  auto call = env_->access->Begin(
-      ctx, Rpc::kRead,
-      !parsed       ? "(request does not parse)"
-      : req.has_all() ? "all"
-                      : absl::StrCat("stream=", req.stream().substr(0, 256)));
+  auto call = env_->access->Begin(ctx, Rpc::kRead,
+                                  !parsed         ? "(request does not parse)"
+                                  : req.has_all() ? "all"
+                                                  : absl::StrCat("stream=", req.stream().substr(0, 256)));
   if (!call.ok()) return new Failed(call.status());
   absl::Status valid = parsed ? ValidateRead(req) : absl::InvalidArgumentError("ReadRequest does not parse");
   if (!valid.ok()) {
@@ -556,14 +546,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Read(
   return w;
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(grpc::CallbackServerContext* ctx,
+                                                                  const grpc::ByteBuffer* raw) {
   using Failed = FailedStream<grpc::ByteBuffer>;
   if (env_->stopping.load()) return new Failed(ShuttingDown());
   grid::v1::SubscribeRequest req;
   const bool parsed = ParseRequest(raw, &req);
-  auto call = env_->access->Begin(
-      ctx, Rpc::kSubscribe, parsed ? FilterScope(req.filter()) : "(request does not parse)");
+  auto call = env_->access->Begin(ctx, Rpc::kSubscribe,
+                                  parsed ? FilterScope(req.filter()) : "(request does not parse)");
   if (!call.ok()) return new Failed(call.status());
   const storage::Position head = env_->log->GetHead().position;
   absl::StatusOr<EventFilter> filter = absl::InvalidArgumentError("SubscribeRequest does not parse");
@@ -591,10 +581,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(
       after = 0;
   }
   auto* w = new SubscribeWriter(
-      env_, *std::move(filter), after, from_time,
-      req.max_batch() == 0 ? kDefaultBatch : req.max_batch(),
-      req.checkpoint_interval() == 0 ? kDefaultCheckpointInterval
-                                     : req.checkpoint_interval());
+      env_, *std::move(filter), after, from_time, req.max_batch() == 0 ? kDefaultBatch : req.max_batch(),
+      req.checkpoint_interval() == 0 ? kDefaultCheckpointInterval : req.checkpoint_interval());
   w->Start(*std::move(call));
   return w;
 }

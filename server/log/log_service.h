@@ -17,10 +17,8 @@
 
 namespace grid::server {
 
-class LogService final
-    : public grid::v1::Log::WithRawCallbackMethod_Read<
-          grid::v1::Log::WithRawCallbackMethod_Subscribe<
-              grid::v1::Log::CallbackService>> {
+class LogService final : public grid::v1::Log::WithRawCallbackMethod_Read<
+                             grid::v1::Log::WithRawCallbackMethod_Subscribe<grid::v1::Log::CallbackService>> {
  public:
   explicit LogService(ServiceContext* env) : env_(env) {}
 
@@ -29,19 +27,18 @@ class LogService final
   // checkpoint. Appends already queued still commit.
   void BeginShutdown();
 
-  grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* ctx,
-                                   const grid::v1::AppendRequest* request,
+  grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* ctx, const grid::v1::AppendRequest* request,
                                    grid::v1::AppendResponse* response) override;
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx,
                                       const grid::v1::GetStatusRequest* request,
                                       grid::v1::LogStatus* response) override;
-  grpc::ServerUnaryReactor* ListCheckpoints(
-      grpc::CallbackServerContext* ctx, const grid::v1::ListCheckpointsRequest* request,
-      grid::v1::ListCheckpointsResponse* response) override;
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* Read(
-      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) override;
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
-      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) override;
+  grpc::ServerUnaryReactor* ListCheckpoints(grpc::CallbackServerContext* ctx,
+                                            const grid::v1::ListCheckpointsRequest* request,
+                                            grid::v1::ListCheckpointsResponse* response) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Read(grpc::CallbackServerContext* ctx,
+                                                   const grpc::ByteBuffer* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* ctx,
+                                                        const grpc::ByteBuffer* request) override;
 
  private:
   ServiceContext* const env_;

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
-#include "storage/sync.h"
 #include "storage/event_log.h"
+#include "storage/sync.h"
 
 namespace grid::server {
 
@@ -47,8 +47,7 @@ class Sequencer {
   // `log` must outlive the Sequencer. `on_commit` sees every committed group's
   // records in position order, before the batches' `done` callbacks run.
   Sequencer(storage::EventLog* log, OnCommit on_commit, Options options);
-  Sequencer(storage::EventLog* log, OnCommit on_commit)
-      : Sequencer(log, std::move(on_commit), Options()) {}
+  Sequencer(storage::EventLog* log, OnCommit on_commit) : Sequencer(log, std::move(on_commit), Options()) {}
   ~Sequencer();
 
   // Starts the writer thread. Batches submitted before Start() wait for it.

@@ -98,8 +98,7 @@ class ServiceWriter : public PumpedWriter<Message, AccessCall> {
 // Admits a unary call (access.h), or finishes `reactor` with the refusal
 // and returns null.
 inline std::shared_ptr<AccessCall> BeginUnary(ServiceContext* env, grpc::CallbackServerContext* ctx,
-                                              grpc::ServerUnaryReactor* reactor, Rpc rpc,
-                                              std::string scope) {
+                                              grpc::ServerUnaryReactor* reactor, Rpc rpc, std::string scope) {
   auto call = env->access->Begin(ctx, rpc, std::move(scope));
   if (!call.ok()) {
     reactor->Finish(ToGrpc(call.status()));
@@ -109,8 +108,7 @@ inline std::shared_ptr<AccessCall> BeginUnary(ServiceContext* env, grpc::Callbac
 }
 
 // Finishes an admitted unary call, auditing its outcome.
-inline void FinishUnary(grpc::ServerUnaryReactor* reactor, AccessCall* call,
-                        const grpc::Status& status) {
+inline void FinishUnary(grpc::ServerUnaryReactor* reactor, AccessCall* call, const grpc::Status& status) {
   call->Done(status);
   reactor->Finish(status);
 }

@@ -16,17 +16,14 @@ constexpr size_t kMaxOrgPathBytes = 256;
 constexpr size_t kMaxDeviceIdBytes = 128;
 
 bool IsIdChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
-         c == '@' || c == '/' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == ':' || c == '@' || c == '/' || c == '-';
 }
-
 
 // The name of the body message set in `e`, or "" when none is.
 std::string BodyType(const grid::v1::Event& e) {
   const auto* oneof = grid::v1::Event::descriptor()->FindOneofByName("body");
-  const auto* field =
-      grid::v1::Event::GetReflection()->GetOneofFieldDescriptor(e, oneof);
+  const auto* field = grid::v1::Event::GetReflection()->GetOneofFieldDescriptor(e, oneof);
   return field == nullptr ? "" : field->message_type()->name();
 }
 
@@ -44,34 +41,33 @@ bool IsValidStreamName(std::string_view s) {
   return true;
 }
 
-absl::StatusOr<storage::AppendBatch> AppendValidator::Validate(
-    const grid::v1::AppendRequest& request, const grid::v1::Actor& actor) const {
+absl::StatusOr<storage::AppendBatch> AppendValidator::Validate(const grid::v1::AppendRequest& request,
+                                                               const grid::v1::Actor& actor) const {
   const size_t bytes = request.ByteSizeLong();
   if (bytes > limits_.max_request_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "append request is ", bytes, " bytes; the limit is ",
-        limits_.max_request_bytes, " (server flag --max_append_bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat("append request is ", bytes, " bytes; the limit is ",
+                                                   limits_.max_request_bytes,
+                                                   " (server flag --max_append_bytes)"));
   }
   // Before anything reads a field: data the catalog does not define has no
   // class, so nothing could decide who may see it.
   if (auto unknown = FindUnknownField(request)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "append request: ", *unknown,
-        "; fields the catalog does not define have no data class and are refused"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("append request: ", *unknown,
+                     "; fields the catalog does not define have no data class and are refused"));
   }
   if (!IsValidStreamName(request.stream())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "stream must be 1..", kMaxStreamBytes,
-        " bytes of printable ASCII without spaces, e.g. \"household/h-3\"; got \"",
-        request.stream().substr(0, 64), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream must be 1..", kMaxStreamBytes,
+                     " bytes of printable ASCII without spaces, e.g. \"household/h-3\"; got \"",
+                     request.stream().substr(0, 64), "\""));
   }
   if (request.events().empty()) {
     return absl::InvalidArgumentError("append request has no events");
   }
   if (static_cast<size_t>(request.events_size()) > limits_.max_events) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("append request has ", request.events_size(),
-                     " events; the limit is ", limits_.max_events));
+    return absl::InvalidArgumentError(absl::StrCat("append request has ", request.events_size(),
+                                                   " events; the limit is ", limits_.max_events));
   }
 
   storage::AppendBatch batch;
@@ -97,47 +93,38 @@ absl::StatusOr<storage::AppendBatch> AppendValidator::Validate(
   for (size_t i = 0; i < static_cast<size_t>(request.events_size()); ++i) {
     const grid::v1::Event& e = request.events(static_cast<int>(i));
     const std::string& id = e.event_id();
-    if (id.empty() || id.size() > kMaxIdBytes ||
-        !std::all_of(id.begin(), id.end(), IsIdChar)) {
-      return EventError(i, absl::StrCat("event_id must be 1..", kMaxIdBytes,
-                                        " characters of [A-Za-z0-9._:@/-]"));
+    if (id.empty() || id.size() > kMaxIdBytes || !std::all_of(id.begin(), id.end(), IsIdChar)) {
+      return EventError(
+          i, absl::StrCat("event_id must be 1..", kMaxIdBytes, " characters of [A-Za-z0-9._:@/-]"));
     }
     if (!ids.insert(id).second) {
-      return EventError(i, absl::StrCat("event_id '", id,
-                                        "' appears twice in the request"));
+      return EventError(i, absl::StrCat("event_id '", id, "' appears twice in the request"));
     }
     if (!e.stream().empty() && e.stream() != request.stream()) {
       return EventError(i, absl::StrCat("stream '", e.stream().substr(0, 64),
-                                        "' differs from the request's stream '",
-                                        request.stream(), "'"));
+                                        "' differs from the request's stream '", request.stream(), "'"));
     }
     if (e.type().empty()) return EventError(i, "type is required");
     const auto& known = domain::KnownEventTypes();
     if (std::find(known.begin(), known.end(), e.type()) == known.end()) {
       return EventError(i, absl::StrCat("unknown event type '", e.type().substr(0, 64),
-                                        "'; known types: ",
-                                        absl::StrJoin(known, ", ")));
+                                        "'; known types: ", absl::StrJoin(known, ", ")));
     }
     const std::string body = BodyType(e);
     if (body != e.type()) {
-      return EventError(
-          i, body.empty()
-                 ? absl::StrCat("type is '", e.type(), "' but no body is set")
-                 : absl::StrCat("type is '", e.type(), "' but the body is a ",
-                                body));
+      return EventError(i, body.empty() ? absl::StrCat("type is '", e.type(), "' but no body is set")
+                                        : absl::StrCat("type is '", e.type(), "' but the body is a ", body));
     }
     if (!e.org_path().empty() && !domain::IsOrgPath(e.org_path())) {
-      return EventError(i, absl::StrCat(
-                               "org_path must be up to ", kMaxOrgPathBytes,
-                               " bytes of \"/\"-separated segments of "
-                               "[A-Za-z0-9_-], e.g. \"350583/101/203/g05\""));
+      return EventError(i, absl::StrCat("org_path must be up to ", kMaxOrgPathBytes,
+                                        " bytes of \"/\"-separated segments of "
+                                        "[A-Za-z0-9_-], e.g. \"350583/101/203/g05\""));
     }
     if (e.device_id().size() > kMaxDeviceIdBytes) {
-      return EventError(i, absl::StrCat("device_id is longer than ",
-                                        kMaxDeviceIdBytes, " bytes"));
+      return EventError(i, absl::StrCat("device_id is longer than ", kMaxDeviceIdBytes, " bytes"));
     }
-    if (e.has_recorded_at() || e.position() != 0 || e.stream_version() != 0 ||
-        e.has_actor() || !e.chain().empty()) {
+    if (e.has_recorded_at() || e.position() != 0 || e.stream_version() != 0 || e.has_actor() ||
+        !e.chain().empty()) {
       return EventError(i,
                         "recorded_at, position, stream_version, actor and "
                         "chain are set by the server; leave them unset");
@@ -189,12 +176,12 @@ absl::Status ValidateRead(const grid::v1::ReadRequest& req) {
 
 absl::Status ValidateSubscribe(const grid::v1::SubscribeRequest& req, storage::Position head) {
   if (req.max_batch() > kMaxReadBatch || req.checkpoint_interval() > 1000000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_batch must be at most ", kMaxReadBatch, " and checkpoint_interval at most 1000000"));
+    return absl::InvalidArgumentError(absl::StrCat("max_batch must be at most ", kMaxReadBatch,
+                                                   " and checkpoint_interval at most 1000000"));
   }
   if (req.from_case() == grid::v1::SubscribeRequest::kAfterPosition && req.after_position() > head) {
-    return absl::OutOfRangeError(absl::StrCat("after_position ", req.after_position(),
-                                              " is past the head of the log (", head, ")"));
+    return absl::OutOfRangeError(
+        absl::StrCat("after_position ", req.after_position(), " is past the head of the log (", head, ")"));
   }
   return absl::OkStatus();
 }

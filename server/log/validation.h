@@ -31,8 +31,7 @@ class AppendValidator {
   // the secret key of person tokens; with it, an ID number sent in a
   // PersonRef becomes its person token before anything is stored
   // (redact.h); empty: ID numbers are refused.
-  explicit AppendValidator(AppendLimits limits = {}, bool domain_rules = true,
-                           std::string person_key = "")
+  explicit AppendValidator(AppendLimits limits = {}, bool domain_rules = true, std::string person_key = "")
       : limits_(limits), domain_rules_(domain_rules), person_key_(std::move(person_key)) {}
 
   // Checks `request` and turns it into a batch (events with `stream` filled
@@ -51,8 +50,7 @@ class AppendValidator {
 // start after it).
 inline constexpr size_t kMaxReadBatch = 1000;
 absl::Status ValidateRead(const grid::v1::ReadRequest& request);
-absl::Status ValidateSubscribe(const grid::v1::SubscribeRequest& request,
-                               storage::Position head);
+absl::Status ValidateSubscribe(const grid::v1::SubscribeRequest& request, storage::Position head);
 
 // Syntax checks shared by requests and filters.
 bool IsValidStreamName(std::string_view s);

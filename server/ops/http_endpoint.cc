@@ -27,10 +27,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Start() {
     stream_.expires_after(kRequestTimeout);
-    http::async_read(stream_, buffer_, request_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (!ec) self->Respond();
-                     });
+    http::async_read(stream_, buffer_, request_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (!ec) self->Respond();
+    });
   }
 
  private:
@@ -98,10 +97,9 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
                                                                   Handler handler) {
   const auto colon = listen.rfind(':');
   int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("metrics_listen: '", listen,
-                                                   "' is not host:port"));
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("metrics_listen: '", listen, "' is not host:port"));
   }
   std::string host = listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -113,8 +111,7 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
   beast::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metrics_listen: '", host, "' is not an IP address"));
+    return absl::InvalidArgumentError(absl::StrCat("metrics_listen: '", host, "' is not an IP address"));
   }
   const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
   impl->acceptor.open(endpoint.protocol(), ec);
@@ -122,8 +119,7 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
   if (!ec) impl->acceptor.bind(endpoint, ec);
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", listen, " for metrics: ", ec.message()));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " for metrics: ", ec.message()));
   }
   impl->port = impl->acceptor.local_endpoint().port();
   impl->Accept();

@@ -30,8 +30,7 @@ class HttpEndpoint {
   using Handler = std::function<HttpResponse(const std::string& path)>;
 
   // Listens on host:port (port 0 picks one) and serves until Stop().
-  static absl::StatusOr<std::unique_ptr<HttpEndpoint>> Start(const std::string& listen,
-                                                             Handler handler);
+  static absl::StatusOr<std::unique_ptr<HttpEndpoint>> Start(const std::string& listen, Handler handler);
   ~HttpEndpoint();
 
   int port() const;

@@ -13,8 +13,8 @@
 
 namespace grid::server {
 
-absl::Status ParseCommentedJson(absl::string_view text, absl::string_view origin,
-                                absl::string_view what, google::protobuf::Message* out) {
+absl::Status ParseCommentedJson(absl::string_view text, absl::string_view origin, absl::string_view what,
+                                google::protobuf::Message* out) {
   // Comment lines become empty lines, so the parser's line numbers still
   // match the file.
   std::string json;

@@ -16,8 +16,8 @@ namespace grid::server {
 // non-blank characters are `//` are comments and unknown fields are an error
 // (INVALID_ARGUMENT naming `origin`: "<origin>: not <what>: ..."). The
 // configuration and the access policy are both read with it.
-absl::Status ParseCommentedJson(absl::string_view text, absl::string_view origin,
-                                absl::string_view what, google::protobuf::Message* out);
+absl::Status ParseCommentedJson(absl::string_view text, absl::string_view origin, absl::string_view what,
+                                google::protobuf::Message* out);
 absl::Status ReadCommentedJsonFile(const std::string& path, absl::string_view what,
                                    google::protobuf::Message* out);
 

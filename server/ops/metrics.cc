@@ -3,8 +3,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <prometheus/text_serializer.h>
+#include <fstream>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -20,8 +20,7 @@ using prometheus::Histogram;
 
 // Seconds, from 100 µs (a read served from memory) to 10 s (a stalled disk).
 Histogram::BucketBoundaries LatencyBuckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-          0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 10};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 }
 
 Histogram::BucketBoundaries CountBuckets() {
@@ -67,13 +66,11 @@ ServerMetrics::ServerMetrics()
                        .Register(*registry_)
                        .Add({})) {}
 
-void ServerMetrics::RpcDone(const std::string& method, int code, bool unary,
-                            absl::Duration elapsed) {
+void ServerMetrics::RpcDone(const std::string& method, int code, bool unary, absl::Duration elapsed) {
   const std::string code_name(absl::StatusCodeToString(static_cast<absl::StatusCode>(code)));
   rpcs_.Add({{"method", method}, {"code", code_name}}).Increment();
   if (unary) {
-    rpc_seconds_.Add({{"method", method}}, LatencyBuckets())
-        .Observe(absl::ToDoubleSeconds(elapsed));
+    rpc_seconds_.Add({{"method", method}}, LatencyBuckets()).Observe(absl::ToDoubleSeconds(elapsed));
   }
 }
 
@@ -89,9 +86,7 @@ void ServerMetrics::CommitGroup(absl::Duration commit, size_t batches, size_t ev
 
 void ServerMetrics::SubscriberFellBehind() { fell_behind_.Increment(); }
 
-std::vector<prometheus::MetricFamily> ServerMetrics::Collect() const {
-  return registry_->Collect();
-}
+std::vector<prometheus::MetricFamily> ServerMetrics::Collect() const { return registry_->Collect(); }
 
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
   prometheus::MetricFamily f;
@@ -149,8 +144,7 @@ std::vector<prometheus::MetricFamily> ProcessMetrics() {
     std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
     const auto close = text.rfind(')');
     if (close != std::string::npos) {
-      std::vector<std::string> fields =
-          absl::StrSplit(text.substr(close + 2), ' ', absl::SkipEmpty());
+      std::vector<std::string> fields = absl::StrSplit(text.substr(close + 2), ' ', absl::SkipEmpty());
       double utime = 0, stime = 0, start = 0;
       if (fields.size() > 19 && absl::SimpleAtod(fields[11], &utime) &&
           absl::SimpleAtod(fields[12], &stime) && absl::SimpleAtod(fields[19], &start)) {

@@ -38,7 +38,8 @@ absl::StatusOr<const domain::ProjectionDef*> Def(const std::string& name) {
   if (def == nullptr) {
     std::string names;
     for (const auto& d : domain::AllProjections()) absl::StrAppend(&names, names.empty() ? "" : ", ", d.name);
-    return absl::NotFoundError(absl::StrCat("no projection named '", name.substr(0, 64), "'; there are: ", names));
+    return absl::NotFoundError(
+        absl::StrCat("no projection named '", name.substr(0, 64), "'; there are: ", names));
   }
   return def;
 }
@@ -62,8 +63,7 @@ absl::Status ToRow(const domain::ProjectionDef& def, const ProjectionStore::RowV
 // Adds the row version to `rows` as the caller may see it: nothing when it
 // is outside the caller's jurisdiction, redacted to its clearance.
 absl::Status AddRow(const domain::ProjectionDef& def, const ProjectionStore::RowVersion& r, absl::Time as_of,
-                    const Reader& caller,
-                    google::protobuf::RepeatedPtrField<grid::v1::ProjectionRow>* rows) {
+                    const Reader& caller, google::protobuf::RepeatedPtrField<grid::v1::ProjectionRow>* rows) {
   grid::v1::ProjectionRow* row = rows->Add();
   if (absl::Status s = ToRow(def, r, as_of, row); !s.ok()) return s;
   if (!ViewRow(caller, row)) rows->RemoveLast();
@@ -91,8 +91,8 @@ absl::Status Get(ServiceContext* env, Projector* projector, const grid::v1::GetP
     case grid::v1::GetProjectionRequest::kAtPosition: {
       if (req.at_position() == 0) return absl::InvalidArgumentError("at_position starts at 1");
       if (req.at_position() > at) {
-        return absl::OutOfRangeError(absl::StrCat("projection ", req.name(), " has folded through position ", at,
-                                                  "; at_position ", req.at_position(),
+        return absl::OutOfRangeError(absl::StrCat("projection ", req.name(), " has folded through position ",
+                                                  at, "; at_position ", req.at_position(),
                                                   " is ahead (set min_position to wait for it)"));
       }
       at = req.at_position();
@@ -106,8 +106,8 @@ absl::Status Get(ServiceContext* env, Projector* projector, const grid::v1::GetP
       auto p = env->log->PositionAtTime(as_of, storage::Direction::kBackwards);
       if (!p.ok()) return p.status();
       if (*p > at) {
-        return absl::UnavailableError(absl::StrCat("projection ", req.name(), " has folded through position ", at,
-                                                   " but that time is at position ", *p, "; retry"));
+        return absl::UnavailableError(absl::StrCat("projection ", req.name(), " has folded through position ",
+                                                   at, " but that time is at position ", *p, "; retry"));
       }
       at = *p;
       break;
@@ -240,8 +240,8 @@ class ProjectionWriter final : public ServiceWriter<grid::v1::SubscribeProjectio
       size_t seen = 0;
       bool stopped = false;
       absl::Status row_status;
-      absl::Status s = view->Changes(
-          req_.name(), cursor_, *folded, [&](const ProjectionStore::RowVersion& r) {
+      absl::Status s =
+          view->Changes(req_.name(), cursor_, *folded, [&](const ProjectionStore::RowVersion& r) {
             // Stop only between positions, so a message never splits one.
             if (r.position != last && seen >= kStreamChunk) {
               stopped = true;
@@ -291,7 +291,6 @@ class ProjectionWriter final : public ServiceWriter<grid::v1::SubscribeProjectio
   absl::Time last_sent_ = absl::InfinitePast();
 };
 
-
 }  // namespace
 
 namespace {
@@ -313,8 +312,8 @@ class GetCall final : public storage::Notifier::Waiter, public std::enable_share
         // The timer runs on the steady clock: the same moment there, rounded
         // up so that it never fires before the deadline.
         steady_deadline_(std::chrono::steady_clock::now() +
-                         std::chrono::ceil<std::chrono::milliseconds>(
-                             absl::ToChronoNanoseconds(std::max(deadline - absl::Now(), absl::ZeroDuration())))),
+                         std::chrono::ceil<std::chrono::milliseconds>(absl::ToChronoNanoseconds(
+                             std::max(deadline - absl::Now(), absl::ZeroDuration())))),
         access_(std::move(access)) {}
 
   void Post() {
@@ -352,9 +351,9 @@ class GetCall final : public storage::Notifier::Waiter, public std::enable_share
     if (timed_out_.load() || std::chrono::steady_clock::now() >= steady_deadline_) {
       auto at = projector_->PositionOf(req_->name());
       Finish(ToGrpc(at.ok() ? absl::DeadlineExceededError(absl::StrCat(
-                                            "projection ", req_->name(), " has folded through position ", *at,
-                                            ", not yet min_position ", req_->min_position(), "; retry"))
-                                      : at.status()));
+                                  "projection ", req_->name(), " has folded through position ", *at,
+                                  ", not yet min_position ", req_->min_position(), "; retry"))
+                            : at.status()));
       return;
     }
     // Arm the deadline timer before registering: once registered, a Wake()
@@ -405,10 +404,11 @@ grpc::ServerUnaryReactor* ProjectionService::GetProjection(grpc::CallbackServerC
     reactor->Finish(ToGrpc(ShuttingDown()));
     return reactor;
   }
-  auto call = BeginUnary(env_, ctx, reactor, Rpc::kGetProjection,
-                         absl::StrCat("projection=", request->name().substr(0, 64), " ",
-                                      request->has_prefix() ? "prefix=" : "key=",
-                                      (request->has_prefix() ? request->prefix() : request->key()).substr(0, 256)));
+  auto call =
+      BeginUnary(env_, ctx, reactor, Rpc::kGetProjection,
+                 absl::StrCat("projection=", request->name().substr(0, 64), " ",
+                              request->has_prefix() ? "prefix=" : "key=",
+                              (request->has_prefix() ? request->prefix() : request->key()).substr(0, 256)));
   if (call == nullptr) return reactor;
   // The server's default deadline bounds a wait for min_position.
   const absl::Time deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + env_->unary_deadline);
@@ -448,9 +448,9 @@ grpc::ServerUnaryReactor* ProjectionService::ListProjections(grpc::CallbackServe
   return reactor;
 }
 
-grpc::ServerUnaryReactor* ProjectionService::RebuildProjection(grpc::CallbackServerContext* ctx,
-                                                               const grid::v1::RebuildProjectionRequest* request,
-                                                               grid::v1::RebuildProjectionResponse*) {
+grpc::ServerUnaryReactor* ProjectionService::RebuildProjection(
+    grpc::CallbackServerContext* ctx, const grid::v1::RebuildProjectionRequest* request,
+    grid::v1::RebuildProjectionResponse*) {
   auto* reactor = ctx->DefaultReactor();
   auto call = BeginUnary(env_, ctx, reactor, Rpc::kRebuildProjection,
                          absl::StrCat("projection=", request->name().substr(0, 64)));

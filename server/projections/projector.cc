@@ -1,14 +1,14 @@
 #include "server/projections/projector.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <limits>
-#include <memory>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -75,7 +75,8 @@ class BatchRows final : public domain::RowAccess {
     });
     if (!s.ok()) return s;
     if (!parse.ok()) return parse;
-    for (auto it = overlay_.lower_bound(prefix); it != overlay_.end() && it->first.starts_with(prefix); ++it) {
+    for (auto it = overlay_.lower_bound(prefix); it != overlay_.end() && it->first.starts_with(prefix);
+         ++it) {
       rows[it->first] = it->second;
     }
     for (const auto& [k, v] : rows) {

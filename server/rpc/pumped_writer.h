@@ -37,8 +37,7 @@ class PumpedWriter : public grpc::ServerWriteReactor<Message>, public storage::N
  public:
   // All must outlive the call. `stopping` true: the next step ends the call
   // UNAVAILABLE (ShuttingDown()).
-  PumpedWriter(boost::asio::thread_pool* pool, const std::atomic<bool>* stopping,
-               storage::Notifier* notifier)
+  PumpedWriter(boost::asio::thread_pool* pool, const std::atomic<bool>* stopping, storage::Notifier* notifier)
       : pool_(pool), stopping_(stopping), notifier_(notifier) {}
 
   // The call's access grant: rechecked before every step (a policy reload
@@ -76,7 +75,7 @@ class PumpedWriter : public grpc::ServerWriteReactor<Message>, public storage::N
     storage::Position wait_after = 0;  // kWait: wake when more is published
     // kWait: also wake after this long, even if nothing is published.
     absl::Duration wake_after = absl::InfiniteDuration();
-    grpc::Status status;               // kFinish
+    grpc::Status status;  // kFinish
   };
   virtual ~PumpedWriter() = default;
   // Produces the next step. Runs on the application pool; may read storage.
@@ -88,7 +87,6 @@ class PumpedWriter : public grpc::ServerWriteReactor<Message>, public storage::N
   boost::asio::thread_pool* const pool_;
   const std::atomic<bool>* const stopping_;
   storage::Notifier* const notifier_;  // what kWait waits on
-
 
   void End(const grpc::Status& status) {
     if (access_ != nullptr) access_->Done(status);
@@ -113,8 +111,8 @@ class PumpedWriter : public grpc::ServerWriteReactor<Message>, public storage::N
   // Takes the baton back from the tail after `d` if it is still there.
   void ArmWakeTimer(absl::Duration d) {
     Ref();  // held by the timer
-    auto timer = std::make_shared<boost::asio::steady_timer>(
-        pool_->get_executor(), absl::ToChronoMilliseconds(d));
+    auto timer =
+        std::make_shared<boost::asio::steady_timer>(pool_->get_executor(), absl::ToChronoMilliseconds(d));
     timer->async_wait([this, timer](const boost::system::error_code&) {
       if (notifier_->Cancel(this)) Post();
       Unref();

@@ -18,8 +18,7 @@ namespace grid::server {
 // absl and gRPC share their status codes (both are google.rpc.Code).
 static_assert(static_cast<int>(absl::StatusCode::kFailedPrecondition) ==
               static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
-static_assert(static_cast<int>(absl::StatusCode::kDataLoss) ==
-              static_cast<int>(grpc::StatusCode::DATA_LOSS));
+static_assert(static_cast<int>(absl::StatusCode::kDataLoss) == static_cast<int>(grpc::StatusCode::DATA_LOSS));
 static_assert(static_cast<int>(absl::StatusCode::kUnauthenticated) ==
               static_cast<int>(grpc::StatusCode::UNAUTHENTICATED));
 
@@ -31,7 +30,8 @@ inline grpc::Status ToGrpc(const absl::Status& s) {
 // What every new call gets once shutdown began: clients retry elsewhere or
 // reconnect, resuming from their last position.
 inline absl::Status ShuttingDown() {
-  return absl::UnavailableError("the server is shutting down; retry, or resume a stream from its last position");
+  return absl::UnavailableError(
+      "the server is shutting down; retry, or resume a stream from its last position");
 }
 
 // A server-streaming call ended at once with an error, before any message.

@@ -32,16 +32,15 @@ class VerifyTest : public grid::testing::ServerFixture {
 
 TEST_F(VerifyTest, ChainVerifiesAndAnyChangedByteNamesItsPosition) {
   for (int i = 0; i < 20; ++i) {
-    ASSERT_OK(client_->Append(AppendReq("org/" + std::to_string(i % 4),
-                                        {GridEvent("e" + std::to_string(i))})));
+    ASSERT_OK(
+        client_->Append(AppendReq("org/" + std::to_string(i % 4), {GridEvent("e" + std::to_string(i))})));
   }
   const auto wires = RawAll();
   ASSERT_EQ(wires.size(), 20u);
   client::ChainVerifier ok;
   for (const auto& w : wires) ASSERT_OK(ok.Add(w));
   ASSERT_OK_AND_ASSIGN(auto status, client_->GetStatus());
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ok.chain().data()), 32),
-            status.chain_head());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ok.chain().data()), 32), status.chain_head());
 
   // Flip every byte of record 7 in turn: each change is detected at 7.
   for (size_t b = 0; b < wires[6].size(); ++b) {
@@ -113,19 +112,17 @@ TEST_F(VerifyTest, EventRecordMarkedAsCheckpointNamesTheEvent) {
   }
   auto r = client::VerifyExport(path, std::nullopt);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("position 2: record header is damaged"));
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::HasSubstr("position 2: record header is damaged"));
 }
 
 TEST(JsonTest, EventsParseFromEitherNameStyleAndRejectUnknownFields) {
-  auto e = client::EventFromJson(
-      R"({"eventId":"e-1","type":"GridDefined","org_path":"350583/101",)"
-      R"("gridDefined":{"orgPath":"350583/101/203/g05","name":"g05"}})");
+  auto e = client::EventFromJson(R"({"eventId":"e-1","type":"GridDefined","org_path":"350583/101",)"
+                                 R"("gridDefined":{"orgPath":"350583/101/203/g05","name":"g05"}})");
   ASSERT_OK(e);
   EXPECT_EQ(e->grid_defined().org_path(), "350583/101/203/g05");
-  EXPECT_EQ(client::EventFromJson(R"({"eventId": )").status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(client::EventFromJson(R"({"nope": 1})").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client::EventFromJson(R"({"eventId": )").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client::EventFromJson(R"({"nope": 1})").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
@@ -149,8 +146,8 @@ class TamperTest : public grid::testing::ServerFixture {
 
 TEST_F(TamperTest, EveryRandomSingleByteChangeIsDetectedAtItsPosition) {
   for (int i = 0; i < 40; ++i) {
-    ASSERT_OK(client_->Append(AppendReq("org/" + std::to_string(i % 3),
-                                        {GridEvent("e" + std::to_string(i))})));
+    ASSERT_OK(
+        client_->Append(AppendReq("org/" + std::to_string(i % 3), {GridEvent("e" + std::to_string(i))})));
   }
   ASSERT_OK_AND_ASSIGN(auto status, client_->GetStatus());
   ASSERT_OK_AND_ASSIGN(auto cps, client_->ListCheckpoints(1));
@@ -214,8 +211,8 @@ TEST_F(TamperTest, EveryRandomSingleByteChangeIsDetectedAtItsPosition) {
     auto r = client::VerifyExport(tampered, key);
     if (r.ok()) {
       ADD_FAILURE() << "a change at byte " << at << " of " << bytes.size()
-                    << " went undetected: " << int(static_cast<unsigned char>(original[at]))
-                    << " -> " << int(static_cast<unsigned char>(bytes[at]));
+                    << " went undetected: " << int(static_cast<unsigned char>(original[at])) << " -> "
+                    << int(static_cast<unsigned char>(bytes[at]));
       continue;
     }
     ++detected;
@@ -227,14 +224,12 @@ TEST_F(TamperTest, EveryRandomSingleByteChangeIsDetectedAtItsPosition) {
       if (st.offset <= at) holder = st;
     }
     auto names = [&](uint64_t p) {
-      return r.status().message().find("position " + std::to_string(p) + ":") !=
-             std::string::npos;
+      return r.status().message().find("position " + std::to_string(p) + ":") != std::string::npos;
     };
     const bool in_header = at < 17 + 8 + 32 + 32;
     if (r.status().code() == absl::StatusCode::kDataLoss &&
         (in_header ? r.status().message().find("export header") != std::string::npos
-                   : names(holder.position) ||
-                         (holder.checkpoint && names(holder.position + 1)))) {
+                   : names(holder.position) || (holder.checkpoint && names(holder.position + 1)))) {
       ++named_right;
     } else if (named_right + 10 > trial) {
       ADD_FAILURE() << "byte " << at << " in position " << holder.position << ": " << r.status();
@@ -242,9 +237,8 @@ TEST_F(TamperTest, EveryRandomSingleByteChangeIsDetectedAtItsPosition) {
   }
   EXPECT_EQ(detected, kTrials);
   EXPECT_EQ(named_right, kTrials);
-  std::cout << "tamper test: " << detected << "/" << kTrials
-            << " single-byte changes detected, " << named_right
-            << " at the position of the changed record" << std::endl;
+  std::cout << "tamper test: " << detected << "/" << kTrials << " single-byte changes detected, "
+            << named_right << " at the position of the changed record" << std::endl;
 }
 
 }  // namespace

@@ -146,7 +146,8 @@ TEST_F(AdmissionTest, StateIsFoldedFromTheLogAfterReopenAndEviction) {
   Open();
   again = Group({B({ev::MemberAdded("m1", "h-3", g, "p-1", "张三", grid::v1::MemberAdded::RETURN, T0)})});
   EXPECT_THAT(std::string(again[0].message()), ::testing::HasSubstr("person p-1 is already a member"));
-  EXPECT_OK(Group({B({ev::MemberAdded("m2", "h-3", g, "p-2", "张小", grid::v1::MemberAdded::BIRTH, T0)})})[0]);
+  EXPECT_OK(
+      Group({B({ev::MemberAdded("m2", "h-3", g, "p-2", "张小", grid::v1::MemberAdded::BIRTH, T0)})})[0]);
 }
 
 TEST_F(AdmissionTest, RetriesAreDuplicatesNotRuleViolations) {

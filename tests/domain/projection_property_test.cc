@@ -15,9 +15,9 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
-#include "server/log/admission.h"
 #include "domain/projections.h"
 #include "domain/simulator.h"
+#include "server/log/admission.h"
 #include "server/projections/projector.h"
 #include "storage/sync.h"
 #include "tests/testing/forwarding_log.h"
@@ -255,7 +255,8 @@ TEST(ProjectorTest, ProjectionsAheadOfTheLogAreRebuilt) {
   {
     server::Projector projector(longer.get(), store->get(), {});
     ASSERT_OK(projector.Start());
-    ASSERT_TRUE(projector.AwaitPosition("population", longer->GetHead().position, absl::Now() + absl::Seconds(60)));
+    ASSERT_TRUE(
+        projector.AwaitPosition("population", longer->GetHead().position, absl::Now() + absl::Seconds(60)));
   }
   auto shorter = fill("/short", 1);
   const storage::Position head = shorter->GetHead().position;
@@ -282,7 +283,6 @@ TEST(ProjectorTest, ProjectionsAheadOfTheLogAreRebuilt) {
 
 namespace grid::domain {
 namespace {
-
 
 // An in-memory log holding `days` of a one-town simulated county, and an
 // empty projection store beside it.

@@ -38,9 +38,7 @@ constexpr char kB1[] = "350583/102/301/g01";
 
 class World : public StateLookup {
  public:
-  absl::StatusOr<const AggregateState*> Get(const std::string& stream) override {
-    return &states_[stream];
-  }
+  absl::StatusOr<const AggregateState*> Get(const std::string& stream) override { return &states_[stream]; }
   void Fold(const Event& e) {
     ASSERT_TRUE(CheckShape(e.stream(), e).ok()) << e.type() << ": " << CheckShape(e.stream(), e);
     absl::Status s = Check(states_[e.stream()], e, *this);
@@ -64,8 +62,10 @@ class World : public StateLookup {
 // the town. Town B: the same kinds of aggregate (h-b, f-b, pr-b) in b1.
 void Seed(World* w) {
   for (const Event& e : std::vector<Event>{
-           ev::GridDefined("o1", kA1, Day(0)), ev::GridDefined("o2", kA2, Day(0)),
-           ev::GridDefined("o3", kB1, Day(0)), ev::WorkerAssigned("o4", "w-1", kA1, Day(0)),
+           ev::GridDefined("o1", kA1, Day(0)),
+           ev::GridDefined("o2", kA2, Day(0)),
+           ev::GridDefined("o3", kB1, Day(0)),
+           ev::WorkerAssigned("o4", "w-1", kA1, Day(0)),
            ev::HouseholdCreated("h1", "h-a", kA1, "p-1", "张三", Day(1)),
            ev::MemberAdded("h2", "h-a", kA1, "p-2", "张小", grid::v1::MemberAdded::BIRTH, Day(1)),
            ev::HouseholdCreated("h3", "h-a2", kA1, "p-5", "王五", Day(1)),
@@ -109,8 +109,8 @@ std::vector<Event> Samples() {
       ev::HouseholdDissolved("x18", "h-a2", kA1, Day(2)),
       ev::HouseholdDataCorrected("x19", "h-a", kA1, "h2", "p-2", "张晓", Day(2)),
       ev::ProjectDeclared("x20", "pr-a9", kVillageA, 1, 200000, Day(2)),
-      ev::StageDecided("x21", "pr-a", kVillageA, 1, grid::v1::TOWN_PRELIMINARY, kTownA,
-                       grid::v1::APPROVED, Day(2)),
+      ev::StageDecided("x21", "pr-a", kVillageA, 1, grid::v1::TOWN_PRELIMINARY, kTownA, grid::v1::APPROVED,
+                       Day(2)),
       ev::ProjectStarted("x22", "pr-a", kVillageA, Day(2)),
       ev::ProjectCompleted("x23", "pr-a", kVillageA, 100000, Day(2)),
       ev::FormTaskIssued("x24", "t-a9", "county/agri", kTownA, 3, Day(9), Day(2)),
@@ -127,9 +127,9 @@ storage::AppendScope TownA(std::string worker = "") {
 
 // Calls `visit` with a mutable pointer to every string field marked
 // (org) = ORG_TOUCHED that is set in `m`, and its dotted name.
-void ForEachTouched(pb::Message* m, const std::string& path,
-                    const std::function<void(pb::Message*, const pb::FieldDescriptor*,
-                                             const std::string&)>& visit) {
+void ForEachTouched(
+    pb::Message* m, const std::string& path,
+    const std::function<void(pb::Message*, const pb::FieldDescriptor*, const std::string&)>& visit) {
   const pb::Reflection* r = m->GetReflection();
   std::vector<const pb::FieldDescriptor*> fields;
   r->ListFields(*m, &fields);
@@ -141,8 +141,7 @@ void ForEachTouched(pb::Message* m, const std::string& path,
       for (int i = 0; i < r->FieldSize(*m, f); ++i) {
         ForEachTouched(r->MutableRepeatedMessage(m, f, i), name, visit);
       }
-    } else if (f->options().GetExtension(grid::v1::org) == grid::v1::ORG_TOUCHED &&
-               !f->is_repeated()) {
+    } else if (f->options().GetExtension(grid::v1::org) == grid::v1::ORG_TOUCHED && !f->is_repeated()) {
       visit(m, f, name);
     }
   }
@@ -197,14 +196,16 @@ TEST(ScopeTest, EveryFieldHoldingAnOrgPathHasARole) {
       if (f->name() == "actor" || f->name() == "stream") continue;
       if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
         const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
-        for (int i = 0; i < n; ++i) walk(f->is_repeated() ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f));
+        for (int i = 0; i < n; ++i)
+          walk(f->is_repeated() ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f));
         continue;
       }
       if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) continue;
       const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
       for (int i = 0; i < n; ++i) {
         const std::string v = f->is_repeated() ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
-        if (v.rfind("350583", 0) == 0 && f->options().GetExtension(grid::v1::org) == grid::v1::ORG_ROLE_UNSPECIFIED &&
+        if (v.rfind("350583", 0) == 0 &&
+            f->options().GetExtension(grid::v1::org) == grid::v1::ORG_ROLE_UNSPECIFIED &&
             !kChecked.contains(f->full_name())) {
           missing.push_back(f->full_name());
         }
@@ -259,9 +260,11 @@ TEST(ScopeTest, AnAggregateInAnotherTownAnswersAsOneThatDoesNotExist) {
   // Every sample that acts on an existing household, finding or project,
   // pointed at town B's instead (the org paths the caller sends stay in town
   // A): the answer equals the one for an id nobody ever used.
-  const std::map<std::string, std::pair<std::string, std::string>> kOther = {
-      {"h-a", {"h-b", "h-none"}}, {"h-a2", {"h-b", "h-none"}}, {"f-a", {"f-b", "f-none"}},
-      {"pr-a", {"pr-b", "pr-none"}}, {"t-a", {"t-b", "t-none"}}};
+  const std::map<std::string, std::pair<std::string, std::string>> kOther = {{"h-a", {"h-b", "h-none"}},
+                                                                             {"h-a2", {"h-b", "h-none"}},
+                                                                             {"f-a", {"f-b", "f-none"}},
+                                                                             {"pr-a", {"pr-b", "pr-none"}},
+                                                                             {"t-a", {"t-b", "t-none"}}};
   int checked = 0;
   for (const Event& sample : Samples()) {
     auto it = kOther.end();
@@ -328,9 +331,9 @@ TEST(ScopeTest, AGridWorkerWritesOnlyInItsAssignedGrids) {
   Seed(&w);
   const storage::AppendScope worker = TownA("w-1");
   // In its grid: allowed.
-  EXPECT_TRUE(w.Admit(worker, ev::MemberAdded("z1", "h-a", kA1, "p-4", "张二",
-                                              grid::v1::MemberAdded::BIRTH, Day(2)))
-                  .ok());
+  EXPECT_TRUE(
+      w.Admit(worker, ev::MemberAdded("z1", "h-a", kA1, "p-4", "张二", grid::v1::MemberAdded::BIRTH, Day(2)))
+          .ok());
   // A move out of its grid names a grid it is not assigned to.
   const absl::Status away = w.Admit(worker, ev::AddressChanged("z2", "h-a", kA1, kA2, Day(2)));
   EXPECT_EQ(away.code(), absl::StatusCode::kPermissionDenied) << away;
@@ -342,7 +345,8 @@ TEST(ScopeTest, AGridWorkerWritesOnlyInItsAssignedGrids) {
   EXPECT_EQ(merge.message(), "household h-a5 does not exist") << merge;
   // After the worker is unassigned from a1, nothing there is its any more.
   w.Fold(ev::WorkerUnassigned("z5", "w-1", kA1, Day(2)));
-  const absl::Status gone = w.Admit(worker, ev::SanitationReport("z6", kA1, "w-1", grid::v1::PATROL, 900, {}, Day(3)));
+  const absl::Status gone =
+      w.Admit(worker, ev::SanitationReport("z6", kA1, "w-1", grid::v1::PATROL, 900, {}, Day(3)));
   EXPECT_EQ(gone.code(), absl::StatusCode::kPermissionDenied) << gone;
 }
 

@@ -12,10 +12,10 @@
 #include <set>
 #include <thread>
 
-#include "storage/sync.h"
 #include "absl/time/clock.h"
 #include "client/client.h"
 #include "grpcpp/client_context.h"
+#include "storage/sync.h"
 #include "tests/testing/history_checker.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -32,8 +32,8 @@ constexpr int kSubscribers = 2;
 
 struct History {
   grid::Mutex mu;
-  std::map<std::string, uint64_t> acked;              // event id -> position
-  std::vector<grid::v1::AppendRequest> unknown;       // outcome not known
+  std::map<std::string, uint64_t> acked;         // event id -> position
+  std::vector<grid::v1::AppendRequest> unknown;  // outcome not known
   std::vector<std::vector<grid::testing::Observation>> seen{kSubscribers};
   std::vector<uint64_t> checkpoint = std::vector<uint64_t>(kSubscribers, 0);
 };
@@ -45,12 +45,15 @@ void Subscriber(client::Client* c, int s, History* h, grpc::ClientContext* ctx) 
     grid::MutexLock l(&h->mu);
     req.set_after_position(h->checkpoint[s]);
   }
-  (void)c->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
-    grid::MutexLock l(&h->mu);
-    for (const auto& e : r.events()) h->seen[s].push_back({e.position(), e.event_id()});
-    h->checkpoint[s] = r.checkpoint();
-    return true;
-  }, ctx);
+  (void)c->Subscribe(
+      req,
+      [&](const grid::v1::SubscribeResponse& r) {
+        grid::MutexLock l(&h->mu);
+        for (const auto& e : r.events()) h->seen[s].push_back({e.position(), e.event_id()});
+        h->checkpoint[s] = r.checkpoint();
+        return true;
+      },
+      ctx);
 }
 
 void Appender(client::Client* c, int cycle, int t, History* h) {
@@ -62,9 +65,8 @@ void Appender(client::Client* c, int cycle, int t, History* h) {
     const std::string county = absl::StrCat("c", t, "x", i % 5);
     std::vector<grid::v1::Event> events;
     for (int k = 0; k < n; ++k) {
-      events.push_back(grid::testing::GridEvent(
-          absl::StrCat("c", cycle, "-t", t, "-", i, "-", k),
-          absl::StrCat(county, "/g", cycle, "-", i, "-", k)));
+      events.push_back(grid::testing::GridEvent(absl::StrCat("c", cycle, "-t", t, "-", i, "-", k),
+                                                absl::StrCat(county, "/g", cycle, "-", i, "-", k)));
     }
     auto req = grid::testing::AppendReq("org/" + county, events);
     auto resp = c->Append(req);
@@ -143,9 +145,8 @@ TEST(CrashTest, KillNineUnderLoadLosesAndDuplicatesNothing) {
     EXPECT_GT(h.seen[s].size(), 1000u) << "subscriber " << s << " saw too little";
   }
   std::cout << "crash test: " << kCycles << " kill -9 cycles, " << h.acked.size()
-            << " acknowledged events, subscribers saw " << h.seen[0].size() << " and "
-            << h.seen[1].size() << ", log head " << status.head_position()
-            << ", anomalies: none" << std::endl;
+            << " acknowledged events, subscribers saw " << h.seen[0].size() << " and " << h.seen[1].size()
+            << ", log head " << status.head_position() << ", anomalies: none" << std::endl;
   proc->Kill(SIGTERM);
 }
 

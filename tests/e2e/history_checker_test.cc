@@ -31,9 +31,7 @@ History Good() {
   return h;
 }
 
-TEST(HistoryCheckerTest, AcceptsAGoodHistory) {
-  EXPECT_TRUE(CheckHistory(Good(), MakeLog(4)).ok());
-}
+TEST(HistoryCheckerTest, AcceptsAGoodHistory) { EXPECT_TRUE(CheckHistory(Good(), MakeLog(4)).ok()); }
 
 TEST(HistoryCheckerTest, FindsEachAnomaly) {
   const auto log = MakeLog(4);

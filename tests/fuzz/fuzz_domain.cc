@@ -55,21 +55,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t i = in.ConsumeIntegralInRange<size_t>(0, events.size() - 1);
     const size_t j = in.ConsumeIntegralInRange<size_t>(0, events.size() - 1);
     switch (in.ConsumeIntegralInRange<int>(0, 5)) {
-      case 0: events.erase(events.begin() + i); break;
-      case 1: std::swap(events[i], events[j]); break;
+      case 0:
+        events.erase(events.begin() + i);
+        break;
+      case 1:
+        std::swap(events[i], events[j]);
+        break;
       case 2: {
         grid::v1::Event copy = events[i];
         copy.set_event_id(copy.event_id() + "-again");
         events.insert(events.begin() + j, copy);
         break;
       }
-      case 3: events[i].set_org_path(events[j].org_path()); break;
-      case 4: events[i].mutable_occurred_at()->set_seconds(events[i].occurred_at().seconds() -
-                                                            in.ConsumeIntegral<uint16_t>() * 60);
+      case 3:
+        events[i].set_org_path(events[j].org_path());
+        break;
+      case 4:
+        events[i].mutable_occurred_at()->set_seconds(events[i].occurred_at().seconds() -
+                                                     in.ConsumeIntegral<uint16_t>() * 60);
         break;
       case 5:
         if (events[i].has_member_removed() && events[j].has_member_added()) {
-          events[i].mutable_member_removed()->set_person_token(events[j].member_added().person().person_token());
+          events[i].mutable_member_removed()->set_person_token(
+              events[j].member_added().person().person_token());
         }
         break;
     }

@@ -32,15 +32,15 @@
 #include "grid/v1/log.grpc.pb.h"
 #include "grid/v1/projection.grpc.pb.h"
 #include "server/access/access_policy.h"
-#include "server/grid_server.h"
 #include "server/access/redact.h"
+#include "server/grid_server.h"
 #include "storage/audit_log.h"
 #include "storage/checkpoint.h"
 #include "storage/record.h"
 #include "storage/sync.h"
 #include "tests/testing/fault_env.h"
-#include "tests/testing/status_matchers.h"
 #include "tests/testing/policy_server.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace grid::server {
@@ -90,7 +90,8 @@ std::map<std::string, std::function<StatusCode(const std::shared_ptr<grpc::Chann
     Bound(&ctx);
     SubscribeRequest req;
     req.mutable_from_now();
-    return Drain(&ctx, Log::NewStub(ch)->Subscribe(&ctx, req), static_cast<std::vector<SubscribeResponse>*>(nullptr), true);
+    return Drain(&ctx, Log::NewStub(ch)->Subscribe(&ctx, req),
+                 static_cast<std::vector<SubscribeResponse>*>(nullptr), true);
   };
   m["/grid.v1.Log/GetStatus"] = [](auto ch) {
     grpc::ClientContext ctx;
@@ -134,8 +135,8 @@ std::map<std::string, std::function<StatusCode(const std::shared_ptr<grpc::Chann
   m["/grid.v1.Admin/Backup"] = [](auto ch) {
     grpc::ClientContext ctx;
     Bound(&ctx);
-    return Drain(&ctx, Admin::NewStub(ch)->Backup(&ctx, {}),
-                 static_cast<std::vector<BackupChunk>*>(nullptr), true);
+    return Drain(&ctx, Admin::NewStub(ch)->Backup(&ctx, {}), static_cast<std::vector<BackupChunk>*>(nullptr),
+                 true);
   };
   m["/grid.v1.Admin/ReadAudit"] = [](auto ch) {
     grpc::ClientContext ctx;
@@ -205,11 +206,10 @@ TEST_F(AccessTest, ReadsSubscriptionsAndProjectionsAreCutToJurisdictionAndCleara
   };
   // The worker reads only the grid its worker is assigned to (kG1), not its
   // whole jurisdiction (town 101).
-  for (const Who& r : {Who{"worker", kG1, grid::v1::C2_PERSONAL},
-                       Who{"cadre", "350583/101/201", grid::v1::C2_PERSONAL},
-                       Who{"dept", "350583", grid::v1::C1_INTERNAL},
-                       Who{"leader", "350583/101", grid::v1::C0_AGGREGATE},
-                       Who{"auditor", "", grid::v1::C4_RESTRICTED}}) {
+  for (const Who& r :
+       {Who{"worker", kG1, grid::v1::C2_PERSONAL}, Who{"cadre", "350583/101/201", grid::v1::C2_PERSONAL},
+        Who{"dept", "350583", grid::v1::C1_INTERNAL}, Who{"leader", "350583/101", grid::v1::C0_AGGREGATE},
+        Who{"auditor", "", grid::v1::C4_RESTRICTED}}) {
     SCOPED_TRACE(r.name);
     size_t expected = 0;
     for (const auto& e : all) expected += Under(e.org_path(), r.jurisdiction) ? 1 : 0;
@@ -263,8 +263,7 @@ TEST_F(AccessTest, PersonalFieldsAreMaskedOrRemovedAndIdNumbersBecomeTokens) {
     ADD_FAILURE() << who << " does not see h1";
     return grid::v1::HouseholdCreated();
   };
-  const std::string token =
-      PersonToken(Slurp(dir_.path() + "/data/person_key"), kIdNumber);
+  const std::string token = PersonToken(Slurp(dir_.path() + "/data/person_key"), kIdNumber);
   // C2: in the clear; the ID number is stored only as its keyed token.
   EXPECT_EQ(household("worker").head().name(), "张三丰");
   EXPECT_EQ(household("worker").head().phone(), "13812341234");
@@ -294,10 +293,11 @@ TEST_F(AccessTest, PersonalFieldsAreMaskedOrRemovedAndIdNumbersBecomeTokens) {
   ASSERT_EQ(leader_pop.size(), 1u);
   EXPECT_EQ(leader_pop[0].value().population().non_registered_residents(), 0);
   EXPECT_EQ(leader_pop[0].value().population().residents(), 1);
-  EXPECT_TRUE(std::any_of(leader_pop[0].redacted().begin(), leader_pop[0].redacted().end(),
-                          [](const std::string& f) { return absl::StrContains(f, "non_registered_residents"); }))
+  EXPECT_TRUE(
+      std::any_of(leader_pop[0].redacted().begin(), leader_pop[0].redacted().end(),
+                  [](const std::string& f) { return absl::StrContains(f, "non_registered_residents"); }))
       << absl::StrJoin(leader_pop[0].redacted(), ",");
-  EXPECT_EQ(Rows("dept", "population", kG1)[0].value().population().non_registered_residents(), 0);  // C1
+  EXPECT_EQ(Rows("dept", "population", kG1)[0].value().population().non_registered_residents(), 0);    // C1
   EXPECT_EQ(Rows("worker", "population", kG1)[0].value().population().non_registered_residents(), 1);  // C2
 }
 
@@ -320,8 +320,8 @@ TEST_F(AccessTest, AppendsOnlyWithinJurisdictionTypesAssignmentsAndDepartment) {
        ev::SanitationReport("x3", kG1, "w-2", grid::v1::PATROL, 900, {}, t), "another worker"},
       {"a type the worker may not append", "worker", ev::GridDefined("x4", "350583/101/201/g09", t),
        "may not append GridDefined"},
-      {"a cadre outside its village", "cadre",
-       ev::HouseholdCreated("x5", "h-9", kG3, "pt-9", "王五", t), "outside the jurisdiction"},
+      {"a cadre outside its village", "cadre", ev::HouseholdCreated("x5", "h-9", kG3, "pt-9", "王五", t),
+       "outside the jurisdiction"},
       {"a department deciding as another", "dept",
        ev::StageDecided("x6", "p-1", "350583/101/201", 1, grid::v1::ESTABLISHMENT, "county-nrb",
                         grid::v1::APPROVED, t),
@@ -441,13 +441,12 @@ TEST_F(AccessTest, EveryCallIsAudited) {
   (void)Invokers().at("/grid.v1.Log/GetStatus")(As(""));
   (void)ReadAll("dept");
   const auto records = Audit();
-  auto find = [&](auto pred) {
-    return std::find_if(records.begin(), records.end(), pred) != records.end();
-  };
+  auto find = [&](auto pred) { return std::find_if(records.begin(), records.end(), pred) != records.end(); };
   // A denial, with its reason.
   EXPECT_TRUE(find([](const auto& r) {
     return r.principal() == "stranger" && r.method() == "/grid.v1.Admin/Backup" &&
-           r.result() == "PERMISSION_DENIED" && r.message().find("not in the access policy") != std::string::npos;
+           r.result() == "PERMISSION_DENIED" &&
+           r.message().find("not in the access policy") != std::string::npos;
   }));
   // An unauthenticated call.
   EXPECT_TRUE(find([](const auto& r) { return r.result() == "UNAUTHENTICATED" && r.principal().empty(); }));
@@ -492,8 +491,7 @@ TEST_F(AccessTest, TheAuditKeepsRecordsForItsRetention) {
   Start([](ServerOptions* o) { o->audit_retention = absl::Hours(24 * 180); });
   std::vector<grid::v1::AuditRecord> records = Audit();
   for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
-       !records.empty() && records.front().seq() < 3 && absl::Now() < deadline;
-       records = Audit()) {
+       !records.empty() && records.front().seq() < 3 && absl::Now() < deadline; records = Audit()) {
     absl::SleepFor(absl::Milliseconds(100));
   }
   ASSERT_FALSE(records.empty());
@@ -575,7 +573,7 @@ TEST_F(AccessTest, AnAppendFailsWhenItsAuditRecordCannotBeWritten) {
   const size_t before = ReadAll("auditor").size();
   env.AddRule({testing::FaultInjectionEnv::kWrite, "", 0, 1, 0});
   grpc::Status s = Append("worker", ev::SanitationReport("a1", kG1, "w-1", grid::v1::PATROL, 900, {},
-                                                        absl::FromUnixSeconds(1790000200)));
+                                                         absl::FromUnixSeconds(1790000200)));
   EXPECT_EQ(s.error_code(), StatusCode::UNAVAILABLE);
   EXPECT_NE(s.error_message().find("audit"), std::string::npos) << s.error_message();
   env.ClearRules();

@@ -4,9 +4,9 @@
 
 #include <set>
 
+#include "domain/rules.h"
 #include "grid/v1/event.pb.h"
 #include "grid/v1/options.pb.h"
-#include "domain/rules.h"
 #include "server/log/validation.h"
 #include "tests/testing/status_matchers.h"
 
@@ -35,13 +35,12 @@ TEST(CatalogTest, EveryFieldHasADataClass) {
   Walk(grid::v1::Event::descriptor(), &seen, [&](const FieldDescriptor* f) {
     // The body oneof's members are the catalog types; their fields carry the classes.
     const bool body = f->containing_oneof() != nullptr && f->containing_oneof()->name() == "body";
-    if (!body &&
-        f->options().GetExtension(grid::v1::data_class) == grid::v1::DATA_CLASS_UNSPECIFIED) {
+    if (!body && f->options().GetExtension(grid::v1::data_class) == grid::v1::DATA_CLASS_UNSPECIFIED) {
       missing.push_back(f->full_name());
     }
   });
-  EXPECT_TRUE(missing.empty()) << "fields without (grid.v1.data_class): " << missing.size()
-                               << ", first " << (missing.empty() ? "" : missing[0]);
+  EXPECT_TRUE(missing.empty()) << "fields without (grid.v1.data_class): " << missing.size() << ", first "
+                               << (missing.empty() ? "" : missing[0]);
   EXPECT_GT(seen.size(), 30u);
 }
 
@@ -61,8 +60,7 @@ TEST(CatalogTest, MoneyIsIntegerFen) {
   int money_fields = 0;
   Walk(grid::v1::Event::descriptor(), &seen, [&](const FieldDescriptor* f) {
     const std::string& n = f->name();
-    const bool money = n.find("amount") != std::string::npos ||
-                       n.find("cost") != std::string::npos ||
+    const bool money = n.find("amount") != std::string::npos || n.find("cost") != std::string::npos ||
                        n.find("investment") != std::string::npos;
     if (money || n.ends_with("_fen")) {
       ++money_fields;

@@ -35,7 +35,8 @@ TEST(ConfigTest, FileSetsOnlyWhatItNamesAndFlagsOverrideIt) {
         "data_dir": "/srv/grid",
         "tail_events": 5000,
         "log_level": "debug"
-      })", "test.json"));
+      })",
+                                                      "test.json"));
   ServerConfig config = DefaultConfig();
   config.MergeFrom(file);
   ServerConfig flags;
@@ -43,12 +44,12 @@ TEST(ConfigTest, FileSetsOnlyWhatItNamesAndFlagsOverrideIt) {
   ASSERT_OK(SetConfigField(&flags, "checkpoint_every_seconds", "2.5"));
   config.MergeFrom(flags);
   ASSERT_OK_AND_ASSIGN(ServerOptions o, ToServerOptions(config));
-  EXPECT_EQ(o.data_dir, "/srv/grid");            // file
-  EXPECT_EQ(o.tail.max_records, 5000u);          // file
-  EXPECT_EQ(config.log_level(), "warn");         // flag over file
+  EXPECT_EQ(o.data_dir, "/srv/grid");                        // file
+  EXPECT_EQ(o.tail.max_records, 5000u);                      // file
+  EXPECT_EQ(config.log_level(), "warn");                     // flag over file
   EXPECT_EQ(o.checkpoints.every, absl::Milliseconds(2500));  // flag
-  EXPECT_EQ(o.listen, "127.0.0.1:7443");         // default
-  EXPECT_EQ(o.limits.max_request_bytes, 1u << 20);  // default
+  EXPECT_EQ(o.listen, "127.0.0.1:7443");                     // default
+  EXPECT_EQ(o.limits.max_request_bytes, 1u << 20);           // default
 }
 
 TEST(ConfigTest, MistakesAreRefusedWithTheirName) {
@@ -66,9 +67,14 @@ TEST(ConfigTest, MistakesAreRefusedWithTheirName) {
 
   struct Case {
     std::string field, value;
-  } cases[] = {{"log_format", "xml"},     {"log_level", "loud"},  {"reader_threads", "0"},
-               {"max_append_bytes", "10"}, {"listen", ""},         {"data_dir", ""},
-               {"checkpoint_every_seconds", "0"}, {"checkpoint_every_events", "0"},
+  } cases[] = {{"log_format", "xml"},
+               {"log_level", "loud"},
+               {"reader_threads", "0"},
+               {"max_append_bytes", "10"},
+               {"listen", ""},
+               {"data_dir", ""},
+               {"checkpoint_every_seconds", "0"},
+               {"checkpoint_every_events", "0"},
                {"tail_events", "0"}};
   for (const Case& k : cases) {
     ServerConfig bad = DefaultConfig();
@@ -83,7 +89,8 @@ TEST(ConfigTest, TokensComeFromTheFileAsHashes) {
   const std::string hash(64, 'b');
   ASSERT_OK_AND_ASSIGN(ServerConfig file, ParseConfig(R"({
       "tls_cert": "/etc/gridlog/tls/tls.crt", "tls_key": "/etc/gridlog/tls/tls.key",
-      "tokens": [{"principal": "county-backend", "sha256_hex": ")" + hash + R"("}]})",
+      "tokens": [{"principal": "county-backend", "sha256_hex": ")" +
+                                                          hash + R"("}]})",
                                                       "auth.json"));
   ServerConfig c = DefaultConfig();
   c.MergeFrom(file);
@@ -106,9 +113,11 @@ TEST(ConfigTest, PrintedConfigLoadsBackUnchanged) {
   ASSERT_OK(SetConfigField(&c, "data_dir", "/var/lib/gridlog"));
   ASSERT_OK(SetConfigField(&c, "projector_nice", "-3"));
   const std::string text = ConfigToCommentedJson(c);
-  EXPECT_NE(text.find("// " + ServerConfig::descriptor()->FindFieldByName("tail_bytes")
-                                  ->options().GetExtension(grid::v1::help)),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "// " +
+          ServerConfig::descriptor()->FindFieldByName("tail_bytes")->options().GetExtension(grid::v1::help)),
+      std::string::npos)
       << text;
   ASSERT_OK_AND_ASSIGN(ServerConfig back, ParseConfig(text, "printed"));
   EXPECT_EQ(back.SerializeAsString(), c.SerializeAsString());
@@ -126,7 +135,8 @@ TEST(ConfigTest, EveryNumericSettingIsBounded) {
     const auto* f = d->field(i);
     const auto t = f->cpp_type();
     if (t == google::protobuf::FieldDescriptor::CPPTYPE_STRING ||
-        t == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE || t == google::protobuf::FieldDescriptor::CPPTYPE_BOOL) {
+        t == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE ||
+        t == google::protobuf::FieldDescriptor::CPPTYPE_BOOL) {
       continue;
     }
     ++numeric;

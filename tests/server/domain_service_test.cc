@@ -26,7 +26,8 @@ class DomainServiceTest : public grid::testing::ServerFixture {
 };
 
 TEST_F(DomainServiceTest, RefusedAppendsNameTheRuleAndWriteNothing) {
-  ASSERT_OK(client_->Append(StreamReq({ev::GridDefined("g1", kG5, T0), ev::WorkerAssigned("w1", "w-4", kG5, T0)})));
+  ASSERT_OK(
+      client_->Append(StreamReq({ev::GridDefined("g1", kG5, T0), ev::WorkerAssigned("w1", "w-4", kG5, T0)})));
   ASSERT_EQ(Head(), 2u);
 
   struct Case {
@@ -45,10 +46,12 @@ TEST_F(DomainServiceTest, RefusedAppendsNameTheRuleAndWriteNothing) {
        absl::StatusCode::kFailedPrecondition, "household h-3 does not exist"},
       // The first event is fine, the second breaks a rule: neither is written.
       {StreamReq({ev::HouseholdCreated("h1", "h-3", kG5, "p-1", "张三", T0),
-            ev::MemberRemoved("m2", "h-3", kG5, "p-17", grid::v1::MemberRemoved::MOVE_OUT, T0)}),
-       absl::StatusCode::kFailedPrecondition, "events[1] (MemberRemoved): member p-17 is not in household h-3"},
+                  ev::MemberRemoved("m2", "h-3", kG5, "p-17", grid::v1::MemberRemoved::MOVE_OUT, T0)}),
+       absl::StatusCode::kFailedPrecondition,
+       "events[1] (MemberRemoved): member p-17 is not in household h-3"},
       {wrong_stream, absl::StatusCode::kInvalidArgument, "belongs in stream \"org/350583\""},
-      {StreamReq({ev::ProjectDeclared("p1", "pr-9", "350583/101/203", 0, 100, T0)}), absl::StatusCode::kInvalidArgument,
+      {StreamReq({ev::ProjectDeclared("p1", "pr-9", "350583/101/203", 0, 100, T0)}),
+       absl::StatusCode::kInvalidArgument,
        "events[0]: ProjectDeclared: project_declared.revision: starts at 1"},
   };
   for (const auto& c : cases) {

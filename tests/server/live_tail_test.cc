@@ -59,7 +59,7 @@ TEST(LiveTailTest, WaitersAreWokenOnceOnPublishAndCanCancel) {
   tail.Publish({Rec(2)});
   EXPECT_EQ(a.woken, 1);
   EXPECT_EQ(b.woken, 0);
-  EXPECT_FALSE(tail.Cancel(&a));  // already woken
+  EXPECT_FALSE(tail.Cancel(&a));         // already woken
   EXPECT_TRUE(tail.WaitForMore(1, &a));  // data is there: not registered
   EXPECT_FALSE(tail.WaitForMore(2, &a));
   tail.Close();

@@ -29,9 +29,9 @@ class LogServiceTest : public grid::testing::ServerFixture {
   // Appends `n` events, one per call, ids "<prefix>-<i>", to rotating streams.
   void AppendMany(int n, const std::string& prefix, int streams = 7) {
     for (int i = 0; i < n; ++i) {
-      auto r = client_->Append(AppendReq(
-          "org/s" + std::to_string(i % streams),
-          {GridEvent(prefix + "-" + std::to_string(i), "350583/10" + std::to_string(i % 3))}));
+      auto r = client_->Append(
+          AppendReq("org/s" + std::to_string(i % streams),
+                    {GridEvent(prefix + "-" + std::to_string(i), "350583/10" + std::to_string(i % 3))}));
       ASSERT_OK(r);
     }
   }
@@ -202,8 +202,8 @@ TEST_F(LogServiceTest, ReadsForwardsBackwardsByPositionVersionAndTime) {
   grid::v1::ReadRequest by_time;
   by_time.mutable_all();
   by_time.mutable_from_time()->set_seconds(absl::ToUnixSeconds(middle));
-  by_time.mutable_from_time()->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(middle - absl::FromUnixSeconds(absl::ToUnixSeconds(middle)))));
+  by_time.mutable_from_time()->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(middle - absl::FromUnixSeconds(absl::ToUnixSeconds(middle)))));
   events = ReadAll(by_time);
   ASSERT_EQ(events.size(), 5u);
   EXPECT_EQ(events[0].event_id(), "b-0");
@@ -225,13 +225,33 @@ TEST_F(LogServiceTest, ImpossibleReadsAreRefused) {
     absl::StatusCode code;
   };
   const std::vector<Case> cases = {
-      {[](auto* r) { r->mutable_all(); r->set_from_position(99); }, absl::StatusCode::kOutOfRange},
-      {[](auto* r) { r->mutable_all(); r->set_from_position(0); }, absl::StatusCode::kInvalidArgument},
-      {[](auto* r) { r->mutable_all(); r->set_from_version(1); }, absl::StatusCode::kInvalidArgument},
+      {[](auto* r) {
+         r->mutable_all();
+         r->set_from_position(99);
+       },
+       absl::StatusCode::kOutOfRange},
+      {[](auto* r) {
+         r->mutable_all();
+         r->set_from_position(0);
+       },
+       absl::StatusCode::kInvalidArgument},
+      {[](auto* r) {
+         r->mutable_all();
+         r->set_from_version(1);
+       },
+       absl::StatusCode::kInvalidArgument},
       {[](auto* r) { r->set_stream("org/none"); }, absl::StatusCode::kNotFound},
-      {[](auto* r) { r->set_stream("org/s0"); r->set_from_version(7); }, absl::StatusCode::kOutOfRange},
+      {[](auto* r) {
+         r->set_stream("org/s0");
+         r->set_from_version(7);
+       },
+       absl::StatusCode::kOutOfRange},
       {[](auto*) {}, absl::StatusCode::kInvalidArgument},
-      {[](auto* r) { r->mutable_all(); r->set_batch_size(5000); }, absl::StatusCode::kInvalidArgument},
+      {[](auto* r) {
+         r->mutable_all();
+         r->set_batch_size(5000);
+       },
+       absl::StatusCode::kInvalidArgument},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     grid::v1::ReadRequest req;
@@ -464,7 +484,7 @@ TEST_F(LogServiceTest, ShutdownDoesNotWaitForIdleConnections) {
         break;
       }
       std::string reply;
-      if (h[3] == 4 && (h[4] & 1) == 0) reply = frame(4, 1, "");       // SETTINGS → ACK
+      if (h[3] == 4 && (h[4] & 1) == 0) reply = frame(4, 1, "");  // SETTINGS → ACK
       if (!reply.empty()) (void)send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
       if (h[3] == 4 && !up.HasBeenNotified()) up.Notify();
     }
@@ -485,8 +505,7 @@ TEST_F(LogServiceTest, ShutdownDoesNotWaitForIdleConnections) {
 
 // After a failed fsync the server refuses appends (UNAVAILABLE) until it is
 // restarted, while reads and subscriptions go on serving what was committed.
-std::string RawCall(const std::string& target, const std::string& method,
-                    const std::string& request);
+std::string RawCall(const std::string& target, const std::string& method, const std::string& request);
 
 TEST_F(LogServiceTest, StorageFailureMakesAppendsUnavailableWhileReadsServe) {
   grid::testing::FaultInjectionEnv env(rocksdb::Env::Default());
@@ -549,8 +568,7 @@ TEST_F(LogServiceTest, RestartKeepsEventsAndIdempotency) {
 }
 
 // Raw unary/bidi call by method name, for the standard services.
-std::string RawCall(const std::string& target, const std::string& method,
-                    const std::string& request) {
+std::string RawCall(const std::string& target, const std::string& method, const std::string& request) {
   auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
@@ -590,8 +608,7 @@ TEST_F(LogServiceTest, HealthCheckingAndReflectionAreServed) {
   EXPECT_EQ(RawCall(target(), "/grpc.health.v1.Health/Check", ""), std::string("\x08\x01", 2));
   // ServerReflectionRequest{list_services: ""} is field 7, empty string.
   const std::string services = RawCall(
-      target(), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      std::string("\x3a\x00", 2));
+      target(), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", std::string("\x3a\x00", 2));
   EXPECT_NE(services.find("grid.v1.Log"), std::string::npos);
 }
 

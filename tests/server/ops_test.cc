@@ -20,8 +20,7 @@ using grid::testing::AppendReq;
 using grid::testing::GridEvent;
 
 // The value of the sample `name` whose labels include all of `labels`.
-std::optional<double> Sample(const std::vector<prometheus::MetricFamily>& families,
-                             const std::string& name,
+std::optional<double> Sample(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
                              const std::map<std::string, std::string>& labels = {}) {
   for (const auto& f : families) {
     if (f.name != name) continue;
@@ -33,9 +32,12 @@ std::optional<double> Sample(const std::vector<prometheus::MetricFamily>& famili
       }
       if (matched != labels.size()) continue;
       switch (f.type) {
-        case prometheus::MetricType::Counter: return m.counter.value;
-        case prometheus::MetricType::Histogram: return static_cast<double>(m.histogram.sample_count);
-        default: return m.gauge.value;
+        case prometheus::MetricType::Counter:
+          return m.counter.value;
+        case prometheus::MetricType::Histogram:
+          return static_cast<double>(m.histogram.sample_count);
+        default:
+          return m.gauge.value;
       }
     }
   }
@@ -61,9 +63,8 @@ TEST_F(OpsTest, MetricsCountAppendsByOutcomeAndShowTheLog) {
   EXPECT_EQ(Sample(m, "gridlog_append_events_total"), 7);
   EXPECT_EQ(Sample(m, "gridlog_append_batch_events"), 6);  // committed requests
   EXPECT_EQ(Sample(m, "gridlog_rpcs_total", {{"method", "/grid.v1.Log/Append"}, {"code", "OK"}}), 6);
-  EXPECT_EQ(Sample(m, "gridlog_rpcs_total",
-                   {{"method", "/grid.v1.Log/Append"}, {"code", "INVALID_ARGUMENT"}}),
-            1);
+  EXPECT_EQ(
+      Sample(m, "gridlog_rpcs_total", {{"method", "/grid.v1.Log/Append"}, {"code", "INVALID_ARGUMENT"}}), 1);
   EXPECT_EQ(Sample(m, "gridlog_rpc_duration_seconds", {{"method", "/grid.v1.Log/Append"}}), 7);
   EXPECT_GE(Sample(m, "gridlog_commit_duration_seconds").value_or(0), 1);
   EXPECT_EQ(Sample(m, "gridlog_log_head_position"), 7);
@@ -161,8 +162,7 @@ TEST(HttpEndpointTest, ServesTheHandlersAnswerAndRefusesOtherMethods) {
   auto clash = server::HttpEndpoint::Start("127.0.0.1:" + std::to_string(port),
                                            [](const std::string&) { return server::HttpResponse{}; });
   EXPECT_EQ(clash.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(server::HttpEndpoint::Start("nowhere:1", {}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(server::HttpEndpoint::Start("nowhere:1", {}).status().code(), absl::StatusCode::kInvalidArgument);
   (*endpoint)->Stop();
   EXPECT_EQ(Http(port, "GET / HTTP/1.1\r\n\r\n"), "");
 }

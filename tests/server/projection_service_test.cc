@@ -3,8 +3,8 @@
 // snapshot plus changes, taken while appends run, ends in exactly the rows a
 // read at the same position returns (no gap, no duplicate).
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <map>
@@ -43,8 +43,10 @@ class ProjectionServiceTest : public grid::testing::ServerFixture {
 };
 
 TEST_F(ProjectionServiceTest, ReadsAtPositionsAndTimesAndYourOwnWrites) {
-  ASSERT_OK(client_->Append(StreamReq({ev::GridDefined("g1", kG5, T0), ev::WorkerAssigned("w1", "w-4", kG5, T0)})));
-  ASSERT_OK_AND_ASSIGN(auto created, client_->Append(StreamReq({ev::HouseholdCreated("h1", "h-3", kG5, "p-1", "张三", T0)})));
+  ASSERT_OK(
+      client_->Append(StreamReq({ev::GridDefined("g1", kG5, T0), ev::WorkerAssigned("w1", "w-4", kG5, T0)})));
+  ASSERT_OK_AND_ASSIGN(
+      auto created, client_->Append(StreamReq({ev::HouseholdCreated("h1", "h-3", kG5, "p-1", "张三", T0)})));
   const uint64_t p1 = created.results(0).position();
   EXPECT_EQ(Residents("350583/101", 0, p1), 1);  // min_position: read your own write
   absl::SleepFor(absl::Milliseconds(20));        // a later recorded_at for the next write
@@ -110,7 +112,8 @@ TEST_F(ProjectionServiceTest, ReadsAtPositionsAndTimesAndYourOwnWrites) {
     never.set_min_position(1000000);
     auto gave_up = client_->GetProjection(never);
     EXPECT_EQ(gave_up.status().code(), absl::StatusCode::kDeadlineExceeded) << gave_up.status();
-    EXPECT_THAT(std::string(gave_up.status().message()), ::testing::HasSubstr("not yet min_position 1000000"));
+    EXPECT_THAT(std::string(gave_up.status().message()),
+                ::testing::HasSubstr("not yet min_position 1000000"));
   }
   client_->set_timeout(absl::Seconds(30));
 

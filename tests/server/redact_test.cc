@@ -121,9 +121,9 @@ TEST(RedactTest, EveryRowFieldHasADataClass) {
   for (const Descriptor* d : CatalogTypes()) {
     for (int i = 0; i < d->field_count(); ++i) {
       const FieldDescriptor* f = d->field(i);
-      const bool catalog_oneof = f->containing_oneof() != nullptr &&
-                                 (f->containing_oneof()->name() == "body" ||
-                                  f->containing_oneof()->name() == "row");
+      const bool catalog_oneof =
+          f->containing_oneof() != nullptr &&
+          (f->containing_oneof()->name() == "body" || f->containing_oneof()->name() == "row");
       if (!catalog_oneof &&
           f->options().GetExtension(grid::v1::data_class) == grid::v1::DATA_CLASS_UNSPECIFIED) {
         missing.push_back(f->full_name());
@@ -168,8 +168,8 @@ TEST(RedactTest, EveryPersonalFieldIsRedactedBelowItsClass) {
         // Masked: a name or phone, or a person (a message holding them).
         bool has_mask = f->options().GetExtension(grid::v1::mask) != grid::v1::MASK_NONE;
         for (int j = 0; f->message_type() != nullptr && j < f->message_type()->field_count(); ++j) {
-          has_mask |= f->message_type()->field(j)->options().GetExtension(grid::v1::mask) !=
-                      grid::v1::MASK_NONE;
+          has_mask |=
+              f->message_type()->field(j)->options().GetExtension(grid::v1::mask) != grid::v1::MASK_NONE;
         }
         const bool masked = has_mask && c >= grid::v1::C1_INTERNAL;
         EXPECT_EQ(present, masked);
@@ -185,8 +185,8 @@ TEST(RedactTest, EveryPersonalFieldIsRedactedBelowItsClass) {
 TEST(RedactTest, NestedPersonalFieldsFollowTheirOwnClass) {
   // A C1 caller sees a household's head masked, a C0 caller not at all,
   // and nobody below C3 an ID number.
-  grid::v1::Event e = domain::events::HouseholdCreated("e1", "h-1", "350583/101/201/g01",
-                                                       "pt-1", "张三丰", absl::Now());
+  grid::v1::Event e =
+      domain::events::HouseholdCreated("e1", "h-1", "350583/101/201/g01", "pt-1", "张三丰", absl::Now());
   e.mutable_household_created()->mutable_head()->set_phone("13812341234");
   grid::v1::Event c1 = e;
   std::vector<std::string> changed;
@@ -261,8 +261,9 @@ TEST(RedactTest, AWithheldPartCannotBeRecoveredFromItsTotal) {
   std::vector<std::string> suppressed;
   ASSERT_TRUE(SuppressSmallCounts(&row, &suppressed));
   std::sort(suppressed.begin(), suppressed.end());
-  EXPECT_EQ(suppressed, (std::vector<std::string>{"collective_households", "family_households", "households",
-                                                  "non_registered_residents", "registered_away", "residents"}));
+  EXPECT_EQ(suppressed,
+            (std::vector<std::string>{"collective_households", "family_households", "households",
+                                      "non_registered_residents", "registered_away", "residents"}));
   EXPECT_EQ(row.registered_residents(), 16);
 
   // Regression: with two small parts withheld and the total shown, their sum
@@ -274,7 +275,8 @@ TEST(RedactTest, AWithheldPartCannotBeRecoveredFromItsTotal) {
   two.set_non_registered_residents(4);
   suppressed.clear();
   ASSERT_TRUE(SuppressSmallCounts(&two, &suppressed));
-  EXPECT_TRUE(std::count(suppressed.begin(), suppressed.end(), "residents")) << absl::StrJoin(suppressed, ",");
+  EXPECT_TRUE(std::count(suppressed.begin(), suppressed.end(), "residents"))
+      << absl::StrJoin(suppressed, ",");
 
   // Generated over every row type with (part_of) groups and random counts:
   // a group never has exactly one part withheld, nor a withheld part beside
@@ -317,8 +319,8 @@ TEST(RedactTest, AWithheldPartCannotBeRecoveredFromItsTotal) {
 // to every C1 reader. Appends refuse ID and mobile numbers in C0/C1 text.
 TEST(RedactTest, IdAndPhoneNumbersInFreeTextAreFound) {
   auto with_note = [](const std::string& note) {
-    grid::v1::Event e = domain::events::SanitationReport("e1", "350583/101/201/g01", "w-1",
-                                                         grid::v1::PATROL, 900, {"f-1"}, absl::Now());
+    grid::v1::Event e = domain::events::SanitationReport("e1", "350583/101/201/g01", "w-1", grid::v1::PATROL,
+                                                         900, {"f-1"}, absl::Now());
     e.mutable_sanitation_report_submitted()->mutable_findings(0)->set_description(note);
     return FindPersonalInText(e);
   };
@@ -330,9 +332,9 @@ TEST(RedactTest, IdAndPhoneNumbersInFreeTextAreFound) {
             "sanitation_report_submitted.findings[0].description looks like it holds a mobile phone number");
   EXPECT_TRUE(with_note("call +8613812341234").has_value());
   EXPECT_TRUE(with_note("张三13812341234").has_value());  // after Chinese text, still a token of its own
-  for (const char* fine : {"score 13 of 20", "lane 3, house 1381", "IMEI 356938035643809",
-                           "since 20260301", "ref A13812341234", "13812341234abc",
-                           "110105194912310021 (bad check digit)", "cost 1380000000000 fen"}) {
+  for (const char* fine :
+       {"score 13 of 20", "lane 3, house 1381", "IMEI 356938035643809", "since 20260301", "ref A13812341234",
+        "13812341234abc", "110105194912310021 (bad check digit)", "cost 1380000000000 fen"}) {
     EXPECT_FALSE(with_note(fine).has_value()) << fine;
   }
   // Regression: ids were not looked at, and become C0 projection keys (the
@@ -341,23 +343,25 @@ TEST(RedactTest, IdAndPhoneNumbersInFreeTextAreFound) {
                                                            "pt-1", "张三", absl::Now());
   EXPECT_EQ(FindPersonalInText(in_id).value_or(""),
             "household_created.household_id looks like it holds an ID number");
-  grid::v1::Event device = domain::events::SanitationReport("e5", "350583/101/201/g01", "w-1", grid::v1::PATROL, 900, {},
-                                            absl::Now());
+  grid::v1::Event device = domain::events::SanitationReport("e5", "350583/101/201/g01", "w-1",
+                                                            grid::v1::PATROL, 900, {}, absl::Now());
   device.set_device_id("13812341234");
   EXPECT_EQ(FindPersonalInText(device).value_or(""), "device_id looks like it holds a mobile phone number");
-  grid::v1::Event grid_path = domain::events::GridDefined("e6", "350583/101/201/11010519491231002X", absl::Now());
+  grid::v1::Event grid_path =
+      domain::events::GridDefined("e6", "350583/101/201/11010519491231002X", absl::Now());
   EXPECT_TRUE(FindPersonalInText(grid_path).has_value());
   // Personal fields are classed and redacted: not free text.
-  grid::v1::Event h = domain::events::HouseholdCreated("e2", "h-1", "350583/101/201/g01", "pt-1",
-                                                       "张三", absl::Now());
+  grid::v1::Event h =
+      domain::events::HouseholdCreated("e2", "h-1", "350583/101/201/g01", "pt-1", "张三", absl::Now());
   h.mutable_household_created()->mutable_head()->set_phone("13812341234");
   EXPECT_FALSE(FindPersonalInText(h).has_value());
   // Appends are refused, naming the field.
   grid::v1::AppendRequest req;
   req.set_stream("sanitation/350583/101/201/g01");
-  grid::v1::Event note = domain::events::SanitationReport("e3", "350583/101/201/g01", "w-1",
-                                                          grid::v1::PATROL, 900, {"f-1"}, absl::Now());
-  note.mutable_sanitation_report_submitted()->mutable_findings(0)->set_description("owner 11010519491231002X");
+  grid::v1::Event note = domain::events::SanitationReport("e3", "350583/101/201/g01", "w-1", grid::v1::PATROL,
+                                                          900, {"f-1"}, absl::Now());
+  note.mutable_sanitation_report_submitted()->mutable_findings(0)->set_description(
+      "owner 11010519491231002X");
   *req.add_events() = note;
   auto checked = AppendValidator().Validate(req, grid::v1::Actor());
   EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
@@ -368,8 +372,8 @@ TEST(RedactTest, IdAndPhoneNumbersInFreeTextAreFound) {
 
 TEST(RedactTest, PersonTokensReplaceIdNumbers) {
   const std::string key(32, 'k');
-  grid::v1::Event e = domain::events::HouseholdCreated("e1", "h-1", "350583/101/201/g01", "",
-                                                       "张三丰", absl::Now());
+  grid::v1::Event e =
+      domain::events::HouseholdCreated("e1", "h-1", "350583/101/201/g01", "", "张三丰", absl::Now());
   e.mutable_household_created()->mutable_head()->set_id_number("11010519491231002x");
   ASSERT_OK(TokenizePersons(&e, key));
   EXPECT_EQ(e.household_created().head().id_number(), "");
@@ -413,7 +417,11 @@ TEST(PolicyTest, RefusesPoliciesThatMakeNoSense) {
       {"no jurisdiction", [](auto* p) { p->clear_jurisdiction(); }, "jurisdiction is required"},
       {"bad jurisdiction", [](auto* p) { p->add_jurisdiction("a b"); }, "not an org path"},
       {"unknown type", [](auto* p) { p->add_append_types("Nope"); }, "unknown event type"},
-      {"leader appends", [](auto* p) { p->set_role(grid::v1::LEADER); p->add_append_types("GridDefined"); },
+      {"leader appends",
+       [](auto* p) {
+         p->set_role(grid::v1::LEADER);
+         p->add_append_types("GridDefined");
+       },
        "append nothing"},
       {"worker without id", [](auto* p) { p->set_role(grid::v1::GRID_WORKER); }, "needs worker_id"},
       {"worker id elsewhere", [](auto* p) { p->set_worker_id("w-1"); }, "GRID_WORKER principals only"},
@@ -445,8 +453,8 @@ TEST(PolicyTest, JurisdictionIsOnWholeSegments) {
 }
 
 TEST(PolicyTest, ViewEventHidesRedactsOrPassesTheStoredBytes) {
-  grid::v1::Event e = domain::events::HouseholdCreated("e1", "h-1", "350583/101/201/g01",
-                                                       "pt-1", "张三丰", absl::Now());
+  grid::v1::Event e =
+      domain::events::HouseholdCreated("e1", "h-1", "350583/101/201/g01", "pt-1", "张三丰", absl::Now());
   storage::LogRecord r;
   r.type = e.type();
   r.org_path = e.org_path();
@@ -489,8 +497,8 @@ TEST(PolicyTest, ARecordThatDoesNotParseIsDataLoss) {
 // Regression: fields unknown to the schema (an ID number nested in a
 // PersonRef, a phone at the top) were served to C2 and C0 callers.
 TEST(PolicyTest, UnknownFieldsAreNeverServedBelowFullClearance) {
-  grid::v1::Event e = domain::events::SanitationReport("e1", "350583/101/201/g01", "w-1",
-                                                       grid::v1::PATROL, 900, {}, absl::Now());
+  grid::v1::Event e = domain::events::SanitationReport("e1", "350583/101/201/g01", "w-1", grid::v1::PATROL,
+                                                       900, {}, absl::Now());
   std::string wire = e.SerializeAsString();
   // Field 999 (length-delimited) holding a phone number.
   wire += std::string("\xba\x3e\x0b", 3) + "13812341234";
@@ -520,10 +528,10 @@ TEST(PolicyTest, UnknownFieldsAreNeverServedBelowFullClearance) {
   EXPECT_NE(checked.status().message().find("events[0] has field number 999"), std::string::npos)
       << checked.status();
   // Nested: inside the head of a household.
-  grid::v1::Event h = domain::events::HouseholdCreated("e2", "h-1", "350583/101/201/g01", "pt-1",
-                                                       "张三", absl::Now());
-  std::string head = h.household_created().head().SerializeAsString() +
-                     std::string("\x92\x06\x12", 3) + "11010519491231002X";
+  grid::v1::Event h =
+      domain::events::HouseholdCreated("e2", "h-1", "350583/101/201/g01", "pt-1", "张三", absl::Now());
+  std::string head = h.household_created().head().SerializeAsString() + std::string("\x92\x06\x12", 3) +
+                     "11010519491231002X";
   ASSERT_TRUE(h.mutable_household_created()->mutable_head()->ParseFromString(head));
   grid::v1::AppendRequest nested;
   nested.set_stream("household/h-1");

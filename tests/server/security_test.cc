@@ -52,8 +52,8 @@ TEST_F(SecurityTest, AHouseholdCannotBePulledAcrossJurisdictions) {
   EXPECT_EQ(merged.error_code(), StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(merged.error_message(), "events[0] (HouseholdMerged): household h-2 does not exist");
   // A member added to h-2, from the worker's grid.
-  grpc::Status added = Append("worker", ev::MemberAdded("a4", "h-2", kG1, "pt-x", "某",
-                                                        grid::v1::MemberAdded::BIRTH, kT));
+  grpc::Status added =
+      Append("worker", ev::MemberAdded("a4", "h-2", kG1, "pt-x", "某", grid::v1::MemberAdded::BIRTH, kT));
   EXPECT_EQ(added.error_message(), "events[0] (MemberAdded): household h-2 does not exist");
   for (const auto* s : {&guessed, &merged, &added}) {
     EXPECT_FALSE(absl::StrContains(s->error_message(), "350583/102/")) << s->error_message();
@@ -102,7 +102,8 @@ TEST_F(SecurityTest, AnotherTownsStreamLooksLikeAMissingOne) {
   EXPECT_EQ(s.error_message(), "events[0] (MemberAdded): household h-2 does not exist");
 
   // An event id already used in town 102, sent with other content: no position.
-  grpc::Status taken = Append("worker", ev::SanitationReport("s2", kG1, "w-1", grid::v1::PATROL, 700, {}, kT));
+  grpc::Status taken =
+      Append("worker", ev::SanitationReport("s2", kG1, "w-1", grid::v1::PATROL, 700, {}, kT));
   EXPECT_EQ(taken.error_code(), StatusCode::FAILED_PRECONDITION);
   EXPECT_FALSE(absl::StrContains(taken.error_message(), "position")) << taken.error_message();
 }
@@ -117,8 +118,10 @@ TEST_F(SecurityTest, UnknownFieldsAreRefusedAtAppendAndNeverServed) {
     storage::EventLogOptions lo;
     ASSERT_OK_AND_ASSIGN(auto log, storage::EventLog::Open(lo, dir_.path() + "/data"));
     grid::v1::Event old;
-    ASSERT_TRUE(old.ParseFromString(
-        ev::GridDefined("old-1", "350583/101/201/g07", absl::FromUnixSeconds(1780000000)).SerializeAsString() + std::string("\xba\x3e\x0b", 3) + phone));
+    ASSERT_TRUE(
+        old.ParseFromString(ev::GridDefined("old-1", "350583/101/201/g07", absl::FromUnixSeconds(1780000000))
+                                .SerializeAsString() +
+                            std::string("\xba\x3e\x0b", 3) + phone));
     old.set_stream("org/350583");
     storage::AppendBatch b;
     b.stream = "org/350583";
@@ -144,13 +147,12 @@ TEST_F(SecurityTest, UnknownFieldsAreRefusedAtAppendAndNeverServed) {
   // New appends with one are refused, naming where it is; nothing is written.
   const size_t before = ReadAll("auditor").size();
   grid::v1::Event h = ev::HouseholdCreated("u1", "h-7", kG1, "", "张三", kT);
-  std::string head = h.household_created().head().SerializeAsString() +
-                     std::string("\x92\x06\x12", 3) + kIdNumber;
+  std::string head =
+      h.household_created().head().SerializeAsString() + std::string("\x92\x06\x12", 3) + kIdNumber;
   ASSERT_TRUE(h.mutable_household_created()->mutable_head()->ParseFromString(head));
   grpc::Status s = Append("worker", h);
   EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(absl::StrContains(s.error_message(),
-                                "events[0].household_created.head has field number 98"))
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "events[0].household_created.head has field number 98"))
       << s.error_message();
   grid::v1::Event top;
   ASSERT_TRUE(top.ParseFromString(
@@ -172,13 +174,15 @@ TEST_F(SecurityTest, RefusalsQuoteOnlyWhatTheAppenderMayRead) {
   again.mutable_member_added()->mutable_person()->set_id_number(kIdNumber);
   grpc::Status clerk = Append("clerk", again);
   EXPECT_EQ(clerk.error_code(), StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(clerk.error_message(), "events[0] (MemberAdded): the person is already a member of household h-1");
+  EXPECT_EQ(clerk.error_message(),
+            "events[0] (MemberAdded): the person is already a member of household h-1");
   // The C2 worker may read the roster's tokens, so its refusal names it.
   grpc::Status worker = Append("worker", again);
   EXPECT_TRUE(absl::StrContains(worker.error_message(), "person pt-")) << worker.error_message();
   // A wrong old head.
   grpc::Status head = Append("clerk", ev::HeadChanged("q2", "h-1", kG1, "pt-someone", "pt-other", kT));
-  EXPECT_EQ(head.error_message(), "events[0] (HeadChanged): old_head_token is not the current head of household h-1");
+  EXPECT_EQ(head.error_message(),
+            "events[0] (HeadChanged): old_head_token is not the current head of household h-1");
 }
 
 // A unary call to any method name, as a client written without our stubs.
@@ -240,21 +244,22 @@ grpc::Status CallStream(const std::shared_ptr<grpc::Channel>& channel, const std
 // message that did not parse.
 TEST_F(SecurityTest, GarbageRequestsAreInvalidArgumentNamingTheMessage) {
   Start();
-  const std::string garbage[] = {std::string(64, '\xff'), std::string("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11),
+  const std::string garbage[] = {std::string(64, '\xff'),
+                                 std::string("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11),
                                  std::string("\x0a\x20half", 6)};
   struct Case {
     const char* method;
     const char* caller;  // one that may call it
   };
   int checked = 0;
-  for (const Case& c : {Case{"/grid.v1.Log/Append", "worker"}, Case{"/grid.v1.Log/GetStatus", "auditor"},
-                        Case{"/grid.v1.Log/ListCheckpoints", "auditor"}, Case{"/grid.v1.Log/Read", "auditor"},
-                        Case{"/grid.v1.Log/Subscribe", "auditor"},
-                        Case{"/grid.v1.Projections/GetProjection", "auditor"},
-                        Case{"/grid.v1.Projections/ListProjections", "auditor"},
-                        Case{"/grid.v1.Projections/RebuildProjection", "admin"},
-                        Case{"/grid.v1.Projections/SubscribeProjection", "auditor"},
-                        Case{"/grid.v1.Admin/Backup", "admin"}, Case{"/grid.v1.Admin/ReadAudit", "auditor"}}) {
+  for (const Case& c :
+       {Case{"/grid.v1.Log/Append", "worker"}, Case{"/grid.v1.Log/GetStatus", "auditor"},
+        Case{"/grid.v1.Log/ListCheckpoints", "auditor"}, Case{"/grid.v1.Log/Read", "auditor"},
+        Case{"/grid.v1.Log/Subscribe", "auditor"}, Case{"/grid.v1.Projections/GetProjection", "auditor"},
+        Case{"/grid.v1.Projections/ListProjections", "auditor"},
+        Case{"/grid.v1.Projections/RebuildProjection", "admin"},
+        Case{"/grid.v1.Projections/SubscribeProjection", "auditor"}, Case{"/grid.v1.Admin/Backup", "admin"},
+        Case{"/grid.v1.Admin/ReadAudit", "auditor"}}) {
     // Every method of the server's table is here.
     ASSERT_NE(FindRpcRule(c.method), nullptr) << c.method;
     const auto* m = google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
@@ -367,8 +372,7 @@ TEST_F(SecurityTest, AnAuditorReadsTheAuditOfItsJurisdictionOnly) {
   // every record, the unauthenticated one too.
   bool seed_in_102 = false, unauthenticated = false;
   for (const auto& r : all) {
-    seed_in_102 |= r.principal() == "seed" && !r.intent() && r.org_paths_size() == 1 &&
-                   r.org_paths(0) == kG3;
+    seed_in_102 |= r.principal() == "seed" && !r.intent() && r.org_paths_size() == 1 && r.org_paths(0) == kG3;
     unauthenticated |= r.result() == "UNAUTHENTICATED";
   }
   EXPECT_TRUE(seed_in_102);
@@ -409,7 +413,8 @@ TEST_F(SecurityTest, AGridWorkerReadsOnlyItsAssignedGrids) {
   };
   EXPECT_EQ(grids_of(ReadAll("worker")), (std::set<std::string>{kG1}));
   EXPECT_TRUE(grids_of(ReadAll("cadre")).contains(kG2));  // the village cadre sees its village
-  for (const auto& r : Rows("worker", "household_roster", "")) EXPECT_TRUE(Under(RowOrgPath(r), kG1)) << r.key();
+  for (const auto& r : Rows("worker", "household_roster", ""))
+    EXPECT_TRUE(Under(RowOrgPath(r), kG1)) << r.key();
   grid::v1::ReadRequest req;
   req.set_stream("household/h-g2");
   grpc::ClientContext ctx;

@@ -109,8 +109,7 @@ TEST_F(SequencerTest, SubmitAfterStopFailsUnavailable) {
   seq.Start();
   seq.Stop();
   absl::Status got;
-  seq.Submit(Batch("s/1", {GridEvent("a")}),
-             [&](storage::AppendOutcome o) { got = o.status; });
+  seq.Submit(Batch("s/1", {GridEvent("a")}), [&](storage::AppendOutcome o) { got = o.status; });
   EXPECT_EQ(got.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(log_->GetHead().position, 0u);
 }

@@ -45,13 +45,17 @@ TEST(ValidationTest, BadRequestsAreRefusedWithAClearMessage) {
       {"other stream", [](auto* r) { r->mutable_events(0)->set_stream("x/y"); }, "differs from"},
       {"no type", [](auto* r) { r->mutable_events(0)->set_type(""); }, "type is required"},
       {"unknown type", [](auto* r) { r->mutable_events(0)->set_type("Nope"); }, "unknown event type 'Nope'"},
-      {"type/body mismatch", [](auto* r) { r->mutable_events(0)->set_type("GridRetired"); }, "but the body is a GridDefined"},
+      {"type/body mismatch", [](auto* r) { r->mutable_events(0)->set_type("GridRetired"); },
+       "but the body is a GridDefined"},
       {"no body", [](auto* r) { r->mutable_events(0)->clear_grid_defined(); }, "no body is set"},
       {"bad org path", [](auto* r) { r->mutable_events(0)->set_org_path("a//b"); }, "org_path must be"},
       {"server position", [](auto* r) { r->mutable_events(0)->set_position(7); }, "set by the server"},
       {"server chain", [](auto* r) { r->mutable_events(0)->set_chain("x"); }, "set by the server"},
-      {"server actor", [](auto* r) { r->mutable_events(0)->mutable_actor()->set_principal("x"); }, "set by the server"},
-      {"oversized", [](auto* r) { r->mutable_events(0)->mutable_grid_defined()->set_name(std::string(2 << 20, 'x')); }, "the limit is 1048576"},
+      {"server actor", [](auto* r) { r->mutable_events(0)->mutable_actor()->set_principal("x"); },
+       "set by the server"},
+      {"oversized",
+       [](auto* r) { r->mutable_events(0)->mutable_grid_defined()->set_name(std::string(2 << 20, 'x')); },
+       "the limit is 1048576"},
   };
   for (const auto& c : cases) {
     auto req = AppendReq("org/350583", {GridEvent("e-1"), GridEvent("e-2", "350583/101/203/g06")});

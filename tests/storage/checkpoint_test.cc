@@ -24,9 +24,9 @@ TEST(CheckpointTest, SignaturesVerifyOnlyForTheSignedMessageAndKey) {
   EXPECT_OK(VerifySignature(signer->public_key(), msg, sig));
   EXPECT_EQ(VerifySignature(signer->public_key(), CheckpointMessage(8, chain, t), sig).code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_FALSE(VerifySignature(signer->public_key(),
-                               CheckpointMessage(7, chain, t + absl::Microseconds(1)), sig)
-                   .ok());
+  EXPECT_FALSE(
+      VerifySignature(signer->public_key(), CheckpointMessage(7, chain, t + absl::Microseconds(1)), sig)
+          .ok());
 
   // Reloading the file gives the same key; another file another key.
   ASSERT_OK_AND_ASSIGN(auto again, Signer::LoadOrCreate(dir.path() + "/k.pem"));
@@ -50,8 +50,7 @@ TEST(CheckpointerTest, SignsEveryNEventsAndWhenTimePasses) {
   ASSERT_OK_AND_ASSIGN(auto log, EventLog::Open(o, "/db"));
   ASSERT_OK_AND_ASSIGN(auto signer, Signer::LoadOrCreate(dir.path() + "/k.pem"));
   const absl::Time t0 = absl::Now();
-  server::Checkpointer cp(log.get(), signer.get(), {.every_events = 10, .every = absl::Seconds(60)},
-                          t0);
+  server::Checkpointer cp(log.get(), signer.get(), {.every_events = 10, .every = absl::Seconds(60)}, t0);
   int made = 0;
   for (int i = 0; i < 25; ++i) {
     auto b = grid::testing::Batch("s/1", {grid::testing::GridEvent("e" + std::to_string(i))});
@@ -61,7 +60,7 @@ TEST(CheckpointerTest, SignsEveryNEventsAndWhenTimePasses) {
   }
   EXPECT_EQ(made, 2);  // at 10 and 20
   EXPECT_FALSE(cp.MaybeCheckpoint(t0 + absl::Seconds(1)));
-  EXPECT_TRUE(cp.MaybeCheckpoint(t0 + absl::Seconds(61)));  // time: signs 25
+  EXPECT_TRUE(cp.MaybeCheckpoint(t0 + absl::Seconds(61)));    // time: signs 25
   EXPECT_FALSE(cp.MaybeCheckpoint(t0 + absl::Seconds(200)));  // head did not move
 
   ASSERT_OK_AND_ASSIGN(auto stored, log->ReadCheckpoints(0, 100));
@@ -73,10 +72,8 @@ TEST(CheckpointerTest, SignsEveryNEventsAndWhenTimePasses) {
   Digest chain;
   std::memcpy(chain.data(), last.chain().data(), 32);
   EXPECT_EQ(chain, log->GetHead().chain);
-  const absl::Time t = absl::FromUnixSeconds(last.time().seconds()) +
-                       absl::Nanoseconds(last.time().nanos());
-  EXPECT_OK(VerifySignature(signer->public_key(), CheckpointMessage(25, chain, t),
-                            last.signature()));
+  const absl::Time t = absl::FromUnixSeconds(last.time().seconds()) + absl::Nanoseconds(last.time().nanos());
+  EXPECT_OK(VerifySignature(signer->public_key(), CheckpointMessage(25, chain, t), last.signature()));
 }
 
 }  // namespace
@@ -103,7 +100,8 @@ TEST(CheckpointerTest, AFailedCheckpointIsToldCountedAndRetriedLater) {
   const absl::Time t0 = absl::Now();
   std::vector<std::string> told;
   server::Checkpointer cp(&log, signer.get(),
-                          {.every_events = 1, .every = absl::Seconds(60),
+                          {.every_events = 1,
+                           .every = absl::Seconds(60),
                            .on_failure = [&](const absl::Status& s) { told.emplace_back(s.message()); }},
                           t0);
   auto append = [&](int i) {

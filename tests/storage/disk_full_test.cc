@@ -1,15 +1,15 @@
 // Disk full, on a real (small) tmpfs: appends fail with a clear UNAVAILABLE,
 // nothing acknowledged is lost or corrupt, and after space is freed a
 // restart takes appends again. Needs root to mount; skipped otherwise.
-#include <sys/mount.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "storage/event_log.h"
@@ -103,8 +103,7 @@ TEST(DiskFullTest, AppendsFailClearlyAndResumeAfterSpaceIsFreed) {
   // Exit 0, or SIGABRT from an assertion inside Debian's RocksDB after the
   // ENOSPC (a crash, from which the restart below must recover).
   const bool aborted = WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGABRT;
-  ASSERT_TRUE((WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) || aborted)
-      << "child status " << wstatus;
+  ASSERT_TRUE((WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) || aborted) << "child status " << wstatus;
 
   std::map<std::string, uint64_t> acked;
   absl::StatusCode code = absl::StatusCode::kOk;
@@ -150,8 +149,7 @@ TEST(DiskFullTest, AppendsFailClearlyAndResumeAfterSpaceIsFreed) {
   auto b = grid::testing::Batch("s/after", {grid::testing::GridEvent("after")});
   AppendBatch* p = &b;
   EXPECT_OK(log->Commit(absl::MakeSpan(&p, 1), absl::Now()).outcomes[0].status);
-  std::cout << "disk full after " << acked.size() << " acknowledged events:" << message
-            << std::endl;
+  std::cout << "disk full after " << acked.size() << " acknowledged events:" << message << std::endl;
 }
 
 }  // namespace

@@ -22,9 +22,7 @@ using grid::testing::GridEvent;
 
 class EventLogTest : public ::testing::Test {
  protected:
-  EventLogTest() : mem_env_(rocksdb::NewMemEnv(rocksdb::Env::Default())) {
-    options_.env = mem_env_.get();
-  }
+  EventLogTest() : mem_env_(rocksdb::NewMemEnv(rocksdb::Env::Default())) { options_.env = mem_env_.get(); }
 
   void Open() {
     log_.reset();
@@ -50,7 +48,8 @@ class EventLogTest : public ::testing::Test {
   std::unique_ptr<EventLog> log_;
   // Changes the RocksDB under the (closed) log directly, as damage would:
   // `edit` gets the database and its column families by name.
-  void Damage(const std::function<void(rocksdb::DB*, std::map<std::string, rocksdb::ColumnFamilyHandle*>&)>& edit) {
+  void Damage(
+      const std::function<void(rocksdb::DB*, std::map<std::string, rocksdb::ColumnFamilyHandle*>&)>& edit) {
     log_.reset();
     rocksdb::Options o;
     o.env = mem_env_.get();
@@ -68,7 +67,6 @@ class EventLogTest : public ::testing::Test {
     delete db;
     Open();
   }
-
 };
 
 TEST_F(EventLogTest, EmptyLogHasGenesisHead) {
@@ -137,13 +135,11 @@ TEST_F(EventLogTest, ExpectedVersionConflictsSayTheCurrentVersion) {
 
   auto again = Commit(Batch("p/1", {GridEvent("e3")}, {Expected::kNoStream}));
   EXPECT_EQ(again.status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(again.status.message().find("is at version 1"), std::string::npos)
-      << again.status;
+  EXPECT_NE(again.status.message().find("is at version 1"), std::string::npos) << again.status;
 
   auto stale = Commit(Batch("p/1", {GridEvent("e4")}, {Expected::kExact, 0}));
   EXPECT_EQ(stale.status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(stale.status.message().find("is at version 1; expected version 0"),
-            std::string::npos)
+  EXPECT_NE(stale.status.message().find("is at version 1; expected version 0"), std::string::npos)
       << stale.status;
 
   auto missing = Commit(Batch("p/2", {GridEvent("e5")}, {Expected::kStreamExists}));
@@ -294,7 +290,6 @@ TEST_F(EventLogTest, FailedWalWriteIsNotAcknowledgedAndLogTurnsReadOnly) {
   EXPECT_EQ(after.events[0].position, 2u);
   log_.reset();  // before `env`
 }
-
 
 std::string StreamIndexKey(const std::string& stream, uint64_t version) {
   std::string k = stream;

@@ -6,14 +6,14 @@
 #include <gtest/gtest.h>
 #include <rocksdb/env.h>
 
-#include <map>
 #include <future>
+#include <map>
 #include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "storage/sync.h"
 #include "server/log/sequencer.h"
+#include "storage/sync.h"
 #include "tests/testing/fault_env.h"
 #include "tests/testing/log_checker.h"
 #include "tests/testing/status_matchers.h"
@@ -30,8 +30,7 @@ const int kPowerCuts = grid::testing::IntFromEnv("GRID_POWER_CUTS", 200);
 
 class FaultTest : public ::testing::Test {
  protected:
-  FaultTest()
-      : mem_(rocksdb::NewMemEnv(rocksdb::Env::Default())), env_(mem_.get(), 7) {
+  FaultTest() : mem_(rocksdb::NewMemEnv(rocksdb::Env::Default())), env_(mem_.get(), 7) {
     options_.env = &env_;
     options_.write_buffer_bytes = 64 << 10;  // frequent flushes: SST + MANIFEST writes
   }
@@ -100,8 +99,7 @@ TEST_F(FaultTest, PowerCutsAtRandomSyncsLoseNoAcknowledgedEvent) {
     ASSERT_GT(failed, 0) << "cut " << cut << " never happened";
     EXPECT_FALSE(log->WriteHealth().ok());
     log.reset();
-    ASSERT_OK(env_.DropUnsyncedData().ok() ? absl::OkStatus()
-                                           : absl::InternalError("drop unsynced data"));
+    ASSERT_OK(env_.DropUnsyncedData().ok() ? absl::OkStatus() : absl::InternalError("drop unsynced data"));
     env_.SetActive(true);
     env_.CutPowerAfter(FaultInjectionEnv::kSync, 0);
 
@@ -114,8 +112,7 @@ TEST_F(FaultTest, PowerCutsAtRandomSyncsLoseNoAcknowledgedEvent) {
   auto full = grid::testing::CheckLog(log.get(), acked());
   EXPECT_TRUE(full.ok()) << full.Summary();
   std::cout << "power cuts: " << kPowerCuts << " cuts, " << acked().size()
-            << " acknowledged events, all present; log head " << log->GetHead().position
-            << std::endl;
+            << " acknowledged events, all present; log head " << log->GetHead().position << std::endl;
 }
 
 // The negative control: without fsync, the same cuts must lose acknowledged
@@ -229,8 +226,8 @@ TEST_F(FaultTest, IoErrorWhileOpeningFailsTheOpenCleanly) {
 TEST_F(FaultTest, RandomIoErrorsNeverLoseAcknowledgedEvents) {
   for (int round = 0; round < 20; ++round) {
     ASSERT_OK_AND_ASSIGN(auto log, Open());
-    for (auto op : {FaultInjectionEnv::kWrite, FaultInjectionEnv::kSync,
-                    FaultInjectionEnv::kCreate, FaultInjectionEnv::kDirSync}) {
+    for (auto op : {FaultInjectionEnv::kWrite, FaultInjectionEnv::kSync, FaultInjectionEnv::kCreate,
+                    FaultInjectionEnv::kDirSync}) {
       env_.AddRule({.op = op, .pattern = "", .nth = 0, .every = 0, .probability = 0.002});
     }
     Load(log.get(), 3, 2000, absl::StrCat("rnd", round));
@@ -315,8 +312,7 @@ TEST(CorruptionTest, DamagedFilesAreDetectedNeverServed) {
         }
         if (bad) {
           ++t.served_bad;
-          std::cout << "served bad after damaging " << victim << ": " << check.Summary()
-                    << std::endl;
+          std::cout << "served bad after damaging " << victim << ": " << check.Summary() << std::endl;
         } else if (all->size() < original.size()) {
           ++t.tail_lost;
         } else {
@@ -326,9 +322,8 @@ TEST(CorruptionTest, DamagedFilesAreDetectedNeverServed) {
     }
   }
   for (const auto& [what, t] : tallies) {
-    std::cout << what << ": detected at open " << t.at_open << ", on read " << t.on_read
-              << ", harmless " << t.harmless << ", tail lost " << t.tail_lost
-              << ", served bad " << t.served_bad << std::endl;
+    std::cout << what << ": detected at open " << t.at_open << ", on read " << t.on_read << ", harmless "
+              << t.harmless << ", tail lost " << t.tail_lost << ", served bad " << t.served_bad << std::endl;
     EXPECT_EQ(t.served_bad, 0) << what;
     EXPECT_EQ(t.tail_lost, 0) << what;
   }

@@ -1,7 +1,7 @@
 #include "storage/record.h"
 
-#include "storage/big_endian.h"
 #include <gtest/gtest.h>
+#include "storage/big_endian.h"
 
 #include "tests/testing/status_matchers.h"
 
@@ -9,8 +9,7 @@ namespace grid::storage {
 namespace {
 
 TEST(RecordTest, Sha256KnownAnswer) {
-  EXPECT_EQ(ToHex(Sha256("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(ToHex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(RecordTest, WireSplitsBackIntoStoredBytesAndChain) {

@@ -12,8 +12,7 @@ std::string DirOf(const std::string& f) {
 
 class FaultFile : public rocksdb::WritableFile {
  public:
-  FaultFile(std::unique_ptr<rocksdb::WritableFile> base, FaultInjectionEnv* env,
-            std::string name)
+  FaultFile(std::unique_ptr<rocksdb::WritableFile> base, FaultInjectionEnv* env, std::string name)
       : base_(std::move(base)), env_(env), name_(std::move(name)) {}
   using rocksdb::WritableFile::Append;
   rocksdb::Status Append(const rocksdb::Slice& data) override {
@@ -40,13 +39,9 @@ class FaultFile : public rocksdb::WritableFile {
   uint64_t GetFileSize() override { return base_->GetFileSize(); }
   rocksdb::Status Truncate(uint64_t size) override { return base_->Truncate(size); }
   bool IsSyncThreadSafe() const override { return base_->IsSyncThreadSafe(); }
-  void SetPreallocationBlockSize(size_t size) override {
-    base_->SetPreallocationBlockSize(size);
-  }
+  void SetPreallocationBlockSize(size_t size) override { base_->SetPreallocationBlockSize(size); }
   void PrepareWrite(size_t offset, size_t len) override { base_->PrepareWrite(offset, len); }
-  rocksdb::Status Allocate(uint64_t offset, uint64_t len) override {
-    return base_->Allocate(offset, len);
-  }
+  rocksdb::Status Allocate(uint64_t offset, uint64_t len) override { return base_->Allocate(offset, len); }
 
  private:
   std::unique_ptr<rocksdb::WritableFile> base_;
@@ -56,8 +51,7 @@ class FaultFile : public rocksdb::WritableFile {
 
 class FaultDirectory : public rocksdb::Directory {
  public:
-  FaultDirectory(std::unique_ptr<rocksdb::Directory> base, FaultInjectionEnv* env,
-                 std::string name)
+  FaultDirectory(std::unique_ptr<rocksdb::Directory> base, FaultInjectionEnv* env, std::string name)
       : base_(std::move(base)), env_(env), name_(std::move(name)) {}
   rocksdb::Status Fsync() override {
     rocksdb::Status s = env_->Check(FaultInjectionEnv::kDirSync, name_);
@@ -153,8 +147,7 @@ rocksdb::Status FaultInjectionEnv::Check(Op op, const std::string& name) {
     const uint64_t hit = ++rule_hits_[i];
     const bool fail =
         (r.nth != 0 && hit == r.nth) || (r.every != 0 && hit % r.every == 0) ||
-        (r.probability > 0 &&
-         std::uniform_real_distribution<double>(0, 1)(rng_) < r.probability);
+        (r.probability > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < r.probability);
     if (fail) {
       ++injected_;
       return rocksdb::Status::IOError(absl::StrCat("injected fault, op ", op), name);
@@ -181,8 +174,7 @@ void FaultInjectionEnv::OnDirSync(const std::string& dir) {
   }
 }
 
-rocksdb::Status FaultInjectionEnv::WrapNew(const std::string& f,
-                                           std::unique_ptr<rocksdb::WritableFile>* r,
+rocksdb::Status FaultInjectionEnv::WrapNew(const std::string& f, std::unique_ptr<rocksdb::WritableFile>* r,
                                            bool existed) {
   r->reset(new FaultFile(std::move(*r), this, f));
   grid::MutexLock l(&mu_);
@@ -203,9 +195,9 @@ rocksdb::Status FaultInjectionEnv::NewWritableFile(const std::string& f,
   return WrapNew(f, r, existed);
 }
 
-rocksdb::Status FaultInjectionEnv::ReopenWritableFile(
-    const std::string& f, std::unique_ptr<rocksdb::WritableFile>* r,
-    const rocksdb::EnvOptions& o) {
+rocksdb::Status FaultInjectionEnv::ReopenWritableFile(const std::string& f,
+                                                      std::unique_ptr<rocksdb::WritableFile>* r,
+                                                      const rocksdb::EnvOptions& o) {
   rocksdb::Status s = Check(kCreate, f);
   if (!s.ok()) return s;
   uint64_t size = 0;
@@ -232,8 +224,7 @@ rocksdb::Status FaultInjectionEnv::NewDirectory(const std::string& name,
   return rocksdb::Status::OK();
 }
 
-rocksdb::Status FaultInjectionEnv::RenameFile(const std::string& src,
-                                              const std::string& dst) {
+rocksdb::Status FaultInjectionEnv::RenameFile(const std::string& src, const std::string& dst) {
   rocksdb::Status s = Check(kRename, dst);
   if (!s.ok()) return s;
   s = target()->RenameFile(src, dst);

@@ -35,9 +35,9 @@ class FaultInjectionEnv : public rocksdb::EnvWrapper {
     Op op = kWrite;
     // Only files (or directories) whose name contains this; "" = all.
     std::string pattern;
-    uint64_t nth = 0;          // fail the nth matching operation (1-based)
-    uint64_t every = 0;        // fail every Nth matching operation
-    double probability = 0;    // fail each matching operation with this chance
+    uint64_t nth = 0;        // fail the nth matching operation (1-based)
+    uint64_t every = 0;      // fail every Nth matching operation
+    double probability = 0;  // fail each matching operation with this chance
   };
 
   explicit FaultInjectionEnv(rocksdb::Env* base, uint64_t seed = 1);
@@ -65,14 +65,11 @@ class FaultInjectionEnv : public rocksdb::EnvWrapper {
   uint64_t count(Op op) const;
 
   // rocksdb::Env
-  rocksdb::Status NewWritableFile(const std::string& f,
-                                  std::unique_ptr<rocksdb::WritableFile>* r,
+  rocksdb::Status NewWritableFile(const std::string& f, std::unique_ptr<rocksdb::WritableFile>* r,
                                   const rocksdb::EnvOptions& o) override;
-  rocksdb::Status ReopenWritableFile(const std::string& f,
-                                     std::unique_ptr<rocksdb::WritableFile>* r,
+  rocksdb::Status ReopenWritableFile(const std::string& f, std::unique_ptr<rocksdb::WritableFile>* r,
                                      const rocksdb::EnvOptions& o) override;
-  rocksdb::Status NewDirectory(const std::string& name,
-                               std::unique_ptr<rocksdb::Directory>* r) override;
+  rocksdb::Status NewDirectory(const std::string& name, std::unique_ptr<rocksdb::Directory>* r) override;
   rocksdb::Status RenameFile(const std::string& src, const std::string& dst) override;
   rocksdb::Status DeleteFile(const std::string& f) override;
 
@@ -88,8 +85,7 @@ class FaultInjectionEnv : public rocksdb::EnvWrapper {
     uint64_t synced = 0;
     bool dir_synced = false;
   };
-  rocksdb::Status WrapNew(const std::string& f, std::unique_ptr<rocksdb::WritableFile>* r,
-                          bool existed);
+  rocksdb::Status WrapNew(const std::string& f, std::unique_ptr<rocksdb::WritableFile>* r, bool existed);
 
   mutable grid::Mutex mu_;
   std::map<std::string, FileState> files_ ABSL_GUARDED_BY(mu_);

@@ -8,9 +8,9 @@
 namespace grid::testing {
 
 std::string Anomalies::Summary() const {
-  return absl::StrCat("lost ", lost, ", duplicated ", duplicated, ", gapped ", gapped,
-                      ", reordered ", reordered, ", disagreeing ", disagreeing, ", corrupt ",
-                      corrupt, ": ", absl::StrJoin(examples, "; "));
+  return absl::StrCat("lost ", lost, ", duplicated ", duplicated, ", gapped ", gapped, ", reordered ",
+                      reordered, ", disagreeing ", disagreeing, ", corrupt ", corrupt, ": ",
+                      absl::StrJoin(examples, "; "));
 }
 
 Anomalies CheckHistory(const History& history, const std::vector<std::string>& log_wires) {
@@ -33,8 +33,7 @@ Anomalies CheckHistory(const History& history, const std::vector<std::string>& l
     e.ParseFromString(w);
     id_at[p] = e.event_id();
     if (!position_of.emplace(e.event_id(), p).second) {
-      note(&a.duplicated, absl::StrCat(e.event_id(), " at ", position_of[e.event_id()],
-                                       " and ", p));
+      note(&a.duplicated, absl::StrCat(e.event_id(), " at ", position_of[e.event_id()], " and ", p));
     }
   }
   for (const auto& [id, pos] : history.acked) {
@@ -54,9 +53,9 @@ Anomalies CheckHistory(const History& history, const std::vector<std::string>& l
         note(&a.gapped, absl::StrCat("subscriber ", s, " jumped from ", last, " to ", o.position));
       }
       if (o.position >= id_at.size() || id_at[o.position] != o.event_id) {
-        note(&a.disagreeing, absl::StrCat("subscriber ", s, " saw ", o.event_id, "@", o.position,
-                                          " but the log has ",
-                                          o.position < id_at.size() ? id_at[o.position] : "nothing"));
+        note(&a.disagreeing,
+             absl::StrCat("subscriber ", s, " saw ", o.event_id, "@", o.position, " but the log has ",
+                          o.position < id_at.size() ? id_at[o.position] : "nothing"));
       }
       last = std::max(last, o.position);
     }

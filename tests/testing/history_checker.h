@@ -30,12 +30,9 @@ struct History {
 };
 
 struct Anomalies {
-  uint64_t lost = 0, duplicated = 0, gapped = 0, reordered = 0, disagreeing = 0,
-           corrupt = 0;
+  uint64_t lost = 0, duplicated = 0, gapped = 0, reordered = 0, disagreeing = 0, corrupt = 0;
   std::vector<std::string> examples;  // the first few, for the failure message
-  bool ok() const {
-    return lost + duplicated + gapped + reordered + disagreeing + corrupt == 0;
-  }
+  bool ok() const { return lost + duplicated + gapped + reordered + disagreeing + corrupt == 0; }
   std::string Summary() const;
 };
 

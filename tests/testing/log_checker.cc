@@ -6,14 +6,12 @@
 namespace grid::testing {
 
 std::string LogCheck::Summary() const {
-  std::vector<std::string> first(problems.begin(),
-                                 problems.begin() + std::min<size_t>(problems.size(), 10));
+  std::vector<std::string> first(problems.begin(), problems.begin() + std::min<size_t>(problems.size(), 10));
   return absl::StrCat(events, " events, ", problems.size(), " problems, ", lost,
                       " acknowledged lost: ", absl::StrJoin(first, "; "));
 }
 
-LogCheck CheckLog(storage::EventLog* log, const std::map<std::string, uint64_t>& acked,
-                  uint64_t index_from) {
+LogCheck CheckLog(storage::EventLog* log, const std::map<std::string, uint64_t>& acked, uint64_t index_from) {
   LogCheck c;
   auto problem = [&](std::string p) { c.problems.push_back(std::move(p)); };
   auto error = [&](std::string p) {
@@ -49,16 +47,14 @@ LogCheck CheckLog(storage::EventLog* log, const std::map<std::string, uint64_t>&
       grid::v1::Event e;
       e.ParseFromString(r->wire);
       if (!ids.emplace(e.event_id(), r->position).second) {
-        problem(absl::StrCat("event id ", e.event_id(), " at ", ids[e.event_id()], " and ",
-                             r->position));
+        problem(absl::StrCat("event id ", e.event_id(), " at ", ids[e.event_id()], " and ", r->position));
       }
       if (r->recorded_at < last_time) problem(absl::StrCat("recorded_at goes back at ", r->position));
       last_time = r->recorded_at;
       auto [it, fresh] = stream_last.try_emplace(r->stream, r->stream_version);
       if (!fresh) {
         if (r->stream_version != it->second + 1) {
-          problem(absl::StrCat("stream ", r->stream, " version ", r->stream_version,
-                               " after ", it->second));
+          problem(absl::StrCat("stream ", r->stream, " version ", r->stream_version, " after ", it->second));
         }
         it->second = r->stream_version;
       } else if (r->stream_version != 0) {
@@ -75,8 +71,8 @@ LogCheck CheckLog(storage::EventLog* log, const std::map<std::string, uint64_t>&
     auto it = ids.find(id);
     if (it == ids.end() || it->second != pos) {
       ++c.lost;
-      problem(absl::StrCat("acknowledged ", id, "@", pos, it == ids.end() ? " is missing"
-                                                          : absl::StrCat(" is at ", it->second)));
+      problem(absl::StrCat("acknowledged ", id, "@", pos,
+                           it == ids.end() ? " is missing" : absl::StrCat(" is at ", it->second)));
     }
   }
 
@@ -92,8 +88,7 @@ LogCheck CheckLog(storage::EventLog* log, const std::map<std::string, uint64_t>&
   std::vector<storage::AppendBatch> dups;
   dups.reserve(indexed.size());
   for (const auto& r : indexed) {
-    auto s = log->ReadStream(r->stream, r->stream_version, storage::Direction::kForwards, 1,
-                             SIZE_MAX);
+    auto s = log->ReadStream(r->stream, r->stream_version, storage::Direction::kForwards, 1, SIZE_MAX);
     if (!s.ok()) {
       error(std::string(s.status().message()));
     } else if (s->empty() || (*s)[0]->position != r->position) {
@@ -126,9 +121,9 @@ LogCheck CheckLog(storage::EventLog* log, const std::map<std::string, uint64_t>&
       if (o.status.code() == absl::StatusCode::kDataLoss) {
         error(std::string(o.status.message()));
       } else if (!o.status.ok() || o.events.empty() || !o.events[0].duplicate ||
-          o.events[0].position != indexed[i]->position) {
-        problem(absl::StrCat("event id index misses position ", indexed[i]->position, ": ",
-                             o.status.ToString()));
+                 o.events[0].position != indexed[i]->position) {
+        problem(
+            absl::StrCat("event id index misses position ", indexed[i]->position, ": ", o.status.ToString()));
       }
     }
   }

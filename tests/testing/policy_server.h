@@ -122,8 +122,8 @@ class PolicyServerTest : public ::testing::Test {
     o.data_dir = dir_.path() + "/data";
     o.auth.tls_cert_path = cert_;
     o.auth.tls_key_path = key_;
-    for (const char* p : {"worker", "cadre", "clerk", "dept", "leader", "auditor", "auditor-town", "admin", "admin-town",
-                          "admin-c2", "seed", "stranger"}) {
+    for (const char* p : {"worker", "cadre", "clerk", "dept", "leader", "auditor", "auditor-town", "admin",
+                          "admin-town", "admin-c2", "seed", "stranger"}) {
       o.auth.tokens.push_back({p, storage::ToHex(storage::Sha256(Token(p)))});
     }
     o.access.policy_file = policy_;
@@ -167,8 +167,8 @@ class PolicyServerTest : public ::testing::Test {
           ev::WorkerAssigned("o4", "w-1", kG1, t), ev::WorkerAssigned("o5", "w-2", kG3, t)}) {
       ASSERT_OK(ToAbsl(Append("seed", e)));
     }
-    grid::v1::Event h1 = ev::HouseholdCreated("h1", "h-1", kG1, "", "张三丰", t,
-                                              grid::v1::NON_REGISTERED_RESIDENT);
+    grid::v1::Event h1 =
+        ev::HouseholdCreated("h1", "h-1", kG1, "", "张三丰", t, grid::v1::NON_REGISTERED_RESIDENT);
     h1.mutable_household_created()->mutable_head()->set_id_number(kIdNumber);
     h1.mutable_household_created()->mutable_head()->set_phone("13812341234");
     ASSERT_OK(ToAbsl(Append("seed", h1)));
@@ -213,8 +213,7 @@ class PolicyServerTest : public ::testing::Test {
   std::vector<grid::v1::AuditRecord> Audit(const std::string& auditor = "auditor") {
     grpc::ClientContext ctx;
     std::vector<grid::v1::ReadAuditResponse> msgs;
-    EXPECT_EQ(Drain(&ctx, grid::v1::Admin::NewStub(As(auditor))->ReadAudit(&ctx, {}), &msgs),
-              StatusCode::OK);
+    EXPECT_EQ(Drain(&ctx, grid::v1::Admin::NewStub(As(auditor))->ReadAudit(&ctx, {}), &msgs), StatusCode::OK);
     std::vector<grid::v1::AuditRecord> out;
     for (const auto& m : msgs) out.insert(out.end(), m.records().begin(), m.records().end());
     return out;

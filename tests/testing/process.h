@@ -23,9 +23,9 @@ class GriddProcess {
  public:
   // Starts `binary --listen 127.0.0.1:0 --data_dir dir` plus `extra` flags
   // and waits up to 30 s for it to report its port.
-  static absl::StatusOr<std::unique_ptr<GriddProcess>> Start(
-      const std::string& binary, const std::string& data_dir,
-      std::vector<std::string> extra = {}) {
+  static absl::StatusOr<std::unique_ptr<GriddProcess>> Start(const std::string& binary,
+                                                             const std::string& data_dir,
+                                                             std::vector<std::string> extra = {}) {
     int fds[2];
     if (pipe(fds) != 0) return absl::InternalError("pipe");
     std::vector<std::string> args = {binary, "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
@@ -54,8 +54,7 @@ class GriddProcess {
         const ssize_t n = read(fds[0], buf, sizeof(buf));
         if (n <= 0) break;
         out.append(buf, static_cast<size_t>(n));
-        if (auto at = out.find(marker); at != std::string::npos &&
-                                        out.find('\n', at) != std::string::npos) {
+        if (auto at = out.find(marker); at != std::string::npos && out.find('\n', at) != std::string::npos) {
           p->port_ = std::stoi(out.substr(at + marker.size()));
           return p;
         }

@@ -29,9 +29,7 @@ class ServerFixture : public ::testing::Test {
   }
   void SetUp() override { StartServer(); }
 
-  std::string target() const {
-    return "127.0.0.1:" + std::to_string(server_->port());
-  }
+  std::string target() const { return "127.0.0.1:" + std::to_string(server_->port()); }
 
   // Tests of the log's own mechanics set this: they append one event shape
   // to arbitrary streams, which the domain rules would refuse.

@@ -11,8 +11,7 @@
 namespace grid::testing {
 
 // A GridDefined event for grid `org_path` (default under county 350583).
-inline grid::v1::Event GridEvent(const std::string& id,
-                                 const std::string& org_path = "350583/101/203/g05",
+inline grid::v1::Event GridEvent(const std::string& id, const std::string& org_path = "350583/101/203/g05",
                                  const std::string& name = "g05") {
   grid::v1::Event e;
   e.set_event_id(id);
@@ -35,8 +34,7 @@ inline grid::v1::Event WorkerEvent(const std::string& id, const std::string& wor
   return e;
 }
 
-inline storage::AppendBatch Batch(const std::string& stream,
-                                  std::vector<grid::v1::Event> events,
+inline storage::AppendBatch Batch(const std::string& stream, std::vector<grid::v1::Event> events,
                                   storage::Expected expected = {}) {
   storage::AppendBatch b;
   b.stream = stream;
@@ -47,8 +45,7 @@ inline storage::AppendBatch Batch(const std::string& stream,
   return b;
 }
 
-inline grid::v1::AppendRequest AppendReq(const std::string& stream,
-                                         std::vector<grid::v1::Event> events) {
+inline grid::v1::AppendRequest AppendReq(const std::string& stream, std::vector<grid::v1::Event> events) {
   grid::v1::AppendRequest r;
   r.set_stream(stream);
   for (auto& e : events) *r.add_events() = std::move(e);
