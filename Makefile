@@ -38,12 +38,14 @@ test-asan: deps
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ctest --output-on-failure -j2 --timeout 900
 
-# ThreadSanitizer on our own threading code (log, sequencer, live tail) in the
-# test binary without gRPC: Debian's gRPC and abseil are not TSan-built.
+# ThreadSanitizer on our own threading code (log, sequencer, live tail,
+# projector, the streaming reactor) in the test binaries that run no gRPC:
+# Debian's gRPC and abseil are not TSan-built, so a real server under TSan
+# would report every hand-off inside gRPC.
 test-tsan: deps
 	@[ -f build-tsan/build.ninja ] || cmake -S . -B build-tsan -G Ninja \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRID_SANITIZE=thread
-	@cmake --build build-tsan --target grid_unit_tests
+	@cmake --build build-tsan --target grid_unit_tests grid_rpc_tests
 	cd build-tsan && GRID_POWER_CUTS=20 \
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest -L unit --output-on-failure -j2 --timeout 900

@@ -32,8 +32,14 @@ namespace grid::server {
 // touches the stream, so Finish() is called once. References are counted:
 // one for gRPC (dropped in OnDone), one per posted task, timer or wait
 // registration; the last Unref() deletes the reactor.
-template <class Message, class Call>
-class PumpedWriter : public grpc::ServerWriteReactor<Message>, public storage::Notifier::Waiter {
+//
+// `Stream` is gRPC's reactor; a test may put its own in its place to drive
+// the reactions from threads of its own (tests/server/pumped_writer_test.cc
+// does, under TSan: Debian's gRPC is not TSan-built). It must provide
+// StartWrite(const Message*) and Finish(grpc::Status), and call
+// OnWriteDone, OnCancel and OnDone as gRPC does.
+template <class Message, class Call, class Stream = grpc::ServerWriteReactor<Message>>
+class PumpedWriter : public Stream, public storage::Notifier::Waiter {
  public:
   // All must outlive the call. `stopping` true: the next step ends the call
   // UNAVAILABLE (ShuttingDown()).
