@@ -257,7 +257,7 @@ class RocksEventLog::Group {
 
   enum class Ids {
     kNew,               // no event id of the batch is in the log
-    kDuplicate,         // all of them are, with the same content: a retry
+    kDuplicate,         // all of them are, with the same content: a retry (or it is empty)
     kDuplicateInGroup,  // a retry of a batch earlier in this group
     kRefused,           // `out->status` says why
   };
@@ -334,7 +334,8 @@ RocksEventLog::Group::Ids RocksEventLog::Group::CheckIds(const AppendBatch& batc
     ++dups;
     dup_results.push_back({found->position, found->version, true});
   }
-  if (dups == 0) return Ids::kNew;
+  // (An empty batch is answered like a retry: it adds nothing.)
+  if (dups == 0 && !batch.events.empty()) return Ids::kNew;
   if (dups < batch.events.size()) {
     out->status = absl::FailedPreconditionError(absl::StrCat(
         "request mixes ", dups, " event_id(s) already in the log (e.g. '", batch.events[0].event_id(),

@@ -556,11 +556,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(grpc::Callback
                                   parsed ? FilterScope(req.filter()) : "(request does not parse)");
   if (!call.ok()) return new Failed(call.status());
   const storage::Position head = env_->log->GetHead().position;
-  absl::StatusOr<EventFilter> filter = absl::InvalidArgumentError("SubscribeRequest does not parse");
-  if (parsed) {
-    absl::Status valid = ValidateSubscribe(req, head);
-    filter = valid.ok() ? EventFilter::Compile(req.filter()) : valid;
-  }
+  absl::StatusOr<EventFilter> filter =
+      parsed ? ValidateSubscribe(req, head) : absl::InvalidArgumentError("SubscribeRequest does not parse");
   if (!filter.ok()) {
     (*call)->Done(ToGrpc(filter.status()));
     return new Failed(filter.status());

@@ -174,16 +174,18 @@ absl::Status ValidateRead(const grid::v1::ReadRequest& req) {
   }
 }
 
-absl::Status ValidateSubscribe(const grid::v1::SubscribeRequest& req, storage::Position head) {
+absl::StatusOr<EventFilter> ValidateSubscribe(const grid::v1::SubscribeRequest& req, storage::Position head) {
   if (req.max_batch() > kMaxReadBatch || req.checkpoint_interval() > 1000000) {
     return absl::InvalidArgumentError(absl::StrCat("max_batch must be at most ", kMaxReadBatch,
                                                    " and checkpoint_interval at most 1000000"));
   }
+  auto filter = EventFilter::Compile(req.filter());
+  if (!filter.ok()) return filter.status();
   if (req.from_case() == grid::v1::SubscribeRequest::kAfterPosition && req.after_position() > head) {
     return absl::OutOfRangeError(
         absl::StrCat("after_position ", req.after_position(), " is past the head of the log (", head, ")"));
   }
-  return absl::OkStatus();
+  return filter;
 }
 
 }  // namespace grid::server

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "grid/v1/log.pb.h"
+#include "server/log/filter.h"
 #include "storage/event_log.h"
 
 namespace grid::server {
@@ -50,7 +51,10 @@ class AppendValidator {
 // start after it).
 inline constexpr size_t kMaxReadBatch = 1000;
 absl::Status ValidateRead(const grid::v1::ReadRequest& request);
-absl::Status ValidateSubscribe(const grid::v1::SubscribeRequest& request, storage::Position head);
+// ValidateSubscribe also compiles the request's filter: the batch limits,
+// then the filter, then the start.
+absl::StatusOr<EventFilter> ValidateSubscribe(const grid::v1::SubscribeRequest& request,
+                                              storage::Position head);
 
 // Syntax checks shared by requests and filters.
 bool IsValidStreamName(std::string_view s);

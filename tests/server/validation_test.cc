@@ -73,6 +73,22 @@ TEST(ValidationTest, CatalogListsTheBodyTypes) {
   EXPECT_NE(std::find(types.begin(), types.end(), "WorkerAssigned"), types.end());
 }
 
+// The checks' order decides what a request with several faults is told:
+// the batch limits, then the filter, then the start.
+TEST(ValidationTest, SubscribeChecksLimitsThenFilterThenStart) {
+  grid::v1::SubscribeRequest req;
+  req.set_after_position(100);
+  EXPECT_EQ(ValidateSubscribe(req, 5).status().code(), absl::StatusCode::kOutOfRange);
+  req.mutable_filter()->add_event_types("NoSuchEvent");
+  EXPECT_EQ(ValidateSubscribe(req, 5).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(ValidateSubscribe(req, 5).status().message().find("NoSuchEvent"), std::string::npos);
+  req.set_max_batch(5000);
+  EXPECT_NE(ValidateSubscribe(req, 5).status().message().find("max_batch"), std::string::npos);
+  grid::v1::SubscribeRequest ok;
+  ok.set_after_position(5);
+  EXPECT_OK(ValidateSubscribe(ok, 5).status());
+}
+
 TEST(FilterTest, OrgPrefixesMatchWholeSegments) {
   EXPECT_TRUE(domain::IsUnder("350583/101", "350583/101"));
   EXPECT_TRUE(domain::IsUnder("350583/101/203", "350583/101"));

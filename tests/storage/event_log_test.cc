@@ -212,6 +212,25 @@ TEST_F(EventLogTest, GroupChecksSeeEarlierBatchesOfTheSameGroup) {
   EXPECT_EQ(log_->GetHead().position, 2u);
 }
 
+// An empty batch changes nothing, also inside a group that writes its
+// stream: the stream's next event is still version 0.
+TEST_F(EventLogTest, AnEmptyBatchChangesNothing) {
+  Open();
+  AppendBatch empty = Batch("h/1", {});
+  AppendBatch first = Batch("h/1", {GridEvent("a")}, {Expected::kNoStream});
+  AppendBatch* group[] = {&empty, &first};
+  CommitResult r = log_->Commit(absl::MakeSpan(group), absl::Now());
+  ASSERT_OK(r.outcomes[0].status);
+  EXPECT_TRUE(r.outcomes[0].events.empty());
+  ASSERT_OK(r.outcomes[1].status);
+  ASSERT_EQ(r.outcomes[1].events.size(), 1u);
+  EXPECT_EQ(r.outcomes[1].events[0].stream_version, 0u);
+  EXPECT_EQ(log_->GetHead().position, 1u);
+  auto next = Commit(Batch("h/1", {GridEvent("b")}, {Expected::kExact, 0}));
+  ASSERT_OK(next.status);
+  EXPECT_EQ(next.events[0].stream_version, 1u);
+}
+
 TEST_F(EventLogTest, ChainRecomputesOverStoredBytesAndSurvivesReopen) {
   Open();
   for (int i = 0; i < 20; ++i) {
