@@ -29,7 +29,8 @@ LAYERS = [
     ("log_service", ["server/log/*"], ["log_core", "access"]),
     ("projection_service", ["server/projections/*"], ["projections_core", "log_service"]),
     ("admin", ["server/admin/*"], ["log_service", "projections_core"]),
-    ("server", ["server/*"], ["projection_service", "admin"]),
+    ("cluster", ["server/cluster/*"], ["rpc"]),
+    ("server", ["server/*"], ["projection_service", "admin", "cluster"]),
     ("client", ["client/*"], ["domain"]),
 ]
 NO_GRPC = {"storage", "domain", "access_core", "log_core", "projections_core", "ops"}
@@ -80,7 +81,14 @@ def main():
                         target = m.group(2)
                         if mine in NO_GRPC and (target.startswith("grpc") or ".grpc.pb.h" in target):
                             errors.append(f"{rel}:{n}: layer {mine} has no gRPC; includes {target}")
-                        if m.group(1) != '"' or not os.path.exists(os.path.join(root, target)):
+                        # Our headers, however written: from the root ("server/x.h"
+                        # or <server/x.h>) or beside the file ("x.h").
+                        beside = os.path.relpath(os.path.join(os.path.dirname(rel), target))
+                        if os.path.exists(os.path.join(root, target)):
+                            pass
+                        elif m.group(1) == '"' and os.path.exists(os.path.join(root, beside)):
+                            target = beside
+                        else:
                             continue
                         theirs = layer_of(target)
                         if theirs not in allowed[mine]:

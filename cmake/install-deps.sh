@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   librocksdb-dev libboost-dev libboost-program-options-dev libssl-dev
   libspdlog-dev prometheus-cpp-dev libjemalloc-dev
+  golang-etcd-server-dev  # etcd's .proto files: cluster mode's etcd client
 )
 # Tests, sanitizers and fuzzing, the example clients, the deploy checks.
 TEST_PACKAGES=(
@@ -20,6 +21,7 @@ TEST_PACKAGES=(
   clang libclang-rt-14-dev clang-tidy clang-format
   python3-grpcio python3-protobuf python3-yaml curl systemd openssl
   prometheus  # promtool: /metrics is checked against Prometheus' own linter
+  etcd-server  # cluster mode's tests start real etcd members
 )
 PACKAGES=("${BUILD_PACKAGES[@]}")
 [ "$BUILD_ONLY" -eq 1 ] || PACKAGES+=("${TEST_PACKAGES[@]}")

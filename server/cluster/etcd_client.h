@@ -1,0 +1,80 @@
+// EtcdClient: the few calls of etcd's v3 API that cluster mode needs, over
+// etcd's own gRPC protocol (the stubs built from Debian's etcd .proto files;
+// no etcd client library). Every call has a deadline and returns
+// absl::Status; what etcd refused (a failed compare) is a result, not an
+// error. A call whose outcome is unknown (deadline, connection lost after
+// sending) is UNAVAILABLE or DEADLINE_EXCEEDED: the caller settles it by
+// reading back, never by guessing.
+//
+// Any member of the etcd cluster may be named: etcd forwards writes to its
+// leader. The channel moves to another endpoint when one fails.
+//
+// Concurrency: thread-safe (gRPC stubs are).
+#ifndef GRID_SERVER_CLUSTER_ETCD_CLIENT_H_
+#define GRID_SERVER_CLUSTER_ETCD_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+
+namespace grid::server {
+
+struct EtcdOptions {
+  // host:port of etcd members, e.g. {"127.0.0.1:2379", "127.0.0.1:22379"}.
+  std::vector<std::string> endpoints;
+  // Each call's deadline.
+  absl::Duration timeout = absl::Seconds(5);
+};
+
+// A key as etcd stores it.
+struct EtcdValue {
+  std::string value;
+  int64_t mod_revision = 0;     // revision of its last change
+  int64_t create_revision = 0;  // revision it was created at
+};
+
+class EtcdClient {
+ public:
+  // INVALID_ARGUMENT without endpoints. Connects lazily.
+  static absl::StatusOr<std::unique_ptr<EtcdClient>> Create(EtcdOptions options);
+
+  // The key's value, or nullopt if it does not exist.
+  absl::StatusOr<std::optional<EtcdValue>> Get(const std::string& key);
+  // Keys in [from, to), in key order, at most `limit` (0: all).
+  absl::StatusOr<std::vector<std::pair<std::string, EtcdValue>>> Range(const std::string& from,
+                                                                       const std::string& to,
+                                                                       int64_t limit = 0);
+  absl::Status Put(const std::string& key, const std::string& value);
+
+  // If `key`'s mod revision is `mod_revision` (0: the key does not exist)
+  // and `fresh` does not exist, puts every (key, value) of `puts` in one
+  // transaction and returns true with the revision it made; otherwise puts
+  // nothing, returns false, and `fresh` as it is (in the same transaction).
+  struct TxnResult {
+    bool succeeded = false;
+    int64_t revision = 0;                  // the store's revision after the transaction
+    std::optional<EtcdValue> fresh_value;  // when !succeeded
+  };
+  absl::StatusOr<TxnResult> PutIfUnchanged(const std::string& key, int64_t mod_revision,
+                                           const std::string& fresh,
+                                           const std::vector<std::pair<std::string, std::string>>& puts);
+
+ private:
+  EtcdClient(EtcdOptions options, std::shared_ptr<grpc::Channel> channel);
+  std::unique_ptr<grpc::ClientContext> Context() const;
+
+  const EtcdOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<etcdserverpb::KV::Stub> kv_;
+};
+
+}  // namespace grid::server
+
+#endif  // GRID_SERVER_CLUSTER_ETCD_CLIENT_H_

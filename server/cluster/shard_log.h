@@ -1,0 +1,88 @@
+// ShardLog: one shard's replicated head in etcd (proto/grid/cluster/v1/
+// replication.proto has the keyspace). A writer reads the head, places a
+// commit group after it, and commits the group as one etcd transaction that
+// compare-and-sets the head's mod revision: so a commit is fsynced on a
+// majority of etcd members before it succeeds, and a writer that lost its
+// place can never commit, even if it still believes it is the writer
+// (fencing by the compare, not by a lease). This is the piece every later
+// part of cluster mode stands on: the writer's group commit, the replicas'
+// apply loop, takeover.
+//
+// Concurrency: thread-safe; Commit() itself decides between writers.
+#ifndef GRID_SERVER_CLUSTER_SHARD_LOG_H_
+#define GRID_SERVER_CLUSTER_SHARD_LOG_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "grid/cluster/v1/replication.pb.h"
+#include "server/cluster/etcd_client.h"
+
+namespace grid::server {
+
+class ShardLog {
+ public:
+  // The head as read, with the revision a commit must find unchanged.
+  struct HeadAt {
+    grid::cluster::v1::Head head;
+    int64_t mod_revision = 0;  // 0: the shard has no head yet (an empty log)
+  };
+  enum class Outcome {
+    kCommitted,  // the batch is the shard's log after `at`; `*after` is the head it made
+    kLostPlace,  // another writer's batch holds its place: nothing of this batch is written
+    kNotYet,     // (Settle only) the head is still `at`: commit the same batch again
+  };
+
+  // INVALID_ARGUMENT unless `shard` is 1..64 of [A-Za-z0-9_-]. `etcd` must
+  // outlive this object.
+  static absl::StatusOr<ShardLog> Open(EtcdClient* etcd, std::string shard);
+
+  absl::StatusOr<HeadAt> ReadHead() const;
+
+  // Commits `batch` after `at`: one transaction that puts the head and the
+  // batch if the head's mod revision is still `at`'s and the batch's key
+  // does not exist; if refused, it reads the batch's key in the same
+  // transaction, so that a retry of a batch whose first attempt went
+  // unanswered but committed is told kCommitted, not kLostPlace.
+  // INVALID_ARGUMENT unless it continues `at` (first_position = head + 1,
+  // at least one record, a 32-byte chain and a batch id). UNAVAILABLE or
+  // DEADLINE_EXCEEDED: the outcome is unknown; Settle() it.
+  absl::StatusOr<Outcome> Commit(const HeadAt& at, const grid::cluster::v1::Batch& batch, HeadAt* after);
+
+  // After an unknown outcome of Commit(at, batch): reads back. The head is
+  // still `at`: not yet (committing again is safe: only one of the two
+  // transactions can win, and both carry the same batch). The head moved
+  // and the batch's key holds its id: committed (`*after` is the head the
+  // batch made, at its revision, even if later batches followed). Moved
+  // without it: lost.
+  absl::StatusOr<Outcome> Settle(const HeadAt& at, const grid::cluster::v1::Batch& batch,
+                                 HeadAt* after) const;
+
+  // Committed batches whose first position is after `after`, in order, at
+  // most `limit` (0: all). `after` is where a batch ends (what a node has
+  // applied), so the first one returned starts at after + 1.
+  absl::StatusOr<std::vector<grid::cluster::v1::Batch>> ReadBatches(uint64_t after, int64_t limit = 0) const;
+
+  const std::string& head_key() const { return head_key_; }
+  // The key of the batch starting at `first_position`.
+  std::string BatchKey(uint64_t first_position) const;
+
+ private:
+  ShardLog(EtcdClient* etcd, std::string prefix)
+      : etcd_(etcd), prefix_(std::move(prefix)), head_key_(prefix_ + "head") {}
+  static grid::cluster::v1::Head HeadAfter(const grid::cluster::v1::Batch& batch);
+  // kCommitted if `stored` (the batch's key) is `batch`, else kLostPlace.
+  absl::StatusOr<Outcome> Committed(const grid::cluster::v1::Batch& batch,
+                                    const std::optional<EtcdValue>& stored, HeadAt* after) const;
+
+  EtcdClient* etcd_;
+  std::string prefix_;  // "gl/<shard>/"
+  std::string head_key_;
+};
+
+}  // namespace grid::server
+
+#endif  // GRID_SERVER_CLUSTER_SHARD_LOG_H_
