@@ -9,7 +9,7 @@ namespace grid::server {
 using grid::cluster::v1::Batch;
 using grid::cluster::v1::Head;
 
-absl::StatusOr<ShardLog> ShardLog::Open(EtcdClient* etcd, std::string shard) {
+absl::StatusOr<ShardLog> ShardLog::Open(EtcdClient* etcd, const std::string& shard) {
   bool ok = !shard.empty() && shard.size() <= 64;
   for (char c : shard) ok &= absl::ascii_isalnum(c) || c == '_' || c == '-';
   if (!ok) {

@@ -38,7 +38,7 @@ class ShardLog {
 
   // INVALID_ARGUMENT unless `shard` is 1..64 of [A-Za-z0-9_-]. `etcd` must
   // outlive this object.
-  static absl::StatusOr<ShardLog> Open(EtcdClient* etcd, std::string shard);
+  static absl::StatusOr<ShardLog> Open(EtcdClient* etcd, const std::string& shard);
 
   absl::StatusOr<HeadAt> ReadHead() const;
 

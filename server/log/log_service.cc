@@ -446,29 +446,29 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
   auto pending = std::make_shared<storage::AppendBatch>(*std::move(batch));
   // To the sequencer once the intent is in the audit (on its writer thread;
   // Submit only queues).
-  call->Intend([env = env_, reactor, response, call, pending](absl::Status stored) {
+  call->Intend([env = env_, reactor, response, call, pending](const absl::Status& stored) {
     if (!stored.ok()) {
       FinishUnary(reactor, call.get(), ToGrpc(stored));
       return;
     }
-    env->sequencer->Submit(std::move(*pending),
-                           [reactor, response, call, metrics = env->metrics](storage::AppendOutcome out) {
-                             if (!out.status.ok()) {
-                               FinishUnary(reactor, call.get(), ToGrpc(out.status));
-                               return;
-                             }
-                             if (metrics != nullptr) metrics->AppendCommitted(out.events.size());
-                             for (const auto& e : out.events) {
-                               auto* r = response->add_results();
-                               r->set_position(e.position);
-                               r->set_stream_version(e.stream_version);
-                               r->set_duplicate(e.duplicate);
-                             }
-                             response->set_stream_version(out.stream_version);
-                             response->set_head_position(out.head_position);
-                             call->AddItems(out.events.size());
-                             FinishUnary(reactor, call.get(), grpc::Status::OK);
-                           });
+    env->sequencer->Submit(std::move(*pending), [reactor, response, call,
+                                                 metrics = env->metrics](const storage::AppendOutcome& out) {
+      if (!out.status.ok()) {
+        FinishUnary(reactor, call.get(), ToGrpc(out.status));
+        return;
+      }
+      if (metrics != nullptr) metrics->AppendCommitted(out.events.size());
+      for (const auto& e : out.events) {
+        auto* r = response->add_results();
+        r->set_position(e.position);
+        r->set_stream_version(e.stream_version);
+        r->set_duplicate(e.duplicate);
+      }
+      response->set_stream_version(out.stream_version);
+      response->set_head_position(out.head_position);
+      call->AddItems(out.events.size());
+      FinishUnary(reactor, call.get(), grpc::Status::OK);
+    });
   });
   return reactor;
 }

@@ -317,6 +317,7 @@ TEST_F(PumpedWriterTest, ABrokenStreamEndsTheCall) {
 TEST_F(PumpedWriterTest, ShutdownEndsWaitingCallsUnavailable) {
   Publish(1, 3);
   std::vector<std::shared_ptr<Seen>> calls;
+  calls.reserve(8);
   for (int i = 0; i < 8; ++i) calls.push_back(Start(UINT64_MAX).first);
   // Each has sent what there is (and waits on the tail, or is about to).
   for (auto& c : calls) ASSERT_TRUE(c->WaitMessages(3));

@@ -122,6 +122,7 @@ TEST_F(ShardLogTest, OfWritersRacingForOneHeadExactlyOneWins) {
     std::latch read(kWriters);
     std::atomic<int> won{0}, lost{0}, errors{0};
     std::vector<std::thread> writers;
+    writers.reserve(kWriters);
     for (int w = 0; w < kWriters; ++w) {
       writers.emplace_back([&, w] {
         auto head = log_->ReadHead();
