@@ -289,7 +289,7 @@ int Append(int argc, char** argv) {
 int Read(int argc, char** argv) {
   po::options_description desc(
       "gridctl read (--stream S | --all) [options]: committed events, in order\n\n"
-      "  gridctl read --stream household/h-1-3\n"
+      "  gridctl read --stream household/h1-3\n"
       "  gridctl read --all --from 1200 --max 50 --output table\n"
       "  gridctl read --all --from_time 2026-11-28T08:00:00+08:00\n"
       "  gridctl read --all --backwards --max 10      # the newest ten\n\noptions");
@@ -704,8 +704,8 @@ int Projection(int argc, char** argv) {
         << "usage: gridctl projection <list|get|watch|rebuild> [options]\n"
            "  gridctl projection list\n"
            "  gridctl projection get population --prefix 350583/101\n"
-           "  gridctl projection get household_roster --row '350583/101/201/g01#h-1-3' --at 1200\n"
-           "  gridctl projection get form_completion --prefix t-1-3 --at_time 2026-03-04T10:00:00+08:00\n"
+           "  gridctl projection get household_roster --row '350583/101/201/g01#h1-3' --at 1200\n"
+           "  gridctl projection get form_completion --prefix t1-3 --at_time 2026-03-04T10:00:00+08:00\n"
            "  gridctl projection watch population --prefix 350583/101\n"
            "  gridctl projection rebuild device_gaps\n";
     return 2;

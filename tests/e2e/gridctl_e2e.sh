@@ -114,8 +114,8 @@ out=$(ctl projection get population --row 350584 --at 200 --output json)
 check "a past view is as of its position" grep -q '"position":"200"' <<<"$out"
 out=$(ctl projection list)
 check "eight projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 8
-out=$(ctl projection get form_completion --prefix "t-5-1#350584/101")
-check "form completion shows a table" grep -qE '^t-5-1#350584/101/201 +[0-9]+ +t-5-1' <<<"$out"
+out=$(ctl projection get form_completion --prefix "t5-1#350584/101")
+check "form completion shows a table" grep -qE '^t5-1#350584/101/201 +[0-9]+ +t5-1' <<<"$out"
 out=$(ctl projection watch population --prefix 350584/101 --max_messages 1 --output json)
 check "watch starts with a snapshot" grep -q '"snapshot":true' <<<"$out"
 set +e
