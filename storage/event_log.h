@@ -150,6 +150,9 @@ class BatchAdmission {
   // The group's write ended: `written` says whether the admitted batches are
   // now in the log. Must not call back into the log.
   virtual void EndGroup(bool written) = 0;
+  // Records another node committed were written by Apply(): what was known
+  // about their streams is stale.
+  virtual void Applied(absl::Span<const RecordPtr> records) { (void)records; }
 };
 
 // The head of the log.
@@ -157,6 +160,23 @@ struct Head {
   Position position = 0;
   Digest chain = kGenesisChain;
   absl::Time recorded_at = absl::UnixEpoch();
+};
+
+// Makes a commit group durable elsewhere before the log writes it: in
+// cluster mode, the shard's replicated head in etcd (server/cluster/).
+class GroupReplicator {
+ public:
+  virtual ~GroupReplicator() = default;
+  // Asked inside Commit() once the group is placed after `before`, with its
+  // records in position order and the head `after` they make. OK: the group
+  // is committed there, and the log writes it next (a local write failure
+  // after that is fail-stop, as always). Any other status: it is not
+  // committed there, or not known to be; every batch of the group that
+  // needed the write fails with that status, nothing is written, and the log
+  // stays writable (a group whose outcome was unknown is learnt later by
+  // Apply(), and a retry of it is then answered as a duplicate).
+  virtual absl::Status Replicate(const Head& before, const Head& after,
+                                 absl::Span<const RecordPtr> records) = 0;
 };
 
 enum class Direction { kForwards, kBackwards };
@@ -185,12 +205,36 @@ class EventLog {
   // `admission`, if not null, is asked about each batch that passed the
   // log's checks, just before it gets positions.
   //
+  // `replicator`, if not null, is asked to commit the placed group
+  // elsewhere before it is written (GroupReplicator).
+  //
   // REQUIRES: one caller at a time; batches validated by the caller.
   virtual CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now,
-                              BatchAdmission* admission) = 0;
-  CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now) {
-    return Commit(batches, now, nullptr);
+                              BatchAdmission* admission, GroupReplicator* replicator) = 0;
+  CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now, BatchAdmission* admission) {
+    return Commit(batches, now, admission, nullptr);
   }
+  CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now) {
+    return Commit(batches, now, nullptr, nullptr);
+  }
+
+  // Writes a commit group that another node's log made (cluster mode: a
+  // batch of the shard's log in etcd) exactly as it is, with the indexes a
+  // Commit() of it would have written, in one synced write. `wires` are
+  // its wire records, the first at `first_position`, all with one
+  // recorded_at. Checked first: the group continues the head (dense
+  // positions from head + 1, recorded_at not before the head's), every
+  // record decodes at its position, and every chain link equals the one
+  // recomputed from the record's stored bytes after the log's own chain. A
+  // mismatch is DATA_LOSS and stops the log's writes for good (fail-stop:
+  // a node whose history differs from its shard's never takes more); a
+  // failed write is UNAVAILABLE and fail-stop, as in Commit(). A group the
+  // log already holds, the same records at the same positions (its own
+  // commit, seen again), is skipped. Returns the records written.
+  //
+  // REQUIRES: the thread that calls Commit() (one caller at a time).
+  virtual absl::StatusOr<std::vector<RecordPtr>> Apply(Position first_position,
+                                                       absl::Span<const std::string> wires) = 0;
 
   // Up to `max_count` records from `from` in `direction`, never past the
   // committed head. Empty if `from` is beyond the head (forwards) or 0.

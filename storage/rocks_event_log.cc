@@ -156,8 +156,10 @@ class RocksEventLog final : public EventLog {
     db_->Close().PermitUncheckedError();
   }
 
-  CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now,
-                      BatchAdmission* admission) override;
+  CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now, BatchAdmission* admission,
+                      GroupReplicator* replicator) override;
+  absl::StatusOr<std::vector<RecordPtr>> Apply(Position first_position,
+                                               absl::Span<const std::string> wires) override;
   absl::StatusOr<std::vector<RecordPtr>> ReadAll(Position from, Direction dir, size_t max_count,
                                                  size_t max_bytes) const override;
   absl::StatusOr<std::vector<RecordPtr>> ReadStream(const std::string& stream, uint64_t from_version,
@@ -202,6 +204,9 @@ class RocksEventLog final : public EventLog {
   absl::StatusOr<RecordPtr> GetRecord(Position p) const;
   // Every kHeadFileEvery, the committed head outside RocksDB (WriteHeadFile).
   void MaybeWriteHeadFile(absl::Time now);
+  // Writes a finished group; on failure the log stops taking writes and
+  // the status says so.
+  absl::Status WriteGroup(Group& group);
 
   // Constant after construction.
   const EventLogOptions options_;
@@ -274,6 +279,11 @@ class RocksEventLog::Group {
   void Place(AppendBatch& batch, const std::vector<Digest>& fps, std::optional<uint64_t> cur,
              AppendOutcome* out, std::vector<RecordPtr>* committed);
 
+  // 5'. An applied record (Apply), already placed by the node that
+  // committed it; `e` is its parsed event. DATA_LOSS unless it continues
+  // the group with the chain link its stored bytes make.
+  absl::Status PlaceApplied(const RecordPtr& rec, grid::v1::Event& e);
+
   bool empty() const { return next_ == first_; }
   // The head after the last placed event.
   Head head() const { return Head{next_ - 1, chain_, recorded_at_}; }
@@ -282,6 +292,9 @@ class RocksEventLog::Group {
   rocksdb::WriteBatch* Finish();
 
  private:
+  // The index entries of the event at `next_` with this stored content.
+  void Index(const std::string& stream, const std::string& event_id, uint64_t version, const Digest& fp);
+
   absl::StatusOr<std::optional<uint64_t>> CurrentVersion(const std::string& stream) const {
     if (auto it = heads_.find(stream); it != heads_.end()) return it->second;
     return log_->StreamHead(stream);
@@ -395,14 +408,8 @@ void RocksEventLog::Group::Place(AppendBatch& batch, const std::vector<Digest>& 
     rec->org_path = e.org_path();
     rec->wire = MakeWire(stored, chain_);
 
-    std::string id_value;
-    PutBigEndian64(&id_value, next_);
-    PutBigEndian64(&id_value, version);
-    id_value.append(reinterpret_cast<const char*>(fps[j].data()), 32);
     wb_.Put(log_->cfs_[kEvents], PositionKey(next_), rec->wire);
-    index_.emplace_back(kStreams, StreamKey(batch.stream, version), PositionKey(next_));
-    index_.emplace_back(kEventIds, e.event_id(), std::move(id_value));
-    ids_[e.event_id()] = IdEntry{next_, version, fps[j]};
+    Index(batch.stream, e.event_id(), version, fps[j]);
 
     out->events.push_back({next_, version, false});
     committed->push_back(std::move(rec));
@@ -411,6 +418,43 @@ void RocksEventLog::Group::Place(AppendBatch& batch, const std::vector<Digest>& 
   }
   heads_[batch.stream] = version - 1;
   out->stream_version = version - 1;
+}
+
+void RocksEventLog::Group::Index(const std::string& stream, const std::string& event_id, uint64_t version,
+                                 const Digest& fp) {
+  std::string id_value;
+  PutBigEndian64(&id_value, next_);
+  PutBigEndian64(&id_value, version);
+  id_value.append(reinterpret_cast<const char*>(fp.data()), 32);
+  index_.emplace_back(kStreams, StreamKey(stream, version), PositionKey(next_));
+  index_.emplace_back(kEventIds, event_id, std::move(id_value));
+  ids_[event_id] = IdEntry{next_, version, fp};
+}
+
+absl::Status RocksEventLog::Group::PlaceApplied(const RecordPtr& rec, grid::v1::Event& e) {
+  auto parts = SplitWire(rec->wire);
+  if (!parts.ok()) return parts.status();
+  if (rec->position != next_ || rec->recorded_at != recorded_at_ || rec->stream.empty()) {
+    return absl::DataLossError(absl::StrCat("applied record at position ", rec->position,
+                                            " is not the next (", next_,
+                                            ") of a group recorded at one time"));
+  }
+  chain_ = ChainLink(chain_, next_, parts->stored);
+  if (chain_ != parts->chain) {
+    return absl::DataLossError(absl::StrCat("applied record at position ", next_,
+                                            ": its chain link differs from the one this node's log makes; "
+                                            "this node's history and the shard's differ"));
+  }
+  // The content fingerprint a Commit() of it took: the client's fields only.
+  e.clear_position();
+  e.clear_stream_version();
+  e.clear_recorded_at();
+  e.clear_actor();
+  wb_.Put(log_->cfs_[kEvents], PositionKey(next_), rec->wire);
+  Index(rec->stream, e.event_id(), rec->stream_version, Fingerprint(e));
+  heads_[rec->stream] = rec->stream_version;
+  ++next_;
+  return absl::OkStatus();
 }
 
 rocksdb::WriteBatch* RocksEventLog::Group::Finish() {
@@ -431,7 +475,7 @@ rocksdb::WriteBatch* RocksEventLog::Group::Finish() {
 }
 
 CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches, absl::Time now,
-                                   BatchAdmission* admission) {
+                                   BatchAdmission* admission, GroupReplicator* replicator) {
   CommitResult result;
   result.outcomes.resize(batches.size());
   const Head head = GetHead();
@@ -479,18 +523,13 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches, absl:
   }
 
   if (!group.empty()) {
-    rocksdb::WriteOptions wo;
-    wo.sync = options_.sync;
-    const rocksdb::Status s = db_->Write(wo, group.Finish());
-    grid::MutexLock l(&mu_);
-    if (!s.ok()) {
-      // Never retried: the log is read-only from here until restart.
-      failed_ =
-          absl::UnavailableError(absl::StrCat("the event log stopped taking writes after a storage failure (",
-                                              s.ToString(), "); restart the server"));
+    absl::Status written;
+    if (replicator != nullptr) written = replicator->Replicate(head, group.head(), result.committed);
+    if (written.ok()) written = WriteGroup(group);
+    if (!written.ok()) {
       for (size_t bi = 0; bi < batches.size(); ++bi) {
         if (result.outcomes[bi].status.ok() && needs_write[bi]) {
-          result.outcomes[bi].status = failed_;
+          result.outcomes[bi].status = written;
           result.outcomes[bi].events.clear();
         }
       }
@@ -498,13 +537,74 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches, absl:
       if (admitting) admission->EndGroup(false);
       return result;
     }
-    head_ = group.head();
   }
   if (admitting) admission->EndGroup(true);
   if (!group.empty()) MaybeWriteHeadFile(now);
   const Position head_now = GetHead().position;
   for (auto& o : result.outcomes) o.head_position = head_now;
   return result;
+}
+
+absl::Status RocksEventLog::WriteGroup(Group& group) {
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  const rocksdb::Status s = db_->Write(wo, group.Finish());
+  grid::MutexLock l(&mu_);
+  if (!s.ok()) {
+    // Never retried: the log is read-only from here until restart.
+    failed_ =
+        absl::UnavailableError(absl::StrCat("the event log stopped taking writes after a storage failure (",
+                                            s.ToString(), "); restart the server"));
+    return failed_;
+  }
+  head_ = group.head();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::Apply(Position first_position,
+                                                            absl::Span<const std::string> wires) {
+  if (absl::Status failed = WriteHealth(); !failed.ok()) return failed;
+  const Head head = GetHead();
+  auto stop = [&](absl::Status why) {
+    grid::MutexLock l(&mu_);
+    failed_ = absl::DataLossError(absl::StrCat("the event log stopped taking writes: ", why.message()));
+    return failed_;
+  };
+  if (wires.empty()) return std::vector<RecordPtr>();
+  const Position last = first_position + wires.size() - 1;
+  if (first_position >= 1 && last <= head.position) {
+    // Held already (this node wrote it, or applied it before): the same
+    // last record proves the same group, the chain covering the rest.
+    auto held = GetRecord(last);
+    if (held.ok() && (*held)->wire == wires.back()) return std::vector<RecordPtr>();
+  }
+  if (first_position != head.position + 1) {
+    return stop(absl::DataLossError(absl::StrCat("an applied group starts at position ", first_position,
+                                                 " but this node's log ends at ", head.position)));
+  }
+  std::vector<RecordPtr> records;
+  records.reserve(wires.size());
+  for (size_t i = 0; i < wires.size(); ++i) {
+    auto rec = DecodeRecord(first_position + i, wires[i]);
+    if (!rec.ok()) return stop(rec.status());
+    records.push_back(*std::move(rec));
+  }
+  if (records[0]->recorded_at < head.recorded_at) {
+    return stop(absl::DataLossError(
+        absl::StrCat("the group at position ", first_position, " is recorded before this node's head")));
+  }
+  Group group(this, head, records[0]->recorded_at);
+  for (const RecordPtr& rec : records) {
+    grid::v1::Event e;
+    auto parts = SplitWire(rec->wire);
+    if (!parts.ok() || !e.ParseFromArray(parts->stored.data(), static_cast<int>(parts->stored.size()))) {
+      return stop(absl::DataLossError(absl::StrCat("position ", rec->position, ": record does not parse")));
+    }
+    if (absl::Status placed = group.PlaceApplied(rec, e); !placed.ok()) return stop(placed);
+  }
+  if (absl::Status written = WriteGroup(group); !written.ok()) return written;
+  MaybeWriteHeadFile(absl::Now());
+  return records;
 }
 
 void RocksEventLog::MaybeWriteHeadFile(absl::Time now) {

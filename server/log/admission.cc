@@ -22,16 +22,18 @@ DomainAdmission::DomainAdmission(const storage::EventLog* log, size_t max_cached
 
 void DomainAdmission::BeginGroup() { touched_.clear(); }
 
+void DomainAdmission::Drop(const std::string& stream) {
+  auto it = cache_.find(stream);
+  if (it == cache_.end()) return;
+  lru_.erase(it->second.lru);
+  cache_.erase(it);
+}
+
 void DomainAdmission::EndGroup(bool written) {
   // Not written: the states this group changed in place are no longer the
   // log's; they are dropped and load again from the log when next needed.
   if (!written) {
-    for (const std::string& stream : touched_) {
-      auto it = cache_.find(stream);
-      if (it == cache_.end()) continue;
-      lru_.erase(it->second.lru);
-      cache_.erase(it);
-    }
+    for (const std::string& stream : touched_) Drop(stream);
   }
   touched_.clear();
   // Evicting only here: a caller may point at any state until the group ends.
@@ -39,6 +41,11 @@ void DomainAdmission::EndGroup(bool written) {
     cache_.erase(lru_.back());
     lru_.pop_back();
   }
+  cached_.store(cache_.size(), std::memory_order_relaxed);
+}
+
+void DomainAdmission::Applied(absl::Span<const storage::RecordPtr> records) {
+  for (const storage::RecordPtr& r : records) Drop(r->stream);
   cached_.store(cache_.size(), std::memory_order_relaxed);
 }
 

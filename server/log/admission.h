@@ -33,6 +33,8 @@ class DomainAdmission : public storage::BatchAdmission {
   // REQUIRES: every event passed CheckShape (the RPC layer checks it).
   absl::Status Admit(const storage::AppendBatch& batch) override;
   void EndGroup(bool written) override;
+  // Another node's records: their streams' states load again when needed.
+  void Applied(absl::Span<const storage::RecordPtr> records) override;
 
   // Any thread may ask (the metrics do).
   size_t cached_streams() const { return cached_.load(std::memory_order_relaxed); }
@@ -42,6 +44,7 @@ class DomainAdmission : public storage::BatchAdmission {
   // `stream`'s state in the cache, loaded from the log on a miss.
   absl::StatusOr<domain::AggregateState*> Get(const std::string& stream);
   absl::StatusOr<domain::AggregateState> Load(const std::string& stream) const;
+  void Drop(const std::string& stream);
 
   const storage::EventLog* const log_;
   const size_t max_cached_;

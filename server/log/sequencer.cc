@@ -34,6 +34,30 @@ void Sequencer::Submit(storage::AppendBatch batch, Done done) {
   std::move(done)(std::move(out));
 }
 
+void Sequencer::SubmitApply(storage::Position first_position, std::vector<std::string> wires,
+                            ApplyDone done) {
+  {
+    grid::MutexLock l(&mu_);
+    if (!stopping_) {
+      applies_.push_back(PendingApply{first_position, std::move(wires), std::move(done)});
+      work_.Signal();
+      return;
+    }
+  }
+  std::move(done)(absl::UnavailableError("the server is shutting down"));
+}
+
+void Sequencer::RunApplies(std::deque<PendingApply> applies) {
+  for (PendingApply& a : applies) {
+    auto records = log_->Apply(a.first_position, a.wires);
+    if (records.ok() && !records->empty()) {
+      if (options_.admission != nullptr) options_.admission->Applied(*records);
+      if (on_commit_) on_commit_(*records);
+    }
+    std::move(a.done)(records.status());
+  }
+}
+
 void Sequencer::Stop() {
   bool join = false;
   {
@@ -46,10 +70,13 @@ void Sequencer::Stop() {
   if (join) thread_.join();
   // Never started: fail what is queued.
   std::deque<Pending> left;
+  std::deque<PendingApply> left_applies;
   {
     grid::MutexLock l(&mu_);
     left.swap(queue_);
+    left_applies.swap(applies_);
   }
+  for (auto& a : left_applies) std::move(a.done)(absl::UnavailableError("the server is shutting down"));
   for (auto& p : left) {
     storage::AppendOutcome out;
     out.status = absl::UnavailableError("the server is shutting down");
@@ -70,36 +97,47 @@ void Sequencer::Run() {
   for (;;) {
     group.clear();
     batches.clear();
+    std::deque<PendingApply> applies;
     {
       grid::MutexLock l(&mu_);
       const absl::Time deadline = absl::Now() + options_.idle_tick;
-      while (!stopping_ && queue_.empty()) {
+      while (!stopping_ && queue_.empty() && applies_.empty()) {
         const absl::Duration left = deadline - absl::Now();
         if (left <= absl::ZeroDuration()) break;
         work_.WaitFor(&mu_, left);
       }
-      if (!stopping_ && queue_.empty()) {  // idle for idle_tick
+      if (!applies_.empty()) {
+        applies.swap(applies_);
+      } else if (!stopping_ && queue_.empty()) {  // idle for idle_tick
         if (options_.after_commit_or_idle) {
           mu_.Unlock();
           options_.after_commit_or_idle();
           mu_.Lock();
         }
         continue;
+      } else if (queue_.empty()) {
+        return;  // stopping, and everything is committed and applied
+      } else {
+        size_t bytes = 0;
+        while (!queue_.empty() && group.size() < options_.max_group_batches &&
+               (group.empty() || bytes + queue_.front().bytes <= options_.max_group_bytes)) {
+          bytes += queue_.front().bytes;
+          group.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        ++stats_.groups;
+        stats_.batches += group.size();
       }
-      if (queue_.empty()) return;  // stopping, and everything is committed
-      size_t bytes = 0;
-      while (!queue_.empty() && group.size() < options_.max_group_batches &&
-             (group.empty() || bytes + queue_.front().bytes <= options_.max_group_bytes)) {
-        bytes += queue_.front().bytes;
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      ++stats_.groups;
-      stats_.batches += group.size();
+    }
+    if (!applies.empty()) {
+      // Before any later append: an append is checked against everything
+      // the node has applied.
+      RunApplies(std::move(applies));
+      continue;
     }
     for (auto& p : group) batches.push_back(&p.batch);
     const absl::Time start = absl::Now();
-    storage::CommitResult result = log_->Commit(batches, start, options_.admission);
+    storage::CommitResult result = log_->Commit(batches, start, options_.admission, options_.replicator);
     if (options_.observe_commit) {
       size_t events = 0;
       for (const auto* b : batches) events += b->events.size();

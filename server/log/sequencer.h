@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -40,6 +41,9 @@ class Sequencer {
     // the log's Commit took (write and fsync) and the group's size, for
     // metrics. May be empty.
     std::function<void(absl::Duration commit, size_t batches, size_t events)> observe_commit;
+    // Commits each group elsewhere first (cluster mode: the shard's head in
+    // etcd); may be null. Not owned; used on the sequencer thread only.
+    storage::GroupReplicator* replicator = nullptr;
   };
   using Done = absl::AnyInvocable<void(storage::AppendOutcome) &&>;
   using OnCommit = std::function<void(const std::vector<storage::RecordPtr>&)>;
@@ -57,6 +61,13 @@ class Sequencer {
   // it runs at once with UNAVAILABLE.
   void Submit(storage::AppendBatch batch, Done done);
 
+  // Queues a group another node committed, for EventLog::Apply() on the
+  // sequencer thread, before the next commit group; `on_commit` sees its
+  // records and the admission forgets their streams' states. `done` runs
+  // exactly once with Apply()'s status (UNAVAILABLE after Stop()).
+  using ApplyDone = absl::AnyInvocable<void(absl::Status) &&>;
+  void SubmitApply(storage::Position first_position, std::vector<std::string> wires, ApplyDone done);
+
   // Commits everything queued, then stops the thread. Idempotent.
   void Stop();
 
@@ -73,7 +84,13 @@ class Sequencer {
     Done done;
     size_t bytes;
   };
+  struct PendingApply {
+    storage::Position first_position;
+    std::vector<std::string> wires;
+    ApplyDone done;
+  };
   void Run();
+  void RunApplies(std::deque<PendingApply> applies);
 
   storage::EventLog* const log_;
   const OnCommit on_commit_;
@@ -82,6 +99,7 @@ class Sequencer {
   mutable grid::Mutex mu_;
   CondVar work_;  // queue_ gained an entry, or stopping_ was set
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<PendingApply> applies_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);

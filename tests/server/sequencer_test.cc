@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_events.h"
@@ -102,6 +103,79 @@ TEST_F(SequencerTest, ManyThreadsManyStreamsNoGapNoDuplicateOrderKept) {
   for (const auto& a : acked) {
     for (size_t i = 1; i < a.size(); ++i) EXPECT_LT(a[i - 1].position, a[i].position);
   }
+}
+
+// Cluster mode's replicas: another node's groups, applied on the
+// sequencer thread before later appends, published like commits; the
+// admission hears which streams changed.
+class CountingAdmission : public storage::BatchAdmission {
+ public:
+  void BeginGroup() override {}
+  absl::Status Authorize(const storage::AppendBatch&) override { return absl::OkStatus(); }
+  absl::Status Admit(const storage::AppendBatch&) override { return absl::OkStatus(); }
+  void EndGroup(bool) override {}
+  void Applied(absl::Span<const storage::RecordPtr> records) override {
+    for (const auto& r : records) applied.push_back(r->stream);
+  }
+  std::vector<std::string> applied;  // sequencer thread, read after Stop()
+};
+
+TEST_F(SequencerTest, AppliedGroupsComeBeforeLaterAppendsAndArePublished) {
+  // The groups, as another node's log made them.
+  std::vector<std::vector<std::string>> groups;
+  {
+    auto env = std::unique_ptr<rocksdb::Env>(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+    storage::EventLogOptions o;
+    o.env = env.get();
+    auto other = storage::EventLog::Open(o, "/other");
+    ASSERT_OK(other);
+    for (int g = 0; g < 3; ++g) {
+      storage::AppendBatch b =
+          Batch("s/1", {GridEvent(absl::StrCat("a", g)), GridEvent(absl::StrCat("b", g))});
+      storage::AppendBatch* p = &b;
+      ASSERT_OK((*other)->Commit(absl::MakeSpan(&p, 1), absl::Now()).outcomes[0].status);
+      auto recs = (*other)->ReadAll(g * 2 + 1, storage::Direction::kForwards, 2, SIZE_MAX);
+      ASSERT_OK(recs);
+      groups.push_back({(*recs)[0]->wire, (*recs)[1]->wire});
+    }
+  }
+  std::vector<storage::Position> published;
+  CountingAdmission admission;
+  Sequencer::Options so;
+  so.admission = &admission;
+  Sequencer seq(
+      log_.get(),
+      [&](const std::vector<storage::RecordPtr>& recs) {
+        for (const auto& r : recs) published.push_back(r->position);
+      },
+      so);
+  std::vector<std::future<absl::Status>> applied;
+  for (int g = 0; g < 3; ++g) {
+    auto p = std::make_shared<std::promise<absl::Status>>();
+    applied.push_back(p->get_future());
+    seq.SubmitApply(g * 2 + 1, groups[g], [p](absl::Status s) { p->set_value(std::move(s)); });
+  }
+  auto appended = std::make_shared<std::promise<storage::AppendOutcome>>();
+  auto outcome = appended->get_future();
+  seq.Submit(Batch("s/1", {GridEvent("after")}, storage::Expected{storage::Expected::kExact, 5}),
+             [appended](storage::AppendOutcome o) { appended->set_value(std::move(o)); });
+  seq.Start();
+  for (auto& a : applied) EXPECT_OK(a.get());
+  storage::AppendOutcome o = outcome.get();
+  ASSERT_OK(o.status);  // checked against the applied stream: version 5 was there
+  EXPECT_EQ(o.events[0].position, 7u);
+  // A group that does not continue the log is refused, and stops it.
+  auto bad = std::make_shared<std::promise<absl::Status>>();
+  auto refused = bad->get_future();
+  seq.SubmitApply(9, groups[0], [bad](absl::Status s) { bad->set_value(std::move(s)); });
+  EXPECT_EQ(refused.get().code(), absl::StatusCode::kDataLoss);
+  seq.Stop();
+  EXPECT_EQ(published, (std::vector<storage::Position>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(admission.applied.size(), 6u);
+  // After Stop(): refused at once.
+  absl::Status after_stop;
+  seq.SubmitApply(8, groups[0], [&](absl::Status s) { after_stop = std::move(s); });
+  EXPECT_EQ(after_stop.code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_F(SequencerTest, SubmitAfterStopFailsUnavailable) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "storage/big_endian.h"
 #include "tests/testing/fault_env.h"
 #include "tests/testing/status_matchers.h"
@@ -349,6 +350,179 @@ TEST_F(EventLogTest, ADamagedTimeIndexKeyIsDataLoss) {
   });
   auto p = log_->PositionAtTime(absl::FromUnixSeconds(1790000050), Direction::kForwards);
   EXPECT_EQ(p.status().code(), absl::StatusCode::kDataLoss) << p.status();
+}
+
+// Cluster mode's two seams: a writer's GroupReplicator sees each placed
+// group before it is written, and a replica's Apply() writes those groups
+// as they are, into a log that then answers exactly like the writer's.
+class RecordingReplicator : public GroupReplicator {
+ public:
+  absl::Status Replicate(const Head& before, const Head& after,
+                         absl::Span<const RecordPtr> records) override {
+    if (!refuse.ok()) return refuse;
+    EXPECT_EQ(records.front()->position, before.position + 1);
+    EXPECT_EQ(records.back()->position, after.position);
+    std::vector<std::string> wires;
+    for (const RecordPtr& r : records) wires.push_back(r->wire);
+    groups.emplace_back(records.front()->position, std::move(wires));
+    return absl::OkStatus();
+  }
+  absl::Status refuse;
+  std::vector<std::pair<Position, std::vector<std::string>>> groups;
+};
+
+class ApplyTest : public EventLogTest {
+ protected:
+  void OpenReplica() {
+    auto log = EventLog::Open(options_, "/replica");
+    ASSERT_OK(log);
+    replica_ = *std::move(log);
+  }
+  // Commits `batches` on the writer as one group through `replicator_`.
+  std::vector<AppendOutcome> CommitGroup(std::vector<AppendBatch> batches, absl::Time now = absl::Now()) {
+    std::vector<AppendBatch*> ptrs;
+    for (auto& b : batches) ptrs.push_back(&b);
+    return log_->Commit(ptrs, now, nullptr, &replicator_).outcomes;
+  }
+  void ApplyAll() {
+    for (auto& [first, wires] : replicator_.groups) ASSERT_OK(replica_->Apply(first, wires));
+    replicator_.groups.clear();
+  }
+  RecordingReplicator replicator_;
+  std::unique_ptr<EventLog> replica_;
+};
+
+TEST_F(ApplyTest, AnAppliedLogAnswersLikeTheWriters) {
+  Open();
+  OpenReplica();
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  for (int g = 0; g < 5; ++g) {
+    std::vector<AppendBatch> group;
+    for (int b = 0; b < 3; ++b) {
+      const std::string id = absl::StrCat("e", g, "-", b);
+      group.push_back(Batch(absl::StrCat("s/", b), {GridEvent(id + "a"), GridEvent(id + "b")}));
+    }
+    for (const AppendOutcome& o : CommitGroup(std::move(group), t0 + absl::Seconds(g))) ASSERT_OK(o.status);
+  }
+  ASSERT_EQ(replicator_.groups.size(), 5u);
+  const auto groups = replicator_.groups;
+  ApplyAll();
+  // Applying is idempotent: a group held already is skipped.
+  auto again_applied = replica_->Apply(groups[2].first, groups[2].second);
+  ASSERT_OK(again_applied);
+  EXPECT_TRUE(again_applied->empty());
+  EXPECT_OK(replica_->WriteHealth());
+
+  EXPECT_EQ(replica_->GetHead().position, 30u);
+  EXPECT_EQ(replica_->GetHead().chain, log_->GetHead().chain);
+  EXPECT_EQ(replica_->GetHead().recorded_at, log_->GetHead().recorded_at);
+  auto mine = replica_->ReadAll(1, Direction::kForwards, 100, SIZE_MAX);
+  ASSERT_OK(mine);
+  const std::vector<RecordPtr> theirs = All();
+  ASSERT_EQ(mine->size(), theirs.size());
+  for (size_t i = 0; i < theirs.size(); ++i) EXPECT_EQ((*mine)[i]->wire, theirs[i]->wire) << i;
+  for (int b = 0; b < 3; ++b) {
+    const std::string stream = absl::StrCat("s/", b);
+    auto head = replica_->StreamHead(stream);
+    ASSERT_OK(head);
+    EXPECT_EQ(*head, std::optional<uint64_t>(9));
+    auto back = replica_->ReadStream(stream, 9, Direction::kBackwards, 3, SIZE_MAX);
+    ASSERT_OK(back);
+    ASSERT_EQ(back->size(), 3u);
+    EXPECT_EQ((*back)[0]->wire, (*log_->ReadStream(stream, 9, Direction::kBackwards, 1, SIZE_MAX))[0]->wire);
+  }
+  for (absl::Duration d : {absl::Seconds(-1), absl::Seconds(2), absl::Milliseconds(3500), absl::Seconds(9)}) {
+    for (Direction dir : {Direction::kForwards, Direction::kBackwards}) {
+      EXPECT_EQ(*replica_->PositionAtTime(t0 + d, dir), *log_->PositionAtTime(t0 + d, dir)) << d;
+    }
+  }
+
+  // The replica takes over: a retry of the writer's batch is a duplicate
+  // with the original positions, the same id with other content is
+  // refused, and new events continue the chain.
+  AppendBatch retry = Batch("s/1", {GridEvent("e2-1a"), GridEvent("e2-1b")});
+  AppendBatch* p = &retry;
+  AppendOutcome again = replica_->Commit(absl::MakeSpan(&p, 1), absl::Now()).outcomes[0];
+  ASSERT_OK(again.status);
+  ASSERT_EQ(again.events.size(), 2u);
+  EXPECT_TRUE(again.events[0].duplicate);
+  EXPECT_EQ(again.events[0].position, 15u);
+  EXPECT_EQ(again.events[1].stream_version, 5u);
+  AppendBatch changed = Batch("s/1", {GridEvent("e2-1a", "350583/101/203/g06")});
+  p = &changed;
+  EXPECT_EQ(replica_->Commit(absl::MakeSpan(&p, 1), absl::Now()).outcomes[0].status.code(),
+            absl::StatusCode::kFailedPrecondition);
+  AppendBatch next = Batch("s/1", {GridEvent("new")}, Expected{Expected::kExact, 9});
+  p = &next;
+  AppendOutcome n = replica_->Commit(absl::MakeSpan(&p, 1), absl::Now()).outcomes[0];
+  ASSERT_OK(n.status);
+  EXPECT_EQ(n.events[0].position, 31u);
+  EXPECT_EQ(n.events[0].stream_version, 10u);
+  auto last = replica_->ReadAll(31, Direction::kForwards, 1, SIZE_MAX);
+  ASSERT_OK(last);
+  auto parts = SplitWire((*last)[0]->wire);
+  ASSERT_OK(parts);
+  EXPECT_EQ(parts->chain, ChainLink(log_->GetHead().chain, 31, parts->stored));
+}
+
+TEST_F(ApplyTest, AGroupThatDoesNotContinueTheChainStopsTheLog) {
+  Open();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(CommitGroup({Batch("s/1", {GridEvent(absl::StrCat("e", i))})})[0].status);
+  }
+  // A gap: the group at position 2 arrives first.
+  OpenReplica();
+  auto gap = replica_->Apply(2, replicator_.groups[1].second);
+  EXPECT_EQ(gap.status().code(), absl::StatusCode::kDataLoss) << gap.status();
+  EXPECT_EQ(replica_->GetHead().position, 0u);
+  EXPECT_EQ(replica_->WriteHealth().code(), absl::StatusCode::kDataLoss);
+  AppendBatch b = Batch("s/2", {GridEvent("x")});
+  AppendBatch* p = &b;
+  EXPECT_EQ(replica_->Commit(absl::MakeSpan(&p, 1), absl::Now()).outcomes[0].status.code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(replica_->Apply(1, replicator_.groups[0].second).status().code(), absl::StatusCode::kDataLoss);
+
+  // A record whose content was changed (its chain field kept): the chain
+  // recomputed from its stored bytes differs.
+  replica_.reset();
+  ASSERT_TRUE(rocksdb::DestroyDB("/replica",
+                                 [&] {
+                                   rocksdb::Options o;
+                                   o.env = mem_env_.get();
+                                   return o;
+                                 }())
+                  .ok());
+  OpenReplica();
+  ASSERT_OK(replica_->Apply(1, replicator_.groups[0].second));
+  std::string forged = replicator_.groups[1].second[0];
+  const size_t at = forged.find("g05");
+  ASSERT_NE(at, std::string::npos);
+  forged[at + 2] = '6';
+  auto changed = replica_->Apply(2, {forged});
+  EXPECT_EQ(changed.status().code(), absl::StatusCode::kDataLoss) << changed.status();
+  EXPECT_NE(changed.status().message().find("chain"), std::string::npos) << changed.status();
+  EXPECT_EQ(replica_->GetHead().position, 1u);
+  // It stays stopped, also for the true record.
+  EXPECT_EQ(replica_->Apply(2, replicator_.groups[1].second).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(ApplyTest, AGroupTheReplicatorRefusesIsNotWrittenAndTheLogStaysWritable) {
+  Open();
+  ASSERT_OK(CommitGroup({Batch("s/1", {GridEvent("a")})})[0].status);
+  replicator_.refuse = absl::UnavailableError("lost the writer's place");
+  std::vector<AppendOutcome> refused =
+      CommitGroup({Batch("s/1", {GridEvent("b")}), Batch("s/1", {GridEvent("a")})});
+  EXPECT_EQ(refused[0].status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(refused[0].events.empty());
+  ASSERT_OK(refused[1].status);  // a duplicate of a committed event needs no write
+  EXPECT_TRUE(refused[1].events[0].duplicate);
+  EXPECT_EQ(log_->GetHead().position, 1u);
+  EXPECT_OK(log_->WriteHealth());
+  replicator_.refuse = absl::OkStatus();
+  std::vector<AppendOutcome> now = CommitGroup({Batch("s/1", {GridEvent("b")})});
+  ASSERT_OK(now[0].status);
+  EXPECT_EQ(now[0].events[0].position, 2u);
+  EXPECT_EQ(now[0].events[0].stream_version, 1u);
 }
 
 }  // namespace

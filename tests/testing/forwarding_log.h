@@ -15,8 +15,12 @@ class ForwardingLog : public storage::EventLog {
 
   using EventLog::Commit;
   storage::CommitResult Commit(absl::Span<storage::AppendBatch* const> b, absl::Time now,
-                               storage::BatchAdmission* a) override {
-    return base_->Commit(b, now, a);
+                               storage::BatchAdmission* a, storage::GroupReplicator* r) override {
+    return base_->Commit(b, now, a, r);
+  }
+  absl::StatusOr<std::vector<storage::RecordPtr>> Apply(storage::Position first,
+                                                        absl::Span<const std::string> wires) override {
+    return base_->Apply(first, wires);
   }
   absl::StatusOr<std::vector<storage::RecordPtr>> ReadAll(storage::Position from, storage::Direction d,
                                                           size_t n, size_t bytes) const override {
