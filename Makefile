@@ -7,7 +7,7 @@ ARGS  ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps configure build run test test-asan test-tsan check-strict check-tidy check-format format fuzz soak clean
+.PHONY: all deps configure build run cluster test test-asan test-tsan check-strict check-tidy check-format format fuzz soak clean
 
 all: build
 
@@ -23,6 +23,11 @@ build: configure
 
 run: build
 	$(BUILD)/gridd --data_dir=$(DATA) $(ARGS)
+
+# Cluster mode on one machine: 3 etcd members and 3 gridd nodes on loopback,
+# data in ./cluster (README, "Cluster mode"); stop with deploy/cluster/down.sh.
+cluster: build
+	./deploy/cluster/up.sh $(BUILD)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2 --timeout 600

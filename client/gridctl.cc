@@ -568,8 +568,8 @@ int Verify(int argc, char** argv) {
 
 int Status(int argc, char** argv) {
   po::options_description desc(
-      "gridctl status: the log's head, chain head, whether it takes writes, and the "
-      "checkpoint signing key\n\n"
+      "gridctl status: the log's head, chain head, whether it takes writes, the "
+      "checkpoint signing key, and in cluster mode the node's role and its shard's writer\n\n"
       "  gridctl status --output table\n"
       "  gridctl status --server 10.0.0.5:7443\n\noptions");
   po::variables_map vm;
@@ -587,6 +587,18 @@ int Status(int argc, char** argv) {
                              absl::UTCTimeZone()))
       .Text("signing_public_key", grid::storage::ToHex(status->signing_public_key()));
   if (!status->failure().empty()) f.Text("failure", "see the server's log");
+  if (status->has_cluster()) {
+    const auto& c = status->cluster();
+    f.Text("shard", c.shard())
+        .Text("node_id", c.node_id())
+        .Text("role", c.role())
+        .Text("writer_node", c.writer_node())
+        .Text("writer_address", c.writer_address())
+        .Num("shard_head", static_cast<double>(c.shard_head()))
+        .Num("applied", static_cast<double>(c.applied()));
+    if (c.writer_epoch() > 0) f.Num("writer_epoch", static_cast<double>(c.writer_epoch()));
+    if (!c.failure().empty()) f.Text("cluster_failure", c.failure());
+  }
   f.Print(!g_table);
   return 0;
 }

@@ -20,7 +20,8 @@ LAYERS = [
     ("domain", ["domain/*", "domain/aggregates/*", "domain/projections/*"], ["storage"]),
     ("access_core", ["server/access/access_policy.*", "server/access/redact.*"], ["domain"]),
     ("log_core", ["server/log/sequencer.*", "server/log/live_tail.*", "server/log/validation.*",
-                  "server/log/filter.*", "server/log/checkpointer.*", "server/log/admission.*"],
+                  "server/log/filter.*", "server/log/checkpointer.*", "server/log/admission.*",
+                  "server/log/cluster_role.*"],
      ["access_core", "domain"]),
     ("projections_core", ["server/projections/projector.*"], ["domain"]),
     ("ops", ["server/ops/*"], ["storage"]),
@@ -29,7 +30,7 @@ LAYERS = [
     ("log_service", ["server/log/*"], ["log_core", "access"]),
     ("projection_service", ["server/projections/*"], ["projections_core", "log_service"]),
     ("admin", ["server/admin/*"], ["log_service", "projections_core"]),
-    ("cluster", ["server/cluster/*"], ["rpc"]),
+    ("cluster", ["server/cluster/*"], ["rpc", "log_core"]),
     ("server", ["server/*"], ["projection_service", "admin", "cluster"]),
     ("client", ["client/*"], ["domain"]),
 ]

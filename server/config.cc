@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -68,6 +69,11 @@ ServerConfig DefaultConfig() {
   c.set_max_streams_per_principal(256);
   c.set_unary_deadline_seconds(absl::ToDoubleSeconds(defaults.unary_deadline));
   c.set_audit_retention_days(0);
+  c.set_cluster("");
+  c.set_shard("");
+  c.set_node_id("");
+  c.set_advertise("");
+  c.set_cluster_lease_seconds(absl::ToDoubleSeconds(defaults.cluster.lease_ttl));
   return c;
 }
 
@@ -236,6 +242,62 @@ absl::Status CheckRanges(const ServerConfig& c) {
   return absl::OkStatus();
 }
 
+bool IsName(absl::string_view s, absl::string_view also) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char ch : s) {
+    if (!absl::ascii_isalnum(ch) && also.find(ch) == absl::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool IsLoopbackEndpoint(absl::string_view e) {
+  return absl::StartsWith(e, "127.") || absl::StartsWith(e, "localhost:") || absl::StartsWith(e, "[::1]:");
+}
+
+absl::Status ToClusterOptions(const ServerConfig& c, ServerOptions* o) {
+  auto invalid = [](absl::string_view field, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+  };
+  if (c.cluster().empty()) {
+    if (!c.shard().empty() || !c.node_id().empty()) {
+      return invalid("cluster", "shard and node_id are for cluster mode: name its etcd endpoints too");
+    }
+    return absl::OkStatus();
+  }
+  for (absl::string_view e : absl::StrSplit(c.cluster(), ',')) {
+    e = absl::StripAsciiWhitespace(e);
+    const size_t colon = e.rfind(':');
+    if (e.empty() || colon == absl::string_view::npos || colon + 1 == e.size()) {
+      return invalid("cluster", absl::StrCat("'", e, "' is not host:port"));
+    }
+    // Until gridd speaks TLS to etcd, its etcd is on this machine only:
+    // a county's log does not cross a network in the clear.
+    if (!IsLoopbackEndpoint(e)) {
+      return invalid("cluster", absl::StrCat("etcd endpoint '", e,
+                                             "' is not on loopback; TLS to etcd is not built yet, so cluster "
+                                             "mode reaches etcd on this machine only"));
+    }
+    o->cluster.etcd_endpoints.emplace_back(e);
+  }
+  if (!IsName(c.shard(), "_-")) {
+    return invalid("shard", "cluster mode needs the shard's name: 1-64 of A-Z a-z 0-9 _ - (a county code)");
+  }
+  if (!IsName(c.node_id(), "_-.")) {
+    return invalid("node_id", "cluster mode needs this node's name: 1-64 of A-Z a-z 0-9 _ - .");
+  }
+  // A commit group is one etcd transaction: an append, with its events'
+  // server fields, must fit etcd's request limit (deploy/cluster runs etcd
+  // with --max-request-bytes of 8 MiB).
+  if (c.max_append_bytes() > (2u << 20)) {
+    return invalid("max_append_bytes", "must be at most 2097152 in cluster mode (one etcd transaction)");
+  }
+  o->cluster.shard = c.shard();
+  o->cluster.node_id = c.node_id();
+  o->cluster.advertise = c.advertise().empty() ? c.listen() : c.advertise();
+  o->cluster.lease_ttl = absl::Seconds(c.cluster_lease_seconds());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ServerOptions> ToServerOptions(const ServerConfig& c) {
@@ -292,6 +354,7 @@ absl::StatusOr<ServerOptions> ToServerOptions(const ServerConfig& c) {
   o.person_key_path = c.person_key();
   o.unary_deadline = absl::Seconds(c.unary_deadline_seconds());
   o.audit_retention = absl::Hours(24) * c.audit_retention_days();
+  if (absl::Status s = ToClusterOptions(c, &o); !s.ok()) return s;
   return o;
 }
 

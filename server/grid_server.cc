@@ -20,7 +20,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "server/admin/admin_service.h"
+#include "server/cluster/cluster_node.h"
+#include "server/cluster/etcd_client.h"
 #include "server/log/admission.h"
 #include "server/log/log_service.h"
 #include "server/projections/projection_service.h"
@@ -108,6 +111,9 @@ struct GridServer::Impl {
   std::unique_ptr<DomainAdmission> admission;  // null: rules off
   std::unique_ptr<LiveTail> tail;
   std::unique_ptr<Sequencer> sequencer;
+  // Cluster mode (null on a single node); stopped before the sequencer.
+  std::unique_ptr<EtcdClient> etcd;
+  std::unique_ptr<ClusterNode> cluster;
   std::unique_ptr<boost::asio::thread_pool> pool;
   std::unique_ptr<WorkerGrids> worker_grids;
   ServiceContext env;
@@ -229,6 +235,24 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
     impl->admission = std::make_unique<DomainAdmission>(impl->log.get(), options.admission_cache_streams);
     seq_options.admission = impl->admission.get();
   }
+  if (options.cluster.enabled()) {
+    auto etcd = EtcdClient::Create({.endpoints = options.cluster.etcd_endpoints});
+    if (!etcd.ok()) return etcd.status();
+    impl->etcd = *std::move(etcd);
+    auto shard = ShardLog::Open(impl->etcd.get(), options.cluster.shard);
+    if (!shard.ok()) return shard.status();
+    ClusterNode::Options co;
+    co.shard = options.cluster.shard;
+    co.node_id = options.cluster.node_id;
+    co.address = options.cluster.advertise;
+    co.lease_ttl = options.cluster.lease_ttl;
+    impl->cluster = std::make_unique<ClusterNode>(impl->etcd.get(), *std::move(shard), impl->log.get(), co);
+    seq_options.replicator = impl->cluster.get();
+    // A commit group is one etcd transaction: a few MiB at most with its
+    // events' server fields (etcd runs with --max-request-bytes of 8 MiB).
+    seq_options.max_group_bytes = 2 << 20;
+    seq_options.max_group_batches = 2048;
+  }
   auto store = storage::ProjectionStore::Open(options.data_dir + "/projections", options.log.env, memory);
   if (!store.ok()) return store.status();
   impl->projection_store = *std::move(store);
@@ -244,6 +268,8 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
       },
       seq_options);
   impl->sequencer->Start();
+  // Refusing appends from the start; taking part once serving (below).
+  impl->env.cluster = impl->cluster.get();
   impl->pool =
       std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(std::max(1, options.reader_threads)));
   impl->trim_pool.store(impl->pool.get());
@@ -297,6 +323,16 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
   if (!impl->server || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
+  if (impl->cluster != nullptr) {
+    // With port 0 (tests), the port bound is the one others reach.
+    std::string advertise = options.cluster.advertise;
+    if (absl::EndsWith(advertise, ":0")) {
+      advertise = absl::StrCat(advertise.substr(0, advertise.size() - 1), impl->port);
+    }
+    impl->cluster->Start(impl->sequencer.get(), advertise);
+    spdlog::info("cluster mode: node {} of shard {} (etcd {}), reached at {}", options.cluster.node_id,
+                 options.cluster.shard, absl::StrJoin(options.cluster.etcd_endpoints, ","), advertise);
+  }
   {
     grid::MutexLock l(&impl->mu);
     impl->health = impl->server->GetHealthCheckService();
@@ -348,6 +384,17 @@ bool GridServer::Ready(std::string* why) const {
       return false;
     }
   }
+  if (impl_->cluster != nullptr) {
+    const ClusterNode::State c = impl_->cluster->GetState();
+    if (c.role == ClusterNode::Role::kStopped) {
+      *why = absl::StrCat("cluster node stopped: ", c.failure.message());
+      return false;
+    }
+    if (c.role != ClusterNode::Role::kWriter && !c.caught_up) {
+      *why = absl::StrCat("catching up with the shard: applied ", c.applied, " of ", c.shard_head);
+      return false;
+    }
+  }
   if (absl::Status s = impl_->log->WriteHealth(); !s.ok()) {
     *why = absl::StrCat("read-only: the log refuses writes after a storage failure (", s.message(),
                         "); restart gridd");
@@ -391,6 +438,19 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
   add("gridlog_audit_records_lost",
       "Outcome and denial records of the access audit not stored since start (a failed write)",
       static_cast<double>(impl_->audit->lost()));
+  if (impl_->cluster != nullptr) {
+    const ClusterNode::State c = impl_->cluster->GetState();
+    add("gridlog_cluster_writer", "1 while this node is its shard's writer",
+        c.role == ClusterNode::Role::kWriter);
+    add("gridlog_cluster_serving", "0 once this node stopped (its log differs from the shard's, or failed)",
+        c.role != ClusterNode::Role::kStopped);
+    add("gridlog_cluster_shard_head_position", "The shard's head position as this node last saw it in etcd",
+        static_cast<double>(std::max(c.shard_head, c.applied)));
+    add("gridlog_cluster_replication_lag_events", "Events of the shard this node has not applied yet",
+        static_cast<double>(c.shard_head > c.applied ? c.shard_head - c.applied : 0));
+    add("gridlog_cluster_writer_changes", "Times this node took or gave up the writer's role since start",
+        static_cast<double>(c.writer_changes));
+  }
 
   // Subscribers: how many, and how far each is behind the head, as the
   // number of subscribers at or under each lag (cumulative, like buckets).
@@ -461,7 +521,9 @@ void GridServer::Shutdown(absl::Duration grace) {
   const bool drained = impl_->calls.WaitForNone(deadline);
   impl_->server->Shutdown(drained ? std::chrono::system_clock::now() : absl::ToChronoTime(deadline));
   impl_->server->Wait();
-  // 3. Stop the writer, then the readers, then close the log.
+  // 3. Give the shard's writer role up (another node takes over at once),
+  // stop the writer, then the readers, then close the log.
+  if (impl_->cluster != nullptr) impl_->cluster->Stop();
   impl_->sequencer->Stop();
   impl_->pool->join();
   impl_->server.reset();

@@ -25,6 +25,18 @@
 
 namespace grid::server {
 
+// Cluster mode (README, "Cluster mode"); no etcd endpoints: a single node.
+struct ClusterOptions {
+  // host:port of etcd members.
+  std::vector<std::string> etcd_endpoints;
+  std::string shard;
+  std::string node_id;
+  // host:port where clients and other nodes reach this node's gRPC API.
+  std::string advertise;
+  absl::Duration lease_ttl = absl::Seconds(2);
+  bool enabled() const { return !etcd_endpoints.empty(); }
+};
+
 struct ServerOptions {
   // host:port. A non-loopback address needs `auth` to authenticate every
   // caller: anything else would serve the log to the network unauthenticated.
@@ -69,6 +81,7 @@ struct ServerOptions {
   size_t storage_memtable_bytes = size_t{128} << 20;
   // Aggregates' folded states the domain rules keep (server/log/admission.h).
   size_t admission_cache_streams = 100000;
+  ClusterOptions cluster;
 };
 
 class GridServer {

@@ -234,7 +234,7 @@ class AuditWriter final : public ServiceWriter<grid::v1::ReadAuditResponse> {
 
 grpc::ServerWriteReactor<grid::v1::BackupChunk>* AdminService::Backup(grpc::CallbackServerContext* ctx,
                                                                       const grid::v1::BackupRequest*) {
-  auto call = env_->access->Begin(ctx, Rpc::kBackup, "");
+  auto call = BeginCall(env_, ctx, Rpc::kBackup, "");
   if (!call.ok()) return new FailedStream<grid::v1::BackupChunk>(call.status());
   auto* w = new BackupWriter(env_, projections_, log_options_, data_dir_);
   // Streaming starts once the intent is stored (synced).
@@ -252,8 +252,8 @@ grpc::ServerWriteReactor<grid::v1::BackupChunk>* AdminService::Backup(grpc::Call
 
 grpc::ServerWriteReactor<grid::v1::ReadAuditResponse>* AdminService::ReadAudit(
     grpc::CallbackServerContext* ctx, const grid::v1::ReadAuditRequest* request) {
-  auto call = env_->access->Begin(
-      ctx, Rpc::kReadAudit,
+  auto call = BeginCall(
+      env_, ctx, Rpc::kReadAudit,
       absl::StrCat("from_seq=", request->from_seq(),
                    request->principal().empty() ? "" : " principal=", request->principal().substr(0, 128)));
   if (!call.ok()) return new FailedStream<grid::v1::ReadAuditResponse>(call.status());

@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -46,7 +48,11 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(EtcdOptions optio
 }
 
 EtcdClient::EtcdClient(EtcdOptions options, std::shared_ptr<grpc::Channel> channel)
-    : options_(std::move(options)), channel_(std::move(channel)), kv_(etcdserverpb::KV::NewStub(channel_)) {}
+    : options_(std::move(options)),
+      channel_(std::move(channel)),
+      kv_(etcdserverpb::KV::NewStub(channel_)),
+      lease_(etcdserverpb::Lease::NewStub(channel_)),
+      watch_(etcdserverpb::Watch::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> EtcdClient::Context() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -70,7 +76,8 @@ absl::StatusOr<std::optional<EtcdValue>> EtcdClient::Get(const std::string& key)
 
 absl::StatusOr<std::vector<std::pair<std::string, EtcdValue>>> EtcdClient::Range(const std::string& from,
                                                                                  const std::string& to,
-                                                                                 int64_t limit) {
+                                                                                 int64_t limit,
+                                                                                 int64_t* revision) {
   etcdserverpb::RangeRequest req;
   req.set_key(from);
   req.set_range_end(to);
@@ -80,6 +87,7 @@ absl::StatusOr<std::vector<std::pair<std::string, EtcdValue>>> EtcdClient::Range
   etcdserverpb::RangeResponse resp;
   auto ctx = Context();
   if (auto s = FromGrpc(kv_->Range(ctx.get(), req, &resp), "etcd range"); !s.ok()) return s;
+  if (revision != nullptr) *revision = resp.header().revision();
   std::vector<std::pair<std::string, EtcdValue>> out;
   out.reserve(resp.kvs_size());
   for (const auto& kv : resp.kvs()) {
@@ -126,6 +134,132 @@ absl::StatusOr<EtcdClient::TxnResult> EtcdClient::PutIfUnchanged(
     r.fresh_value = EtcdValue{kv.value(), kv.mod_revision(), kv.create_revision()};
   }
   return r;
+}
+
+absl::StatusOr<bool> EtcdClient::PutIfAbsent(const std::string& key, const std::string& value, int64_t lease,
+                                             std::optional<EtcdValue>* holder) {
+  etcdserverpb::TxnRequest req;
+  auto* absent = req.add_compare();
+  absent->set_key(key);
+  absent->set_target(etcdserverpb::Compare::CREATE);
+  absent->set_result(etcdserverpb::Compare::EQUAL);
+  absent->set_create_revision(0);
+  auto* put = req.add_success()->mutable_request_put();
+  put->set_key(key);
+  put->set_value(value);
+  put->set_lease(lease);
+  req.add_failure()->mutable_request_range()->set_key(key);
+  etcdserverpb::TxnResponse resp;
+  auto ctx = Context();
+  if (auto s = FromGrpc(kv_->Txn(ctx.get(), req, &resp), "etcd txn"); !s.ok()) return s;
+  holder->reset();
+  if (!resp.succeeded() && resp.responses_size() == 1 && resp.responses(0).response_range().kvs_size() > 0) {
+    const auto& kv = resp.responses(0).response_range().kvs(0);
+    *holder = EtcdValue{kv.value(), kv.mod_revision(), kv.create_revision()};
+  }
+  return resp.succeeded();
+}
+
+absl::StatusOr<int64_t> EtcdClient::GrantLease(absl::Duration ttl) {
+  etcdserverpb::LeaseGrantRequest req;
+  req.set_ttl(std::max<int64_t>(1, absl::ToInt64Seconds(ttl)));
+  etcdserverpb::LeaseGrantResponse resp;
+  auto ctx = Context();
+  if (auto s = FromGrpc(lease_->LeaseGrant(ctx.get(), req, &resp), "etcd lease grant"); !s.ok()) return s;
+  if (!resp.error().empty()) return absl::UnavailableError(absl::StrCat("etcd lease grant: ", resp.error()));
+  return resp.id();
+}
+
+absl::StatusOr<absl::Duration> EtcdClient::KeepAlive(int64_t lease) {
+  auto ctx = Context();
+  auto stream = lease_->LeaseKeepAlive(ctx.get());
+  etcdserverpb::LeaseKeepAliveRequest req;
+  req.set_id(lease);
+  etcdserverpb::LeaseKeepAliveResponse resp;
+  const bool answered = stream->Write(req) && stream->Read(&resp);
+  stream->WritesDone();
+  if (!answered) {
+    ctx->TryCancel();
+    grpc::Status st = stream->Finish();
+    return FromGrpc(st.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "no answer") : st,
+                    "etcd keepalive");
+  }
+  ctx->TryCancel();  // one renewal per stream: end it without waiting
+  stream->Finish().ok();
+  if (resp.ttl() <= 0) return absl::NotFoundError(absl::StrCat("etcd lease ", lease, " expired"));
+  return absl::Seconds(resp.ttl());
+}
+
+absl::Status EtcdClient::RevokeLease(int64_t lease) {
+  etcdserverpb::LeaseRevokeRequest req;
+  req.set_id(lease);
+  etcdserverpb::LeaseRevokeResponse resp;
+  auto ctx = Context();
+  return FromGrpc(lease_->LeaseRevoke(ctx.get(), req, &resp), "etcd lease revoke");
+}
+
+struct EtcdClient::Watch::State {
+  grpc::ClientContext ctx;
+  bool finished = false;
+  std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>> stream;
+};
+
+EtcdClient::Watch::Watch(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+EtcdClient::Watch::~Watch() {
+  state_->ctx.TryCancel();
+  if (!state_->finished) state_->stream->Finish().ok();
+}
+
+void EtcdClient::Watch::Cancel() { state_->ctx.TryCancel(); }
+
+absl::StatusOr<std::vector<EtcdClient::Watch::Change>> EtcdClient::Watch::Next() {
+  etcdserverpb::WatchResponse resp;
+  for (;;) {
+    if (!state_->stream->Read(&resp)) {
+      grpc::Status st = state_->stream->Finish();
+      state_->finished = true;
+      if (st.ok()) st = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the watch stream ended");
+      return FromGrpc(st, "etcd watch");
+    }
+    if (resp.compact_revision() > 0) {
+      return absl::OutOfRangeError(
+          absl::StrCat("etcd watch: revisions before ", resp.compact_revision(), " were compacted"));
+    }
+    if (resp.canceled()) {
+      return absl::UnavailableError(absl::StrCat("etcd watch cancelled: ", resp.cancel_reason()));
+    }
+    if (resp.events_size() > 0) break;  // else: created, or progress
+  }
+  std::vector<Change> out;
+  out.reserve(resp.events_size());
+  for (const auto& e : resp.events()) {
+    Change c;
+    c.key = e.kv().key();
+    c.deleted = e.type() == mvccpb::Event::DELETE;
+    c.value = EtcdValue{e.kv().value(), e.kv().mod_revision(), e.kv().create_revision()};
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<EtcdClient::Watch>> EtcdClient::WatchRange(const std::string& from,
+                                                                          const std::string& to,
+                                                                          int64_t start_revision) {
+  auto state = std::make_unique<Watch::State>();
+  state->ctx.set_wait_for_ready(true);
+  state->stream = watch_->Watch(&state->ctx);
+  etcdserverpb::WatchRequest req;
+  auto* create = req.mutable_create_request();
+  create->set_key(from);
+  create->set_range_end(to);
+  create->set_start_revision(start_revision);
+  if (!state->stream->Write(req)) {
+    grpc::Status st = state->stream->Finish();
+    state->finished = true;
+    return FromGrpc(st.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "no answer") : st, "etcd watch");
+  }
+  return std::unique_ptr<Watch>(new Watch(std::move(state)));
 }
 
 }  // namespace grid::server

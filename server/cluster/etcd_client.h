@@ -47,10 +47,12 @@ class EtcdClient {
 
   // The key's value, or nullopt if it does not exist.
   absl::StatusOr<std::optional<EtcdValue>> Get(const std::string& key);
-  // Keys in [from, to), in key order, at most `limit` (0: all).
+  // Keys in [from, to), in key order, at most `limit` (0: all); with
+  // `revision`, the store's revision they were read at.
   absl::StatusOr<std::vector<std::pair<std::string, EtcdValue>>> Range(const std::string& from,
                                                                        const std::string& to,
-                                                                       int64_t limit = 0);
+                                                                       int64_t limit = 0,
+                                                                       int64_t* revision = nullptr);
   absl::Status Put(const std::string& key, const std::string& value);
 
   // If `key`'s mod revision is `mod_revision` (0: the key does not exist)
@@ -66,6 +68,45 @@ class EtcdClient {
                                            const std::string& fresh,
                                            const std::vector<std::pair<std::string, std::string>>& puts);
 
+  // If `key` does not exist, puts `value` attached to `lease` (the key goes
+  // when the lease does) and returns true; otherwise false, and `*holder`
+  // is the key as it is (read in the same transaction).
+  absl::StatusOr<bool> PutIfAbsent(const std::string& key, const std::string& value, int64_t lease,
+                                   std::optional<EtcdValue>* holder);
+
+  // A lease of `ttl` (whole seconds, at least 1): its id.
+  absl::StatusOr<int64_t> GrantLease(absl::Duration ttl);
+  // Renews `lease`: the time it has left, or NOT_FOUND once it expired.
+  absl::StatusOr<absl::Duration> KeepAlive(int64_t lease);
+  // Ends `lease` now, deleting the keys attached to it.
+  absl::Status RevokeLease(int64_t lease);
+
+  // A watch of the keys in [from, to) from `start_revision` on; one reader
+  // at a time. Next() waits for the next changes; Cancel() (any thread)
+  // ends a Next() that waits, which then fails CANCELLED.
+  class Watch {
+   public:
+    struct Change {
+      std::string key;
+      EtcdValue value;  // empty value for a delete
+      bool deleted = false;
+    };
+    ~Watch();
+    // The next changes in revision order. OUT_OF_RANGE when the watch's
+    // start revision was compacted away; UNAVAILABLE when the connection
+    // broke (start a new watch).
+    absl::StatusOr<std::vector<Change>> Next();
+    void Cancel();
+
+   private:
+    friend class EtcdClient;
+    struct State;
+    explicit Watch(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+  };
+  absl::StatusOr<std::unique_ptr<Watch>> WatchRange(const std::string& from, const std::string& to,
+                                                    int64_t start_revision);
+
  private:
   EtcdClient(EtcdOptions options, std::shared_ptr<grpc::Channel> channel);
   std::unique_ptr<grpc::ClientContext> Context() const;
@@ -73,6 +114,8 @@ class EtcdClient {
   const EtcdOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<etcdserverpb::KV::Stub> kv_;
+  std::unique_ptr<etcdserverpb::Lease::Stub> lease_;
+  std::unique_ptr<etcdserverpb::Watch::Stub> watch_;
 };
 
 }  // namespace grid::server

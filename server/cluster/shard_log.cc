@@ -45,7 +45,8 @@ absl::StatusOr<ShardLog::HeadAt> ShardLog::ReadHead() const {
   return at;
 }
 
-absl::StatusOr<ShardLog::Outcome> ShardLog::Commit(const HeadAt& at, const Batch& batch, HeadAt* after) {
+absl::StatusOr<ShardLog::Outcome> ShardLog::Commit(const HeadAt& at, const Batch& batch,
+                                                   HeadAt* after) const {
   if (batch.first_position() != at.head.position() + 1 || batch.records().empty() ||
       batch.chain().size() != 32 || batch.batch_id().empty()) {
     return absl::InvalidArgumentError(absl::StrCat("cluster: a batch after position ", at.head.position(),
@@ -95,19 +96,30 @@ absl::StatusOr<ShardLog::Outcome> ShardLog::Settle(const HeadAt& at, const Batch
   return Committed(batch, *stored, after);
 }
 
-absl::StatusOr<std::vector<Batch>> ShardLog::ReadBatches(uint64_t after, int64_t limit) const {
+absl::StatusOr<std::vector<Batch>> ShardLog::ReadBatches(uint64_t after, int64_t limit,
+                                                         int64_t* revision) const {
   // "log0" is the first key after every "log/<digits>".
-  auto kvs = etcd_->Range(BatchKey(after + 1), absl::StrCat(prefix_, "log0"), limit);
+  auto kvs = etcd_->Range(BatchKey(after + 1), absl::StrCat(prefix_, "log0"), limit, revision);
   if (!kvs.ok()) return kvs.status();
   std::vector<Batch> out;
   out.reserve(kvs->size());
   for (const auto& [key, v] : *kvs) {
-    Batch b;
-    if (!b.ParseFromString(v.value))
-      return absl::DataLossError(absl::StrCat("cluster: ", key, " does not parse"));
-    out.push_back(std::move(b));
+    auto b = ParseBatch(key, v.value);
+    if (!b.ok()) return b.status();
+    out.push_back(*std::move(b));
   }
   return out;
+}
+
+absl::StatusOr<std::unique_ptr<EtcdClient::Watch>> ShardLog::WatchBatches(int64_t revision) const {
+  return etcd_->WatchRange(absl::StrCat(prefix_, "log/"), absl::StrCat(prefix_, "log0"), revision + 1);
+}
+
+absl::StatusOr<Batch> ShardLog::ParseBatch(const std::string& key, const std::string& value) {
+  Batch b;
+  if (!b.ParseFromString(value))
+    return absl::DataLossError(absl::StrCat("cluster: ", key, " does not parse"));
+  return b;
 }
 
 }  // namespace grid::server

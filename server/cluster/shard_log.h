@@ -13,6 +13,7 @@
 #define GRID_SERVER_CLUSTER_SHARD_LOG_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,7 +51,8 @@ class ShardLog {
   // INVALID_ARGUMENT unless it continues `at` (first_position = head + 1,
   // at least one record, a 32-byte chain and a batch id). UNAVAILABLE or
   // DEADLINE_EXCEEDED: the outcome is unknown; Settle() it.
-  absl::StatusOr<Outcome> Commit(const HeadAt& at, const grid::cluster::v1::Batch& batch, HeadAt* after);
+  absl::StatusOr<Outcome> Commit(const HeadAt& at, const grid::cluster::v1::Batch& batch,
+                                 HeadAt* after) const;
 
   // After an unknown outcome of Commit(at, batch): reads back. The head is
   // still `at`: not yet (committing again is safe: only one of the two
@@ -64,9 +66,19 @@ class ShardLog {
   // Committed batches whose first position is after `after`, in order, at
   // most `limit` (0: all). `after` is where a batch ends (what a node has
   // applied), so the first one returned starts at after + 1.
-  absl::StatusOr<std::vector<grid::cluster::v1::Batch>> ReadBatches(uint64_t after, int64_t limit = 0) const;
+  // With `revision`, the etcd revision they were read at (watch the log
+  // from the next one: WatchBatches).
+  absl::StatusOr<std::vector<grid::cluster::v1::Batch>> ReadBatches(uint64_t after, int64_t limit = 0,
+                                                                    int64_t* revision = nullptr) const;
+  // A watch of the shard's batches committed after etcd revision `revision`.
+  absl::StatusOr<std::unique_ptr<EtcdClient::Watch>> WatchBatches(int64_t revision) const;
+  // Parses a watched or read batch; DATA_LOSS if it does not.
+  static absl::StatusOr<grid::cluster::v1::Batch> ParseBatch(const std::string& key,
+                                                             const std::string& value);
 
   const std::string& head_key() const { return head_key_; }
+  // gl/<shard>/writer: the Writer holding the role (a lease's key).
+  std::string writer_key() const { return prefix_ + "writer"; }
   // The key of the batch starting at `first_position`.
   std::string BatchKey(uint64_t first_position) const;
 

@@ -431,6 +431,14 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
       return reactor;
     }
   }
+  // Cluster mode: only the shard's writer takes appends (forwarding them
+  // from a replica is not built yet: the refusal names the writer).
+  if (env_->cluster != nullptr) {
+    if (absl::Status writer = env_->cluster->CheckWriter(); !writer.ok()) {
+      FinishUnary(reactor, call.get(), ToGrpc(writer));
+      return reactor;
+    }
+  }
   batch->scope = p.append_scope();
   if (!p.dev()) {
     std::vector<std::string> orgs;
@@ -488,6 +496,7 @@ grpc::ServerUnaryReactor* LogService::GetStatus(grpc::CallbackServerContext* ctx
   response->set_failure(std::string(health.message()));
   response->set_format_version(1);
   if (env_->signer != nullptr) response->set_signing_public_key(env_->signer->public_key());
+  if (env_->cluster != nullptr) env_->cluster->Describe(response->mutable_cluster());
   FinishUnary(reactor, call.get(), grpc::Status::OK);
   return reactor;
 }
@@ -531,10 +540,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Read(grpc::CallbackServe
   if (env_->stopping.load()) return new Failed(ShuttingDown());
   grid::v1::ReadRequest req;
   const bool parsed = ParseRequest(raw, &req);
-  auto call = env_->access->Begin(ctx, Rpc::kRead,
-                                  !parsed         ? "(request does not parse)"
-                                  : req.has_all() ? "all"
-                                                  : absl::StrCat("stream=", req.stream().substr(0, 256)));
+  auto call = BeginCall(env_, ctx, Rpc::kRead,
+                        !parsed         ? "(request does not parse)"
+                        : req.has_all() ? "all"
+                                        : absl::StrCat("stream=", req.stream().substr(0, 256)));
   if (!call.ok()) return new Failed(call.status());
   absl::Status valid = parsed ? ValidateRead(req) : absl::InvalidArgumentError("ReadRequest does not parse");
   if (!valid.ok()) {
@@ -552,8 +561,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(grpc::Callback
   if (env_->stopping.load()) return new Failed(ShuttingDown());
   grid::v1::SubscribeRequest req;
   const bool parsed = ParseRequest(raw, &req);
-  auto call = env_->access->Begin(ctx, Rpc::kSubscribe,
-                                  parsed ? FilterScope(req.filter()) : "(request does not parse)");
+  auto call =
+      BeginCall(env_, ctx, Rpc::kSubscribe, parsed ? FilterScope(req.filter()) : "(request does not parse)");
   if (!call.ok()) return new Failed(call.status());
   const storage::Position head = env_->log->GetHead().position;
   absl::StatusOr<EventFilter> filter =

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "server/access/access.h"
 #include "server/access/worker_grids.h"
+#include "server/log/cluster_role.h"
 #include "server/log/live_tail.h"
 #include "server/log/sequencer.h"
 #include "server/log/validation.h"
@@ -78,6 +79,8 @@ struct ServiceContext {
   AccessControl* access = nullptr;
   // Grid workers' assigned grids for the read paths; null: none narrowed.
   WorkerGrids* worker_grids = nullptr;
+  // Cluster mode: this node's part in its shard; null on a single node.
+  const ClusterRole* cluster = nullptr;
   // Unary calls that wait (GetProjection's min_position) wait at most this,
   // whatever deadline the client set.
   absl::Duration unary_deadline = absl::Seconds(10);
@@ -95,11 +98,26 @@ class ServiceWriter : public PumpedWriter<Message, AccessCall> {
   ServiceContext* const env_;
 };
 
-// Admits a unary call (access.h), or finishes `reactor` with the refusal
+// Admits a call (access.h). In cluster mode a node that stopped serving
+// (ClusterRole::CheckServing: its log differs from the shard's) answers
+// nothing but GetStatus; that refusal is audited like any other.
+inline absl::StatusOr<std::unique_ptr<AccessCall>> BeginCall(ServiceContext* env,
+                                                             grpc::CallbackServerContext* ctx, Rpc rpc,
+                                                             std::string scope) {
+  auto call = env->access->Begin(ctx, rpc, std::move(scope));
+  if (!call.ok() || env->cluster == nullptr || rpc == Rpc::kGetStatus) return call;
+  if (absl::Status serving = env->cluster->CheckServing(); !serving.ok()) {
+    (*call)->Done(ToGrpc(serving));
+    return serving;
+  }
+  return call;
+}
+
+// Admits a unary call (BeginCall), or finishes `reactor` with the refusal
 // and returns null.
 inline std::shared_ptr<AccessCall> BeginUnary(ServiceContext* env, grpc::CallbackServerContext* ctx,
                                               grpc::ServerUnaryReactor* reactor, Rpc rpc, std::string scope) {
-  auto call = env->access->Begin(ctx, rpc, std::move(scope));
+  auto call = BeginCall(env, ctx, rpc, std::move(scope));
   if (!call.ok()) {
     reactor->Finish(ToGrpc(call.status()));
     return nullptr;

@@ -419,9 +419,9 @@ grpc::ServerUnaryReactor* ProjectionService::GetProjection(grpc::CallbackServerC
 grpc::ServerWriteReactor<grid::v1::SubscribeProjectionResponse>* ProjectionService::SubscribeProjection(
     grpc::CallbackServerContext* ctx, const grid::v1::SubscribeProjectionRequest* request) {
   if (env_->stopping.load()) return new FailedStream<grid::v1::SubscribeProjectionResponse>(ShuttingDown());
-  auto call = env_->access->Begin(ctx, Rpc::kSubscribeProjection,
-                                  absl::StrCat("projection=", request->name().substr(0, 64),
-                                               " prefix=", request->prefix().substr(0, 256)));
+  auto call = BeginCall(env_, ctx, Rpc::kSubscribeProjection,
+                        absl::StrCat("projection=", request->name().substr(0, 64),
+                                     " prefix=", request->prefix().substr(0, 256)));
   if (!call.ok()) return new FailedStream<grid::v1::SubscribeProjectionResponse>(call.status());
   auto* w = new ProjectionWriter(env_, projector_, *request);
   w->Start(*std::move(call));

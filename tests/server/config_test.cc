@@ -85,6 +85,47 @@ TEST(ConfigTest, MistakesAreRefusedWithTheirName) {
   }
 }
 
+TEST(ConfigTest, ClusterModeNeedsItsNamesAndLoopbackEtcd) {
+  auto with = [](std::vector<std::pair<std::string, std::string>> fields) {
+    ServerConfig c = DefaultConfig();
+    for (const auto& [k, v] : fields) EXPECT_OK(SetConfigField(&c, k, v)) << k;
+    return ToServerOptions(c);
+  };
+  auto refused = [&](std::vector<std::pair<std::string, std::string>> fields, const std::string& says) {
+    auto o = with(std::move(fields));
+    EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument) << says;
+    EXPECT_NE(o.status().message().find(says), std::string::npos) << o.status();
+  };
+  refused({{"shard", "350583"}}, "cluster: shard and node_id are for cluster mode");
+  refused({{"cluster", "127.0.0.1:2379"}, {"node_id", "g1"}}, "shard: cluster mode needs the shard's name");
+  refused({{"cluster", "127.0.0.1:2379"}, {"shard", "350583"}}, "node_id: cluster mode needs");
+  refused({{"cluster", "127.0.0.1:2379"}, {"shard", "350/583"}, {"node_id", "g1"}}, "shard:");
+  refused({{"cluster", "10.0.0.5:2379"}, {"shard", "350583"}, {"node_id", "g1"}},
+          "etcd endpoint '10.0.0.5:2379' is not on loopback; TLS to etcd is not built yet");
+  refused({{"cluster", "127.0.0.1"}, {"shard", "350583"}, {"node_id", "g1"}}, "'127.0.0.1' is not host:port");
+  refused({{"cluster", "127.0.0.1:2379"},
+           {"shard", "350583"},
+           {"node_id", "g1"},
+           {"max_append_bytes", "4194304"}},
+          "max_append_bytes: must be at most 2097152 in cluster mode");
+  refused(
+      {{"cluster", "127.0.0.1:2379"}, {"shard", "350583"}, {"node_id", "g1"}, {"cluster_lease_seconds", "1"}},
+      "cluster_lease_seconds");
+
+  auto o = with({{"cluster", "127.0.0.1:2379, localhost:22379"},
+                 {"shard", "350583"},
+                 {"node_id", "g1.county"},
+                 {"cluster_lease_seconds", "3"}});
+  ASSERT_OK(o.status());
+  EXPECT_TRUE(o->cluster.enabled());
+  EXPECT_EQ(o->cluster.etcd_endpoints, (std::vector<std::string>{"127.0.0.1:2379", "localhost:22379"}));
+  EXPECT_EQ(o->cluster.advertise, o->listen);
+  EXPECT_EQ(o->cluster.lease_ttl, absl::Seconds(3));
+  auto single = with({});
+  ASSERT_OK(single.status());
+  EXPECT_FALSE(single->cluster.enabled());
+}
+
 TEST(ConfigTest, TokensComeFromTheFileAsHashes) {
   const std::string hash(64, 'b');
   ASSERT_OK_AND_ASSIGN(ServerConfig file, ParseConfig(R"({

@@ -63,6 +63,7 @@ class EtcdServer {
                                      "--initial-advertise-peer-urls=" + peer_url,
                                      "--initial-cluster=e1=" + peer_url,
                                      "--initial-cluster-state=new",
+                                     "--max-request-bytes=8388608",
                                      "--logger=zap",
                                      "--log-outputs=" + dir + "/etcd.log"};
     const pid_t pid = fork();

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Cluster mode on one machine: 3 etcd members and 3 gridd nodes of one shard,
+# all on loopback, each with its own data directory under $CLUSTER_DIR. For
+# trying cluster mode out and for tests, not for production (there, one etcd
+# member and one gridd node per machine: README, "Cluster mode").
+#
+# usage: deploy/cluster/up.sh [BUILD_DIR]     (make cluster; stop: deploy/cluster/down.sh)
+# environment (defaults in brackets):
+#   CLUSTER_DIR            data, logs and PIDs                 [./cluster]
+#   SHARD                  the shard (county code)             [350583]
+#   CLUSTER_ETCD_PORTS     client ports of the 3 etcd members  [12379 22379 32379]
+#   CLUSTER_PEER_PORTS     their peer ports                    [12380 22380 32380]
+#   CLUSTER_GRIDD_PORTS    gRPC ports of the 3 gridd nodes     [7443 7444 7445]
+#   CLUSTER_METRICS_PORTS  their /metrics and /readyz ports    [9464 9465 9466]
+set -euo pipefail
+build=${1:-build}
+dir=${CLUSTER_DIR:-cluster}
+shard=${SHARD:-350583}
+read -r -a etcd_ports <<<"${CLUSTER_ETCD_PORTS:-12379 22379 32379}"
+read -r -a peer_ports <<<"${CLUSTER_PEER_PORTS:-12380 22380 32380}"
+read -r -a gridd_ports <<<"${CLUSTER_GRIDD_PORTS:-7443 7444 7445}"
+read -r -a metrics_ports <<<"${CLUSTER_METRICS_PORTS:-9464 9465 9466}"
+command -v etcd >/dev/null || { echo "etcd is not installed (Debian: apt-get install etcd-server)" >&2; exit 1; }
+[ -x "$build/gridd" ] || { echo "no $build/gridd: run make build first" >&2; exit 1; }
+if [ -s "$dir/pids" ]; then
+  echo "$dir/pids exists: a cluster may be running; stop it with deploy/cluster/down.sh" >&2
+  exit 1
+fi
+mkdir -p "$dir"
+: >"$dir/pids"
+
+initial=""
+for i in 0 1 2; do initial+="${initial:+,}e$((i + 1))=http://127.0.0.1:${peer_ports[$i]}"; done
+endpoints=""
+for i in 0 1 2; do endpoints+="${endpoints:+,}127.0.0.1:${etcd_ports[$i]}"; done
+
+for i in 0 1 2; do
+  n=e$((i + 1))
+  # --max-request-bytes: a commit group is one etcd transaction (gridd keeps
+  # them to a few MiB).
+  etcd --name="$n" --data-dir="$dir/$n" \
+    --listen-client-urls="http://127.0.0.1:${etcd_ports[$i]}" \
+    --advertise-client-urls="http://127.0.0.1:${etcd_ports[$i]}" \
+    --listen-peer-urls="http://127.0.0.1:${peer_ports[$i]}" \
+    --initial-advertise-peer-urls="http://127.0.0.1:${peer_ports[$i]}" \
+    --initial-cluster="$initial" --initial-cluster-state=new --initial-cluster-token="gridlog-$shard" \
+    --max-request-bytes=8388608 --logger=zap --log-outputs="$dir/$n.log" >"$dir/$n.out" 2>&1 &
+  echo "$! $n" >>"$dir/pids"
+done
+
+for i in 0 1 2; do
+  n=g$((i + 1))
+  "$build/gridd" --cluster="$endpoints" --shard="$shard" --node_id="$n" \
+    --listen="127.0.0.1:${gridd_ports[$i]}" --metrics_listen="127.0.0.1:${metrics_ports[$i]}" \
+    --data_dir="$dir/$n" >"$dir/$n.out" 2>"$dir/$n.log" &
+  echo "$! $n" >>"$dir/pids"
+done
+
+# Ready once one node is the writer and every node answers /readyz.
+writer=""
+for _ in $(seq 1 600); do
+  ready=0
+  for i in 0 1 2; do
+    if curl -sf -o /dev/null "http://127.0.0.1:${metrics_ports[$i]}/readyz"; then
+      ready=$((ready + 1))
+    fi
+  done
+  if [ "$ready" -eq 3 ]; then
+    for i in 0 1 2; do
+      if "$build/gridctl" status --server="127.0.0.1:${gridd_ports[$i]}" 2>/dev/null | grep -q '"role":"writer"'; then
+        writer="g$((i + 1)) at 127.0.0.1:${gridd_ports[$i]}"
+      fi
+    done
+    [ -n "$writer" ] && break
+  fi
+  sleep 0.1
+done
+if [ -z "$writer" ]; then
+  echo "the cluster did not become ready in 60 s; logs in $dir/" >&2
+  exit 1
+fi
+cat <<TEXT
+shard $shard: 3 etcd members ($endpoints), 3 gridd nodes on 127.0.0.1:${gridd_ports[0]}, :${gridd_ports[1]}, :${gridd_ports[2]}
+writer: $writer; the others are replicas (appends go to the writer)
+  $build/gridctl status --server=127.0.0.1:${gridd_ports[1]}
+  $build/gridctl simulate --server=<the writer>
+stop: deploy/cluster/down.sh   (data stays in $dir/; remove it for a fresh cluster)
+TEXT

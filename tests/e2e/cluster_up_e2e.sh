@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make cluster` as a new user runs it: deploy/cluster/up.sh starts 3 etcd
+# members and 3 gridd nodes (here on free ports, in a temporary folder), one
+# node writes, an append there is served by the others, and down.sh stops
+# every process it started.
+# usage: cluster_up_e2e.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1
+src=$2
+GRIDD=$build/gridd
+source "$src/tests/e2e/gridd_lib.sh"
+mapfile -t ports < <(/usr/bin/python3 -c '
+import socket
+s = [socket.socket() for _ in range(12)]
+for x in s: x.bind(("127.0.0.1", 0))
+for x in s: print(x.getsockname()[1])')
+export CLUSTER_DIR=$tmp/cluster
+export CLUSTER_ETCD_PORTS="${ports[0]} ${ports[1]} ${ports[2]}" CLUSTER_PEER_PORTS="${ports[3]} ${ports[4]} ${ports[5]}"
+export CLUSTER_GRIDD_PORTS="${ports[6]} ${ports[7]} ${ports[8]}" CLUSTER_METRICS_PORTS="${ports[9]} ${ports[10]} ${ports[11]}"
+trap '"$src/deploy/cluster/down.sh" >/dev/null 2>&1 || true; cleanup' EXIT
+
+out=$("$src/deploy/cluster/up.sh" "$build")
+check "up.sh names the writer" grep -q "^writer: g[123] at 127.0.0.1:" <<<"$out"
+writer=$(sed -n 's/^writer: g[123] at \(127.0.0.1:[0-9]*\);.*/\1/p' <<<"$out")
+ev='{"event_id":"g-1","type":"GridDefined","org_path":"350583/101/203/g01","grid_defined":{"org_path":"350583/101/203/g01","name":"g01"}}'
+check "the writer takes an append" "$build/gridctl" append --stream org/350583 "$ev" --server="$writer"
+for p in ${ports[6]} ${ports[7]} ${ports[8]}; do
+  ok=""
+  for _ in $(seq 1 300); do
+    if "$build/gridctl" read --stream org/350583 --server="127.0.0.1:$p" 2>/dev/null | grep -q '"g-1"'; then ok=1; break; fi
+    sleep 0.1
+  done
+  check "node on port $p serves the append" test -n "$ok"
+done
+mapfile -t pids < <(cut -d' ' -f1 "$CLUSTER_DIR/pids")
+"$src/deploy/cluster/down.sh" >/dev/null
+alive=0
+for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+check "down.sh stopped all six processes" test "${#pids[@]}" -eq 6 -a "$alive" -eq 0
+finish cluster_up_e2e

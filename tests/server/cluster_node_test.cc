@@ -1,0 +1,235 @@
+// Nodes of one shard on a real etcd (started by the test on loopback), each
+// with its own RocksDB log and sequencer, in one process: exactly one
+// writer; every node applies its commits and ends with the same log; a
+// replica refuses appends naming the writer; a writer that goes is replaced
+// and a retry of its events on the new writer is a duplicate; a writer
+// paused past its lease (a zombie) commits nothing once another took over.
+#include "server/cluster/cluster_node.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "tests/testing/etcd_server.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_events.h"
+
+namespace grid::server {
+namespace {
+
+using Role = ClusterNode::Role;
+using grid::testing::Batch;
+using grid::testing::GridEvent;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+// One gridd node without gRPC: its log, sequencer and cluster part.
+struct Node {
+  Node(EtcdClient* etcd, const std::string& dir, const std::string& id) {
+    storage::EventLogOptions o;
+    o.sync = false;  // etcd holds every commit; these tests kill no process
+    auto opened = storage::EventLog::Open(o, dir + "/" + id);
+    EXPECT_OK(opened.status());
+    log = *std::move(opened);
+    ClusterNode::Options co;
+    co.shard = "350583";
+    co.node_id = id;
+    co.address = absl::StrCat(id, ".test:7443");
+    co.tick = absl::Milliseconds(50);
+    co.lease_ttl = absl::Seconds(2);
+    auto shard = ShardLog::Open(etcd, co.shard);
+    EXPECT_OK(shard.status());
+    cluster = std::make_unique<ClusterNode>(etcd, *std::move(shard), log.get(), co);
+    Sequencer::Options so;
+    so.replicator = cluster.get();
+    sequencer = std::make_unique<Sequencer>(log.get(), nullptr, so);
+    sequencer->Start();
+    cluster->Start(sequencer.get());
+  }
+  ~Node() {
+    cluster->Stop();
+    sequencer->Stop();
+  }
+  storage::AppendOutcome Append(storage::AppendBatch b) {
+    absl::Notification done;
+    storage::AppendOutcome out;
+    sequencer->Submit(std::move(b), [&](storage::AppendOutcome o) {
+      out = std::move(o);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return out;
+  }
+  std::vector<std::string> Wires() const {
+    auto all = log->ReadAll(1, storage::Direction::kForwards, 1 << 20, SIZE_MAX);
+    EXPECT_OK(all.status());
+    std::vector<std::string> out;
+    for (const auto& r : *all) out.push_back(r->wire);
+    return out;
+  }
+
+  std::unique_ptr<storage::EventLog> log;
+  std::unique_ptr<ClusterNode> cluster;
+  std::unique_ptr<Sequencer> sequencer;
+};
+
+class ClusterNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto etcd = testing::EtcdServer::Start(dir_.path());
+    ASSERT_OK(etcd.status());
+    etcd_ = *std::move(etcd);
+    auto client = EtcdClient::Create({.endpoints = {etcd_->endpoint()}});
+    ASSERT_OK(client.status());
+    client_ = *std::move(client);
+  }
+  void StartNodes(int n) {
+    for (int i = 0; i < n; ++i) {
+      nodes_.push_back(std::make_unique<Node>(client_.get(), dir_.path(), absl::StrCat("n", i + 1)));
+    }
+  }
+  // The one writer among the live nodes, once there is one.
+  Node* Writer() {
+    const absl::Time deadline = absl::Now() + kWait;
+    while (absl::Now() < deadline) {
+      for (auto& n : nodes_) {
+        if (n != nullptr && n->cluster->WaitRole(Role::kWriter, absl::Now() + absl::Milliseconds(100))) {
+          return n.get();
+        }
+      }
+    }
+    ADD_FAILURE() << "no writer within " << kWait;
+    return nullptr;
+  }
+  int Writers() {
+    int writers = 0;
+    for (auto& n : nodes_) writers += n != nullptr && n->cluster->GetState().role == Role::kWriter;
+    return writers;
+  }
+  void ExpectSameLogs(uint64_t head) {
+    const Node* first = nullptr;
+    for (auto& n : nodes_) {
+      if (n == nullptr) continue;
+      ASSERT_TRUE(n->cluster->WaitApplied(head, absl::Now() + kWait))
+          << n->cluster->GetState().applied << " of " << head;
+      if (first == nullptr) {
+        first = n.get();
+        continue;
+      }
+      EXPECT_EQ(n->log->GetHead().position, first->log->GetHead().position);
+      EXPECT_EQ(n->log->GetHead().chain, first->log->GetHead().chain);
+      EXPECT_EQ(n->Wires(), first->Wires());
+    }
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::EtcdServer> etcd_;
+  std::unique_ptr<EtcdClient> client_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+TEST_F(ClusterNodeTest, OneWriterCommitsAndEveryNodeApplies) {
+  StartNodes(3);
+  Node* writer = Writer();
+  ASSERT_NE(writer, nullptr);
+  EXPECT_EQ(Writers(), 1);
+  // Concurrent appenders: groups of several batches, one etcd transaction each.
+  std::vector<std::thread> appenders;
+  for (int t = 0; t < 4; ++t) {
+    appenders.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        const std::string id = absl::StrCat("t", t, "-", i);
+        EXPECT_OK(writer->Append(Batch(absl::StrCat("grid/", t), {GridEvent(id + "a"), GridEvent(id + "b")}))
+                      .status);
+      }
+    });
+  }
+  for (auto& a : appenders) a.join();
+  EXPECT_EQ(writer->log->GetHead().position, 200u);
+  ExpectSameLogs(200);
+  for (auto& n : nodes_) {
+    auto v = n->log->StreamHead("grid/3");
+    ASSERT_OK(v.status());
+    EXPECT_EQ(*v, std::optional<uint64_t>(49));
+  }
+
+  // A replica refuses appends and names the writer; nothing is written.
+  Node* replica = nodes_[0].get() == writer ? nodes_[1].get() : nodes_[0].get();
+  const absl::Status refused = replica->cluster->CheckWriter();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(
+      refused.message().find(absl::StrCat("its writer is node ", writer->cluster->GetState().writer_node,
+                                          " at ", writer->cluster->GetState().writer_address)),
+      std::string::npos)
+      << refused;
+  storage::AppendOutcome on_replica = replica->Append(Batch("grid/9", {GridEvent("x")}));
+  EXPECT_EQ(on_replica.status.code(), absl::StatusCode::kUnavailable) << on_replica.status;
+  EXPECT_EQ(replica->log->GetHead().position, 200u);
+}
+
+TEST_F(ClusterNodeTest, ANewWriterTakesOverAndRetriesAreDuplicates) {
+  StartNodes(3);
+  Node* first = Writer();
+  ASSERT_NE(first, nullptr);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK(first->Append(Batch("grid/1", {GridEvent(absl::StrCat("e", i))})).status);
+  }
+  ExpectSameLogs(10);
+  for (auto& n : nodes_) {
+    if (n.get() == first) n.reset();  // resigns: its lease is revoked
+  }
+  Node* second = Writer();
+  ASSERT_NE(second, nullptr);
+  // The retry of an event the old writer committed, sent to the new one.
+  storage::AppendOutcome retry = second->Append(Batch("grid/1", {GridEvent("e7")}));
+  ASSERT_OK(retry.status);
+  ASSERT_EQ(retry.events.size(), 1u);
+  EXPECT_TRUE(retry.events[0].duplicate);
+  EXPECT_EQ(retry.events[0].position, 8u);
+  // The stream's version is checked against what the old writer committed.
+  storage::AppendOutcome stale =
+      second->Append(Batch("grid/1", {GridEvent("late")}, storage::Expected{storage::Expected::kExact, 3}));
+  EXPECT_EQ(stale.status.code(), absl::StatusCode::kFailedPrecondition) << stale.status;
+  storage::AppendOutcome next =
+      second->Append(Batch("grid/1", {GridEvent("e10")}, storage::Expected{storage::Expected::kExact, 9}));
+  ASSERT_OK(next.status);
+  EXPECT_EQ(next.events[0].position, 11u);
+  ExpectSameLogs(11);
+  EXPECT_GT(second->cluster->GetState().epoch, 1u);
+}
+
+TEST_F(ClusterNodeTest, AWriterPausedPastItsLeaseCommitsNothingAfterANewOneTookOver) {
+  StartNodes(2);
+  Node* zombie = Writer();
+  ASSERT_NE(zombie, nullptr);
+  Node* other = nodes_[0].get() == zombie ? nodes_[1].get() : nodes_[0].get();
+  ASSERT_OK(zombie->Append(Batch("grid/1", {GridEvent("before")})).status);
+  ExpectSameLogs(1);
+
+  zombie->cluster->FreezeForTest();  // no renewals: its lease expires
+  ASSERT_TRUE(other->cluster->WaitRole(Role::kWriter, absl::Now() + kWait));
+  ASSERT_OK(other->Append(Batch("grid/1", {GridEvent("by-the-new-writer")})).status);
+  // The zombie still believes it writes; etcd's compare refuses it.
+  EXPECT_EQ(zombie->cluster->GetState().role, Role::kWriter);
+  storage::AppendOutcome late = zombie->Append(Batch("grid/2", {GridEvent("by-the-zombie")}));
+  EXPECT_EQ(late.status.code(), absl::StatusCode::kUnavailable) << late.status;
+  EXPECT_NE(late.status.message().find("lost the writer's place"), std::string::npos) << late.status;
+  EXPECT_NE(zombie->cluster->GetState().role, Role::kWriter);
+
+  zombie->cluster->ThawForTest();
+  ExpectSameLogs(2);
+  auto second = zombie->log->ReadAll(2, storage::Direction::kForwards, 10, SIZE_MAX);
+  ASSERT_OK(second.status());
+  ASSERT_EQ(second->size(), 1u);  // only the new writer's event; the zombie's is nowhere
+  EXPECT_EQ((*second)[0]->stream, "grid/1");
+  EXPECT_EQ(Writers(), 1);
+  EXPECT_EQ(other->cluster->GetState().role, Role::kWriter);
+}
+
+}  // namespace
+}  // namespace grid::server
