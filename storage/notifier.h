@@ -19,10 +19,15 @@ class Notifier {
    protected:
     ~Waiter() = default;
   };
-  // If nothing after `after` is available and the notifier is open,
-  // registers `w` to be woken once at the next progress or close and returns
-  // false. Otherwise returns true without registering.
-  virtual bool WaitForMore(Position after, Waiter* w) = 0;
+  // How many times WakeAll() has run. A waiter reads it before it checks
+  // what it may see, and hands it to WaitForMore: a WakeAll() in between
+  // then counts as progress, so no re-check is missed.
+  virtual uint64_t wakes() const = 0;
+  // If nothing after `after` is available, no WakeAll() ran since `wakes()`
+  // returned `wakes_seen`, and the notifier is open, registers `w` to be
+  // woken once at the next progress, wake-all or close and returns false.
+  // Otherwise returns true without registering.
+  virtual bool WaitForMore(Position after, uint64_t wakes_seen, Waiter* w) = 0;
   // Unregisters `w`. Returns true if it was registered (so it will not be
   // woken), false if it was not (it has been woken, or never waited).
   virtual bool Cancel(Waiter* w) = 0;

@@ -38,9 +38,11 @@ LiveTail::ReadResult LiveTail::Read(storage::Position after, size_t max_count, s
   return ReadResult::kOk;
 }
 
-bool LiveTail::WaitForMore(storage::Position after, Waiter* w) {
+uint64_t LiveTail::wakes() const { return wakes_.load(); }
+
+bool LiveTail::WaitForMore(storage::Position after, uint64_t wakes_seen, Waiter* w) {
   grid::MutexLock l(&mu_);
-  if (closed_ || after < head_) return true;
+  if (closed_ || after < head_ || wakes_seen != wakes_.load()) return true;
   waiters_.insert(w);
   return false;
 }
@@ -52,6 +54,7 @@ bool LiveTail::Cancel(Waiter* w) {
 
 void LiveTail::WakeAll() {
   grid::MutexLock l(&mu_);
+  wakes_.fetch_add(1);  // under mu_: a WaitForMore sees it or is woken
   for (Waiter* w : waiters_) w->Wake();
   waiters_.clear();
 }

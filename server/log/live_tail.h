@@ -11,6 +11,7 @@
 #ifndef GRID_SERVER_LOG_LIVE_TAIL_H_
 #define GRID_SERVER_LOG_LIVE_TAIL_H_
 
+#include <atomic>
 #include <deque>
 #include <vector>
 
@@ -47,8 +48,9 @@ class LiveTail final : public storage::Notifier {
   ReadResult Read(storage::Position after, size_t max_count, size_t max_bytes,
                   std::vector<storage::RecordPtr>* out) const;
 
-  // Wakes at the next Publish() or Close().
-  bool WaitForMore(storage::Position after, Waiter* w) override;
+  // Wakes at the next Publish(), WakeAll() or Close().
+  uint64_t wakes() const override;
+  bool WaitForMore(storage::Position after, uint64_t wakes_seen, Waiter* w) override;
   bool Cancel(Waiter* w) override;
   void WakeAll() override;
 
@@ -66,6 +68,7 @@ class LiveTail final : public storage::Notifier {
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   storage::Position head_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<uint64_t> wakes_{0};  // WakeAll() calls; read without mu_ (hot path)
   absl::flat_hash_set<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -337,6 +337,7 @@ class GetCall final : public storage::Notifier::Waiter, public std::enable_share
       return;
     }
     const uint64_t progress = projector_->progress();
+    const uint64_t wakes = projector_->wakes();
     if (req_->min_position() == 0 || projector_->HasFolded(req_->name(), req_->min_position())) {
       if (absl::Status s = access_->Recheck(); !s.ok()) {
         Finish(ToGrpc(s));
@@ -370,7 +371,7 @@ class GetCall final : public storage::Notifier::Waiter, public std::enable_share
       });
     }
     registered_ = shared_from_this();
-    if (projector_->WaitForMore(progress, this)) Unregistered()->Post();
+    if (projector_->WaitForMore(progress, wakes, this)) Unregistered()->Post();
   }
 
   // Takes the reference the projector registration held (moving it out, so

@@ -163,6 +163,7 @@ void Projector::Stop() {
 
 void Projector::WakeAll() {
   grid::MutexLock l(&mu_);
+  wakes_.fetch_add(1);  // under mu_: a WaitForMore sees it or is woken
   for (Waiter* w : waiters_) w->Wake();
   waiters_.clear();
 }
@@ -234,9 +235,11 @@ uint64_t Projector::progress() const {
   return progress_;
 }
 
-bool Projector::WaitForMore(storage::Position after, Waiter* w) {
+uint64_t Projector::wakes() const { return wakes_.load(); }
+
+bool Projector::WaitForMore(storage::Position after, uint64_t wakes_seen, Waiter* w) {
   grid::MutexLock l(&mu_);
-  if (stopping_ || progress_ > after) return true;
+  if (stopping_ || progress_ > after || wakes_seen != wakes_.load()) return true;
   waiters_.insert(w);
   return false;
 }

@@ -12,6 +12,7 @@
 #ifndef GRID_SERVER_PROJECTIONS_PROJECTOR_H_
 #define GRID_SERVER_PROJECTIONS_PROJECTOR_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
@@ -81,7 +82,8 @@ class Projector final : public storage::Notifier {
 
   // Counts store writes; moves on whenever any projection advances.
   uint64_t progress() const;
-  bool WaitForMore(storage::Position after_progress, Waiter* w) override;
+  uint64_t wakes() const override;
+  bool WaitForMore(storage::Position after_progress, uint64_t wakes_seen, Waiter* w) override;
   bool Cancel(Waiter* w) override;
   void WakeAll() override;
 
@@ -124,6 +126,7 @@ class Projector final : public storage::Notifier {
   bool notified_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t progress_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_set<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> wakes_{0};         // WakeAll() calls; read without mu_ (hot path)
   std::map<std::string, RowCache> cache_;  // projector thread only
   std::thread thread_;
 };

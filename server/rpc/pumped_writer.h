@@ -134,6 +134,9 @@ class PumpedWriter : public Stream, public storage::Notifier::Waiter {
       End(ToGrpc(ShuttingDown()));
       return;
     }
+    // Read before the re-check: a policy reload (WakeAll) after it makes the
+    // wait below return at once, so the new policy is checked, not slept on.
+    const uint64_t wakes = notifier_->wakes();
     if (access_ != nullptr) {
       if (absl::Status s = access_->Recheck(); !s.ok()) {
         End(ToGrpc(s));
@@ -151,7 +154,7 @@ class PumpedWriter : public Stream, public storage::Notifier::Waiter {
         return;
       case Step::kWait:
         Ref();  // held by the tail registration
-        if (notifier_->WaitForMore(step.wait_after, this)) {
+        if (notifier_->WaitForMore(step.wait_after, wakes, this)) {
           Unref();
           Schedule();
           return;

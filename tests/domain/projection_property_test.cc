@@ -407,7 +407,7 @@ TEST(ProjectorTest, TheEndOfARebuildWakesItsWaiters) {
     // Folded back to the head, not yet declared done: the moment of the bug.
     if (!reset.load() || p != head || self->HasFolded("population", head)) return;
     registered = true;
-    if (self->WaitForMore(self->progress(), &waiter)) waiter.Wake();
+    if (self->WaitForMore(self->progress(), self->wakes(), &waiter)) waiter.Wake();
   };
   server::Projector projector(log, store, std::move(po));
   self = &projector;

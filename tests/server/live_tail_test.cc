@@ -51,20 +51,34 @@ TEST(LiveTailTest, BoundedByBytes) {
 TEST(LiveTailTest, WaitersAreWokenOnceOnPublishAndCanCancel) {
   LiveTail tail(0);
   CountingWaiter a, b;
-  EXPECT_FALSE(tail.WaitForMore(0, &a));
-  EXPECT_FALSE(tail.WaitForMore(0, &b));
+  EXPECT_FALSE(tail.WaitForMore(0, tail.wakes(), &a));
+  EXPECT_FALSE(tail.WaitForMore(0, tail.wakes(), &b));
   EXPECT_TRUE(tail.Cancel(&b));
   EXPECT_FALSE(tail.Cancel(&b));
   tail.Publish({Rec(1)});
   tail.Publish({Rec(2)});
   EXPECT_EQ(a.woken, 1);
   EXPECT_EQ(b.woken, 0);
-  EXPECT_FALSE(tail.Cancel(&a));         // already woken
-  EXPECT_TRUE(tail.WaitForMore(1, &a));  // data is there: not registered
-  EXPECT_FALSE(tail.WaitForMore(2, &a));
+  EXPECT_FALSE(tail.Cancel(&a));                       // already woken
+  EXPECT_TRUE(tail.WaitForMore(1, tail.wakes(), &a));  // data is there: not registered
+  EXPECT_FALSE(tail.WaitForMore(2, tail.wakes(), &a));
   tail.Close();
   EXPECT_EQ(a.woken, 2);
-  EXPECT_TRUE(tail.WaitForMore(2, &a));  // closed
+  EXPECT_TRUE(tail.WaitForMore(2, tail.wakes(), &a));  // closed
+}
+
+// A policy reload (WakeAll) that lands after a stream re-checked its rights
+// and before it registered once left the stream waiting for the next event.
+TEST(LiveTailTest, AWakeAllSinceTheCountReadCountsAsProgress) {
+  LiveTail tail(0);
+  CountingWaiter a;
+  const uint64_t seen = tail.wakes();
+  tail.WakeAll();                              // nobody registered yet
+  EXPECT_TRUE(tail.WaitForMore(0, seen, &a));  // look again: not registered
+  EXPECT_FALSE(tail.Cancel(&a));
+  EXPECT_FALSE(tail.WaitForMore(0, tail.wakes(), &a));
+  tail.WakeAll();
+  EXPECT_EQ(a.woken, 1);
 }
 
 }  // namespace
@@ -116,7 +130,7 @@ TEST(LiveTailTest, ConcurrentPublisherAndReaders) {
             cursor = tail.head();  // a real subscriber reads the gap from the log
             break;
           case LiveTail::ReadResult::kNothingYet:
-            if (!tail.WaitForMore(cursor, &w)) w.WaitWoken();
+            if (!tail.WaitForMore(cursor, tail.wakes(), &w)) w.WaitWoken();
             break;
         }
       }

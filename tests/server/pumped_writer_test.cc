@@ -14,6 +14,7 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -43,6 +44,10 @@ struct Seen {
   bool cancelled ABSL_GUARDED_BY(mu) = false;
   bool break_next_write ABSL_GUARDED_BY(mu) = false;
   std::atomic<bool> deny{false};  // Recheck() refuses from now on
+  // Run once by the Recheck() that passes after `reload_at` messages were
+  // written, just after its check: a policy reload landing there.
+  std::function<void()> reload;
+  size_t reload_at = 0;
 
   // Waits until the reactor is gone; false after a minute (a hang is the
   // failure, not a timing).
@@ -74,7 +79,12 @@ class FakeCall {
  public:
   explicit FakeCall(std::shared_ptr<Seen> seen) : seen_(std::move(seen)) {}
   absl::Status Recheck() {
-    return seen_->deny.load() ? absl::PermissionDeniedError("policy changed") : absl::OkStatus();
+    if (seen_->deny.load()) return absl::PermissionDeniedError("policy changed");
+    if (seen_->reload && seen_->Count() == seen_->reload_at) {
+      seen_->deny.store(true);
+      std::exchange(seen_->reload, nullptr)();
+    }
+    return absl::OkStatus();
   }
   void Done(const grpc::Status&) {
     grid::MutexLock l(&seen_->mu);
@@ -222,8 +232,8 @@ class PumpedWriterTest : public ::testing::Test {
   }
   // Starts a call; the reactor deletes itself when it is done.
   std::pair<std::shared_ptr<Seen>, FakeStream*> Start(uint64_t want,
-                                                      absl::Duration wake_after = absl::InfiniteDuration()) {
-    auto seen = std::make_shared<Seen>();
+                                                      absl::Duration wake_after = absl::InfiniteDuration(),
+                                                      std::shared_ptr<Seen> seen = std::make_shared<Seen>()) {
     auto* w = new TailWriter(&pool_, &stopping_, &tail_, seen, want, wake_after);
     w->Bind(&io_, seen);
     w->Start(std::make_unique<FakeCall>(seen));
@@ -333,6 +343,19 @@ TEST_F(PumpedWriterTest, APolicyChangeEndsWaitingCallsPermissionDenied) {
   seen->deny.store(true);
   tail_.WakeAll();  // what a policy reload does; nothing is published
   ExpectEndedOnce(*seen, grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// A reload between a waiting call's re-check and its registration in the
+// tail once went unnoticed: the call slept until the next event (forever on
+// a quiet server) instead of ending PERMISSION_DENIED.
+TEST_F(PumpedWriterTest, APolicyChangeJustAfterTheRecheckStillEndsTheCall) {
+  Publish(1, 2);
+  auto seen = std::make_shared<Seen>();
+  seen->reload_at = 2;  // it has sent all there is and is about to wait
+  seen->reload = [this] { tail_.WakeAll(); };
+  Start(UINT64_MAX, absl::InfiniteDuration(), seen);
+  ExpectEndedOnce(*seen, grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(seen->Count(), 2u);
 }
 
 }  // namespace
