@@ -854,7 +854,7 @@ int Simulate(int argc, char** argv) {
       std::cerr << "gridctl: --start must be RFC 3339\n";
       return 2;
     }
-    o.start = absl::FromUnixSeconds(ts.seconds());
+    o.start = grid::FromProtoTime(ts);
   } else {
     o.start = absl::Now() - absl::Hours(24 * o.days);
   }

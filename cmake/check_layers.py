@@ -27,11 +27,12 @@ LAYERS = [
     ("ops", ["server/ops/*"], ["storage"]),
     ("rpc", ["server/rpc/*"], ["storage"]),
     ("access", ["server/access/*"], ["access_core", "ops", "rpc"]),
-    ("log_service", ["server/log/*"], ["log_core", "access"]),
-    ("projection_service", ["server/projections/*"], ["projections_core", "log_service"]),
-    ("admin", ["server/admin/*"], ["log_service", "projections_core"]),
+    ("service", ["server/service/*"], ["log_core", "access"]),
+    ("log_service", ["server/log/*"], ["service"]),
+    ("projection_service", ["server/projections/*"], ["projections_core", "service"]),
+    ("admin", ["server/admin/*"], ["service", "projections_core"]),
     ("cluster", ["server/cluster/*"], ["rpc", "log_core"]),
-    ("server", ["server/*"], ["projection_service", "admin", "cluster"]),
+    ("server", ["server/*"], ["log_service", "projection_service", "admin", "cluster"]),
     ("client", ["client/*"], ["domain"]),
 ]
 NO_GRPC = {"storage", "domain", "access_core", "log_core", "projections_core", "ops"}

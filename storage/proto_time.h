@@ -19,8 +19,14 @@ inline google::protobuf::Timestamp ToProtoTime(absl::Time t) {
   return ts;
 }
 
+// A Timestamp's two fields as decoded from the wire (the log's record
+// reader reads them without building a message).
+inline absl::Time FromProtoTime(int64_t seconds, int64_t nanos) {
+  return absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
+}
+
 inline absl::Time FromProtoTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+  return FromProtoTime(t.seconds(), t.nanos());
 }
 
 // Cut to the microsecond (toward the past): the precision of the times

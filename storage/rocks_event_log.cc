@@ -808,7 +808,7 @@ bool ScanStoredHeader(std::string_view stored, LogRecord* rec, Position* positio
     }
     if (!ok) return false;
   }
-  rec->recorded_at = absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
+  rec->recorded_at = FromProtoTime(seconds, nanos);
   return in.CurrentPosition() == static_cast<int>(stored.size());
 }
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "grid/v1/admin.grpc.pb.h"
-#include "server/log/service_context.h"
+#include "server/service/service_context.h"
 #include "storage/event_log.h"
 #include "storage/projection_store.h"
 

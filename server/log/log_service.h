@@ -13,7 +13,7 @@
 #define GRID_SERVER_LOG_LOG_SERVICE_H_
 
 #include "grid/v1/log.grpc.pb.h"
-#include "server/log/service_context.h"
+#include "server/service/service_context.h"
 
 namespace grid::server {
 

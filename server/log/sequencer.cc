@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "storage/shutdown.h"
 
 namespace grid::server {
 
@@ -30,7 +31,7 @@ void Sequencer::Submit(storage::AppendBatch batch, Done done) {
     }
   }
   storage::AppendOutcome out;
-  out.status = absl::UnavailableError("the server is shutting down");
+  out.status = ShuttingDown();
   std::move(done)(std::move(out));
 }
 
@@ -44,7 +45,7 @@ void Sequencer::SubmitApply(storage::Position first_position, std::vector<std::s
       return;
     }
   }
-  std::move(done)(absl::UnavailableError("the server is shutting down"));
+  std::move(done)(ShuttingDown());
 }
 
 void Sequencer::RunApplies(std::deque<PendingApply> applies) {
@@ -76,10 +77,10 @@ void Sequencer::Stop() {
     left.swap(queue_);
     left_applies.swap(applies_);
   }
-  for (auto& a : left_applies) std::move(a.done)(absl::UnavailableError("the server is shutting down"));
+  for (auto& a : left_applies) std::move(a.done)(ShuttingDown());
   for (auto& p : left) {
     storage::AppendOutcome out;
-    out.status = absl::UnavailableError("the server is shutting down");
+    out.status = ShuttingDown();
     std::move(p.done)(std::move(out));
   }
 }

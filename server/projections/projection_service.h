@@ -7,8 +7,8 @@
 #define GRID_SERVER_PROJECTIONS_PROJECTION_SERVICE_H_
 
 #include "grid/v1/projection.grpc.pb.h"
-#include "server/log/service_context.h"
 #include "server/projections/projector.h"
+#include "server/service/service_context.h"
 
 namespace grid::server {
 

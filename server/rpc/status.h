@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "storage/shutdown.h"
 
 namespace grid::server {
 
@@ -37,12 +38,8 @@ inline absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
                       absl::StrCat(what, ": ", s.error_message()));
 }
 
-// What every new call gets once shutdown began: clients retry elsewhere or
-// reconnect, resuming from their last position.
-inline absl::Status ShuttingDown() {
-  return absl::UnavailableError(
-      "the server is shutting down; retry, or resume a stream from its last position");
-}
+// What every new call gets once shutdown began (storage/shutdown.h).
+using grid::ShuttingDown;
 
 // A server-streaming call ended at once with an error, before any message.
 template <class Message>

@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "storage/proto_time.h"
 #include "tests/testing/fault_env.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/test_events.h"
@@ -116,17 +117,6 @@ TEST_F(LogServiceTest, BadAppendsGetClearStatusAndWriteNothing) {
   EXPECT_EQ(status.head_position(), 1u);
 }
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  ts.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(ts.seconds()))));
-  return ts;
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 // Regression (found by outside clients): a start at an event's recorded_at
 // plus 1 ns returned that event (and its whole commit group): times were cut
 // to the microsecond they are stored in. "At or after T" holds for any T.
@@ -136,12 +126,12 @@ TEST_F(LogServiceTest, AStartTimeInsideAMicrosecondIsAtOrAfterIt) {
   all.mutable_all();
   const auto events = ReadAll(all);
   ASSERT_EQ(events.size(), 3u);
-  const absl::Time first = FromProto(events[0].recorded_at());
+  const absl::Time first = FromProtoTime(events[0].recorded_at());
   grid::v1::ReadRequest from;
   from.mutable_all();
-  *from.mutable_from_time() = ToProto(first + absl::Nanoseconds(1));
+  *from.mutable_from_time() = ToProtoTime(first + absl::Nanoseconds(1));
   for (const auto& e : ReadAll(from)) {
-    EXPECT_GE(FromProto(e.recorded_at()), first + absl::Nanoseconds(1)) << e.event_id();
+    EXPECT_GE(FromProtoTime(e.recorded_at()), first + absl::Nanoseconds(1)) << e.event_id();
     EXPECT_NE(e.event_id(), "a-0");
   }
   // At the exact time: from that event on.
@@ -156,7 +146,7 @@ TEST_F(LogServiceTest, AStartTimeInsideAMicrosecondIsAtOrAfterIt) {
 // correctly returned nothing).
 TEST_F(LogServiceTest, ASubscriptionFromAFutureTimeDeliversNothingRecordedBefore) {
   grid::v1::SubscribeRequest req;
-  *req.mutable_from_time() = ToProto(absl::Now() + absl::Hours(1));
+  *req.mutable_from_time() = ToProtoTime(absl::Now() + absl::Hours(1));
   absl::Notification live;
   int delivered = 0;
   uint64_t through = 0;
@@ -201,9 +191,7 @@ TEST_F(LogServiceTest, ReadsForwardsBackwardsByPositionVersionAndTime) {
 
   grid::v1::ReadRequest by_time;
   by_time.mutable_all();
-  by_time.mutable_from_time()->set_seconds(absl::ToUnixSeconds(middle));
-  by_time.mutable_from_time()->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(middle - absl::FromUnixSeconds(absl::ToUnixSeconds(middle)))));
+  *by_time.mutable_from_time() = ToProtoTime(middle);
   events = ReadAll(by_time);
   ASSERT_EQ(events.size(), 5u);
   EXPECT_EQ(events[0].event_id(), "b-0");

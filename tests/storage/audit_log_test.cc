@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/proto_time.h"
 #include "tests/testing/fault_env.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -19,9 +20,7 @@ const absl::Time kT0 = absl::FromUnixSeconds(1790000000);
 
 grid::v1::AuditRecord At(absl::Time t) {
   grid::v1::AuditRecord r;
-  const int64_t us = absl::ToUnixMicros(t);
-  r.mutable_time()->set_seconds(us / 1000000);
-  r.mutable_time()->set_nanos(static_cast<int32_t>(us % 1000000 * 1000));
+  *r.mutable_time() = ToProtoTime(ToMicros(t));
   r.set_method("/grid.v1.Log/GetStatus");
   r.set_result("OK");
   return r;

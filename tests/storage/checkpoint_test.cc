@@ -5,6 +5,7 @@
 
 #include "grid/v1/log.pb.h"
 #include "server/log/checkpointer.h"
+#include "storage/proto_time.h"
 #include "tests/testing/forwarding_log.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -72,7 +73,7 @@ TEST(CheckpointerTest, SignsEveryNEventsAndWhenTimePasses) {
   Digest chain;
   std::memcpy(chain.data(), last.chain().data(), 32);
   EXPECT_EQ(chain, log->GetHead().chain);
-  const absl::Time t = absl::FromUnixSeconds(last.time().seconds()) + absl::Nanoseconds(last.time().nanos());
+  const absl::Time t = FromProtoTime(last.time());
   EXPECT_OK(VerifySignature(signer->public_key(), CheckpointMessage(25, chain, t), last.signature()));
 }
 

@@ -2,8 +2,8 @@
 // shapes every call of theirs takes: a unary call admitted by access control
 // (BeginUnary/FinishUnary) and a server stream pumped on the application
 // pool (ServiceWriter).
-#ifndef GRID_SERVER_LOG_SERVICE_CONTEXT_H_
-#define GRID_SERVER_LOG_SERVICE_CONTEXT_H_
+#ifndef GRID_SERVER_SERVICE_SERVICE_CONTEXT_H_
+#define GRID_SERVER_SERVICE_SERVICE_CONTEXT_H_
 
 #include <utility>  // before Boost.Asio (GCC 12 + C++20)
 
@@ -133,4 +133,4 @@ inline void FinishUnary(grpc::ServerUnaryReactor* reactor, AccessCall* call, con
 
 }  // namespace grid::server
 
-#endif  // GRID_SERVER_LOG_SERVICE_CONTEXT_H_
+#endif  // GRID_SERVER_SERVICE_SERVICE_CONTEXT_H_
