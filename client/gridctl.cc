@@ -296,7 +296,9 @@ int Read(int argc, char** argv) {
   desc.add_options()("stream", po::value<std::string>(), "read one stream")("all", "read the whole log")(
       "from", po::value<uint64_t>(), "first version (stream) or position (all)")(
       "from_time", po::value<std::string>(), "whole log from an RFC 3339 time")(
-      "backwards", "read backwards")("max", po::value<uint64_t>()->default_value(0), "most events (0 = all)");
+      "backwards", "read backwards")("max", po::value<uint64_t>()->default_value(0), "most events (0 = all)")(
+      "min_position", po::value<uint64_t>()->default_value(0),
+      "start once the node's log holds this position (read your own write on a cluster's replica)");
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
@@ -318,6 +320,7 @@ int Read(int argc, char** argv) {
   }
   if (vm.count("backwards")) req.set_direction(grid::v1::BACKWARDS);
   req.set_max_count(vm["max"].as<uint64_t>());
+  req.set_min_position(vm["min_position"].as<uint64_t>());
   auto client = Connect();
   absl::Status s = client->Read(req, [](const grid::v1::ReadResponse& r) {
     for (const auto& e : r.events()) {
@@ -347,13 +350,16 @@ int Subscribe(int argc, char** argv) {
       "stream_prefix", po::value<std::vector<std::string>>(), "stream prefix filter (repeatable)")(
       "org", po::value<std::vector<std::string>>(), "org path prefix filter (repeatable)")(
       "max_events", po::value<uint64_t>()->default_value(0), "exit after this many events")(
-      "checkpoints", "also print checkpoint / caught_up / fell_behind lines");
+      "checkpoints", "also print checkpoint / caught_up / fell_behind lines")(
+      "min_position", po::value<uint64_t>()->default_value(0),
+      "start once the node's log holds this position (read your own write on a cluster's replica)");
   po::variables_map vm;
   int code = 0;
   if (!ParseArgs(argc, argv, desc, nullptr, vm, &code)) return code;
   grid::v1::SubscribeRequest req;
   if (vm.count("from")) req.set_after_position(vm["from"].as<uint64_t>());
   if (vm.count("now")) req.mutable_from_now();
+  req.set_min_position(vm["min_position"].as<uint64_t>());
   if (vm.count("from_time") && !ParseTime(vm["from_time"].as<std::string>(), req.mutable_from_time())) {
     std::cerr << "gridctl: --from_time must be RFC 3339\n";
     return 2;
@@ -595,7 +601,9 @@ int Status(int argc, char** argv) {
         .Text("writer_node", c.writer_node())
         .Text("writer_address", c.writer_address())
         .Num("shard_head", static_cast<double>(c.shard_head()))
-        .Num("applied", static_cast<double>(c.applied()));
+        .Num("applied", static_cast<double>(c.applied()))
+        .Num("etcd_first", static_cast<double>(c.etcd_first()))
+        .Num("from_peers", static_cast<double>(c.from_peers()));
     if (c.writer_epoch() > 0) f.Num("writer_epoch", static_cast<double>(c.writer_epoch()));
     if (!c.failure().empty()) f.Text("cluster_failure", c.failure());
   }

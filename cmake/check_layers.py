@@ -31,7 +31,7 @@ LAYERS = [
     ("log_service", ["server/log/*"], ["service"]),
     ("projection_service", ["server/projections/*"], ["projections_core", "service"]),
     ("admin", ["server/admin/*"], ["service", "projections_core"]),
-    ("cluster", ["server/cluster/*"], ["rpc", "log_core"]),
+    ("cluster", ["server/cluster/*"], ["rpc", "log_core", "service"]),
     ("server", ["server/*"], ["log_service", "projection_service", "admin", "cluster"]),
     ("client", ["client/*"], ["domain"]),
 ]

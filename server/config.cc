@@ -74,6 +74,14 @@ ServerConfig DefaultConfig() {
   c.set_node_id("");
   c.set_advertise("");
   c.set_cluster_lease_seconds(absl::ToDoubleSeconds(defaults.cluster.lease_ttl));
+  c.set_cluster_peer_ca("");
+  c.set_cluster_peer_cert("");
+  c.set_cluster_peer_key("");
+  c.set_cluster_peer_token_file("");
+  c.set_etcd_ca("");
+  c.set_etcd_cert("");
+  c.set_etcd_key("");
+  c.set_cluster_tail_events(defaults.cluster.tail_events);
   return c;
 }
 
@@ -270,12 +278,12 @@ absl::Status ToClusterOptions(const ServerConfig& c, ServerOptions* o) {
     if (e.empty() || colon == absl::string_view::npos || colon + 1 == e.size()) {
       return invalid("cluster", absl::StrCat("'", e, "' is not host:port"));
     }
-    // Until gridd speaks TLS to etcd, its etcd is on this machine only:
-    // a county's log does not cross a network in the clear.
-    if (!IsLoopbackEndpoint(e)) {
-      return invalid("cluster", absl::StrCat("etcd endpoint '", e,
-                                             "' is not on loopback; TLS to etcd is not built yet, so cluster "
-                                             "mode reaches etcd on this machine only"));
+    // A county's log does not cross a network in the clear.
+    if (!IsLoopbackEndpoint(e) && c.etcd_ca().empty()) {
+      return invalid("cluster",
+                     absl::StrCat("etcd endpoint '", e,
+                                  "' is not on loopback: set etcd_ca (and etcd_cert, etcd_key) so that "
+                                  "gridd reaches it over TLS"));
     }
     o->cluster.etcd_endpoints.emplace_back(e);
   }
@@ -295,6 +303,31 @@ absl::Status ToClusterOptions(const ServerConfig& c, ServerOptions* o) {
   o->cluster.node_id = c.node_id();
   o->cluster.advertise = c.advertise().empty() ? c.listen() : c.advertise();
   o->cluster.lease_ttl = absl::Seconds(c.cluster_lease_seconds());
+  o->cluster.tail_events = c.cluster_tail_events();
+  if (c.etcd_cert().empty() != c.etcd_key().empty()) {
+    return invalid(c.etcd_cert().empty() ? "etcd_cert" : "etcd_key", "etcd_cert and etcd_key go together");
+  }
+  if (c.etcd_ca().empty() && !c.etcd_cert().empty()) {
+    return invalid("etcd_ca", "a client certificate for etcd needs TLS to etcd: set etcd_ca too");
+  }
+  o->cluster.etcd_ca_path = c.etcd_ca();
+  o->cluster.etcd_cert_path = c.etcd_cert();
+  o->cluster.etcd_key_path = c.etcd_key();
+  if (c.cluster_peer_cert().empty() != c.cluster_peer_key().empty()) {
+    return invalid(c.cluster_peer_cert().empty() ? "cluster_peer_cert" : "cluster_peer_key",
+                   "cluster_peer_cert and cluster_peer_key go together");
+  }
+  // A node's peers serve as it does: TLS with its own CA, certificate and
+  // key unless others are named for its calls to them.
+  o->cluster.peer_ca_path = c.cluster_peer_ca().empty() ? c.tls_client_ca() : c.cluster_peer_ca();
+  o->cluster.peer_cert_path = c.cluster_peer_cert().empty() ? c.tls_cert() : c.cluster_peer_cert();
+  o->cluster.peer_key_path = c.cluster_peer_key().empty() ? c.tls_key() : c.cluster_peer_key();
+  o->cluster.peer_token_path = c.cluster_peer_token_file();
+  if (!c.tls_cert().empty() && o->cluster.peer_ca_path.empty()) {
+    return invalid(
+        "cluster_peer_ca",
+        "a node serving TLS verifies its peers' certificates: set cluster_peer_ca (or tls_client_ca)");
+  }
   return absl::OkStatus();
 }
 

@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +26,8 @@
 #include "server/admin/admin_service.h"
 #include "server/cluster/cluster_node.h"
 #include "server/cluster/etcd_client.h"
+#include "server/cluster/node_service.h"
+#include "server/cluster/peer_client.h"
 #include "server/log/admission.h"
 #include "server/log/log_service.h"
 #include "server/projections/projection_service.h"
@@ -113,6 +117,7 @@ struct GridServer::Impl {
   std::unique_ptr<Sequencer> sequencer;
   // Cluster mode (null on a single node); stopped before the sequencer.
   std::unique_ptr<EtcdClient> etcd;
+  std::unique_ptr<PeerClient> peers;
   std::unique_ptr<ClusterNode> cluster;
   std::unique_ptr<boost::asio::thread_pool> pool;
   std::unique_ptr<WorkerGrids> worker_grids;
@@ -122,6 +127,7 @@ struct GridServer::Impl {
   std::unique_ptr<Projector> projector;
   std::unique_ptr<ProjectionService> projection_service;
   std::unique_ptr<AdminService> admin_service;
+  std::unique_ptr<NodeService> node_service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   mutable grid::Mutex mu;
@@ -236,8 +242,27 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
     seq_options.admission = impl->admission.get();
   }
   if (options.cluster.enabled()) {
-    auto etcd = EtcdClient::Create({.endpoints = options.cluster.etcd_endpoints});
+    EtcdOptions eo{.endpoints = options.cluster.etcd_endpoints};
+    for (auto [path, pem, setting] : {std::tuple{&options.cluster.etcd_ca_path, &eo.ca, "etcd_ca"},
+                                      std::tuple{&options.cluster.etcd_cert_path, &eo.cert, "etcd_cert"},
+                                      std::tuple{&options.cluster.etcd_key_path, &eo.key, "etcd_key"}}) {
+      if (path->empty()) continue;
+      std::ifstream in(*path);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in) return absl::InvalidArgumentError(absl::StrCat(setting, ": cannot read ", *path));
+      *pem = text.str();
+    }
+    auto etcd = EtcdClient::Create(std::move(eo));
     if (!etcd.ok()) return etcd.status();
+    // Appends made at this node go to the writer as its peers serve: over
+    // TLS with the node's certificate (or token) when gridd serves TLS.
+    auto fo = PeerClient::Credentials({.shard = options.cluster.shard, .node_id = options.cluster.node_id},
+                                      options.auth.tls() ? options.cluster.peer_ca_path : "",
+                                      options.cluster.peer_cert_path, options.cluster.peer_key_path,
+                                      options.cluster.peer_token_path);
+    if (!fo.ok()) return fo.status();
+    impl->peers = std::make_unique<PeerClient>(*std::move(fo));
     impl->etcd = *std::move(etcd);
     auto shard = ShardLog::Open(impl->etcd.get(), options.cluster.shard);
     if (!shard.ok()) return shard.status();
@@ -246,6 +271,13 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
     co.node_id = options.cluster.node_id;
     co.address = options.cluster.advertise;
     co.lease_ttl = options.cluster.lease_ttl;
+    co.peers = impl->peers.get();
+    co.tail_events = options.cluster.tail_events;
+    co.retention_every = options.cluster.retention_every;
+    co.observe_commit = [metrics = &impl->metrics](absl::Duration took) { metrics->EtcdCommit(took); };
+    co.person_key_id = storage::ToHex(storage::Sha256(absl::StrCat("gridlog person key id",
+                                                                   std::string(1, '\0'), *person_key)))
+                           .substr(0, 16);
     impl->cluster = std::make_unique<ClusterNode>(impl->etcd.get(), *std::move(shard), impl->log.get(), co);
     seq_options.replicator = impl->cluster.get();
     // A commit group is one etcd transaction: a few MiB at most with its
@@ -291,6 +323,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
   impl->projection_service = std::make_unique<ProjectionService>(&impl->env, projector);
   impl->admin_service =
       std::make_unique<AdminService>(&impl->env, impl->projection_store.get(), options.log, options.data_dir);
+  impl->node_service = std::make_unique<NodeService>(&impl->env, options.cluster.shard);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -316,6 +349,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
   builder.RegisterService(impl->service.get());
   builder.RegisterService(impl->projection_service.get());
   builder.RegisterService(impl->admin_service.get());
+  builder.RegisterService(impl->node_service.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
   observers.push_back(std::make_unique<RpcObserverFactory>(&impl->metrics, &impl->calls));
   builder.experimental().SetInterceptorCreators(std::move(observers));
@@ -450,6 +484,15 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
         static_cast<double>(c.shard_head > c.applied ? c.shard_head - c.applied : 0));
     add("gridlog_cluster_writer_changes", "Times this node took or gave up the writer's role since start",
         static_cast<double>(c.writer_changes));
+    add("gridlog_cluster_etcd_first_position",
+        "The first position etcd holds a batch of, as this node last read (0: none); older ones were deleted "
+        "once every node had them",
+        static_cast<double>(c.etcd_first));
+    add("gridlog_cluster_from_peers_events",
+        "Events this node read from peers' logs since start, having been behind what etcd keeps",
+        static_cast<double>(c.from_peers));
+    add("gridlog_cluster_etcd_db_bytes", "The writer: etcd's database size as last read (0 on a replica)",
+        static_cast<double>(c.role == ClusterNode::Role::kWriter ? c.etcd_db_bytes : 0));
   }
 
   // Subscribers: how many, and how far each is behind the head, as the
@@ -530,6 +573,7 @@ void GridServer::Shutdown(absl::Duration grace) {
   impl_->service.reset();
   impl_->projection_service.reset();
   impl_->admin_service.reset();
+  impl_->node_service.reset();
   impl_->projector.reset();
   impl_->projection_store.reset();
   impl_->log.reset();

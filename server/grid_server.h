@@ -34,6 +34,22 @@ struct ClusterOptions {
   // host:port where clients and other nodes reach this node's gRPC API.
   std::string advertise;
   absl::Duration lease_ttl = absl::Seconds(2);
+  // Retention: etcd keeps at most about this many events of the shard
+  // beyond what every node has applied (ClusterNode::Options).
+  uint64_t tail_events = 100000;
+  absl::Duration retention_every = absl::Seconds(5);  // tests make it shorter
+  // TLS to etcd (PEM files): with `etcd_ca`, gridd verifies the members'
+  // certificates, and presents `etcd_cert` if set.
+  std::string etcd_ca_path;
+  std::string etcd_cert_path;
+  std::string etcd_key_path;
+  // How this node reaches its peers when gridd serves TLS (PEM files, or a
+  // token file): the peers' CA, this node's certificate and key, or a
+  // CLUSTER_NODE principal's bearer token.
+  std::string peer_ca_path;
+  std::string peer_cert_path;
+  std::string peer_key_path;
+  std::string peer_token_path;
   bool enabled() const { return !etcd_endpoints.empty(); }
 };
 

@@ -48,9 +48,15 @@ for i in 0 1 2; do
   echo "$! $n" >>"$dir/pids"
 done
 
+# Every node of a shard turns ID numbers into the same person tokens: one key
+# for all (in production, copy the first node's to the others).
+if [ ! -s "$dir/person_key" ]; then
+  (umask 077 && head -c 32 /dev/urandom >"$dir/person_key")
+fi
+
 for i in 0 1 2; do
   n=g$((i + 1))
-  "$build/gridd" --cluster="$endpoints" --shard="$shard" --node_id="$n" \
+  "$build/gridd" --cluster="$endpoints" --shard="$shard" --node_id="$n" --person_key="$dir/person_key" \
     --listen="127.0.0.1:${gridd_ports[$i]}" --metrics_listen="127.0.0.1:${metrics_ports[$i]}" \
     --data_dir="$dir/$n" >"$dir/$n.out" 2>"$dir/$n.log" &
   echo "$! $n" >>"$dir/pids"
@@ -81,8 +87,8 @@ if [ -z "$writer" ]; then
 fi
 cat <<TEXT
 shard $shard: 3 etcd members ($endpoints), 3 gridd nodes on 127.0.0.1:${gridd_ports[0]}, :${gridd_ports[1]}, :${gridd_ports[2]}
-writer: $writer; the others are replicas (appends go to the writer)
+writer: $writer; the others are replicas (an append at any node is committed by the writer)
   $build/gridctl status --server=127.0.0.1:${gridd_ports[1]}
-  $build/gridctl simulate --server=<the writer>
+  $build/gridctl simulate --server=127.0.0.1:${gridd_ports[2]}
 stop: deploy/cluster/down.sh   (data stays in $dir/; remove it for a fresh cluster)
 TEXT

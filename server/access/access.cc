@@ -228,9 +228,10 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
         "ADMIN with jurisdiction [\"\"] and clearance C4_RESTRICTED, which ", name, " does not have")));
   }
   // Dev mode (one machine, no principals) has no quotas: every local
-  // caller would share one bucket.
-  if (absl::Duration wait = dev_mode() ? absl::ZeroDuration() : TakeToken(name);
-      wait > absl::ZeroDuration()) {
+  // caller would share one bucket. Nor have cluster nodes: a node forwards
+  // the appends of all its callers, each already held to its own quota.
+  const bool quota = !dev_mode() && p->role() != grid::v1::CLUSTER_NODE;
+  if (absl::Duration wait = quota ? TakeToken(name) : absl::ZeroDuration(); wait > absl::ZeroDuration()) {
     const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(wait) + 1);
     // gRPC's own retry pushback; clients with retries enabled honour it.
     ctx->AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(ms));

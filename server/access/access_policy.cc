@@ -41,6 +41,12 @@ const std::vector<RpcRule>& RpcRules() {
        false},
       {Rpc::kBackup, "/grid.v1.Admin/Backup", Bit(grid::v1::ADMIN), true, true, true, true},
       {Rpc::kReadAudit, "/grid.v1.Admin/ReadAudit", Bit(grid::v1::AUDITOR), false, false, true},
+      // The node that received the append audited its caller's intent; the
+      // writer records the forwarded call after it.
+      {Rpc::kForwardAppend, "/grid.cluster.v1.Node/Append", Bit(grid::v1::CLUSTER_NODE), false, false, false},
+      // The whole log, stored bytes, to a peer that is behind: a replica of
+      // the same log, trusted with all of it. Its intent is recorded first.
+      {Rpc::kReadLog, "/grid.cluster.v1.Node/ReadLog", Bit(grid::v1::CLUSTER_NODE), true, false, true},
   };
   return kRules;
 }
@@ -170,7 +176,20 @@ absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::Build(const grid::v1
     if (p.principal().empty()) return bad("principal is empty");
     if (set->by_name_.contains(p.principal())) return bad("principal appears twice");
     if (p.role() == grid::v1::ROLE_UNSPECIFIED) {
-      return bad("role is required: GRID_WORKER, VILLAGE_CADRE, DEPARTMENT, LEADER, AUDITOR or ADMIN");
+      return bad(
+          "role is required: GRID_WORKER, VILLAGE_CADRE, DEPARTMENT, LEADER, AUDITOR, ADMIN or CLUSTER_NODE");
+    }
+    if (p.role() == grid::v1::CLUSTER_NODE) {
+      // It acts for the callers whose appends it forwards, never as itself.
+      if (!p.jurisdiction().empty() || !p.append_types().empty() || !p.worker_id().empty() ||
+          !p.departments().empty() || !p.decides_stages().empty() ||
+          p.clearance() != grid::v1::DATA_CLASS_UNSPECIFIED) {
+        return bad(
+            "a CLUSTER_NODE has no jurisdiction, append_types, worker_id, departments or clearance of "
+            "its own: the appends it forwards keep their callers' rights");
+      }
+      set->by_name_[p.principal()] = std::make_shared<Principal>(p);
+      continue;
     }
     if (p.jurisdiction().empty()) {
       return bad("jurisdiction is required: org-path prefixes, or \"\" for the whole network");

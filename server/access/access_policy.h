@@ -36,6 +36,9 @@ enum class Rpc {
   kRebuildProjection,
   kBackup,
   kReadAudit,
+  // grid.cluster.v1.Node: between the gridd nodes of a cluster.
+  kForwardAppend,
+  kReadLog,
 };
 
 struct RpcRule {

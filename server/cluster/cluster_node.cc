@@ -47,6 +47,7 @@ ClusterNode::~ClusterNode() { Stop(); }
 void ClusterNode::Start(Sequencer* sequencer, std::string address) {
   sequencer_ = sequencer;
   if (!address.empty()) options_.address = std::move(address);
+  defragmented_at_ = absl::Now();
   applier_ = std::thread([this] { ApplierLoop(); });
   election_ = std::thread([this] { ElectionLoop(); });
 }
@@ -136,6 +137,46 @@ absl::Status ClusterNode::CheckWriter() const {
   return NotWriterLocked();
 }
 
+absl::Status ClusterNode::RouteAppend(bool* forward) const {
+  grid::MutexLock l(&mu_);
+  *forward = false;
+  if (!key_checked_ && state_.role != Role::kStopped) {
+    return absl::UnavailableError(absl::StrCat("node ", options_.node_id, " of shard ", options_.shard,
+                                               " is joining its shard; retry in a moment"));
+  }
+  if (state_.role == Role::kWriter) return absl::OkStatus();
+  if (state_.role == Role::kReplica && options_.peers != nullptr && !state_.writer_node.empty() &&
+      state_.writer_node != options_.node_id) {
+    *forward = true;
+    return absl::OkStatus();
+  }
+  return NotWriterLocked();
+}
+
+void ClusterNode::Forward(storage::AppendBatch batch,
+                          absl::AnyInvocable<void(storage::AppendOutcome) &&> done) {
+  std::string writer, address;
+  absl::Status refused;
+  bool local = false;
+  {
+    grid::MutexLock l(&mu_);
+    local = state_.role == Role::kWriter;  // it took the role meanwhile
+    writer = state_.writer_node;
+    address = state_.writer_address;
+    if (options_.peers == nullptr || writer.empty() || writer == options_.node_id)
+      refused = NotWriterLocked();
+  }
+  if (local) {
+    sequencer_->Submit(std::move(batch), std::move(done));
+    return;
+  }
+  if (!refused.ok()) {
+    std::move(done)(storage::AppendOutcome{.status = std::move(refused)});
+    return;
+  }
+  options_.peers->Forward(writer, address, std::move(batch), std::move(done));
+}
+
 absl::Status ClusterNode::CheckServing() const {
   grid::MutexLock l(&mu_);
   if (state_.role != Role::kStopped) return absl::OkStatus();
@@ -157,6 +198,8 @@ void ClusterNode::Describe(grid::v1::ClusterStatus* out) const {
   out->set_applied(s.applied);
   if (s.role == Role::kWriter) out->set_writer_epoch(s.epoch);
   out->set_failure(std::string(s.failure.message()));
+  out->set_etcd_first(s.etcd_first);
+  out->set_from_peers(s.from_peers);
 }
 
 void ClusterNode::StepDown(Role to, const std::string& why) {
@@ -200,26 +243,30 @@ bool ClusterNode::Pause(absl::Duration d) {
 
 // ---- applying the shard's log ------------------------------------------
 
-bool ClusterNode::ApplyBatch(const Batch& b) {
+absl::Status ClusterNode::ApplyWires(uint64_t first, std::vector<std::string> wires) {
   {
     grid::MutexLock l(&mu_);
     while (frozen_ && !stopping_) changed_.Wait(&mu_);
+    if (stopping_) return absl::CancelledError("the node is stopping");
   }
-  std::vector<std::string> wires(b.records().begin(), b.records().end());
   grid::Mutex done_mu;
   CondVar done_cv;
   bool done = false;
   absl::Status status;
-  sequencer_->SubmitApply(b.first_position(), std::move(wires), [&](absl::Status s) {
+  sequencer_->SubmitApply(first, std::move(wires), [&](absl::Status s) {
     grid::MutexLock l(&done_mu);
     status = std::move(s);
     done = true;
     done_cv.Signal();
   });
-  {
-    grid::MutexLock l(&done_mu);
-    while (!done) done_cv.Wait(&done_mu);
-  }
+  grid::MutexLock l(&done_mu);
+  while (!done) done_cv.Wait(&done_mu);
+  return status;
+}
+
+bool ClusterNode::ApplyBatch(const Batch& b) {
+  absl::Status status =
+      ApplyWires(b.first_position(), std::vector<std::string>(b.records().begin(), b.records().end()));
   const storage::Head head = log_->GetHead();
   if (status.ok() && head.position == b.first_position() + b.records_size() - 1 &&
       ChainBytes(head.chain) != b.chain()) {
@@ -227,6 +274,7 @@ bool ClusterNode::ApplyBatch(const Batch& b) {
         absl::StrCat("the chain after position ", head.position, " differs from the batch's in etcd"));
   }
   if (!status.ok()) {
+    if (absl::IsCancelled(status)) return false;
     if (!absl::IsUnavailable(status) || !log_->WriteHealth().ok()) Fail(status);
     return false;
   }
@@ -236,6 +284,80 @@ bool ClusterNode::ApplyBatch(const Batch& b) {
   return true;
 }
 
+absl::Status ClusterNode::CatchUpFromPeers(uint64_t applied, uint64_t target) {
+  if (options_.peers == nullptr) {
+    return absl::DataLossError(absl::StrCat("the shard's log in etcd no longer holds positions ", applied + 1,
+                                            "..", target,
+                                            " that this node lacks, and it has no peers to read "
+                                            "them from"));
+  }
+  auto nodes = shard_.ReadNodes();
+  if (!nodes.ok()) return nodes.status();
+  std::string writer;
+  {
+    grid::MutexLock l(&mu_);
+    writer = state_.writer_node;
+  }
+  // The peers that hold the positions, the writer first.
+  std::vector<grid::cluster::v1::NodeInfo> holders;
+  for (auto& n : *nodes) {
+    if (n.node_id() != options_.node_id && n.applied() >= target && !n.address().empty()) {
+      holders.push_back(std::move(n));
+    }
+  }
+  std::stable_sort(holders.begin(), holders.end(), [&writer](const auto& a, const auto& b) {
+    return (a.node_id() == writer) > (b.node_id() == writer);
+  });
+  absl::Status last = absl::UnavailableError(
+      absl::StrCat("no node of shard ", options_.shard, " says it holds positions through ", target));
+  for (const auto& h : holders) {
+    const uint64_t from = log_->GetHead().position + 1;
+    if (from > target) break;
+    spdlog::warn(
+        "cluster: node {} is behind what etcd keeps of shard {}; reading positions {}..{} from node {}",
+        options_.node_id, options_.shard, from, target, h.node_id());
+    last = options_.peers->ReadLog(
+        h.address(), from, target, [this](uint64_t first, std::vector<std::string> wires) -> absl::Status {
+          const uint64_t next = log_->GetHead().position + 1;
+          if (first != next) {
+            return absl::UnavailableError(absl::StrCat("a peer sent positions from ", first, ", not ", next));
+          }
+          // One Apply() per run of records recorded at one time (a commit
+          // group, or part of one: a message may end inside a group).
+          if (wires.empty()) return absl::OkStatus();
+          size_t begin = 0;
+          absl::Time at;
+          for (size_t i = 0; i <= wires.size(); ++i) {
+            if (i < wires.size()) {
+              auto rec = storage::DecodeRecord(first + i, wires[i]);
+              if (!rec.ok()) return rec.status();
+              if (i == begin) at = (*rec)->recorded_at;
+              if ((*rec)->recorded_at == at) continue;
+            }
+            std::vector<std::string> run(std::make_move_iterator(wires.begin() + begin),
+                                         std::make_move_iterator(wires.begin() + i));
+            const size_t n = run.size();
+            absl::Status s = ApplyWires(first + begin, std::move(run));
+            if (!s.ok()) return s;
+            grid::MutexLock l(&mu_);
+            state_.from_peers += n;
+            changed_.SignalAll();
+            if (i < wires.size()) {
+              begin = i;
+              --i;  // read record i again as the next run's first
+            }
+          }
+          return absl::OkStatus();
+        });
+    if (log_->GetHead().position >= target) return absl::OkStatus();
+    // A log that no longer takes writes (a chain that did not link) is
+    // this node's end; a peer that failed is only that peer's.
+    if (!log_->WriteHealth().ok()) return log_->WriteHealth();
+    if (absl::IsCancelled(last)) return last;
+  }
+  return last;
+}
+
 void ClusterNode::ApplierLoop() {
   const absl::Duration backoff = options_.tick;
   for (;;) {
@@ -243,20 +365,47 @@ void ClusterNode::ApplierLoop() {
       grid::MutexLock l(&mu_);
       if (stopping_ || state_.role == Role::kStopped) return;
     }
-    int64_t revision = 0;
+    // This node's head, then the shard's, then the batches after this
+    // node's: so the shard's head is never behind it (a writer's own
+    // commits are in etcd before its log), and a shard head past the log
+    // with no batch to continue it is a gap that only peers fill
+    // (retention deleted what every other node had applied).
     const uint64_t applied = log_->GetHead().position;
-    auto batches = shard_.ReadBatches(applied, options_.read_batches, &revision);
+    auto head = shard_.ReadHead();
+    int64_t revision = 0;
+    auto batches = head.ok() ? shard_.ReadBatches(applied, options_.read_batches, &revision)
+                             : absl::StatusOr<std::vector<Batch>>(head.status());
     if (!batches.ok()) {
       if (!Unknown(batches.status())) return Fail(batches.status());
       if (!Pause(backoff)) return;
       continue;
     }
-    if (!batches->empty() && batches->front().first_position() != applied + 1) {
-      // Retention deleted what this node still needs: it must be
-      // bootstrapped from a peer (not built yet).
-      return Fail(absl::DataLossError(absl::StrCat("the shard's log in etcd starts at position ",
-                                                   batches->front().first_position(), " but this node has ",
-                                                   applied, "; it cannot catch up from etcd")));
+    if (applied > head->head.position()) {
+      return Fail(absl::DataLossError(absl::StrCat(
+          "this node's log holds positions through ", applied, " but the shard's head in etcd is at ",
+          head->head.position(), ": the etcd cluster is not the one this log was made with")));
+    }
+    {
+      grid::MutexLock l(&mu_);
+      state_.etcd_first = batches->empty() ? 0 : batches->front().first_position();
+      state_.shard_head = std::max<uint64_t>(state_.shard_head, head->head.position());
+    }
+    const uint64_t gap_to = !batches->empty()                 ? batches->front().first_position() - 1
+                            : head->head.position() > applied ? head->head.position()
+                                                              : applied;
+    if (gap_to > applied) {
+      absl::Status s = CatchUpFromPeers(applied, gap_to);
+      const storage::Head local = log_->GetHead();
+      if (s.ok() && batches->empty() && ChainBytes(local.chain) != head->head.chain()) {
+        s = absl::DataLossError(absl::StrCat("the chain at position ", local.position,
+                                             " read from peers differs from the shard's head in etcd"));
+      }
+      if (absl::IsDataLoss(s) || !log_->WriteHealth().ok()) return Fail(s.ok() ? log_->WriteHealth() : s);
+      if (!s.ok()) {
+        spdlog::warn("cluster: node {} cannot catch up yet: {}", options_.node_id, std::string(s.message()));
+        if (!Pause(backoff * 10)) return;
+      }
+      continue;
     }
     bool applied_all = true;
     for (const Batch& b : *batches) applied_all = applied_all && ApplyBatch(b);
@@ -282,18 +431,27 @@ void ClusterNode::ApplierLoop() {
       auto changes = (*watch)->Next();
       if (!changes.ok()) break;  // read the range again, then watch anew
       for (const auto& c : *changes) {
-        if (c.deleted) continue;  // retention
+        if (c.deleted) {  // retention: etcd holds only what comes after
+          const std::optional<uint64_t> p = shard_.PositionOfKey(c.key);
+          grid::MutexLock l(&mu_);
+          if (p.has_value()) state_.etcd_first = std::max(state_.etcd_first, *p + 1);
+          continue;
+        }
         auto b = ShardLog::ParseBatch(c.key, c.value.value);
         if (!b.ok()) {
           Fail(b.status());
           in_order = false;
           break;
         }
-        const uint64_t head = log_->GetHead().position;
-        if (b->first_position() + b->records_size() - 1 <= head) {
+        {
+          grid::MutexLock l(&mu_);
+          if (state_.etcd_first == 0) state_.etcd_first = b->first_position();
+        }
+        const uint64_t local = log_->GetHead().position;
+        if (b->first_position() + b->records_size() - 1 <= local) {
           continue;  // this node's own commit, or applied already
         }
-        if (b->first_position() != head + 1 || !ApplyBatch(*b)) {
+        if (b->first_position() != local + 1 || !ApplyBatch(*b)) {
           in_order = false;
           break;
         }
@@ -435,12 +593,112 @@ void ClusterNode::ElectionLoop() {
       Fail(log_->WriteHealth());
       return;
     }
+    if (!CheckKey()) continue;
+    Report();
     if (role == Role::kReplica) {
       TryToWin();
       continue;
     }
     if (!Renew()) continue;
     if (role == Role::kCatchingUp) CatchUp();
+    if (role == Role::kWriter) Retain();
+  }
+}
+
+bool ClusterNode::CheckKey() {
+  {
+    grid::MutexLock l(&mu_);
+    if (key_checked_) return true;
+  }
+  absl::Status s =
+      options_.person_key_id.empty() ? absl::OkStatus() : shard_.ClaimPersonKeyId(options_.person_key_id);
+  if (absl::IsFailedPrecondition(s)) Fail(s);
+  if (!s.ok()) return false;
+  grid::MutexLock l(&mu_);
+  key_checked_ = true;
+  return true;
+}
+
+void ClusterNode::Report() {
+  const uint64_t applied = log_->GetHead().position;
+  const absl::Time now = absl::Now();
+  if (applied == reported_ || now - reported_at_ < options_.report_every) return;
+  grid::cluster::v1::NodeInfo me;
+  me.set_node_id(options_.node_id);
+  me.set_address(options_.address);
+  me.set_applied(applied);
+  me.set_updated_at_micros(absl::ToUnixMicros(now));
+  if (shard_.PutNode(me).ok()) {
+    reported_ = applied;
+    reported_at_ = now;
+  }
+}
+
+void ClusterNode::Retain() {
+  const absl::Time now = absl::Now();
+  if (now - retained_at_ < options_.retention_every) return;
+  retained_at_ = now;
+  uint64_t head = 0, done = 0;
+  {
+    grid::MutexLock l(&mu_);
+    if (state_.role != Role::kWriter) return;
+    head = at_.head.position();
+    done = state_.retained_after;
+  }
+  auto nodes = shard_.ReadNodes();
+  if (!nodes.ok()) return;
+  // What every node has applied (this one's own log included), unless that
+  // is more than the tail bound behind the head.
+  uint64_t cut = log_->GetHead().position;
+  std::string slowest;
+  for (const auto& n : *nodes) {
+    if (n.node_id() != options_.node_id && n.applied() < cut) {
+      cut = n.applied();
+      slowest = n.node_id();
+    }
+  }
+  if (head > options_.tail_events && cut < head - options_.tail_events) {
+    if (cut > done) {
+      spdlog::warn(
+          "cluster: node {} of shard {} is more than {} events behind; etcd keeps no more for it: it "
+          "will read them from a peer",
+          slowest, options_.shard, options_.tail_events);
+    }
+    cut = head - options_.tail_events;
+  }
+  // Whole batches only: keep the one that holds cut + 1.
+  uint64_t keep_from = cut + 1;
+  if (cut < head) {
+    auto holding = shard_.BatchHolding(cut + 1);
+    if (!holding.ok()) return;
+    if (holding->has_value()) keep_from = **holding;
+  }
+  if (keep_from > done + 1) {
+    auto revision = shard_.DeleteBatchesBefore(keep_from);
+    if (!revision.ok()) return;
+    if (absl::Status s = etcd_->Compact(*revision); !s.ok()) {
+      spdlog::warn("cluster: compacting etcd at revision {}: {}", *revision, std::string(s.message()));
+    }
+    grid::MutexLock l(&mu_);
+    state_.retained_after = keep_from - 1;
+    state_.etcd_first = keep_from <= head ? keep_from : 0;
+  }
+  if (auto size = etcd_->DatabaseSize(); size.ok()) {
+    grid::MutexLock l(&mu_);
+    state_.etcd_db_bytes = *size;
+  }
+  if (options_.defrag_every > absl::ZeroDuration() && now - defragmented_at_ >= options_.defrag_every) {
+    defragmented_at_ = now;
+    std::vector<std::pair<int64_t, int64_t>> sizes;
+    absl::Status s = etcd_->DefragmentMembers(&sizes);
+    std::string report;
+    for (const auto& [before, after] : sizes)
+      absl::StrAppend(&report, report.empty() ? "" : ", ", before, " -> ", after);
+    if (s.ok()) {
+      spdlog::info("cluster: defragmented etcd's members (bytes: {})", report);
+    } else {
+      spdlog::warn("cluster: defragmenting etcd: {} (bytes: {})", std::string(s.message()), report);
+    }
   }
 }
 
@@ -465,6 +723,7 @@ absl::Status ClusterNode::Replicate(const storage::Head& before, const storage::
   batch.set_recorded_at_micros(absl::ToUnixMicros(after.recorded_at));
 
   ShardLog::HeadAt next;
+  const absl::Time started = absl::Now();
   auto outcome = shard_.Commit(at, batch, &next);
   const absl::Time give_up = absl::Now() + options_.settle_for;
   while (!outcome.ok() && Unknown(outcome.status()) && absl::Now() < give_up) {
@@ -475,6 +734,7 @@ absl::Status ClusterNode::Replicate(const storage::Head& before, const storage::
       outcome = settled;
     }
   }
+  if (options_.observe_commit) options_.observe_commit(absl::Now() - started);
   grid::MutexLock l(&mu_);
   if (outcome.ok() && *outcome == ShardLog::Outcome::kCommitted) {
     at_ = next;

@@ -24,6 +24,7 @@
 #define GRID_SERVER_CLUSTER_CLUSTER_NODE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/cluster/etcd_client.h"
+#include "server/cluster/peer_client.h"
 #include "server/cluster/shard_log.h"
 #include "server/log/cluster_role.h"
 #include "server/log/sequencer.h"
@@ -57,6 +59,28 @@ class ClusterNode : public storage::GroupReplicator, public ClusterRole {
     absl::Duration settle_for = absl::Seconds(5);
     // Most batches read from etcd at once while catching up.
     int64_t read_batches = 64;
+    // How appends made at this node reach the writer, and how it reads a
+    // peer's log when it is behind what etcd keeps; null: appends are
+    // refused naming the writer, and such a node stops. Must outlive the
+    // node.
+    PeerClient* peers = nullptr;
+    // Retention, by the writer: etcd keeps the batches after the lowest
+    // position any node of the shard has applied, but never more than
+    // about this many events (a node further behind catches up from a
+    // peer), deleting and compacting at most every `retention_every`.
+    uint64_t tail_events = 100000;
+    absl::Duration retention_every = absl::Seconds(5);
+    // Every member's database is defragmented this often by the writer
+    // (compaction frees space for reuse, defragmenting returns it);
+    // zero: never.
+    absl::Duration defrag_every = absl::Hours(24);
+    // How often a node tells the shard how far it has applied, at most.
+    absl::Duration report_every = absl::Seconds(1);
+    // Hears how long each commit's etcd transaction took (metrics).
+    std::function<void(absl::Duration)> observe_commit;
+    // The id of this node's person-token key (never the key): checked
+    // against the shard's before the node writes or forwards anything.
+    std::string person_key_id;
   };
   enum class Role { kReplica, kCatchingUp, kWriter, kStopped };
   struct State {
@@ -70,6 +94,14 @@ class ClusterNode : public storage::GroupReplicator, public ClusterRole {
     // The applier has applied every batch etcd held when it last looked and
     // is watching for the next: a replica is ready to serve.
     bool caught_up = false;
+    // The first position etcd holds a batch of, as last seen (0: none).
+    uint64_t etcd_first = 0;
+    // Positions this node read from peers' logs, being behind etcd's tail.
+    uint64_t from_peers = 0;
+    // The writer's retention: the last position it deleted through, and
+    // etcd's database size as last read (bytes).
+    uint64_t retained_after = 0;
+    int64_t etcd_db_bytes = 0;
     absl::Status failure;  // why it stopped (kStopped)
   };
   static const char* RoleName(Role r);
@@ -102,6 +134,8 @@ class ClusterNode : public storage::GroupReplicator, public ClusterRole {
   void ThawForTest();
   // ClusterRole.
   absl::Status CheckWriter() const override;
+  absl::Status RouteAppend(bool* forward) const override;
+  void Forward(storage::AppendBatch batch, absl::AnyInvocable<void(storage::AppendOutcome) &&> done) override;
   absl::Status CheckServing() const override;
   void Describe(grid::v1::ClusterStatus* out) const override;
 
@@ -113,7 +147,22 @@ class ClusterNode : public storage::GroupReplicator, public ClusterRole {
   void ApplierLoop();
   // Applies `b` through the sequencer; false once the node stopped.
   bool ApplyBatch(const grid::cluster::v1::Batch& b);
+  // Applies records another node committed, from `first`, through the
+  // sequencer: Apply()'s status.
+  absl::Status ApplyWires(uint64_t first, std::vector<std::string> wires);
+  // Brings the log from `applied` to `target` from the logs of peers that
+  // hold it (etcd no longer does). OK once it has; otherwise why not.
+  absl::Status CatchUpFromPeers(uint64_t applied, uint64_t target);
   void ElectionLoop();
+  // Until it succeeds once: the shard agrees with this node's person-token
+  // key (a node with another one stops).
+  bool CheckKey();
+  // Says in etcd how far this node has applied (at most every
+  // report_every, and only when it moved).
+  void Report();
+  // As writer: deletes the batches every node has applied (or that are
+  // past the tail bound), compacts, and defragments on schedule.
+  void Retain();
   // As writer or catching up: renews the lease; false if it was lost.
   bool Renew();
   // Brings the role from catching up to writer once the log has applied
@@ -142,6 +191,13 @@ class ClusterNode : public storage::GroupReplicator, public ClusterRole {
   int64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time renewed_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   EtcdClient::Watch* watch_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The shard agrees with this node's person-token key (or there is none).
+  bool key_checked_ ABSL_GUARDED_BY(mu_) = false;
+  // Election thread only.
+  uint64_t reported_ = UINT64_MAX;
+  absl::Time reported_at_ = absl::InfinitePast();
+  absl::Time retained_at_ = absl::InfinitePast();
+  absl::Time defragmented_at_;
   std::thread applier_;
   std::thread election_;
 };

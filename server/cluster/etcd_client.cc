@@ -43,16 +43,31 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(EtcdOptions optio
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   // Range answers may be large (a replica catching up reads many batches).
   args.SetMaxReceiveMessageSize(256 << 20);
-  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-  return std::unique_ptr<EtcdClient>(new EtcdClient(std::move(options), std::move(channel)));
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options.ca.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.ca;
+    ssl.pem_cert_chain = options.cert;
+    ssl.pem_private_key = options.key;
+    credentials = grpc::SslCredentials(ssl);
+    if (options.endpoints.size() > 1) {
+      const std::string& first = options.endpoints[0];
+      args.SetSslTargetNameOverride(first.substr(0, first.rfind(':')));
+    }
+  }
+  auto channel = grpc::CreateCustomChannel(target, credentials, args);
+  return std::unique_ptr<EtcdClient>(new EtcdClient(std::move(options), std::move(channel), credentials));
 }
 
-EtcdClient::EtcdClient(EtcdOptions options, std::shared_ptr<grpc::Channel> channel)
+EtcdClient::EtcdClient(EtcdOptions options, std::shared_ptr<grpc::Channel> channel,
+                       std::shared_ptr<grpc::ChannelCredentials> credentials)
     : options_(std::move(options)),
       channel_(std::move(channel)),
       kv_(etcdserverpb::KV::NewStub(channel_)),
       lease_(etcdserverpb::Lease::NewStub(channel_)),
-      watch_(etcdserverpb::Watch::NewStub(channel_)) {}
+      watch_(etcdserverpb::Watch::NewStub(channel_)),
+      maintenance_(etcdserverpb::Maintenance::NewStub(channel_)),
+      credentials_(std::move(credentials)) {}
 
 std::unique_ptr<grpc::ClientContext> EtcdClient::Context() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -103,6 +118,78 @@ absl::Status EtcdClient::Put(const std::string& key, const std::string& value) {
   etcdserverpb::PutResponse resp;
   auto ctx = Context();
   return FromGrpc(kv_->Put(ctx.get(), req, &resp), "etcd put");
+}
+
+absl::StatusOr<std::vector<std::string>> EtcdClient::RangeKeys(const std::string& from, const std::string& to,
+                                                               int64_t limit, bool descending) {
+  etcdserverpb::RangeRequest req;
+  req.set_key(from);
+  req.set_range_end(to);
+  req.set_limit(limit);
+  req.set_keys_only(true);
+  req.set_sort_order(descending ? etcdserverpb::RangeRequest::DESCEND : etcdserverpb::RangeRequest::ASCEND);
+  req.set_sort_target(etcdserverpb::RangeRequest::KEY);
+  etcdserverpb::RangeResponse resp;
+  auto ctx = Context();
+  if (auto s = FromGrpc(kv_->Range(ctx.get(), req, &resp), "etcd range"); !s.ok()) return s;
+  std::vector<std::string> out;
+  out.reserve(resp.kvs_size());
+  for (const auto& kv : resp.kvs()) out.push_back(kv.key());
+  return out;
+}
+
+absl::StatusOr<int64_t> EtcdClient::DeleteRange(const std::string& from, const std::string& to) {
+  etcdserverpb::DeleteRangeRequest req;
+  req.set_key(from);
+  req.set_range_end(to);
+  etcdserverpb::DeleteRangeResponse resp;
+  auto ctx = Context();
+  if (auto s = FromGrpc(kv_->DeleteRange(ctx.get(), req, &resp), "etcd delete"); !s.ok()) return s;
+  return resp.header().revision();
+}
+
+absl::Status EtcdClient::Compact(int64_t revision) {
+  etcdserverpb::CompactionRequest req;
+  req.set_revision(revision);
+  etcdserverpb::CompactionResponse resp;
+  auto ctx = Context();
+  grpc::Status s = kv_->Compact(ctx.get(), req, &resp);
+  // Compacted already (by another writer, or etcd's own auto-compaction).
+  if (s.error_code() == grpc::StatusCode::OUT_OF_RANGE) return absl::OkStatus();
+  return FromGrpc(s, "etcd compact");
+}
+
+absl::Status EtcdClient::DefragmentMembers(std::vector<std::pair<int64_t, int64_t>>* sizes) {
+  absl::Status first;
+  for (const std::string& e : options_.endpoints) {
+    grpc::ChannelArguments args;
+    if (!options_.ca.empty() && !options_.endpoints.empty()) {
+      const std::string& name = options_.endpoints[0];
+      if (options_.endpoints.size() > 1) args.SetSslTargetNameOverride(name.substr(0, name.rfind(':')));
+    }
+    auto stub = etcdserverpb::Maintenance::NewStub(grpc::CreateCustomChannel(e, credentials_, args));
+    auto size = [&]() -> int64_t {
+      etcdserverpb::StatusResponse st;
+      auto ctx = Context();
+      return stub->Status(ctx.get(), {}, &st).ok() ? st.dbsize() : -1;
+    };
+    const int64_t before = size();
+    etcdserverpb::DefragmentResponse resp;
+    grpc::ClientContext ctx;
+    // A defragment rewrites the member's database: give it time.
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(2)));
+    absl::Status s = FromGrpc(stub->Defragment(&ctx, {}, &resp), absl::StrCat("etcd defragment of ", e));
+    if (first.ok()) first = s;
+    if (sizes != nullptr) sizes->emplace_back(before, size());
+  }
+  return first;
+}
+
+absl::StatusOr<int64_t> EtcdClient::DatabaseSize() {
+  etcdserverpb::StatusResponse resp;
+  auto ctx = Context();
+  if (auto s = FromGrpc(maintenance_->Status(ctx.get(), {}, &resp), "etcd status"); !s.ok()) return s;
+  return resp.dbsize();
 }
 
 absl::StatusOr<EtcdClient::TxnResult> EtcdClient::PutIfUnchanged(
@@ -248,6 +335,10 @@ absl::StatusOr<std::unique_ptr<EtcdClient::Watch>> EtcdClient::WatchRange(const 
                                                                           int64_t start_revision) {
   auto state = std::make_unique<Watch::State>();
   state->ctx.set_wait_for_ready(true);
+  // A member cut off from its cluster's leader ends the watch instead of
+  // leaving it silent (etcd's "require leader"): the node reads and watches
+  // again through a member that has one.
+  state->ctx.AddMetadata("hasleader", "true");
   state->stream = watch_->Watch(&state->ctx);
   etcdserverpb::WatchRequest req;
   auto* create = req.mutable_create_request();

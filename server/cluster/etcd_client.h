@@ -19,9 +19,11 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/security/credentials.h>
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 
 namespace grid::server {
@@ -31,6 +33,14 @@ struct EtcdOptions {
   std::vector<std::string> endpoints;
   // Each call's deadline.
   absl::Duration timeout = absl::Seconds(5);
+  // TLS (PEM contents): with `ca`, the members' certificates are verified
+  // against it; with `cert` and `key`, gridd presents them (etcd
+  // --client-cert-auth). With several endpoints, every member's certificate
+  // must be valid for the first endpoint's host (name the members by one
+  // DNS name to avoid that).
+  std::string ca;
+  std::string cert;
+  std::string key;
 };
 
 // A key as etcd stores it.
@@ -54,6 +64,21 @@ class EtcdClient {
                                                                        int64_t limit = 0,
                                                                        int64_t* revision = nullptr);
   absl::Status Put(const std::string& key, const std::string& value);
+  // The keys in [from, to), without values, in key order (or the reverse),
+  // at most `limit`.
+  absl::StatusOr<std::vector<std::string>> RangeKeys(const std::string& from, const std::string& to,
+                                                     int64_t limit = 0, bool descending = false);
+  // Deletes the keys in [from, to): the store's revision after it.
+  absl::StatusOr<int64_t> DeleteRange(const std::string& from, const std::string& to);
+  // Forgets the store's history before `revision` (watches from before it
+  // then fail OUT_OF_RANGE); the space is reusable after a defragment.
+  absl::Status Compact(int64_t revision);
+  // Defragments every member named in the options, one after another (each
+  // is busy meanwhile), returning the first error. Each member's database
+  // size before and after, in bytes, if `sizes` is set.
+  absl::Status DefragmentMembers(std::vector<std::pair<int64_t, int64_t>>* sizes = nullptr);
+  // The database size of the member the client talks to, in bytes.
+  absl::StatusOr<int64_t> DatabaseSize();
 
   // If `key`'s mod revision is `mod_revision` (0: the key does not exist)
   // and `fresh` does not exist, puts every (key, value) of `puts` in one
@@ -108,7 +133,8 @@ class EtcdClient {
                                                     int64_t start_revision);
 
  private:
-  EtcdClient(EtcdOptions options, std::shared_ptr<grpc::Channel> channel);
+  EtcdClient(EtcdOptions options, std::shared_ptr<grpc::Channel> channel,
+             std::shared_ptr<grpc::ChannelCredentials> credentials);
   std::unique_ptr<grpc::ClientContext> Context() const;
 
   const EtcdOptions options_;
@@ -116,6 +142,8 @@ class EtcdClient {
   std::unique_ptr<etcdserverpb::KV::Stub> kv_;
   std::unique_ptr<etcdserverpb::Lease::Stub> lease_;
   std::unique_ptr<etcdserverpb::Watch::Stub> watch_;
+  std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;  // for one member's channel
 };
 
 }  // namespace grid::server

@@ -1,6 +1,8 @@
 #include "server/cluster/shard_log.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -120,6 +122,69 @@ absl::StatusOr<Batch> ShardLog::ParseBatch(const std::string& key, const std::st
   if (!b.ParseFromString(value))
     return absl::DataLossError(absl::StrCat("cluster: ", key, " does not parse"));
   return b;
+}
+
+absl::StatusOr<int64_t> ShardLog::DeleteBatchesBefore(uint64_t first_position) const {
+  return etcd_->DeleteRange(absl::StrCat(prefix_, "log/"), BatchKey(first_position));
+}
+
+std::optional<uint64_t> ShardLog::PositionOfKey(const std::string& key) const {
+  const std::string start = absl::StrCat(prefix_, "log/");
+  uint64_t first = 0;
+  if (!absl::StartsWith(key, start) || !absl::SimpleAtoi(key.substr(start.size()), &first))
+    return std::nullopt;
+  return first;
+}
+
+absl::StatusOr<std::optional<uint64_t>> ShardLog::FirstPositionOf(
+    const absl::StatusOr<std::vector<std::string>>& keys) const {
+  if (!keys.ok()) return keys.status();
+  if (keys->empty()) return std::optional<uint64_t>();
+  std::optional<uint64_t> first = PositionOfKey(keys->front());
+  if (!first.has_value()) {
+    return absl::DataLossError(absl::StrCat("cluster: ", keys->front(), " in etcd is not a batch key"));
+  }
+  return first;
+}
+
+absl::StatusOr<std::optional<uint64_t>> ShardLog::FirstBatchFrom(uint64_t position) const {
+  return FirstPositionOf(etcd_->RangeKeys(BatchKey(position), absl::StrCat(prefix_, "log0"), 1));
+}
+
+absl::StatusOr<std::optional<uint64_t>> ShardLog::BatchHolding(uint64_t position) const {
+  return FirstPositionOf(
+      etcd_->RangeKeys(absl::StrCat(prefix_, "log/"), BatchKey(position + 1), 1, /*descending=*/true));
+}
+
+absl::StatusOr<std::vector<grid::cluster::v1::NodeInfo>> ShardLog::ReadNodes() const {
+  // "nodes0" is the first key after every "nodes/<id>".
+  auto kvs = etcd_->Range(absl::StrCat(prefix_, "nodes/"), absl::StrCat(prefix_, "nodes0"));
+  if (!kvs.ok()) return kvs.status();
+  std::vector<grid::cluster::v1::NodeInfo> out;
+  for (const auto& [key, v] : *kvs) {
+    grid::cluster::v1::NodeInfo n;
+    if (!n.ParseFromString(v.value)) {
+      return absl::DataLossError(absl::StrCat("cluster: ", key, " in etcd does not parse"));
+    }
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+absl::Status ShardLog::ClaimPersonKeyId(const std::string& id) const {
+  std::optional<EtcdValue> holder;
+  auto won = etcd_->PutIfAbsent(absl::StrCat(prefix_, "person_key_id"), id, /*lease=*/0, &holder);
+  if (!won.ok()) return won.status();
+  if (*won || (holder.has_value() && holder->value == id)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "person_key: this node's person-token key (id ", id, ") is not the one the nodes of the shard use (id ",
+      holder.has_value() ? holder->value : "?",
+      "): every node must turn ID numbers into the same tokens; copy the person_key file of a node of the "
+      "shard to this one"));
+}
+
+absl::Status ShardLog::PutNode(const grid::cluster::v1::NodeInfo& node) const {
+  return etcd_->Put(absl::StrCat(prefix_, "nodes/", node.node_id()), node.SerializeAsString());
 }
 
 }  // namespace grid::server

@@ -76,16 +76,42 @@ class ShardLog {
   static absl::StatusOr<grid::cluster::v1::Batch> ParseBatch(const std::string& key,
                                                              const std::string& value);
 
+  // Retention: deletes the batches that start before `first_position`; the
+  // etcd revision after it.
+  absl::StatusOr<int64_t> DeleteBatchesBefore(uint64_t first_position) const;
+  // The first position of the first batch starting at or after `position`,
+  // or nullopt if none does.
+  absl::StatusOr<std::optional<uint64_t>> FirstBatchFrom(uint64_t position) const;
+  // The first position of the last batch starting at or before `position`
+  // (the one holding it, if etcd holds it), or nullopt if none does.
+  absl::StatusOr<std::optional<uint64_t>> BatchHolding(uint64_t position) const;
+
+  // The nodes of the shard as each last said (gl/<shard>/nodes/), and a
+  // node's own entry.
+  absl::StatusOr<std::vector<grid::cluster::v1::NodeInfo>> ReadNodes() const;
+  absl::Status PutNode(const grid::cluster::v1::NodeInfo& node) const;
+
+  // Every node of a shard turns ID numbers into person tokens with the same
+  // key: the first node records its key's id (never the key) in
+  // gl/<shard>/person_key_id; a node with another key gets
+  // FAILED_PRECONDITION.
+  absl::Status ClaimPersonKeyId(const std::string& id) const;
+
   const std::string& head_key() const { return head_key_; }
   // gl/<shard>/writer: the Writer holding the role (a lease's key).
   std::string writer_key() const { return prefix_ + "writer"; }
-  // The key of the batch starting at `first_position`.
+  // The key of the batch starting at `first_position`, and back (nullopt
+  // for a key that is not one).
   std::string BatchKey(uint64_t first_position) const;
+  std::optional<uint64_t> PositionOfKey(const std::string& key) const;
 
  private:
   ShardLog(EtcdClient* etcd, std::string prefix)
       : etcd_(etcd), prefix_(std::move(prefix)), head_key_(prefix_ + "head") {}
   static grid::cluster::v1::Head HeadAfter(const grid::cluster::v1::Batch& batch);
+  // The first position in the first of `keys` (batch keys), or nullopt.
+  absl::StatusOr<std::optional<uint64_t>> FirstPositionOf(
+      const absl::StatusOr<std::vector<std::string>>& keys) const;
   // kCommitted if `stored` (the batch's key) is `batch`, else kLostPlace.
   absl::StatusOr<Outcome> Committed(const grid::cluster::v1::Batch& batch,
                                     const std::optional<EtcdValue>& stored, HeadAt* after) const;

@@ -89,7 +89,8 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
         dir_(req_.direction() == grid::v1::BACKWARDS ? storage::Direction::kBackwards
                                                      : storage::Direction::kForwards),
         remaining_(req_.max_count() == 0 ? UINT64_MAX : req_.max_count()),
-        batch_(req_.batch_size() == 0 ? kDefaultBatch : req_.batch_size()) {}
+        batch_(req_.batch_size() == 0 ? kDefaultBatch : req_.batch_size()),
+        wait_until_(absl::Now() + env->unary_deadline) {}
 
  private:
   // Finds the first version or position to read. Storage lookups, so it
@@ -149,6 +150,8 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
   Step Next() override {
     Step step;
     if (!resolved_) {
+      // Read-your-writes: the start is resolved once the log holds it.
+      if (auto wait = AwaitApplied(req_.min_position(), wait_until_)) return *std::move(wait);
       resolved_ = true;
       if (absl::Status s = ResolveStart(); !s.ok()) {
         step.status = ToGrpc(s);
@@ -227,6 +230,7 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
   uint64_t next_ = 0;  // next position (all) or version (stream) to read
   uint64_t remaining_;
   const size_t batch_;
+  const absl::Time wait_until_;  // for min_position
   bool resolved_ = false;
   bool done_ = false;
 };
@@ -239,12 +243,17 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
 // either direction can neither skip nor repeat an event.
 class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
  public:
-  // Starts after position `after`, or at `from_time` when that is set.
+  // Starts after position `after`, at `from_time` when that is set, or
+  // after the head with `from_now`; once the log holds `min_position`.
   SubscribeWriter(ServiceContext* env, EventFilter filter, storage::Position after,
-                  std::optional<absl::Time> from_time, size_t max_batch, uint32_t checkpoint_interval)
+                  std::optional<absl::Time> from_time, bool from_now, storage::Position min_position,
+                  size_t max_batch, uint32_t checkpoint_interval)
       : ServiceWriter<grpc::ByteBuffer>(env, env->tail),
         filter_(std::move(filter)),
         from_time_(from_time),
+        from_now_(from_now),
+        min_position_(min_position),
+        wait_until_(absl::Now() + env->unary_deadline),
         cursor_(after),
         max_batch_(max_batch),
         checkpoint_interval_(checkpoint_interval) {
@@ -256,6 +265,15 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
  private:
   Step Next() override {
     Step step;
+    if (min_position_ > 0) {
+      if (auto wait = AwaitApplied(min_position_, wait_until_)) return *std::move(wait);
+      min_position_ = 0;
+    }
+    if (from_now_) {
+      cursor_ = env_->log->GetHead().position;
+      scanned_.store(cursor_, std::memory_order_relaxed);
+      from_now_ = false;
+    }
     if (from_time_) {
       auto p = env_->log->PositionAtTime(*from_time_, storage::Direction::kForwards);
       if (!p.ok()) {
@@ -371,6 +389,9 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
 
   const EventFilter filter_;
   std::optional<absl::Time> from_time_;
+  bool from_now_;
+  storage::Position min_position_;
+  const absl::Time wait_until_;  // for min_position
   // A start time still ahead when the subscription began: nothing recorded
   // before it is delivered.
   std::optional<absl::Time> not_before_;
@@ -431,11 +452,12 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
       return reactor;
     }
   }
-  // Cluster mode: only the shard's writer takes appends (forwarding them
-  // from a replica is not built yet: the refusal names the writer).
+  // Cluster mode: the shard's writer commits; any other node forwards what
+  // it admitted here to the writer (the same events, the same caller).
+  bool forward = false;
   if (env_->cluster != nullptr) {
-    if (absl::Status writer = env_->cluster->CheckWriter(); !writer.ok()) {
-      FinishUnary(reactor, call.get(), ToGrpc(writer));
+    if (absl::Status route = env_->cluster->RouteAppend(&forward); !route.ok()) {
+      FinishUnary(reactor, call.get(), ToGrpc(route));
       return reactor;
     }
   }
@@ -454,13 +476,12 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
   auto pending = std::make_shared<storage::AppendBatch>(*std::move(batch));
   // To the sequencer once the intent is in the audit (on its writer thread;
   // Submit only queues).
-  call->Intend([env = env_, reactor, response, call, pending](const absl::Status& stored) {
+  call->Intend([env = env_, reactor, response, call, pending, forward](const absl::Status& stored) {
     if (!stored.ok()) {
       FinishUnary(reactor, call.get(), ToGrpc(stored));
       return;
     }
-    env->sequencer->Submit(std::move(*pending), [reactor, response, call,
-                                                 metrics = env->metrics](const storage::AppendOutcome& out) {
+    auto done = [reactor, response, call, metrics = env->metrics](const storage::AppendOutcome& out) {
       if (!out.status.ok()) {
         FinishUnary(reactor, call.get(), ToGrpc(out.status));
         return;
@@ -476,7 +497,12 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
       response->set_head_position(out.head_position);
       call->AddItems(out.events.size());
       FinishUnary(reactor, call.get(), grpc::Status::OK);
-    });
+    };
+    if (forward) {
+      env->cluster->Forward(std::move(*pending), std::move(done));
+    } else {
+      env->sequencer->Submit(std::move(*pending), std::move(done));
+    }
   });
   return reactor;
 }
@@ -564,9 +590,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(grpc::Callback
   auto call =
       BeginCall(env_, ctx, Rpc::kSubscribe, parsed ? FilterScope(req.filter()) : "(request does not parse)");
   if (!call.ok()) return new Failed(call.status());
+  // A start up to min_position is valid: the subscription begins once the
+  // log holds it.
   const storage::Position head = env_->log->GetHead().position;
-  absl::StatusOr<EventFilter> filter =
-      parsed ? ValidateSubscribe(req, head) : absl::InvalidArgumentError("SubscribeRequest does not parse");
+  absl::StatusOr<EventFilter> filter = parsed ? ValidateSubscribe(req, std::max(head, req.min_position()))
+                                              : absl::InvalidArgumentError("SubscribeRequest does not parse");
   if (!filter.ok()) {
     (*call)->Done(ToGrpc(filter.status()));
     return new Failed(filter.status());
@@ -581,13 +609,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LogService::Subscribe(grpc::Callback
       from_time = FromProtoTime(req.from_time());
       break;
     case grid::v1::SubscribeRequest::kFromNow:
-      after = head;
+      after = head;  // or the head once min_position is there, if later
       break;
     default:
       after = 0;
   }
   auto* w = new SubscribeWriter(
-      env_, *std::move(filter), after, from_time, req.max_batch() == 0 ? kDefaultBatch : req.max_batch(),
+      env_, *std::move(filter), after, from_time,
+      req.from_case() == grid::v1::SubscribeRequest::kFromNow && req.min_position() > head,
+      req.min_position(), req.max_batch() == 0 ? kDefaultBatch : req.max_batch(),
       req.checkpoint_interval() == 0 ? kDefaultCheckpointInterval : req.checkpoint_interval());
   w->Start(*std::move(call));
   return w;

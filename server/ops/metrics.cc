@@ -64,7 +64,17 @@ ServerMetrics::ServerMetrics()
                        .Help("Times a live subscriber fell out of the in-memory tail "
                              "and went back to reading the log from disk")
                        .Register(*registry_)
-                       .Add({})) {}
+                       .Add({})),
+      etcd_commit_seconds_(BuildHistogram()
+                               .Name("gridlog_cluster_etcd_commit_seconds")
+                               .Help("Cluster mode: the writer's etcd transaction per commit group, until "
+                                     "its outcome was known")
+                               .Register(*registry_)
+                               .Add({}, LatencyBuckets())) {}
+
+void ServerMetrics::EtcdCommit(absl::Duration took) {
+  etcd_commit_seconds_.Observe(absl::ToDoubleSeconds(took));
+}
 
 void ServerMetrics::RpcDone(const std::string& method, int code, bool unary, absl::Duration elapsed) {
   const std::string code_name(absl::StatusCodeToString(static_cast<absl::StatusCode>(code)));

@@ -40,6 +40,9 @@ class ServerMetrics {
   void CommitGroup(absl::Duration commit, size_t batches, size_t events);
   // A live subscriber fell out of the in-memory tail and went back to disk.
   void SubscriberFellBehind();
+  // Cluster mode: the writer's etcd transaction for one commit group took
+  // `took` (the outcome settled, read back if it was unknown).
+  void EtcdCommit(absl::Duration took);
 
   std::vector<prometheus::MetricFamily> Collect() const;
 
@@ -52,6 +55,7 @@ class ServerMetrics {
   prometheus::Histogram& commit_seconds_;
   prometheus::Histogram& commit_group_batches_;
   prometheus::Counter& fell_behind_;
+  prometheus::Histogram& etcd_commit_seconds_;
 };
 
 // Scrape-time families.

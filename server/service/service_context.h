@@ -11,10 +11,13 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/access/access.h"
 #include "server/access/worker_grids.h"
@@ -80,7 +83,7 @@ struct ServiceContext {
   // Grid workers' assigned grids for the read paths; null: none narrowed.
   WorkerGrids* worker_grids = nullptr;
   // Cluster mode: this node's part in its shard; null on a single node.
-  const ClusterRole* cluster = nullptr;
+  ClusterRole* cluster = nullptr;
   // Unary calls that wait (GetProjection's min_position) wait at most this,
   // whatever deadline the client set.
   absl::Duration unary_deadline = absl::Seconds(10);
@@ -93,8 +96,32 @@ struct ServiceContext {
 template <class Message>
 class ServiceWriter : public PumpedWriter<Message, AccessCall> {
  protected:
+  using Step = typename PumpedWriter<Message, AccessCall>::Step;
   ServiceWriter(ServiceContext* env, storage::Notifier* notifier)
       : PumpedWriter<Message, AccessCall>(env->pool, &env->stopping, notifier), env_(env) {}
+
+  // A read that must see a write (`min_position`, e.g. an append's position
+  // on another node of a cluster): nullopt once this node's log holds
+  // `position`; until then the step that waits for it on the live tail
+  // (the writer's notifier must be env->tail), and past `until` the one that
+  // ends the call DEADLINE_EXCEEDED saying how far this node is.
+  std::optional<Step> AwaitApplied(storage::Position position, absl::Time until) {
+    const storage::Position head = env_->log->GetHead().position;
+    if (head >= position) return std::nullopt;
+    Step step;
+    const absl::Time now = absl::Now();
+    if (now >= until) {
+      step.status = ToGrpc(absl::DeadlineExceededError(
+          absl::StrCat("this node's log holds positions through ", head, ", not yet min_position ", position,
+                       "; retry (a cluster's replica may still be applying it)")));
+      return step;
+    }
+    step.kind = Step::kWait;
+    step.wait_after = head;
+    step.wake_after = until - now;
+    return step;
+  }
+
   ServiceContext* const env_;
 };
 

@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "domain/events.h"
+#include "grid/cluster/v1/node.grpc.pb.h"
 #include "grid/v1/admin.grpc.pb.h"
 #include "grid/v1/log.grpc.pb.h"
 #include "grid/v1/projection.grpc.pb.h"
@@ -49,22 +50,24 @@ namespace {
 using AccessTest = PolicyServerTest;
 
 // The principals, in the matrix's column order.
-const char* const kColumns[] = {"worker", "cadre", "dept", "leader", "auditor", "admin", "stranger"};
+const char* const kColumns[] = {"worker", "cadre", "dept", "leader", "auditor", "admin", "node", "stranger"};
 
 // What each role may call: Y or '.', in kColumns' order. The server's
 // table (access_policy.cc) must agree with this one, cell by cell.
 const std::map<std::string, std::string> kMatrix = {
-    {"/grid.v1.Log/Append", "YYY...."},
-    {"/grid.v1.Log/Read", "YYYYY.."},
-    {"/grid.v1.Log/Subscribe", "YYYYY.."},
-    {"/grid.v1.Log/GetStatus", "YYYYYY."},
-    {"/grid.v1.Log/ListCheckpoints", "YYYYYY."},
-    {"/grid.v1.Projections/GetProjection", "YYYYY.."},
-    {"/grid.v1.Projections/SubscribeProjection", "YYYYY.."},
-    {"/grid.v1.Projections/ListProjections", "YYYYYY."},
-    {"/grid.v1.Projections/RebuildProjection", ".....Y."},
-    {"/grid.v1.Admin/Backup", ".....Y."},
-    {"/grid.v1.Admin/ReadAudit", "....Y.."},
+    {"/grid.v1.Log/Append", "YYY....."},
+    {"/grid.v1.Log/Read", "YYYYY..."},
+    {"/grid.v1.Log/Subscribe", "YYYYY..."},
+    {"/grid.v1.Log/GetStatus", "YYYYYY.."},
+    {"/grid.v1.Log/ListCheckpoints", "YYYYYY.."},
+    {"/grid.v1.Projections/GetProjection", "YYYYY..."},
+    {"/grid.v1.Projections/SubscribeProjection", "YYYYY..."},
+    {"/grid.v1.Projections/ListProjections", "YYYYYY.."},
+    {"/grid.v1.Projections/RebuildProjection", ".....Y.."},
+    {"/grid.v1.Admin/Backup", ".....Y.."},
+    {"/grid.v1.Admin/ReadAudit", "....Y..."},
+    {"/grid.cluster.v1.Node/Append", "......Y."},
+    {"/grid.cluster.v1.Node/ReadLog", "......Y."},
 };
 
 // One call of each RPC with a request that is harmless when allowed.
@@ -138,6 +141,18 @@ std::map<std::string, std::function<StatusCode(const std::shared_ptr<grpc::Chann
     return Drain(&ctx, Admin::NewStub(ch)->Backup(&ctx, {}), static_cast<std::vector<BackupChunk>*>(nullptr),
                  true);
   };
+  m["/grid.cluster.v1.Node/Append"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    grid::cluster::v1::ForwardedAppend req;  // FAILED_PRECONDITION on a single node
+    grid::cluster::v1::ForwardedAppendResult resp;
+    return grid::cluster::v1::Node::NewStub(ch)->Append(&ctx, req, &resp).error_code();
+  };
+  m["/grid.cluster.v1.Node/ReadLog"] = [](auto ch) {
+    grpc::ClientContext ctx;
+    grid::cluster::v1::ReadLogRequest req;  // FAILED_PRECONDITION on a single node
+    req.set_from_position(1);
+    return Drain(&ctx, grid::cluster::v1::Node::NewStub(ch)->ReadLog(&ctx, req));
+  };
   m["/grid.v1.Admin/ReadAudit"] = [](auto ch) {
     grpc::ClientContext ctx;
     ReadAuditRequest req;
@@ -153,8 +168,9 @@ TEST_F(AccessTest, EveryRpcHasAPolicyAndTheMatrixHolds) {
   // matrix above, and has an invoker here.
   const auto invokers = Invokers();
   std::set<std::string> methods;
-  for (const char* file : {"grid/v1/log.proto", "grid/v1/projection.proto", "grid/v1/admin.proto",
-                           "grid/v1/event.proto", "grid/v1/policy.proto", "grid/v1/config.proto"}) {
+  for (const char* file :
+       {"grid/v1/log.proto", "grid/v1/projection.proto", "grid/v1/admin.proto", "grid/v1/event.proto",
+        "grid/v1/policy.proto", "grid/v1/config.proto", "grid/cluster/v1/node.proto"}) {
     const auto* f = google::protobuf::DescriptorPool::generated_pool()->FindFileByName(file);
     ASSERT_NE(f, nullptr) << file;
     for (int s = 0; s < f->service_count(); ++s) {
@@ -188,7 +204,7 @@ TEST_F(AccessTest, EveryRpcHasAPolicyAndTheMatrixHolds) {
     // Without credentials: UNAUTHENTICATED, whatever the method.
     EXPECT_EQ(invokers.at(method)(As("")), StatusCode::UNAUTHENTICATED) << method;
   }
-  EXPECT_EQ(cells, 77);
+  EXPECT_EQ(cells, 104);
 }
 
 // Jurisdictions × data classes: every reader gets exactly the events of its

@@ -101,7 +101,22 @@ TEST(ConfigTest, ClusterModeNeedsItsNamesAndLoopbackEtcd) {
   refused({{"cluster", "127.0.0.1:2379"}, {"shard", "350583"}}, "node_id: cluster mode needs");
   refused({{"cluster", "127.0.0.1:2379"}, {"shard", "350/583"}, {"node_id", "g1"}}, "shard:");
   refused({{"cluster", "10.0.0.5:2379"}, {"shard", "350583"}, {"node_id", "g1"}},
-          "etcd endpoint '10.0.0.5:2379' is not on loopback; TLS to etcd is not built yet");
+          "etcd endpoint '10.0.0.5:2379' is not on loopback: set etcd_ca");
+  refused({{"cluster", "127.0.0.1:2379"}, {"shard", "350583"}, {"node_id", "g1"}, {"etcd_cert", "c.pem"}},
+          "etcd_key: etcd_cert and etcd_key go together");
+  refused({{"cluster", "127.0.0.1:2379"},
+           {"shard", "350583"},
+           {"node_id", "g1"},
+           {"etcd_cert", "c.pem"},
+           {"etcd_key", "k.pem"}},
+          "etcd_ca: a client certificate for etcd needs TLS to etcd");
+  refused(
+      {{"cluster", "127.0.0.1:2379"}, {"shard", "350583"}, {"node_id", "g1"}, {"cluster_peer_key", "k.pem"}},
+      "cluster_peer_cert: cluster_peer_cert and cluster_peer_key go together");
+  auto tls_etcd =
+      with({{"cluster", "10.0.0.5:2379"}, {"shard", "350583"}, {"node_id", "g1"}, {"etcd_ca", "ca.pem"}});
+  ASSERT_OK(tls_etcd.status());
+  EXPECT_EQ(tls_etcd->cluster.etcd_ca_path, "ca.pem");
   refused({{"cluster", "127.0.0.1"}, {"shard", "350583"}, {"node_id", "g1"}}, "'127.0.0.1' is not host:port");
   refused({{"cluster", "127.0.0.1:2379"},
            {"shard", "350583"},

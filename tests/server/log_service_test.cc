@@ -1,5 +1,6 @@
 // Every RPC against an in-process gridd on 127.0.0.1:0 over the real RocksDB.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
@@ -164,6 +165,52 @@ TEST_F(LogServiceTest, ASubscriptionFromAFutureTimeDeliversNothingRecordedBefore
   sub.join();
   EXPECT_EQ(through, 5u);   // it saw them go by...
   EXPECT_EQ(delivered, 0);  // ...recorded before its start: not delivered
+}
+
+// Read your own writes (min_position, for a cluster's replicas): a read or
+// a subscription that asks for a position the log does not hold yet starts
+// once it does, and gives up at the server's deadline saying how far the
+// log is; a start up to that position is valid meanwhile.
+TEST_F(LogServiceTest, MinPositionStartsOnceTheLogHoldsIt) {
+  AppendMany(2, "a");
+  grid::v1::ReadRequest read;
+  read.mutable_all();
+  read.set_min_position(3);
+  grid::v1::SubscribeRequest sub;
+  sub.set_after_position(3);  // past the head until the append below
+  sub.set_min_position(4);
+  auto writer = client::Client::Connect(target());
+  std::thread later([&] {  // positions 3 and 4, now or during the waits
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_OK(writer->Append(AppendReq("org/s9", {GridEvent("b-" + std::to_string(i), "350583/101")})));
+    }
+  });
+  const auto events = ReadAll(read);
+  std::vector<uint64_t> delivered;
+  uint64_t through = 0;
+  EXPECT_OK(client_->Subscribe(sub, [&](const grid::v1::SubscribeResponse& r) {
+    for (const auto& e : r.events()) delivered.push_back(e.position());
+    through = r.checkpoint();
+    return through < 4;
+  }));
+  later.join();
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events[2].position(), 3u);
+  EXPECT_EQ(delivered, std::vector<uint64_t>({4}));
+
+  server::ServerOptions quick;
+  quick.unary_deadline = absl::Milliseconds(150);
+  StartServer(quick);
+  read.set_min_position(1000000);
+  absl::Status s = client_->Read(read, [](const grid::v1::ReadResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("through 4, not yet min_position 1000000"));
+  sub.set_min_position(1000000);
+  sub.set_after_position(999999);
+  int messages = 0;
+  s = client_->Subscribe(sub, [&](const grid::v1::SubscribeResponse&) { return ++messages < 100; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_EQ(messages, 0);
 }
 
 TEST_F(LogServiceTest, ReadsForwardsBackwardsByPositionVersionAndTime) {

@@ -259,7 +259,8 @@ TEST_F(SecurityTest, GarbageRequestsAreInvalidArgumentNamingTheMessage) {
         Case{"/grid.v1.Projections/ListProjections", "auditor"},
         Case{"/grid.v1.Projections/RebuildProjection", "admin"},
         Case{"/grid.v1.Projections/SubscribeProjection", "auditor"}, Case{"/grid.v1.Admin/Backup", "admin"},
-        Case{"/grid.v1.Admin/ReadAudit", "auditor"}}) {
+        Case{"/grid.v1.Admin/ReadAudit", "auditor"}, Case{"/grid.cluster.v1.Node/Append", "node"},
+        Case{"/grid.cluster.v1.Node/ReadLog", "node"}}) {
     // Every method of the server's table is here.
     ASSERT_NE(FindRpcRule(c.method), nullptr) << c.method;
     const auto* m = google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(

@@ -59,6 +59,7 @@ inline const char* const kPolicy = R"({
     {"principal": "admin-town", "role": "ADMIN", "jurisdiction": ["350583/101"],
      "clearance": "C4_RESTRICTED"},
     {"principal": "admin-c2", "role": "ADMIN", "jurisdiction": [""], "clearance": "C2_PERSONAL"},
+    {"principal": "node", "role": "CLUSTER_NODE"},
     {"principal": "seed", "role": "DEPARTMENT", "jurisdiction": [""], "clearance": "C4_RESTRICTED",
      "append_types": ["GridDefined", "WorkerAssigned", "HouseholdCreated",
                       "SanitationReportSubmitted", "AddressChanged"]}
@@ -123,7 +124,7 @@ class PolicyServerTest : public ::testing::Test {
     o.auth.tls_cert_path = cert_;
     o.auth.tls_key_path = key_;
     for (const char* p : {"worker", "cadre", "clerk", "dept", "leader", "auditor", "auditor-town", "admin",
-                          "admin-town", "admin-c2", "seed", "stranger"}) {
+                          "admin-town", "admin-c2", "node", "seed", "stranger"}) {
       o.auth.tokens.push_back({p, storage::ToHex(storage::Sha256(Token(p)))});
     }
     o.access.policy_file = policy_;
