@@ -474,7 +474,14 @@ bool ClusterNode::Renew() {
     lease = lease_;
     if (lease != 0 && absl::Now() - renewed_ < options_.lease_ttl / 3) return true;
   }
-  if (lease == 0) return false;
+  if (lease == 0) {
+    // Writing or taking over without a lease: back to a replica, which
+    // tries for the role again.
+    grid::MutexLock l(&mu_);
+    if (state_.role == Role::kWriter || state_.role == Role::kCatchingUp)
+      StepDown(Role::kReplica, "it has no lease");
+    return false;
+  }
   auto left = etcd_->KeepAlive(lease);
   grid::MutexLock l(&mu_);
   if (left.ok()) {
@@ -499,7 +506,9 @@ void ClusterNode::TryToWin() {
   }
   if (lease == 0) {
     auto granted = etcd_->GrantLease(options_.lease_ttl);
-    if (!granted.ok()) return;
+    if (!granted.ok()) {
+      return;
+    }
     lease = *granted;
     grid::MutexLock l(&mu_);
     lease_ = lease;
@@ -521,8 +530,14 @@ void ClusterNode::TryToWin() {
   }
   grid::MutexLock l(&mu_);
   if (stopping_ || state_.role == Role::kStopped) return;
+  // Our own key on the lease we hold: an earlier attempt whose answer was
+  // lost (a timeout while etcd elected a leader) put it. We won then.
+  grid::cluster::v1::Writer w;
+  if (!*won && holder.has_value() && holder->lease == lease && w.ParseFromString(holder->value) &&
+      w.node_id() == options_.node_id) {
+    *won = true;
+  }
   if (!*won) {
-    grid::cluster::v1::Writer w;
     if (holder.has_value() && w.ParseFromString(holder->value)) {
       state_.writer_node = w.node_id();
       state_.writer_address = w.address();
@@ -741,14 +756,18 @@ absl::Status ClusterNode::Replicate(const storage::Head& before, const storage::
     state_.shard_head = next.head.position();
     return absl::OkStatus();
   }
+  // Back to catching up, if it still writes: a lease that ended while the
+  // commit waited made it a replica already, which it stays.
   if (outcome.ok()) {  // kLostPlace
-    StepDown(Role::kCatchingUp, "another writer committed at its place");
+    if (state_.role == Role::kWriter) StepDown(Role::kCatchingUp, "another writer committed at its place");
     return absl::UnavailableError(absl::StrCat("node ", options_.node_id,
                                                " lost the writer's place in shard ", options_.shard,
                                                " to another writer; retry"));
   }
   if (!Unknown(outcome.status())) return outcome.status();
-  StepDown(Role::kCatchingUp, absl::StrCat("a commit's outcome is unknown: ", outcome.status().message()));
+  if (state_.role == Role::kWriter) {
+    StepDown(Role::kCatchingUp, absl::StrCat("a commit's outcome is unknown: ", outcome.status().message()));
+  }
   return absl::UnavailableError(absl::StrCat(
       "the shard's log in etcd did not answer (", outcome.status().message(),
       "); whether the append was committed is settled before the next one: retry it unchanged (its event ids "

@@ -86,7 +86,7 @@ absl::StatusOr<std::optional<EtcdValue>> EtcdClient::Get(const std::string& key)
   if (auto s = FromGrpc(kv_->Range(ctx.get(), req, &resp), "etcd range"); !s.ok()) return s;
   if (resp.kvs_size() == 0) return std::nullopt;
   const auto& kv = resp.kvs(0);
-  return EtcdValue{kv.value(), kv.mod_revision(), kv.create_revision()};
+  return EtcdValue{kv.value(), kv.mod_revision(), kv.create_revision(), kv.lease()};
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, EtcdValue>>> EtcdClient::Range(const std::string& from,
@@ -106,7 +106,7 @@ absl::StatusOr<std::vector<std::pair<std::string, EtcdValue>>> EtcdClient::Range
   std::vector<std::pair<std::string, EtcdValue>> out;
   out.reserve(resp.kvs_size());
   for (const auto& kv : resp.kvs()) {
-    out.emplace_back(kv.key(), EtcdValue{kv.value(), kv.mod_revision(), kv.create_revision()});
+    out.emplace_back(kv.key(), EtcdValue{kv.value(), kv.mod_revision(), kv.create_revision(), kv.lease()});
   }
   return out;
 }
@@ -192,6 +192,13 @@ absl::StatusOr<int64_t> EtcdClient::DatabaseSize() {
   return resp.dbsize();
 }
 
+absl::StatusOr<bool> EtcdClient::IsLeader() {
+  etcdserverpb::StatusResponse resp;
+  auto ctx = Context();
+  if (auto s = FromGrpc(maintenance_->Status(ctx.get(), {}, &resp), "etcd status"); !s.ok()) return s;
+  return resp.leader() != 0 && resp.leader() == resp.header().member_id();
+}
+
 absl::StatusOr<EtcdClient::TxnResult> EtcdClient::PutIfUnchanged(
     const std::string& key, int64_t mod_revision, const std::string& fresh,
     const std::vector<std::pair<std::string, std::string>>& puts) {
@@ -218,7 +225,7 @@ absl::StatusOr<EtcdClient::TxnResult> EtcdClient::PutIfUnchanged(
   TxnResult r{resp.succeeded(), resp.header().revision(), std::nullopt};
   if (!r.succeeded && resp.responses_size() == 1 && resp.responses(0).response_range().kvs_size() > 0) {
     const auto& kv = resp.responses(0).response_range().kvs(0);
-    r.fresh_value = EtcdValue{kv.value(), kv.mod_revision(), kv.create_revision()};
+    r.fresh_value = EtcdValue{kv.value(), kv.mod_revision(), kv.create_revision(), kv.lease()};
   }
   return r;
 }
@@ -242,7 +249,7 @@ absl::StatusOr<bool> EtcdClient::PutIfAbsent(const std::string& key, const std::
   holder->reset();
   if (!resp.succeeded() && resp.responses_size() == 1 && resp.responses(0).response_range().kvs_size() > 0) {
     const auto& kv = resp.responses(0).response_range().kvs(0);
-    *holder = EtcdValue{kv.value(), kv.mod_revision(), kv.create_revision()};
+    *holder = EtcdValue{kv.value(), kv.mod_revision(), kv.create_revision(), kv.lease()};
   }
   return resp.succeeded();
 }
@@ -324,7 +331,7 @@ absl::StatusOr<std::vector<EtcdClient::Watch::Change>> EtcdClient::Watch::Next()
     Change c;
     c.key = e.kv().key();
     c.deleted = e.type() == mvccpb::Event::DELETE;
-    c.value = EtcdValue{e.kv().value(), e.kv().mod_revision(), e.kv().create_revision()};
+    c.value = EtcdValue{e.kv().value(), e.kv().mod_revision(), e.kv().create_revision(), e.kv().lease()};
     out.push_back(std::move(c));
   }
   return out;

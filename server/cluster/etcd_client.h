@@ -48,6 +48,7 @@ struct EtcdValue {
   std::string value;
   int64_t mod_revision = 0;     // revision of its last change
   int64_t create_revision = 0;  // revision it was created at
+  int64_t lease = 0;            // the lease it is attached to (0: none)
 };
 
 class EtcdClient {
@@ -79,6 +80,8 @@ class EtcdClient {
   absl::Status DefragmentMembers(std::vector<std::pair<int64_t, int64_t>>* sizes = nullptr);
   // The database size of the member the client talks to, in bytes.
   absl::StatusOr<int64_t> DatabaseSize();
+  // Whether the member the client talks to is its cluster's Raft leader.
+  absl::StatusOr<bool> IsLeader();
 
   // If `key`'s mod revision is `mod_revision` (0: the key does not exist)
   // and `fresh` does not exist, puts every (key, value) of `puts` in one

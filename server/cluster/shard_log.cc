@@ -57,6 +57,15 @@ absl::StatusOr<ShardLog::Outcome> ShardLog::Commit(const HeadAt& at, const Batch
   }
   const Head next = HeadAfter(batch);
   const std::string key = BatchKey(batch.first_position());
+  if (!fenced_) {  // UnfencedForTest()
+    absl::Status s = etcd_->Put(key, batch.SerializeAsString());
+    if (s.ok()) s = etcd_->Put(head_key_, next.SerializeAsString());
+    if (!s.ok()) return s;
+    auto now = ReadHead();
+    if (!now.ok()) return now.status();
+    *after = *now;
+    return Outcome::kCommitted;
+  }
   auto txn = etcd_->PutIfUnchanged(head_key_, at.mod_revision, key,
                                    {{head_key_, next.SerializeAsString()}, {key, batch.SerializeAsString()}});
   if (!txn.ok()) return txn.status();

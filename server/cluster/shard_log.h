@@ -97,6 +97,14 @@ class ShardLog {
   // FAILED_PRECONDITION.
   absl::Status ClaimPersonKeyId(const std::string& id) const;
 
+  // For the negative control of the fault tests only: a ShardLog whose
+  // Commit() puts the head and the batch without the compare, as a writer
+  // without fencing would. Never used outside tests.
+  static ShardLog UnfencedForTest(ShardLog fenced) {
+    fenced.fenced_ = false;
+    return fenced;
+  }
+
   const std::string& head_key() const { return head_key_; }
   // gl/<shard>/writer: the Writer holding the role (a lease's key).
   std::string writer_key() const { return prefix_ + "writer"; }
@@ -117,6 +125,7 @@ class ShardLog {
                                     const std::optional<EtcdValue>& stored, HeadAt* after) const;
 
   EtcdClient* etcd_;
+  bool fenced_ = true;
   std::string prefix_;  // "gl/<shard>/"
   std::string head_key_;
 };
