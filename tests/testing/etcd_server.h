@@ -118,6 +118,125 @@ class EtcdServer {
   std::string endpoint_;
 };
 
+// A cluster of `n` real etcd members on loopback, each with its own ports
+// and data directory, that the fault tests kill, pause and restart one by
+// one (a restarted member keeps its ports and data, as on a real host).
+class EtcdCluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(const std::string& dir, int n) {
+    const std::vector<int> ports = FreeLoopbackPorts(2 * n);
+    if (static_cast<int>(ports.size()) != 2 * n) return absl::UnavailableError("no free loopback ports");
+    std::unique_ptr<EtcdCluster> c(new EtcdCluster(dir));
+    std::string initial;
+    for (int i = 0; i < n; ++i) {
+      c->members_.push_back({absl::StrCat("e", i + 1), ports[2 * i], ports[2 * i + 1], -1});
+      absl::StrAppend(&initial, i == 0 ? "" : ",", "e", i + 1, "=http://127.0.0.1:", ports[2 * i + 1]);
+    }
+    c->initial_ = initial;
+    for (int i = 0; i < n; ++i) {
+      if (absl::Status s = c->Restart(i); !s.ok()) return s;
+    }
+    // Ready when the cluster answers a read (it has a leader).
+    auto probe = server::EtcdClient::Create({.endpoints = c->endpoints(), .timeout = absl::Seconds(30)});
+    if (!probe.ok()) return probe.status();
+    if (auto r = (*probe)->Get("gl/probe"); !r.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("etcd did not start (", dir, "/e*.log): ", r.status().message()));
+    }
+    return c;
+  }
+
+  ~EtcdCluster() {
+    for (size_t i = 0; i < members_.size(); ++i) {
+      Signal(static_cast<int>(i), SIGCONT);
+      Kill(static_cast<int>(i), SIGKILL);
+    }
+  }
+
+  int size() const { return static_cast<int>(members_.size()); }
+  int client_port(int i) const { return members_[i].client; }
+  std::vector<std::string> endpoints() const {
+    std::vector<std::string> out;
+    for (const auto& m : members_) out.push_back(absl::StrCat("127.0.0.1:", m.client));
+    return out;
+  }
+  bool running(int i) const { return members_[i].pid > 0; }
+
+  // Starts member `i` (again), with its data directory as it is.
+  absl::Status Restart(int i) {
+    Member& m = members_[i];
+    if (m.pid > 0) return absl::OkStatus();
+    const std::string client_url = absl::StrCat("http://127.0.0.1:", m.client);
+    const std::string peer_url = absl::StrCat("http://127.0.0.1:", m.peer);
+    std::vector<std::string> args = {"etcd",
+                                     "--name=" + m.name,
+                                     "--data-dir=" + dir_ + "/" + m.name,
+                                     "--listen-client-urls=" + client_url,
+                                     "--advertise-client-urls=" + client_url,
+                                     "--listen-peer-urls=" + peer_url,
+                                     "--initial-advertise-peer-urls=" + peer_url,
+                                     "--initial-cluster=" + initial_,
+                                     "--initial-cluster-state=new",
+                                     "--initial-cluster-token=gridlog-test",
+                                     "--max-request-bytes=8388608",
+                                     "--logger=zap",
+                                     "--log-outputs=" + dir_ + "/" + m.name + ".log"};
+    const pid_t pid = fork();
+    if (pid < 0) return absl::InternalError("fork");
+    if (pid == 0) {
+      const int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, STDOUT_FILENO);
+      dup2(devnull, STDERR_FILENO);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp("etcd", argv.data());
+      _exit(127);
+    }
+    m.pid = pid;
+    return absl::OkStatus();
+  }
+
+  // Sends `sig` to member `i` without waiting (SIGSTOP, SIGCONT).
+  void Signal(int i, int sig) {
+    if (members_[i].pid > 0) kill(members_[i].pid, sig);
+  }
+  // Sends `sig` to member `i` and reaps it.
+  void Kill(int i, int sig) {
+    Member& m = members_[i];
+    if (m.pid <= 0) return;
+    kill(m.pid, sig);
+    int status = 0;
+    waitpid(m.pid, &status, 0);
+    m.pid = -1;
+  }
+
+  // The member that is the Raft leader now, or -1 if none answers so.
+  int Leader() {
+    for (int i = 0; i < size(); ++i) {
+      if (!running(i)) continue;
+      auto c = server::EtcdClient::Create(
+          {.endpoints = {absl::StrCat("127.0.0.1:", members_[i].client)}, .timeout = absl::Seconds(2)});
+      if (!c.ok()) continue;
+      auto leader = (*c)->IsLeader();
+      if (leader.ok() && *leader) return i;
+    }
+    return -1;
+  }
+
+ private:
+  struct Member {
+    std::string name;
+    int client;
+    int peer;
+    pid_t pid;
+  };
+  explicit EtcdCluster(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+  std::string initial_;
+  std::vector<Member> members_;
+};
+
 }  // namespace grid::testing
 
 #endif  // GRID_TESTS_TESTING_ETCD_SERVER_H_

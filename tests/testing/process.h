@@ -27,7 +27,7 @@ class GriddProcess {
                                                              const std::string& data_dir,
                                                              std::vector<std::string> extra = {}) {
     int fds[2];
-    if (pipe(fds) != 0) return absl::InternalError("pipe");
+    if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe");
     std::vector<std::string> args = {binary, "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
                                      "--data_dir=" + data_dir};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -69,7 +69,14 @@ class GriddProcess {
   }
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
+
+  // Sends `sig` without waiting (SIGSTOP, SIGCONT).
+  void Signal(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
+  bool running() const { return pid_ > 0; }
 
   // Sends `sig` and reaps the process; returns its wait status.
   int Kill(int sig) {
