@@ -3,7 +3,8 @@
 # tests only (a throwaway CA, short-lived certificates, keys unencrypted):
 #
 #   DIR/ca.crt, ca.key          a CA
-#   DIR/tls.crt, tls.key        gridd's certificate: localhost, 127.0.0.1, ::1 and HOST...
+#   DIR/tls.crt, tls.key        gridd's certificate: localhost, 127.0.0.1, ::1 and HOST...;
+#                               CN=gridd, also a client certificate (a cluster node's, or etcd's)
 #   DIR/client.crt, client.key  a client certificate whose common name is CLIENT
 #   DIR/token                   a random bearer token for TOKEN_PRINCIPAL
 #   DIR/gridd-auth.json         the gridd settings that use them (token by its SHA-256)
@@ -45,7 +46,7 @@ sign() {
   rm -f "$1.csr" "$1.ext"
 }
 sign tls gridd "subjectAltName=$san
-extendedKeyUsage=serverAuth"
+extendedKeyUsage=serverAuth,clientAuth"
 sign client "$client" "extendedKeyUsage=clientAuth"
 rm -f ca.srl
 
