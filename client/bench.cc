@@ -456,6 +456,9 @@ struct Knobs {
   double seconds = 0;  // 0 = per-workload default
   int subscriptions = 1000;
   int queries = 2000;
+  // fanout: the subscribers' node, when not --server (a cluster's replica:
+  // the delivery latency then includes replication).
+  std::string subscribe_server;
 };
 
 struct Bench {
@@ -591,10 +594,17 @@ struct Bench {
     std::vector<std::thread> threads;
     grid::v1::SubscribeRequest req;
     req.set_after_position(status->head_position());
+    Client* subscribed = client.get();
+    std::unique_ptr<Client> other;
+    if (!k.subscribe_server.empty()) {
+      other = Client::Connect(k.subscribe_server);
+      subscribed = other.get();
+      req.set_min_position(status->head_position());  // that node may still be applying it
+    }
     for (int i = 0; i < subscribers; ++i) {
       subs.push_back(std::make_unique<Sub>());
       threads.emplace_back([&, sub = subs.back().get()] {
-        sub->status = client->SubscribeRaw(
+        sub->status = subscribed->SubscribeRaw(
             req,
             [&](const grid::v1::RawSubscribeResponse& r) {
               const int64_t now = NowNs();
@@ -636,6 +646,7 @@ struct Bench {
       latency.insert(latency.end(), sub->latency_us.begin(), sub->latency_us.end());
     }
     Row row("fanout");
+    if (!k.subscribe_server.empty()) row.Text("subscribed_at", k.subscribe_server);
     row.Num("subscribers", subscribers)
         .Num("target_rate", rate)
         .Num("appended", static_cast<double>(s.events))
@@ -928,7 +939,9 @@ int RunBench(int argc, char** argv) {
       "rate", po::value(&b.k.rate)->default_value(b.k.rate), "fanout, slow: appends per second")(
       "seconds", po::value(&b.k.seconds), "fanout, slow: how long to append")(
       "subscriptions", po::value(&b.k.subscriptions)->default_value(b.k.subscriptions),
-      "idle: subscriptions to hold open")("queries", po::value(&b.k.queries)->default_value(b.k.queries),
+      "idle: subscriptions to hold open")(
+      "subscribe_server", po::value(&b.k.subscribe_server),
+      "fanout: subscribe at this node instead (a cluster's replica: latency includes replication)")("queries", po::value(&b.k.queries)->default_value(b.k.queries),
                                           "projection: reads of each kind")(
       "photos", po::value(&b.c.photos)->default_value(b.c.photos), "photo references per phone report")(
       "pid", po::value(&b.c.pid), "gridd's pid for RSS (default: found by the --server port)")(

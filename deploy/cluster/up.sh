@@ -5,6 +5,7 @@
 # member and one gridd node per machine: README, "Cluster mode").
 #
 # usage: deploy/cluster/up.sh [BUILD_DIR]     (make cluster; stop: deploy/cluster/down.sh)
+#        deploy/cluster/up.sh BUILD_DIR gN    (re)starts only gridd node gN (after a kill)
 # environment (defaults in brackets):
 #   CLUSTER_DIR            data, logs and PIDs                 [./cluster]
 #   SHARD                  the shard (county code)             [350583]
@@ -14,6 +15,7 @@
 #   CLUSTER_METRICS_PORTS  their /metrics and /readyz ports    [9464 9465 9466]
 set -euo pipefail
 build=${1:-build}
+only=${2:-}
 dir=${CLUSTER_DIR:-cluster}
 shard=${SHARD:-350583}
 read -r -a etcd_ports <<<"${CLUSTER_ETCD_PORTS:-12379 22379 32379}"
@@ -22,12 +24,12 @@ read -r -a gridd_ports <<<"${CLUSTER_GRIDD_PORTS:-7443 7444 7445}"
 read -r -a metrics_ports <<<"${CLUSTER_METRICS_PORTS:-9464 9465 9466}"
 command -v etcd >/dev/null || { echo "etcd is not installed (Debian: apt-get install etcd-server)" >&2; exit 1; }
 [ -x "$build/gridd" ] || { echo "no $build/gridd: run make build first" >&2; exit 1; }
-if [ -s "$dir/pids" ]; then
+if [ -z "$only" ] && [ -s "$dir/pids" ]; then
   echo "$dir/pids exists: a cluster may be running; stop it with deploy/cluster/down.sh" >&2
   exit 1
 fi
 mkdir -p "$dir"
-: >"$dir/pids"
+[ -n "$only" ] || : >"$dir/pids"
 
 initial=""
 for i in 0 1 2; do initial+="${initial:+,}e$((i + 1))=http://127.0.0.1:${peer_ports[$i]}"; done
@@ -35,6 +37,7 @@ endpoints=""
 for i in 0 1 2; do endpoints+="${endpoints:+,}127.0.0.1:${etcd_ports[$i]}"; done
 
 for i in 0 1 2; do
+  [ -z "$only" ] || break
   n=e$((i + 1))
   # --max-request-bytes: a commit group is one etcd transaction (gridd keeps
   # them to a few MiB).
@@ -56,9 +59,10 @@ fi
 
 for i in 0 1 2; do
   n=g$((i + 1))
+  [ -z "$only" ] || [ "$only" = "$n" ] || continue
   "$build/gridd" --cluster="$endpoints" --shard="$shard" --node_id="$n" --person_key="$dir/person_key" \
     --listen="127.0.0.1:${gridd_ports[$i]}" --metrics_listen="127.0.0.1:${metrics_ports[$i]}" \
-    --data_dir="$dir/$n" >"$dir/$n.out" 2>"$dir/$n.log" &
+    --data_dir="$dir/$n" >"$dir/$n.out" 2>>"$dir/$n.log" &
   echo "$! $n" >>"$dir/pids"
 done
 

@@ -83,6 +83,46 @@ secrets = [v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v]
 assert secrets == ["gridd-tls"], secrets
 PY
 check "the ConfigMap's config loads" "$GRIDD" --config="$tmp/k8s.json" --print-config >/dev/null
+
+# ---- Kubernetes, cluster mode: 3 etcd members and 3 gridd nodes
+check "the cluster's objects agree with each other and with gridd" \
+  /usr/bin/python3 - "$SRC/deploy/k8s/gridd-cluster.yaml" "$tmp/k8s-cluster.json" <<'PY'
+import json, sys, yaml
+docs = {d["kind"] + "/" + d["metadata"]["name"]: d for d in yaml.safe_load_all(open(sys.argv[1]))}
+etcd, gridd = docs["StatefulSet/etcd"], docs["StatefulSet/gridd"]
+assert etcd["spec"]["replicas"] == 3 and gridd["spec"]["replicas"] == 3
+assert docs["PodDisruptionBudget/etcd"]["spec"]["minAvailable"] == 2, "a majority of etcd stays up"
+assert docs["PodDisruptionBudget/gridd"]["spec"]["maxUnavailable"] == 1
+for sts in (etcd, gridd):  # one per machine
+    anti = sts["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    assert anti["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"] == "kubernetes.io/hostname"
+e = etcd["spec"]["template"]["spec"]["containers"][0]["command"]
+for flag in ("--client-cert-auth", "--peer-client-cert-auth", "--max-request-bytes=8388608"):
+    assert flag in e, flag
+assert all(u.startswith("https://") for f in e if f.startswith("--listen-") for u in [f.split("=", 1)[1]])
+members = [m.split("=", 1)[0] for m in next(f for f in e if f.startswith("--initial-cluster=")).split("=", 1)[1].split(",")]
+assert members == ["etcd-0", "etcd-1", "etcd-2"], members
+cfg = json.loads(docs["ConfigMap/gridd-cluster-config"]["data"]["gridd.json"])
+assert cfg["cluster"] == "etcd:2379", "gridd dials the etcd Service"
+spec = gridd["spec"]["template"]["spec"]
+c = spec["containers"][0]
+mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+for k in ("etcd_ca", "etcd_cert", "etcd_key"):
+    assert cfg[k].startswith(mounts["etcd-client"] + "/"), k
+assert "--node_id=$(POD_NAME)" in c["args"] and "--advertise=$(POD_NAME).gridd-headless:7443" in c["args"]
+assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+init = spec["initContainers"][0]
+assert "/var/lib/gridlog/person_key" in init["command"][-1] and cfg["data_dir"] == "/var/lib/gridlog"
+policy = json.loads(docs["ConfigMap/gridd-cluster-config"]["data"]["policy.json"])
+assert {"principal": "gridd", "role": "CLUSTER_NODE"} in policy["principals"], "the nodes' certificate"
+cfg["node_id"] = "gridd-0"
+cfg["advertise"] = "gridd-0.gridd-headless:7443"
+open(sys.argv[2], "w").write(json.dumps(cfg))
+open(sys.argv[2] + ".policy", "w").write(json.dumps(policy))
+PY
+check "the cluster ConfigMap's config loads" "$GRIDD" --config="$tmp/k8s-cluster.json" --print-config >/dev/null
+check "the cluster ConfigMap's policy is valid" "$GRIDD" --config="$tmp/k8s-cluster.json" \
+  --policy_file="$tmp/k8s-cluster.json.policy" --check-policy
 check "the ConfigMap's policy is valid" "$GRIDD" --config="$tmp/k8s.json" \
   --policy_file="$tmp/k8s.json.policy" --check-policy
 finish "deploy check"
