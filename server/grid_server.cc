@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <sstream>
 #include <tuple>
 
 #include "absl/strings/match.h"
@@ -30,6 +29,7 @@
 #include "server/cluster/peer_client.h"
 #include "server/log/admission.h"
 #include "server/log/log_service.h"
+#include "server/ops/json_file.h"
 #include "server/projections/projection_service.h"
 #include "server/projections/projector.h"
 #include "server/rpc_observer.h"
@@ -253,11 +253,9 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
                                       std::tuple{&options.cluster.etcd_cert_path, &eo.cert, "etcd_cert"},
                                       std::tuple{&options.cluster.etcd_key_path, &eo.key, "etcd_key"}}) {
       if (path->empty()) continue;
-      std::ifstream in(*path);
-      std::stringstream text;
-      text << in.rdbuf();
-      if (!in) return absl::InvalidArgumentError(absl::StrCat(setting, ": cannot read ", *path));
-      *pem = text.str();
+      auto text = ReadSettingFile(*path, setting);
+      if (!text.ok()) return text.status();
+      *pem = *std::move(text);
     }
     auto etcd = EtcdClient::Create(std::move(eo));
     if (!etcd.ok()) return etcd.status();

@@ -9,12 +9,11 @@
 #include <sys/socket.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/ops/json_file.h"
 #include "storage/record.h"
 
 namespace grid::server {
@@ -22,14 +21,6 @@ namespace {
 
 constexpr char kPrincipalProperty[] = "grid.principal";
 constexpr char kCommonNameProperty[] = "x509_common_name";
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* setting) {
-  std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(setting, ": cannot read ", path));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Runs for every call on a TLS connection, before the handler.
 class TokenProcessor final : public grpc::AuthMetadataProcessor {
@@ -168,15 +159,15 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const AuthOptions& auth, std::function<void(std::string, std::string)> on_refused) {
   if (absl::Status s = ValidateAuth(auth); !s.ok()) return s;
   if (!auth.tls()) return grpc::InsecureServerCredentials();
-  auto cert = ReadPem(auth.tls_cert_path, "tls_cert");
+  auto cert = ReadSettingFile(auth.tls_cert_path, "tls_cert");
   if (!cert.ok()) return cert.status();
-  auto key = ReadPem(auth.tls_key_path, "tls_key");
+  auto key = ReadSettingFile(auth.tls_key_path, "tls_key");
   if (!key.ok()) return key.status();
   grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   options.pem_key_cert_pairs.push_back({*key, *cert});
   const bool client_certs = !auth.tls_client_ca_path.empty();
   if (client_certs) {
-    auto ca = ReadPem(auth.tls_client_ca_path, "tls_client_ca");
+    auto ca = ReadSettingFile(auth.tls_client_ca_path, "tls_client_ca");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
     // With tokens too, a certificate is asked for and verified when given,

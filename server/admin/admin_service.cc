@@ -237,16 +237,7 @@ grpc::ServerWriteReactor<grid::v1::BackupChunk>* AdminService::Backup(grpc::Call
   auto call = BeginCall(env_, ctx, Rpc::kBackup, "");
   if (!call.ok()) return new FailedStream<grid::v1::BackupChunk>(call.status());
   auto* w = new BackupWriter(env_, projections_, log_options_, data_dir_);
-  // Streaming starts once the intent is stored (synced).
-  auto holder = std::make_shared<std::unique_ptr<AccessCall>>(*std::move(call));
-  AccessCall* raw = holder->get();
-  raw->Intend([w, holder](absl::Status s) {
-    if (s.ok()) {
-      w->Start(std::move(*holder));
-    } else {
-      w->Abort(std::move(*holder), ToGrpc(s));
-    }
-  });
+  StartAfterIntent(w, *std::move(call));  // once the intent is stored (synced)
   return w;
 }
 

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/log/validation.h"
 
 namespace grid::server {
 
@@ -49,20 +50,7 @@ absl::StatusOr<storage::AppendBatch> FromForwarded(ForwardedAppend forwarded) {
     return absl::InvalidArgumentError("a forwarded append needs a stream and at least one event");
   }
   storage::AppendBatch batch;
-  switch (req->expected_case()) {
-    case grid::v1::AppendRequest::kNoStream:
-      batch.expected.kind = storage::Expected::kNoStream;
-      break;
-    case grid::v1::AppendRequest::kStreamExists:
-      batch.expected.kind = storage::Expected::kStreamExists;
-      break;
-    case grid::v1::AppendRequest::kExactVersion:
-      batch.expected.kind = storage::Expected::kExact;
-      batch.expected.version = req->exact_version();
-      break;
-    default:
-      batch.expected.kind = storage::Expected::kAny;
-  }
+  batch.expected = ExpectedOf(*req);
   batch.events.reserve(static_cast<size_t>(req->events_size()));
   for (int i = 0; i < req->events_size(); ++i) {
     grid::v1::Event* e = req->mutable_events(i);

@@ -126,16 +126,7 @@ grpc::ServerWriteReactor<grid::cluster::v1::ReadLogResponse>* NodeService::ReadL
     return new Failed(refused);
   }
   auto* w = new LogShipper(env_, request->from_position(), request->to_position());
-  auto holder = std::make_shared<std::unique_ptr<AccessCall>>(*std::move(call));
-  AccessCall* raw = holder->get();
-  // Shipping starts once the intent is recorded.
-  raw->Intend([w, holder](absl::Status s) {
-    if (s.ok()) {
-      w->Start(std::move(*holder));
-    } else {
-      w->Abort(std::move(*holder), ToGrpc(s));
-    }
-  });
+  StartAfterIntent(w, *std::move(call));  // once the intent is recorded
   return w;
 }
 

@@ -2,25 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/cluster/forwarded.h"
+#include "server/ops/json_file.h"
 #include "server/rpc/status.h"
 
 namespace grid::server {
 namespace {
-
-absl::StatusOr<std::string> ReadWhole(const std::string& path, const char* setting) {
-  std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(setting, ": cannot read ", path));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // One forwarded append in flight: what gRPC's callback needs to outlive
 // the call.
@@ -43,20 +34,20 @@ absl::StatusOr<PeerClient::Options> PeerClient::Credentials(Options options, con
                                                             const std::string& token_path) {
   if (ca_path.empty()) return options;  // a loopback cluster without TLS
   grpc::SslCredentialsOptions ssl;
-  auto ca = ReadWhole(ca_path, "cluster_peer_ca");
+  auto ca = ReadSettingFile(ca_path, "cluster_peer_ca");
   if (!ca.ok()) return ca.status();
   ssl.pem_root_certs = *std::move(ca);
   if (!token_path.empty()) {
-    auto token = ReadWhole(token_path, "cluster_peer_token_file");
+    auto token = ReadSettingFile(token_path, "cluster_peer_token_file");
     if (!token.ok()) return token.status();
     const std::string t(absl::StripAsciiWhitespace(*token));
     if (t.empty())
       return absl::InvalidArgumentError(absl::StrCat("cluster_peer_token_file: ", token_path, " is empty"));
     options.call_credentials = grpc::AccessTokenCredentials(t);
   } else if (!cert_path.empty()) {
-    auto cert = ReadWhole(cert_path, "cluster_peer_cert");
+    auto cert = ReadSettingFile(cert_path, "cluster_peer_cert");
     if (!cert.ok()) return cert.status();
-    auto key = ReadWhole(key_path, "cluster_peer_key");
+    auto key = ReadSettingFile(key_path, "cluster_peer_key");
     if (!key.ok()) return key.status();
     ssl.pem_cert_chain = *std::move(cert);
     ssl.pem_private_key = *std::move(key);

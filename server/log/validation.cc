@@ -41,6 +41,19 @@ bool IsValidStreamName(std::string_view s) {
   return true;
 }
 
+storage::Expected ExpectedOf(const grid::v1::AppendRequest& request) {
+  switch (request.expected_case()) {
+    case grid::v1::AppendRequest::kNoStream:
+      return {storage::Expected::kNoStream, 0};
+    case grid::v1::AppendRequest::kStreamExists:
+      return {storage::Expected::kStreamExists, 0};
+    case grid::v1::AppendRequest::kExactVersion:
+      return {storage::Expected::kExact, request.exact_version()};
+    default:
+      return {storage::Expected::kAny, 0};
+  }
+}
+
 absl::StatusOr<storage::AppendBatch> AppendValidator::Validate(const grid::v1::AppendRequest& request,
                                                                const grid::v1::Actor& actor) const {
   const size_t bytes = request.ByteSizeLong();
@@ -72,20 +85,7 @@ absl::StatusOr<storage::AppendBatch> AppendValidator::Validate(const grid::v1::A
 
   storage::AppendBatch batch;
   batch.stream = request.stream();
-  switch (request.expected_case()) {
-    case grid::v1::AppendRequest::kNoStream:
-      batch.expected.kind = storage::Expected::kNoStream;
-      break;
-    case grid::v1::AppendRequest::kStreamExists:
-      batch.expected.kind = storage::Expected::kStreamExists;
-      break;
-    case grid::v1::AppendRequest::kExactVersion:
-      batch.expected.kind = storage::Expected::kExact;
-      batch.expected.version = request.exact_version();
-      break;
-    default:
-      batch.expected.kind = storage::Expected::kAny;
-  }
+  batch.expected = ExpectedOf(request);
   batch.actor = actor;
 
   absl::flat_hash_set<std::string_view> ids;

@@ -22,6 +22,9 @@ struct AppendLimits {
   size_t max_events = 10000;
 };
 
+// The request's expected version, as the log checks it.
+storage::Expected ExpectedOf(const grid::v1::AppendRequest& request);
+
 // Checks appends and turns them into batches for the sequencer. Immutable
 // and thread-safe.
 class AppendValidator {

@@ -43,4 +43,12 @@ absl::Status ReadCommentedJsonFile(const std::string& path, absl::string_view wh
   return ParseCommentedJson(text.str(), path, what, out);
 }
 
+absl::StatusOr<std::string> ReadSettingFile(const std::string& path, absl::string_view setting) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(setting, ": cannot read ", path));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 }  // namespace grid::server

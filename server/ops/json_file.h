@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace grid::server {
@@ -20,6 +21,10 @@ absl::Status ParseCommentedJson(absl::string_view text, absl::string_view origin
                                 google::protobuf::Message* out);
 absl::Status ReadCommentedJsonFile(const std::string& path, absl::string_view what,
                                    google::protobuf::Message* out);
+
+// The whole file named by setting `setting` (a PEM file, a token):
+// INVALID_ARGUMENT "<setting>: cannot read <path>" if it cannot be read.
+absl::StatusOr<std::string> ReadSettingFile(const std::string& path, absl::string_view setting);
 
 }  // namespace grid::server
 

@@ -125,6 +125,22 @@ class ServiceWriter : public PumpedWriter<Message, AccessCall> {
   ServiceContext* const env_;
 };
 
+// Starts server stream `w` once its call's intent is in the access audit
+// (AccessCall::Intend: at once for calls audited after the fact), or ends it
+// with the reason the intent could not be stored.
+template <class Writer>
+void StartAfterIntent(Writer* w, std::unique_ptr<AccessCall> call) {
+  auto holder = std::make_shared<std::unique_ptr<AccessCall>>(std::move(call));
+  AccessCall* raw = holder->get();
+  raw->Intend([w, holder](absl::Status s) {
+    if (s.ok()) {
+      w->Start(std::move(*holder));
+    } else {
+      w->Abort(std::move(*holder), ToGrpc(s));
+    }
+  });
+}
+
 // Admits a call (access.h). In cluster mode a node that stopped serving
 // (ClusterRole::CheckServing: its log differs from the shard's) answers
 // nothing but GetStatus; that refusal is audited like any other.

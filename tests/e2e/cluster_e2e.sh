@@ -13,11 +13,7 @@ GRIDD=$1
 GRIDCTL=$2
 source "$(dirname "$0")/gridd_lib.sh"
 
-read -r etcd_client etcd_peer < <(/usr/bin/python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+read -r etcd_client etcd_peer < <(free_ports 2)
 etcd --name=e1 --data-dir="$tmp/etcd" \
   --listen-client-urls="http://127.0.0.1:$etcd_client" --advertise-client-urls="http://127.0.0.1:$etcd_client" \
   --listen-peer-urls="http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls="http://127.0.0.1:$etcd_peer" \

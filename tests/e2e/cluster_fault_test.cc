@@ -46,6 +46,17 @@ const int kCycles = grid::testing::IntFromEnv("GRID_CLUSTER_CYCLES", 3);
 class ClusterFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // A test that hangs says where, well before ctest's timeout ends it.
+    watchdog_ = std::thread([this] {
+      grid::MutexLock l(&watch_mu_);
+      const absl::Time deadline = absl::Now() + absl::Minutes(5);
+      while (!finished_) {
+        if (!watch_cv_.WaitFor(&watch_mu_, deadline - absl::Now()) && absl::Now() >= deadline) {
+          std::cout << "hung for 5 minutes, in: " << phase_ << std::endl;
+          std::abort();
+        }
+      }
+    });
     ASSERT_OK_AND_ASSIGN(etcd_, testing::EtcdCluster::Start(dir_.path(), 3));
     person_key_ = dir_.path() + "/person_key";
     std::ofstream(person_key_) << std::string(32, 'k');
@@ -63,6 +74,7 @@ class ClusterFaultTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    Phase("tearing down");
     StopLoad();
     for (auto& n : nodes_) {
       if (n != nullptr) n->Signal(SIGCONT);
@@ -70,6 +82,19 @@ class ClusterFaultTest : public ::testing::Test {
     nodes_.clear();
     proxies_.clear();
     etcd_.reset();
+    {
+      grid::MutexLock l(&watch_mu_);
+      finished_ = true;
+      watch_cv_.SignalAll();
+    }
+    watchdog_.join();
+  }
+
+  // What the test does now, for the watchdog and the log.
+  void Phase(const std::string& what) {
+    std::cout << absl::FormatTime("%H:%M:%S ", absl::Now(), absl::UTCTimeZone()) << what << std::endl;
+    grid::MutexLock l(&watch_mu_);
+    phase_ = what;
   }
 
   // ---- the cluster ----------------------------------------------------------
@@ -148,6 +173,7 @@ class ClusterFaultTest : public ::testing::Test {
     for (int s = 0; s < kSubscribers; ++s) threads_.emplace_back([this, s] { Subscriber(s); });
   }
   void StopLoad() {
+    Phase("stopping the load");
     stop_.store(true);
     {
       grid::MutexLock l(&mu_);
@@ -244,6 +270,7 @@ class ClusterFaultTest : public ::testing::Test {
   // applied the writer's head, and checks the history on every node.
   void HealAndCheck(size_t min_acked = 300) {
     StopLoad();
+    Phase("healing");
     for (auto& node : proxies_) {
       for (auto& p : node) p->Heal();
     }
@@ -252,8 +279,10 @@ class ClusterFaultTest : public ::testing::Test {
       if (nodes_[i] == nullptr) StartNode(i);
       nodes_[i]->Signal(SIGCONT);
     }
+    Phase("waiting for a writer");
     const int writer = WaitWriter();
     ASSERT_GE(writer, 0) << "no writer after healing";
+    Phase("retrying what was unknown");
     std::vector<grid::v1::AppendRequest> unknown;
     {
       grid::MutexLock l(&mu_);
@@ -268,6 +297,7 @@ class ClusterFaultTest : public ::testing::Test {
     }
     ASSERT_OK_AND_ASSIGN(auto ws, Status(writer));
     const uint64_t head = ws.head_position();
+    Phase("reading every node's log");
     std::vector<std::vector<std::string>> logs(kNodes);
     for (int i = 0; i < kNodes; ++i) {
       const absl::Time deadline = absl::Now() + kWait;
@@ -307,6 +337,7 @@ class ClusterFaultTest : public ::testing::Test {
     EXPECT_TRUE(anomalies.ok()) << anomalies.Summary();
     EXPECT_TRUE(unexpected.empty()) << absl::StrJoin(unexpected, "; ");
     EXPECT_GE(history.acked.size(), min_acked) << "the load did not run";
+    Phase("comparing projections");
     ExpectSameProjections(head);
     std::string errors;
     for (const auto& [code, n] : retried) absl::StrAppend(&errors, " ", code, "=", n);
@@ -358,6 +389,12 @@ class ClusterFaultTest : public ::testing::Test {
   std::vector<std::string> unexpected_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<testing::Observation>> seen_ ABSL_GUARDED_BY(mu_){kSubscribers};
   std::vector<uint64_t> checkpoints_ ABSL_GUARDED_BY(mu_) = std::vector<uint64_t>(kSubscribers, 0);
+
+  grid::Mutex watch_mu_;
+  grid::CondVar watch_cv_;
+  std::string phase_ ABSL_GUARDED_BY(watch_mu_) = "setting up";
+  bool finished_ ABSL_GUARDED_BY(watch_mu_) = false;
+  std::thread watchdog_;
 };
 
 TEST_F(ClusterFaultTest, KillNineOfTheWriterUnderLoad) {
@@ -367,6 +404,7 @@ TEST_F(ClusterFaultTest, KillNineOfTheWriterUnderLoad) {
     Load(absl::Seconds(2));
     const int writer = WaitWriter();
     ASSERT_GE(writer, 0);
+    Phase(absl::StrCat("cycle ", cycle, ": kill -9 of the writer n", writer + 1));
     const absl::Time killed = absl::Now();
     StopNode(writer, SIGKILL);
     const int next = WaitWriter(writer);
@@ -385,6 +423,7 @@ TEST_F(ClusterFaultTest, EtcdMinorityLeaderAndAllMembersDie) {
   StartLoad();
   Load(absl::Seconds(2));
   // A minority: appends go on.
+  Phase("killing an etcd follower");
   int leader = etcd_->Leader();
   ASSERT_GE(leader, 0);
   const int follower = (leader + 1) % etcd_->size();
@@ -393,6 +432,7 @@ TEST_F(ClusterFaultTest, EtcdMinorityLeaderAndAllMembersDie) {
   ASSERT_OK(etcd_->Restart(follower));
   Load(absl::Seconds(2));
   // The leader: a new election, then on.
+  Phase("killing the etcd leader");
   leader = etcd_->Leader();
   ASSERT_GE(leader, 0);
   etcd_->Kill(leader, SIGKILL);
@@ -400,8 +440,10 @@ TEST_F(ClusterFaultTest, EtcdMinorityLeaderAndAllMembersDie) {
   ASSERT_OK(etcd_->Restart(leader));
   Load(absl::Seconds(2));
   // Every member at once: nothing until they are back.
+  Phase("killing every etcd member");
   for (int m = 0; m < etcd_->size(); ++m) etcd_->Kill(m, SIGKILL);
   Load(absl::Seconds(2));
+  Phase("restarting every etcd member");
   for (int m = 0; m < etcd_->size(); ++m) ASSERT_OK(etcd_->Restart(m));
   Load(absl::Seconds(6));
   HealAndCheck();
@@ -412,6 +454,7 @@ TEST_F(ClusterFaultTest, APausedWriterCommitsNothingAfterATakeoverAndStepsDown) 
   ASSERT_GE(zombie, 0);
   StartLoad();
   Load(absl::Seconds(2));
+  Phase(absl::StrCat("SIGSTOP of the writer n", zombie + 1));
   nodes_[zombie]->Signal(SIGSTOP);  // past its lease: another node takes over
   const int next = WaitWriter(zombie);
   ASSERT_GE(next, 0) << "no new writer while n" << zombie + 1 << " was paused";
@@ -431,6 +474,7 @@ TEST_F(ClusterFaultTest, NodesCutOffFromEtcdStepDownAndRejoin) {
   StartLoad();
   Load(absl::Seconds(2));
   // The writer's links to every etcd member go silent (a partition).
+  Phase(absl::StrCat("cutting the writer n", writer + 1, " off"));
   for (auto& p : proxies_[writer]) p->Blackhole();
   const int next = WaitWriter(writer);
   ASSERT_GE(next, 0) << "no new writer while n" << writer + 1 << " was cut off";
@@ -453,6 +497,7 @@ TEST_F(ClusterFaultTest, AWipedReplicaRejoinsAndCatchesUp) {
   StartLoad();
   Load(absl::Seconds(3));
   const int replica = (writer + 1) % kNodes;
+  Phase(absl::StrCat("wiping the replica n", replica + 1));
   StopNode(replica, SIGKILL);
   std::filesystem::remove_all(absl::StrCat(dir_.path(), "/n", replica + 1));
   Load(absl::Seconds(2));
@@ -465,6 +510,7 @@ TEST_F(ClusterFaultTest, EveryNodeKilledAtOnceLosesNothingAcknowledged) {
   ASSERT_GE(WaitWriter(), 0);
   StartLoad();
   Load(absl::Seconds(3));
+  Phase("kill -9 of every node");
   for (int i = 0; i < kNodes; ++i) StopNode(i, SIGKILL);
   Load(absl::Seconds(1));
   for (int i = 0; i < kNodes; ++i) StartNode(i);

@@ -16,11 +16,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bash "$root/deploy/dev-certs.sh" "$tmp/certs" >/dev/null
 certs=$tmp/certs
 token=$(cat "$certs/token")
-read -r etcd_client etcd_peer < <(/usr/bin/python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+read -r etcd_client etcd_peer < <(free_ports 2)
 etcd --name=e1 --data-dir="$tmp/etcd" \
   --listen-client-urls="https://127.0.0.1:$etcd_client" --advertise-client-urls="https://127.0.0.1:$etcd_client" \
   --cert-file="$certs/tls.crt" --key-file="$certs/tls.key" --trusted-ca-file="$certs/ca.crt" --client-cert-auth \

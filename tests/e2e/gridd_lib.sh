@@ -40,6 +40,15 @@ start_gridd() {
   exit 1
 }
 
+# free_ports N: N loopback ports nothing listens on now, on one line.
+free_ports() {
+  /usr/bin/python3 -c '
+import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])' "$1"
+}
+
 # wait_for_line FILE REGEX: until a line of FILE matches (at most 30 s);
 # fails if none does. What the other side prints is the signal, not a nap.
 wait_for_line() {

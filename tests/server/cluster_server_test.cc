@@ -53,10 +53,7 @@ class ClusterServerTest : public PolicyServerTest {
     o.data_dir = dir_.path() + "/" + id;
     o.auth.tls_cert_path = cert_;
     o.auth.tls_key_path = key_;
-    for (const char* p : {"worker", "cadre", "clerk", "dept", "leader", "auditor", "auditor-town", "admin",
-                          "admin-town", "admin-c2", "node", "seed", "stranger"}) {
-      o.auth.tokens.push_back({p, storage::ToHex(storage::Sha256(Token(p)))});
-    }
+    AddTokens(&o);
     o.access.policy_file = policy_;
     o.cluster.etcd_endpoints = {etcd_->endpoint()};
     o.cluster.shard = "350583";

@@ -43,81 +43,6 @@ inline std::vector<int> FreeLoopbackPorts(int n) {
   return ports;
 }
 
-class EtcdServer {
- public:
-  // Starts `etcd` (from PATH) with its data in `dir` and waits until it
-  // answers a read (at most 30 s).
-  static absl::StatusOr<std::unique_ptr<EtcdServer>> Start(const std::string& dir) {
-    const std::vector<int> ports = FreeLoopbackPorts(2);
-    if (ports.size() != 2) return absl::UnavailableError("no free loopback ports");
-    const int client = ports[0];
-    const int peer = ports[1];
-    const std::string client_url = absl::StrCat("http://127.0.0.1:", client);
-    const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer);
-    std::vector<std::string> args = {"etcd",
-                                     "--name=e1",
-                                     "--data-dir=" + dir + "/etcd",
-                                     "--listen-client-urls=" + client_url,
-                                     "--advertise-client-urls=" + client_url,
-                                     "--listen-peer-urls=" + peer_url,
-                                     "--initial-advertise-peer-urls=" + peer_url,
-                                     "--initial-cluster=e1=" + peer_url,
-                                     "--initial-cluster-state=new",
-                                     "--max-request-bytes=8388608",
-                                     "--logger=zap",
-                                     "--log-outputs=" + dir + "/etcd.log"};
-    const pid_t pid = fork();
-    if (pid < 0) return absl::InternalError("fork");
-    if (pid == 0) {
-      const int devnull = open("/dev/null", O_WRONLY);
-      dup2(devnull, STDOUT_FILENO);
-      dup2(devnull, STDERR_FILENO);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp("etcd", argv.data());
-      _exit(127);
-    }
-    std::unique_ptr<EtcdServer> s(new EtcdServer(pid, absl::StrCat("127.0.0.1:", client)));
-    // Ready when it answers: the client waits for the connection (up to
-    // its deadline) instead of polling.
-    auto probe = server::EtcdClient::Create({.endpoints = {s->endpoint()}, .timeout = absl::Seconds(30)});
-    if (!probe.ok()) return probe.status();
-    if (auto r = (*probe)->Get("gl/probe"); !r.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("etcd did not start (", dir, "/etcd.log): ", r.status().message()));
-    }
-    return s;
-  }
-
-  ~EtcdServer() {
-    Signal(SIGCONT);
-    Kill(SIGKILL);
-  }
-
-  // host:port of its client URL.
-  const std::string& endpoint() const { return endpoint_; }
-
-  // Sends `sig` without waiting (SIGSTOP, SIGCONT).
-  void Signal(int sig) {
-    if (pid_ > 0) kill(pid_, sig);
-  }
-
-  // Sends `sig` and reaps the process.
-  void Kill(int sig) {
-    if (pid_ <= 0) return;
-    kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
- private:
-  EtcdServer(pid_t pid, std::string endpoint) : pid_(pid), endpoint_(std::move(endpoint)) {}
-  pid_t pid_;
-  std::string endpoint_;
-};
-
 // A cluster of `n` real etcd members on loopback, each with its own ports
 // and data directory, that the fault tests kill, pause and restart one by
 // one (a restarted member keeps its ports and data, as on a real host).
@@ -235,6 +160,32 @@ class EtcdCluster {
   std::string dir_;
   std::string initial_;
   std::vector<Member> members_;
+};
+
+// One etcd member: a whole etcd cluster of one, for the tests that need no
+// more.
+class EtcdServer {
+ public:
+  // Starts `etcd` (from PATH) with its data in `dir` and waits until it
+  // answers a read (at most 30 s).
+  static absl::StatusOr<std::unique_ptr<EtcdServer>> Start(const std::string& dir) {
+    auto cluster = EtcdCluster::Start(dir, 1);
+    if (!cluster.ok()) return cluster.status();
+    return std::unique_ptr<EtcdServer>(new EtcdServer(*std::move(cluster)));
+  }
+
+  // host:port of its client URL.
+  const std::string& endpoint() const { return endpoint_; }
+  // Sends `sig` without waiting (SIGSTOP, SIGCONT).
+  void Signal(int sig) { cluster_->Signal(0, sig); }
+  // Sends `sig` and reaps the process.
+  void Kill(int sig) { cluster_->Kill(0, sig); }
+
+ private:
+  explicit EtcdServer(std::unique_ptr<EtcdCluster> cluster)
+      : cluster_(std::move(cluster)), endpoint_(cluster_->endpoints()[0]) {}
+  std::unique_ptr<EtcdCluster> cluster_;
+  std::string endpoint_;
 };
 
 }  // namespace grid::testing

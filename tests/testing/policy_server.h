@@ -123,10 +123,7 @@ class PolicyServerTest : public ::testing::Test {
     o.data_dir = dir_.path() + "/data";
     o.auth.tls_cert_path = cert_;
     o.auth.tls_key_path = key_;
-    for (const char* p : {"worker", "cadre", "clerk", "dept", "leader", "auditor", "auditor-town", "admin",
-                          "admin-town", "admin-c2", "node", "seed", "stranger"}) {
-      o.auth.tokens.push_back({p, storage::ToHex(storage::Sha256(Token(p)))});
-    }
+    AddTokens(&o);
     o.access.policy_file = policy_;
     if (tweak) tweak(&o);
     auto s = GridServer::Start(o);
@@ -135,6 +132,13 @@ class PolicyServerTest : public ::testing::Test {
   }
 
   static std::string Token(const std::string& principal) { return "token-of-" + principal; }
+  // A token for every principal of kPolicy, and for "stranger" (in none).
+  static void AddTokens(ServerOptions* o) {
+    for (const char* p : {"worker", "cadre", "clerk", "dept", "leader", "auditor", "auditor-town", "admin",
+                          "admin-town", "admin-c2", "node", "seed", "stranger"}) {
+      o->auth.tokens.push_back({p, storage::ToHex(storage::Sha256(Token(p)))});
+    }
+  }
 
   // A channel as `principal` ("" = no credentials at all).
   std::shared_ptr<grpc::Channel> As(const std::string& principal) {
