@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   using grid::server::ShardLog;
   const std::string endpoints = Flag(argc, argv, "etcd", "");
   if (endpoints.empty()) {
-    std::cerr << "usage: grid_etcd_bench --etcd HOST:PORT[,...] [--batch N] [--record_bytes B] [--seconds S]\n";
+    std::cerr
+        << "usage: grid_etcd_bench --etcd HOST:PORT[,...] [--batch N] [--record_bytes B] [--seconds S]\n";
     return 2;
   }
   const int batch = std::stoi(Flag(argc, argv, "batch", "100"));
@@ -88,7 +89,8 @@ int main(int argc, char** argv) {
     auto outcome = log->Commit(*at, b, &next);
     latency_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
     if (!outcome.ok() || *outcome != ShardLog::Outcome::kCommitted) {
-      std::cerr << "commit failed: " << (outcome.ok() ? "lost its place" : outcome.status().ToString()) << "\n";
+      std::cerr << "commit failed: " << (outcome.ok() ? "lost its place" : outcome.status().ToString())
+                << "\n";
       return 1;
     }
     *at = next;
@@ -100,7 +102,8 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"workload\":\"etcd_commit\",\"batch\":%d,\"record_bytes\":%zu,\"commits\":%llu,\"seconds\":%.2f,"
       "\"commits_per_s\":%.0f,\"records_per_s\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f}\n",
-      batch, record_bytes, static_cast<unsigned long long>(commits), elapsed, static_cast<double>(commits) / elapsed,
-      static_cast<double>(commits) * batch / elapsed, Percentile(latency_ms, 0.5), Percentile(latency_ms, 0.99));
+      batch, record_bytes, static_cast<unsigned long long>(commits), elapsed,
+      static_cast<double>(commits) / elapsed, static_cast<double>(commits) * batch / elapsed,
+      Percentile(latency_ms, 0.5), Percentile(latency_ms, 0.99));
   return 0;
 }

@@ -941,8 +941,8 @@ int RunBench(int argc, char** argv) {
       "subscriptions", po::value(&b.k.subscriptions)->default_value(b.k.subscriptions),
       "idle: subscriptions to hold open")(
       "subscribe_server", po::value(&b.k.subscribe_server),
-      "fanout: subscribe at this node instead (a cluster's replica: latency includes replication)")("queries", po::value(&b.k.queries)->default_value(b.k.queries),
-                                          "projection: reads of each kind")(
+      "fanout: subscribe at this node instead (a cluster's replica: latency includes replication)")(
+      "queries", po::value(&b.k.queries)->default_value(b.k.queries), "projection: reads of each kind")(
       "photos", po::value(&b.c.photos)->default_value(b.c.photos), "photo references per phone report")(
       "pid", po::value(&b.c.pid), "gridd's pid for RSS (default: found by the --server port)")(
       "run", po::value(&b.c.run), "prefix of this run's counties and event ids (default: random)")(
