@@ -8,6 +8,8 @@
 #     (forwarded to the writer);
 #   - the raw etcd baseline: the writer's fenced commits alone
 #     (build/grid_etcd_bench), batches of 100 and of 1;
+#   - batched appends at the writer with the two replicas stopped: what
+#     the etcd path costs, apart from the replicas sharing the CPUs;
 #   - replication: append at the writer -> delivered to a subscriber at a
 #     replica (p50/p99), at 1,000 appends/s;
 #   - how long appends are unavailable after kill -9 of the writer, from
@@ -109,6 +111,17 @@ log "replication: appends at the writer, delivered at a replica"
 "$gridctl" bench fanout --subscribers 1 --rate 1000 --seconds "$seconds" --output json --server "$writer" \
   --subscribe_server "$replica" | tag replication | record
 
+log "the writer alone (its replicas stopped) with the 3 etcd members"
+stopped=()
+for i in 0 1 2; do
+  [ "$i" = "$w" ] && continue
+  node=g$((i + 1))
+  kill -TERM "$(awk -v n="$node" '$2 == n {p = $1} END {print p}' "$CLUSTER_DIR/pids")"
+  stopped+=("$node")
+done
+"$gridctl" bench append --mode batch $quick --output json --server "$writer" | tag writer_alone | record
+for node in "${stopped[@]}"; do "$root/deploy/cluster/up.sh" "$build" "$node" >/dev/null; done
+
 log "kill -9 of the writer: until an append is acknowledged again"
 for k in 1 2 3; do
   w=$(writer_index)
@@ -151,6 +164,10 @@ for mode, label in (("batch", "append, 100 events/call, 8 callers"), ("unary", "
         goal = "≥ 0.5×" if mode == "batch" else ""
         met = ("**yes**" if ratio >= 0.5 else "**no**") if mode == "batch" else ""
         print(f"| {label}, cluster, at the {at} | {c:,.0f}/s | single node {s:,.0f}/s | {ratio:.2f}× | {goal} | {met} |")
+alone = rate(find("append", "writer_alone", "batch"))
+s = rate(find("append", "single", "batch"))
+print(f"| append, 100 events/call, 8 callers, the writer with its replicas stopped | {alone:,.0f}/s | single node {s:,.0f}/s | "
+      f"{(alone / s if s else 0):.2f}× | | |")
 for b in (100, 1):
     e = find("etcd_commit", batch=b)
     print(f"| raw etcd: fenced commits of {b} records, one writer | {e.get('records_per_s', 0):,.0f} records/s "

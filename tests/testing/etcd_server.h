@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,6 +110,8 @@ class EtcdCluster {
     const pid_t pid = fork();
     if (pid < 0) return absl::InternalError("fork");
     if (pid == 0) {
+      // Killed with the test, when a timeout kills the test (not left running).
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       const int devnull = open("/dev/null", O_WRONLY);
       dup2(devnull, STDOUT_FILENO);
       dup2(devnull, STDERR_FILENO);

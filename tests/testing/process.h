@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +35,8 @@ class GriddProcess {
     const pid_t pid = fork();
     if (pid < 0) return absl::InternalError("fork");
     if (pid == 0) {
+      // Killed with the test, when a timeout kills the test (not left running).
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       dup2(fds[1], STDOUT_FILENO);
       close(fds[0]);
       close(fds[1]);
