@@ -54,7 +54,7 @@ double Percentile(std::vector<double>& v, double p) {
 // One result row: the workload, then its figures.
 class Row : public Fields {
  public:
-  explicit Row(std::string workload) { Text("workload", std::move(workload)); }
+  explicit Row(const std::string& workload) { Text("workload", workload); }
   Row& Num(const std::string& key, double v) {
     Fields::Num(key, v);
     return *this;
@@ -745,7 +745,7 @@ struct Bench {
     std::vector<double> latest, at;
     uint64_t empty_at = 0;
     std::atomic<uint64_t> done{0};
-    Ticker ticker("projection", done, 2 * queries);
+    Ticker ticker("projection", done, 2 * static_cast<uint64_t>(queries));
     for (int i = 0; i < queries; ++i) {
       grid::v1::GetProjectionRequest req;
       req.set_name(name);

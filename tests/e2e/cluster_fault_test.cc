@@ -69,7 +69,10 @@ class ClusterFaultTest : public ::testing::Test {
       }
     }
     nodes_.resize(kNodes);
-    targets_.resize(kNodes);
+    {
+      grid::MutexLock l(&mu_);
+      targets_.resize(kNodes);
+    }
     for (int i = 0; i < kNodes; ++i) StartNode(i);
   }
 
