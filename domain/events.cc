@@ -318,4 +318,282 @@ Event FormSubmitted(const std::string& id, const std::string& task, const std::s
   return e;
 }
 
+grid::v1::IncidentCatalogPublished StandardIncidentCatalog(const std::string& county, uint32_t version) {
+  grid::v1::IncidentCatalogPublished c;
+  c.set_county(county);
+  c.set_version(version);
+  c.set_reopen_window_hours(7 * 24);
+  const auto tier = [&](const char* code, const char* name, uint32_t minutes, bool working) {
+    auto* t = c.add_tiers();
+    t->set_code(code);
+    t->set_name(name);
+    t->set_limit_minutes(minutes);
+    t->set_working_time(working);
+  };
+  tier("RED", "红色 紧急", 120, false);
+  tier("YELLOW", "黄色 较急", 24 * 60, false);
+  tier("BLUE", "蓝色 一般", 72 * 60, true);
+  const auto category = [&](const char* code, const char* name, const char* tier_code) {
+    auto* k = c.add_categories();
+    k->set_code(code);
+    k->set_name(name);
+    k->set_default_tier(tier_code);
+    return k;
+  };
+  category("ENV.GARBAGE.EXPOSED", "暴露垃圾", "BLUE");
+  category("ENV.SEWAGE.OVERFLOW", "污水外溢", "YELLOW");
+  auto* fire = category("SAFETY.FIRE.HAZARD", "消防隐患", "RED")->add_limits();
+  fire->set_tier("RED");
+  fire->set_limit_minutes(60);
+  category("ORDER.DISPUTE.NEIGHBOUR", "邻里纠纷", "YELLOW");
+  category("ROAD.DAMAGE", "道路破损", "BLUE");
+  return c;
+}
+
+Event IncidentCatalog(const std::string& id, const grid::v1::IncidentCatalogPublished& catalog,
+                      absl::Time at) {
+  Event e =
+      Envelope(id, "IncidentCatalogPublished", StreamFor("catalog", catalog.county()), catalog.county(), at);
+  *e.mutable_incident_catalog_published() = catalog;
+  return e;
+}
+
+Event WorkCalendar(const std::string& id, const std::string& county, uint32_t year,
+                   const std::vector<std::string>& holidays, const std::vector<std::string>& workdays,
+                   absl::Time at) {
+  Event e = Envelope(id, "WorkCalendarPublished", StreamFor("catalog", county), county, at);
+  auto* c = e.mutable_work_calendar_published();
+  c->set_county(county);
+  c->set_year(year);
+  for (const auto& h : holidays) c->add_holidays(h);
+  for (const auto& w : workdays) c->add_workdays(w);
+  return e;
+}
+
+namespace {
+
+Event IncidentEnvelope(const std::string& id, const std::string& type, const std::string& incident,
+                       const std::string& grid, absl::Time at) {
+  return Envelope(id, type, StreamFor("incident", incident), grid, at);
+}
+
+void AfterPhoto(grid::v1::MediaRef* m, const std::string& seed) {
+  // A stand-in content hash: 64 hex digits derived from the event id.
+  std::string hex;
+  for (size_t i = 0; hex.size() < 64; ++i) {
+    const unsigned char c = static_cast<unsigned char>(seed[i % seed.size()]) + static_cast<unsigned char>(i);
+    static constexpr char kHex[] = "0123456789abcdef";
+    hex.push_back(kHex[c & 15]);
+  }
+  m->set_sha256(hex);
+  m->set_mime_type("image/jpeg");
+  m->set_label("AFTER");
+}
+
+}  // namespace
+
+Event IncidentReported(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& category, grid::v1::IncidentSource source, absl::Time at,
+                       const std::string& urgency) {
+  Event e = IncidentEnvelope(id, "IncidentReported", incident, grid, at);
+  auto* r = e.mutable_incident_reported();
+  r->set_incident_id(incident);
+  r->set_category(category);
+  r->set_urgency(urgency);
+  r->set_source(source);
+  r->set_org_path(grid);
+  r->set_title(category);
+  switch (source) {
+    case grid::v1::GRID_PATROL:
+      r->set_reporting_worker_id("w-1");
+      break;
+    case grid::v1::CITIZEN:
+      Person(r->mutable_reporter()->mutable_person(), "pt-" + incident, "林晓");
+      r->mutable_reporter()->mutable_person()->set_phone("13812341234");
+      break;
+    case grid::v1::HOTLINE_12345:
+      Person(r->mutable_reporter()->mutable_person(), "pt-" + incident, "陈明");
+      r->mutable_reporter()->set_external_ref("12345-" + incident);
+      break;
+    default:
+      r->mutable_reporter()->set_external_ref("dev-" + incident);
+      break;
+  }
+  return e;
+}
+
+Event IncidentAccepted(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& by, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentAccepted", incident, grid, at);
+  e.mutable_incident_accepted()->set_incident_id(incident);
+  e.mutable_incident_accepted()->set_by_org(by);
+  return e;
+}
+
+Event IncidentRejected(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& by, grid::v1::IncidentRejected::Reason reason, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentRejected", incident, grid, at);
+  e.mutable_incident_rejected()->set_incident_id(incident);
+  e.mutable_incident_rejected()->set_by_org(by);
+  e.mutable_incident_rejected()->set_reason(reason);
+  return e;
+}
+
+Event IncidentMarkedDuplicate(const std::string& id, const std::string& incident, const std::string& grid,
+                              const std::string& by, const std::string& of, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentMarkedDuplicate", incident, grid, at);
+  e.mutable_incident_marked_duplicate()->set_incident_id(incident);
+  e.mutable_incident_marked_duplicate()->set_by_org(by);
+  e.mutable_incident_marked_duplicate()->set_of_incident_id(of);
+  return e;
+}
+
+Event IncidentSelfResolved(const std::string& id, const std::string& incident, const std::string& grid,
+                           absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentSelfResolved", incident, grid, at);
+  auto* r = e.mutable_incident_self_resolved();
+  r->set_incident_id(incident);
+  r->set_by_org(grid);
+  r->set_summary("cleared on the spot");
+  AfterPhoto(r->add_media(), id);
+  return e;
+}
+
+Event IncidentDispatched(const std::string& id, const std::string& incident, const std::string& grid,
+                         const std::string& by, const std::string& to_org, const std::string& to_dept,
+                         absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentDispatched", incident, grid, at);
+  auto* d = e.mutable_incident_dispatched();
+  d->set_incident_id(incident);
+  d->set_by_org(by);
+  d->set_to_org(to_org);
+  d->set_to_department(to_dept);
+  return e;
+}
+
+Event IncidentAcknowledged(const std::string& id, const std::string& incident, const std::string& grid,
+                           const std::string& handler, const std::string& dept, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentAcknowledged", incident, grid, at);
+  auto* a = e.mutable_incident_acknowledged();
+  a->set_incident_id(incident);
+  a->set_handler_org(handler);
+  a->set_department(dept);
+  return e;
+}
+
+Event IncidentReturned(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& handler, const std::string& dept,
+                       grid::v1::IncidentReturned::Reason reason, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentReturned", incident, grid, at);
+  auto* r = e.mutable_incident_returned();
+  r->set_incident_id(incident);
+  r->set_handler_org(handler);
+  r->set_department(dept);
+  r->set_reason(reason);
+  return e;
+}
+
+Event IncidentExtensionRequested(const std::string& id, const std::string& incident, const std::string& grid,
+                                 const std::string& handler, const std::string& dept, uint32_t minutes,
+                                 absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentExtensionRequested", incident, grid, at);
+  auto* r = e.mutable_incident_extension_requested();
+  r->set_incident_id(incident);
+  r->set_handler_org(handler);
+  r->set_department(dept);
+  r->set_extra_minutes(minutes);
+  return e;
+}
+
+Event IncidentExtensionDecided(const std::string& id, const std::string& incident, const std::string& grid,
+                               const std::string& by, bool granted, uint32_t minutes, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentExtensionDecided", incident, grid, at);
+  auto* d = e.mutable_incident_extension_decided();
+  d->set_incident_id(incident);
+  d->set_by_org(by);
+  d->set_granted(granted);
+  d->set_extra_minutes(minutes);
+  return e;
+}
+
+Event IncidentSuspended(const std::string& id, const std::string& incident, const std::string& grid,
+                        const std::string& by, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentSuspended", incident, grid, at);
+  e.mutable_incident_suspended()->set_incident_id(incident);
+  e.mutable_incident_suspended()->set_by_org(by);
+  return e;
+}
+
+Event IncidentResumed(const std::string& id, const std::string& incident, const std::string& grid,
+                      const std::string& by, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentResumed", incident, grid, at);
+  e.mutable_incident_resumed()->set_incident_id(incident);
+  e.mutable_incident_resumed()->set_by_org(by);
+  return e;
+}
+
+Event IncidentEscalated(const std::string& id, const std::string& incident, const std::string& grid,
+                        const std::string& by, const std::string& to_org, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentEscalated", incident, grid, at);
+  e.mutable_incident_escalated()->set_incident_id(incident);
+  e.mutable_incident_escalated()->set_by_org(by);
+  e.mutable_incident_escalated()->set_to_org(to_org);
+  return e;
+}
+
+Event IncidentUrged(const std::string& id, const std::string& incident, const std::string& grid,
+                    const std::string& by, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentUrged", incident, grid, at);
+  e.mutable_incident_urged()->set_incident_id(incident);
+  e.mutable_incident_urged()->set_by_org(by);
+  return e;
+}
+
+Event IncidentResolutionSubmitted(const std::string& id, const std::string& incident, const std::string& grid,
+                                  const std::string& handler, const std::string& dept, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentResolutionSubmitted", incident, grid, at);
+  auto* r = e.mutable_incident_resolution_submitted();
+  r->set_incident_id(incident);
+  r->set_handler_org(handler);
+  r->set_department(dept);
+  r->set_summary("put right");
+  AfterPhoto(r->add_media(), id);
+  return e;
+}
+
+Event IncidentVerified(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& by, bool passed, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentVerified", incident, grid, at);
+  e.mutable_incident_verified()->set_incident_id(incident);
+  e.mutable_incident_verified()->set_by_org(by);
+  e.mutable_incident_verified()->set_passed(passed);
+  return e;
+}
+
+Event IncidentClosed(const std::string& id, const std::string& incident, const std::string& grid,
+                     const std::string& by, grid::v1::IncidentOutcome outcome, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentClosed", incident, grid, at);
+  e.mutable_incident_closed()->set_incident_id(incident);
+  e.mutable_incident_closed()->set_by_org(by);
+  e.mutable_incident_closed()->set_outcome(outcome);
+  return e;
+}
+
+Event IncidentRated(const std::string& id, const std::string& incident, const std::string& grid,
+                    const std::string& by, uint32_t satisfaction, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentRated", incident, grid, at);
+  e.mutable_incident_rated()->set_incident_id(incident);
+  e.mutable_incident_rated()->set_by_org(by);
+  e.mutable_incident_rated()->set_satisfaction(satisfaction);
+  return e;
+}
+
+Event IncidentReopened(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& by, absl::Time at) {
+  Event e = IncidentEnvelope(id, "IncidentReopened", incident, grid, at);
+  e.mutable_incident_reopened()->set_incident_id(incident);
+  e.mutable_incident_reopened()->set_by_org(by);
+  return e;
+}
+
 }  // namespace grid::domain::events

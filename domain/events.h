@@ -86,6 +86,61 @@ Event FormTaskIssued(const std::string& id, const std::string& task, const std::
 Event FormSubmitted(const std::string& id, const std::string& task, const std::string& org,
                     const std::string& submission, absl::Time at, const std::string& supersedes = "");
 
+// catalog/<county>: the catalogue the simulator and the tests use (tiers
+// RED 2 h and YELLOW 24 h in calendar time, BLUE 72 h in working time; five
+// categories; reopening within 7 days), and a year's work calendar.
+grid::v1::IncidentCatalogPublished StandardIncidentCatalog(const std::string& county, uint32_t version);
+Event IncidentCatalog(const std::string& id, const grid::v1::IncidentCatalogPublished& catalog,
+                      absl::Time at);
+Event WorkCalendar(const std::string& id, const std::string& county, uint32_t year,
+                   const std::vector<std::string>& holidays, const std::vector<std::string>& workdays,
+                   absl::Time at);
+
+// incident/<id>. `grid` is the incident's grid (the envelope's org path);
+// `by` the unit acting; `handler`/`dept` the unit it was dispatched to.
+Event IncidentReported(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& category, grid::v1::IncidentSource source, absl::Time at,
+                       const std::string& urgency = "");
+Event IncidentAccepted(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& by, absl::Time at);
+Event IncidentRejected(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& by, grid::v1::IncidentRejected::Reason reason, absl::Time at);
+Event IncidentMarkedDuplicate(const std::string& id, const std::string& incident, const std::string& grid,
+                              const std::string& by, const std::string& of, absl::Time at);
+Event IncidentSelfResolved(const std::string& id, const std::string& incident, const std::string& grid,
+                           absl::Time at);
+Event IncidentDispatched(const std::string& id, const std::string& incident, const std::string& grid,
+                         const std::string& by, const std::string& to_org, const std::string& to_dept,
+                         absl::Time at);
+Event IncidentAcknowledged(const std::string& id, const std::string& incident, const std::string& grid,
+                           const std::string& handler, const std::string& dept, absl::Time at);
+Event IncidentReturned(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& handler, const std::string& dept,
+                       grid::v1::IncidentReturned::Reason reason, absl::Time at);
+Event IncidentExtensionRequested(const std::string& id, const std::string& incident, const std::string& grid,
+                                 const std::string& handler, const std::string& dept, uint32_t minutes,
+                                 absl::Time at);
+Event IncidentExtensionDecided(const std::string& id, const std::string& incident, const std::string& grid,
+                               const std::string& by, bool granted, uint32_t minutes, absl::Time at);
+Event IncidentSuspended(const std::string& id, const std::string& incident, const std::string& grid,
+                        const std::string& by, absl::Time at);
+Event IncidentResumed(const std::string& id, const std::string& incident, const std::string& grid,
+                      const std::string& by, absl::Time at);
+Event IncidentEscalated(const std::string& id, const std::string& incident, const std::string& grid,
+                        const std::string& by, const std::string& to_org, absl::Time at);
+Event IncidentUrged(const std::string& id, const std::string& incident, const std::string& grid,
+                    const std::string& by, absl::Time at);
+Event IncidentResolutionSubmitted(const std::string& id, const std::string& incident, const std::string& grid,
+                                  const std::string& handler, const std::string& dept, absl::Time at);
+Event IncidentVerified(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& by, bool passed, absl::Time at);
+Event IncidentClosed(const std::string& id, const std::string& incident, const std::string& grid,
+                     const std::string& by, grid::v1::IncidentOutcome outcome, absl::Time at);
+Event IncidentRated(const std::string& id, const std::string& incident, const std::string& grid,
+                    const std::string& by, uint32_t satisfaction, absl::Time at);
+Event IncidentReopened(const std::string& id, const std::string& incident, const std::string& grid,
+                       const std::string& by, absl::Time at);
+
 }  // namespace grid::domain::events
 
 #endif  // GRID_DOMAIN_EVENTS_H_

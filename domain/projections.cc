@@ -11,7 +11,8 @@ const std::vector<ProjectionDef>& AllProjections() {
   static const auto* defs = new std::vector<ProjectionDef>{
       GridSanitationProjection(),  RectificationQueueProjection(), PopulationProjection(),
       HouseholdRosterProjection(), ProjectPipelineProjection(),    PendingApprovalsProjection(),
-      FormCompletionProjection(),  DeviceGapsProjection()};
+      FormCompletionProjection(),  DeviceGapsProjection(),         IncidentBoardProjection(),
+      IncidentStatsProjection()};
   return *defs;
 }
 

@@ -30,9 +30,9 @@ bool IsSegmentChar(char c) {
 }
 
 const std::vector<const AggregateRules*>& Aggregates() {
-  static const auto* all =
-      new std::vector<const AggregateRules*>{&OrgRules(),       &SanitationRules(), &RectificationRules(),
-                                             &HouseholdRules(), &ProjectRules(),    &FormRules()};
+  static const auto* all = new std::vector<const AggregateRules*>{
+      &OrgRules(),     &SanitationRules(), &RectificationRules(), &HouseholdRules(),
+      &ProjectRules(), &FormRules(),       &CatalogRules(),       &IncidentRules()};
   return *all;
 }
 
@@ -204,6 +204,31 @@ absl::Status ActiveGrid(const std::string& org_path, StateLookup& others) {
   auto org = OrgOf(org_path, others);
   if (!org.ok()) return org.status();
   if (auto p = (*org)->GridProblem(org_path)) return Refused(*p);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const CatalogState*> CatalogOf(absl::string_view org_path, StateLookup& others) {
+  auto st = others.Get(StreamFor("catalog", CountyOf(org_path)));
+  if (!st.ok()) return st.status();
+  const auto* c = std::get_if<CatalogState>(&(*st)->agg);
+  static const CatalogState kEmpty;
+  return c != nullptr ? c : &kEmpty;
+}
+
+absl::Status RequireCode(absl::string_view field, const std::string& v, size_t max, bool dotted) {
+  if (v.empty()) return Invalid(field, "is required");
+  if (v.size() > max) return Invalid(field, absl::StrCat("is longer than ", max, " bytes"));
+  char prev = '.';
+  for (char c : v) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || (dotted && c == '.');
+    if (!ok || (c == '.' && prev == '.')) {
+      return Invalid(field, dotted
+                                ? "must be upper-case segments joined by \".\", like \"ENV.GARBAGE.EXPOSED\""
+                                : "may hold only [A-Z0-9_]");
+    }
+    prev = c;
+  }
+  if (prev == '.') return Invalid(field, "must not end with \".\"");
   return absl::OkStatus();
 }
 

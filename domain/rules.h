@@ -5,7 +5,8 @@
 // for a merge) comes through a StateLookup the caller provides.
 //
 // Streams are "<aggregate>/<id>": org/<county>, sanitation/<grid org path>,
-// rectification/<finding id>, household/<id>, project/<id>, form/<task id>.
+// rectification/<finding id>, household/<id>, project/<id>, form/<task id>,
+// catalog/<county>, incident/<id>.
 #ifndef GRID_DOMAIN_RULES_H_
 #define GRID_DOMAIN_RULES_H_
 
@@ -28,8 +29,8 @@
 
 namespace grid::domain {
 
-// "org", "sanitation", "rectification", "household", "project" or "form" for
-// a catalog event type; "" for anything else.
+// "org", "sanitation", "rectification", "household", "project", "form",
+// "catalog" or "incident" for a catalog event type; "" for anything else.
 absl::string_view AggregateOf(absl::string_view type);
 
 // The stream an event of `type` about aggregate `id` belongs in.
@@ -118,11 +119,54 @@ struct FormTaskState {  // form/<task>
   std::map<std::string, std::string> submissions;  // submission id → the org that submitted it
 };
 
+// catalog/<county>: what the rules need of the incident catalogue in force
+// (the limits are the incident folds' business), and the calendar years
+// published.
+struct CatalogState {
+  uint32_t version = 0;  // 0: none published yet
+  std::set<std::string> tiers;
+  struct Category {
+    std::string default_tier;
+    bool retired = false;
+  };
+  std::map<std::string, Category> categories;
+  uint32_t reopen_window_hours = 0;
+  std::set<uint32_t> calendar_years;
+};
+
+struct IncidentState {  // incident/<id>
+  enum class Status {
+    kNone,
+    kReported,
+    kAccepted,
+    kDispatched,
+    kAcknowledged,
+    kReturned,
+    kSuspended,
+    kResolutionSubmitted,
+    kVerified,
+    kClosed
+  };
+  Status status = Status::kNone;
+  Status before_suspension = Status::kNone;
+  std::string org_path;      // the incident's grid
+  std::string handling_org;  // the level that accepts, dispatches, closes
+  std::string handler_org;   // dispatched to (with `department`)
+  std::string department;
+  grid::v1::IncidentSource source = grid::v1::INCIDENT_SOURCE_UNSPECIFIED;
+  bool self_resolved = false;  // the resolution awaiting verification was on the spot
+  bool extension_pending = false;
+  uint32_t extension_asked = 0;
+  grid::v1::IncidentOutcome outcome = grid::v1::INCIDENT_OUTCOME_UNSPECIFIED;
+  absl::Time closed_at;
+  bool rated = false;
+};
+
 struct AggregateState {
   uint64_t events = 0;  // events folded into this state
   std::optional<absl::Time> last_occurred_at;
   std::variant<std::monostate, OrgState, SanitationState, RectificationState, HouseholdState, ProjectState,
-               FormTaskState>
+               FormTaskState, CatalogState, IncidentState>
       agg;
 };
 
@@ -195,6 +239,11 @@ grid::v1::DataClass QuotedClass(const absl::Status& refusal);
 // quotes nothing above the clearance, else the same code with a message that
 // quotes nothing personal.
 absl::Status ForClearance(absl::Status refusal, grid::v1::DataClass clearance);
+
+// The outcome an incident event closes the incident with (IncidentRejected,
+// IncidentMarkedDuplicate, IncidentClosed); INCIDENT_OUTCOME_UNSPECIFIED for
+// any other event.
+grid::v1::IncidentOutcome ClosingOutcome(const grid::v1::Event& e);
 
 // Folds `e` into `state`. Assumes Check passed.
 void Apply(AggregateState* state, const grid::v1::Event& e);

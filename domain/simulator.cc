@@ -41,6 +41,44 @@ struct Project {
   bool drc_done = false, nrb_done = false;
 };
 
+struct Incident {
+  std::string id;
+  std::string grid;
+  std::string category;
+  std::string handling;       // the level that dispatches
+  std::string handler, dept;  // dispatched to
+  enum Step {
+    kReported,
+    kAccepted,
+    kDispatched,
+    kAcknowledged,
+    kSuspended,
+    kResolved,
+    kVerified,
+    kClosed
+  } step;
+  bool self_resolved = false;
+  bool returned_once = false;
+  int suspended_days = 0;
+  int closed_days = 0;
+};
+
+// Who handles a category: a level above the grid (3 = the village, 2 = the
+// town, 1 = the county) and its department ("" = the unit itself).
+struct Route {
+  const char* category;
+  int level;
+  const char* dept;
+  const char* wrong_dept;  // where it is sometimes sent first, and returned from
+};
+constexpr Route kRoutes[] = {
+    {"ENV.GARBAGE.EXPOSED", 3, "", "town-roads"},
+    {"ENV.SEWAGE.OVERFLOW", 1, "county-water", "county-sanitation"},
+    {"SAFETY.FIRE.HAZARD", 1, "county-fire", "county-water"},
+    {"ORDER.DISPUTE.NEIGHBOUR", 3, "", "county-justice"},
+    {"ROAD.DAMAGE", 2, "town-roads", "county-water"},
+};
+
 class Sim {
  public:
   Sim(const SimulatorOptions& o, const std::function<bool(SimBatch&&)>& emit)
@@ -132,6 +170,207 @@ class Sim {
     for (const auto& grid : grids_) {
       for (int h = 0; h < o_.households_per_grid; ++h) NewHousehold(grid, Uniform(1, 5));
     }
+    if (o_.incidents) {
+      // The county's incident catalogue and its work calendar (National Day
+      // week off, two Saturdays worked).
+      Emit({ev::IncidentCatalog(IncidentId(), ev::StandardIncidentCatalog(o_.county, 1), now_)});
+      const absl::CivilDay today = absl::ToCivilDay(now_, absl::FixedTimeZone(8 * 3600));
+      for (int y = static_cast<int>(today.year()); y <= today.year() + 1; ++y) {
+        Emit({ev::WorkCalendar(
+            IncidentId(), o_.county, y,
+            {absl::StrFormat("%d-01-01", y), absl::StrFormat("%d-05-01", y), absl::StrFormat("%d-10-01", y),
+             absl::StrFormat("%d-10-02", y), absl::StrFormat("%d-10-03", y)},
+            {}, now_)});
+      }
+    }
+  }
+
+  // Incidents have ids and a random stream of their own, so that the rest
+  // of a seed's history is what it was before they were simulated.
+  std::string IncidentId() { return Seeded("inc", ++incident_ids_); }
+  bool IncidentChance(double p) { return std::uniform_real_distribution<double>(0, 1)(incident_rng_) < p; }
+  int IncidentUniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(incident_rng_); }
+
+  static const Route& RouteOf(const std::string& category) {
+    for (const Route& r : kRoutes) {
+      if (category == r.category) return r;
+    }
+    return kRoutes[0];
+  }
+
+  // New reports (patrols find most; citizens, the 12345 hotline and smoke
+  // sensors the rest), then every open incident moves on a step or waits.
+  void Incidents() {
+    for (const auto& grid : grids_) {
+      grid::v1::IncidentSource source;
+      if (IncidentChance(0.12)) {
+        source = grid::v1::GRID_PATROL;
+      } else if (IncidentChance(0.04)) {
+        source = grid::v1::CITIZEN;
+      } else if (IncidentChance(0.03)) {
+        source = grid::v1::HOTLINE_12345;
+      } else if (IncidentChance(0.005)) {
+        source = grid::v1::SENSOR;
+      } else {
+        continue;
+      }
+      Incident i;
+      i.id = Seeded("i", incidents_.size() + 1);
+      i.grid = grid;
+      i.category = source == grid::v1::SENSOR
+                       ? "SAFETY.FIRE.HAZARD"
+                       : kRoutes[IncidentUniform(0, static_cast<int>(std::size(kRoutes)) - 1)].category;
+      i.handling = std::string(ParentOf(grid));  // the village
+      i.step = Incident::kReported;
+      Tick(1);
+      Event e = ev::IncidentReported(IncidentId(), i.id, grid, i.category, source, now_);
+      if (source == grid::v1::GRID_PATROL)
+        e.mutable_incident_reported()->set_reporting_worker_id(workers_[grid]);
+      if (source == grid::v1::CITIZEN || source == grid::v1::HOTLINE_12345) {
+        auto* person = e.mutable_incident_reported()->mutable_reporter()->mutable_person();
+        person->set_person_token(Seeded("pt-r", incidents_.size() + 1));
+        person->set_name(Name());
+      }
+      const bool patrol = source == grid::v1::GRID_PATROL;
+      std::vector<Event> batch = {patrol ? FromPhone(std::move(e), grid) : std::move(e)};
+      // A patrol puts a third of what it finds right on the spot.
+      if (patrol && IncidentChance(0.33)) {
+        batch.push_back(FromPhone(ev::IncidentSelfResolved(IncidentId(), i.id, grid, now_), grid));
+        i.step = Incident::kResolved;
+        i.self_resolved = true;
+      }
+      Emit(std::move(batch));
+      incidents_.push_back(std::move(i));
+    }
+    for (size_t n = 0; n < incidents_.size(); ++n) StepIncident(&incidents_[n], n);
+  }
+
+  void Dispatch(Incident* i, bool wrong) {
+    const Route& r = RouteOf(i->category);
+    i->handler = r.level == 3 ? i->handling : r.level == 2 ? std::string(ParentOf(i->handling)) : o_.county;
+    i->dept = wrong ? r.wrong_dept : r.dept;
+    if (wrong && r.level == 3) i->handler = std::string(ParentOf(i->handling));
+    Tick(1);
+    Emit({ev::IncidentDispatched(IncidentId(), i->id, i->grid, i->handling, i->handler, i->dept, now_)});
+    i->step = Incident::kDispatched;
+  }
+
+  void StepIncident(Incident* i, size_t n) {
+    const std::string& id = i->id;
+    switch (i->step) {
+      case Incident::kReported: {
+        Tick(1);
+        if (IncidentChance(0.04)) {
+          Emit({ev::IncidentRejected(IncidentId(), id, i->grid, i->handling,
+                                     grid::v1::IncidentRejected::INVALID, now_)});
+          i->step = Incident::kClosed;
+          return;
+        }
+        if (n > 0 && IncidentChance(0.03)) {
+          Emit({ev::IncidentMarkedDuplicate(IncidentId(), id, i->grid, i->handling, incidents_[n - 1].id,
+                                            now_)});
+          i->step = Incident::kClosed;
+          return;
+        }
+        std::vector<Event> batch = {ev::IncidentAccepted(IncidentId(), id, i->grid, i->handling, now_)};
+        // What the village cannot solve goes to the town.
+        if (RouteOf(i->category).level < 3 && IncidentChance(0.3)) {
+          const std::string town(ParentOf(i->handling));
+          Tick(1);
+          batch.push_back(ev::IncidentEscalated(IncidentId(), id, i->grid, i->handling, town, now_));
+          i->handling = town;
+        }
+        Emit(std::move(batch));
+        i->step = Incident::kAccepted;
+        // A few go to the wrong department first.
+        Dispatch(i, !i->returned_once && IncidentChance(0.06));
+        return;
+      }
+      case Incident::kAccepted:
+        Dispatch(i, false);
+        return;
+      case Incident::kDispatched:
+        if (IncidentChance(0.2)) return;  // not yet seen
+        Tick(1);
+        if (i->dept != RouteOf(i->category).dept) {
+          Emit({ev::IncidentReturned(IncidentId(), id, i->grid, i->handler, i->dept,
+                                     grid::v1::IncidentReturned::WRONG_DEPARTMENT, now_)});
+          i->returned_once = true;
+          Dispatch(i, false);
+          return;
+        }
+        Emit({ev::IncidentAcknowledged(IncidentId(), id, i->grid, i->handler, i->dept, now_)});
+        i->step = Incident::kAcknowledged;
+        return;
+      case Incident::kAcknowledged: {
+        if (IncidentChance(0.04)) {
+          Tick(1);
+          Emit({ev::IncidentSuspended(IncidentId(), id, i->grid, i->handling, now_)});
+          i->step = Incident::kSuspended;
+          i->suspended_days = 0;
+          return;
+        }
+        if (IncidentChance(0.05)) {
+          Tick(1);
+          Emit({ev::IncidentExtensionRequested(IncidentId(), id, i->grid, i->handler, i->dept, 24 * 60,
+                                               now_)});
+          Tick(1);
+          Emit({ev::IncidentExtensionDecided(IncidentId(), id, i->grid, i->handling, IncidentChance(0.7), 0,
+                                             now_)});
+        }
+        // Most are put right within a day or two; a few drag on and get urged.
+        if (IncidentChance(0.55)) {
+          Tick(2);
+          Emit({ev::IncidentResolutionSubmitted(IncidentId(), id, i->grid, i->handler, i->dept, now_)});
+          i->step = Incident::kResolved;
+        } else if (IncidentChance(0.15)) {
+          Tick(1);
+          Emit({ev::IncidentUrged(IncidentId(), id, i->grid, std::string(ParentOf(i->handling)), now_)});
+        }
+        return;
+      }
+      case Incident::kSuspended:
+        if (++i->suspended_days < 2) return;
+        Tick(1);
+        Emit({ev::IncidentResumed(IncidentId(), id, i->grid, i->handling, now_)});
+        i->step = Incident::kAcknowledged;
+        return;
+      case Incident::kResolved: {
+        Tick(1);
+        const bool passed = IncidentChance(0.88);
+        const std::string& by = i->self_resolved ? i->handling : i->grid;
+        Emit({ev::IncidentVerified(IncidentId(), id, i->grid, by, passed, now_)});
+        if (passed) {
+          i->step = Incident::kVerified;
+        } else {
+          i->step = i->self_resolved ? Incident::kAccepted : Incident::kDispatched;
+          i->self_resolved = false;
+        }
+        return;
+      }
+      case Incident::kVerified: {
+        Tick(1);
+        std::vector<Event> batch = {
+            ev::IncidentClosed(IncidentId(), id, i->grid, i->handling, grid::v1::RESOLVED, now_)};
+        if (IncidentChance(0.7)) {
+          const int score = IncidentChance(0.8) ? IncidentUniform(4, 5) : IncidentUniform(1, 3);
+          batch.push_back(ev::IncidentRated(IncidentId(), id, i->grid, i->handling, score, now_));
+        }
+        Emit(std::move(batch));
+        i->step = Incident::kClosed;
+        i->closed_days = 0;
+        return;
+      }
+      case Incident::kClosed:
+        // Now and then the problem comes back within the week.
+        if (++i->closed_days <= 5 && !i->self_resolved && !i->handler.empty() && IncidentChance(0.01)) {
+          Tick(1);
+          Emit({ev::IncidentReopened(IncidentId(), id, i->grid, i->handling, now_)});
+          i->step = Incident::kAccepted;
+          i->closed_days = 99;
+        }
+        return;
+    }
   }
 
   void NewHousehold(const std::string& grid, int size) {
@@ -169,6 +408,7 @@ class Sim {
     Rectifications();
     HouseholdChanges();
     Projects(d);
+    if (o_.incidents) Incidents();
     // Villages report: most on time, some late (tomorrow morning), some never.
     for (const auto& village : villages_) {
       const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
@@ -377,6 +617,9 @@ class Sim {
   std::vector<Finding> open_findings_;
   std::vector<Project> projects_;
   std::vector<std::pair<std::string, std::string>> late_forms_;
+  std::mt19937_64 incident_rng_{o_.seed ^ 0x1c1de47ULL};
+  uint64_t incident_ids_ = 0;
+  std::vector<Incident> incidents_;
 };
 
 }  // namespace

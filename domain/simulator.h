@@ -6,7 +6,8 @@
 // that are returned, resubmitted, approved or rejected, and a daily form
 // that most villages submit on time, some late, some never. About 1 in 100
 // reports is "lost on the phone" (its device sequence number is skipped),
-// which device_gaps shows.
+// which device_gaps shows. Incidents are reported by patrols, citizens, the
+// 12345 hotline and smoke sensors and go through the closed loop.
 //
 // Every batch passes the domain rules in order. The same seed gives the same
 // events, byte for byte.
@@ -34,6 +35,11 @@ struct SimulatorOptions {
   // Photo references attached to each phone report (sanitation reports,
   // rectification progress): a typical app sends 1-3. 0 keeps events small.
   int photos_per_report = 0;
+  // Incidents from patrols, citizens, the hotline and sensors, through the
+  // whole loop (a few rejected, duplicated, escalated, returned, suspended,
+  // urged, failing verification, reopened), after the county's incident
+  // catalogue and work calendar.
+  bool incidents = true;
   absl::Time start = absl::FromCivil(absl::CivilSecond(2026, 3, 2, 8, 0, 0), absl::FixedTimeZone(8 * 3600));
 };
 

@@ -48,6 +48,8 @@ const AggregateRules& RectificationRules();
 const AggregateRules& HouseholdRules();
 const AggregateRules& ProjectRules();
 const AggregateRules& FormRules();
+const AggregateRules& CatalogRules();
+const AggregateRules& IncidentRules();
 
 // The state as an aggregate's own (an empty one if it is not yet).
 template <class T>
@@ -77,6 +79,11 @@ absl::Status CheckPerson(absl::string_view field, const grid::v1::PersonRef& p);
 absl::StatusOr<const OrgState*> OrgOf(absl::string_view org_path, StateLookup& others);
 // FAILED_PRECONDITION unless `org_path` is a defined, unretired grid.
 absl::Status ActiveGrid(const std::string& org_path, StateLookup& others);
+// The county's incident catalogue (an empty one, version 0, if it has none).
+absl::StatusOr<const CatalogState*> CatalogOf(absl::string_view org_path, StateLookup& others);
+// INVALID_ARGUMENT unless `v` is a code of [A-Z0-9_] segments joined by
+// "." (one segment when `dotted` is false), 1..`max` bytes.
+absl::Status RequireCode(absl::string_view field, const std::string& v, size_t max, bool dotted);
 
 }  // namespace grid::domain
 

@@ -61,6 +61,8 @@ ProjectionDef ProjectPipelineProjection();
 ProjectionDef PendingApprovalsProjection();
 ProjectionDef FormCompletionProjection();
 ProjectionDef DeviceGapsProjection();
+ProjectionDef IncidentBoardProjection();
+ProjectionDef IncidentStatsProjection();
 
 }  // namespace grid::domain
 

@@ -90,6 +90,12 @@ Principal::Principal(grid::v1::PrincipalPolicy p) : Principal(std::move(p), fals
 
 Principal::Principal(grid::v1::PrincipalPolicy p, bool dev) : p_(std::move(p)), dev_(dev) {
   everywhere_ = std::find(p_.jurisdiction().begin(), p_.jurisdiction().end(), "") != p_.jurisdiction().end();
+  // The part a principal plays in a case, for fields whose audience the
+  // classes alone cannot say (options.proto, Audience).
+  const bool dispatches = std::find(p_.append_types().begin(), p_.append_types().end(),
+                                    "IncidentDispatched") != p_.append_types().end();
+  audiences_ =
+      dev_ || role() == grid::v1::AUDITOR || dispatches ? kEveryAudience : 1u << grid::v1::AUDIENCE_ANY;
   if (!dev_) {
     auto scope = std::make_shared<storage::AppendScope>();
     scope->jurisdiction.assign(p_.jurisdiction().begin(), p_.jurisdiction().end());
@@ -140,6 +146,7 @@ absl::Status Principal::MayAppend(const grid::v1::Event& e) const {
       return Denied(absl::StrCat(name(), " does not decide stage ", grid::v1::Stage_Name(d.stage())));
     }
   }
+  if (absl::Status s = MayActAsDepartment(e); !s.ok()) return s;
   if (role() == grid::v1::GRID_WORKER) {
     // Any worker named in the body must be the principal's own worker.
     const auto* body_field =
@@ -159,6 +166,28 @@ absl::Status Principal::MayAppend(const grid::v1::Event& e) const {
                                      "' is another worker"));
         }
       }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Principal::MayActAsDepartment(const grid::v1::Event& e) const {
+  const auto* r = e.GetReflection();
+  const auto* body_field = r->GetOneofFieldDescriptor(e, e.GetDescriptor()->FindOneofByName("body"));
+  if (body_field == nullptr) return absl::OkStatus();
+  const auto& body = r->GetMessage(e, body_field);
+  const auto* d = body.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const auto* f = d->field(i);
+    if (!f->options().GetExtension(grid::v1::acting_department) || f->is_repeated()) continue;
+    const std::string& dept = body.GetReflection()->GetString(body, f);
+    if (dept.empty()) continue;
+    if (role() != grid::v1::DEPARTMENT) {
+      return Denied(absl::StrCat(name(), " is a ", RoleName(), " and acts as no department; ", f->name(),
+                                 " '", dept, "' is for that department's principals"));
+    }
+    if (std::find(p_.departments().begin(), p_.departments().end(), dept) == p_.departments().end()) {
+      return Denied(absl::StrCat(name(), " does not act as department '", dept, "' (", f->name(), ")"));
     }
   }
   return absl::OkStatus();
@@ -259,12 +288,13 @@ absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogReco
                                     storage::Position checked_from, std::string* redacted) {
   if (!reader.Sees(r.org_path)) return EventView::kHidden;
   const Principal& p = reader.principal();
-  if (p.full_clearance()) return EventView::kAsStored;
   // The envelope's own fields go up to C1; the body's as its type says. The
   // stored bytes as they are only for records known to hold no unknown field.
   const auto* body = BodyType(r.type);
+  const bool audience_ok = p.every_audience() || (body != nullptr && !RestrictsAudience(body));
+  if (p.full_clearance() && audience_ok) return EventView::kAsStored;
   if (r.position >= checked_from && p.clearance() >= grid::v1::C1_INTERNAL && body != nullptr &&
-      MaxClass(body) <= p.clearance()) {
+      MaxClass(body) <= p.clearance() && audience_ok) {
     return EventView::kAsStored;
   }
   grid::v1::Event e;
@@ -283,7 +313,7 @@ absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogReco
     e.clear_body();
     changed = true;
   }
-  changed |= Redact(&e, p.clearance());
+  changed |= Redact(&e, p.clearance(), nullptr, p.audiences());
   if (!changed) return EventView::kAsStored;
   *redacted = e.SerializeAsString();
   return EventView::kRedacted;
@@ -311,9 +341,9 @@ bool ViewRow(const Reader& reader, grid::v1::ProjectionRow* row) {
   const Principal& p = reader.principal();
   // A field no schema defines has no class: served to nobody.
   row->DiscardUnknownFields();
-  if (p.full_clearance() || !row->has_value()) return true;
+  if ((p.full_clearance() && p.every_audience()) || !row->has_value()) return true;
   std::vector<std::string> changed;
-  Redact(row->mutable_value(), p.clearance(), &changed);
+  Redact(row->mutable_value(), p.clearance(), &changed, p.audiences());
   for (auto& c : changed) row->add_redacted(std::move(c));
   if (p.clearance() <= grid::v1::C0_AGGREGATE) {
     std::vector<std::string> suppressed;

@@ -85,6 +85,11 @@ class Principal {
   bool full_clearance() const { return p_.clearance() >= grid::v1::C4_RESTRICTED; }
   // The whole network is its jurisdiction.
   bool everywhere() const { return everywhere_; }
+  // The audiences (bit 1 << grid::v1::Audience) whose fields it may see:
+  // DISPATCHERS for a principal that may append IncidentDispatched, and
+  // for auditors; every audience in dev mode.
+  uint32_t audiences() const { return audiences_; }
+  bool every_audience() const { return audiences_ == ~0u; }
   const std::string& worker_id() const { return p_.worker_id(); }
   const google::protobuf::RepeatedPtrField<std::string>& jurisdiction() const { return p_.jurisdiction(); }
 
@@ -104,10 +109,14 @@ class Principal {
 
  private:
   Principal(grid::v1::PrincipalPolicy p, bool dev);
+  // Every body field marked (acting_department) names one of this
+  // principal's departments (and it is a DEPARTMENT).
+  absl::Status MayActAsDepartment(const grid::v1::Event& e) const;
 
   grid::v1::PrincipalPolicy p_;
   bool dev_ = false;
   bool everywhere_ = false;
+  uint32_t audiences_ = 0;
   std::shared_ptr<const storage::AppendScope> scope_;
 };
 

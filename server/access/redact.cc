@@ -55,7 +55,7 @@ bool HasMaskedField(const Descriptor* d) {
 }
 
 bool RedactIn(Message* m, DataClass clearance, DataClass inherited, const std::string& prefix,
-              std::vector<std::string>* changed) {
+              std::vector<std::string>* changed, uint32_t audiences) {
   // A message above the clearance that holds masked fields (a PersonRef) is
   // kept for a caller of at least C1, with only its masks left: its fields'
   // own classes are all above the clearance too.
@@ -66,14 +66,21 @@ bool RedactIn(Message* m, DataClass clearance, DataClass inherited, const std::s
   for (const FieldDescriptor* f : fields) {
     const DataClass cls = ClassIn(*m, f, inherited);
     const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    if (const grid::v1::Audience a = f->options().GetExtension(grid::v1::audience);
+        a != grid::v1::AUDIENCE_ANY && (audiences & (1u << a)) == 0) {
+      r->ClearField(m, f);
+      if (changed != nullptr) changed->push_back(path);
+      any = true;
+      continue;
+    }
     if (cls > clearance && f->message_type() != nullptr && clearance >= grid::v1::C1_INTERNAL &&
         HasMaskedField(f->message_type())) {
       if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(*m, f); ++i) {
-          any |= RedactIn(r->MutableRepeatedMessage(m, f, i), clearance, cls, path, changed);
+          any |= RedactIn(r->MutableRepeatedMessage(m, f, i), clearance, cls, path, changed, audiences);
         }
       } else {
-        any |= RedactIn(r->MutableMessage(m, f), clearance, cls, path, changed);
+        any |= RedactIn(r->MutableMessage(m, f), clearance, cls, path, changed, audiences);
       }
       continue;
     }
@@ -102,10 +109,10 @@ bool RedactIn(Message* m, DataClass clearance, DataClass inherited, const std::s
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_map()) continue;
     if (f->is_repeated()) {
       for (int i = 0; i < r->FieldSize(*m, f); ++i) {
-        any |= RedactIn(r->MutableRepeatedMessage(m, f, i), clearance, cls, path, changed);
+        any |= RedactIn(r->MutableRepeatedMessage(m, f, i), clearance, cls, path, changed, audiences);
       }
     } else {
-      any |= RedactIn(r->MutableMessage(m, f), clearance, cls, path, changed);
+      any |= RedactIn(r->MutableMessage(m, f), clearance, cls, path, changed, audiences);
     }
   }
   return any;
@@ -125,6 +132,16 @@ DataClass MaxClassIn(const Descriptor* d, DataClass inherited,
   }
   --(*depth)[d];
   return max;
+}
+
+bool RestrictsAudienceIn(const Descriptor* d, absl::flat_hash_map<const Descriptor*, int>* seen) {
+  if ((*seen)[d]++ > 0) return false;  // recursive type: already looked at
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->options().GetExtension(grid::v1::audience) != grid::v1::AUDIENCE_ANY) return true;
+    if (f->message_type() != nullptr && RestrictsAudienceIn(f->message_type(), seen)) return true;
+  }
+  return false;
 }
 
 // GB 11643-1999: 17 digits and a check character.
@@ -256,8 +273,8 @@ absl::Status TokenizeIn(Message* m, std::string_view key, domain::WalkPath* path
 
 }  // namespace
 
-bool Redact(Message* m, DataClass clearance, std::vector<std::string>* changed) {
-  return RedactIn(m, clearance, grid::v1::C0_AGGREGATE, "", changed);
+bool Redact(Message* m, DataClass clearance, std::vector<std::string>* changed, uint32_t audiences) {
+  return RedactIn(m, clearance, grid::v1::C0_AGGREGATE, "", changed, audiences);
 }
 
 std::optional<std::string> FindPersonalInText(const Message& m) {
@@ -311,6 +328,18 @@ DataClass MaxClass(const Descriptor* d) {
   const DataClass c = MaxClassIn(d, grid::v1::C0_AGGREGATE, &depth);
   (*cache)[d] = c;
   return c;
+}
+
+bool RestrictsAudience(const Descriptor* d) {
+  static absl::Mutex mu;
+  static auto* cache = new absl::flat_hash_map<const Descriptor*, bool>();
+  absl::MutexLock l(&mu);
+  auto it = cache->find(d);
+  if (it != cache->end()) return it->second;
+  absl::flat_hash_map<const Descriptor*, int> seen;
+  const bool r = RestrictsAudienceIn(d, &seen);
+  (*cache)[d] = r;
+  return r;
 }
 
 std::string MaskName(std::string_view name) {

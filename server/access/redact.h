@@ -25,8 +25,16 @@ namespace grid::server {
 // without a class (map entries, oneof bodies) has the class of the field
 // that holds it; a (class_from) field the class its sibling names. The dotted paths of what was masked or
 // removed go to `changed` (may be null). Returns whether anything changed.
+//
+// A field with an (audience) is removed, whatever its class, unless that
+// audience's bit (1 << Audience) is in `audiences`.
+inline constexpr uint32_t kEveryAudience = ~0u;
 bool Redact(google::protobuf::Message* m, grid::v1::DataClass clearance,
-            std::vector<std::string>* changed = nullptr);
+            std::vector<std::string>* changed = nullptr, uint32_t audiences = kEveryAudience);
+
+// Whether the message type can hold a field with an (audience), nested
+// types included (cached per type).
+bool RestrictsAudience(const google::protobuf::Descriptor* d);
 
 // Where `m` holds a field its schema does not define (an unknown field):
 // "household_created.head has field number 99, which grid.v1.PersonRef does

@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "domain/projections.h"
 #include "domain/simulator.h"
@@ -175,6 +176,46 @@ TEST_P(ProjectionPropertyTest, ViewsAtPositionsRebuildAndRollUps) {
     ASSERT_TRUE(v.ParseFromString(*(*r)->value));
     EXPECT_EQ(v.population().households(), sums.first) << parent;
     EXPECT_EQ(v.population().residents(), sums.second) << parent;
+  }
+
+  // Incident stats: every org's month is the sum over its children's, and
+  // over its own categories'.
+  {
+    struct Counts {
+      int64_t reported = 0, closed = 0, resolved = 0, on_time = 0, rated = 0;
+      void Add(const grid::v1::IncidentStatsRow& r) {
+        reported += r.reported();
+        closed += r.closed();
+        resolved += r.resolved();
+        on_time += r.resolved_on_time();
+        rated += r.rated();
+      }
+      bool operator==(const Counts&) const = default;
+    };
+    std::map<std::string, Counts> rows, by_children, by_categories;  // "<org>#<month>" →
+    int64_t closed_somewhere = 0;
+    ASSERT_OK(store_->Scan("incident_stats", "", head, [&](const storage::ProjectionStore::RowVersion& r) {
+      if (r.key.starts_with("~")) return true;
+      grid::v1::RowValue v;
+      EXPECT_TRUE(v.ParseFromString(*r.value));
+      const auto& row = v.incident_stats();
+      EXPECT_GE(row.reported(), row.closed()) << r.key;
+      EXPECT_GE(row.resolved(), row.resolved_on_time()) << r.key;
+      const std::string month_key = absl::StrCat(row.org_path(), "#", row.month());
+      if (!row.category().empty()) {
+        by_categories[month_key].Add(row);
+        return true;
+      }
+      rows[month_key].Add(row);
+      closed_somewhere += row.closed();
+      const std::string parent(ParentOf(row.org_path()));
+      if (!parent.empty()) by_children[absl::StrCat(parent, "#", row.month())].Add(row);
+      return true;
+    }));
+    ASSERT_FALSE(by_children.empty());
+    EXPECT_GT(closed_somewhere, 0);
+    for (const auto& [key, sums] : by_children) EXPECT_TRUE(rows[key] == sums) << key;
+    for (const auto& [key, counts] : rows) EXPECT_TRUE(by_categories[key] == counts) << key;
   }
 
   // Rebuild ends in exactly the incrementally maintained rows.

@@ -9,6 +9,7 @@
 
 #include "domain/events.h"
 #include "domain/rules.h"
+#include "domain/work_calendar.h"
 #include "tests/testing/memory_rows.h"
 
 namespace grid::domain {
@@ -78,6 +79,29 @@ std::vector<Case> Cases() {
       std::vector<Event>{ev::GridDefined("g1", kG5, Day(0)), ev::GridDefined("g2", kG6, Day(0)),
                          ev::GridDefined("g3", kG1, Day(0))};
   const auto task = ev::FormTaskIssued("t1", "t-7", "health", kVillage, 4, Day(1), Day(0));
+  // Incidents: the standard catalogue (BLUE 72 h of working time for
+  // exposed garbage, YELLOW 24 h for sewage, RED 60 min for a fire hazard).
+  using grid::v1::IncidentReturned;
+  constexpr char kCounty[] = "350583";
+  constexpr char kSan[] = "county-sanitation";
+  constexpr char kQueue[] = "350583#county-sanitation#i-7";
+  constexpr char kVillageQueue[] = "350583/101/203#-#i-7";
+  const auto cat = ev::IncidentCatalog("c1", ev::StandardIncidentCatalog(kCounty, 1), Day(-1));
+  const auto incident = [&](const std::string& category, double dispatched_on) {
+    return std::vector<Event>{
+        cat, ev::IncidentReported("i1", "i-7", kG5, category, grid::v1::CITIZEN, Day(dispatched_on)),
+        ev::IncidentAccepted("i2", "i-7", kG5, kVillage, Day(dispatched_on)),
+        ev::IncidentDispatched("i3", "i-7", kG5, kVillage, kCounty, kSan, Day(dispatched_on))};
+  };
+  const auto handled = [&](const std::string& id, const std::string& grid, double resolved_on) {
+    return std::vector<Event>{
+        ev::IncidentAcknowledged(id + "a", id, grid, kCounty, kSan, Day(resolved_on)),
+        ev::IncidentResolutionSubmitted(id + "r", id, grid, kCounty, kSan, Day(resolved_on)),
+        ev::IncidentVerified(id + "v", id, grid, grid, true, Day(resolved_on)),
+        ev::IncidentClosed(id + "c", id, grid, kVillage, grid::v1::RESOLVED, Day(resolved_on))};
+  };
+  const auto second = std::vector<Event>{
+      ev::IncidentReported("j1", "i-8", kG6, "ENV.GARBAGE.EXPOSED", grid::v1::GRID_PATROL, Day(0))};
   return {
       // grid_sanitation
       {"report opens its findings",
@@ -273,6 +297,139 @@ std::vector<Case> Cases() {
        {WithDevice(report, "dev-1", 1),
         WithDevice(ev::SanitationReport("s2", kG6, "w-4", grid::v1::PATROL, 900, {}, Day(1)), "dev-1", 3)},
        {{"350583/101/203/g05#dev-1", {}}, {"350583/101/203/g06#dev-1", {"highest_seq: 3", "missing: 2"}}}},
+      // ---- incident_board: the clock ----
+      {"an incident waits on its village until dispatched",
+       "incident_board",
+       {cat, ev::IncidentReported("i1", "i-7", kG5, "ROAD.DAMAGE", grid::v1::CITIZEN, Day(0)),
+        ev::IncidentAccepted("i2", "i-7", kG5, kVillage, Day(0))},
+       {{kVillageQueue,
+         {"state: \"ACCEPTED\"", "urgency: \"BLUE\"", "handling_org: \"350583/101/203\"", "!due"}},
+        {kQueue, {}}}},
+      // Dispatched Friday 09:00 with 72 h of working time: the weekend does
+      // not count, so it is due on Wednesday 09:00 (Day 9).
+      {"due in working time, over a weekend: not yet overdue",
+       "incident_board",
+       incident("ENV.GARBAGE.EXPOSED", 4),
+       {{kQueue, {"state: \"DISPATCHED\"", "department: \"county-sanitation\"", "!overdue"}},
+        {kVillageQueue, {}}},
+       Day(9) - absl::Minutes(1)},
+      {"due in working time, over a weekend: overdue after",
+       "incident_board",
+       incident("ENV.GARBAGE.EXPOSED", 4),
+       {{kQueue, {"overdue: true", "minutes_overdue: 60"}}},
+       Day(9) + absl::Hours(1)},
+      {"a holiday on the Monday moves the due time a day",
+       "incident_board",
+       plus({ev::WorkCalendar("w1", kCounty, 2026, {"2026-03-09"}, {}, Day(-1))},
+            incident("ENV.GARBAGE.EXPOSED", 4)),
+       {{kQueue, {"!overdue"}}},
+       Day(10) - absl::Minutes(1)},
+      {"a Saturday worked in place of a holiday counts",
+       "incident_board",
+       plus({ev::WorkCalendar("w1", kCounty, 2026, {}, {"2026-03-07"}, Day(-1))},
+            incident("ENV.GARBAGE.EXPOSED", 4)),
+       {{kQueue, {"overdue: true", "minutes_overdue: 60"}}},
+       Day(8) + absl::Hours(1)},
+      {"a category's own limit on its tier (fire hazard: 60 minutes)",
+       "incident_board",
+       incident("SAFETY.FIRE.HAZARD", 0),
+       {{kQueue, {"urgency: \"RED\"", "overdue: true", "minutes_overdue: 1"}}},
+       Day(0) + absl::Minutes(61)},
+      {"a suspended incident is never overdue",
+       "incident_board",
+       plus(incident("ENV.SEWAGE.OVERFLOW", 0), {ev::IncidentSuspended("s", "i-7", kG5, kVillage, Day(0.5))}),
+       {{kQueue, {"state: \"SUSPENDED\"", "suspended: true", "!overdue"}}},
+       Day(3)},
+      // 24 h of calendar time: half a day ran before the suspension, two
+      // days were suspended, so it is due at Day 3.
+      {"a suspension moves the due time by the time suspended",
+       "incident_board",
+       plus(incident("ENV.SEWAGE.OVERFLOW", 0), {ev::IncidentSuspended("s", "i-7", kG5, kVillage, Day(0.5)),
+                                                 ev::IncidentResumed("r", "i-7", kG5, kVillage, Day(2.5))}),
+       {{kQueue, {"state: \"DISPATCHED\"", "!suspended", "overdue: true", "minutes_overdue: 60"}}},
+       Day(3) + absl::Hours(1)},
+      {"a granted extension moves the due time",
+       "incident_board",
+       plus(incident("ENV.SEWAGE.OVERFLOW", 0),
+            {ev::IncidentExtensionRequested("e", "i-7", kG5, kCounty, kSan, 120, Day(0.5)),
+             ev::IncidentExtensionDecided("d", "i-7", kG5, kVillage, true, 0, Day(0.6))}),
+       {{kQueue, {"!overdue", "!extension_pending"}}},
+       Day(1) + absl::Hours(1)},
+      {"a refused extension does not",
+       "incident_board",
+       plus(incident("ENV.SEWAGE.OVERFLOW", 0),
+            {ev::IncidentExtensionRequested("e", "i-7", kG5, kCounty, kSan, 120, Day(0.5)),
+             ev::IncidentExtensionDecided("d", "i-7", kG5, kVillage, false, 0, Day(0.6))}),
+       {{kQueue, {"overdue: true", "minutes_overdue: 60"}}},
+       Day(1) + absl::Hours(1)},
+      {"a return sends it back to the village and stops the clock",
+       "incident_board",
+       plus(incident("ENV.SEWAGE.OVERFLOW", 0),
+            {ev::IncidentReturned("r", "i-7", kG5, kCounty, kSan, IncidentReturned::WRONG_DEPARTMENT,
+                                  Day(0.5))}),
+       {{kQueue, {}}, {kVillageQueue, {"state: \"RETURNED\"", "returns: 1", "!overdue", "!due"}}},
+       Day(5)},
+      {"a re-dispatch after a return is counted and gets a new due time",
+       "incident_board",
+       plus(incident("ENV.SEWAGE.OVERFLOW", 0),
+            {ev::IncidentReturned("r", "i-7", kG5, kCounty, kSan, IncidentReturned::WRONG_DEPARTMENT,
+                                  Day(0.5)),
+             ev::IncidentDispatched("d", "i-7", kG5, kVillage, kCounty, "county-water", Day(2))}),
+       {{kVillageQueue, {}}, {"350583#county-water#i-7", {"returns: 1", "redispatches: 1", "!overdue"}}},
+       Day(3) - absl::Minutes(1)},
+      {"urged twice, escalated once",
+       "incident_board",
+       {cat, ev::IncidentReported("i1", "i-7", kG5, "ROAD.DAMAGE", grid::v1::CITIZEN, Day(0)),
+        ev::IncidentUrged("u1", "i-7", kG5, kVillage, Day(0.1)),
+        ev::IncidentUrged("u2", "i-7", kG5, kTown, Day(0.2)),
+        ev::IncidentEscalated("e", "i-7", kG5, kVillage, kTown, Day(0.3))},
+       {{kVillageQueue, {}},
+        {"350583/101#-#i-7", {"urged: 2", "escalations: 1", "handling_org: \"350583/101\""}}}},
+      {"a closed incident leaves the board",
+       "incident_board",
+       plus(incident("ENV.SEWAGE.OVERFLOW", 0), handled("i-7", kG5, 0.5)),
+       {{kQueue, {}}, {kVillageQueue, {}}}},
+      // ---- incident_stats ----
+      {"stats per month and category roll up every level",
+       "incident_stats",
+       plus(plus(incident("ENV.GARBAGE.EXPOSED", 0), handled("i-7", kG5, 1)),
+            plus(second, {ev::IncidentRated("rt", "i-7", kG5, kVillage, 4, Day(1.5))})),
+       {{"350583/101/203#2026-03",
+         {"reported: 2", "closed: 1", "resolved: 1", "resolved_on_time: 1", "handling_minutes: 1440",
+          "verifications_passed: 1", "rated: 1", "satisfaction_sum: 4", "on_time_rate: 1",
+          "average_handling_hours: 24", "average_satisfaction: 4"}},
+        {"350583#2026-03#ENV.GARBAGE.EXPOSED", {"reported: 2", "resolved: 1"}},
+        {"350583/101/203/g05#2026-03", {"reported: 1", "closed: 1"}},
+        {"350583/101/203/g06#2026-03", {"reported: 1", "!closed"}}},
+       Day(2)},
+      {"a resolution after its due time is not on time",
+       "incident_stats",
+       plus(incident("ENV.SEWAGE.OVERFLOW", 0), handled("i-7", kG5, 2)),
+       {{"350583#2026-03", {"resolved: 1", "!resolved_on_time", "!on_time_rate"}}},
+       Day(3)},
+      {"a failed verification counts against the pass rate",
+       "incident_stats",
+       plus(incident("ENV.SEWAGE.OVERFLOW", 0),
+            {ev::IncidentAcknowledged("a", "i-7", kG5, kCounty, kSan, Day(0.2)),
+             ev::IncidentResolutionSubmitted("r", "i-7", kG5, kCounty, kSan, Day(0.3)),
+             ev::IncidentVerified("v", "i-7", kG5, kG5, false, Day(0.4)),
+             ev::IncidentAcknowledged("a2", "i-7", kG5, kCounty, kSan, Day(0.5)),
+             ev::IncidentResolutionSubmitted("r2", "i-7", kG5, kCounty, kSan, Day(0.6)),
+             ev::IncidentVerified("v2", "i-7", kG5, kG5, true, Day(0.7))}),
+       {{"350583#2026-03", {"verifications: 2", "verifications_passed: 1", "verification_pass_rate: 0.5"}}},
+       Day(1)},
+      {"a reopened incident no longer counts as closed or rated",
+       "incident_stats",
+       plus(plus(incident("ENV.SEWAGE.OVERFLOW", 0), handled("i-7", kG5, 0.5)),
+            {ev::IncidentRated("rt", "i-7", kG5, kVillage, 2, Day(0.6)),
+             ev::IncidentReopened("o", "i-7", kG5, kVillage, Day(1))}),
+       {{"350583#2026-03",
+         {"reported: 1", "!closed", "!resolved", "!rated", "!satisfaction_sum", "!handling_minutes"}}}},
+      {"a rejection is closed, not resolved",
+       "incident_stats",
+       {cat, ev::IncidentReported("i1", "i-7", kG5, "ROAD.DAMAGE", grid::v1::CITIZEN, Day(0)),
+        ev::IncidentRejected("r", "i-7", kG5, kVillage, grid::v1::IncidentRejected::INVALID, Day(0.1))},
+       {{"350583#2026-03", {"reported: 1", "closed: 1", "!resolved"}}}},
   };
 }
 
@@ -326,6 +483,31 @@ TEST(ProjectionsTest, KeysMatchAtOrgPathBoundaries) {
   EXPECT_TRUE(KeyMatches("t-7#x", "t-7#"));
   EXPECT_FALSE(KeyMatches("~hh/household/h-3", ""));
   EXPECT_TRUE(KeyMatches("anything", ""));
+}
+
+TEST(ProjectionsTest, WorkingTimeSkipsDaysOff) {
+  WorkCalendar cal;
+  // Friday 09:00 + 24 h of working time: Monday 09:00.
+  EXPECT_EQ(cal.Add(Day(4), absl::Hours(24), true), Day(7));
+  EXPECT_EQ(cal.Add(Day(4), absl::Hours(24), false), Day(5));
+  EXPECT_EQ(cal.Between(Day(4), Day(7), true), absl::Hours(24));
+  EXPECT_EQ(cal.Between(Day(4), Day(7), false), absl::Hours(72));
+  grid::v1::WorkCalendarPublished y;
+  y.set_year(2026);
+  y.add_holidays("2026-03-09");  // that Monday off
+  y.add_workdays("2026-03-07");  // that Saturday worked
+  cal.Add(y);
+  EXPECT_EQ(cal.Add(Day(4), absl::Hours(24), true), Day(5));  // Saturday 09:00
+  EXPECT_EQ(cal.Add(Day(4), absl::Hours(48), true), Day(8));  // Sunday and Monday off
+  EXPECT_EQ(cal.Between(Day(4), Day(8), true), absl::Hours(48));
+  // A later calendar for the same year replaces it.
+  y.clear_holidays();
+  y.clear_workdays();
+  cal.Add(y);
+  EXPECT_EQ(cal.Add(Day(4), absl::Hours(24), true), Day(7));
+  EXPECT_FALSE(ParseCivilDate("2026-02-30"));
+  EXPECT_FALSE(ParseCivilDate("2026-3-01"));
+  EXPECT_TRUE(ParseCivilDate("2026-03-01"));
 }
 
 TEST(ProjectionsTest, WorkingDaysSkipWeekends) {

@@ -113,7 +113,7 @@ check "the view is as of the head" grep -q "\"position\":\"$head_pos\"" <<<"$out
 out=$(ctl projection get population --row 350584 --at 200 --output json)
 check "a past view is as of its position" grep -q '"position":"200"' <<<"$out"
 out=$(ctl projection list)
-check "eight projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 8
+check "ten projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 10
 out=$(ctl projection get form_completion --prefix "t5-1#350584/101")
 check "form completion shows a table" grep -qE '^t5-1#350584/101/201 +[0-9]+ +t5-1' <<<"$out"
 out=$(ctl projection watch population --prefix 350584/101 --max_messages 1 --output json)

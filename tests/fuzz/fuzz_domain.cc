@@ -1,10 +1,11 @@
 // Fuzzes the domain rules and the projection folds from realistic histories:
 // the input picks a simulated county and then mutates its event sequence
 // (drops, swaps, duplicates under new ids, events moved to another grid or
-// back in time, people swapped). Every event that passes the shape check and
-// the rules is folded into all eight projections. Invariants: no crash, no
-// fold error, and no population count ever below zero — the rules must keep
-// every history they admit consistent.
+// back in time, people swapped, incident steps taken by another unit). Every
+// event that passes the shape check and the rules is folded into every
+// projection. Invariants: no crash, no fold error, no population count ever
+// below zero, and no incident statistic below zero or closing more than was
+// reported — the rules must keep every history they admit consistent.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdlib>
@@ -54,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int op = 0; op < 64 && in.remaining_bytes() > 0 && !events.empty(); ++op) {
     const size_t i = in.ConsumeIntegralInRange<size_t>(0, events.size() - 1);
     const size_t j = in.ConsumeIntegralInRange<size_t>(0, events.size() - 1);
-    switch (in.ConsumeIntegralInRange<int>(0, 5)) {
+    switch (in.ConsumeIntegralInRange<int>(0, 6)) {
       case 0:
         events.erase(events.begin() + i);
         break;
@@ -80,6 +81,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               events[j].member_added().person().person_token());
         }
         break;
+      case 6: {
+        // An incident step taken by another unit (by_org, handler_org).
+        auto* r = events[i].GetReflection();
+        const auto* body_field =
+            r->GetOneofFieldDescriptor(events[i], events[i].GetDescriptor()->FindOneofByName("body"));
+        if (body_field == nullptr) break;
+        auto* body = r->MutableMessage(&events[i], body_field);
+        for (const char* name : {"by_org", "handler_org"}) {
+          if (const auto* f = body->GetDescriptor()->FindFieldByName(name); f != nullptr) {
+            body->GetReflection()->SetString(body, f, events[j].org_path());
+          }
+        }
+        break;
+      }
     }
   }
   World world;
@@ -98,6 +113,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (v.has_population() && (v.population().residents() < 0 || v.population().households() < 0 ||
                                  v.population().deaths_awaiting_confirmation() < 0)) {
         std::abort();
+      }
+      if (v.has_incident_stats()) {
+        const auto& st = v.incident_stats();
+        if (st.reported() < 0 || st.closed() < 0 || st.resolved() < 0 || st.resolved_on_time() < 0 ||
+            st.rated() < 0 || st.closed() > st.reported() || st.resolved() > st.closed() ||
+            st.resolved_on_time() > st.resolved() || st.verifications_passed() > st.verifications()) {
+          std::abort();
+        }
       }
     }
   }

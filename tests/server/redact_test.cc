@@ -597,3 +597,136 @@ TEST(PolicyTest, AFormValueHasTheClassItsFieldDeclares) {
 
 }  // namespace
 }  // namespace grid::server
+
+namespace grid::server {
+namespace {
+
+// Every field with an (audience), generated from the descriptors: removed
+// for a caller outside the audience at every clearance (never masked), kept
+// as it is for one inside it and cleared for its class.
+TEST(RedactTest, AFieldWithAnAudienceIsRemovedForEveryoneOutsideIt) {
+  int restricted = 0;
+  for (const Descriptor* d : CatalogTypes()) {
+    const Message* proto = google::protobuf::MessageFactory::generated_factory()->GetPrototype(d);
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      const grid::v1::Audience a = f->options().GetExtension(grid::v1::audience);
+      if (a == grid::v1::AUDIENCE_ANY) continue;
+      ++restricted;
+      SCOPED_TRACE(f->full_name());
+      EXPECT_TRUE(RestrictsAudience(d));
+      std::unique_ptr<Message> original(proto->New());
+      SetSample(original.get(), f);
+      for (int c = grid::v1::C0_AGGREGATE; c <= grid::v1::C4_RESTRICTED; ++c) {
+        std::unique_ptr<Message> outside(original->New());
+        outside->CopyFrom(*original);
+        std::vector<std::string> changed;
+        EXPECT_TRUE(Redact(outside.get(), static_cast<DataClass>(c), &changed, 1u << grid::v1::AUDIENCE_ANY));
+        EXPECT_EQ(changed, std::vector<std::string>{f->name()});
+        EXPECT_EQ(outside->SerializeAsString().find("张"), std::string::npos);
+        EXPECT_EQ(outside->SerializeAsString().find("1234"), std::string::npos);
+      }
+      std::unique_ptr<Message> inside(original->New());
+      inside->CopyFrom(*original);
+      EXPECT_FALSE(
+          Redact(inside.get(), grid::v1::C4_RESTRICTED, nullptr, (1u << grid::v1::AUDIENCE_ANY) | (1u << a)));
+      EXPECT_EQ(inside->SerializeAsString(), original->SerializeAsString());
+    }
+  }
+  EXPECT_GE(restricted, 1);
+  EXPECT_FALSE(RestrictsAudience(grid::v1::HouseholdCreated::descriptor()));
+}
+
+grid::v1::PrincipalPolicy Dispatcher() {
+  grid::v1::PrincipalPolicy q;
+  q.set_principal("town-dispatch");
+  q.set_role(grid::v1::DEPARTMENT);
+  q.add_jurisdiction("350583/101");
+  q.add_append_types("IncidentAccepted");
+  q.add_append_types("IncidentDispatched");
+  q.set_clearance(grid::v1::C2_PERSONAL);
+  return q;
+}
+
+// A citizen who reported a neighbour is known to the dispatcher and the
+// audit, never to the department that handles the case, whatever its
+// clearance.
+TEST(PolicyTest, AReporterIsSeenByTheDispatcherAndTheAuditNotTheHandler) {
+  grid::v1::Event e = domain::events::IncidentReported("e1", "i-7", "350583/101/201/g01",
+                                                       "ENV.GARBAGE.EXPOSED", grid::v1::CITIZEN, absl::Now());
+  storage::LogRecord r;
+  r.type = e.type();
+  r.org_path = e.org_path();
+  r.wire = e.SerializeAsString();
+  const auto view = [&](const grid::v1::PrincipalPolicy& q) {
+    std::string out;
+    auto v = ViewEvent(Principal(q), r, 0, &out);
+    EXPECT_OK(v);
+    grid::v1::Event seen;
+    EXPECT_TRUE(seen.ParseFromString(*v == EventView::kAsStored ? r.wire : out));
+    return seen;
+  };
+  // The dispatcher, at C2: the reporter in the clear.
+  EXPECT_EQ(view(Dispatcher()).incident_reported().reporter().person().name(), "林晓");
+  // The auditor.
+  grid::v1::PrincipalPolicy auditor;
+  auditor.set_principal("audit");
+  auditor.set_role(grid::v1::AUDITOR);
+  auditor.add_jurisdiction("");
+  auditor.set_clearance(grid::v1::C2_PERSONAL);
+  EXPECT_EQ(view(auditor).incident_reported().reporter().person().phone(), "13812341234");
+  // The handling department, even with every clearance: no reporter, not
+  // even masked; the rest of the report is there.
+  grid::v1::PrincipalPolicy handler;
+  handler.set_principal("county-sanitation");
+  handler.set_role(grid::v1::DEPARTMENT);
+  handler.add_jurisdiction("350583");
+  handler.add_append_types("IncidentAcknowledged");
+  handler.add_departments("county-sanitation");
+  for (DataClass c : {grid::v1::C1_INTERNAL, grid::v1::C2_PERSONAL, grid::v1::C4_RESTRICTED}) {
+    handler.set_clearance(c);
+    const grid::v1::Event seen = view(handler);
+    EXPECT_FALSE(seen.incident_reported().reporter().has_person()) << DataClass_Name(c);
+    EXPECT_EQ(seen.incident_reported().category(), "ENV.GARBAGE.EXPOSED");
+    EXPECT_EQ(seen.SerializeAsString().find("林"), std::string::npos);
+  }
+}
+
+// Who acts as a department: the rules say whether it is that department's
+// turn; the policy says whether the appender is that department.
+TEST(PolicyTest, OnlyADepartmentsOwnPrincipalsActAsIt) {
+  const std::string grid = "350583/101/201/g01";
+  const auto ack =
+      domain::events::IncidentAcknowledged("e", "i-7", grid, "350583", "county-sanitation", absl::Now());
+  grid::v1::PrincipalPolicy q;
+  q.set_principal("county-sanitation");
+  q.set_role(grid::v1::DEPARTMENT);
+  q.add_jurisdiction("350583");
+  q.add_append_types("IncidentAcknowledged");
+  q.add_departments("county-sanitation");
+  EXPECT_OK(Principal(q).MayAppend(ack));
+  q.set_departments(0, "county-water");
+  const auto denied = [](const absl::Status& s, const std::string& part) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
+    EXPECT_NE(s.message().find(part), absl::string_view::npos) << s;
+  };
+  denied(Principal(q).MayAppend(ack),
+         "county-sanitation does not act as department 'county-sanitation' (department)");
+  grid::v1::PrincipalPolicy cadre;
+  cadre.set_principal("cadre");
+  cadre.set_role(grid::v1::VILLAGE_CADRE);
+  cadre.add_jurisdiction("350583");
+  cadre.add_append_types("IncidentAcknowledged");
+  denied(Principal(cadre).MayAppend(ack), "acts as no department");
+  // A unit itself (no department) is acted for by whoever holds it.
+  const auto village_ack =
+      domain::events::IncidentAcknowledged("e", "i-7", grid, "350583/101/201", "", absl::Now());
+  EXPECT_OK(Principal(cadre).MayAppend(village_ack));
+  // ... and only within the jurisdiction: the town is above this cadre.
+  cadre.set_jurisdiction(0, "350583/101/201");
+  const auto town_ack = domain::events::IncidentAcknowledged("e", "i-7", grid, "350583/101", "", absl::Now());
+  denied(Principal(cadre).MayAppend(town_ack), "org path '350583/101'");
+}
+
+}  // namespace
+}  // namespace grid::server
