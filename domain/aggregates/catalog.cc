@@ -41,7 +41,8 @@ absl::Status CheckCatalog(const grid::v1::IncidentCatalogPublished& c) {
     for (int j = 0; j < cat.limits_size(); ++j) {
       const auto& l = cat.limits(j);
       const std::string lf = absl::StrCat(f, ".limits[", j, "]");
-      if (!tiers.contains(l.tier())) return Invalid(absl::StrCat(lf, ".tier"), absl::StrCat("'", l.tier(), "' is not a tier"));
+      if (!tiers.contains(l.tier()))
+        return Invalid(absl::StrCat(lf, ".tier"), absl::StrCat("'", l.tier(), "' is not a tier"));
       if (!limited.insert(l.tier()).second) return Invalid(absl::StrCat(lf, ".tier"), "appears twice");
       if (l.limit_minutes() == 0 || l.limit_minutes() > kMaxLimitMinutes) {
         return Invalid(absl::StrCat(lf, ".limit_minutes"), "must be 1..525600 (a year)");
@@ -57,7 +58,8 @@ absl::Status CheckCatalog(const grid::v1::IncidentCatalogPublished& c) {
 absl::Status CheckCalendar(const grid::v1::WorkCalendarPublished& c) {
   if (auto s = RequireOrgPath("work_calendar_published.county", c.county()); !s.ok()) return s;
   if (Depth(c.county()) != 1) return Invalid("work_calendar_published.county", "is a county code");
-  if (c.year() < 2000 || c.year() > 2100) return Invalid("work_calendar_published.year", "must be 2000..2100");
+  if (c.year() < 2000 || c.year() > 2100)
+    return Invalid("work_calendar_published.year", "must be 2000..2100");
   std::set<absl::CivilDay> off;
   for (int i = 0; i < c.holidays_size(); ++i) {
     const std::string f = absl::StrCat("work_calendar_published.holidays[", i, "]");

@@ -154,7 +154,8 @@ absl::Status CheckMedia(const Event& e, const pb::Message& body, bool required) 
   const int n = body.GetReflection()->FieldSize(body, f);
   if (required && n == 0) return Invalid(FieldName(e, "media"), "at least one after-photo");
   for (int i = 0; i < n; ++i) {
-    const auto& m = static_cast<const grid::v1::MediaRef&>(body.GetReflection()->GetRepeatedMessage(body, f, i));
+    const auto& m =
+        static_cast<const grid::v1::MediaRef&>(body.GetReflection()->GetRepeatedMessage(body, f, i));
     if (m.sha256().size() != 64) {
       return Invalid(absl::StrCat(FieldName(e, "media"), "[", i, "].sha256"), "is 64 hex digits");
     }
@@ -167,15 +168,18 @@ absl::Status CheckReported(const grid::v1::IncidentReported& r) {
   if (!r.urgency().empty()) {
     if (auto s = RequireCode("incident_reported.urgency", r.urgency(), 32, false); !s.ok()) return s;
   }
-  if (r.source() == grid::v1::INCIDENT_SOURCE_UNSPECIFIED) return Invalid("incident_reported.source", "is required");
+  if (r.source() == grid::v1::INCIDENT_SOURCE_UNSPECIFIED)
+    return Invalid("incident_reported.source", "is required");
   if (auto s = RequireOrgPath("incident_reported.org_path", r.org_path()); !s.ok()) return s;
   const bool person = r.reporter().has_person();
   switch (r.source()) {
     case grid::v1::GRID_PATROL:
-      if (auto s = RequireId("incident_reported.reporting_worker_id", r.reporting_worker_id()); !s.ok()) return s;
+      if (auto s = RequireId("incident_reported.reporting_worker_id", r.reporting_worker_id()); !s.ok())
+        return s;
       break;
     case grid::v1::CITIZEN:
-      if (!person) return Invalid("incident_reported.reporter.person", "a citizen's report names the citizen");
+      if (!person)
+        return Invalid("incident_reported.reporter.person", "a citizen's report names the citizen");
       break;
     case grid::v1::HOTLINE_12345:
     case grid::v1::SENSOR:
@@ -190,7 +194,8 @@ absl::Status CheckReported(const grid::v1::IncidentReported& r) {
   }
   if (person) {
     if (r.source() != grid::v1::CITIZEN && r.source() != grid::v1::HOTLINE_12345) {
-      return Invalid("incident_reported.reporter.person", "only a citizen's or a hotline report names a person");
+      return Invalid("incident_reported.reporter.person",
+                     "only a citizen's or a hotline report names a person");
     }
     if (auto s = CheckPerson("incident_reported.reporter.person", r.reporter().person()); !s.ok()) return s;
   }
@@ -204,7 +209,8 @@ absl::Status CheckFields(const Event& e);
 
 // Per-type field rules.
 absl::Status CheckBody(const Event& e) {
-  if (StepOf(e.body_case()) == nullptr && !e.has_incident_reported()) return Invalid("type", "is not a catalog event");
+  if (StepOf(e.body_case()) == nullptr && !e.has_incident_reported())
+    return Invalid("type", "is not a catalog event");
   if (absl::Status s = CheckFields(e); !s.ok()) return s;
   // The incident clock runs on the steps' times.
   return RequireTime("occurred_at", e.has_occurred_at());
@@ -223,8 +229,9 @@ absl::Status CheckFields(const Event& e) {
     const std::string v = StringField(body, field);
     if (auto s = RequireOrgPath(FieldName(e, field), v); !s.ok()) return s;
     if (!IsUnder(e.org_path(), v)) {
-      return Invalid(FieldName(e, field), absl::StrCat("must be the incident's grid \"", e.org_path(),
-                                                       "\" or a unit above it; got \"", v.substr(0, 64), "\""));
+      return Invalid(FieldName(e, field),
+                     absl::StrCat("must be the incident's grid \"", e.org_path(),
+                                  "\" or a unit above it; got \"", v.substr(0, 64), "\""));
     }
   }
   if (body.GetDescriptor()->FindFieldByName("department") != nullptr) {
@@ -241,7 +248,8 @@ absl::Status CheckFields(const Event& e) {
       break;
     case Event::kIncidentMarkedDuplicate: {
       const auto& d = e.incident_marked_duplicate();
-      if (auto s = RequireId("incident_marked_duplicate.of_incident_id", d.of_incident_id()); !s.ok()) return s;
+      if (auto s = RequireId("incident_marked_duplicate.of_incident_id", d.of_incident_id()); !s.ok())
+        return s;
       if (d.of_incident_id() == d.incident_id()) {
         return Invalid("incident_marked_duplicate.of_incident_id", "names the incident itself");
       }
@@ -264,7 +272,8 @@ absl::Status CheckFields(const Event& e) {
       break;
     case Event::kIncidentExtensionRequested: {
       const uint32_t m = e.incident_extension_requested().extra_minutes();
-      if (m == 0 || m > 43200) return Invalid("incident_extension_requested.extra_minutes", "must be 1..43200 (30 days)");
+      if (m == 0 || m > 43200)
+        return Invalid("incident_extension_requested.extra_minutes", "must be 1..43200 (30 days)");
       break;
     }
     case Event::kIncidentEscalated:
@@ -276,8 +285,9 @@ absl::Status CheckFields(const Event& e) {
     case Event::kIncidentClosed: {
       const auto o = e.incident_closed().outcome();
       if (o != grid::v1::RESOLVED && o != grid::v1::UNRESOLVABLE && o != grid::v1::WITHDRAWN) {
-        return Invalid("incident_closed.outcome",
-                       "is RESOLVED, UNRESOLVABLE or WITHDRAWN (a rejection or a duplicate closes by its own event)");
+        return Invalid(
+            "incident_closed.outcome",
+            "is RESOLVED, UNRESOLVABLE or WITHDRAWN (a rejection or a duplicate closes by its own event)");
       }
       break;
     }
@@ -328,7 +338,8 @@ absl::Status CheckReportedState(const grid::v1::IncidentReported& r, StateLookup
                                 " of the incident catalogue"));
   }
   if (!r.urgency().empty() && !c.tiers.contains(r.urgency())) {
-    return Refused(absl::StrCat("urgency ", r.urgency(), " is not a tier of the incident catalogue of ", county));
+    return Refused(
+        absl::StrCat("urgency ", r.urgency(), " is not a tier of the incident catalogue of ", county));
   }
   return absl::OkStatus();
 }
@@ -362,8 +373,8 @@ absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup&
   const std::string by = StringField(body, "by_org");
   const auto only_handling_level = [&]() -> absl::Status {
     if (by == st.handling_org) return absl::OkStatus();
-    return Refused(absl::StrCat("incident ", id, " is handled at ", st.handling_org, "; ", by, " may not take ",
-                                step->verb, " on it"));
+    return Refused(absl::StrCat("incident ", id, " is handled at ", st.handling_org, "; ", by,
+                                " may not take ", step->verb, " on it"));
   };
   const auto only_handler = [&]() -> absl::Status {
     const std::string org = StringField(body, "handler_org");
@@ -372,8 +383,8 @@ absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup&
     const auto unit = [](const std::string& o, const std::string& d) {
       return d.empty() ? o : absl::StrCat(o, " ", d);
     };
-    return Refused(absl::StrCat("incident ", id, " is dispatched to ", unit(st.handler_org, st.department), ", not ",
-                                unit(org, dept)));
+    return Refused(absl::StrCat("incident ", id, " is dispatched to ", unit(st.handler_org, st.department),
+                                ", not ", unit(org, dept)));
   };
   switch (e.body_case()) {
     case Event::kIncidentAccepted:
@@ -405,21 +416,25 @@ absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup&
     case Event::kIncidentExtensionRequested:
       if (auto s = only_handler(); !s.ok()) return s;
       if (st.extension_pending) {
-        return Refused(absl::StrCat("incident ", id, " already has an extension request waiting for a decision"));
+        return Refused(
+            absl::StrCat("incident ", id, " already has an extension request waiting for a decision"));
       }
       return absl::OkStatus();
     case Event::kIncidentExtensionDecided:
       if (auto s = only_handling_level(); !s.ok()) return s;
-      if (!st.extension_pending) return Refused(absl::StrCat("incident ", id, " has no extension request to decide"));
+      if (!st.extension_pending)
+        return Refused(absl::StrCat("incident ", id, " has no extension request to decide"));
       if (e.incident_extension_decided().extra_minutes() > st.extension_asked) {
-        return Refused(absl::StrCat("the handler asked for ", st.extension_asked, " minutes; no more can be granted"));
+        return Refused(
+            absl::StrCat("the handler asked for ", st.extension_asked, " minutes; no more can be granted"));
       }
       return absl::OkStatus();
     case Event::kIncidentEscalated: {
       if (auto s = only_handling_level(); !s.ok()) return s;
       const std::string& to = e.incident_escalated().to_org();
       if (to == st.handling_org || !IsUnder(st.handling_org, to)) {
-        return Refused(absl::StrCat("escalation goes up: ", to, " is not above the handling level ", st.handling_org));
+        return Refused(
+            absl::StrCat("escalation goes up: ", to, " is not above the handling level ", st.handling_org));
       }
       return absl::OkStatus();
     }
@@ -432,7 +447,8 @@ absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup&
     case Event::kIncidentVerified:
       if (st.self_resolved) {
         if (by != st.handling_org) {
-          return Refused(absl::StrCat("incident ", id, " was resolved on the spot by its grid; the handling level ",
+          return Refused(absl::StrCat("incident ", id,
+                                      " was resolved on the spot by its grid; the handling level ",
                                       st.handling_org, " verifies it"));
         }
       } else if (by != st.org_path && by != st.handling_org) {
@@ -458,7 +474,8 @@ absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup&
                                     " or its grid ", st.org_path));
       }
       if (st.outcome != grid::v1::RESOLVED && st.outcome != grid::v1::UNRESOLVABLE) {
-        return Refused(absl::StrCat("incident ", id, " was closed ", grid::v1::IncidentOutcome_Name(st.outcome),
+        return Refused(absl::StrCat("incident ", id, " was closed ",
+                                    grid::v1::IncidentOutcome_Name(st.outcome),
                                     "; only a RESOLVED or UNRESOLVABLE case is rated"));
       }
       if (st.rated) return Refused(absl::StrCat("incident ", id, " is already rated"));
@@ -466,7 +483,8 @@ absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup&
     case Event::kIncidentReopened: {
       if (auto s = only_handling_level(); !s.ok()) return s;
       if (st.outcome != grid::v1::RESOLVED) {
-        return Refused(absl::StrCat("incident ", id, " was closed ", grid::v1::IncidentOutcome_Name(st.outcome),
+        return Refused(absl::StrCat("incident ", id, " was closed ",
+                                    grid::v1::IncidentOutcome_Name(st.outcome),
                                     "; only a RESOLVED case is reopened"));
       }
       auto cat = CatalogOf(st.org_path, others);
@@ -590,8 +608,9 @@ absl::string_view WhereNow(const AggregateState& state) {
 grid::v1::IncidentOutcome ClosingOutcome(const Event& e) {
   switch (e.body_case()) {
     case Event::kIncidentRejected:
-      return e.incident_rejected().reason() == grid::v1::IncidentRejected::NOT_RESPONSIBLE ? grid::v1::NOT_RESPONSIBLE
-                                                                                           : grid::v1::INVALID;
+      return e.incident_rejected().reason() == grid::v1::IncidentRejected::NOT_RESPONSIBLE
+                 ? grid::v1::NOT_RESPONSIBLE
+                 : grid::v1::INVALID;
     case Event::kIncidentMarkedDuplicate:
       return grid::v1::DUPLICATE;
     case Event::kIncidentClosed:
@@ -606,9 +625,9 @@ const AggregateRules& IncidentRules() {
       .name = "incident",
       .types = {"IncidentReported", "IncidentAccepted", "IncidentRejected", "IncidentMarkedDuplicate",
                 "IncidentSelfResolved", "IncidentDispatched", "IncidentAcknowledged", "IncidentReturned",
-                "IncidentExtensionRequested", "IncidentExtensionDecided", "IncidentSuspended", "IncidentResumed",
-                "IncidentEscalated", "IncidentUrged", "IncidentResolutionSubmitted", "IncidentVerified",
-                "IncidentClosed", "IncidentRated", "IncidentReopened"},
+                "IncidentExtensionRequested", "IncidentExtensionDecided", "IncidentSuspended",
+                "IncidentResumed", "IncidentEscalated", "IncidentUrged", "IncidentResolutionSubmitted",
+                "IncidentVerified", "IncidentClosed", "IncidentRated", "IncidentReopened"},
       .check_body = CheckBody,
       .id = Id,
       .body_org_path = BodyOrgPath,

@@ -20,8 +20,8 @@ struct StatsDelta {
   int64_t reported = 0, closed = 0, resolved = 0, on_time = 0, minutes = 0;
   int64_t verifications = 0, passed = 0, rated = 0, satisfaction = 0;
   bool empty() const {
-    return reported == 0 && closed == 0 && resolved == 0 && on_time == 0 && minutes == 0 && verifications == 0 &&
-           passed == 0 && rated == 0 && satisfaction == 0;
+    return reported == 0 && closed == 0 && resolved == 0 && on_time == 0 && minutes == 0 &&
+           verifications == 0 && passed == 0 && rated == 0 && satisfaction == 0;
   }
 };
 
@@ -86,8 +86,8 @@ bool Set(const google::protobuf::Timestamp& t) { return t.seconds() != 0 || t.na
 
 // The track after `e` and what `e` adds to the stats; nullopt if `e` is
 // not an incident event that applies to `prev`.
-absl::StatusOr<std::optional<IncidentTrack>> NextTrack(const IncidentTrack* prev, const Event& e, RowAccess& rows,
-                                                        StatsDelta* delta) {
+absl::StatusOr<std::optional<IncidentTrack>> NextTrack(const IncidentTrack* prev, const Event& e,
+                                                       RowAccess& rows, StatsDelta* delta) {
   if (AggregateOf(e.type()) != "incident") return std::nullopt;
   const absl::Time when = EventTime(e);
   if (e.has_incident_reported()) {
@@ -188,7 +188,8 @@ absl::StatusOr<std::optional<IncidentTrack>> NextTrack(const IncidentTrack* prev
       break;
     case Event::kIncidentResumed:
       if (Set(b->due())) {
-        const absl::Duration paused = cal->Between(FromProtoTime(t.suspended_since()), when, t.working_time());
+        const absl::Duration paused =
+            cal->Between(FromProtoTime(t.suspended_since()), when, t.working_time());
         *b->mutable_due() = ToProtoTime(cal->Add(FromProtoTime(b->due()), paused, t.working_time()));
       }
       b->set_state(t.state_before());
@@ -231,7 +232,8 @@ absl::StatusOr<std::optional<IncidentTrack>> NextTrack(const IncidentTrack* prev
       if (t.outcome() == grid::v1::RESOLVED) {
         delta->resolved = -1;
         delta->on_time = t.resolution_on_time() ? -1 : 0;
-        delta->minutes = -absl::ToInt64Minutes(FromProtoTime(t.closed_at()) - FromProtoTime(b->reported_at()));
+        delta->minutes =
+            -absl::ToInt64Minutes(FromProtoTime(t.closed_at()) - FromProtoTime(b->reported_at()));
       }
       if (t.satisfaction() > 0) {
         delta->rated = -1;
@@ -256,12 +258,15 @@ std::string BoardKey(const IncidentTrack& t) {
   const std::string& state = b.state() == "SUSPENDED" ? t.state_before() : b.state();
   if (b.state() == "CLOSED") return "";
   if (state == "DISPATCHED" || state == "ACKNOWLEDGED") {
-    return absl::StrCat(b.handler_org(), "#", b.department().empty() ? "-" : b.department(), "#", b.incident_id());
+    return absl::StrCat(b.handler_org(), "#", b.department().empty() ? "-" : b.department(), "#",
+                        b.incident_id());
   }
   return absl::StrCat(b.handling_org(), "#-#", b.incident_id());
 }
 
-std::string TrackKey(const Event& e) { return absl::StrCat("~i/", e.stream().substr(e.stream().find('/') + 1)); }
+std::string TrackKey(const Event& e) {
+  return absl::StrCat("~i/", e.stream().substr(e.stream().find('/') + 1));
+}
 
 absl::Status FoldIncidentBoard(const Event& e, RowAccess& rows) {
   auto catalog = FoldCatalog(e, rows);
@@ -345,7 +350,9 @@ absl::Status FoldIncidentStats(const Event& e, RowAccess& rows) {
 
 void DeriveIncidentStats(absl::Time, RowValue* v) {
   auto* s = v->mutable_incident_stats();
-  const auto ratio = [](int64_t a, int64_t b) { return b <= 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b); };
+  const auto ratio = [](int64_t a, int64_t b) {
+    return b <= 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b);
+  };
   s->set_on_time_rate(ratio(s->resolved_on_time(), s->resolved()));
   s->set_average_handling_hours(ratio(s->handling_minutes(), s->resolved()) / 60.0);
   s->set_verification_pass_rate(ratio(s->verifications_passed(), s->verifications()));
@@ -355,9 +362,10 @@ void DeriveIncidentStats(absl::Time, RowValue* v) {
 }  // namespace
 
 ProjectionDef IncidentBoardProjection() {
-  return {"incident_board",
-          "per unit#department#incident: open incidents whose turn it is, due time, returns, urging, *overdue*",
-          FoldIncidentBoard, DeriveIncidentBoard};
+  return {
+      "incident_board",
+      "per unit#department#incident: open incidents whose turn it is, due time, returns, urging, *overdue*",
+      FoldIncidentBoard, DeriveIncidentBoard};
 }
 
 ProjectionDef IncidentStatsProjection() {
