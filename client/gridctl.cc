@@ -29,6 +29,7 @@
 
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -45,6 +46,7 @@
 #include "client/json.h"
 #include "client/output.h"
 #include "client/progress.h"
+#include "domain/rules.h"
 #include "domain/simulator.h"
 #include "storage/checkpoint.h"
 #include "storage/proto_time.h"
@@ -678,7 +680,42 @@ const google::protobuf::Message* RowBody(const grid::v1::RowValue& v) {
   return f == nullptr ? nullptr : &v.GetReflection()->GetMessage(v, f);
 }
 
-void PrintTable(const std::vector<grid::v1::ProjectionRow>& rows, bool with_change) {
+// The org path a row's key begins with (up to the first '#').
+std::string KeyOrgPath(const std::string& key) { return key.substr(0, key.find('#')); }
+
+// Names beside codes: the org directory's names of the rows' org paths, as
+// of `position` (one read, under the paths' common prefix). Empty when
+// there is nothing to name or the caller may not read the directory.
+std::map<std::string, std::string> OrgNames(Client& client, const std::vector<grid::v1::ProjectionRow>& rows,
+                                            uint64_t position) {
+  std::map<std::string, std::string> names;
+  std::optional<std::string> common;
+  for (const auto& r : rows) {
+    const std::string path = KeyOrgPath(r.key());
+    if (!grid::domain::IsOrgPath(path)) continue;
+    if (!common) {
+      common = path;
+      continue;
+    }
+    while (!common->empty() && !grid::domain::IsUnder(path, *common))
+      *common = std::string(grid::domain::ParentOf(*common));
+  }
+  if (!common || common->empty()) return names;
+  grid::v1::GetProjectionRequest req;
+  req.set_name("org_directory");
+  req.set_prefix(*common);
+  if (position > 0) req.set_at_position(position);
+  req.set_max_rows(20000);
+  auto resp = client.GetProjection(req);
+  if (!resp.ok()) return names;
+  for (const auto& r : resp->rows()) {
+    if (!r.value().org_directory().name().empty()) names[r.key()] = r.value().org_directory().name();
+  }
+  return names;
+}
+
+void PrintTable(const std::vector<grid::v1::ProjectionRow>& rows, bool with_change,
+                const std::map<std::string, std::string>& names = {}) {
   std::vector<const google::protobuf::FieldDescriptor*> cols;
   for (const auto& r : rows) {
     const auto* body = RowBody(r.value());
@@ -691,11 +728,16 @@ void PrintTable(const std::vector<grid::v1::ProjectionRow>& rows, bool with_chan
   }
   std::vector<std::vector<std::string>> table;
   std::vector<std::string> head = {"key", "position"};
+  if (!names.empty()) head.push_back("name");
   if (with_change) head.push_back("change");
   for (const auto* f : cols) head.push_back(f->name());
   table.push_back(head);
   for (const auto& r : rows) {
     std::vector<std::string> line = {r.key(), absl::StrCat(r.position())};
+    if (!names.empty()) {
+      auto it = names.find(KeyOrgPath(r.key()));
+      line.push_back(it == names.end() ? "" : it->second);
+    }
     if (with_change) line.push_back(r.deleted() ? "deleted" : "set");
     const auto* body = RowBody(r.value());
     for (const auto* f : cols) line.push_back(body == nullptr ? "" : Cell(*body, f));
@@ -723,7 +765,7 @@ int Projection(int argc, char** argv) {
     std::cerr
         << "usage: gridctl projection <list|get|watch|rebuild> [options]\n"
            "  gridctl projection list\n"
-           "  gridctl projection get population --prefix 350583/101\n"
+           "  gridctl projection get population --prefix 350583/101   (names beside codes; --no_names)\n"
            "  gridctl projection get household_roster --row '350583/101/201/g01#h1-3' --at 1200\n"
            "  gridctl projection get form_completion --prefix t1-3 --at_time 2026-03-04T10:00:00+08:00\n"
            "  gridctl projection watch population --prefix 350583/101\n"
@@ -739,7 +781,8 @@ int Projection(int argc, char** argv) {
         "at", po::value<uint64_t>(), "the view as of this log position")("at_time", po::value<std::string>(),
                                                                          "the view as of an RFC 3339 time")(
         "min_position", po::value<uint64_t>()->default_value(0), "wait until folded through this position")(
-        "max_rows", po::value<uint32_t>()->default_value(1000), "most rows");
+        "max_rows", po::value<uint32_t>()->default_value(1000), "most rows")(
+        "no_names", po::bool_switch(), "table: no name column (names beside codes, from org_directory)");
   } else if (sub == "watch") {
     desc.add_options()("prefix", po::value<std::string>()->default_value(""), "key prefix")(
         "max_messages", po::value<uint64_t>()->default_value(0), "exit after this many messages");
@@ -799,7 +842,11 @@ int Projection(int argc, char** argv) {
     }
     std::cout << name << " as of position " << resp->position() << (resp->truncated() ? " (truncated)" : "")
               << ": " << resp->rows_size() << " rows\n";
-    PrintTable({resp->rows().begin(), resp->rows().end()}, false);
+    const std::vector<grid::v1::ProjectionRow> rows(resp->rows().begin(), resp->rows().end());
+    PrintTable(rows, false,
+               vm["no_names"].as<bool>() || name == "org_directory"
+                   ? std::map<std::string, std::string>()
+                   : OrgNames(*client, rows, resp->position()));
     return 0;
   }
   if (sub == "watch") {

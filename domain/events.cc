@@ -53,6 +53,23 @@ Event WorkerUnassigned(const std::string& id, const std::string& worker, const s
   return e;
 }
 
+Event OrgUnitNamed(const std::string& id, const std::string& unit, const std::string& name,
+                   grid::v1::OrgUnitKind kind, absl::Time at) {
+  Event e = Envelope(id, "OrgUnitNamed", StreamFor("org", CountyOf(unit)), unit, at);
+  e.mutable_org_unit_named()->set_org_path(unit);
+  e.mutable_org_unit_named()->set_name(name);
+  e.mutable_org_unit_named()->set_kind(kind);
+  return e;
+}
+
+Event OrgUnitRecoded(const std::string& id, const std::string& old_unit, const std::string& new_unit,
+                     absl::Time at) {
+  Event e = Envelope(id, "OrgUnitRecoded", StreamFor("org", CountyOf(old_unit)), old_unit, at);
+  e.mutable_org_unit_recoded()->set_old_org_path(old_unit);
+  e.mutable_org_unit_recoded()->set_new_org_path(new_unit);
+  return e;
+}
+
 Event SanitationReport(const std::string& id, const std::string& grid, const std::string& worker,
                        grid::v1::SanitationKind kind, uint32_t score_x10,
                        const std::vector<std::string>& findings, absl::Time at, absl::Duration rectify_in) {
@@ -367,6 +384,32 @@ Event WorkCalendar(const std::string& id, const std::string& county, uint32_t ye
   c->set_year(year);
   for (const auto& h : holidays) c->add_holidays(h);
   for (const auto& w : workdays) c->add_workdays(w);
+  return e;
+}
+
+Event WeakVillageThreshold(const std::string& id, const std::string& county, uint32_t year, int64_t fen,
+                           absl::Time at) {
+  Event e = Envelope(id, "WeakVillageThresholdSet", StreamFor("catalog", county), county, at);
+  auto* t = e.mutable_weak_village_threshold_set();
+  t->set_county(county);
+  t->set_fiscal_year(year);
+  t->set_threshold_fen(fen);
+  return e;
+}
+
+Event LedgerEntry(const std::string& id, const std::string& village, const std::string& entry, uint32_t year,
+                  uint32_t month, grid::v1::LedgerCategory category, int64_t fen, absl::Time at,
+                  const std::string& reverses) {
+  Event e = Envelope(id, "LedgerEntryPosted", StreamFor("ledger", village), village, at);
+  auto* l = e.mutable_ledger_entry_posted();
+  l->set_entry_id(entry);
+  l->set_village(village);
+  l->set_fiscal_year(year);
+  l->set_month(month);
+  l->set_category(category);
+  l->set_amount_fen(fen);
+  l->set_voucher_no("v-" + entry);
+  l->set_reverses_entry_id(reverses);
   return e;
 }
 

@@ -23,6 +23,10 @@ Event WorkerAssigned(const std::string& id, const std::string& worker, const std
                      absl::Time at);
 Event WorkerUnassigned(const std::string& id, const std::string& worker, const std::string& grid,
                        absl::Time at);
+Event OrgUnitNamed(const std::string& id, const std::string& unit, const std::string& name,
+                   grid::v1::OrgUnitKind kind, absl::Time at);
+Event OrgUnitRecoded(const std::string& id, const std::string& old_unit, const std::string& new_unit,
+                     absl::Time at);
 
 // sanitation/<grid>. `findings` are finding ids, each due `rectify_days` later.
 Event SanitationReport(const std::string& id, const std::string& grid, const std::string& worker,
@@ -95,6 +99,16 @@ Event IncidentCatalog(const std::string& id, const grid::v1::IncidentCatalogPubl
 Event WorkCalendar(const std::string& id, const std::string& county, uint32_t year,
                    const std::vector<std::string>& holidays, const std::vector<std::string>& workdays,
                    absl::Time at);
+
+// catalog/<county>: the weak-village line of a year.
+Event WeakVillageThreshold(const std::string& id, const std::string& county, uint32_t year, int64_t fen,
+                           absl::Time at);
+
+// ledger/<village>: an entry booked in `year`-`month` (a reversal when
+// `reverses` names the entry it takes back).
+Event LedgerEntry(const std::string& id, const std::string& village, const std::string& entry, uint32_t year,
+                  uint32_t month, grid::v1::LedgerCategory category, int64_t fen, absl::Time at,
+                  const std::string& reverses = "");
 
 // incident/<id>. `grid` is the incident's grid (the envelope's org path);
 // `by` the unit acting; `handler`/`dept` the unit it was dispatched to.

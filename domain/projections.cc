@@ -12,7 +12,7 @@ const std::vector<ProjectionDef>& AllProjections() {
       GridSanitationProjection(),  RectificationQueueProjection(), PopulationProjection(),
       HouseholdRosterProjection(), ProjectPipelineProjection(),    PendingApprovalsProjection(),
       FormCompletionProjection(),  DeviceGapsProjection(),         IncidentBoardProjection(),
-      IncidentStatsProjection()};
+      IncidentStatsProjection(),   OrgDirectoryProjection(),       VillageIncomeProjection()};
   return *defs;
 }
 

@@ -31,8 +31,8 @@ bool IsSegmentChar(char c) {
 
 const std::vector<const AggregateRules*>& Aggregates() {
   static const auto* all = new std::vector<const AggregateRules*>{
-      &OrgRules(),     &SanitationRules(), &RectificationRules(), &HouseholdRules(),
-      &ProjectRules(), &FormRules(),       &CatalogRules(),       &IncidentRules()};
+      &OrgRules(),  &SanitationRules(), &RectificationRules(), &HouseholdRules(), &ProjectRules(),
+      &FormRules(), &CatalogRules(),    &IncidentRules(),      &LedgerRules()};
   return *all;
 }
 

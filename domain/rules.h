@@ -6,7 +6,7 @@
 //
 // Streams are "<aggregate>/<id>": org/<county>, sanitation/<grid org path>,
 // rectification/<finding id>, household/<id>, project/<id>, form/<task id>,
-// catalog/<county>, incident/<id>.
+// catalog/<county>, incident/<id>, ledger/<village>.
 #ifndef GRID_DOMAIN_RULES_H_
 #define GRID_DOMAIN_RULES_H_
 
@@ -30,7 +30,8 @@
 namespace grid::domain {
 
 // "org", "sanitation", "rectification", "household", "project", "form",
-// "catalog" or "incident" for a catalog event type; "" for anything else.
+// "catalog", "incident" or "ledger" for a catalog event type; "" for
+// anything else.
 absl::string_view AggregateOf(absl::string_view type);
 
 // The stream an event of `type` about aggregate `id` belongs in.
@@ -63,9 +64,21 @@ struct OrgState {  // org/<county>
   std::set<std::string> active;
   // worker → org paths of the grids the worker is assigned to
   std::map<std::string, std::set<std::string>> assignments;
+  // Units above the grids that were named or recoded.
+  struct Unit {
+    bool named = false;
+    std::string recoded_to;    // this code is no longer used: the unit's code now
+    std::string recoded_from;  // this code was the unit's before
+  };
+  std::map<std::string, Unit> units;
 
   // NOT_FOUND/FAILED_PRECONDITION text if `org_path` is not an active grid.
   std::optional<std::string> GridProblem(const std::string& org_path) const;
+  // Whether anything is at or under `path`: a grid (active or retired), a
+  // named or a recoded unit.
+  bool Holds(const std::string& path) const;
+  // The unit at or above `path` whose code was recoded, and its new code.
+  std::optional<std::pair<std::string, std::string>> RecodedAt(const std::string& path) const;
 };
 
 // sanitation/<grid>: independent reports; a retried report is caught by its
@@ -162,11 +175,23 @@ struct IncidentState {  // incident/<id>
   bool rated = false;
 };
 
+// ledger/<village>: the entries posted, for reversals.
+struct LedgerState {
+  struct Entry {
+    grid::v1::LedgerCategory category = grid::v1::LEDGER_CATEGORY_UNSPECIFIED;
+    int64_t amount_fen = 0;
+    bool reversal = false;
+    bool reversed = false;
+    uint32_t year = 0, month = 0;  // the period booked
+  };
+  std::map<std::string, Entry> entries;
+};
+
 struct AggregateState {
   uint64_t events = 0;  // events folded into this state
   std::optional<absl::Time> last_occurred_at;
   std::variant<std::monostate, OrgState, SanitationState, RectificationState, HouseholdState, ProjectState,
-               FormTaskState, CatalogState, IncidentState>
+               FormTaskState, CatalogState, IncidentState, LedgerState>
       agg;
 };
 
@@ -189,6 +214,7 @@ class ApplyUndo {
   // The org state's entries, as they were (nullopt: absent), in order.
   std::vector<std::pair<std::string, std::optional<OrgState::Grid>>> grids_;
   std::vector<std::pair<std::string, std::optional<std::set<std::string>>>> assignments_;
+  std::vector<std::pair<std::string, std::optional<OrgState::Unit>>> units_;
   bool was_org_ = false;
 };
 
@@ -239,6 +265,11 @@ grid::v1::DataClass QuotedClass(const absl::Status& refusal);
 // quotes nothing above the clearance, else the same code with a message that
 // quotes nothing personal.
 absl::Status ForClearance(absl::Status refusal, grid::v1::DataClass clearance);
+
+// The level that first accepts and dispatches an incident in `grid`: the
+// grid's village ("what the village can solve stays in the village"), or
+// the unit above a grid that lies higher in the tree.
+std::string IncidentHandlingLevel(absl::string_view grid);
 
 // The outcome an incident event closes the incident with (IncidentRejected,
 // IncidentMarkedDuplicate, IncidentClosed); INCIDENT_OUTCOME_UNSPECIFIED for

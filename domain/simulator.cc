@@ -16,6 +16,8 @@ namespace ev = events;
 using grid::v1::Event;
 
 constexpr const char* kSurnames[] = {"陈", "林", "黄", "张", "李", "王", "吴", "刘", "蔡", "杨"};
+constexpr const char* kTowns[] = {"溪美街道", "柳城街道", "水头镇", "石井镇", "官桥镇", "英都镇"};
+constexpr const char* kVillages[] = {"溪西", "美林", "洪濑", "梅山", "康美", "丰州", "霞美", "仑苍"};
 constexpr const char* kGiven[] = {"建国", "秀英", "志强", "丽华", "伟", "芳", "明", "静", "海峰", "美玲"};
 
 struct Household {
@@ -152,9 +154,13 @@ class Sim {
     for (int t = 1; t <= o_.towns; ++t) {
       const std::string town = absl::StrFormat("%s/%03d", o_.county, 100 + t);
       towns_.push_back(town);
+      org.push_back(ev::OrgUnitNamed(Seeded("org", t), town, kTowns[(t - 1) % 6], grid::v1::TOWN, now_));
       for (int v = 1; v <= o_.villages_per_town; ++v) {
         const std::string village = absl::StrFormat("%s/%03d", town, 200 + v);
         villages_.push_back(village);
+        org.push_back(ev::OrgUnitNamed(Seeded("org", t * 1000 + v), village,
+                                       absl::StrCat(kVillages[(t * 7 + v) % 8], "村"), grid::v1::VILLAGE,
+                                       now_));
         for (int g = 1; g <= o_.grids_per_village; ++g) {
           const std::string grid = absl::StrFormat("%s/g%02d", village, g);
           grids_.push_back(grid);
@@ -170,14 +176,19 @@ class Sim {
     for (const auto& grid : grids_) {
       for (int h = 0; h < o_.households_per_grid; ++h) NewHousehold(grid, Uniform(1, 5));
     }
-    if (o_.incidents) {
-      // The county's incident catalogue and its work calendar (National Day
-      // week off, two Saturdays worked).
-      Emit({ev::IncidentCatalog(IncidentId(), ev::StandardIncidentCatalog(o_.county, 1), now_)});
+    if (o_.incidents_and_ledgers) {
+      // The county's incident catalogue and its work calendar (New Year's
+      // Day, Labour Day and the first three days of National Day off).
+      Emit({ev::IncidentCatalog(ExtraId(), ev::StandardIncidentCatalog(o_.county, 1), now_)});
+      // The weak-village line: 100,000 yuan of operating income a year.
+      const int year = absl::ToCivilDay(now_, absl::FixedTimeZone(8 * 3600)).year();
+      for (int y = year - 1; y <= year; ++y) {
+        Emit({ev::WeakVillageThreshold(ExtraId(), o_.county, y, 10'000'000, now_)});
+      }
       const absl::CivilDay today = absl::ToCivilDay(now_, absl::FixedTimeZone(8 * 3600));
       for (int y = static_cast<int>(today.year()); y <= today.year() + 1; ++y) {
         Emit({ev::WorkCalendar(
-            IncidentId(), o_.county, y,
+            ExtraId(), o_.county, y,
             {absl::StrFormat("%d-01-01", y), absl::StrFormat("%d-05-01", y), absl::StrFormat("%d-10-01", y),
              absl::StrFormat("%d-10-02", y), absl::StrFormat("%d-10-03", y)},
             {}, now_)});
@@ -185,11 +196,45 @@ class Sim {
     }
   }
 
-  // Incidents have ids and a random stream of their own, so that the rest
-  // of a seed's history is what it was before they were simulated.
-  std::string IncidentId() { return Seeded("inc", ++incident_ids_); }
-  bool IncidentChance(double p) { return std::uniform_real_distribution<double>(0, 1)(incident_rng_) < p; }
-  int IncidentUniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(incident_rng_); }
+  // Incidents and ledgers have ids and a random stream of their own, so
+  // that the rest of a seed's history is what it was before they were
+  // simulated.
+  std::string ExtraId() { return Seeded("inc", ++extra_ids_); }
+  bool ExtraChance(double p) { return std::uniform_real_distribution<double>(0, 1)(extra_rng_) < p; }
+  int ExtraUniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(extra_rng_); }
+
+  // Each village's bookkeeper books the month before: a burst of entries
+  // in the first days of a month (the first burst also books the same month
+  // of last year, so that growth has something to compare with). Now and
+  // then an entry is wrong, reversed, and booked again.
+  void Ledgers(bool with_last_year) {
+    const absl::CivilMonth now = absl::ToCivilMonth(now_, absl::FixedTimeZone(8 * 3600));
+    const absl::CivilMonth booked = now - 1;
+    for (const auto& village : villages_) {
+      std::vector<absl::CivilMonth> months = {booked};
+      if (with_last_year) months.insert(months.begin(), booked - 12);
+      for (const absl::CivilMonth m : months) {
+        std::vector<Event> batch;
+        const int n = ExtraUniform(3, 7);
+        for (int k = 0; k < n; ++k) {
+          static constexpr grid::v1::LedgerCategory kCats[] = {
+              grid::v1::OPERATING_INCOME, grid::v1::CONTRACT_REMITTANCE_INCOME, grid::v1::INVESTMENT_INCOME,
+              grid::v1::SUBSIDY_INCOME,   grid::v1::OPERATING_EXPENSE,          grid::v1::ADMIN_EXPENSE};
+          const auto cat = kCats[ExtraUniform(0, 5)];
+          const std::string entry = Seeded("le", ++ledger_entries_);
+          const int64_t fen = static_cast<int64_t>(ExtraUniform(5, 400)) * 10'000;  // 500 to 40,000 yuan
+          Tick(1);
+          batch.push_back(ev::LedgerEntry(ExtraId(), village, entry, m.year(), m.month(), cat, fen, now_));
+          if (ExtraChance(0.05)) {
+            Tick(1);
+            batch.push_back(ev::LedgerEntry(ExtraId(), village, Seeded("le", ++ledger_entries_), m.year(),
+                                            m.month(), cat, fen, now_, entry));
+          }
+        }
+        Emit(std::move(batch));
+      }
+    }
+  }
 
   static const Route& RouteOf(const std::string& category) {
     for (const Route& r : kRoutes) {
@@ -203,13 +248,13 @@ class Sim {
   void Incidents() {
     for (const auto& grid : grids_) {
       grid::v1::IncidentSource source;
-      if (IncidentChance(0.12)) {
+      if (ExtraChance(0.12)) {
         source = grid::v1::GRID_PATROL;
-      } else if (IncidentChance(0.04)) {
+      } else if (ExtraChance(0.04)) {
         source = grid::v1::CITIZEN;
-      } else if (IncidentChance(0.03)) {
+      } else if (ExtraChance(0.03)) {
         source = grid::v1::HOTLINE_12345;
-      } else if (IncidentChance(0.005)) {
+      } else if (ExtraChance(0.005)) {
         source = grid::v1::SENSOR;
       } else {
         continue;
@@ -219,11 +264,11 @@ class Sim {
       i.grid = grid;
       i.category = source == grid::v1::SENSOR
                        ? "SAFETY.FIRE.HAZARD"
-                       : kRoutes[IncidentUniform(0, static_cast<int>(std::size(kRoutes)) - 1)].category;
+                       : kRoutes[ExtraUniform(0, static_cast<int>(std::size(kRoutes)) - 1)].category;
       i.handling = std::string(ParentOf(grid));  // the village
       i.step = Incident::kReported;
       Tick(1);
-      Event e = ev::IncidentReported(IncidentId(), i.id, grid, i.category, source, now_);
+      Event e = ev::IncidentReported(ExtraId(), i.id, grid, i.category, source, now_);
       if (source == grid::v1::GRID_PATROL)
         e.mutable_incident_reported()->set_reporting_worker_id(workers_[grid]);
       if (source == grid::v1::CITIZEN || source == grid::v1::HOTLINE_12345) {
@@ -234,8 +279,8 @@ class Sim {
       const bool patrol = source == grid::v1::GRID_PATROL;
       std::vector<Event> batch = {patrol ? FromPhone(std::move(e), grid) : std::move(e)};
       // A patrol puts a third of what it finds right on the spot.
-      if (patrol && IncidentChance(0.33)) {
-        batch.push_back(FromPhone(ev::IncidentSelfResolved(IncidentId(), i.id, grid, now_), grid));
+      if (patrol && ExtraChance(0.33)) {
+        batch.push_back(FromPhone(ev::IncidentSelfResolved(ExtraId(), i.id, grid, now_), grid));
         i.step = Incident::kResolved;
         i.self_resolved = true;
       }
@@ -251,7 +296,7 @@ class Sim {
     i->dept = wrong ? r.wrong_dept : r.dept;
     if (wrong && r.level == 3) i->handler = std::string(ParentOf(i->handling));
     Tick(1);
-    Emit({ev::IncidentDispatched(IncidentId(), i->id, i->grid, i->handling, i->handler, i->dept, now_)});
+    Emit({ev::IncidentDispatched(ExtraId(), i->id, i->grid, i->handling, i->handler, i->dept, now_)});
     i->step = Incident::kDispatched;
   }
 
@@ -260,86 +305,85 @@ class Sim {
     switch (i->step) {
       case Incident::kReported: {
         Tick(1);
-        if (IncidentChance(0.04)) {
-          Emit({ev::IncidentRejected(IncidentId(), id, i->grid, i->handling,
-                                     grid::v1::IncidentRejected::INVALID, now_)});
+        if (ExtraChance(0.04)) {
+          Emit({ev::IncidentRejected(ExtraId(), id, i->grid, i->handling, grid::v1::IncidentRejected::INVALID,
+                                     now_)});
           i->step = Incident::kClosed;
           return;
         }
-        if (n > 0 && IncidentChance(0.03)) {
-          Emit({ev::IncidentMarkedDuplicate(IncidentId(), id, i->grid, i->handling, incidents_[n - 1].id,
-                                            now_)});
+        if (n > 0 && ExtraChance(0.03)) {
+          Emit(
+              {ev::IncidentMarkedDuplicate(ExtraId(), id, i->grid, i->handling, incidents_[n - 1].id, now_)});
           i->step = Incident::kClosed;
           return;
         }
-        std::vector<Event> batch = {ev::IncidentAccepted(IncidentId(), id, i->grid, i->handling, now_)};
+        std::vector<Event> batch = {ev::IncidentAccepted(ExtraId(), id, i->grid, i->handling, now_)};
         // What the village cannot solve goes to the town.
-        if (RouteOf(i->category).level < 3 && IncidentChance(0.3)) {
+        if (RouteOf(i->category).level < 3 && ExtraChance(0.3)) {
           const std::string town(ParentOf(i->handling));
           Tick(1);
-          batch.push_back(ev::IncidentEscalated(IncidentId(), id, i->grid, i->handling, town, now_));
+          batch.push_back(ev::IncidentEscalated(ExtraId(), id, i->grid, i->handling, town, now_));
           i->handling = town;
         }
         Emit(std::move(batch));
         i->step = Incident::kAccepted;
         // A few go to the wrong department first.
-        Dispatch(i, !i->returned_once && IncidentChance(0.06));
+        Dispatch(i, !i->returned_once && ExtraChance(0.06));
         return;
       }
       case Incident::kAccepted:
         Dispatch(i, false);
         return;
       case Incident::kDispatched:
-        if (IncidentChance(0.2)) return;  // not yet seen
+        if (ExtraChance(0.2)) return;  // not yet seen
         Tick(1);
         if (i->dept != RouteOf(i->category).dept) {
-          Emit({ev::IncidentReturned(IncidentId(), id, i->grid, i->handler, i->dept,
+          Emit({ev::IncidentReturned(ExtraId(), id, i->grid, i->handler, i->dept,
                                      grid::v1::IncidentReturned::WRONG_DEPARTMENT, now_)});
           i->returned_once = true;
           Dispatch(i, false);
           return;
         }
-        Emit({ev::IncidentAcknowledged(IncidentId(), id, i->grid, i->handler, i->dept, now_)});
+        Emit({ev::IncidentAcknowledged(ExtraId(), id, i->grid, i->handler, i->dept, now_)});
         i->step = Incident::kAcknowledged;
         return;
       case Incident::kAcknowledged: {
-        if (IncidentChance(0.04)) {
+        if (ExtraChance(0.04)) {
           Tick(1);
-          Emit({ev::IncidentSuspended(IncidentId(), id, i->grid, i->handling, now_)});
+          Emit({ev::IncidentSuspended(ExtraId(), id, i->grid, i->handling, now_)});
           i->step = Incident::kSuspended;
           i->suspended_days = 0;
           return;
         }
-        if (IncidentChance(0.05)) {
+        if (ExtraChance(0.05)) {
           Tick(1);
-          Emit({ev::IncidentExtensionRequested(IncidentId(), id, i->grid, i->handler, i->dept, 24 * 60,
-                                               now_)});
+          Emit({ev::IncidentExtensionRequested(ExtraId(), id, i->grid, i->handler, i->dept, 24 * 60, now_)});
           Tick(1);
-          Emit({ev::IncidentExtensionDecided(IncidentId(), id, i->grid, i->handling, IncidentChance(0.7), 0,
-                                             now_)});
+          Emit(
+              {ev::IncidentExtensionDecided(ExtraId(), id, i->grid, i->handling, ExtraChance(0.7), 0, now_)});
         }
         // Most are put right within a day or two; a few drag on and get urged.
-        if (IncidentChance(0.55)) {
+        if (ExtraChance(0.55)) {
           Tick(2);
-          Emit({ev::IncidentResolutionSubmitted(IncidentId(), id, i->grid, i->handler, i->dept, now_)});
+          Emit({ev::IncidentResolutionSubmitted(ExtraId(), id, i->grid, i->handler, i->dept, now_)});
           i->step = Incident::kResolved;
-        } else if (IncidentChance(0.15)) {
+        } else if (ExtraChance(0.15)) {
           Tick(1);
-          Emit({ev::IncidentUrged(IncidentId(), id, i->grid, std::string(ParentOf(i->handling)), now_)});
+          Emit({ev::IncidentUrged(ExtraId(), id, i->grid, std::string(ParentOf(i->handling)), now_)});
         }
         return;
       }
       case Incident::kSuspended:
         if (++i->suspended_days < 2) return;
         Tick(1);
-        Emit({ev::IncidentResumed(IncidentId(), id, i->grid, i->handling, now_)});
+        Emit({ev::IncidentResumed(ExtraId(), id, i->grid, i->handling, now_)});
         i->step = Incident::kAcknowledged;
         return;
       case Incident::kResolved: {
         Tick(1);
-        const bool passed = IncidentChance(0.88);
+        const bool passed = ExtraChance(0.88);
         const std::string& by = i->self_resolved ? i->handling : i->grid;
-        Emit({ev::IncidentVerified(IncidentId(), id, i->grid, by, passed, now_)});
+        Emit({ev::IncidentVerified(ExtraId(), id, i->grid, by, passed, now_)});
         if (passed) {
           i->step = Incident::kVerified;
         } else {
@@ -351,10 +395,10 @@ class Sim {
       case Incident::kVerified: {
         Tick(1);
         std::vector<Event> batch = {
-            ev::IncidentClosed(IncidentId(), id, i->grid, i->handling, grid::v1::RESOLVED, now_)};
-        if (IncidentChance(0.7)) {
-          const int score = IncidentChance(0.8) ? IncidentUniform(4, 5) : IncidentUniform(1, 3);
-          batch.push_back(ev::IncidentRated(IncidentId(), id, i->grid, i->handling, score, now_));
+            ev::IncidentClosed(ExtraId(), id, i->grid, i->handling, grid::v1::RESOLVED, now_)};
+        if (ExtraChance(0.7)) {
+          const int score = ExtraChance(0.8) ? ExtraUniform(4, 5) : ExtraUniform(1, 3);
+          batch.push_back(ev::IncidentRated(ExtraId(), id, i->grid, i->handling, score, now_));
         }
         Emit(std::move(batch));
         i->step = Incident::kClosed;
@@ -363,9 +407,9 @@ class Sim {
       }
       case Incident::kClosed:
         // Now and then the problem comes back within the week.
-        if (++i->closed_days <= 5 && !i->self_resolved && !i->handler.empty() && IncidentChance(0.01)) {
+        if (++i->closed_days <= 5 && !i->self_resolved && !i->handler.empty() && ExtraChance(0.01)) {
           Tick(1);
-          Emit({ev::IncidentReopened(IncidentId(), id, i->grid, i->handling, now_)});
+          Emit({ev::IncidentReopened(ExtraId(), id, i->grid, i->handling, now_)});
           i->step = Incident::kAccepted;
           i->closed_days = 99;
         }
@@ -408,7 +452,10 @@ class Sim {
     Rectifications();
     HouseholdChanges();
     Projects(d);
-    if (o_.incidents) Incidents();
+    if (o_.incidents_and_ledgers) {
+      Incidents();
+      if (d % 10 == 0) Ledgers(d == 0);
+    }
     // Villages report: most on time, some late (tomorrow morning), some never.
     for (const auto& village : villages_) {
       const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
@@ -617,8 +664,9 @@ class Sim {
   std::vector<Finding> open_findings_;
   std::vector<Project> projects_;
   std::vector<std::pair<std::string, std::string>> late_forms_;
-  std::mt19937_64 incident_rng_{o_.seed ^ 0x1c1de47ULL};
-  uint64_t incident_ids_ = 0;
+  std::mt19937_64 extra_rng_{o_.seed ^ 0x1c1de47ULL};
+  uint64_t extra_ids_ = 0;
+  uint64_t ledger_entries_ = 0;
   std::vector<Incident> incidents_;
 };
 

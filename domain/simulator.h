@@ -7,7 +7,9 @@
 // that most villages submit on time, some late, some never. About 1 in 100
 // reports is "lost on the phone" (its device sequence number is skipped),
 // which device_gaps shows. Incidents are reported by patrols, citizens, the
-// 12345 hotline and smoke sensors and go through the closed loop.
+// 12345 hotline and smoke sensors and go through the closed loop; towns and
+// villages have names; village bookkeepers book last month's income and
+// expenses.
 //
 // Every batch passes the domain rules in order. The same seed gives the same
 // events, byte for byte.
@@ -38,8 +40,9 @@ struct SimulatorOptions {
   // Incidents from patrols, citizens, the hotline and sensors, through the
   // whole loop (a few rejected, duplicated, escalated, returned, suspended,
   // urged, failing verification, reopened), after the county's incident
-  // catalogue and work calendar.
-  bool incidents = true;
+  // catalogue and work calendar; and each village's ledger, booked every
+  // ten days (a few entries reversed), against the weak-village line.
+  bool incidents_and_ledgers = true;
   absl::Time start = absl::FromCivil(absl::CivilSecond(2026, 3, 2, 8, 0, 0), absl::FixedTimeZone(8 * 3600));
 };
 

@@ -50,6 +50,7 @@ const AggregateRules& ProjectRules();
 const AggregateRules& FormRules();
 const AggregateRules& CatalogRules();
 const AggregateRules& IncidentRules();
+const AggregateRules& LedgerRules();
 
 // The state as an aggregate's own (an empty one if it is not yet).
 template <class T>

@@ -1,4 +1,5 @@
-// The county's incident catalogue and work calendar (catalog/<county>).
+// The county's reference data (catalog/<county>): the incident catalogue,
+// the work calendar, the weak-village threshold of the ledgers.
 // Every rule of this aggregate's event types is here: their fields, the
 // stream they belong in, the stateful checks and the fold (aggregate.h).
 #include <set>
@@ -88,6 +89,16 @@ absl::Status CheckBody(const Event& e) {
       return CheckCatalog(e.incident_catalog_published());
     case Event::kWorkCalendarPublished:
       return CheckCalendar(e.work_calendar_published());
+    case Event::kWeakVillageThresholdSet: {
+      const auto& t = e.weak_village_threshold_set();
+      if (auto s = RequireOrgPath("weak_village_threshold_set.county", t.county()); !s.ok()) return s;
+      if (Depth(t.county()) != 1) return Invalid("weak_village_threshold_set.county", "is a county code");
+      if (t.fiscal_year() < 2000 || t.fiscal_year() > 2100) {
+        return Invalid("weak_village_threshold_set.fiscal_year", "must be 2000..2100");
+      }
+      if (t.threshold_fen() <= 0) return Invalid("weak_village_threshold_set.threshold_fen", "must be > 0");
+      return absl::OkStatus();
+    }
     default:
       return Invalid("type", "is not a catalog event");
   }
@@ -99,6 +110,8 @@ std::pair<absl::string_view, std::string> Id(const Event& e) {
       return {"incident_catalog_published.county", e.incident_catalog_published().county()};
     case Event::kWorkCalendarPublished:
       return {"work_calendar_published.county", e.work_calendar_published().county()};
+    case Event::kWeakVillageThresholdSet:
+      return {"weak_village_threshold_set.county", e.weak_village_threshold_set().county()};
     default:
       return {"", ""};
   }
@@ -154,7 +167,7 @@ void Fold(AggregateState* state, const Event& e) {
 const AggregateRules& CatalogRules() {
   static const AggregateRules kRules{
       .name = "catalog",
-      .types = {"IncidentCatalogPublished", "WorkCalendarPublished"},
+      .types = {"IncidentCatalogPublished", "WorkCalendarPublished", "WeakVillageThresholdSet"},
       .id_is_org_path = true,
       .check_body = CheckBody,
       .id = Id,

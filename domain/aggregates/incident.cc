@@ -24,16 +24,6 @@ namespace {
 namespace pb = google::protobuf;
 using S = IncidentState::Status;
 
-// The first three segments of a grid's path: its village.
-std::string VillageOf(const std::string& grid) {
-  size_t pos = 0;
-  for (int i = 0; i < 3; ++i) {
-    pos = grid.find('/', pos == 0 ? 0 : pos + 1);
-    if (pos == std::string::npos) return grid;
-  }
-  return grid.substr(0, pos);
-}
-
 const char* StatusName(S s) {
   switch (s) {
     case S::kNone:
@@ -71,12 +61,14 @@ const Step* StepOf(Event::BodyCase b) {
   static const Step kReject{"rejecting", {S::kReported, S::kAccepted, S::kReturned}};
   static const Step kDuplicate{"marking it a duplicate", {S::kReported, S::kAccepted}};
   static const Step kSelfResolve{"resolving it on the spot", {S::kReported}};
-  static const Step kDispatch{"dispatching", {S::kAccepted, S::kReturned}};
+  // The handling level may also take a case back from a handler who does
+  // not act on it (or was named wrongly) and send it elsewhere.
+  static const Step kDispatch{"dispatching", {S::kAccepted, S::kReturned, S::kDispatched, S::kAcknowledged}};
   static const Step kAcknowledge{"acknowledging", {S::kDispatched}};
   static const Step kReturn{"returning", {S::kDispatched, S::kAcknowledged}};
   static const Step kAskExtension{"asking for an extension", {S::kDispatched, S::kAcknowledged}};
-  static const Step kDecideExtension{
-      "deciding an extension", {S::kDispatched, S::kAcknowledged, S::kSuspended, S::kResolutionSubmitted}};
+  static const Step kDecideExtension{"deciding an extension",
+                                     {S::kDispatched, S::kAcknowledged, S::kSuspended}};
   static const Step kSuspend{"suspending", {S::kDispatched, S::kAcknowledged}};
   static const Step kResume{"resuming", {S::kSuspended}};
   static const Step kEscalate{"escalating", {S::kReported, S::kAccepted, S::kReturned}};
@@ -357,11 +349,16 @@ absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup&
   const Step* step = StepOf(e.body_case());
   if (std::find(step->from.begin(), step->from.end(), st.status) == step->from.end()) {
     std::string hint;
-    if (st.status == S::kSuspended) {
+    const auto allowed = [&](S s) {
+      return std::find(step->from.begin(), step->from.end(), s) != step->from.end();
+    };
+    if (st.status == S::kSuspended && allowed(st.before_suspension)) {
       hint = absl::StrCat("resume it before ", step->verb);
     } else if (st.status == S::kClosed) {
-      hint = absl::StrCat("it was closed ", grid::v1::IncidentOutcome_Name(st.outcome),
-                          "; only a rating or a reopening follows a close");
+      hint = absl::StrCat("it was closed ", grid::v1::IncidentOutcome_Name(st.outcome), "; ",
+                          st.outcome == grid::v1::RESOLVED ? "only a rating or a reopening follows a close"
+                          : st.outcome == grid::v1::UNRESOLVABLE ? "only a rating follows"
+                                                                 : "nothing follows");
     } else {
       std::vector<std::string> names;
       for (S s : step->from) names.emplace_back(StatusName(s));
@@ -446,7 +443,7 @@ absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup&
       return absl::OkStatus();
     case Event::kIncidentVerified:
       if (st.self_resolved) {
-        if (by != st.handling_org) {
+        if (by != st.handling_org || by == st.org_path) {
           return Refused(absl::StrCat("incident ", id,
                                       " was resolved on the spot by its grid; the handling level ",
                                       st.handling_org, " verifies it"));
@@ -490,6 +487,9 @@ absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup&
       auto cat = CatalogOf(st.org_path, others);
       if (!cat.ok()) return cat.status();
       const absl::Duration window = absl::Hours((*cat)->reopen_window_hours);
+      if ((*cat)->reopen_window_hours == 0) {
+        return Refused(absl::StrCat("the incident catalogue allows no reopening; report a new incident"));
+      }
       if (FromProtoTime(e.occurred_at()) > st.closed_at + window) {
         return Refused(absl::StrCat("incident ", id, " was closed at ", TimeText(st.closed_at),
                                     "; it may be reopened for ", (*cat)->reopen_window_hours,
@@ -522,7 +522,7 @@ void Fold(AggregateState* state, const Event& e) {
       st.org_path = r.org_path();
       // What the village can solve stays in the village: it is the first
       // level that accepts and dispatches.
-      st.handling_org = VillageOf(r.org_path());
+      st.handling_org = IncidentHandlingLevel(r.org_path());
       st.source = r.source();
       break;
     }
@@ -574,6 +574,7 @@ void Fold(AggregateState* state, const Event& e) {
       break;
     case Event::kIncidentResolutionSubmitted:
       st.status = S::kResolutionSubmitted;
+      st.extension_pending = false;  // the resolution answers it
       break;
     case Event::kIncidentVerified:
       if (e.incident_verified().passed()) {
@@ -583,6 +584,7 @@ void Fold(AggregateState* state, const Event& e) {
         // goes back to the handling level, which dispatches it.
         st.status = st.self_resolved ? S::kAccepted : S::kDispatched;
         st.self_resolved = false;
+        st.extension_pending = false;
       }
       break;
     case Event::kIncidentRated:
@@ -604,6 +606,16 @@ absl::string_view WhereNow(const AggregateState& state) {
 }
 
 }  // namespace
+
+std::string IncidentHandlingLevel(absl::string_view grid) {
+  // county/town/village/grid...: the village; a grid higher up: its parent.
+  size_t pos = 0;
+  for (int i = 0; i < 3; ++i) {
+    pos = grid.find('/', i == 0 ? 0 : pos + 1);
+    if (pos == absl::string_view::npos) return std::string(ParentOf(grid));
+  }
+  return std::string(grid.substr(0, pos));
+}
 
 grid::v1::IncidentOutcome ClosingOutcome(const Event& e) {
   switch (e.body_case()) {

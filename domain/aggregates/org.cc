@@ -30,6 +30,31 @@ absl::Status CheckBody(const Event& e) {
       if (auto s = RequireId("worker_unassigned.worker_id", e.worker_unassigned().worker_id()); !s.ok())
         return s;
       return RequireOrgPath("worker_unassigned.org_path", e.worker_unassigned().org_path());
+    case Event::kOrgUnitNamed: {
+      const auto& n = e.org_unit_named();
+      if (auto s = RequireOrgPath("org_unit_named.org_path", n.org_path()); !s.ok()) return s;
+      if (n.name().empty()) return Invalid("org_unit_named.name", "is required");
+      if (n.name().size() > 64) return Invalid("org_unit_named.name", "is longer than 64 bytes");
+      return absl::OkStatus();
+    }
+    case Event::kOrgUnitRecoded: {
+      const auto& r = e.org_unit_recoded();
+      if (auto s = RequireOrgPath("org_unit_recoded.old_org_path", r.old_org_path()); !s.ok()) return s;
+      if (auto s = RequireOrgPath("org_unit_recoded.new_org_path", r.new_org_path()); !s.ok()) return s;
+      if (Depth(r.old_org_path()) < 2 || Depth(r.old_org_path()) > 3) {
+        return Invalid("org_unit_recoded.old_org_path",
+                       "a town or a village is recoded (a grid is retired and defined again)");
+      }
+      if (Depth(r.new_org_path()) != Depth(r.old_org_path())) {
+        return Invalid("org_unit_recoded.new_org_path", "must be at the same level as the old code");
+      }
+      if (CountyOf(r.new_org_path()) != CountyOf(r.old_org_path())) {
+        return Invalid("org_unit_recoded.new_org_path", "must be in the same county");
+      }
+      if (r.new_org_path() == r.old_org_path())
+        return Invalid("org_unit_recoded.new_org_path", "is the old code");
+      return absl::OkStatus();
+    }
     default:
       return Invalid("type", "is not a catalog event");
   }
@@ -46,6 +71,10 @@ std::pair<absl::string_view, std::string> Id(const Event& e) {
       return {"worker_assigned.org_path", std::string(CountyOf(e.worker_assigned().org_path()))};
     case Event::kWorkerUnassigned:
       return {"worker_unassigned.org_path", std::string(CountyOf(e.worker_unassigned().org_path()))};
+    case Event::kOrgUnitNamed:
+      return {"org_unit_named.org_path", std::string(CountyOf(e.org_unit_named().org_path()))};
+    case Event::kOrgUnitRecoded:
+      return {"org_unit_recoded.old_org_path", std::string(CountyOf(e.org_unit_recoded().old_org_path()))};
     default:
       return {"", ""};
   }
@@ -62,6 +91,10 @@ std::optional<std::string> BodyOrgPath(const Event& e) {
       return e.worker_assigned().org_path();
     case Event::kWorkerUnassigned:
       return e.worker_unassigned().org_path();
+    case Event::kOrgUnitNamed:
+      return e.org_unit_named().org_path();
+    case Event::kOrgUnitRecoded:
+      return e.org_unit_recoded().old_org_path();
     default:
       return std::nullopt;
   }
@@ -71,6 +104,10 @@ absl::Status CheckOrg(const OrgState& org, const Event& e) {
   switch (e.body_case()) {
     case Event::kGridDefined: {
       const auto& path = e.grid_defined().org_path();
+      if (auto recoded = org.RecodedAt(path)) {
+        return Refused(absl::StrCat("org unit ", recoded->first, " was recoded to ", recoded->second,
+                                    "; define grids under the new code"));
+      }
       auto it = org.grids.find(path);
       if (it != org.grids.end()) {
         return Refused(it->second.retired
@@ -123,6 +160,37 @@ absl::Status CheckOrg(const OrgState& org, const Event& e) {
       }
       return absl::OkStatus();
     }
+    case Event::kOrgUnitNamed: {
+      const auto& path = e.org_unit_named().org_path();
+      if (auto recoded = org.RecodedAt(path)) {
+        return Refused(absl::StrCat("org unit ", recoded->first, " was recoded to ", recoded->second,
+                                    "; name units under the new code"));
+      }
+      if (org.grids.contains(path)) {
+        if (auto p = org.GridProblem(path)) return Refused(*p);
+      }
+      return absl::OkStatus();
+    }
+    case Event::kOrgUnitRecoded: {
+      const auto& r = e.org_unit_recoded();
+      if (!org.Holds(r.old_org_path())) {
+        return Refused(
+            absl::StrCat("org unit ", r.old_org_path(), " has no grids and no name: nothing to recode"));
+      }
+      if (auto recoded = org.RecodedAt(r.old_org_path())) {
+        return Refused(
+            absl::StrCat("org unit ", recoded->first, " was already recoded to ", recoded->second));
+      }
+      if (auto recoded = org.RecodedAt(r.new_org_path())) {
+        return Refused(absl::StrCat("org code ", r.new_org_path(), " lies under ", recoded->first,
+                                    ", which was recoded to ", recoded->second));
+      }
+      if (org.Holds(r.new_org_path())) {
+        return Refused(
+            absl::StrCat("org code ", r.new_org_path(), " is in use; a unit is recoded to an unused code"));
+      }
+      return absl::OkStatus();
+    }
     default:
       return absl::OkStatus();
   }
@@ -166,6 +234,16 @@ void Fold(AggregateState* state, const Event& e) {
       }
       break;
     }
+    case Event::kOrgUnitNamed:
+      MutableState<OrgState>(state).units[e.org_unit_named().org_path()].named = true;
+      break;
+    case Event::kOrgUnitRecoded: {
+      auto& org = MutableState<OrgState>(state);
+      const auto& r = e.org_unit_recoded();
+      org.units[r.old_org_path()].recoded_to = r.new_org_path();
+      org.units[r.new_org_path()].recoded_from = r.old_org_path();
+      break;
+    }
     default:
       break;
   }
@@ -178,6 +256,26 @@ std::optional<std::string> OrgState::GridProblem(const std::string& org_path) co
   if (it == grids.end()) return absl::StrCat("grid ", org_path, " is not defined");
   if (it->second.retired) return absl::StrCat("grid ", org_path, " was retired");
   return std::nullopt;
+}
+
+std::optional<std::pair<std::string, std::string>> OrgState::RecodedAt(const std::string& path) const {
+  for (size_t end = path.find('/');; end = path.find('/', end + 1)) {
+    const std::string unit = path.substr(0, end);
+    if (auto it = units.find(unit); it != units.end() && !it->second.recoded_to.empty()) {
+      return std::pair(unit, it->second.recoded_to);
+    }
+    if (end == std::string::npos) return std::nullopt;
+  }
+}
+
+bool OrgState::Holds(const std::string& path) const {
+  const std::string below = path + "/";
+  const auto under = [&](const auto& m) {
+    if (m.contains(path)) return true;
+    auto it = m.lower_bound(below);
+    return it != m.end() && absl::StartsWith(it->first, below);
+  };
+  return under(grids) || under(units);
 }
 
 void ApplyUndo::Record(const AggregateState& state, const Event& e) {
@@ -193,6 +291,10 @@ void ApplyUndo::Record(const AggregateState& state, const Event& e) {
   const auto grid = [&](const std::string& path) {
     auto it = org->grids.find(path);
     grids_.emplace_back(path, it == org->grids.end() ? std::nullopt : std::optional(it->second));
+  };
+  const auto unit = [&](const std::string& path) {
+    auto it = org->units.find(path);
+    units_.emplace_back(path, it == org->units.end() ? std::nullopt : std::optional(it->second));
   };
   const auto assignment = [&](const std::string& worker) {
     auto it = org->assignments.find(worker);
@@ -213,6 +315,13 @@ void ApplyUndo::Record(const AggregateState& state, const Event& e) {
     case Event::kWorkerUnassigned:
       grid(e.worker_unassigned().org_path());
       assignment(e.worker_unassigned().worker_id());
+      break;
+    case Event::kOrgUnitNamed:
+      unit(e.org_unit_named().org_path());
+      break;
+    case Event::kOrgUnitRecoded:
+      unit(e.org_unit_recoded().old_org_path());
+      unit(e.org_unit_recoded().new_org_path());
       break;
     default:
       break;
@@ -248,12 +357,20 @@ void ApplyUndo::Restore(AggregateState* state) {
       org.assignments.erase(it->first);
     }
   }
+  for (auto it = units_.rbegin(); it != units_.rend(); ++it) {
+    if (it->second) {
+      org.units[it->first] = std::move(*it->second);
+    } else {
+      org.units.erase(it->first);
+    }
+  }
 }
 
 const AggregateRules& OrgRules() {
   static const AggregateRules kRules{
       .name = "org",
-      .types = {"GridDefined", "GridRetired", "WorkerAssigned", "WorkerUnassigned"},
+      .types = {"GridDefined", "GridRetired", "WorkerAssigned", "WorkerUnassigned", "OrgUnitNamed",
+                "OrgUnitRecoded"},
       .id_is_org_path = true,
       .check_body = CheckBody,
       .id = Id,

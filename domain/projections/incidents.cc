@@ -100,7 +100,7 @@ absl::StatusOr<std::optional<IncidentTrack>> NextTrack(const IncidentTrack* prev
     b->set_category(r.category());
     b->set_source(r.source());
     b->set_state("REPORTED");
-    b->set_handling_org(Truncate(r.org_path(), 3));
+    b->set_handling_org(IncidentHandlingLevel(r.org_path()));
     *b->mutable_reported_at() = ToProtoTime(when);
     GRID_ASSIGN_OR_RETURN_ROW(cat, rows, CatalogKey(CountyOf(r.org_path())));
     if (cat) LimitOf(cat->incident_catalog(), r.category(), r.urgency(), &t);
@@ -206,6 +206,7 @@ absl::StatusOr<std::optional<IncidentTrack>> NextTrack(const IncidentTrack* prev
       break;
     case Event::kIncidentResolutionSubmitted:
       b->set_state("RESOLUTION_SUBMITTED");
+      b->set_extension_pending(false);
       t.set_resolution_on_time(!Set(b->due()) || when <= FromProtoTime(b->due()));
       break;
     case Event::kIncidentVerified:

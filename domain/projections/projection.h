@@ -63,6 +63,8 @@ ProjectionDef FormCompletionProjection();
 ProjectionDef DeviceGapsProjection();
 ProjectionDef IncidentBoardProjection();
 ProjectionDef IncidentStatsProjection();
+ProjectionDef OrgDirectoryProjection();
+ProjectionDef VillageIncomeProjection();
 
 }  // namespace grid::domain
 

@@ -161,7 +161,7 @@ absl::Status Principal::MayAppend(const grid::v1::Event& e) const {
           continue;
         }
         const std::string v = body.GetReflection()->GetString(body, f);
-        if (v != worker_id()) {
+        if (!v.empty() && v != worker_id()) {
           return Denied(absl::StrCat(name(), " acts for worker ", worker_id(), "; ", f->name(), " '", v,
                                      "' is another worker"));
         }
@@ -181,7 +181,16 @@ absl::Status Principal::MayActAsDepartment(const grid::v1::Event& e) const {
     const auto* f = d->field(i);
     if (!f->options().GetExtension(grid::v1::acting_department) || f->is_repeated()) continue;
     const std::string& dept = body.GetReflection()->GetString(body, f);
-    if (dept.empty()) continue;
+    if (dept.empty()) {
+      // A unit acts for itself (a village committee, a town office); a
+      // principal that is departments acts only as one of them.
+      if (role() == grid::v1::DEPARTMENT && !p_.departments().empty()) {
+        return Denied(absl::StrCat(name(), " acts as its departments (",
+                                   absl::StrJoin(p_.departments(), ", "), "); ", f->name(),
+                                   " must name one"));
+      }
+      continue;
+    }
     if (role() != grid::v1::DEPARTMENT) {
       return Denied(absl::StrCat(name(), " is a ", RoleName(), " and acts as no department; ", f->name(),
                                  " '", dept, "' is for that department's principals"));
@@ -259,18 +268,27 @@ std::shared_ptr<const Principal> PolicySet::Find(std::string_view principal) con
 
 namespace {
 
-// Event type name -> its body's message type.
-const google::protobuf::Descriptor* BodyType(const std::string& type) {
+// What ViewEvent needs of an event type's body, worked out once for the
+// whole catalog (no lock on the delivery path).
+struct BodyInfo {
+  const google::protobuf::Descriptor* type = nullptr;
+  grid::v1::DataClass max_class = grid::v1::C4_RESTRICTED;
+  bool restricts_audience = false;
+};
+
+// Event type name -> its body's info; null for a type not in the catalog.
+const BodyInfo* BodyOf(const std::string& type) {
   static const auto* kTypes = [] {
-    auto* m = new absl::flat_hash_map<std::string, const google::protobuf::Descriptor*>();
+    auto* m = new absl::flat_hash_map<std::string, BodyInfo>();
     const auto* oneof = grid::v1::Event::descriptor()->FindOneofByName("body");
     for (int i = 0; i < oneof->field_count(); ++i) {
-      (*m)[oneof->field(i)->message_type()->name()] = oneof->field(i)->message_type();
+      const auto* d = oneof->field(i)->message_type();
+      (*m)[d->name()] = {d, MaxClass(d), RestrictsAudience(d)};
     }
     return m;
   }();
   auto it = kTypes->find(type);
-  return it == kTypes->end() ? nullptr : it->second;
+  return it == kTypes->end() ? nullptr : &it->second;
 }
 
 }  // namespace
@@ -290,11 +308,11 @@ absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogReco
   const Principal& p = reader.principal();
   // The envelope's own fields go up to C1; the body's as its type says. The
   // stored bytes as they are only for records known to hold no unknown field.
-  const auto* body = BodyType(r.type);
-  const bool audience_ok = p.every_audience() || (body != nullptr && !RestrictsAudience(body));
+  const BodyInfo* body = BodyOf(r.type);
+  const bool audience_ok = p.every_audience() || (body != nullptr && !body->restricts_audience);
   if (p.full_clearance() && audience_ok) return EventView::kAsStored;
   if (r.position >= checked_from && p.clearance() >= grid::v1::C1_INTERNAL && body != nullptr &&
-      MaxClass(body) <= p.clearance() && audience_ok) {
+      body->max_class <= p.clearance() && audience_ok) {
     return EventView::kAsStored;
   }
   grid::v1::Event e;

@@ -440,7 +440,7 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
       absl::StrCat("stream=", request->stream().substr(0, 256), " events=", request->events_size()));
   if (call == nullptr) return reactor;
   const Principal& p = call->principal();
-  auto batch = env_->append_validator.Validate(*request, ActorFor(p));
+  auto batch = env_->append_validator.Validate(*request, ActorFor(p), absl::Now());
   if (!batch.ok()) {
     FinishUnary(reactor, call.get(), ToGrpc(batch.status()));
     return reactor;

@@ -55,7 +55,8 @@ storage::Expected ExpectedOf(const grid::v1::AppendRequest& request) {
 }
 
 absl::StatusOr<storage::AppendBatch> AppendValidator::Validate(const grid::v1::AppendRequest& request,
-                                                               const grid::v1::Actor& actor) const {
+                                                               const grid::v1::Actor& actor,
+                                                               absl::Time now) const {
   const size_t bytes = request.ByteSizeLong();
   if (bytes > limits_.max_request_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("append request is ", bytes, " bytes; the limit is ",
@@ -119,6 +120,13 @@ absl::StatusOr<storage::AppendBatch> AppendValidator::Validate(const grid::v1::A
       return EventError(i, absl::StrCat("org_path must be up to ", kMaxOrgPathBytes,
                                         " bytes of \"/\"-separated segments of "
                                         "[A-Za-z0-9_-], e.g. \"350583/101/203/g05\""));
+    }
+    if (e.has_occurred_at() && FromProtoTime(e.occurred_at()) > now + kMaxClockAhead) {
+      return EventError(i, absl::StrCat("occurred_at ", domain::TimeText(FromProtoTime(e.occurred_at())),
+                                        " is ahead of the server's clock (", domain::TimeText(now),
+                                        ") by more than ", absl::FormatDuration(kMaxClockAhead),
+                                        "; a stream's times never go back, so a clock running ahead "
+                                        "would hold its later events back"));
     }
     if (e.device_id().size() > kMaxDeviceIdBytes) {
       return EventError(i, absl::StrCat("device_id is longer than ", kMaxDeviceIdBytes, " bytes"));

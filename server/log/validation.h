@@ -11,11 +11,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grid/v1/log.pb.h"
 #include "server/log/filter.h"
 #include "storage/event_log.h"
 
 namespace grid::server {
+
+// How far a device's clock may run ahead of the server's.
+inline constexpr absl::Duration kMaxClockAhead = absl::Minutes(10);
 
 struct AppendLimits {
   size_t max_request_bytes = 1 << 20;  // serialized AppendRequest
@@ -39,9 +43,13 @@ class AppendValidator {
       : limits_(limits), domain_rules_(domain_rules), person_key_(std::move(person_key)) {}
 
   // Checks `request` and turns it into a batch (events with `stream` filled
-  // in). `actor` goes into every event.
+  // in). `actor` goes into every event. `now` is the server's clock: an
+  // `occurred_at` more than kMaxClockAhead after it is refused (a stream's
+  // times never go back, so a device clock running ahead would hold every
+  // later event of the stream back for good); InfiniteFuture: not checked.
   absl::StatusOr<storage::AppendBatch> Validate(const grid::v1::AppendRequest& request,
-                                                const grid::v1::Actor& actor) const;
+                                                const grid::v1::Actor& actor,
+                                                absl::Time now = absl::InfiniteFuture()) const;
 
  private:
   AppendLimits limits_;

@@ -110,6 +110,23 @@ TEST_F(AdmissionTest, ABatchRefusedPartWayLeavesTheStateAsItWas) {
   EXPECT_EQ(log_->GetHead().position, 3u);
 }
 
+// The same for the org data's named and recoded units: a recode taken back
+// with its batch leaves both codes as they were.
+TEST_F(AdmissionTest, ARecodeRefusedWithItsBatchIsTakenBack) {
+  const std::string village = "350583/101/203", g1 = village + "/g01";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g1, T0)})})[0]);
+  auto s =
+      Group({B({ev::OrgUnitRecoded("r1", village, "350583/101/210", T0), ev::GridDefined("g1b", g1, T0)})});
+  EXPECT_THAT(std::string(s[0].message()),
+              ::testing::HasSubstr("events[1] (GridDefined): org unit 350583/101/203"));
+  // Not recoded: grids may still be defined under the old code, and the new
+  // code is still free.
+  EXPECT_OK(Group({B({ev::GridDefined("g2", village + "/g02", T0)})})[0]);
+  EXPECT_OK(Group({B({ev::OrgUnitRecoded("r2", village, "350583/101/210", T0)})})[0]);
+  s = Group({B({ev::GridDefined("g3", village + "/g03", T0)})});
+  EXPECT_THAT(std::string(s[0].message()), ::testing::HasSubstr("was recoded to 350583/101/210"));
+}
+
 // The overlap and "still assigned" checks use the org state's indexes; they
 // must answer as a scan of every grid would.
 TEST_F(AdmissionTest, GridOverlapAndRetirementAnswerAsAScanWould) {

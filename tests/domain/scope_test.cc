@@ -138,6 +138,9 @@ std::vector<Event> Samples() {
       ev::IncidentClosed("x42", "i-a", kA1, kVillageA, grid::v1::RESOLVED, Day(2)),
       ev::IncidentRated("x43", "i-a", kA1, kVillageA, 5, Day(2)),
       ev::IncidentReopened("x44", "i-a", kA1, kVillageA, Day(2)),
+      ev::OrgUnitNamed("x45", kVillageA, "溪西村", grid::v1::VILLAGE, Day(2)),
+      ev::OrgUnitRecoded("x46", kVillageA, "350583/101/209", Day(2)),
+      ev::LedgerEntry("x47", kVillageA, "e-1", 2026, 2, grid::v1::OPERATING_INCOME, 100000, Day(2)),
   };
 }
 
@@ -147,6 +150,7 @@ std::vector<Event> CountySamples() {
   return {
       ev::IncidentCatalog("y1", ev::StandardIncidentCatalog("350583", 2), Day(2)),
       ev::WorkCalendar("y2", "350583", 2026, {"2026-10-01"}, {}, Day(2)),
+      ev::WeakVillageThreshold("y3", "350583", 2026, 10000000, Day(2)),
   };
 }
 

@@ -110,10 +110,25 @@ head_pos=$(sed -n 's/.*"head_position":\([0-9]*\).*/\1/p' <<<"$out")
 out=$(ctl projection get population --row 350584 --min_position "$head_pos" --output json)
 check "population rolls up to the county" grep -q '"residents":"[1-9]' <<<"$out"
 check "the view is as of the head" grep -q "\"position\":\"$head_pos\"" <<<"$out"
+out=$(ctl projection get population --prefix 350584/101 --min_position "$head_pos")
+check "names beside codes" grep -qE '^350584/101 +[0-9]+ +溪美街道 ' <<<"$out"
+out=$(ctl projection get incident_stats --prefix '350584#' --output json)
+check "incidents were reported and closed" grep -q '"closed":"[1-9]' <<<"$out"
+out=$(ctl projection get village_income --prefix 350584/101/201 --output json)
+check "a village's books have its operating income" grep -q '"operating_total_fen":"[1-9]' <<<"$out"
+out=$(COUNTY=350584 INCIDENT=story-1 bash "$(dirname "$0")/../../client/examples/shell/incident_story.sh" "$GRIDCTL" "$S")
+check "the incident story reaches the department's queue" grep -q '"key":"350584#county-sanitation#story-1".*"state":"DISPATCHED"' <<<"$out"
+check "the incident story closes with a satisfied citizen" grep -q '"resolved":"1".*"satisfaction_sum":"5"' <<<"$out"
+check "the rules told the story in order" test "$(grep -c '^   Incident' <<<"$out")" -eq 8
+set +e
+ctl append --stream incident/story-1 '{"type":"IncidentRated","org_path":"350584/101/201/g01","occurred_at":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","incident_rated":{"incident_id":"story-1","by_org":"350584/101/201","satisfaction":4}}' 2>"$tmp/err"
+set -e
+check "a second rating is refused, naming the rule" grep -q "incident story-1 is already rated" "$tmp/err"
+head_pos=$(ctl status | sed -n 's/.*"head_position":\([0-9]*\).*/\1/p')
 out=$(ctl projection get population --row 350584 --at 200 --output json)
 check "a past view is as of its position" grep -q '"position":"200"' <<<"$out"
 out=$(ctl projection list)
-check "ten projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 10
+check "twelve projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 12
 out=$(ctl projection get form_completion --prefix "t5-1#350584/101")
 check "form completion shows a table" grep -qE '^t5-1#350584/101/201 +[0-9]+ +t5-1' <<<"$out"
 out=$(ctl projection watch population --prefix 350584/101 --max_messages 1 --output json)

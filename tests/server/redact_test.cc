@@ -718,6 +718,12 @@ TEST(PolicyTest, OnlyADepartmentsOwnPrincipalsActAsIt) {
   cadre.add_jurisdiction("350583");
   cadre.add_append_types("IncidentAcknowledged");
   denied(Principal(cadre).MayAppend(ack), "acts as no department");
+  // A principal that is departments acts only as one of them, never as the
+  // bare unit (here: the village committee a case was dispatched to).
+  q.set_departments(0, "county-sanitation");
+  denied(Principal(q).MayAppend(
+             domain::events::IncidentAcknowledged("e", "i-7", grid, "350583", "", absl::Now())),
+         "acts as its departments (county-sanitation); department must name one");
   // A unit itself (no department) is acted for by whoever holds it.
   const auto village_ack =
       domain::events::IncidentAcknowledged("e", "i-7", grid, "350583/101/201", "", absl::Now());
@@ -726,6 +732,19 @@ TEST(PolicyTest, OnlyADepartmentsOwnPrincipalsActAsIt) {
   cadre.set_jurisdiction(0, "350583/101/201");
   const auto town_ack = domain::events::IncidentAcknowledged("e", "i-7", grid, "350583/101", "", absl::Now());
   denied(Principal(cadre).MayAppend(town_ack), "org path '350583/101'");
+  // A grid worker files a citizen's report without naming a worker.
+  grid::v1::PrincipalPolicy worker;
+  worker.set_principal("worker");
+  worker.set_role(grid::v1::GRID_WORKER);
+  worker.set_worker_id("w-1");
+  worker.add_jurisdiction("350583/101");
+  worker.add_append_types("IncidentReported");
+  EXPECT_OK(Principal(worker).MayAppend(
+      domain::events::IncidentReported("e", "i-8", grid, "ROAD.DAMAGE", grid::v1::CITIZEN, absl::Now())));
+  auto patrol =
+      domain::events::IncidentReported("e", "i-8", grid, "ROAD.DAMAGE", grid::v1::GRID_PATROL, absl::Now());
+  patrol.mutable_incident_reported()->set_reporting_worker_id("w-9");
+  denied(Principal(worker).MayAppend(patrol), "acts for worker w-1");
 }
 
 }  // namespace

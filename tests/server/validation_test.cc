@@ -67,6 +67,25 @@ TEST(ValidationTest, BadRequestsAreRefusedWithAClearMessage) {
   }
 }
 
+// Regression: an occurred_at far ahead (a phone's clock set to 2099) was
+// accepted, and since a stream's times never go back, every later event of
+// that stream (a village's whole ledger, an incident) was refused for good.
+TEST(ValidationTest, AClockRunningAheadOfTheServersIsRefused) {
+  const absl::Time now = absl::FromUnixSeconds(1790000000);
+  auto req = AppendReq("org/350583", {GridEvent("e-1")});
+  *req.mutable_events(0)->mutable_occurred_at() = ToProtoTime(now + absl::Minutes(5));
+  EXPECT_OK(AppendValidator().Validate(req, grid::v1::Actor(), now));  // a little skew is fine
+  *req.mutable_events(0)->mutable_occurred_at() = ToProtoTime(now + absl::Hours(1));
+  auto batch = AppendValidator().Validate(req, grid::v1::Actor(), now);
+  EXPECT_EQ(batch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(batch.status().message().find(
+                "events[0]: occurred_at 2026-09-21T15:13:20Z is ahead of the server's clock"),
+            std::string::npos)
+      << batch.status();
+  // Without a clock (the log's own tests), nothing is compared.
+  EXPECT_OK(AppendValidator().Validate(req, grid::v1::Actor()));
+}
+
 TEST(ValidationTest, CatalogListsTheBodyTypes) {
   const auto& types = domain::KnownEventTypes();
   EXPECT_NE(std::find(types.begin(), types.end(), "GridDefined"), types.end());

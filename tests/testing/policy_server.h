@@ -62,7 +62,9 @@ inline const char* const kPolicy = R"({
     {"principal": "node", "role": "CLUSTER_NODE"},
     {"principal": "seed", "role": "DEPARTMENT", "jurisdiction": [""], "clearance": "C4_RESTRICTED",
      "append_types": ["GridDefined", "WorkerAssigned", "HouseholdCreated",
-                      "SanitationReportSubmitted", "AddressChanged"]}
+                      "SanitationReportSubmitted", "AddressChanged", "OrgUnitNamed",
+                      "IncidentCatalogPublished", "IncidentReported", "IncidentAccepted",
+                      "IncidentDispatched", "LedgerEntryPosted", "WeakVillageThresholdSet"]}
   ]
 })";
 
