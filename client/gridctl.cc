@@ -1046,9 +1046,7 @@ int Audit(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   // What gridctl writes (backups, restored data, exports) holds the log's
   // personal data: for the user only, whatever the umask.
   umask(077);
@@ -1080,4 +1078,17 @@ int main(int argc, char** argv) {
   if (cmd == "audit") return Audit(sub_argc, sub_argv);
   std::cerr << "gridctl: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing should throw out of a command; if something does (an option
+  // parser, an allocation), say so instead of aborting.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "gridctl: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -50,7 +50,7 @@ inline std::string Truncate(absl::string_view path, uint32_t level) {
 #define GRID_ASSIGN_OR_RETURN_ROW(var, rows, key) \
   auto var##_or = (rows).Get(key);                \
   if (!var##_or.ok()) return var##_or.status();   \
-  std::optional<RowValue> var = *std::move(var##_or)
+  std::optional<RowValue> var = *std::move(var##_or)  // NOLINT(bugprone-macro-parentheses): a declared name
 
 // One function per projection, in AllProjections()'s order.
 ProjectionDef GridSanitationProjection();

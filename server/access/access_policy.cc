@@ -23,7 +23,7 @@ constexpr uint32_t kEveryone = kReaders | Bit(grid::v1::ADMIN);
 // Roles that append nothing, whatever their policy says.
 bool Appends(Role r) { return (kWriters & Bit(r)) != 0; }
 
-absl::Status Denied(std::string why) { return absl::PermissionDeniedError(std::move(why)); }
+absl::Status Denied(absl::string_view why) { return absl::PermissionDeniedError(why); }
 
 }  // namespace
 
@@ -207,7 +207,7 @@ absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::Build(const grid::v1
   const auto& known = domain::KnownEventTypes();
   for (int i = 0; i < policy.principals_size(); ++i) {
     const auto& p = policy.principals(i);
-    auto bad = [&](std::string why) {
+    auto bad = [&](const std::string& why) {
       return absl::InvalidArgumentError(
           absl::StrCat("principals[", i, "] (", p.principal().empty() ? "?" : p.principal(), "): ", why));
     };

@@ -132,7 +132,7 @@ template <class Writer>
 void StartAfterIntent(Writer* w, std::unique_ptr<AccessCall> call) {
   auto holder = std::make_shared<std::unique_ptr<AccessCall>>(std::move(call));
   AccessCall* raw = holder->get();
-  raw->Intend([w, holder](absl::Status s) {
+  raw->Intend([w, holder](const absl::Status& s) {
     if (s.ok()) {
       w->Start(std::move(*holder));
     } else {

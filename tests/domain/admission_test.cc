@@ -45,6 +45,7 @@ class AdmissionTest : public ::testing::Test {
 
   std::vector<absl::Status> Group(std::vector<AppendBatch> batches) {
     std::vector<AppendBatch*> ptrs;
+    ptrs.reserve(batches.size());
     for (auto& b : batches) ptrs.push_back(&b);
     auto r = log_->Commit(absl::MakeSpan(ptrs), absl::Now(), admission_.get());
     std::vector<absl::Status> out;

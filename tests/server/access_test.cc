@@ -602,6 +602,7 @@ TEST_F(AccessTest, AStalledAuditDiskStallsNothingElse) {
   grid::Mutex mu;
   std::vector<std::string> other;  // any other answer, to show
   constexpr int kAppends = 30;
+  appends.reserve(kAppends);
   for (int i = 0; i < kAppends; ++i) {
     appends.emplace_back([&, i] {
       const auto report = ev::SanitationReport(absl::StrCat("st-", i), kG1, "w-1", grid::v1::PATROL, 900, {},

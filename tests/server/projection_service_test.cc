@@ -26,7 +26,7 @@ using grid::testing::StreamReq;
 
 class ProjectionServiceTest : public grid::testing::ServerFixture {
  protected:
-  grid::v1::GetProjectionResponse Get(grid::v1::GetProjectionRequest req) {
+  grid::v1::GetProjectionResponse Get(const grid::v1::GetProjectionRequest& req) {
     auto r = client_->GetProjection(req);
     EXPECT_OK(r);
     return r.ok() ? *r : grid::v1::GetProjectionResponse();
