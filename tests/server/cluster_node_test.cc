@@ -264,8 +264,11 @@ TEST_F(ClusterNodeTest, WithoutTheCompareTheCheckerCatchesTheZombie) {
   std::vector<std::string> log;
   for (const auto& b : *batches) log.insert(log.end(), b.records().begin(), b.records().end());
   const testing::Anomalies anomalies = testing::CheckHistory(history, log);
-  EXPECT_FALSE(anomalies.ok());
-  EXPECT_GE(anomalies.lost, 1u) << anomalies.Summary();
+  // Which anomaly depends on how the two commits met in etcd (the zombie's
+  // batch replacing the new writer's at the same position: an acknowledged
+  // event lost; otherwise a position held twice, or out of order); under
+  // load it was not always a loss. That the checker sees one is the point.
+  EXPECT_FALSE(anomalies.ok()) << anomalies.Summary();
   zombie->cluster->ThawForTest();
   nodes_.clear();
 }
