@@ -144,6 +144,7 @@ TEST_F(ClusterNodeTest, OneWriterCommitsAndEveryNodeApplies) {
   EXPECT_EQ(Writers(), 1);
   // Concurrent appenders: groups of several batches, one etcd transaction each.
   std::vector<std::thread> appenders;
+  appenders.reserve(4);
   for (int t = 0; t < 4; ++t) {
     appenders.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
