@@ -92,6 +92,11 @@ absl::Status RequireOrgPath(absl::string_view field, const std::string& v) {
   return absl::OkStatus();
 }
 
+absl::Status RequireCounty(absl::string_view field, const std::string& v) {
+  if (auto s = RequireOrgPath(field, v); !s.ok()) return s;
+  return Depth(v) == 1 ? absl::OkStatus() : Invalid(field, "is a county code");
+}
+
 absl::Status RequireTime(absl::string_view field, bool has) {
   return has ? absl::OkStatus() : Invalid(field, "is required");
 }
@@ -248,6 +253,13 @@ absl::string_view CountyOf(absl::string_view org_path) { return org_path.substr(
 absl::string_view ParentOf(absl::string_view org_path) {
   const size_t slash = org_path.rfind('/');
   return slash == absl::string_view::npos ? absl::string_view() : org_path.substr(0, slash);
+}
+
+const pb::Message* EventBody(const Event& e) {
+  static const auto* oneof = Event::descriptor()->FindOneofByName("body");
+  const pb::Reflection* r = e.GetReflection();
+  const pb::FieldDescriptor* f = r->GetOneofFieldDescriptor(e, oneof);
+  return f == nullptr ? nullptr : &r->GetMessage(e, f);
 }
 
 const std::vector<std::string>& KnownEventTypes() {

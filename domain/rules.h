@@ -37,6 +37,9 @@ absl::string_view AggregateOf(absl::string_view type);
 // The stream an event of `type` about aggregate `id` belongs in.
 std::string StreamFor(absl::string_view aggregate, absl::string_view id);
 
+// The event's body (the message set in its `body` oneof); null when none is.
+const google::protobuf::Message* EventBody(const grid::v1::Event& e);
+
 // Every event type of the catalog: the message names in Event's `body` oneof.
 const std::vector<std::string>& KnownEventTypes();
 

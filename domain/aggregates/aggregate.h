@@ -74,6 +74,8 @@ absl::Status RefusedQuoting(grid::v1::DataClass cls, absl::string_view what, abs
 size_t Depth(absl::string_view org_path);  // its number of segments
 absl::Status RequireId(absl::string_view field, const std::string& v);
 absl::Status RequireOrgPath(absl::string_view field, const std::string& v);
+// An org path of one segment: a county code.
+absl::Status RequireCounty(absl::string_view field, const std::string& v);
 absl::Status RequireTime(absl::string_view field, bool has);
 absl::Status CheckPerson(absl::string_view field, const grid::v1::PersonRef& p);
 // The county's org state of `org_path` (an empty one if it has none).

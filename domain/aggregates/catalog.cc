@@ -14,8 +14,7 @@ namespace {
 constexpr uint32_t kMaxLimitMinutes = 525600;  // a year
 
 absl::Status CheckCatalog(const grid::v1::IncidentCatalogPublished& c) {
-  if (auto s = RequireOrgPath("incident_catalog_published.county", c.county()); !s.ok()) return s;
-  if (Depth(c.county()) != 1) return Invalid("incident_catalog_published.county", "is a county code");
+  if (auto s = RequireCounty("incident_catalog_published.county", c.county()); !s.ok()) return s;
   if (c.version() == 0) return Invalid("incident_catalog_published.version", "starts at 1");
   if (c.tiers().empty()) return Invalid("incident_catalog_published.tiers", "at least one urgency tier");
   std::set<std::string> tiers;
@@ -57,8 +56,7 @@ absl::Status CheckCatalog(const grid::v1::IncidentCatalogPublished& c) {
 }
 
 absl::Status CheckCalendar(const grid::v1::WorkCalendarPublished& c) {
-  if (auto s = RequireOrgPath("work_calendar_published.county", c.county()); !s.ok()) return s;
-  if (Depth(c.county()) != 1) return Invalid("work_calendar_published.county", "is a county code");
+  if (auto s = RequireCounty("work_calendar_published.county", c.county()); !s.ok()) return s;
   if (c.year() < 2000 || c.year() > 2100)
     return Invalid("work_calendar_published.year", "must be 2000..2100");
   std::set<absl::CivilDay> off;
@@ -91,8 +89,7 @@ absl::Status CheckBody(const Event& e) {
       return CheckCalendar(e.work_calendar_published());
     case Event::kWeakVillageThresholdSet: {
       const auto& t = e.weak_village_threshold_set();
-      if (auto s = RequireOrgPath("weak_village_threshold_set.county", t.county()); !s.ok()) return s;
-      if (Depth(t.county()) != 1) return Invalid("weak_village_threshold_set.county", "is a county code");
+      if (auto s = RequireCounty("weak_village_threshold_set.county", t.county()); !s.ok()) return s;
       if (t.fiscal_year() < 2000 || t.fiscal_year() > 2100) {
         return Invalid("weak_village_threshold_set.fiscal_year", "must be 2000..2100");
       }

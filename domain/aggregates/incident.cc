@@ -124,10 +124,7 @@ const Step* StepOf(Event::BodyCase b) {
 
 // The body message of an incident event (every one has incident_id, and
 // all but IncidentReported name who acts).
-const pb::Message& Body(const Event& e) {
-  const auto* r = e.GetReflection();
-  return r->GetMessage(e, r->GetOneofFieldDescriptor(e, e.GetDescriptor()->FindOneofByName("body")));
-}
+const pb::Message& Body(const Event& e) { return *EventBody(e); }
 
 std::string StringField(const pb::Message& m, const char* name) {
   const auto* f = m.GetDescriptor()->FindFieldByName(name);
@@ -135,9 +132,7 @@ std::string StringField(const pb::Message& m, const char* name) {
 }
 
 std::string FieldName(const Event& e, const char* field) {
-  const auto* r = e.GetReflection();
-  return absl::StrCat(r->GetOneofFieldDescriptor(e, e.GetDescriptor()->FindOneofByName("body"))->name(), ".",
-                      field);
+  return absl::StrCat(Event::descriptor()->FindFieldByNumber(e.body_case())->name(), ".", field);
 }
 
 absl::Status CheckMedia(const Event& e, const pb::Message& body, bool required) {

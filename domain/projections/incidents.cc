@@ -111,11 +111,24 @@ absl::StatusOr<std::optional<IncidentTrack>> NextTrack(const IncidentTrack* prev
   if (prev == nullptr) return std::nullopt;
   IncidentTrack t = *prev;
   auto* b = t.mutable_board();
-  auto cal = CalendarOf(CountyOf(b->org_path()), rows);
-  if (!cal.ok()) return cal.status();
+  // The county's calendar, read only for the steps that move the clock.
+  WorkCalendar cal;
+  switch (e.body_case()) {
+    case Event::kIncidentDispatched:
+    case Event::kIncidentExtensionDecided:
+    case Event::kIncidentResumed:
+    case Event::kIncidentVerified: {
+      auto read = CalendarOf(CountyOf(b->org_path()), rows);
+      if (!read.ok()) return read.status();
+      cal = *std::move(read);
+      break;
+    }
+    default:
+      break;
+  }
   const auto dispatch = [&] {
     *b->mutable_dispatched_at() = ToProtoTime(when);
-    *b->mutable_due() = ToProtoTime(cal->Add(when, absl::Minutes(t.limit_minutes()), t.working_time()));
+    *b->mutable_due() = ToProtoTime(cal.Add(when, absl::Minutes(t.limit_minutes()), t.working_time()));
     b->set_state("DISPATCHED");
     b->set_extension_pending(false);
     t.set_self_resolved(false);
@@ -175,8 +188,7 @@ absl::StatusOr<std::optional<IncidentTrack>> NextTrack(const IncidentTrack* prev
       const auto& d = e.incident_extension_decided();
       if (d.granted() && Set(b->due())) {
         const uint32_t m = d.extra_minutes() == 0 ? t.extension_asked() : d.extra_minutes();
-        *b->mutable_due() =
-            ToProtoTime(cal->Add(FromProtoTime(b->due()), absl::Minutes(m), t.working_time()));
+        *b->mutable_due() = ToProtoTime(cal.Add(FromProtoTime(b->due()), absl::Minutes(m), t.working_time()));
       }
       break;
     }
@@ -188,9 +200,8 @@ absl::StatusOr<std::optional<IncidentTrack>> NextTrack(const IncidentTrack* prev
       break;
     case Event::kIncidentResumed:
       if (Set(b->due())) {
-        const absl::Duration paused =
-            cal->Between(FromProtoTime(t.suspended_since()), when, t.working_time());
-        *b->mutable_due() = ToProtoTime(cal->Add(FromProtoTime(b->due()), paused, t.working_time()));
+        const absl::Duration paused = cal.Between(FromProtoTime(t.suspended_since()), when, t.working_time());
+        *b->mutable_due() = ToProtoTime(cal.Add(FromProtoTime(b->due()), paused, t.working_time()));
       }
       b->set_state(t.state_before());
       b->set_suspended(false);

@@ -149,10 +149,8 @@ absl::Status Principal::MayAppend(const grid::v1::Event& e) const {
   if (absl::Status s = MayActAsDepartment(e); !s.ok()) return s;
   if (role() == grid::v1::GRID_WORKER) {
     // Any worker named in the body must be the principal's own worker.
-    const auto* body_field =
-        e.GetReflection()->GetOneofFieldDescriptor(e, e.GetDescriptor()->FindOneofByName("body"));
-    if (body_field != nullptr) {
-      const auto& body = e.GetReflection()->GetMessage(e, body_field);
+    if (const google::protobuf::Message* b = domain::EventBody(e); b != nullptr) {
+      const auto& body = *b;
       const auto* d = body.GetDescriptor();
       for (int i = 0; i < d->field_count(); ++i) {
         const auto* f = d->field(i);
@@ -172,10 +170,9 @@ absl::Status Principal::MayAppend(const grid::v1::Event& e) const {
 }
 
 absl::Status Principal::MayActAsDepartment(const grid::v1::Event& e) const {
-  const auto* r = e.GetReflection();
-  const auto* body_field = r->GetOneofFieldDescriptor(e, e.GetDescriptor()->FindOneofByName("body"));
-  if (body_field == nullptr) return absl::OkStatus();
-  const auto& body = r->GetMessage(e, body_field);
+  const google::protobuf::Message* b = domain::EventBody(e);
+  if (b == nullptr) return absl::OkStatus();
+  const auto& body = *b;
   const auto* d = body.GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const auto* f = d->field(i);
