@@ -160,6 +160,17 @@ absl::StatusOr<grid::v1::ListProjectionsResponse> Client::ListProjections() {
   return resp;
 }
 
+absl::StatusOr<grid::v1::PrefillFormResponse> Client::PrefillForm(
+    const grid::v1::PrefillFormRequest& request) {
+  auto stub = grid::v1::Projections::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
+  grid::v1::PrefillFormResponse resp;
+  grpc::Status s = stub->PrefillForm(&ctx, request, &resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
 absl::Status Client::RebuildProjection(const std::string& name) {
   auto stub = grid::v1::Projections::NewStub(channel_);
   grpc::ClientContext ctx;

@@ -79,6 +79,8 @@ class Client {
       const grid::v1::GetProjectionRequest& request);
   absl::StatusOr<grid::v1::ListProjectionsResponse> ListProjections();
   absl::Status RebuildProjection(const std::string& name);
+  // A form task's fields for one unit, prefilled from shared_facts.
+  absl::StatusOr<grid::v1::PrefillFormResponse> PrefillForm(const grid::v1::PrefillFormRequest& request);
   // Snapshot then changes; runs like Subscribe().
   absl::Status SubscribeProjection(
       const grid::v1::SubscribeProjectionRequest& request,

@@ -46,6 +46,7 @@
 #include "client/json.h"
 #include "client/output.h"
 #include "client/progress.h"
+#include "domain/events.h"
 #include "domain/rules.h"
 #include "domain/simulator.h"
 #include "storage/checkpoint.h"
@@ -66,6 +67,7 @@ constexpr char kUsage[] =
     "  verify      recompute the hash chain (and check signed checkpoints)\n"
     "  status      the log's head and health\n"
     "  projection  list, get, watch or rebuild the department views\n"
+    "  form        a form task prefilled for a unit, and its submission (\"one table\")\n"
     "  simulate    append a generated county's events\n"
     "  bench       measure throughput and latency\n"
     "  admin       backup, restore\n"
@@ -882,6 +884,83 @@ int Projection(int argc, char** argv) {
   return 2;
 }
 
+// ---------------------------------------------------------------- form
+
+int Form(int argc, char** argv) {
+  const std::string sub = argc > 1 ? argv[1] : "";
+  if (sub != "prefill" && sub != "submit") {
+    std::cerr << "usage: gridctl form <prefill|submit> TASK --org ORG [options]\n"
+                 "  gridctl form prefill t1-3 --org 350583/101/201\n"
+                 "      the task's fields, each with the unit's latest fact (shared_facts)\n"
+                 "  gridctl form submit t1-3 --org 350583/101/201 --set village.daily.issues_found=2\n"
+                 "      confirms every prefilled value, types the --set ones (EDITED where\n"
+                 "      prefilled, NEW where not), and appends the submission\n";
+    return 2;
+  }
+  po::options_description desc("gridctl form " + sub + " TASK --org ORG [options]");
+  desc.add_options()("task", po::value<std::string>()->required(), "form task id")(
+      "org", po::value<std::string>()->required(), "the submitting unit's org path")(
+      "at", po::value<uint64_t>()->default_value(0),
+      "the facts as of this log position (default: the latest)")(
+      "min_position", po::value<uint64_t>()->default_value(0), "wait until the facts include this position");
+  if (sub == "submit") {
+    desc.add_options()("set", po::value<std::vector<std::string>>(), "PATH=VALUE typed by the unit (repeat)")(
+        "submission", po::value<std::string>(), "submission id (default: a random one)")(
+        "supersedes", po::value<std::string>()->default_value(""), "an earlier submission this one corrects");
+  }
+  po::positional_options_description pos;
+  pos.add("task", 1);
+  po::variables_map vm;
+  int code = 0;
+  if (!ParseArgs(argc - 1, argv + 1, desc, &pos, vm, &code)) return code;
+  grid::v1::PrefillFormRequest req;
+  req.set_task_id(vm["task"].as<std::string>());
+  req.set_org_path(vm["org"].as<std::string>());
+  req.set_at_position(vm["at"].as<uint64_t>());
+  req.set_min_position(vm["min_position"].as<uint64_t>());
+  auto client = Connect();
+  auto prefill = client->PrefillForm(req);
+  if (!prefill.ok()) return Fail(prefill.status());
+  if (sub == "prefill") {
+    if (!g_table) {
+      std::cout << grid::client::MessageToJson(*prefill) << "\n";
+      return 0;
+    }
+    std::cout << absl::StrFormat("as of position %d\n", prefill->position());
+    for (const auto& f : prefill->fields()) {
+      std::cout << absl::StrFormat("%-40s %-14s %s\n", f.canonical_path(),
+                                   f.prefilled()  ? f.value() + " " + f.unit()
+                                   : f.withheld() ? "(withheld)"
+                                                  : "(to type)",
+                                   f.prefilled() ? absl::StrCat(f.source(), " @", f.source_position()) : "");
+    }
+    return 0;
+  }
+  std::map<std::string, std::string> typed;
+  if (vm.count("set")) {
+    for (const std::string& kv : vm["set"].as<std::vector<std::string>>()) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "gridctl: --set takes PATH=VALUE; got '" << kv << "'\n";
+        return 2;
+      }
+      typed[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  const std::string submission = vm.count("submission") ? vm["submission"].as<std::string>() : RandomId();
+  grid::v1::Event e = grid::domain::events::FormSubmittedFromPrefill(
+      RandomId(), req.task_id(), req.org_path(), submission, absl::Now(), *prefill, typed);
+  e.mutable_form_submitted()->set_supersedes_submission_id(vm["supersedes"].as<std::string>());
+  grid::v1::AppendRequest append;
+  append.set_stream(e.stream());
+  e.clear_stream();
+  *append.add_events() = std::move(e);
+  auto resp = client->Append(append);
+  if (!resp.ok()) return Fail(resp.status());
+  std::cout << grid::client::MessageToJson(*resp) << std::endl;
+  return 0;
+}
+
 // ---------------------------------------------------------------- simulate
 
 int Simulate(int argc, char** argv) {
@@ -916,6 +995,18 @@ int Simulate(int argc, char** argv) {
   auto client = Connect();
   grid::client::Progress progress("simulate", 0, grid::client::Progress::Unit::kCount, "events appended");
   uint64_t batches = 0, events = 0, duplicates = 0, head = 0;
+  // Villages confirm what the daily form prefills: as of everything
+  // appended so far.
+  o.prefill = [&](const std::string& task,
+                  const std::string& org) -> std::optional<grid::v1::PrefillFormResponse> {
+    grid::v1::PrefillFormRequest req;
+    req.set_task_id(task);
+    req.set_org_path(org);
+    req.set_min_position(head);
+    auto resp = client->PrefillForm(req);
+    if (!resp.ok()) return std::nullopt;
+    return *std::move(resp);
+  };
   absl::Status failed;
   grid::domain::Simulate(o, [&](grid::domain::SimBatch&& b) {
     grid::v1::AppendRequest req;
@@ -1073,6 +1164,7 @@ int Main(int argc, char** argv) {
   if (cmd == "status") return Status(sub_argc, sub_argv);
   if (cmd == "projection") return Projection(sub_argc, sub_argv);
   if (cmd == "simulate") return Simulate(sub_argc, sub_argv);
+  if (cmd == "form") return Form(sub_argc, sub_argv);
   if (cmd == "bench") return grid::client::RunBench(sub_argc, sub_argv);
   if (cmd == "admin") return Admin(sub_argc, sub_argv);
   if (cmd == "audit") return Audit(sub_argc, sub_argv);

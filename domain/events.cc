@@ -310,7 +310,8 @@ Event FormTaskIssued(const std::string& id, const std::string& task, const std::
   t->set_issuer(issuer);
   t->set_title("daily epidemic-prevention check");
   auto* f = t->add_fields();
-  f->set_canonical_path("population.resident_count");
+  f->set_canonical_path("population.residents");
+  f->set_unit("person");
   f->set_value_class(grid::v1::C0_AGGREGATE);
   f->set_prefill(true);
   t->set_target_org_prefix(target_prefix);
@@ -328,10 +329,39 @@ Event FormSubmitted(const std::string& id, const std::string& task, const std::s
   s->set_org_path(org);
   s->set_supersedes_submission_id(supersedes);
   auto* v = s->add_values();
-  v->set_canonical_path("population.resident_count");
+  v->set_canonical_path("population.residents");
   v->set_value("512");
-  v->set_provenance(grid::v1::FormValue::PREFILL_CONFIRMED);
+  v->set_provenance(grid::v1::FormValue::NEW);
   v->set_value_class(grid::v1::C0_AGGREGATE);
+  return e;
+}
+
+Event FormSubmittedFromPrefill(const std::string& id, const std::string& task, const std::string& org,
+                               const std::string& submission, absl::Time at,
+                               const grid::v1::PrefillFormResponse& prefill,
+                               const std::map<std::string, std::string>& typed) {
+  Event e = Envelope(id, "FormSubmitted", StreamFor("form", task), org, at);
+  auto* s = e.mutable_form_submitted();
+  s->set_task_id(task);
+  s->set_submission_id(submission);
+  s->set_org_path(org);
+  for (const auto& field : prefill.fields()) {
+    grid::v1::FormValue v;
+    v.set_canonical_path(field.canonical_path());
+    v.set_value_class(field.value_class());
+    auto it = typed.find(field.canonical_path());
+    if (it != typed.end()) {
+      v.set_value(it->second);
+      v.set_provenance(field.prefilled() ? grid::v1::FormValue::EDITED : grid::v1::FormValue::NEW);
+    } else if (field.prefilled()) {
+      v.set_value(field.value());
+      v.set_provenance(grid::v1::FormValue::PREFILL_CONFIRMED);
+      s->set_prefilled_at(prefill.position());
+    } else {
+      continue;
+    }
+    *s->add_values() = std::move(v);
+  }
   return e;
 }
 

@@ -4,11 +4,13 @@
 #ifndef GRID_DOMAIN_EVENTS_H_
 #define GRID_DOMAIN_EVENTS_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "grid/v1/event.pb.h"
+#include "grid/v1/projection.pb.h"
 #include "storage/proto_time.h"
 
 namespace grid::domain::events {
@@ -89,6 +91,15 @@ Event FormTaskIssued(const std::string& id, const std::string& task, const std::
                      const std::string& target_prefix, uint32_t target_level, absl::Time due, absl::Time at);
 Event FormSubmitted(const std::string& id, const std::string& task, const std::string& org,
                     const std::string& submission, absl::Time at, const std::string& supersedes = "");
+// A unit's submission from PrefillForm's answer ("one table"): each field in
+// `typed` with that value (EDITED where it was prefilled, NEW where not),
+// every other prefilled field confirmed as offered (PREFILL_CONFIRMED, with
+// `prefilled_at` the answer's position); fields neither typed nor
+// prefilled are left out.
+Event FormSubmittedFromPrefill(const std::string& id, const std::string& task, const std::string& org,
+                               const std::string& submission, absl::Time at,
+                               const grid::v1::PrefillFormResponse& prefill,
+                               const std::map<std::string, std::string>& typed);
 
 // catalog/<county>: the catalogue the simulator and the tests use (tiers
 // RED 2 h and YELLOW 24 h in calendar time, BLUE 72 h in working time; five

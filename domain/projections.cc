@@ -12,7 +12,8 @@ const std::vector<ProjectionDef>& AllProjections() {
       GridSanitationProjection(),  RectificationQueueProjection(), PopulationProjection(),
       HouseholdRosterProjection(), ProjectPipelineProjection(),    PendingApprovalsProjection(),
       FormCompletionProjection(),  DeviceGapsProjection(),         IncidentBoardProjection(),
-      IncidentStatsProjection(),   OrgDirectoryProjection(),       VillageIncomeProjection()};
+      IncidentStatsProjection(),   OrgDirectoryProjection(),       VillageIncomeProjection(),
+      SharedFactsProjection(),     ReportingBurdenProjection()};
   return *defs;
 }
 

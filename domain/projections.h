@@ -56,6 +56,11 @@ const ProjectionDef* FindProjection(absl::string_view name);
 // plainly. "" matches every key. Bookkeeping keys ('~') never match.
 bool KeyMatches(absl::string_view key, absl::string_view prefix);
 
+// shared_facts' keys (PrefillForm reads them): a unit's fact, and the
+// projection's record of a form task's fields (bookkeeping, never served).
+std::string SharedFactKey(absl::string_view org_path, absl::string_view canonical_path);
+std::string SharedFactsTaskKey(absl::string_view task_id);
+
 // Weekdays (Mon–Fri, UTC+8 calendar days) after `from`'s day through `to`'s
 // day: the working days an approval clock ran.
 uint32_t WorkingDaysBetween(absl::Time from, absl::Time to);

@@ -51,6 +51,8 @@ absl::string_view ParentOf(absl::string_view org_path);
 bool IsOrgPath(absl::string_view s);
 // True if `path` is `prefix` or lies under it ("a/b" is under "a", not "a/bc").
 bool IsUnder(absl::string_view path, absl::string_view prefix);
+// Its number of segments: 1 county, 2 town, 3 village, 4 grid.
+size_t Depth(absl::string_view org_path);
 
 std::string TimeText(absl::Time t);
 

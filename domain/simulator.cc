@@ -447,7 +447,7 @@ class Sim {
     const std::string task = Seeded("t", d + 1);
     const absl::Time due =
         absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 18, 0, 0), china);
-    Emit({ev::FormTaskIssued(Id(), task, "county-health", o_.county, 3, due, now_)});
+    Emit({DailyForm(task, due)});
     Sanitation();
     Rectifications();
     HouseholdChanges();
@@ -461,7 +461,7 @@ class Sim {
       const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
       if (r < 0.8) {
         Tick(1);
-        Emit({ev::FormSubmitted(Id(), task, village, "sub-" + Id(), now_)});
+        Emit({DailyReport(task, village)});
       } else if (r < 0.9) {
         late_forms_.push_back({task, village});
       }
@@ -471,9 +471,65 @@ class Sim {
   void LateForms() {
     for (const auto& [task, village] : late_forms_) {
       Tick(1);
-      Emit({ev::FormSubmitted(Id(), task, village, "sub-" + Id(), now_)});
+      Emit({DailyReport(task, village)});
     }
     late_forms_.clear();
+  }
+
+  // The county's daily form: three facts the network already holds or was
+  // told once (prefilled), and one typed every day.
+  Event DailyForm(const std::string& task, absl::Time due) {
+    Event e = ev::FormTaskIssued(Id(), task, "county-health", o_.county, 3, due, now_);
+    auto* t = e.mutable_form_task_issued();
+    t->set_title("daily village report");
+    t->clear_fields();
+    const auto field = [&](const char* path, const char* unit, bool prefill) {
+      auto* f = t->add_fields();
+      f->set_canonical_path(path);
+      f->set_unit(unit);
+      f->set_value_class(grid::v1::C0_AGGREGATE);
+      f->set_prefill(prefill);
+    };
+    field("population.households", "household", true);
+    field("population.residents", "person", true);
+    field("village.duty_officers", "person", true);
+    field("village.daily.issues_found", "issue", false);
+    return e;
+  }
+
+  // A village's daily report. With PrefillForm (options.prefill) it
+  // confirms what the form offers, typing only the day's count (and now and
+  // then a changed duty roster); without, it types every field.
+  Event DailyReport(const std::string& task, const std::string& village) {
+    // The values depend on the day and village only (no draw from rng_, so
+    // the rest of the history is the same either way).
+    uint64_t h = 1469598103934665603ULL;
+    for (char c : task + village) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    std::map<std::string, std::string> typed = {{"village.daily.issues_found", absl::StrCat(h % 4)}};
+    if (o_.prefill) {
+      if (auto prefill = o_.prefill(task, village)) {
+        bool has_roster = false;
+        for (const auto& f : prefill->fields())
+          has_roster |= f.prefilled() && f.canonical_path() == "village.duty_officers";
+        if (!has_roster || h % 10 == 0) typed["village.duty_officers"] = absl::StrCat(3 + h % 3);
+        return ev::FormSubmittedFromPrefill(Id(), task, village, "sub-" + Id(), now_, *prefill, typed);
+      }
+    }
+    Event e = ev::FormSubmitted(Id(), task, village, "sub-" + Id(), now_);
+    auto* f = e.mutable_form_submitted();
+    f->clear_values();
+    const auto value = [&](const char* path, const std::string& v) {
+      auto* fv = f->add_values();
+      fv->set_canonical_path(path);
+      fv->set_value(v);
+      fv->set_provenance(grid::v1::FormValue::NEW);
+      fv->set_value_class(grid::v1::C0_AGGREGATE);
+    };
+    value("population.households", absl::StrCat(o_.grids_per_village * o_.households_per_grid));
+    value("population.residents", absl::StrCat(o_.grids_per_village * o_.households_per_grid * 3));
+    value("village.duty_officers", absl::StrCat(3 + h % 3));
+    value("village.daily.issues_found", typed["village.daily.issues_found"]);
+    return e;
   }
 
   void Sanitation() {

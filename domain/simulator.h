@@ -4,7 +4,8 @@
 // orders, re-inspections that pass or fail, births, deaths (reported, then
 // confirmed by the police sync), moves between grids, project applications
 // that are returned, resubmitted, approved or rejected, and a daily form
-// that most villages submit on time, some late, some never. About 1 in 100
+// that most villages submit on time, some late, some never (confirming what
+// the form prefills when `prefill` is set, typing only the day's count). About 1 in 100
 // reports is "lost on the phone" (its device sequence number is skipped),
 // which device_gaps shows. Incidents are reported by patrols, citizens, the
 // 12345 hotline and smoke sensors and go through the closed loop; towns and
@@ -18,11 +19,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "grid/v1/event.pb.h"
+#include "grid/v1/projection.pb.h"
 
 namespace grid::domain {
 
@@ -43,6 +46,11 @@ struct SimulatorOptions {
   // catalogue and work calendar; and each village's ledger, booked every
   // ten days (a few entries reversed), against the weak-village line.
   bool incidents_and_ledgers = true;
+  // "One table": the daily form's prefill for a village (gridctl: the
+  // PrefillForm RPC, after the appends so far), which the village confirms
+  // instead of typing. Unset or nullopt: the village types every field.
+  std::function<std::optional<grid::v1::PrefillFormResponse>(const std::string& task, const std::string& org)>
+      prefill;
   absl::Time start = absl::FromCivil(absl::CivilSecond(2026, 3, 2, 8, 0, 0), absl::FixedTimeZone(8 * 3600));
 };
 

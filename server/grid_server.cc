@@ -30,6 +30,7 @@
 #include "server/log/admission.h"
 #include "server/log/log_service.h"
 #include "server/ops/json_file.h"
+#include "server/projections/prefill.h"
 #include "server/projections/projection_service.h"
 #include "server/projections/projector.h"
 #include "server/rpc_observer.h"
@@ -324,6 +325,9 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
   impl->env.signer = impl->signer.get();
   impl->env.metrics = &impl->metrics;
   impl->service = std::make_unique<LogService>(&impl->env);
+  impl->env.check_append = [projector, log = impl->log.get()](const storage::AppendBatch& batch) {
+    return CheckConfirmedValues(*projector, log->GetHead().position, batch);
+  };
   impl->projection_service = std::make_unique<ProjectionService>(&impl->env, projector);
   impl->admin_service =
       std::make_unique<AdminService>(&impl->env, impl->projection_store.get(), options.log, options.data_dir);

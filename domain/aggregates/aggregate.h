@@ -71,7 +71,6 @@ absl::Status Refused(absl::string_view what);                           // FAILE
 // A refusal whose message quotes data of class `cls` (a person token, who is
 // the head, a reported death); `plain` says the same without quoting it.
 absl::Status RefusedQuoting(grid::v1::DataClass cls, absl::string_view what, absl::string_view plain);
-size_t Depth(absl::string_view org_path);  // its number of segments
 absl::Status RequireId(absl::string_view field, const std::string& v);
 absl::Status RequireOrgPath(absl::string_view field, const std::string& v);
 // An org path of one segment: a county code.

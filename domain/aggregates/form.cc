@@ -45,7 +45,17 @@ absl::Status CheckBody(const Event& e) {
       const auto& f = e.form_submitted();
       if (auto s = RequireId("form_submitted.submission_id", f.submission_id()); !s.ok()) return s;
       if (auto s = RequireOrgPath("form_submitted.org_path", f.org_path()); !s.ok()) return s;
+      std::set<std::string> answered;
       for (int i = 0; i < f.values_size(); ++i) {
+        if (!answered.insert(f.values(i).canonical_path()).second) {
+          return Invalid(absl::StrCat("form_submitted.values[", i, "].canonical_path"),
+                         absl::StrCat("'", f.values(i).canonical_path(), "' is answered twice"));
+        }
+        if (f.values(i).provenance() == grid::v1::FormValue::PREFILL_CONFIRMED && f.prefilled_at() == 0) {
+          return Invalid("form_submitted.prefilled_at",
+                         absl::StrCat("is required: values[", i,
+                                      "] is PREFILL_CONFIRMED (name the position PrefillForm answered at)"));
+        }
         if (f.values(i).canonical_path().empty()) {
           return Invalid(absl::StrCat("form_submitted.values[", i, "].canonical_path"), "is required");
         }

@@ -65,6 +65,8 @@ ProjectionDef IncidentBoardProjection();
 ProjectionDef IncidentStatsProjection();
 ProjectionDef OrgDirectoryProjection();
 ProjectionDef VillageIncomeProjection();
+ProjectionDef SharedFactsProjection();
+ProjectionDef ReportingBurdenProjection();
 
 }  // namespace grid::domain
 

@@ -39,6 +39,8 @@ const std::vector<RpcRule>& RpcRules() {
       {Rpc::kListProjections, "/grid.v1.Projections/ListProjections", kEveryone, false, false, false},
       {Rpc::kRebuildProjection, "/grid.v1.Projections/RebuildProjection", Bit(grid::v1::ADMIN), true, true,
        false},
+      // Those who submit forms; the rows it reads are served like GetProjection's.
+      {Rpc::kPrefillForm, "/grid.v1.Projections/PrefillForm", kWriters, false, false, false},
       {Rpc::kBackup, "/grid.v1.Admin/Backup", Bit(grid::v1::ADMIN), true, true, true, true},
       {Rpc::kReadAudit, "/grid.v1.Admin/ReadAudit", Bit(grid::v1::AUDITOR), false, false, true},
       // The node that received the append audited its caller's intent; the

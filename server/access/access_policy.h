@@ -34,6 +34,7 @@ enum class Rpc {
   kSubscribeProjection,
   kListProjections,
   kRebuildProjection,
+  kPrefillForm,
   kBackup,
   kReadAudit,
   // grid.cluster.v1.Node: between the gridd nodes of a cluster.

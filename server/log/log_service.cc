@@ -452,6 +452,12 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
       return reactor;
     }
   }
+  if (env_->check_append) {
+    if (absl::Status s = env_->check_append(*batch); !s.ok()) {
+      FinishUnary(reactor, call.get(), ToGrpc(s));
+      return reactor;
+    }
+  }
   // Cluster mode: the shard's writer commits; any other node forwards what
   // it admitted here to the writer (the same events, the same caller).
   bool forward = false;

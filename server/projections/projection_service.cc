@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "domain/rules.h"
+#include "server/projections/prefill.h"
 
 namespace grid::server {
 namespace {
@@ -300,13 +301,17 @@ namespace {
 // its deadline; then it reads on the pool.
 class GetCall final : public storage::Notifier::Waiter, public std::enable_shared_from_this<GetCall> {
  public:
-  GetCall(ServiceContext* env, Projector* projector, const grid::v1::GetProjectionRequest* req,
-          grid::v1::GetProjectionResponse* resp, grpc::ServerUnaryReactor* reactor, absl::Time deadline,
-          std::shared_ptr<AccessCall> access)
+  // The read: fills the response for the principal, returning the rows it
+  // served.
+  using Read = std::function<absl::StatusOr<int>(const Principal&)>;
+
+  GetCall(ServiceContext* env, Projector* projector, std::string name, Position min_position, Read read,
+          grpc::ServerUnaryReactor* reactor, absl::Time deadline, std::shared_ptr<AccessCall> access)
       : env_(env),
         projector_(projector),
-        req_(req),
-        resp_(resp),
+        name_(std::move(name)),
+        min_position_(min_position),
+        read_(std::move(read)),
         reactor_(reactor),
         deadline_(deadline),
         // The timer runs on the steady clock: the same moment there, rounded
@@ -324,10 +329,10 @@ class GetCall final : public storage::Notifier::Waiter, public std::enable_share
   void Wake() override { Unregistered()->Post(); }
 
  private:
-  void Finish(const grpc::Status& s) {
+  void Finish(const grpc::Status& s, int items = 0) {
     // A pending deadline timer would hold the pool (and shutdown) until it fires.
     if (timer_) timer_->cancel();
-    access_->AddItems(resp_->rows_size());
+    access_->AddItems(items);
     FinishUnary(reactor_, access_.get(), s);
   }
 
@@ -338,22 +343,23 @@ class GetCall final : public storage::Notifier::Waiter, public std::enable_share
     }
     const uint64_t progress = projector_->progress();
     const uint64_t wakes = projector_->wakes();
-    if (req_->min_position() == 0 || projector_->HasFolded(req_->name(), req_->min_position())) {
+    if (min_position_ == 0 || projector_->HasFolded(name_, min_position_)) {
       if (absl::Status s = access_->Recheck(); !s.ok()) {
         Finish(ToGrpc(s));
         return;
       }
-      Finish(ToGrpc(Get(env_, projector_, *req_, access_->principal(), resp_)));
+      absl::StatusOr<int> served = read_(access_->principal());
+      Finish(ToGrpc(served.status()), served.value_or(0));
       return;
     }
     // The timer's word decides, not a second reading of another clock: it
     // may fire a hair before absl::Now() passes deadline_, and a waiter that
     // registered again then would sleep until the next fold.
     if (timed_out_.load() || std::chrono::steady_clock::now() >= steady_deadline_) {
-      auto at = projector_->PositionOf(req_->name());
-      Finish(ToGrpc(at.ok() ? absl::DeadlineExceededError(absl::StrCat(
-                                  "projection ", req_->name(), " has folded through position ", *at,
-                                  ", not yet min_position ", req_->min_position(), "; retry"))
+      auto at = projector_->PositionOf(name_);
+      Finish(ToGrpc(at.ok() ? absl::DeadlineExceededError(
+                                  absl::StrCat("projection ", name_, " has folded through position ", *at,
+                                               ", not yet min_position ", min_position_, "; retry"))
                             : at.status()));
       return;
     }
@@ -384,8 +390,9 @@ class GetCall final : public storage::Notifier::Waiter, public std::enable_share
 
   ServiceContext* const env_;
   Projector* const projector_;
-  const grid::v1::GetProjectionRequest* const req_;
-  grid::v1::GetProjectionResponse* const resp_;
+  const std::string name_;
+  const Position min_position_;
+  const Read read_;
   grpc::ServerUnaryReactor* const reactor_;
   const absl::Time deadline_;
   const std::chrono::steady_clock::time_point steady_deadline_;
@@ -413,7 +420,40 @@ grpc::ServerUnaryReactor* ProjectionService::GetProjection(grpc::CallbackServerC
   if (call == nullptr) return reactor;
   // The server's default deadline bounds a wait for min_position.
   const absl::Time deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + env_->unary_deadline);
-  std::make_shared<GetCall>(env_, projector_, request, response, reactor, deadline, std::move(call))->Post();
+  auto read = [env = env_, projector = projector_, request,
+               response](const Principal& p) -> absl::StatusOr<int> {
+    if (absl::Status s = Get(env, projector, *request, p, response); !s.ok()) return s;
+    return response->rows_size();
+  };
+  std::make_shared<GetCall>(env_, projector_, request->name(), request->min_position(), std::move(read),
+                            reactor, deadline, std::move(call))
+      ->Post();
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ProjectionService::PrefillForm(grpc::CallbackServerContext* ctx,
+                                                         const grid::v1::PrefillFormRequest* request,
+                                                         grid::v1::PrefillFormResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (env_->stopping.load()) {
+    reactor->Finish(ToGrpc(ShuttingDown()));
+    return reactor;
+  }
+  auto call = BeginUnary(
+      env_, ctx, reactor, Rpc::kPrefillForm,
+      absl::StrCat("task=", request->task_id().substr(0, 128), " org=", request->org_path().substr(0, 256)));
+  if (call == nullptr) return reactor;
+  const absl::Time deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + env_->unary_deadline);
+  auto read = [env = env_, projector = projector_, request,
+               response](const Principal& p) -> absl::StatusOr<int> {
+    auto reader = ReaderOf(env->worker_grids, p);
+    if (!reader.ok()) return reader.status();
+    if (absl::Status s = Prefill(*projector, *reader, *request, response); !s.ok()) return s;
+    return response->fields_size();
+  };
+  std::make_shared<GetCall>(env_, projector_, std::string(kSharedFacts), request->min_position(),
+                            std::move(read), reactor, deadline, std::move(call))
+      ->Post();
   return reactor;
 }
 

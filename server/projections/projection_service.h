@@ -28,6 +28,9 @@ class ProjectionService final : public grid::v1::Projections::CallbackService {
   grpc::ServerUnaryReactor* RebuildProjection(grpc::CallbackServerContext* ctx,
                                               const grid::v1::RebuildProjectionRequest* request,
                                               grid::v1::RebuildProjectionResponse* response) override;
+  grpc::ServerUnaryReactor* PrefillForm(grpc::CallbackServerContext* ctx,
+                                        const grid::v1::PrefillFormRequest* request,
+                                        grid::v1::PrefillFormResponse* response) override;
 
  private:
   ServiceContext* const env_;

@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,6 +83,10 @@ struct ServiceContext {
   AccessControl* access = nullptr;
   // Grid workers' assigned grids for the read paths; null: none narrowed.
   WorkerGrids* worker_grids = nullptr;
+  // Checks of an append against this node's projections, after the
+  // caller's rights (a form's PREFILL_CONFIRMED values against
+  // shared_facts); unset: none.
+  std::function<absl::Status(const storage::AppendBatch&)> check_append;
   // Cluster mode: this node's part in its shard; null on a single node.
   ClusterRole* cluster = nullptr;
   // Unary calls that wait (GetProjection's min_position) wait at most this,

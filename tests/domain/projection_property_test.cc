@@ -218,6 +218,52 @@ TEST_P(ProjectionPropertyTest, ViewsAtPositionsRebuildAndRollUps) {
     for (const auto& [key, counts] : rows) EXPECT_TRUE(by_categories[key] == counts) << key;
   }
 
+  // "One table": a fact read off population says what population says, and
+  // reporting_burden rolls up like population.
+  {
+    int64_t checked = 0;
+    ASSERT_OK(store_->Scan("shared_facts", "", head, [&](const storage::ProjectionStore::RowVersion& r) {
+      if (r.key.starts_with("~")) return true;
+      grid::v1::RowValue v;
+      EXPECT_TRUE(v.ParseFromString(*r.value));
+      const auto& fact = v.shared_fact();
+      if (fact.source() != "projection:population" || fact.canonical_path() != "population.residents")
+        return true;
+      auto pop_row = store_->Get("population", fact.org_path(), head);
+      EXPECT_OK(pop_row);
+      grid::v1::RowValue p;
+      EXPECT_TRUE(pop_row.ok() && pop_row->has_value() && p.ParseFromString(*(*pop_row)->value)) << r.key;
+      EXPECT_EQ(fact.value(), absl::StrCat(p.population().residents())) << r.key;
+      ++checked;
+      return true;
+    }));
+    EXPECT_GT(checked, 0);
+    struct Burden {
+      uint64_t units = 0, asked = 0, confirmed = 0, edited = 0, typed = 0;
+      void Add(const grid::v1::ReportingBurdenRow& r) {
+        units += r.units();
+        asked += r.items_asked();
+        confirmed += r.items_confirmed();
+        edited += r.items_edited();
+        typed += r.items_typed();
+      }
+      bool operator==(const Burden&) const = default;
+    };
+    std::map<std::string, Burden> rows, by_children;  // "<org>#<task>" →
+    ASSERT_OK(store_->Scan("reporting_burden", "", head, [&](const storage::ProjectionStore::RowVersion& r) {
+      if (r.key.starts_with("~")) return true;
+      grid::v1::RowValue v;
+      EXPECT_TRUE(v.ParseFromString(*r.value));
+      const auto& row = v.reporting_burden();
+      rows[r.key].Add(row);
+      const std::string parent(ParentOf(row.org_path()));
+      if (!parent.empty()) by_children[absl::StrCat(parent, "#", row.task_id())].Add(row);
+      return true;
+    }));
+    ASSERT_FALSE(by_children.empty());
+    for (const auto& [key, sums] : by_children) EXPECT_TRUE(rows[key] == sums) << key;
+  }
+
   // Rebuild ends in exactly the incrementally maintained rows.
   std::map<std::string, Rows> before;
   for (const auto& def : AllProjections()) before[def.name] = Stored(*store_, def.name, head);

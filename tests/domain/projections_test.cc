@@ -41,6 +41,14 @@ Event By(Event e, const std::string& principal) {
   return e;
 }
 
+// The submission's values confirmed as prefilled at `position`.
+Event Confirmed(Event e, uint64_t position) {
+  auto* f = e.mutable_form_submitted();
+  f->set_prefilled_at(position);
+  for (auto& v : *f->mutable_values()) v.set_provenance(grid::v1::FormValue::PREFILL_CONFIRMED);
+  return e;
+}
+
 struct Expect {
   std::string key;
   // Substrings of the row's text ("!x" = x is not in it: a zero field);
@@ -492,6 +500,51 @@ std::vector<Case> Cases() {
        {{"350583/101/203#2026",
          {"threshold_fen: 100000", "!below_threshold", "last_year_same_period_fen: 50000", "growth: 2"}},
         {"350583/101/203#2025", {"operating_total_fen: 50000"}}},
+       Day(1)},
+      // ---- shared_facts ("one table") ----
+      {"facts from the views that count them, at every level they count at",
+       "shared_facts",
+       plus(household, {report, ev::LedgerEntry("l1", kVillage, "e-1", 2026, 2, grid::v1::OPERATING_INCOME,
+                                                100000, Day(0))}),
+       {{"350583/101/203/g05#population.residents",
+         {"value: \"2\"", "unit: \"person\"", "source: \"projection:population\"",
+          "value_class: C0_AGGREGATE"}},
+        {"350583/101/203#population.households", {"value: \"1\""}},
+        {"350583#population.residents", {"value: \"2\""}},
+        {"350583/101/203/g05#sanitation.last_score",
+         {"value: \"88.0\"", "source: \"projection:grid_sanitation\""}},
+        {"350583/101/203#ledger.2026.operating_income_ytd_fen",
+         {"value: \"100000\"", "unit: \"fen\"", "source: \"projection:village_income\""}},
+        {"350583/101/203#ledger.2026.subsidy_income_fen", {"value: \"0\""}}}},
+      {"what a unit typed is its fact until the network counts it again",
+       "shared_facts",
+       {task, ev::FormSubmitted("f1", "t-7", kG5, "sub-1", Day(0.5))},
+       {{"350583/101/203/g05#population.residents",
+         {"value: \"512\"", "unit: \"person\"", "source: \"form:t-7\""}},
+        {"350583/101/203/g06#population.residents", {}}}},
+      {"a household counted after the form replaces the typed figure",
+       "shared_facts",
+       plus({task, ev::FormSubmitted("f1", "t-7", kG5, "sub-1", Day(0.5))}, household),
+       {{"350583/101/203/g05#population.residents", {"value: \"2\"", "source: \"projection:population\""}}}},
+      {"a confirmed value is not a new fact",
+       "shared_facts",
+       {task, Confirmed(ev::FormSubmitted("f1", "t-7", kG5, "sub-1", Day(0.5)), 2)},
+       {{"350583/101/203/g05#population.residents", {}}}},
+      // ---- reporting_burden ----
+      {"a unit that typed its whole form",
+       "reporting_burden",
+       {task, ev::FormSubmitted("f1", "t-7", kG5, "sub-1", Day(0.5))},
+       {{"350583/101/203/g05#t-7",
+         {"units: 1", "items_asked: 1", "items_prefillable: 1", "items_typed: 1", "!items_confirmed"}},
+        {"350583#t-7", {"units: 1", "items_typed: 1"}}},
+       Day(1)},
+      {"a superseding submission replaces the unit's counts; units add up",
+       "reporting_burden",
+       {task, ev::FormSubmitted("f1", "t-7", kG5, "sub-1", Day(0.5)),
+        Confirmed(ev::FormSubmitted("f2", "t-7", kG5, "sub-2", Day(0.6), "sub-1"), 2),
+        Confirmed(ev::FormSubmitted("f3", "t-7", kG6, "sub-3", Day(0.6)), 2)},
+       {{"350583/101/203/g05#t-7", {"units: 1", "items_confirmed: 1", "!items_typed", "confirmed_share: 1"}},
+        {"350583/101/203#t-7", {"units: 2", "items_asked: 2", "items_confirmed: 2", "!items_typed"}}},
        Day(1)},
   };
 }

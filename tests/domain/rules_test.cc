@@ -499,7 +499,7 @@ std::vector<Case> Cases() {
                 }),
        pre,
        "values[0].value_class is C4_RESTRICTED but form task t-7 declares C0_AGGREGATE for "
-       "'population.resident_count'"},
+       "'population.residents'"},
       {"submit a field the task does not have",
        {task},
        Modified(ev::FormSubmitted("x", "t-7", kG5, "sub-1", Day(2)),
@@ -508,6 +508,34 @@ std::vector<Case> Cases() {
                 }),
        pre,
        "values[0]: 'village.secret' is not a field of form task t-7"},
+      {"answer a field twice in one submission (it would be counted twice)",
+       {task},
+       Modified(ev::FormSubmitted("x", "t-7", kG5, "sub-1", Day(2)),
+                [](Event* e) {
+                  auto* f = e->mutable_form_submitted();
+                  *f->add_values() = f->values(0);
+                }),
+       arg,
+       "form_submitted.values[1].canonical_path: 'population.residents' is answered twice"},
+      {"confirm a prefilled value without saying where it was prefilled from",
+       {task},
+       Modified(ev::FormSubmitted("x", "t-7", kG5, "sub-1", Day(2)),
+                [](Event* e) {
+                  e->mutable_form_submitted()->mutable_values(0)->set_provenance(
+                      grid::v1::FormValue::PREFILL_CONFIRMED);
+                }),
+       arg,
+       "form_submitted.prefilled_at: is required: values[0] is PREFILL_CONFIRMED"},
+      {"confirm a prefilled value, naming the position it was prefilled at",
+       {task},
+       Modified(ev::FormSubmitted("x", "t-7", kG5, "sub-1", Day(2)),
+                [](Event* e) {
+                  e->mutable_form_submitted()->mutable_values(0)->set_provenance(
+                      grid::v1::FormValue::PREFILL_CONFIRMED);
+                  e->mutable_form_submitted()->set_prefilled_at(7);
+                }),
+       ok,
+       ""},
       // ---- the incident catalogue and calendar ----
       {"catalogue versions follow one another",
        {},

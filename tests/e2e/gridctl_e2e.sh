@@ -116,6 +116,13 @@ out=$(ctl projection get incident_stats --prefix '350584#' --output json)
 check "incidents were reported and closed" grep -q '"closed":"[1-9]' <<<"$out"
 out=$(ctl projection get village_income --prefix 350584/101/201 --output json)
 check "a village's books have its operating income" grep -q '"operating_total_fen":"[1-9]' <<<"$out"
+out=$(ctl projection get reporting_burden --prefix '350584#' --min_position "$head_pos" --output json)
+check "simulated villages confirm prefilled items" grep -q '"items_confirmed":"[1-9]' <<<"$out"
+out=$(COUNTY=350584 TASK=story bash "$(dirname "$0")/../../client/examples/shell/one_table_story.sh" "$GRIDCTL" "$S")
+check "the form offers the network's count" grep -qE '^population.residents +[1-9][0-9]* person +projection:population' <<<"$out"
+check "day 2 offers what the village typed on day 1" grep -qE '^village.cleaners +4 person +form:story-1' <<<"$out"
+check "day 1: two items typed" grep -q '"key":"350584/101/201#story-1".*"items_confirmed":"2","items_edited":"0","items_typed":"2"' <<<"$out"
+check "day 2: one item typed" grep -q '"key":"350584/101/201#story-2".*"items_confirmed":"3","items_edited":"0","items_typed":"1"' <<<"$out"
 out=$(COUNTY=350584 INCIDENT=story-1 bash "$(dirname "$0")/../../client/examples/shell/incident_story.sh" "$GRIDCTL" "$S")
 check "the incident story reaches the department's queue" grep -q '"key":"350584#county-sanitation#story-1".*"state":"DISPATCHED"' <<<"$out"
 check "the incident story closes with a satisfied citizen" grep -q '"resolved":"1".*"satisfaction_sum":"5"' <<<"$out"
@@ -128,7 +135,7 @@ head_pos=$(ctl status | sed -n 's/.*"head_position":\([0-9]*\).*/\1/p')
 out=$(ctl projection get population --row 350584 --at 200 --output json)
 check "a past view is as of its position" grep -q '"position":"200"' <<<"$out"
 out=$(ctl projection list)
-check "twelve projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 12
+check "fourteen projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 14
 out=$(ctl projection get form_completion --prefix "t5-1#350584/101")
 check "form completion shows a table" grep -qE '^t5-1#350584/101/201 +[0-9]+ +t5-1' <<<"$out"
 out=$(ctl projection watch population --prefix 350584/101 --max_messages 1 --output json)

@@ -1,11 +1,13 @@
 // Fuzzes the domain rules and the projection folds from realistic histories:
 // the input picks a simulated county and then mutates its event sequence
 // (drops, swaps, duplicates under new ids, events moved to another grid or
-// back in time, people swapped, incident steps taken by another unit). Every
-// event that passes the shape check and the rules is folded into every
-// projection. Invariants: no crash, no fold error, no population count ever
-// below zero, and no incident statistic below zero or closing more than was
-// reported — the rules must keep every history they admit consistent.
+// back in time, people swapped, incident steps taken by another unit, form
+// submissions confirming or superseding another's). Every event that passes
+// the shape check and the rules is folded into every projection.
+// Invariants: no crash, no fold error, no population count ever below zero,
+// no incident statistic below zero or closing more than was reported, no
+// reporting-burden count wrapped below zero — the rules must keep every
+// history they admit consistent.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdlib>
@@ -55,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int op = 0; op < 64 && in.remaining_bytes() > 0 && !events.empty(); ++op) {
     const size_t i = in.ConsumeIntegralInRange<size_t>(0, events.size() - 1);
     const size_t j = in.ConsumeIntegralInRange<size_t>(0, events.size() - 1);
-    switch (in.ConsumeIntegralInRange<int>(0, 6)) {
+    switch (in.ConsumeIntegralInRange<int>(0, 7)) {
       case 0:
         events.erase(events.begin() + i);
         break;
@@ -95,6 +97,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         break;
       }
+      case 7:
+        // A form submission that supersedes another unit's, or confirms.
+        if (events[i].has_form_submitted() && events[j].has_form_submitted()) {
+          auto* f = events[i].mutable_form_submitted();
+          f->set_supersedes_submission_id(events[j].form_submitted().submission_id());
+          f->set_prefilled_at(1);
+          for (auto& v : *f->mutable_values()) v.set_provenance(grid::v1::FormValue::PREFILL_CONFIRMED);
+        }
+        break;
     }
   }
   World world;
@@ -113,6 +124,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (v.has_population() && (v.population().residents() < 0 || v.population().households() < 0 ||
                                  v.population().deaths_awaiting_confirmation() < 0)) {
         std::abort();
+      }
+      if (v.has_reporting_burden()) {
+        // Counts taken back on a superseding submission never wrap.
+        const auto& b = v.reporting_burden();
+        constexpr uint64_t kHuge = uint64_t{1} << 40;
+        if (b.items_confirmed() > kHuge || b.items_edited() > kHuge || b.items_typed() > kHuge) std::abort();
       }
       if (v.has_incident_stats()) {
         const auto& st = v.incident_stats();

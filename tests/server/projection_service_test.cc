@@ -129,6 +129,107 @@ TEST_F(ProjectionServiceTest, ReadsAtPositionsAndTimesAndYourOwnWrites) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kOutOfRange);
 }
 
+// "One table": a village's daily form prefilled from what the network
+// already counts and from what the village typed the day before; confirmed
+// values are checked against the facts as of the position they were
+// prefilled at, and a wrong one is refused with nothing written.
+TEST_F(ProjectionServiceTest, AVillageConfirmsItsDailyFormInsteadOfRetypingIt) {
+  constexpr char kVillage[] = "350583/101/203";
+  ASSERT_OK(client_->Append(StreamReq({ev::GridDefined("g1", kG5, T0)})));
+  ASSERT_OK(client_->Append(StreamReq({ev::HouseholdCreated("h1", "h-3", kG5, "p-1", "张三", T0)})));
+  const auto daily = [&](const std::string& task) {
+    grid::v1::Event e =
+        ev::FormTaskIssued("i-" + task, task, "county-health", "350583", 3, T0 + absl::Hours(30), T0);
+    auto* t = e.mutable_form_task_issued();
+    t->clear_fields();
+    for (const auto& [path, prefill] :
+         std::vector<std::pair<std::string, bool>>{{"population.residents", true},
+                                                   {"village.duty_officers", true},
+                                                   {"village.daily.issues_found", false}}) {
+      auto* f = t->add_fields();
+      f->set_canonical_path(path);
+      f->set_unit("person");
+      f->set_value_class(grid::v1::C0_AGGREGATE);
+      f->set_prefill(prefill);
+    }
+    return e;
+  };
+  const auto prefill = [&](const std::string& task, uint64_t min_position, uint64_t at = 0) {
+    grid::v1::PrefillFormRequest req;
+    req.set_task_id(task);
+    req.set_org_path(kVillage);
+    req.set_min_position(min_position);
+    req.set_at_position(at);
+    return client_->PrefillForm(req);
+  };
+  const auto submit = [&](const std::string& task, const std::string& id,
+                          const grid::v1::PrefillFormResponse& offered,
+                          const std::map<std::string, std::string>& typed) {
+    return client_->Append(StreamReq(
+        {ev::FormSubmittedFromPrefill(id, task, kVillage, "s-" + id, T0 + absl::Hours(1), offered, typed)}));
+  };
+
+  // Day 1: the network counts the residents; the rest is typed.
+  ASSERT_OK_AND_ASSIGN(auto issued, client_->Append(StreamReq({daily("t-1")})));
+  ASSERT_OK_AND_ASSIGN(auto day1, prefill("t-1", issued.head_position()));
+  ASSERT_EQ(day1.fields_size(), 3);
+  EXPECT_TRUE(day1.fields(0).prefilled());
+  EXPECT_EQ(day1.fields(0).value(), "1");
+  EXPECT_EQ(day1.fields(0).source(), "projection:population");
+  EXPECT_FALSE(day1.fields(1).prefilled());  // nothing known yet
+  EXPECT_FALSE(day1.fields(2).prefilled());  // asked fresh every day
+  ASSERT_OK(submit("t-1", "a1", day1, {{"village.duty_officers", "4"}, {"village.daily.issues_found", "2"}}));
+
+  // Day 2: what the village typed yesterday is offered back.
+  ASSERT_OK_AND_ASSIGN(issued, client_->Append(StreamReq({daily("t-2")})));
+  ASSERT_OK_AND_ASSIGN(auto day2, prefill("t-2", issued.head_position()));
+  EXPECT_TRUE(day2.fields(1).prefilled());
+  EXPECT_EQ(day2.fields(1).value(), "4");
+  EXPECT_EQ(day2.fields(1).source(), "form:t-1");
+
+  // A birth after the prefill: the confirmation still stands, checked
+  // against the facts at the position it was prefilled at.
+  ASSERT_OK(client_->Append(StreamReq({ev::MemberAdded(
+      "m1", "h-3", kG5, "p-2", "张小", grid::v1::MemberAdded::BIRTH, T0 + absl::Hours(25))})));
+  grid::v1::PrefillFormResponse forged = day2;
+  forged.mutable_fields(0)->set_value("99");
+  const uint64_t head = client_->GetStatus()->head_position();
+  auto refused = submit("t-2", "b0", forged, {{"village.daily.issues_found", "0"}});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("values[0] ('population.residents') is PREFILL_CONFIRMED but is not org "
+                                   "350583/101/203's fact at position"));
+  forged = day2;
+  forged.set_position(head + 50);
+  EXPECT_EQ(submit("t-2", "b1", forged, {{"village.daily.issues_found", "0"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->GetStatus()->head_position(), head);  // nothing written
+  ASSERT_OK_AND_ASSIGN(auto done, submit("t-2", "b2", day2, {{"village.daily.issues_found", "0"}}));
+
+  // The burden: day 1 typed two of three items, day 2 none but the count.
+  grid::v1::GetProjectionRequest burden;
+  burden.set_name("reporting_burden");
+  burden.set_prefix(std::string(kVillage) + "#");
+  burden.set_min_position(done.head_position());
+  auto rows = Get(burden);
+  ASSERT_EQ(rows.rows_size(), 2);
+  const auto& d1 = rows.rows(0).value().reporting_burden();
+  const auto& d2 = rows.rows(1).value().reporting_burden();
+  EXPECT_EQ(d1.task_id(), "t-1");
+  EXPECT_EQ(d1.items_asked(), 3u);
+  EXPECT_EQ(d1.items_confirmed(), 1u);
+  EXPECT_EQ(d1.items_typed(), 2u);
+  EXPECT_EQ(d2.items_confirmed(), 2u);
+  EXPECT_EQ(d2.items_typed(), 1u);
+
+  // Wrong asks: a unit the task does not target, a task never issued.
+  grid::v1::PrefillFormRequest grid_unit;
+  grid_unit.set_task_id("t-2");
+  grid_unit.set_org_path(kG5);
+  EXPECT_EQ(client_->PrefillForm(grid_unit).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(prefill("t-404", 0).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(ProjectionServiceTest, ListAndRebuildEndInTheSameRows) {
   domain::SimulatorOptions o;
   o.towns = 1;
@@ -155,7 +256,7 @@ TEST_F(ProjectionServiceTest, ListAndRebuildEndInTheSameRows) {
   bool live = false;
   for (int i = 0; i < 600 && !live; ++i) {
     ASSERT_OK_AND_ASSIGN(auto list, client_->ListProjections());
-    ASSERT_EQ(list.projections_size(), 12);
+    ASSERT_EQ(list.projections_size(), 14);
     for (const auto& p : list.projections()) {
       if (p.name() == "household_roster") live = p.state() == "live" && p.position() == head;
     }

@@ -595,6 +595,29 @@ TEST(PolicyTest, AFormValueHasTheClassItsFieldDeclares) {
   EXPECT_EQ(MaxClass(grid::v1::FormSubmitted::descriptor()), grid::v1::C4_RESTRICTED);
 }
 
+// A fact typed into a form keeps the class the form declared for it:
+// shared_facts (and PrefillForm, which serves its rows) shows it only to
+// callers cleared for that class.
+TEST(PolicyTest, ASharedFactHasTheClassOfWhereItCameFrom) {
+  grid::v1::RowValue v;
+  auto* fact = v.mutable_shared_fact();
+  fact->set_org_path("350583/101/201");
+  fact->set_canonical_path("village.special_population");
+  fact->set_value("2");
+  fact->set_value_class(grid::v1::C3_SENSITIVE);
+  grid::v1::RowValue c2 = v;
+  std::vector<std::string> changed;
+  EXPECT_TRUE(Redact(&c2, grid::v1::C2_PERSONAL, &changed));
+  EXPECT_EQ(c2.shared_fact().value(), "");
+  EXPECT_EQ(c2.shared_fact().canonical_path(), fact->canonical_path());
+  grid::v1::RowValue c3 = v;
+  EXPECT_FALSE(Redact(&c3, grid::v1::C3_SENSITIVE));
+  EXPECT_EQ(c3.shared_fact().value(), "2");
+  fact->set_value_class(grid::v1::C0_AGGREGATE);
+  grid::v1::RowValue c0 = v;
+  EXPECT_FALSE(Redact(&c0, grid::v1::C0_AGGREGATE));
+}
+
 }  // namespace
 }  // namespace grid::server
 

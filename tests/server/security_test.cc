@@ -258,6 +258,7 @@ TEST_F(SecurityTest, GarbageRequestsAreInvalidArgumentNamingTheMessage) {
         Case{"/grid.v1.Log/Subscribe", "auditor"}, Case{"/grid.v1.Projections/GetProjection", "auditor"},
         Case{"/grid.v1.Projections/ListProjections", "auditor"},
         Case{"/grid.v1.Projections/RebuildProjection", "admin"},
+        Case{"/grid.v1.Projections/PrefillForm", "worker"},
         Case{"/grid.v1.Projections/SubscribeProjection", "auditor"}, Case{"/grid.v1.Admin/Backup", "admin"},
         Case{"/grid.v1.Admin/ReadAudit", "auditor"}, Case{"/grid.cluster.v1.Node/Append", "node"},
         Case{"/grid.cluster.v1.Node/ReadLog", "node"}}) {
