@@ -995,14 +995,18 @@ int Simulate(int argc, char** argv) {
   auto client = Connect();
   grid::client::Progress progress("simulate", 0, grid::client::Progress::Unit::kCount, "events appended");
   uint64_t batches = 0, events = 0, duplicates = 0, head = 0;
-  // Villages confirm what the daily form prefills: as of everything
-  // appended so far.
+  // Villages confirm what the daily form prefills: as of the position of
+  // the last event appended (its original position when it was a
+  // duplicate), so that a second run with the same seed asks the same
+  // question, sends the same reports and finds them all duplicates.
+  uint64_t last_position = 0;
   o.prefill = [&](const std::string& task,
                   const std::string& org) -> std::optional<grid::v1::PrefillFormResponse> {
     grid::v1::PrefillFormRequest req;
     req.set_task_id(task);
     req.set_org_path(org);
-    req.set_min_position(head);
+    req.set_at_position(last_position);
+    req.set_min_position(last_position);
     auto resp = client->PrefillForm(req);
     if (!resp.ok()) return std::nullopt;
     return *std::move(resp);
@@ -1028,7 +1032,10 @@ int Simulate(int argc, char** argv) {
     }
     ++batches;
     events += req.events_size();
-    for (const auto& r : resp->results()) duplicates += r.duplicate() ? 1 : 0;
+    for (const auto& r : resp->results()) {
+      duplicates += r.duplicate() ? 1 : 0;
+      last_position = std::max(last_position, r.position());
+    }
     head = resp->head_position();
     progress.Update(events);
     return true;

@@ -104,7 +104,8 @@ check "status shows head 4" grep -q '"head_position":4' <<<"$(ctl status)"
 
 
 # The domain: a simulated county, then its department views.
-out=$(ctl simulate --county 350584 --days 3 --seed 5)
+start=$(date -u -d '-4 days' +%Y-%m-%dT%H:%M:%SZ)
+out=$(ctl simulate --county 350584 --days 3 --seed 5 --start "$start")
 check "simulate appends a county" grep -qE '"events":[0-9]{4,}' <<<"$out"
 head_pos=$(sed -n 's/.*"head_position":\([0-9]*\).*/\1/p' <<<"$out")
 out=$(ctl projection get population --row 350584 --min_position "$head_pos" --output json)
@@ -116,6 +117,9 @@ out=$(ctl projection get incident_stats --prefix '350584#' --output json)
 check "incidents were reported and closed" grep -q '"closed":"[1-9]' <<<"$out"
 out=$(ctl projection get village_income --prefix 350584/101/201 --output json)
 check "a village's books have its operating income" grep -q '"operating_total_fen":"[1-9]' <<<"$out"
+out=$(ctl simulate --county 350584 --days 3 --seed 5 --start "$start")
+check "the same simulation again is all duplicates (its forms prefilled alike)" \
+  grep -qE '"events":([0-9]+),"duplicates":\1,' <<<"$out"
 out=$(ctl projection get reporting_burden --prefix '350584#' --min_position "$head_pos" --output json)
 check "simulated villages confirm prefilled items" grep -q '"items_confirmed":"[1-9]' <<<"$out"
 out=$(COUNTY=350584 TASK=story bash "$(dirname "$0")/../../client/examples/shell/one_table_story.sh" "$GRIDCTL" "$S")
