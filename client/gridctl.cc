@@ -706,7 +706,10 @@ std::map<std::string, std::string> OrgNames(Client& client, const std::vector<gr
   grid::v1::GetProjectionRequest req;
   req.set_name("org_directory");
   req.set_prefix(*common);
-  if (position > 0) req.set_at_position(position);
+  if (position > 0) {
+    req.set_at_position(position);
+    req.set_min_position(position);  // the directory may fold a moment behind the view
+  }
   req.set_max_rows(20000);
   auto resp = client.GetProjection(req);
   if (!resp.ok()) return names;
@@ -1000,6 +1003,7 @@ int Simulate(int argc, char** argv) {
   // duplicate), so that a second run with the same seed asks the same
   // question, sends the same reports and finds them all duplicates.
   uint64_t last_position = 0;
+  absl::Status failed;
   o.prefill = [&](const std::string& task,
                   const std::string& org) -> std::optional<grid::v1::PrefillFormResponse> {
     grid::v1::PrefillFormRequest req;
@@ -1008,11 +1012,15 @@ int Simulate(int argc, char** argv) {
     req.set_at_position(last_position);
     req.set_min_position(last_position);
     auto resp = client->PrefillForm(req);
-    if (!resp.ok()) return std::nullopt;
+    if (!resp.ok()) {
+      // A history typed instead of confirmed would not be the seed's: stop.
+      failed = resp.status();
+      return std::nullopt;
+    }
     return *std::move(resp);
   };
-  absl::Status failed;
   grid::domain::Simulate(o, [&](grid::domain::SimBatch&& b) {
+    if (!failed.ok()) return false;
     grid::v1::AppendRequest req;
     req.set_stream(b.stream);
     for (auto& e : b.events) {

@@ -56,7 +56,22 @@ const ProjectionDef* FindProjection(absl::string_view name);
 // plainly. "" matches every key. Bookkeeping keys ('~') never match.
 bool KeyMatches(absl::string_view key, absl::string_view prefix);
 
-// shared_facts' keys (PrefillForm reads them): a unit's fact, and the
+// "One table": a fact about a unit, by canonical path. A fact the network
+// counts (docs/one_table.md lists them) is read from the row of the view
+// that counts it, as of the position asked, never copied; any other is
+// what the unit last typed into a form (shared_facts).
+struct CountedFact {
+  std::string projection;
+  std::string key;
+};
+// Where `canonical_path` of `org_path` is counted; nullopt: a typed fact.
+std::optional<CountedFact> CountedFactOf(absl::string_view org_path, absl::string_view canonical_path);
+// The fact as that view's row states it (value, unit, the class the row's
+// field declares); nullopt if it does not state it.
+std::optional<grid::v1::SharedFactRow> FactFromRow(absl::string_view org_path,
+                                                   absl::string_view canonical_path, grid::v1::RowValue row);
+
+// shared_facts' keys (PrefillForm reads them): a unit's typed fact, and the
 // projection's record of a form task's fields (bookkeeping, never served).
 std::string SharedFactKey(absl::string_view org_path, absl::string_view canonical_path);
 std::string SharedFactsTaskKey(absl::string_view task_id);

@@ -325,8 +325,12 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
   impl->env.signer = impl->signer.get();
   impl->env.metrics = &impl->metrics;
   impl->service = std::make_unique<LogService>(&impl->env);
-  impl->env.check_append = [projector, log = impl->log.get()](const storage::AppendBatch& batch) {
-    return CheckConfirmedValues(*projector, log->GetHead().position, batch);
+  impl->env.append_check.applies = HasConfirmedValues;
+  impl->env.append_check.check = [projector, log = impl->log.get(), grids = impl->worker_grids.get()](
+                                     const Principal& p, const storage::AppendBatch& batch) -> absl::Status {
+    auto reader = ReaderOf(grids, p);
+    if (!reader.ok()) return reader.status();
+    return CheckConfirmedValues(*projector, *reader, log->GetHead().position, batch);
   };
   impl->projection_service = std::make_unique<ProjectionService>(&impl->env, projector);
   impl->admin_service =

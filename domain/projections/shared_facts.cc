@@ -1,10 +1,12 @@
-// The "one table" projections (projections.h lists them all): shared_facts,
-// the latest value of each canonical fact per org unit, and reporting_burden,
-// what each form asked of each unit and how much of it was typed anew.
-#include <algorithm>
+// "One table" (projections.h lists the projections): where each canonical
+// fact is read — a counted one from the view that counts it, a typed one
+// from shared_facts, the latest value each unit typed into a form — and
+// reporting_burden, what each form asked of each unit and how much of it
+// was typed anew.
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "domain/projections/projection.h"
 
 namespace grid::domain {
@@ -14,127 +16,24 @@ using grid::v1::DataClass;
 using grid::v1::FormValue;
 using grid::v1::SharedFactRow;
 
-struct Fact {
-  std::string org, path, value, unit;
-  DataClass value_class = grid::v1::DATA_CLASS_UNSPECIFIED;
-};
-
 // The class a row type's field declares: a fact is classed like the count
 // it is read from.
 DataClass ClassOf(const pb::Message& row, const char* field) {
   return row.GetDescriptor()->FindFieldByName(field)->options().GetExtension(grid::v1::data_class);
 }
 
-void PopulationFacts(absl::string_view key, const RowValue& v, std::vector<Fact>* out) {
-  if (!v.has_population() || key.find('#') != absl::string_view::npos) return;
-  const auto& r = v.population();
-  out->push_back({std::string(key), "population.households", absl::StrCat(r.households()), "household",
-                  ClassOf(r, "households")});
-  out->push_back({std::string(key), "population.residents", absl::StrCat(r.residents()), "person",
-                  ClassOf(r, "residents")});
-}
-
-void SanitationFacts(absl::string_view key, const RowValue& v, std::vector<Fact>* out) {
-  if (!v.has_grid_sanitation()) return;
-  const auto& r = v.grid_sanitation();
-  out->push_back({std::string(key), "sanitation.last_score",
-                  absl::StrFormat("%.1f", r.last_score_x10() / 10.0), "point", ClassOf(r, "last_score_x10")});
-  out->push_back({std::string(key), "sanitation.open_findings", absl::StrCat(r.open_finding_count()),
-                  "finding", ClassOf(r, "open_finding_count")});
-}
-
-// Per org and month, all categories ("<org>#<YYYY-MM>").
-void IncidentFacts(absl::string_view, const RowValue& v, std::vector<Fact>* out) {
-  if (!v.has_incident_stats() || !v.incident_stats().category().empty()) return;
-  const auto& r = v.incident_stats();
-  const std::string at = absl::StrCat("incidents.", r.month(), ".");
-  out->push_back(
-      {r.org_path(), at + "reported", absl::StrCat(r.reported()), "incident", ClassOf(r, "reported")});
-  out->push_back({r.org_path(), at + "closed", absl::StrCat(r.closed()), "incident", ClassOf(r, "closed")});
-  out->push_back({r.org_path(), at + "on_time_rate", absl::StrFormat("%.3f", r.on_time_rate()), "ratio",
-                  ClassOf(r, "on_time_rate")});
-}
-
-// The year's row ("<village>#<YYYY>"), derived: the year so far.
-void LedgerFacts(absl::string_view, const RowValue& v, std::vector<Fact>* out) {
-  if (!v.has_village_income() || v.village_income().month() != 0) return;
-  const auto& r = v.village_income();
-  const std::string at = absl::StrFormat("ledger.%04d.", r.year());
-  out->push_back({r.org_path(), at + "operating_income_ytd_fen", absl::StrCat(r.operating_total_fen()), "fen",
-                  ClassOf(r, "operating_total_fen")});
-  out->push_back({r.org_path(), at + "subsidy_income_fen", absl::StrCat(r.subsidy_income_fen()), "fen",
-                  ClassOf(r, "subsidy_income_fen")});
-}
-
-// A projection whose rows state facts: shared_facts folds the same events
-// through its fold, into rows of its own under "~src/<name>/", and reads
-// the facts off each row the event changed. One fold per view, not a second
-// copy of its rules.
-struct Source {
-  ProjectionDef def;
-  void (*facts)(absl::string_view key, const RowValue& v, std::vector<Fact>* out);
-};
-
-const std::vector<Source>& Sources() {
-  static const auto* sources = new std::vector<Source>{
-      {PopulationProjection(), PopulationFacts},
-      {GridSanitationProjection(), SanitationFacts},
-      {IncidentStatsProjection(), IncidentFacts},
-      {VillageIncomeProjection(), LedgerFacts},
-  };
-  return *sources;
-}
-
-// A fold's rows under a prefix of another's, noting the public keys it
-// wrote.
-class Nested final : public RowAccess {
- public:
-  Nested(RowAccess& rows, std::string prefix) : rows_(rows), prefix_(std::move(prefix)) {}
-
-  absl::StatusOr<std::optional<RowValue>> Get(const std::string& key) override {
-    return rows_.Get(prefix_ + key);
-  }
-  absl::Status Scan(const std::string& prefix,
-                    const std::function<void(const std::string& key, const RowValue&)>& fn) override {
-    return rows_.Scan(prefix_ + prefix,
-                      [&](const std::string& key, const RowValue& v) { fn(key.substr(prefix_.size()), v); });
-  }
-  void Put(const std::string& key, RowValue value) override {
-    Touch(key);
-    rows_.Put(prefix_ + key, std::move(value));
-  }
-  void Delete(const std::string& key) override { rows_.Delete(prefix_ + key); }
-
-  const std::vector<std::string>& touched() const { return touched_; }
-
- private:
-  void Touch(const std::string& key) {
-    if (key.empty() || key[0] == '~') return;
-    if (std::find(touched_.begin(), touched_.end(), key) == touched_.end()) touched_.push_back(key);
-  }
-
-  RowAccess& rows_;
-  const std::string prefix_;
-  std::vector<std::string> touched_;
-};
-
 // Writes the fact if its value, unit or class changed.
-absl::Status PutFact(RowAccess& rows, const Fact& f, absl::string_view source, absl::Time at) {
-  const std::string key = SharedFactKey(f.org, f.path);
+absl::Status PutFact(RowAccess& rows, SharedFactRow fact, absl::string_view source, absl::Time at) {
+  const std::string key = SharedFactKey(fact.org_path(), fact.canonical_path());
   GRID_ASSIGN_OR_RETURN_ROW(cur, rows, key);
-  if (cur && cur->shared_fact().value() == f.value && cur->shared_fact().unit() == f.unit &&
-      cur->shared_fact().value_class() == f.value_class) {
+  if (cur && cur->shared_fact().value() == fact.value() && cur->shared_fact().unit() == fact.unit() &&
+      cur->shared_fact().value_class() == fact.value_class()) {
     return absl::OkStatus();
   }
+  fact.set_source(std::string(source));
+  *fact.mutable_as_of() = ToProtoTime(at);
   RowValue v;
-  SharedFactRow* r = v.mutable_shared_fact();
-  r->set_org_path(f.org);
-  r->set_canonical_path(f.path);
-  r->set_value(f.value);
-  r->set_unit(f.unit);
-  r->set_value_class(f.value_class);
-  r->set_source(std::string(source));
-  *r->mutable_as_of() = ToProtoTime(at);
+  *v.mutable_shared_fact() = std::move(fact);
   rows.Put(key, std::move(v));
   return absl::OkStatus();
 }
@@ -150,8 +49,15 @@ absl::Status FoldSubmission(const Event& e, RowAccess& rows) {
     for (const auto& field : task->form_task().fields()) {
       if (field.canonical_path() == value.canonical_path()) unit = field.unit();
     }
-    const Fact fact{f.org_path(), value.canonical_path(), value.value(), unit, value.value_class()};
-    if (auto s = PutFact(rows, fact, absl::StrCat("form:", f.task_id()), EventTime(e)); !s.ok()) return s;
+    SharedFactRow fact;
+    fact.set_org_path(f.org_path());
+    fact.set_canonical_path(value.canonical_path());
+    fact.set_value(value.value());
+    fact.set_unit(unit);
+    fact.set_value_class(value.value_class());
+    if (auto s = PutFact(rows, std::move(fact), absl::StrCat("form:", f.task_id()), EventTime(e)); !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -164,22 +70,6 @@ absl::Status FoldSharedFacts(const Event& e, RowAccess& rows) {
     return absl::OkStatus();
   }
   if (e.has_form_submitted()) return FoldSubmission(e, rows);
-  for (const Source& source : Sources()) {
-    Nested nested(rows, absl::StrCat("~src/", source.def.name, "/"));
-    if (auto s = source.def.fold(e, nested); !s.ok()) return s;
-    std::vector<Fact> facts;
-    for (const std::string& key : nested.touched()) {
-      GRID_ASSIGN_OR_RETURN_ROW(row, nested, key);
-      if (!row) continue;
-      if (source.def.derive) source.def.derive(EventTime(e), &*row);
-      source.facts(key, *row, &facts);
-    }
-    for (const Fact& f : facts) {
-      if (auto s = PutFact(rows, f, absl::StrCat("projection:", source.def.name), EventTime(e)); !s.ok()) {
-        return s;
-      }
-    }
-  }
   return absl::OkStatus();
 }
 
@@ -254,6 +144,71 @@ void DeriveReportingBurden(absl::Time, RowValue* v) {
 
 }  // namespace
 
+std::optional<CountedFact> CountedFactOf(absl::string_view org_path, absl::string_view canonical_path) {
+  const std::vector<absl::string_view> part = absl::StrSplit(canonical_path, '.');
+  if (part.size() == 2 && part[0] == "population" && (part[1] == "households" || part[1] == "residents")) {
+    return CountedFact{"population", std::string(org_path)};
+  }
+  if (part.size() == 2 && part[0] == "sanitation" &&
+      (part[1] == "last_score" || part[1] == "open_findings")) {
+    return CountedFact{"grid_sanitation", std::string(org_path)};
+  }
+  if (part.size() == 3 && part[0] == "incidents" && part[1].size() == 7 &&
+      (part[2] == "reported" || part[2] == "closed" || part[2] == "on_time_rate")) {
+    return CountedFact{"incident_stats", Key(org_path, part[1])};
+  }
+  if (part.size() == 3 && part[0] == "ledger" && part[1].size() == 4 &&
+      (part[2] == "operating_income_ytd_fen" || part[2] == "subsidy_income_fen")) {
+    return CountedFact{"village_income", Key(org_path, part[1])};
+  }
+  return std::nullopt;
+}
+
+std::optional<SharedFactRow> FactFromRow(absl::string_view org_path, absl::string_view canonical_path,
+                                         RowValue row) {
+  auto counted = CountedFactOf(org_path, canonical_path);
+  if (!counted) return std::nullopt;
+  const ProjectionDef* def = FindProjection(counted->projection);
+  // Every counted fact is a stored field or one derived from the row alone,
+  // whatever the moment: the same at every reading.
+  if (def != nullptr && def->derive) def->derive(absl::UnixEpoch(), &row);
+  SharedFactRow f;
+  f.set_org_path(std::string(org_path));
+  f.set_canonical_path(std::string(canonical_path));
+  const absl::string_view last = canonical_path.substr(canonical_path.rfind('.') + 1);
+  const auto set = [&](std::string value, const char* unit, const pb::Message& r, const char* field) {
+    f.set_value(std::move(value));
+    f.set_unit(unit);
+    f.set_value_class(ClassOf(r, field));
+  };
+  if (row.has_population()) {
+    const auto& r = row.population();
+    if (last == "households") set(absl::StrCat(r.households()), "household", r, "households");
+    if (last == "residents") set(absl::StrCat(r.residents()), "person", r, "residents");
+  } else if (row.has_grid_sanitation()) {
+    const auto& r = row.grid_sanitation();
+    if (last == "last_score") {
+      set(absl::StrFormat("%.1f", r.last_score_x10() / 10.0), "point", r, "last_score_x10");
+    }
+    if (last == "open_findings")
+      set(absl::StrCat(r.open_finding_count()), "finding", r, "open_finding_count");
+  } else if (row.has_incident_stats()) {
+    const auto& r = row.incident_stats();
+    if (last == "reported") set(absl::StrCat(r.reported()), "incident", r, "reported");
+    if (last == "closed") set(absl::StrCat(r.closed()), "incident", r, "closed");
+    if (last == "on_time_rate") set(absl::StrFormat("%.3f", r.on_time_rate()), "ratio", r, "on_time_rate");
+  } else if (row.has_village_income()) {
+    const auto& r = row.village_income();
+    if (last == "operating_income_ytd_fen") {
+      set(absl::StrCat(r.operating_total_fen()), "fen", r, "operating_total_fen");
+    }
+    if (last == "subsidy_income_fen")
+      set(absl::StrCat(r.subsidy_income_fen()), "fen", r, "subsidy_income_fen");
+  }
+  if (f.value_class() == grid::v1::DATA_CLASS_UNSPECIFIED) return std::nullopt;
+  return f;
+}
+
 std::string SharedFactKey(absl::string_view org_path, absl::string_view canonical_path) {
   return Key(org_path, canonical_path);
 }
@@ -261,8 +216,8 @@ std::string SharedFactsTaskKey(absl::string_view task_id) { return absl::StrCat(
 
 ProjectionDef SharedFactsProjection() {
   return {"shared_facts",
-          "per org#canonical path (\"one table\"): the latest value of each fact and where it came from; "
-          "PrefillForm reads it",
+          "per org#canonical path (\"one table\"): the latest value each unit typed into a form, and "
+          "from which; PrefillForm reads it beside the counted facts",
           FoldSharedFacts, nullptr};
 }
 

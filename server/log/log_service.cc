@@ -427,62 +427,37 @@ void LogService::BeginShutdown() {
   env_->tail->Close();
 }
 
-grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
-                                             const grid::v1::AppendRequest* request,
-                                             grid::v1::AppendResponse* response) {
-  auto* reactor = ctx->DefaultReactor();
-  if (env_->stopping.load()) {
-    reactor->Finish(ToGrpc(ShuttingDown()));
-    return reactor;
-  }
-  auto call = BeginUnary(
-      env_, ctx, reactor, Rpc::kAppend,
-      absl::StrCat("stream=", request->stream().substr(0, 256), " events=", request->events_size()));
-  if (call == nullptr) return reactor;
-  const Principal& p = call->principal();
-  auto batch = env_->append_validator.Validate(*request, ActorFor(p), absl::Now());
-  if (!batch.ok()) {
-    FinishUnary(reactor, call.get(), ToGrpc(batch.status()));
-    return reactor;
-  }
-  for (size_t i = 0; i < batch->events.size(); ++i) {
-    if (absl::Status s = p.MayAppend(batch->events[i]); !s.ok()) {
-      FinishUnary(reactor, call.get(),
-                  ToGrpc(absl::PermissionDeniedError(absl::StrCat("events[", i, "]: ", s.message()))));
-      return reactor;
-    }
-  }
-  if (env_->check_append) {
-    if (absl::Status s = env_->check_append(*batch); !s.ok()) {
-      FinishUnary(reactor, call.get(), ToGrpc(s));
-      return reactor;
-    }
-  }
+namespace {
+
+// The rest of an admitted append: to the shard's writer (cluster mode) or
+// this node's sequencer, once the intent is in the audit.
+void SubmitAppend(ServiceContext* env, grpc::ServerUnaryReactor* reactor, grid::v1::AppendResponse* response,
+                  const std::shared_ptr<AccessCall>& call, storage::AppendBatch batch) {
   // Cluster mode: the shard's writer commits; any other node forwards what
   // it admitted here to the writer (the same events, the same caller).
   bool forward = false;
-  if (env_->cluster != nullptr) {
-    if (absl::Status route = env_->cluster->RouteAppend(&forward); !route.ok()) {
+  if (env->cluster != nullptr) {
+    if (absl::Status route = env->cluster->RouteAppend(&forward); !route.ok()) {
       FinishUnary(reactor, call.get(), ToGrpc(route));
-      return reactor;
+      return;
     }
   }
-  batch->scope = p.append_scope();
-  if (!p.dev()) {
+  batch.scope = call->principal().append_scope();
+  if (!call->principal().dev()) {
     std::vector<std::string> orgs;
     // Every place an event changes (both ends of a move, say), so that each
     // town's auditor finds the append, not only the envelope's town's.
-    for (const auto& e : batch->events) {
+    for (const auto& e : batch.events) {
       for (std::string& o : domain::TouchedOrgPaths(e)) {
         if (std::find(orgs.begin(), orgs.end(), o) == orgs.end()) orgs.push_back(std::move(o));
       }
     }
     call->set_org_paths(std::move(orgs));
   }
-  auto pending = std::make_shared<storage::AppendBatch>(*std::move(batch));
+  auto pending = std::make_shared<storage::AppendBatch>(std::move(batch));
   // To the sequencer once the intent is in the audit (on its writer thread;
   // Submit only queues).
-  call->Intend([env = env_, reactor, response, call, pending, forward](const absl::Status& stored) {
+  call->Intend([env, reactor, response, call, pending, forward](const absl::Status& stored) {
     if (!stored.ok()) {
       FinishUnary(reactor, call.get(), ToGrpc(stored));
       return;
@@ -510,6 +485,48 @@ grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
       env->sequencer->Submit(std::move(*pending), std::move(done));
     }
   });
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* LogService::Append(grpc::CallbackServerContext* ctx,
+                                             const grid::v1::AppendRequest* request,
+                                             grid::v1::AppendResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (env_->stopping.load()) {
+    reactor->Finish(ToGrpc(ShuttingDown()));
+    return reactor;
+  }
+  auto call = BeginUnary(
+      env_, ctx, reactor, Rpc::kAppend,
+      absl::StrCat("stream=", request->stream().substr(0, 256), " events=", request->events_size()));
+  if (call == nullptr) return reactor;
+  const Principal& p = call->principal();
+  auto batch = env_->append_validator.Validate(*request, ActorFor(p), absl::Now());
+  if (!batch.ok()) {
+    FinishUnary(reactor, call.get(), ToGrpc(batch.status()));
+    return reactor;
+  }
+  for (size_t i = 0; i < batch->events.size(); ++i) {
+    if (absl::Status s = p.MayAppend(batch->events[i]); !s.ok()) {
+      FinishUnary(reactor, call.get(),
+                  ToGrpc(absl::PermissionDeniedError(absl::StrCat("events[", i, "]: ", s.message()))));
+      return reactor;
+    }
+  }
+  if (env_->append_check.applies && env_->append_check.applies(*batch)) {
+    // It reads the projection store: on the pool, not this gRPC thread.
+    auto pending = std::make_shared<storage::AppendBatch>(*std::move(batch));
+    boost::asio::post(*env_->pool, [env = env_, reactor, response, call, pending] {
+      if (absl::Status s = env->append_check.check(call->principal(), *pending); !s.ok()) {
+        FinishUnary(reactor, call.get(), ToGrpc(s));
+        return;
+      }
+      SubmitAppend(env, reactor, response, call, std::move(*pending));
+    });
+    return reactor;
+  }
+  SubmitAppend(env_, reactor, response, call, *std::move(batch));
   return reactor;
 }
 

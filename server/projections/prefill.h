@@ -25,11 +25,18 @@ inline constexpr std::string_view kSharedFacts = "shared_facts";
 absl::Status Prefill(const Projector& projector, const Reader& caller,
                      const grid::v1::PrefillFormRequest& req, grid::v1::PrefillFormResponse* resp);
 
+// True if an event of `batch` confirms a prefilled value (a scan of the
+// batch, no I/O).
+bool HasConfirmedValues(const storage::AppendBatch& batch);
+
 // OK unless an event of `batch` is a FormSubmitted whose PREFILL_CONFIRMED
-// values are not the unit's facts at its `prefilled_at` (FAILED_PRECONDITION
-// naming the value), or that position is ahead of the log
-// (INVALID_ARGUMENT) or not yet folded here (UNAVAILABLE: retry).
-absl::Status CheckConfirmedValues(const Projector& projector, storage::Position head,
+// values are not the unit's facts at its `prefilled_at` as `caller` is
+// served them (FAILED_PRECONDITION naming the value: a fact the caller may
+// not see, or sees withheld, is not one it can confirm, and the answer is
+// the same as for a wrong value, so that it cannot probe for one), or that
+// position is past this node's log (`head`) or not yet folded here
+// (UNAVAILABLE: retry).
+absl::Status CheckConfirmedValues(const Projector& projector, const Reader& caller, storage::Position head,
                                   const storage::AppendBatch& batch);
 
 }  // namespace grid::server

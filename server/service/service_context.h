@@ -83,10 +83,15 @@ struct ServiceContext {
   AccessControl* access = nullptr;
   // Grid workers' assigned grids for the read paths; null: none narrowed.
   WorkerGrids* worker_grids = nullptr;
-  // Checks of an append against this node's projections, after the
-  // caller's rights (a form's PREFILL_CONFIRMED values against
-  // shared_facts); unset: none.
-  std::function<absl::Status(const storage::AppendBatch&)> check_append;
+  // A check of an append against this node's projections, after the
+  // caller's rights (a form's PREFILL_CONFIRMED values against the facts
+  // they were prefilled from): `applies` says cheaply, on the gRPC thread,
+  // whether a batch needs it; `check` runs on the pool (it reads the
+  // projection store). Unset: none.
+  struct AppendCheck {
+    std::function<bool(const storage::AppendBatch&)> applies;
+    std::function<absl::Status(const Principal&, const storage::AppendBatch&)> check;
+  } append_check;
   // Cluster mode: this node's part in its shard; null on a single node.
   ClusterRole* cluster = nullptr;
   // Unary calls that wait (GetProjection's min_position) wait at most this,

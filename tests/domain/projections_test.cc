@@ -502,30 +502,12 @@ std::vector<Case> Cases() {
         {"350583/101/203#2025", {"operating_total_fen: 50000"}}},
        Day(1)},
       // ---- shared_facts ("one table") ----
-      {"facts from the views that count them, at every level they count at",
-       "shared_facts",
-       plus(household, {report, ev::LedgerEntry("l1", kVillage, "e-1", 2026, 2, grid::v1::OPERATING_INCOME,
-                                                100000, Day(0))}),
-       {{"350583/101/203/g05#population.residents",
-         {"value: \"2\"", "unit: \"person\"", "source: \"projection:population\"",
-          "value_class: C0_AGGREGATE"}},
-        {"350583/101/203#population.households", {"value: \"1\""}},
-        {"350583#population.residents", {"value: \"2\""}},
-        {"350583/101/203/g05#sanitation.last_score",
-         {"value: \"88.0\"", "source: \"projection:grid_sanitation\""}},
-        {"350583/101/203#ledger.2026.operating_income_ytd_fen",
-         {"value: \"100000\"", "unit: \"fen\"", "source: \"projection:village_income\""}},
-        {"350583/101/203#ledger.2026.subsidy_income_fen", {"value: \"0\""}}}},
-      {"what a unit typed is its fact until the network counts it again",
+      {"what a unit typed is its fact",
        "shared_facts",
        {task, ev::FormSubmitted("f1", "t-7", kG5, "sub-1", Day(0.5))},
        {{"350583/101/203/g05#population.residents",
          {"value: \"512\"", "unit: \"person\"", "source: \"form:t-7\""}},
         {"350583/101/203/g06#population.residents", {}}}},
-      {"a household counted after the form replaces the typed figure",
-       "shared_facts",
-       plus({task, ev::FormSubmitted("f1", "t-7", kG5, "sub-1", Day(0.5))}, household),
-       {{"350583/101/203/g05#population.residents", {"value: \"2\"", "source: \"projection:population\""}}}},
       {"a confirmed value is not a new fact",
        "shared_facts",
        {task, Confirmed(ev::FormSubmitted("f1", "t-7", kG5, "sub-1", Day(0.5)), 2)},
@@ -581,6 +563,55 @@ TEST_P(ProjectionFoldTest, Folds) {
       }
     }
   }
+}
+
+// "One table": a counted fact is read off the row of the view that counts
+// it, with the class that row's field declares.
+TEST(FactsTest, CountedFactsAreReadOffTheViewsThatCountThem) {
+  const auto fold = [](const char* projection, const std::vector<Event>& events) {
+    grid::testing::MemoryRows rows;
+    for (const auto& e : events) EXPECT_TRUE(FindProjection(projection)->fold(e, rows).ok());
+    return rows.rows();
+  };
+  auto pop = fold("population",
+                  {ev::HouseholdCreated("h1", "h-3", kG5, "p-1", "张三", Day(0)),
+                   ev::MemberAdded("h2", "h-3", kG5, "p-2", "张小", grid::v1::MemberAdded::BIRTH, Day(0))});
+  auto where = CountedFactOf(kVillage, "population.residents");
+  ASSERT_TRUE(where.has_value());
+  EXPECT_EQ(where->projection, "population");
+  EXPECT_EQ(where->key, kVillage);
+  auto fact = FactFromRow(kVillage, "population.residents", pop.at(kVillage));
+  ASSERT_TRUE(fact.has_value());
+  EXPECT_EQ(fact->value(), "2");
+  EXPECT_EQ(fact->unit(), "person");
+  EXPECT_EQ(fact->value_class(), grid::v1::C0_AGGREGATE);
+  EXPECT_EQ(FactFromRow(kTown, "population.households", pop.at(kTown))->value(), "1");
+
+  auto san =
+      fold("grid_sanitation",
+           {ev::SanitationReport("s1", kG5, "w-4", grid::v1::PATROL, 880, {"f-1"}, Day(0), absl::Hours(48))});
+  EXPECT_EQ(FactFromRow(kG5, "sanitation.last_score", san.at(kG5))->value(), "88.0");
+  EXPECT_EQ(FactFromRow(kG5, "sanitation.open_findings", san.at(kG5))->value(), "1");
+
+  auto books =
+      fold("village_income",
+           {ev::LedgerEntry("l1", kVillage, "e-1", 2026, 2, grid::v1::OPERATING_INCOME, 100000, Day(0)),
+            ev::LedgerEntry("l2", kVillage, "e-2", 2026, 2, grid::v1::SUBSIDY_INCOME, 50000, Day(0))});
+  where = CountedFactOf(kVillage, "ledger.2026.operating_income_ytd_fen");
+  ASSERT_TRUE(where.has_value());
+  EXPECT_EQ(where->key, "350583/101/203#2026");
+  EXPECT_EQ(FactFromRow(kVillage, "ledger.2026.operating_income_ytd_fen", books.at(where->key))->value(),
+            "100000");  // the year so far, subsidies not counted
+  EXPECT_EQ(FactFromRow(kVillage, "ledger.2026.subsidy_income_fen", books.at(where->key))->value(), "50000");
+
+  where = CountedFactOf(kVillage, "incidents.2026-03.on_time_rate");
+  ASSERT_TRUE(where.has_value());
+  EXPECT_EQ(where->projection, "incident_stats");
+  EXPECT_EQ(where->key, "350583/101/203#2026-03");
+  // Not counted anywhere: a typed fact (shared_facts).
+  EXPECT_FALSE(CountedFactOf(kVillage, "village.cleaners").has_value());
+  EXPECT_FALSE(CountedFactOf(kVillage, "population").has_value());
+  EXPECT_FALSE(FactFromRow(kVillage, "village.cleaners", pop.at(kVillage)).has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ProjectionFoldTest, ::testing::ValuesIn(Cases()),

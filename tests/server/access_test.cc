@@ -339,6 +339,86 @@ TEST_F(AccessTest, IncidentLedgerAndDirectoryViewsAreCutLikeTheOthers) {
   }
 }
 
+// "One table" is cut like every view: a unit outside the caller's
+// jurisdiction is refused, a fact above its clearance is withheld (not
+// prefilled), and confirming it is refused exactly like confirming a wrong
+// value, so that a caller cannot probe for a value it may not see.
+TEST_F(AccessTest, OneTableIsCutToJurisdictionAndClearanceAndCannotBeProbed) {
+  Start();
+  Seed();
+  const absl::Time t = absl::FromUnixSeconds(1790000000);
+  constexpr char kVillage[] = "350583/101/201";
+  grid::v1::Event task = ev::FormTaskIssued("f1", "t-1", "county-civil", "350583", 3, t + absl::Hours(30), t);
+  task.mutable_form_task_issued()->clear_fields();
+  for (const auto& [path, cls] : std::vector<std::pair<std::string, grid::v1::DataClass>>{
+           {"population.households", grid::v1::C0_AGGREGATE},
+           {"village.special_care", grid::v1::C2_PERSONAL}}) {
+    auto* f = task.mutable_form_task_issued()->add_fields();
+    f->set_canonical_path(path);
+    f->set_unit("household");
+    f->set_value_class(cls);
+    f->set_prefill(true);
+  }
+  ASSERT_OK(ToAbsl(Append("seed", task)));
+  grid::v1::Event typed = ev::FormSubmitted("f2", "t-1", kVillage, "s-1", t);
+  auto* v = typed.mutable_form_submitted()->mutable_values(0);
+  v->set_canonical_path("village.special_care");
+  v->set_value("3");
+  v->set_value_class(grid::v1::C2_PERSONAL);
+  grid::v1::AppendResponse appended;
+  ASSERT_OK(ToAbsl(Append("seed", typed, &appended)));
+
+  const auto prefill = [&](const std::string& who, const std::string& org,
+                           grid::v1::PrefillFormResponse* out) {
+    grid::v1::PrefillFormRequest req;
+    req.set_task_id("t-1");
+    req.set_org_path(org);
+    req.set_min_position(appended.head_position());
+    grpc::ClientContext ctx;
+    return grid::v1::Projections::NewStub(As(who))->PrefillForm(&ctx, req, out);
+  };
+  grid::v1::PrefillFormResponse seen;
+  ASSERT_TRUE(prefill("clerk", kVillage, &seen).ok());  // C1, the village
+  ASSERT_EQ(seen.fields_size(), 2);
+  EXPECT_TRUE(seen.fields(0).prefilled());
+  EXPECT_EQ(seen.fields(0).value(), "1");  // h-1, in the village's grid g01
+  EXPECT_FALSE(seen.fields(1).prefilled());
+  EXPECT_TRUE(seen.fields(1).withheld());
+  EXPECT_EQ(seen.fields(1).value(), "");
+  grid::v1::PrefillFormResponse other;
+  EXPECT_EQ(prefill("clerk", "350583/102/301", &other).error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(other.fields_size(), 0);
+
+  // Confirming the withheld value, right or wrong: the same refusal.
+  const auto confirm = [&](const std::string& value, const std::string& id) {
+    grid::v1::PrefillFormResponse offered = seen;
+    offered.mutable_fields(1)->set_prefilled(true);
+    offered.mutable_fields(1)->set_value(value);
+    return Append("clerk", ev::FormSubmittedFromPrefill(id, "t-1", kVillage, "s-" + id, t, offered, {}));
+  };
+  const grpc::Status right = confirm("3", "c1");
+  const grpc::Status wrong = confirm("4", "c2");
+  EXPECT_EQ(right.error_code(), StatusCode::FAILED_PRECONDITION) << right.error_message();
+  EXPECT_EQ(wrong.error_code(), right.error_code());
+  EXPECT_EQ(wrong.error_message(), right.error_message());
+  // What it was served, it confirms.
+  ASSERT_OK(
+      ToAbsl(Append("clerk", ev::FormSubmittedFromPrefill("c3", "t-1", kVillage, "s-c3", t, seen, {}))));
+
+  // The rows themselves: the clerk's village only, the typed fact's value
+  // above its clearance withheld; the county's roll-up for the auditor.
+  for (const auto& row : Rows("clerk", "shared_facts", "")) {
+    EXPECT_TRUE(Under(RowOrgPath(row), kVillage)) << row.key();
+    EXPECT_EQ(row.value().shared_fact().value(), "") << row.key();
+  }
+  EXPECT_EQ(Rows("clerk", "shared_facts", "").size(), 1u);
+  const auto burden = Rows("clerk", "reporting_burden", "");
+  ASSERT_EQ(burden.size(), 1u);
+  EXPECT_EQ(burden[0].key(), "350583/101/201#t-1");
+  EXPECT_EQ(Rows("auditor", "reporting_burden", "350583#").size(), 1u);
+  EXPECT_EQ(Rows("leader", "reporting_burden", "350583#").size(), 0u);
+}
+
 TEST_F(AccessTest, PersonalFieldsAreMaskedOrRemovedAndIdNumbersBecomeTokens) {
   Start();
   Seed();

@@ -47,7 +47,8 @@ inline const char* const kPolicy = R"({
     {"principal": "cadre", "role": "VILLAGE_CADRE", "jurisdiction": ["350583/101/201"],
      "append_types": ["HouseholdCreated"], "clearance": "C2_PERSONAL"},
     {"principal": "clerk", "role": "VILLAGE_CADRE", "jurisdiction": ["350583/101/201"],
-     "append_types": ["MemberAdded", "MemberRemoved", "HeadChanged"], "clearance": "C1_INTERNAL"},
+     "append_types": ["MemberAdded", "MemberRemoved", "HeadChanged", "FormSubmitted"],
+     "clearance": "C1_INTERNAL"},
     {"principal": "dept", "role": "DEPARTMENT", "jurisdiction": ["350583"],
      "append_types": ["ProjectStageDecided"], "departments": ["county-drc"],
      "decides_stages": ["ESTABLISHMENT"], "clearance": "C1_INTERNAL"},
@@ -64,7 +65,8 @@ inline const char* const kPolicy = R"({
      "append_types": ["GridDefined", "WorkerAssigned", "HouseholdCreated",
                       "SanitationReportSubmitted", "AddressChanged", "OrgUnitNamed",
                       "IncidentCatalogPublished", "IncidentReported", "IncidentAccepted",
-                      "IncidentDispatched", "LedgerEntryPosted", "WeakVillageThresholdSet"]}
+                      "IncidentDispatched", "LedgerEntryPosted", "WeakVillageThresholdSet",
+                      "FormTaskIssued", "FormSubmitted"]}
   ]
 })";
 
