@@ -69,11 +69,10 @@ struct OrgState {  // org/<county>
   std::set<std::string> active;
   // worker → org paths of the grids the worker is assigned to
   std::map<std::string, std::set<std::string>> assignments;
-  // Units above the grids that were named or recoded.
+  // Units above the grids that were named or recoded (or are the new code
+  // of a recoded one).
   struct Unit {
-    bool named = false;
-    std::string recoded_to;    // this code is no longer used: the unit's code now
-    std::string recoded_from;  // this code was the unit's before
+    std::string recoded_to;  // this code is no longer used: the unit's code now
   };
   std::map<std::string, Unit> units;
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "domain/events.h"
 #include "domain/rules.h"
+#include "domain/work_calendar.h"
 
 namespace grid::domain {
 namespace {
@@ -181,11 +182,11 @@ class Sim {
       // Day, Labour Day and the first three days of National Day off).
       Emit({ev::IncidentCatalog(ExtraId(), ev::StandardIncidentCatalog(o_.county, 1), now_)});
       // The weak-village line: 100,000 yuan of operating income a year.
-      const int year = absl::ToCivilDay(now_, absl::FixedTimeZone(8 * 3600)).year();
+      const int year = absl::ToCivilDay(now_, ChinaTime()).year();
       for (int y = year - 1; y <= year; ++y) {
         Emit({ev::WeakVillageThreshold(ExtraId(), o_.county, y, 10'000'000, now_)});
       }
-      const absl::CivilDay today = absl::ToCivilDay(now_, absl::FixedTimeZone(8 * 3600));
+      const absl::CivilDay today = absl::ToCivilDay(now_, ChinaTime());
       for (int y = static_cast<int>(today.year()); y <= today.year() + 1; ++y) {
         Emit({ev::WorkCalendar(
             ExtraId(), o_.county, y,
@@ -208,7 +209,7 @@ class Sim {
   // of last year, so that growth has something to compare with). Now and
   // then an entry is wrong, reversed, and booked again.
   void Ledgers(bool with_last_year) {
-    const absl::CivilMonth now = absl::ToCivilMonth(now_, absl::FixedTimeZone(8 * 3600));
+    const absl::CivilMonth now = absl::ToCivilMonth(now_, ChinaTime());
     const absl::CivilMonth booked = now - 1;
     for (const auto& village : villages_) {
       std::vector<absl::CivilMonth> months = {booked};
@@ -438,7 +439,7 @@ class Sim {
   }
 
   void Day(int d) {
-    const absl::TimeZone china = absl::FixedTimeZone(8 * 3600);
+    const absl::TimeZone china = ChinaTime();
     const absl::CivilDay day = absl::ToCivilDay(o_.start, china) + d;
     now_ = std::max(now_,
                     absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 8, 0, 0), china));

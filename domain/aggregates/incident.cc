@@ -124,7 +124,6 @@ const Step* StepOf(Event::BodyCase b) {
 
 // The body message of an incident event (every one has incident_id, and
 // all but IncidentReported name who acts).
-const pb::Message& Body(const Event& e) { return *EventBody(e); }
 
 std::string StringField(const pb::Message& m, const char* name) {
   const auto* f = m.GetDescriptor()->FindFieldByName(name);
@@ -204,7 +203,7 @@ absl::Status CheckBody(const Event& e) {
 }
 
 absl::Status CheckFields(const Event& e) {
-  const pb::Message& body = Body(e);
+  const pb::Message& body = *EventBody(e);
   if (e.has_incident_reported()) {
     if (auto s = CheckReported(e.incident_reported()); !s.ok()) return s;
     return CheckMedia(e, body, false);
@@ -300,7 +299,7 @@ std::pair<absl::string_view, std::string> Id(const Event& e) {
     }
     return m;
   }();
-  return {names->at(e.body_case()), StringField(Body(e), "incident_id")};
+  return {names->at(e.body_case()), StringField(*EventBody(e), "incident_id")};
 }
 
 std::optional<std::string> BodyOrgPath(const Event& e) {
@@ -332,7 +331,7 @@ absl::Status CheckReportedState(const grid::v1::IncidentReported& r, StateLookup
 }
 
 absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup& others) {
-  const std::string id = StringField(Body(e), "incident_id");
+  const std::string id = StringField(*EventBody(e), "incident_id");
   if (e.has_incident_reported()) {
     if (st.status != S::kNone) return Refused(absl::StrCat("incident ", id, " is already reported"));
     return CheckReportedState(e.incident_reported(), others);
@@ -361,7 +360,7 @@ absl::Status CheckIncident(const IncidentState& st, const Event& e, StateLookup&
     }
     return Refused(absl::StrCat("incident ", id, " is ", StatusName(st.status), "; ", hint));
   }
-  const pb::Message& body = Body(e);
+  const pb::Message& body = *EventBody(e);
   const std::string by = StringField(body, "by_org");
   const auto only_handling_level = [&]() -> absl::Status {
     if (by == st.handling_org) return absl::OkStatus();

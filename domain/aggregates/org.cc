@@ -235,13 +235,13 @@ void Fold(AggregateState* state, const Event& e) {
       break;
     }
     case Event::kOrgUnitNamed:
-      MutableState<OrgState>(state).units[e.org_unit_named().org_path()].named = true;
+      MutableState<OrgState>(state).units.try_emplace(e.org_unit_named().org_path());
       break;
     case Event::kOrgUnitRecoded: {
       auto& org = MutableState<OrgState>(state);
       const auto& r = e.org_unit_recoded();
       org.units[r.old_org_path()].recoded_to = r.new_org_path();
-      org.units[r.new_org_path()].recoded_from = r.old_org_path();
+      org.units.try_emplace(r.new_org_path());
       break;
     }
     default:
@@ -259,6 +259,7 @@ std::optional<std::string> OrgState::GridProblem(const std::string& org_path) co
 }
 
 std::optional<std::pair<std::string, std::string>> OrgState::RecodedAt(const std::string& path) const {
+  if (units.empty()) return std::nullopt;  // most counties: no copies per segment
   for (size_t end = path.find('/');; end = path.find('/', end + 1)) {
     const std::string unit = path.substr(0, end);
     if (auto it = units.find(unit); it != units.end() && !it->second.recoded_to.empty()) {

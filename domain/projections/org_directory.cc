@@ -24,7 +24,7 @@ absl::StatusOr<RowValue> Unit(RowAccess& rows, const std::string& path) {
   RowValue v;
   auto* d = v.mutable_org_directory();
   d->set_org_path(path);
-  const size_t level = Ancestry(path).size();
+  const size_t level = Depth(path);
   d->set_level(static_cast<uint32_t>(level));
   d->set_kind(KindOfLevel(level));
   return v;
