@@ -40,7 +40,7 @@ constexpr const char* kCountingViews[] = {"population", "grid_sanitation", "inci
 
 // The view a fact is read from: the one counting it, else shared_facts
 // (what the unit typed).
-const std::string& ViewOf(const std::optional<domain::CountedFact>& counted) {
+std::string ViewOf(const std::optional<domain::CountedFact>& counted) {
   return counted ? counted->projection : Name();
 }
 
@@ -162,7 +162,7 @@ absl::Status CheckConfirmedValues(const Projector& projector, const Reader& call
       const grid::v1::FormValue& v = f.values(j);
       if (v.provenance() != grid::v1::FormValue::PREFILL_CONFIRMED) continue;
       const storage::Position at = f.prefilled_at();
-      const std::string& name = ViewOf(domain::CountedFactOf(f.org_path(), v.canonical_path()));
+      const std::string name = ViewOf(domain::CountedFactOf(f.org_path(), v.canonical_path()));
       if (at > head || !projector.HasFolded(name, at)) {
         return absl::UnavailableError(absl::StrCat("events[", i, "].form_submitted.prefilled_at ", at,
                                                    " is not folded into projection ", name,
