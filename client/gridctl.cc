@@ -1019,6 +1019,7 @@ int Simulate(int argc, char** argv) {
     }
     return *std::move(resp);
   };
+  o.last_position = [&] { return last_position; };
   grid::domain::Simulate(o, [&](grid::domain::SimBatch&& b) {
     if (!failed.ok()) return false;
     grid::v1::AppendRequest req;

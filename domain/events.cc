@@ -443,6 +443,61 @@ Event LedgerEntry(const std::string& id, const std::string& village, const std::
   return e;
 }
 
+Event AssessmentOpened(const std::string& id, const std::string& period, const std::string& unit,
+                       const std::string& from, const std::string& to, absl::Time at) {
+  Event e = Envelope(id, "AssessmentPeriodOpened", StreamFor("assessment", period), unit, at);
+  auto* o = e.mutable_assessment_period_opened();
+  o->set_period_id(period);
+  o->set_unit(unit);
+  o->set_title(absl::StrCat("Village cadres ", from.substr(0, 4)));
+  o->set_starts_on(from);
+  o->set_ends_on(to);
+  o->set_top_permille(300);
+  o->set_daily_weight_permille(400);
+  o->set_year_end_weight_permille(600);
+  return e;
+}
+
+grid::v1::ScoreComponent ScoreItem(const std::string& code, int32_t points_x10, const std::string& projection,
+                                   const std::string& key, uint64_t position) {
+  grid::v1::ScoreComponent c;
+  c.set_code(code);
+  c.set_points_x10(points_x10);
+  c.mutable_evidence()->set_projection(projection);
+  c.mutable_evidence()->set_key(key);
+  c.mutable_evidence()->set_position(position);
+  return c;
+}
+
+Event CadreScore(const std::string& id, const std::string& period, const std::string& cadre,
+                 const std::string& org, const std::string& day,
+                 const std::vector<grid::v1::ScoreComponent>& items, absl::Time at) {
+  Event e = Envelope(id, "CadreScoreRecorded", StreamFor("assessment", period), org, at);
+  auto* c = e.mutable_cadre_score_recorded();
+  c->set_period_id(period);
+  c->set_cadre_id(cadre);
+  c->set_org_path(org);
+  c->set_kind(day.empty() ? grid::v1::YEAR_END : grid::v1::DAILY);
+  c->set_day(day);
+  int32_t total = 0;
+  for (const auto& item : items) {
+    *c->add_components() = item;
+    total += item.points_x10();
+  }
+  c->set_total_x10(total);
+  return e;
+}
+
+Event AssessmentClosed(const std::string& id, const std::string& period, const std::string& unit,
+                       grid::v1::AssessmentPeriodClosed ranking, absl::Time at) {
+  Event e = Envelope(id, "AssessmentPeriodClosed", StreamFor("assessment", period), unit, at);
+  auto* c = e.mutable_assessment_period_closed();
+  *c = std::move(ranking);
+  c->set_period_id(period);
+  c->set_unit(unit);
+  return e;
+}
+
 namespace {
 
 Event IncidentEnvelope(const std::string& id, const std::string& type, const std::string& incident,

@@ -121,6 +121,23 @@ Event LedgerEntry(const std::string& id, const std::string& village, const std::
                   uint32_t month, grid::v1::LedgerCategory category, int64_t fen, absl::Time at,
                   const std::string& reverses = "");
 
+// assessment/<period>: a period of `unit` over the days from..to (China
+// time, "YYYY-MM-DD"), top 30 %, daily average 40 % and year end 60 %.
+Event AssessmentOpened(const std::string& id, const std::string& period, const std::string& unit,
+                       const std::string& from, const std::string& to, absl::Time at);
+// A component of a score: `points_x10` from the row `key` of `projection`
+// as of `position`.
+grid::v1::ScoreComponent ScoreItem(const std::string& code, int32_t points_x10, const std::string& projection,
+                                   const std::string& key, uint64_t position);
+// A DAILY score for `day`, or a YEAR_END one when `day` is empty; its total
+// is the components' sum.
+Event CadreScore(const std::string& id, const std::string& period, const std::string& cadre,
+                 const std::string& org, const std::string& day,
+                 const std::vector<grid::v1::ScoreComponent>& items, absl::Time at);
+// The close: `ranking` as RankAssessment gives it, for `period` of `unit`.
+Event AssessmentClosed(const std::string& id, const std::string& period, const std::string& unit,
+                       grid::v1::AssessmentPeriodClosed ranking, absl::Time at);
+
 // incident/<id>. `grid` is the incident's grid (the envelope's org path);
 // `by` the unit acting; `handler`/`dept` the unit it was dispatched to.
 Event IncidentReported(const std::string& id, const std::string& incident, const std::string& grid,

@@ -13,7 +13,7 @@ const std::vector<ProjectionDef>& AllProjections() {
       HouseholdRosterProjection(), ProjectPipelineProjection(),    PendingApprovalsProjection(),
       FormCompletionProjection(),  DeviceGapsProjection(),         IncidentBoardProjection(),
       IncidentStatsProjection(),   OrgDirectoryProjection(),       VillageIncomeProjection(),
-      SharedFactsProjection(),     ReportingBurdenProjection()};
+      SharedFactsProjection(),     ReportingBurdenProjection(),    CadreScoreboardProjection()};
   return *defs;
 }
 

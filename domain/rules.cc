@@ -32,7 +32,7 @@ bool IsSegmentChar(char c) {
 const std::vector<const AggregateRules*>& Aggregates() {
   static const auto* all = new std::vector<const AggregateRules*>{
       &OrgRules(),  &SanitationRules(), &RectificationRules(), &HouseholdRules(), &ProjectRules(),
-      &FormRules(), &CatalogRules(),    &IncidentRules(),      &LedgerRules()};
+      &FormRules(), &CatalogRules(),    &IncidentRules(),      &LedgerRules(),    &AssessmentRules()};
   return *all;
 }
 

@@ -191,11 +191,39 @@ struct LedgerState {
   std::map<std::string, Entry> entries;
 };
 
+struct AssessmentState {  // assessment/<period>
+  bool opened = false;
+  bool closed = false;
+  std::string unit;
+  absl::CivilDay starts_on, ends_on;
+  uint32_t top_permille = 0, daily_weight_permille = 0, year_end_weight_permille = 0;
+  struct Cadre {
+    std::string org_path;
+    std::map<absl::CivilDay, int32_t> days;  // the latest score of each day
+    std::optional<int32_t> year_end;
+  };
+  std::map<std::string, Cadre> cadres;  // cadre id → scores
+};
+
+// A cadre's period total in tenths: the average of the daily scores and
+// the year-end score (0 when missing), weighted in permille, rounded half
+// up, all in integers so that every node and every later fold agrees.
+int64_t AssessmentTotalX10(int64_t daily_sum_x10, uint64_t days, int64_t year_end_x10,
+                           uint32_t daily_weight_permille, uint32_t year_end_weight_permille);
+// The average of `days` daily scores in tenths, rounded half up (0 for none).
+int64_t DailyAverageX10(int64_t daily_sum_x10, uint64_t days);
+// The close the scores recorded give (AssessmentPeriodClosed without its
+// period and unit): ranks best first, equal totals sharing a rank, the
+// quota of the top share, its cutoff and the cohort.
+grid::v1::AssessmentPeriodClosed RankAssessment(const AssessmentState& period);
+// The tenth of the cohort a percentile (permille) falls in: 10..100.
+uint32_t RankBandPercent(uint32_t percentile_permille);
+
 struct AggregateState {
   uint64_t events = 0;  // events folded into this state
   std::optional<absl::Time> last_occurred_at;
   std::variant<std::monostate, OrgState, SanitationState, RectificationState, HouseholdState, ProjectState,
-               FormTaskState, CatalogState, IncidentState, LedgerState>
+               FormTaskState, CatalogState, IncidentState, LedgerState, AssessmentState>
       agg;
 };
 

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
@@ -144,6 +145,7 @@ class Sim {
 
   void Emit(std::vector<Event> events) {
     if (stopped_) return;
+    emitted_ += events.size();
     SimBatch b;
     b.stream = events.front().stream();
     b.events = std::move(events);
@@ -458,16 +460,103 @@ class Sim {
       if (d % 10 == 0) Ledgers(d == 0);
     }
     // Villages report: most on time, some late (tomorrow morning), some never.
+    std::set<std::string> on_time;
     for (const auto& village : villages_) {
       const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
       if (r < 0.8) {
         Tick(1);
         Emit({DailyReport(task, village)});
+        on_time.insert(village);
       } else if (r < 0.9) {
         late_forms_.push_back({task, village});
       }
     }
+    if (o_.incidents_and_ledgers) Assess(day, task, on_time);
   }
+
+  // ---- cadre assessment: its own ids and random stream, like incidents.
+
+  std::string AssessId() { return Seeded("as", ++assess_ids_); }
+  uint64_t LastPosition() const { return o_.last_position ? o_.last_position() : emitted_; }
+  static std::string DayText(absl::CivilDay d) {
+    return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+  }
+
+  // Opens the year's period for the county's village cadres.
+  void OpenAssessment(int year) {
+    period_ = absl::StrFormat("%s-%d-cadres", o_.county, year);
+    assessment_ = AssessmentState{};
+    assessment_.daily_weight_permille = 400;
+    assessment_.year_end_weight_permille = 600;
+    assessment_.top_permille = 300;
+    assessment_.ends_on = absl::CivilDay(year, 12, 31);
+    year_end_done_ = false;
+    Tick(1);
+    Emit({ev::AssessmentOpened(AssessId(), period_, o_.county, absl::StrFormat("%d-01-01", year),
+                               DayText(assessment_.ends_on), now_)});
+  }
+
+  // After the day's work: each village's two cadres (the secretary and the
+  // director) get a working day's score from what the views show; from 20
+  // December their year-end score; after the year, the close.
+  void Assess(absl::CivilDay day, const std::string& task, const std::set<std::string>& on_time) {
+    if (period_.empty()) OpenAssessment(static_cast<int>(day.year()));
+    if (day > assessment_.ends_on) {
+      Tick(1);
+      Emit({ev::AssessmentClosed(AssessId(), period_, o_.county, RankAssessment(assessment_), now_)});
+      OpenAssessment(static_cast<int>(day.year()));
+    }
+    const absl::Weekday wd = absl::GetWeekday(day);
+    // The holidays Setup publishes in the work calendar are not scored.
+    const bool holiday = (day.month() == 1 && day.day() == 1) || (day.month() == 5 && day.day() == 1) ||
+                         (day.month() == 10 && day.day() <= 3);
+    const bool working = wd != absl::Weekday::saturday && wd != absl::Weekday::sunday && !holiday;
+    const bool year_end = !year_end_done_ && day.month() == 12 && day.day() >= 20;
+    if (!working && !year_end) return;
+    Tick(1);
+    const uint64_t at = LastPosition();
+    const std::string month = absl::StrFormat("%04d-%02d", day.year(), day.month());
+    std::vector<Event> batch;
+    for (const auto& village : villages_) {
+      for (int k = 1; k <= 2; ++k) {
+        const std::string cadre = absl::StrCat("c-", village.substr(village.size() - 7, 3),
+                                               village.substr(village.size() - 3), "-", k);
+        std::vector<grid::v1::ScoreComponent> items;
+        if (working) {
+          items.push_back(ev::ScoreItem("FORM.ON_TIME", on_time.contains(village) ? 40 : 0, "form_completion",
+                                        absl::StrCat(task, "#", village), at));
+          items.push_back(k == 1 ? ev::ScoreItem("SANITATION.PATROL", AssessUniform(20, 40),
+                                                 "grid_sanitation", absl::StrCat(village, "/g01"), at)
+                                 : ev::ScoreItem("INCIDENT.HANDLING", AssessUniform(15, 40), "incident_stats",
+                                                 absl::StrCat(village, "#", month), at));
+          batch.push_back(ev::CadreScore(AssessId(), period_, cadre, village, DayText(day), items, now_));
+          int64_t points = 0;
+          for (const auto& i : items) points += i.points_x10();
+          auto& c = assessment_.cadres[cadre];
+          c.org_path = village;
+          c.days[day] = static_cast<int32_t>(points);
+        }
+        if (year_end) {
+          const int32_t review = AssessUniform(600, 950);
+          batch.push_back(ev::CadreScore(AssessId(), period_, cadre, village, "",
+                                         {ev::ScoreItem("YEAR.INCOME_GROWTH", review / 2, "village_income",
+                                                        absl::StrFormat("%s#%04d", village, day.year()), at),
+                                          ev::ScoreItem("YEAR.REVIEW", review - review / 2, "incident_stats",
+                                                        absl::StrCat(village, "#", month), at)},
+                                         now_));
+          auto& c = assessment_.cadres[cadre];
+          c.org_path = village;
+          c.year_end = review;
+        }
+      }
+    }
+    year_end_done_ |= year_end;
+    for (size_t i = 0; i < batch.size(); i += 200) {
+      Emit(std::vector<Event>(batch.begin() + static_cast<std::ptrdiff_t>(i),
+                              batch.begin() + static_cast<std::ptrdiff_t>(std::min(batch.size(), i + 200))));
+    }
+  }
+  int32_t AssessUniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(assess_rng_); }
 
   void LateForms() {
     for (const auto& [task, village] : late_forms_) {
@@ -725,6 +814,12 @@ class Sim {
   uint64_t extra_ids_ = 0;
   uint64_t ledger_entries_ = 0;
   std::vector<Incident> incidents_;
+  uint64_t emitted_ = 0;
+  std::mt19937_64 assess_rng_{o_.seed ^ 0xa55e55ULL};
+  uint64_t assess_ids_ = 0;
+  std::string period_;
+  AssessmentState assessment_;
+  bool year_end_done_ = false;
 };
 
 }  // namespace

@@ -10,7 +10,10 @@
 // which device_gaps shows. Incidents are reported by patrols, citizens, the
 // 12345 hotline and smoke sensors and go through the closed loop; towns and
 // villages have names; village bookkeepers book last month's income and
-// expenses.
+// expenses; the county's organization department scores its village cadres
+// on working days (form on time, sanitation findings, incidents handled,
+// each citing the view row it came from), records year-end scores from
+// 20 December and closes the year's assessment on the first day after it.
 //
 // Every batch passes the domain rules in order. The same seed gives the same
 // events, byte for byte.
@@ -44,13 +47,18 @@ struct SimulatorOptions {
   // whole loop (a few rejected, duplicated, escalated, returned, suspended,
   // urged, failing verification, reopened), after the county's incident
   // catalogue and work calendar; and each village's ledger, booked every
-  // ten days (a few entries reversed), against the weak-village line.
+  // ten days (a few entries reversed), against the weak-village line; and
+  // the assessment of village cadres (daily, year end, close).
   bool incidents_and_ledgers = true;
   // "One table": the daily form's prefill for a village (gridctl: the
   // PrefillForm RPC, after the appends so far), which the village confirms
   // instead of typing. Unset or nullopt: the village types every field.
   std::function<std::optional<grid::v1::PrefillFormResponse>(const std::string& task, const std::string& org)>
       prefill;
+  // The log position of the last event appended (gridctl: from the
+  // append responses): cadre scores cite projection rows as of it. Unset:
+  // the events emitted so far (their positions in a log that was empty).
+  std::function<uint64_t()> last_position;
   absl::Time start = absl::FromCivil(absl::CivilSecond(2026, 3, 2, 8, 0, 0), absl::FixedTimeZone(8 * 3600));
 };
 

@@ -51,6 +51,7 @@ const AggregateRules& FormRules();
 const AggregateRules& CatalogRules();
 const AggregateRules& IncidentRules();
 const AggregateRules& LedgerRules();
+const AggregateRules& AssessmentRules();
 
 // The state as an aggregate's own (an empty one if it is not yet).
 template <class T>

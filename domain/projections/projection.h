@@ -67,6 +67,7 @@ ProjectionDef OrgDirectoryProjection();
 ProjectionDef VillageIncomeProjection();
 ProjectionDef SharedFactsProjection();
 ProjectionDef ReportingBurdenProjection();
+ProjectionDef CadreScoreboardProjection();
 
 }  // namespace grid::domain
 

@@ -1,6 +1,7 @@
 #include "server/access/access_policy.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -94,10 +95,14 @@ Principal::Principal(grid::v1::PrincipalPolicy p, bool dev) : p_(std::move(p)), 
   everywhere_ = std::find(p_.jurisdiction().begin(), p_.jurisdiction().end(), "") != p_.jurisdiction().end();
   // The part a principal plays in a case, for fields whose audience the
   // classes alone cannot say (options.proto, Audience).
-  const bool dispatches = std::find(p_.append_types().begin(), p_.append_types().end(),
-                                    "IncidentDispatched") != p_.append_types().end();
-  audiences_ =
-      dev_ || role() == grid::v1::AUDITOR || dispatches ? kEveryAudience : 1u << grid::v1::AUDIENCE_ANY;
+  auto appends = [&](std::string_view type) {
+    return std::find(p_.append_types().begin(), p_.append_types().end(), type) != p_.append_types().end();
+  };
+  audiences_ = 1u << grid::v1::AUDIENCE_ANY;
+  if (appends("IncidentDispatched")) audiences_ |= 1u << grid::v1::DISPATCHERS;
+  if (appends("AssessmentPeriodClosed"))
+    audiences_ |= (1u << grid::v1::ASSESSORS) | (1u << grid::v1::ASSESSED);
+  if (dev_ || role() == grid::v1::AUDITOR) audiences_ = kEveryAudience;
   if (!dev_) {
     auto scope = std::make_shared<storage::AppendScope>();
     scope->jurisdiction.assign(p_.jurisdiction().begin(), p_.jurisdiction().end());
@@ -149,6 +154,10 @@ absl::Status Principal::MayAppend(const grid::v1::Event& e) const {
     }
   }
   if (absl::Status s = MayActAsDepartment(e); !s.ok()) return s;
+  if (e.has_cadre_score_recorded() && !worker_id().empty() &&
+      e.cadre_score_recorded().cadre_id() == worker_id()) {
+    return Denied(absl::StrCat(name(), " acts for cadre ", worker_id(), ", who is not scored by themselves"));
+  }
   if (role() == grid::v1::GRID_WORKER) {
     // Any worker named in the body must be the principal's own worker.
     if (const google::protobuf::Message* b = domain::EventBody(e); b != nullptr) {
@@ -247,9 +256,10 @@ absl::StatusOr<std::shared_ptr<const PolicySet>> PolicySet::Build(const grid::v1
         std::find(p.jurisdiction().begin(), p.jurisdiction().end(), "") != p.jurisdiction().end()) {
       return bad("a GRID_WORKER's jurisdiction names its county or town, not \"\" (the whole network)");
     }
-    if ((p.role() == grid::v1::GRID_WORKER) == p.worker_id().empty()) {
-      return bad(p.worker_id().empty() ? "a GRID_WORKER needs worker_id"
-                                       : "worker_id is for GRID_WORKER principals only");
+    if (p.role() == grid::v1::GRID_WORKER && p.worker_id().empty())
+      return bad("a GRID_WORKER needs worker_id");
+    if (p.role() != grid::v1::GRID_WORKER && p.role() != grid::v1::VILLAGE_CADRE && !p.worker_id().empty()) {
+      return bad("worker_id is for GRID_WORKER and VILLAGE_CADRE principals only");
     }
     if (p.role() != grid::v1::DEPARTMENT && (!p.departments().empty() || !p.decides_stages().empty())) {
       return bad("departments and decides_stages are for DEPARTMENT principals only");
@@ -353,14 +363,56 @@ std::string RowOrgPath(const grid::v1::ProjectionRow& row) {
   return row.key().substr(0, row.key().find('#'));
 }
 
+namespace {
+
+// The row type's field marked (subject), if it has one; worked out once for
+// every row type.
+const google::protobuf::FieldDescriptor* SubjectField(const google::protobuf::Descriptor* row_type) {
+  static const auto* kFields = [] {
+    auto* m = new absl::flat_hash_map<const google::protobuf::Descriptor*,
+                                      const google::protobuf::FieldDescriptor*>();
+    const auto* oneof = grid::v1::RowValue::descriptor()->FindOneofByName("row");
+    for (int i = 0; i < oneof->field_count(); ++i) {
+      const auto* d = oneof->field(i)->message_type();
+      for (int j = 0; j < d->field_count(); ++j) {
+        if (d->field(j)->options().GetExtension(grid::v1::subject)) (*m)[d] = d->field(j);
+      }
+    }
+    return m;
+  }();
+  auto it = kFields->find(row_type);
+  return it == kFields->end() ? nullptr : it->second;
+}
+
+// The person the row is about, for a row type with a (subject) field.
+std::optional<std::string> RowSubject(const grid::v1::ProjectionRow& row) {
+  const auto& v = row.value();
+  const auto* r = v.GetReflection();
+  static const auto* kRow = grid::v1::RowValue::descriptor()->FindOneofByName("row");
+  const auto* f = r->GetOneofFieldDescriptor(v, kRow);
+  if (f == nullptr) return std::nullopt;
+  const auto& m = r->GetMessage(v, f);
+  const auto* subject = SubjectField(m.GetDescriptor());
+  if (subject == nullptr) return std::nullopt;
+  return m.GetReflection()->GetString(m, subject);
+}
+
+}  // namespace
+
 bool ViewRow(const Reader& reader, grid::v1::ProjectionRow* row) {
   if (!reader.Sees(RowOrgPath(*row))) return false;
   const Principal& p = reader.principal();
   // A field no schema defines has no class: served to nobody.
   row->DiscardUnknownFields();
-  if ((p.full_clearance() && p.every_audience()) || !row->has_value()) return true;
+  uint32_t audiences = p.audiences();
+  if (const std::optional<std::string> subject = RowSubject(*row)) {
+    // A row about one person: to its assessors and to that person only.
+    if (!p.worker_id().empty() && *subject == p.worker_id()) audiences |= 1u << grid::v1::ASSESSED;
+    if ((audiences & (1u << grid::v1::ASSESSED)) == 0) return false;
+  }
+  if ((p.full_clearance() && audiences == kEveryAudience) || !row->has_value()) return true;
   std::vector<std::string> changed;
-  Redact(row->mutable_value(), p.clearance(), &changed, p.audiences());
+  Redact(row->mutable_value(), p.clearance(), &changed, audiences);
   for (auto& c : changed) row->add_redacted(std::move(c));
   if (p.clearance() <= grid::v1::C0_AGGREGATE) {
     std::vector<std::string> suppressed;

@@ -87,8 +87,10 @@ class Principal {
   // The whole network is its jurisdiction.
   bool everywhere() const { return everywhere_; }
   // The audiences (bit 1 << grid::v1::Audience) whose fields it may see:
-  // DISPATCHERS for a principal that may append IncidentDispatched, and
-  // for auditors; every audience in dev mode.
+  // DISPATCHERS for a principal that may append IncidentDispatched,
+  // ASSESSORS and ASSESSED for one that may append AssessmentPeriodClosed,
+  // all of them for auditors and in dev mode. (ASSESSED is added per row
+  // for the row's own subject: ViewRow.)
   uint32_t audiences() const { return audiences_; }
   bool every_audience() const { return audiences_ == ~0u; }
   const std::string& worker_id() const { return p_.worker_id(); }
@@ -147,7 +149,8 @@ class PolicySet {
   // INVALID_ARGUMENT naming the principal and field: duplicate or empty
   // principals, no role, a malformed jurisdiction, an unknown event type,
   // append types for a role that appends nothing, worker_id outside
-  // GRID_WORKER (and missing in it), departments outside DEPARTMENT.
+  // GRID_WORKER and VILLAGE_CADRE (and missing in GRID_WORKER), departments
+  // outside DEPARTMENT.
   static absl::StatusOr<std::shared_ptr<const PolicySet>> Build(const grid::v1::Policy& policy);
 
   // nullptr when the principal is not in the policy.
@@ -171,7 +174,8 @@ absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogReco
                                     storage::Position checked_from, std::string* redacted);
 
 // The same for a projection row of `projection`: false when the row is
-// outside the jurisdiction; otherwise the row redacted in place (and, for a
+// outside the jurisdiction, or is about one person (a (subject) field) and
+// the caller is neither that person nor one of its assessors; otherwise the row redacted in place (and, for a
 // count-only caller, small counts suppressed), with what was changed listed
 // in its `redacted` and `suppressed` fields.
 bool ViewRow(const Reader& reader, grid::v1::ProjectionRow* row);

@@ -123,6 +123,11 @@ TEST_P(ProjectionPropertyTest, ViewsAtPositionsRebuildAndRollUps) {
   o.grids_per_village = 3;
   o.households_per_grid = 6;
   o.days = 12;
+  // Seed 2 runs over a year's end: year-end scores, then the assessment's
+  // close on 1 January.
+  if (GetParam() == 2) {
+    o.start = absl::FromCivil(absl::CivilSecond(2026, 12, 22, 8, 0, 0), absl::FixedTimeZone(8 * 3600));
+  }
   // Villages confirm their daily form (the values are not checked here:
   // that is the server's, at the RPC), so that reporting_burden counts
   // confirmations, edits and typing.
@@ -269,6 +274,33 @@ TEST_P(ProjectionPropertyTest, ViewsAtPositionsRebuildAndRollUps) {
     }
     EXPECT_GT(confirmed, 0u);  // the roll-up was not only of typing
     EXPECT_GT(edited, 0u);
+  }
+
+  // Cadre assessment: a closed row's recorded total is the one the fold
+  // derives from the scores (the rules and the fold agree), its rank lies in
+  // the cohort, and the top share is the rows at or above the cutoff.
+  {
+    const ProjectionDef* board = FindProjection("cadre_scoreboard");
+    int scored = 0, closed = 0;
+    ASSERT_OK(store_->Scan("cadre_scoreboard", "", head, [&](const storage::ProjectionStore::RowVersion& r) {
+      if (r.key.starts_with("~")) return true;
+      grid::v1::RowValue v;
+      EXPECT_TRUE(v.ParseFromString(*r.value));
+      board->derive(absl::Now(), &v);
+      const auto& row = v.cadre_score();
+      ++scored;
+      if (!row.closed()) return true;
+      ++closed;
+      EXPECT_EQ(row.closed_total_x10(), row.total_x10()) << r.key;
+      EXPECT_GE(row.rank(), 1u) << r.key;
+      EXPECT_LE(row.rank(), row.cohort()) << r.key;
+      EXPECT_EQ(row.top(), row.closed_total_x10() >= row.cutoff_x10()) << r.key;
+      return true;
+    }));
+    EXPECT_GT(scored, 0);
+    if (GetParam() == 2) {
+      EXPECT_EQ(closed, 2 * 2 * 2) << "every cadre of 4 villages ranked at the close";
+    }
   }
 
   // Rebuild ends in exactly the incrementally maintained rows.

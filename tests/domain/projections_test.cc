@@ -517,6 +517,65 @@ std::vector<Case> Cases() {
          {"threshold_fen: 100000", "!below_threshold", "last_year_same_period_fen: 50000", "growth: 2"}},
         {"350583/101/203#2025", {"operating_total_fen: 50000"}}},
        Day(1)},
+      // ---- cadre_scoreboard ----
+      {"a cadre's days, a correction and the year end, totalled as the close will",
+       "cadre_scoreboard",
+       {ev::AssessmentOpened("a1", "p-26", "350583", "2026-01-01", "2026-12-31", Day(0)),
+        ev::CadreScore("s1", "p-26", "c-1", kVillage, "2026-03-03",
+                       {ev::ScoreItem("FORM.ON_TIME", 40, "form_completion", "t1#350583/101/203", 7)},
+                       Day(1)),
+        ev::CadreScore("s2", "p-26", "c-1", kVillage, "2026-03-02",
+                       {ev::ScoreItem("FORM.ON_TIME", 0, "form_completion", "t0#350583/101/203", 7)}, Day(1)),
+        ev::CadreScore("s3", "p-26", "c-1", kVillage, "2026-03-02",
+                       {ev::ScoreItem("FORM.ON_TIME", 30, "form_completion", "t0#350583/101/203", 9)},
+                       Day(1)),
+        ev::CadreScore("s4", "p-26", "c-1", kVillage, "",
+                       {ev::ScoreItem("YEAR.REVIEW", 800, "village_income", "350583/101/203#2026", 9)},
+                       Day(1))},
+       {{"350583/101/203#p-26#c-1",
+         {"days {\n    day: \"2026-03-02\"\n    total_x10: 30\n  }\n  days {\n    day: \"2026-03-03\"",
+          "corrections: 1", "has_year_end: true", "year_end_x10: 800", "code: \"YEAR.REVIEW\"",
+          "key: \"350583/101/203#2026\"", "days_scored: 2", "daily_average_x10: 35",
+          // 35 x 0.4 + 800 x 0.6
+          "total_x10: 494", "!closed", "!rank"}},
+        {"350583/101/203#p-26#c-2", {}}},
+       Day(2)},
+      {"the close writes the ranks it recorded, as recorded",
+       "cadre_scoreboard",
+       {ev::AssessmentOpened("a1", "p-26", "350583", "2026-01-01", "2026-12-31", Day(0)),
+        ev::CadreScore("s1", "p-26", "c-1", kVillage, "",
+                       {ev::ScoreItem("YEAR.REVIEW", 800, "village_income", "350583/101/203#2026", 9)},
+                       Day(1)),
+        ev::CadreScore("s2", "p-26", "c-2", "350583/101/204", "",
+                       {ev::ScoreItem("YEAR.REVIEW", 700, "village_income", "350583/101/204#2026", 9)},
+                       Day(1)),
+        [] {
+          grid::v1::AssessmentPeriodClosed c;
+          auto* a = c.add_ranks();
+          a->set_cadre_id("c-1");
+          a->set_org_path(kVillage);
+          a->set_total_x10(480);
+          a->set_rank(1);
+          a->set_percentile_permille(500);
+          a->set_top(true);
+          auto* b = c.add_ranks();
+          b->set_cadre_id("c-2");
+          b->set_org_path("350583/101/204");
+          b->set_total_x10(999);  // a fold never recomputes what the close recorded
+          b->set_rank(2);
+          b->set_percentile_permille(1000);
+          c.set_cohort(2);
+          c.set_top_quota(1);
+          c.set_cutoff_x10(480);
+          return ev::AssessmentClosed("c", "p-26", "350583", c, Day(300));
+        }()},
+       {{"350583/101/203#p-26#c-1",
+         {"closed: true", "closed_total_x10: 480", "top: true", "rank_band_percent: 50", "rank: 1",
+          "percentile_permille: 500", "cohort: 2", "cutoff_x10: 480", "total_x10: 480"}},
+        {"350583/101/204#p-26#c-2",
+         {"closed: true", "closed_total_x10: 999", "!top", "rank_band_percent: 100", "rank: 2",
+          "total_x10: 420"}}},
+       Day(301)},
       // ---- shared_facts ("one table") ----
       {"what a unit typed is its fact",
        "shared_facts",

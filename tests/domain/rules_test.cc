@@ -63,6 +63,37 @@ Event Modified(Event e, const std::function<void(Event*)>& f) {
   return e;
 }
 
+// ---- cadre assessment: a year's period cy2026 of the county, a short one
+// (cm03: 1-2 March 2026) that can be closed on Day(1).
+Event Opened(const std::string& id, const std::string& period = "cy2026", const std::string& unit = kCounty,
+             const std::string& to = "2026-12-31") {
+  return ev::AssessmentOpened(id, period, unit, period == "cm03" ? "2026-03-01" : "2026-01-01",
+                              period == "cm03" ? "2026-03-02" : to, Day(0));
+}
+Event Score(const std::string& id, const std::string& cadre, const std::string& day, int32_t points,
+            absl::Time at, const std::string& period = "cy2026", const std::string& org = kVillage) {
+  return ev::CadreScore(id, period, cadre, org, day,
+                        {ev::ScoreItem("FORM.ON_TIME", points, "form_completion", "t1#" + org, 5)}, at);
+}
+Event Close(const std::string& id,
+            const std::vector<std::tuple<std::string, int64_t, uint32_t, uint32_t, bool>>& ranks,
+            uint32_t quota, int64_t cutoff, absl::Time at, const std::string& period = "cm03") {
+  grid::v1::AssessmentPeriodClosed c;
+  for (const auto& [cadre, total, rank, pct, top] : ranks) {
+    auto* r = c.add_ranks();
+    r->set_cadre_id(cadre);
+    r->set_org_path(kVillage);
+    r->set_total_x10(total);
+    r->set_rank(rank);
+    r->set_percentile_permille(pct);
+    r->set_top(top);
+  }
+  c.set_cohort(static_cast<uint32_t>(ranks.size()));
+  c.set_top_quota(quota);
+  c.set_cutoff_x10(cutoff);
+  return ev::AssessmentClosed(id, period, kCounty, c, at);
+}
+
 struct Case {
   std::string name;
   std::vector<Event> history;  // after Base()
@@ -930,6 +961,166 @@ std::vector<Case> Cases() {
        ev::LedgerEntry("x", kVillage, "e-3", 2026, 3, grid::v1::OPERATING_INCOME, 5, Day(2), "e-2"),
        pre,
        "entry e-2 is itself a reversal"},
+      // ---- cadre assessment ----
+      {"a period opened", {}, Opened("x"), ok, ""},
+      {"a period opened twice", {Opened("a1")}, Opened("x"), pre, "assessment period cy2026 is already open"},
+      {"a period whose weights do not add up",
+       {},
+       Modified(Opened("x"),
+                [](Event* e) { e->mutable_assessment_period_opened()->set_daily_weight_permille(500); }),
+       arg,
+       "assessment_period_opened.daily_weight_permille: and year_end_weight_permille must add up to 1000"},
+      {"a period longer than a year",
+       {},
+       Opened("x", "cy2026", kCounty, "2027-01-02"),
+       arg,
+       "assessment_period_opened.ends_on: must be on or after starts_on, at most 366 days in all"},
+      {"a period of a village",
+       {},
+       Modified(Opened("x"),
+                [](Event* e) {
+                  e->mutable_assessment_period_opened()->set_unit(kVillage);
+                  e->set_org_path(kVillage);
+                }),
+       arg,
+       "assessment_period_opened.unit: is a county or a town"},
+      {"a period rewarding no one",
+       {},
+       Modified(Opened("x"), [](Event* e) { e->mutable_assessment_period_opened()->set_top_permille(0); }),
+       arg,
+       "assessment_period_opened.top_permille: must be 1..1000"},
+      {"a period of a town the org data does not know",
+       {},
+       Opened("x", "cy2026", "350583/109"),
+       pre,
+       "org unit 350583/109 has no grids and no name in the org data"},
+      {"a daily score", {Opened("a1")}, Score("x", "c-1", "2026-03-02", 45, Day(0.4)), ok, ""},
+      {"a daily score corrected (the later one replaces it)",
+       {Opened("a1"), Score("s1", "c-1", "2026-03-02", 45, Day(0.4))},
+       Score("x", "c-1", "2026-03-02", 30, Day(0.5)),
+       ok,
+       ""},
+      {"a year-end score", {Opened("a1")}, Score("x", "c-1", "", 800, Day(0.4)), ok, ""},
+      {"a score in a period not opened",
+       {},
+       Score("x", "c-1", "2026-03-02", 45, Day(0.4)),
+       pre,
+       "assessment period cy2026 has not been opened"},
+      {"a score whose total is not its components' sum",
+       {Opened("a1")},
+       Modified(Score("x", "c-1", "2026-03-02", 45, Day(0.4)),
+                [](Event* e) { e->mutable_cadre_score_recorded()->set_total_x10(50); }),
+       arg,
+       "cadre_score_recorded.total_x10: must be the sum of the components: 45"},
+      {"a component without evidence",
+       {Opened("a1")},
+       Modified(Score("x", "c-1", "2026-03-02", 45, Day(0.4)),
+                [](Event* e) { e->mutable_cadre_score_recorded()->mutable_components(0)->clear_evidence(); }),
+       arg,
+       "cadre_score_recorded.components[0].evidence: is required: no points without a source"},
+      {"a component citing no position",
+       {Opened("a1")},
+       Modified(Score("x", "c-1", "2026-03-02", 45, Day(0.4)),
+                [](Event* e) {
+                  e->mutable_cadre_score_recorded()->mutable_components(0)->mutable_evidence()->set_position(
+                      0);
+                }),
+       arg,
+       "cadre_score_recorded.components[0].evidence.position: is required"},
+      {"a component counted twice",
+       {Opened("a1")},
+       Modified(Score("x", "c-1", "2026-03-02", 45, Day(0.4)),
+                [](Event* e) {
+                  auto* c = e->mutable_cadre_score_recorded();
+                  *c->add_components() = c->components(0);
+                  c->set_total_x10(90);
+                }),
+       arg,
+       "cadre_score_recorded.components[1].code: appears twice"},
+      {"a component of more than 100 points",
+       {Opened("a1")},
+       Score("x", "c-1", "2026-03-02", 1001, Day(0.4)),
+       arg,
+       "cadre_score_recorded.components[0].points_x10: must be -1000..1000"},
+      {"a year-end score for a day",
+       {Opened("a1")},
+       Modified(Score("x", "c-1", "", 800, Day(0.4)),
+                [](Event* e) { e->mutable_cadre_score_recorded()->set_day("2026-03-02"); }),
+       arg,
+       "cadre_score_recorded.day: is for DAILY scores only"},
+      {"a score of a grid",
+       {Opened("a1")},
+       Score("x", "c-1", "2026-03-02", 45, Day(0.4), "cy2026", kG5),
+       arg,
+       "cadre_score_recorded.org_path: is the cadre's town or village"},
+      {"a score for a day to come",
+       {Opened("a1")},
+       Score("x", "c-1", "2026-03-04", 45, Day(1)),
+       pre,
+       "day 2026-03-04 has not begun (the score is recorded on 2026-03-03)"},
+      {"a score for a day outside the period",
+       {Opened("a1", "cm03")},
+       Score("x", "c-1", "2026-02-28", 45, Day(0.4), "cm03"),
+       pre,
+       "day 2026-02-28 is outside assessment period cm03 (2026-03-01 to 2026-03-02)"},
+      {"a cadre scored under two units",
+       {Opened("a1"), ev::GridDefined("g", "350583/101/204/g01", Day(0)),
+        Score("s1", "c-1", "2026-03-02", 45, Day(0.4))},
+       Score("x", "c-1", "2026-03-02", 45, Day(0.5), "cy2026", "350583/101/204"),
+       pre,
+       "cadre c-1 is assessed in 350583/101/203 in period cy2026; all of a cadre's scores are under one "
+       "unit"},
+      {"a cadre of another town",
+       {Opened("a1", "cy2026", kTown), ev::GridDefined("g", "350583/102/301/g01", Day(0))},
+       Score("x", "c-1", "2026-03-02", 45, Day(0.4), "cy2026", "350583/102/301"),
+       pre,
+       "org unit 350583/102/301 is not under 350583/101, the unit of assessment period cy2026"},
+      {"a close",
+       {Opened("a1", "cm03"), Score("s1", "c-1", "2026-03-02", 50, Day(0.4), "cm03"),
+        Score("s2", "c-2", "2026-03-02", 70, Day(0.4), "cm03"), Score("s3", "c-1", "", 800, Day(0.5), "cm03"),
+        Score("s4", "c-2", "", 700, Day(0.5), "cm03")},
+       Close("x", {{"c-1", 500, 1, 500, true}, {"c-2", 448, 2, 1000, false}}, 1, 500, Day(1)),
+       ok,
+       ""},
+      {"a close that ranks otherwise than the scores",
+       {Opened("a1", "cm03"), Score("s1", "c-1", "2026-03-02", 50, Day(0.4), "cm03"),
+        Score("s2", "c-2", "2026-03-02", 70, Day(0.4), "cm03"), Score("s3", "c-1", "", 800, Day(0.5), "cm03"),
+        Score("s4", "c-2", "", 700, Day(0.5), "cm03")},
+       Close("x", {{"c-1", 500, 1, 500, true}, {"c-2", 448, 1, 500, true}}, 1, 500, Day(1)),
+       pre,
+       "the close of cm03 is not what the scores recorded give: ranks[1]: cadre c-2 ranks 2, percentile "
+       "1000‰, "
+       "not in the top share"},
+      {"a close that leaves a cadre out",
+       {Opened("a1", "cm03"), Score("s1", "c-1", "2026-03-02", 50, Day(0.4), "cm03"),
+        Score("s2", "c-2", "2026-03-02", 70, Day(0.4), "cm03"), Score("s3", "c-1", "", 800, Day(0.5), "cm03"),
+        Score("s4", "c-2", "", 700, Day(0.5), "cm03")},
+       Close("x", {{"c-1", 500, 1, 1000, true}}, 1, 500, Day(1)),
+       pre,
+       "the cohort is 2 cadres, not 1"},
+      {"a close before the period's last day is over",
+       {Opened("a1", "cm03"), Score("s1", "c-1", "2026-03-02", 50, Day(0.4), "cm03"),
+        Score("s3", "c-1", "", 800, Day(0.5), "cm03")},
+       Close("x", {{"c-1", 500, 1, 1000, true}}, 1, 500, Day(0.6)),
+       pre,
+       "assessment period cm03 runs to 2026-03-02; it is closed after that day"},
+      {"a close with a cadre still without a year-end score",
+       {Opened("a1", "cm03"), Score("s1", "c-1", "2026-03-02", 50, Day(0.4), "cm03")},
+       Close("x", {{"c-1", 20, 1, 1000, true}}, 1, 20, Day(1)),
+       pre,
+       "cadre c-1 has no year-end score; record one before the close"},
+      {"a close of nothing",
+       {Opened("a1", "cm03")},
+       Close("x", {}, 0, 0, Day(1)),
+       pre,
+       "assessment period cm03 has no scores to rank"},
+      {"a score after the close",
+       {Opened("a1", "cm03"), Score("s1", "c-1", "2026-03-02", 50, Day(0.4), "cm03"),
+        Score("s3", "c-1", "", 800, Day(0.5), "cm03"),
+        Close("c", {{"c-1", 500, 1, 1000, true}}, 1, 500, Day(1))},
+       Score("x", "c-1", "", 900, Day(1.1), "cm03"),
+       pre,
+       "assessment period cm03 is closed; its result stands"},
       // ---- found by review ----
       {"a case recalled from a handler who does not act on it",
        {rep, acc, disp},
@@ -1044,6 +1235,53 @@ TEST(RulesTest, RefusalsQuotingPersonalDataSayLessBelowItsClass) {
     EXPECT_EQ(ForClearance(s, grid::v1::C4_RESTRICTED), s);
   }
   EXPECT_GE(quoting, 5);
+}
+
+// The ranking the close must record: equal totals share a rank, the top
+// share is the quota's place and every tie at its cutoff, totals round half
+// up in integers.
+TEST(AssessmentTest, RanksTiesAndTheTopShare) {
+  AssessmentState p;
+  p.top_permille = 300;
+  p.daily_weight_permille = 400;
+  p.year_end_weight_permille = 600;
+  const absl::CivilDay d(2026, 3, 2);
+  // Totals: a 90, b 80, c 80, d 70, e 60, f 50, g 40 (year end only, in tenths x 600/1000).
+  const std::vector<std::pair<std::string, int32_t>> ye = {{"a", 1500}, {"b", 1333}, {"c", 1334}, {"d", 1167},
+                                                           {"e", 1000}, {"f", 833},  {"g", 667}};
+  for (const auto& [id, y] : ye) {
+    p.cadres[id].org_path = kVillage;
+    p.cadres[id].year_end = y;
+  }
+  const auto c = RankAssessment(p);
+  ASSERT_EQ(c.ranks_size(), 7);
+  EXPECT_EQ(c.cohort(), 7u);
+  EXPECT_EQ(c.top_quota(), 3u);  // ceil(7 x 0.3)
+  std::vector<std::tuple<std::string, int64_t, uint32_t, uint32_t, bool>> got;
+  for (const auto& r : c.ranks())
+    got.emplace_back(r.cadre_id(), r.total_x10(), r.rank(), r.percentile_permille(), r.top());
+  const std::vector<std::tuple<std::string, int64_t, uint32_t, uint32_t, bool>> want = {
+      {"a", 900, 1, 143, true},  {"b", 800, 2, 286, true},  {"c", 800, 2, 286, true},
+      {"d", 700, 4, 572, false}, {"e", 600, 5, 715, false}, {"f", 500, 6, 858, false},
+      {"g", 400, 7, 1000, false}};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(c.cutoff_x10(), 800);
+  // A tie at the cutoff rewards both: quota 2 would cut between b and c.
+  p.top_permille = 250;  // ceil(7 x 0.25) = 2
+  const auto tie = RankAssessment(p);
+  EXPECT_EQ(tie.top_quota(), 2u);
+  EXPECT_TRUE(tie.ranks(2).top()) << "c shares rank 2 with b";
+  EXPECT_FALSE(tie.ranks(3).top());
+  EXPECT_EQ(RankBandPercent(143), 20u);
+  EXPECT_EQ(RankBandPercent(100), 10u);
+  EXPECT_EQ(RankBandPercent(1000), 100u);
+  // Half up, also below zero: daily -0.5 and -1.5 points average to -1.0.
+  EXPECT_EQ(DailyAverageX10(-5, 2), -2);  // -2.5 tenths -> -2
+  EXPECT_EQ(DailyAverageX10(-20, 2), -10);
+  EXPECT_EQ(DailyAverageX10(5, 2), 3);                            // 2.5 -> 3
+  EXPECT_EQ(AssessmentTotalX10(50 + 70, 2, 800, 400, 600), 504);  // 60 x 0.4 + 800 x 0.6
+  EXPECT_EQ(AssessmentTotalX10(0, 0, 801, 400, 600), 481);        // 480.6
+  (void)d;
 }
 
 // Every catalog event type has a builder that passes the shape check, so no

@@ -141,6 +141,16 @@ std::vector<Event> Samples() {
       ev::OrgUnitNamed("x45", kVillageA, "溪西村", grid::v1::VILLAGE, Day(2)),
       ev::OrgUnitRecoded("x46", kVillageA, "350583/101/209", Day(2)),
       ev::LedgerEntry("x47", kVillageA, "e-1", 2026, 2, grid::v1::OPERATING_INCOME, 100000, Day(2)),
+      ev::AssessmentOpened("x48", "p-a", kTownA, "2026-01-01", "2026-12-31", Day(2)),
+      ev::CadreScore("x49", "p-a", "c-1", kVillageA, "2026-03-02",
+                     {ev::ScoreItem("FORM.ON_TIME", 40, "form_completion", "t-a#350583/101/201", 3)}, Day(2)),
+      [] {
+        grid::v1::AssessmentPeriodClosed c;
+        auto* r = c.add_ranks();
+        r->set_cadre_id("c-1");
+        r->set_org_path(kVillageA);
+        return ev::AssessmentClosed("x50", "p-a", kTownA, c, Day(2));
+      }(),
   };
 }
 

@@ -117,6 +117,15 @@ out=$(ctl projection get incident_stats --prefix '350584#' --output json)
 check "incidents were reported and closed" grep -q '"closed":"[1-9]' <<<"$out"
 out=$(ctl projection get village_income --prefix 350584/101/201 --output json)
 check "a village's books have its operating income" grep -q '"operating_total_fen":"[1-9]' <<<"$out"
+out=$(ctl projection get cadre_scoreboard --prefix 350584/101/201 --output json)
+check "the village's cadres are scored day by day" grep -q '"days_scored":[1-9]' <<<"$out"
+# A county simulated over a year's end: year-end scores, then the close.
+out=$(ctl simulate --county 350585 --days 3 --seed 61 --towns 1 --villages 2 --grids 1 --households 1 \
+  --start 2025-12-30T08:00:00+08:00)
+close_pos=$(sed -n 's/.*"head_position":\([0-9]*\).*/\1/p' <<<"$out")
+out=$(ctl projection get cadre_scoreboard --prefix 350585 --min_position "$close_pos" --output json)
+check "the year's close ranks every cadre" test "$(grep -o '"closed":true' <<<"$out" | wc -l)" -eq 4
+check "the top 30 % is flagged" test "$(grep -o '"top":true' <<<"$out" | wc -l)" -ge 2
 out=$(ctl simulate --county 350584 --days 3 --seed 5 --start "$start")
 check "the same simulation again is all duplicates (its forms prefilled alike)" \
   grep -qE '"events":([0-9]+),"duplicates":\1,' <<<"$out"
@@ -139,7 +148,7 @@ head_pos=$(ctl status | sed -n 's/.*"head_position":\([0-9]*\).*/\1/p')
 out=$(ctl projection get population --row 350584 --at 200 --output json)
 check "a past view is as of its position" grep -q '"position":"200"' <<<"$out"
 out=$(ctl projection list)
-check "fourteen projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 14
+check "fifteen projections are listed" test "$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9]+ +(live|catching up)' <<<"$out")" -eq 15
 out=$(ctl projection get form_completion --prefix "t5-1#350584/101")
 check "form completion shows a table" grep -qE '^t5-1#350584/101/201 +[0-9]+ +t5-1' <<<"$out"
 out=$(ctl projection watch population --prefix 350584/101 --max_messages 1 --output json)

@@ -143,7 +143,7 @@ for p in $("$GRIDCTL" projection list --output json "$R" | grep -o '"name":"[a-z
   check "projection $p equal at the backup's head" cmp -s "$tmp/p1" "$tmp/p2"
   compared=$((compared + 1))
 done
-check "all fourteen projections compared" test "$compared" -eq 14
+check "all fifteen projections compared" test "$compared" -eq 15
 check "restored data is its owner's only" test -z "$(find "$tmp/restored" -perm /077)"
 kill -TERM "$first_pid" "$pid"
 wait "$first_pid" "$pid" || true

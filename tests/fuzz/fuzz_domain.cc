@@ -2,11 +2,13 @@
 // the input picks a simulated county and then mutates its event sequence
 // (drops, swaps, duplicates under new ids, events moved to another grid or
 // back in time, people swapped, incident steps taken by another unit, form
-// submissions confirming or superseding another's). Every event that passes
+// submissions confirming or superseding another's, cadre scores changed,
+// a close's ranks swapped). Every event that passes
 // the shape check and the rules is folded into every projection.
 // Invariants: no crash, no fold error, no population count ever below zero,
 // no incident statistic below zero or closing more than was reported, no
-// reporting-burden count wrapped below zero — the rules must keep every
+// reporting-burden count wrapped below zero, no admitted assessment close
+// other than the ranking its scores give — the rules must keep every
 // history they admit consistent.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -30,6 +32,10 @@ class World : public grid::domain::StateLookup {
 std::vector<grid::v1::Event> History(uint8_t seed) {
   grid::domain::SimulatorOptions o;
   o.seed = seed;
+  // The last runs over a year's end: cadres' year-end scores and the close.
+  if (seed == 4) {
+    o.start = absl::FromCivil(absl::CivilSecond(2026, 12, 30, 8, 0, 0), absl::FixedTimeZone(8 * 3600));
+  }
   o.towns = 1;
   o.villages_per_town = 2;
   o.grids_per_village = 2;
@@ -47,17 +53,17 @@ std::vector<grid::v1::Event> History(uint8_t seed) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  // Four base histories, simulated once.
+  // Five base histories, simulated once.
   static const auto* histories = [] {
     auto* h = new std::vector<std::vector<grid::v1::Event>>;
-    for (uint8_t seed = 0; seed < 4; ++seed) h->push_back(History(seed));
+    for (uint8_t seed = 0; seed < 5; ++seed) h->push_back(History(seed));
     return h;
   }();
-  std::vector<grid::v1::Event> events = (*histories)[in.ConsumeIntegral<uint8_t>() % 4];
+  std::vector<grid::v1::Event> events = (*histories)[in.ConsumeIntegral<uint8_t>() % 5];
   for (int op = 0; op < 64 && in.remaining_bytes() > 0 && !events.empty(); ++op) {
     const size_t i = in.ConsumeIntegralInRange<size_t>(0, events.size() - 1);
     const size_t j = in.ConsumeIntegralInRange<size_t>(0, events.size() - 1);
-    switch (in.ConsumeIntegralInRange<int>(0, 7)) {
+    switch (in.ConsumeIntegralInRange<int>(0, 8)) {
       case 0:
         events.erase(events.begin() + i);
         break;
@@ -106,6 +112,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           for (auto& v : *f->mutable_values()) v.set_provenance(grid::v1::FormValue::PREFILL_CONFIRMED);
         }
         break;
+      case 8:
+        // A score changed (its total with it), or a close's ranks swapped.
+        if (events[i].has_cadre_score_recorded()) {
+          auto* c = events[i].mutable_cadre_score_recorded();
+          const int delta = in.ConsumeIntegralInRange<int>(-300, 300);
+          c->mutable_components(0)->set_points_x10(c->components(0).points_x10() + delta);
+          c->set_total_x10(c->total_x10() + delta);
+        } else if (events[i].has_assessment_period_closed()) {
+          auto* ranks = events[i].mutable_assessment_period_closed()->mutable_ranks();
+          if (ranks->size() > 1) ranks->SwapElements(0, static_cast<int>(j % ranks->size()));
+        }
+        break;
     }
   }
   World world;
@@ -130,6 +148,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const auto& b = v.reporting_burden();
         constexpr uint64_t kHuge = uint64_t{1} << 40;
         if (b.items_confirmed() > kHuge || b.items_edited() > kHuge || b.items_typed() > kHuge) std::abort();
+      }
+      if (v.has_cadre_score() && v.cadre_score().closed()) {
+        // An admitted close is the ranking the scores give.
+        grid::v1::RowValue d = v;
+        grid::domain::AllProjections()[p].derive(absl::Now(), &d);
+        const auto& c = d.cadre_score();
+        if (c.closed_total_x10() != c.total_x10() || c.rank() < 1 || c.rank() > c.cohort() ||
+            c.top() != (c.closed_total_x10() >= c.cutoff_x10())) {
+          std::abort();
+        }
       }
       if (v.has_incident_stats()) {
         const auto& st = v.incident_stats();

@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "domain/events.h"
+#include "domain/rules.h"
 #include "grid/cluster/v1/node.grpc.pb.h"
 #include "grid/v1/admin.grpc.pb.h"
 #include "grid/v1/log.grpc.pb.h"
@@ -336,6 +337,94 @@ TEST_F(AccessTest, IncidentLedgerAndDirectoryViewsAreCutLikeTheOthers) {
     const grid::v1::Event e = report_seen_by(who);
     EXPECT_EQ(e.incident_reported().category(), "ROAD.DAMAGE") << who;
     EXPECT_FALSE(e.incident_reported().reporter().has_person()) << who;
+  }
+}
+
+// Cadre assessment: each cadre sees their own row of cadre_scoreboard
+// (score and rank band, never the exact rank, the cutoff or another cadre's
+// row), the organization department and the auditors every row; the
+// points in the log are the assessors' too; and nobody scores themselves.
+TEST_F(AccessTest, ACadreSeesOwnScoreAndRankBandOnlyTheAssessorsAll) {
+  Start();
+  Seed();
+  const absl::Time t = absl::FromUnixSeconds(1790000000);  // 2026-09
+  const auto score = [&](const std::string& id, const std::string& cadre, const std::string& org, int points,
+                         const std::string& day) {
+    return ev::CadreScore(id, "p-jan", cadre, org, day,
+                          {ev::ScoreItem("FORM.ON_TIME", points, "form_completion", "t1#" + org, 3)}, t);
+  };
+  const std::string v1 = "350583/101/201", v3 = "350583/102/301";
+  ASSERT_OK(ToAbsl(
+      Append("orgdept", ev::AssessmentOpened("aa1", "p-jan", "350583", "2026-01-01", "2026-01-31", t))));
+  for (const auto& e : {score("as1", "c-1", v1, 40, "2026-01-05"), score("as2", "c-2", v1, 30, "2026-01-05"),
+                        score("as3", "c-3", v3, 20, "2026-01-05"), score("ay1", "c-1", v1, 700, ""),
+                        score("ay2", "c-2", v1, 800, ""), score("ay3", "c-3", v3, 900, "")}) {
+    ASSERT_OK(ToAbsl(Append("orgdept", e))) << e.event_id();
+  }
+  // Nobody scores themselves, whatever the policy's types allow.
+  const grpc::Status self = Append("cadre", score("x", "c-1", v1, 1000, "2026-01-06"));
+  EXPECT_EQ(self.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(self.error_message(), "events[0]: cadre acts for cadre c-1, who is not scored by themselves");
+  // Before the close: the cadre's own row, with the provisional total.
+  auto mine = Rows("cadre", "cadre_scoreboard", "");
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].value().cadre_score().cadre_id(), "c-1");
+  EXPECT_EQ(mine[0].value().cadre_score().total_x10(), 436);  // 40 x 0.4 + 700 x 0.6
+  // The close: c-3 (548), c-2 (492), c-1 (436); the top 30 % is c-3.
+  domain::AssessmentState st;
+  st.top_permille = 300;
+  st.daily_weight_permille = 400;
+  st.year_end_weight_permille = 600;
+  st.cadres["c-1"] = {v1, {{absl::CivilDay(2026, 1, 5), 40}}, 700};
+  st.cadres["c-2"] = {v1, {{absl::CivilDay(2026, 1, 5), 30}}, 800};
+  st.cadres["c-3"] = {v3, {{absl::CivilDay(2026, 1, 5), 20}}, 900};
+  ASSERT_OK(ToAbsl(
+      Append("orgdept", ev::AssessmentClosed("ac1", "p-jan", "350583", domain::RankAssessment(st), t))));
+  mine = Rows("cadre", "cadre_scoreboard", "");
+  ASSERT_EQ(mine.size(), 1u);
+  const auto& own = mine[0].value().cadre_score();
+  EXPECT_TRUE(own.closed());
+  EXPECT_EQ(own.closed_total_x10(), 436);
+  EXPECT_FALSE(own.top());
+  EXPECT_EQ(own.rank_band_percent(), 100u);
+  EXPECT_EQ(own.rank(), 0u);
+  EXPECT_EQ(own.cutoff_x10(), 0);
+  EXPECT_EQ(own.cohort(), 0u);
+  std::set<std::string> redacted(mine[0].redacted().begin(), mine[0].redacted().end());
+  for (const char* f : {"cadre_score.rank", "cadre_score.percentile_permille", "cadre_score.cohort",
+                        "cadre_score.cutoff_x10"}) {
+    EXPECT_TRUE(redacted.contains(f)) << f;
+  }
+  // The assessors and the auditor: every row, ranks included.
+  for (const char* who : {"orgdept", "auditor"}) {
+    const auto all = Rows(who, "cadre_scoreboard", "");
+    ASSERT_EQ(all.size(), 3u) << who;
+    for (const auto& row : all) {
+      EXPECT_GT(row.value().cadre_score().rank(), 0u) << who;
+      EXPECT_EQ(row.value().cadre_score().cutoff_x10(), 548) << who;
+    }
+  }
+  // Others of the same village, its town's leader, a department that does
+  // not assess: no row at all.
+  for (const char* who : {"clerk", "leader", "dept", "worker"}) {
+    EXPECT_TRUE(Rows(who, "cadre_scoreboard", "").empty()) << who;
+  }
+  // In the log, the cadre sees that scores were recorded, not their points.
+  int scores = 0;
+  for (const auto& e : ReadAll("cadre")) {
+    if (!e.has_cadre_score_recorded()) continue;
+    ++scores;
+    EXPECT_EQ(e.cadre_score_recorded().components_size(), 0) << e.event_id();
+    EXPECT_EQ(e.cadre_score_recorded().total_x10(), 0) << e.event_id();
+  }
+  EXPECT_EQ(scores, 4);  // the village's, not c-3's
+  for (const auto& e : ReadAll("orgdept")) {
+    if (e.has_cadre_score_recorded()) {
+      EXPECT_GT(e.cadre_score_recorded().components_size(), 0);
+    }
+    if (e.has_assessment_period_closed()) {
+      EXPECT_EQ(e.assessment_period_closed().ranks_size(), 3);
+    }
   }
 }
 

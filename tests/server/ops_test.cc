@@ -86,7 +86,7 @@ TEST_F(OpsTest, MetricsCountAppendsByOutcomeAndShowTheLog) {
   EXPECT_TRUE(Sample(m, "process_cpu_seconds_total"));
   // Every projection reports its position and lag.
   ASSERT_OK_AND_ASSIGN(auto projections, client_->ListProjections());
-  ASSERT_EQ(projections.projections_size(), 14);
+  ASSERT_EQ(projections.projections_size(), 15);
   for (const auto& p : projections.projections()) {
     EXPECT_TRUE(Sample(m, "gridlog_projection_position", {{"projection", p.name()}})) << p.name();
     EXPECT_TRUE(Sample(m, "gridlog_projection_lag_events", {{"projection", p.name()}})) << p.name();

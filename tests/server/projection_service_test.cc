@@ -256,7 +256,7 @@ TEST_F(ProjectionServiceTest, ListAndRebuildEndInTheSameRows) {
   bool live = false;
   for (int i = 0; i < 600 && !live; ++i) {
     ASSERT_OK_AND_ASSIGN(auto list, client_->ListProjections());
-    ASSERT_EQ(list.projections_size(), 14);
+    ASSERT_EQ(list.projections_size(), 15);
     for (const auto& p : list.projections()) {
       if (p.name() == "household_roster") live = p.state() == "live" && p.position() == head;
     }

@@ -449,7 +449,12 @@ TEST(PolicyTest, RefusesPoliciesThatMakeNoSense) {
        },
        "append nothing"},
       {"worker without id", [](auto* p) { p->set_role(grid::v1::GRID_WORKER); }, "needs worker_id"},
-      {"worker id elsewhere", [](auto* p) { p->set_worker_id("w-1"); }, "GRID_WORKER principals only"},
+      {"worker id elsewhere",
+       [](auto* p) {
+         p->set_role(grid::v1::LEADER);
+         p->set_worker_id("w-1");
+       },
+       "worker_id is for GRID_WORKER and VILLAGE_CADRE principals only"},
       {"departments elsewhere", [](auto* p) { p->add_departments("county-drc"); },
        "DEPARTMENT principals only"},
   };

@@ -44,8 +44,8 @@ inline const char* const kPolicy = R"({
      "jurisdiction": ["350583/101"], "clearance": "C2_PERSONAL",
      "append_types": ["SanitationReportSubmitted", "HouseholdCreated", "MemberAdded",
                       "AddressChanged", "HouseholdMerged"]},
-    {"principal": "cadre", "role": "VILLAGE_CADRE", "jurisdiction": ["350583/101/201"],
-     "append_types": ["HouseholdCreated"], "clearance": "C2_PERSONAL"},
+    {"principal": "cadre", "role": "VILLAGE_CADRE", "worker_id": "c-1", "jurisdiction": ["350583/101/201"],
+     "append_types": ["HouseholdCreated", "CadreScoreRecorded"], "clearance": "C2_PERSONAL"},
     {"principal": "clerk", "role": "VILLAGE_CADRE", "jurisdiction": ["350583/101/201"],
      "append_types": ["MemberAdded", "MemberRemoved", "HeadChanged", "FormSubmitted"],
      "clearance": "C1_INTERNAL"},
@@ -61,6 +61,8 @@ inline const char* const kPolicy = R"({
      "clearance": "C4_RESTRICTED"},
     {"principal": "admin-c2", "role": "ADMIN", "jurisdiction": [""], "clearance": "C2_PERSONAL"},
     {"principal": "node", "role": "CLUSTER_NODE"},
+    {"principal": "orgdept", "role": "DEPARTMENT", "jurisdiction": ["350583"], "clearance": "C1_INTERNAL",
+     "append_types": ["AssessmentPeriodOpened", "CadreScoreRecorded", "AssessmentPeriodClosed"]},
     {"principal": "seed", "role": "DEPARTMENT", "jurisdiction": [""], "clearance": "C4_RESTRICTED",
      "append_types": ["GridDefined", "WorkerAssigned", "HouseholdCreated",
                       "SanitationReportSubmitted", "AddressChanged", "OrgUnitNamed",
@@ -139,7 +141,7 @@ class PolicyServerTest : public ::testing::Test {
   // A token for every principal of kPolicy, and for "stranger" (in none).
   static void AddTokens(ServerOptions* o) {
     for (const char* p : {"worker", "cadre", "clerk", "dept", "leader", "auditor", "auditor-town", "admin",
-                          "admin-town", "admin-c2", "node", "seed", "stranger"}) {
+                          "admin-town", "admin-c2", "node", "seed", "orgdept", "stranger"}) {
       o->auth.tokens.push_back({p, storage::ToHex(storage::Sha256(Token(p)))});
     }
   }
