@@ -216,8 +216,10 @@ int64_t DailyAverageX10(int64_t daily_sum_x10, uint64_t days);
 // period and unit): ranks best first, equal totals sharing a rank, the
 // quota of the top share, its cutoff and the cohort.
 grid::v1::AssessmentPeriodClosed RankAssessment(const AssessmentState& period);
-// The tenth of the cohort a percentile (permille) falls in: 10..100.
-uint32_t RankBandPercent(uint32_t percentile_permille);
+// The tenth of the cohort a percentile (permille) falls in: 10..100; 0 in
+// a cohort under kMinCohortForBand, where a tenth would give the rank away.
+inline constexpr uint32_t kMinCohortForBand = 20;
+uint32_t RankBandPercent(uint32_t percentile_permille, uint32_t cohort);
 
 struct AggregateState {
   uint64_t events = 0;  // events folded into this state

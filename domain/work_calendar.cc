@@ -10,6 +10,11 @@ absl::TimeZone ChinaTime() { return absl::FixedTimeZone(8 * 3600); }
 
 std::optional<absl::CivilDay> ParseCivilDate(const std::string& s) {
   int y = 0, m = 0, d = 0;
+  // Digits only: SimpleAtoi takes "+5" and " 5", and one day must have one
+  // spelling (the assessment keeps days by their text).
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return std::nullopt;
+  }
   if (s.size() != 10 || s[4] != '-' || s[7] != '-' || !absl::SimpleAtoi(s.substr(0, 4), &y) ||
       !absl::SimpleAtoi(s.substr(5, 2), &m) || !absl::SimpleAtoi(s.substr(8, 2), &d)) {
     return std::nullopt;

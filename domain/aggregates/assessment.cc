@@ -176,6 +176,16 @@ absl::Status KnownUnit(const std::string& path, StateLookup& others) {
   return absl::OkStatus();
 }
 
+// True if `path` lies under the code `unit` was recoded to.
+bool UnderRecoded(const std::string& path, const std::string& unit, StateLookup& others) {
+  auto org = OrgOf(unit, others);
+  if (!org.ok()) return false;
+  auto recoded = (*org)->RecodedAt(unit);
+  if (!recoded) return false;
+  const std::string now = absl::StrCat(recoded->second, unit.substr(recoded->first.size()));
+  return IsUnder(path, now);
+}
+
 absl::CivilDay ChinaDay(const Event& e) {
   return absl::ToCivilDay(FromProtoTime(e.occurred_at()), ChinaTime());
 }
@@ -225,15 +235,19 @@ absl::Status CheckState(const AggregateState& state, const Event& e, StateLookup
   if (st.closed) return Refused(absl::StrCat("assessment period ", period, " is closed; its result stands"));
   if (e.has_cadre_score_recorded()) {
     const auto& c = e.cadre_score_recorded();
-    if (!IsUnder(c.org_path(), st.unit)) {
-      return Refused(absl::StrCat("org unit ", c.org_path(), " is not under ", st.unit,
-                                  ", the unit of assessment period ", period));
-    }
-    if (auto s = KnownUnit(c.org_path(), others); !s.ok()) return s;
-    if (auto it = st.cadres.find(c.cadre_id());
-        it != st.cadres.end() && it->second.org_path != c.org_path()) {
-      return Refused(absl::StrCat("cadre ", c.cadre_id(), " is assessed in ", it->second.org_path,
-                                  " in period ", period, "; all of a cadre's scores are under one unit"));
+    if (auto it = st.cadres.find(c.cadre_id()); it != st.cadres.end()) {
+      // A cadre's scores stay under the unit of the first, for the whole
+      // period, even if that unit is recoded meanwhile: one row, one rank.
+      if (it->second.org_path != c.org_path()) {
+        return Refused(absl::StrCat("cadre ", c.cadre_id(), " is assessed in ", it->second.org_path,
+                                    " in period ", period, "; all of a cadre's scores are under one unit"));
+      }
+    } else {
+      if (!IsUnder(c.org_path(), st.unit) && !UnderRecoded(c.org_path(), st.unit, others)) {
+        return Refused(absl::StrCat("org unit ", c.org_path(), " is not under ", st.unit,
+                                    ", the unit of assessment period ", period));
+      }
+      if (auto s = KnownUnit(c.org_path(), others); !s.ok()) return s;
     }
     if (c.kind() == grid::v1::DAILY) {
       const absl::CivilDay day = *ParseCivilDate(c.day());
@@ -320,7 +334,8 @@ int64_t AssessmentTotalX10(int64_t daily_sum_x10, uint64_t days, int64_t year_en
                     1000 * n);
 }
 
-uint32_t RankBandPercent(uint32_t percentile_permille) {
+uint32_t RankBandPercent(uint32_t percentile_permille, uint32_t cohort) {
+  if (cohort < kMinCohortForBand) return 0;
   return std::clamp<uint32_t>(CeilDiv(percentile_permille, 100) * 10, 10, 100);
 }
 

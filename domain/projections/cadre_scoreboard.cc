@@ -67,7 +67,7 @@ absl::Status FoldClose(const grid::v1::AssessmentPeriodClosed& c, RowAccess& row
     r->set_closed(true);
     r->set_closed_total_x10(rank.total_x10());
     r->set_top(rank.top());
-    r->set_rank_band_percent(RankBandPercent(rank.percentile_permille()));
+    r->set_rank_band_percent(RankBandPercent(rank.percentile_permille(), c.cohort()));
     r->set_rank(rank.rank());
     r->set_percentile_permille(rank.percentile_permille());
     r->set_cohort(c.cohort());
@@ -77,6 +77,8 @@ absl::Status FoldClose(const grid::v1::AssessmentPeriodClosed& c, RowAccess& row
   return absl::OkStatus();
 }
 
+// Never deletes a row: a deleted row has no value, and so no (subject) to
+// narrow who is told of it (access_policy.cc, ViewRow).
 absl::Status FoldCadreScoreboard(const Event& e, RowAccess& rows) {
   switch (e.body_case()) {
     case Event::kAssessmentPeriodOpened: {

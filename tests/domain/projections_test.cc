@@ -564,14 +564,14 @@ std::vector<Case> Cases() {
           b->set_total_x10(999);  // a fold never recomputes what the close recorded
           b->set_rank(2);
           b->set_percentile_permille(1000);
-          c.set_cohort(2);
+          c.set_cohort(20);  // as if 18 more were ranked: the band is shown from 20 on
           c.set_top_quota(1);
           c.set_cutoff_x10(480);
           return ev::AssessmentClosed("c", "p-26", "350583", c, Day(300));
         }()},
        {{"350583/101/203#p-26#c-1",
          {"closed: true", "closed_total_x10: 480", "top: true", "rank_band_percent: 50", "rank: 1",
-          "percentile_permille: 500", "cohort: 2", "cutoff_x10: 480", "total_x10: 480"}},
+          "percentile_permille: 500", "cohort: 20", "cutoff_x10: 480", "total_x10: 480"}},
         {"350583/101/204#p-26#c-2",
          {"closed: true", "closed_total_x10: 999", "!top", "rank_band_percent: 100", "rank: 2",
           "total_x10: 420"}}},
@@ -730,6 +730,11 @@ TEST(ProjectionsTest, WorkingTimeSkipsDaysOff) {
   EXPECT_FALSE(ParseCivilDate("2026-02-30"));
   EXPECT_FALSE(ParseCivilDate("2026-3-01"));
   EXPECT_TRUE(ParseCivilDate("2026-03-01"));
+  // Regression: one day had several spellings ("+5", "5 "), which the
+  // assessment's rules took as one day and its fold as three.
+  EXPECT_FALSE(ParseCivilDate("2026-01-+5"));
+  EXPECT_FALSE(ParseCivilDate("2026-01-5 "));
+  EXPECT_FALSE(ParseCivilDate("+026-01-05"));
 }
 
 TEST(ProjectionsTest, WorkingDaysSkipWeekends) {

@@ -1075,6 +1075,33 @@ std::vector<Case> Cases() {
        Score("x", "c-1", "2026-03-02", 45, Day(0.4), "cy2026", "350583/102/301"),
        pre,
        "org unit 350583/102/301 is not under 350583/101, the unit of assessment period cy2026"},
+      {"a cadre's scores go on under a unit recoded during the period",
+       {Opened("a1"), Score("s1", "c-1", "2026-03-02", 45, Day(0.4)),
+        ev::OrgUnitRecoded("r", kVillage, "350583/101/210", Day(0.5))},
+       Score("x", "c-1", "", 800, Day(0.6)),
+       ok,
+       ""},
+      {"a cadre first scored after the recode, under the old code",
+       {Opened("a1"), ev::OrgUnitRecoded("r", kVillage, "350583/101/210", Day(0.5))},
+       Score("x", "c-9", "", 800, Day(0.6)),
+       pre,
+       "org unit 350583/101/203 was recoded to 350583/101/210; assess under the new code"},
+      {"a cadre first scored after the recode, under the new code",
+       {Opened("a1"), ev::OrgUnitRecoded("r", kVillage, "350583/101/210", Day(0.5))},
+       Score("x", "c-9", "", 800, Day(0.6), "cy2026", "350583/101/210"),
+       ok,
+       ""},
+      {"a period whose town was recoded scores under the new code",
+       {Opened("a1", "cy2026", kTown), ev::OrgUnitRecoded("r", kTown, "350583/109", Day(0.5)),
+        ev::GridDefined("g", "350583/109/203/g01", Day(0.5))},
+       Score("x", "c-9", "", 800, Day(0.6), "cy2026", "350583/109/203"),
+       ok,
+       ""},
+      {"a day spelled otherwise",
+       {Opened("a1")},
+       Score("x", "c-1", "2026-03-+2", 45, Day(0.4)),
+       arg,
+       "cadre_score_recorded.day: must be a date \"YYYY-MM-DD\""},
       {"a close",
        {Opened("a1", "cm03"), Score("s1", "c-1", "2026-03-02", 50, Day(0.4), "cm03"),
         Score("s2", "c-2", "2026-03-02", 70, Day(0.4), "cm03"), Score("s3", "c-1", "", 800, Day(0.5), "cm03"),
@@ -1245,7 +1272,6 @@ TEST(AssessmentTest, RanksTiesAndTheTopShare) {
   p.top_permille = 300;
   p.daily_weight_permille = 400;
   p.year_end_weight_permille = 600;
-  const absl::CivilDay d(2026, 3, 2);
   // Totals: a 90, b 80, c 80, d 70, e 60, f 50, g 40 (year end only, in tenths x 600/1000).
   const std::vector<std::pair<std::string, int32_t>> ye = {{"a", 1500}, {"b", 1333}, {"c", 1334}, {"d", 1167},
                                                            {"e", 1000}, {"f", 833},  {"g", 667}};
@@ -1272,16 +1298,19 @@ TEST(AssessmentTest, RanksTiesAndTheTopShare) {
   EXPECT_EQ(tie.top_quota(), 2u);
   EXPECT_TRUE(tie.ranks(2).top()) << "c shares rank 2 with b";
   EXPECT_FALSE(tie.ranks(3).top());
-  EXPECT_EQ(RankBandPercent(143), 20u);
-  EXPECT_EQ(RankBandPercent(100), 10u);
-  EXPECT_EQ(RankBandPercent(1000), 100u);
+  EXPECT_EQ(RankBandPercent(143, 20), 20u);
+  EXPECT_EQ(RankBandPercent(100, 20), 10u);
+  EXPECT_EQ(RankBandPercent(1000, 20), 100u);
+  // Regression: in a cohort under 20 a tenth is a rank or two, and the band
+  // gave a cadre their exact rank; it is withheld there.
+  EXPECT_EQ(RankBandPercent(1000, 19), 0u);
+  EXPECT_EQ(RankBandPercent(143, 7), 0u);
   // Half up, also below zero: daily -0.5 and -1.5 points average to -1.0.
   EXPECT_EQ(DailyAverageX10(-5, 2), -2);  // -2.5 tenths -> -2
   EXPECT_EQ(DailyAverageX10(-20, 2), -10);
   EXPECT_EQ(DailyAverageX10(5, 2), 3);                            // 2.5 -> 3
   EXPECT_EQ(AssessmentTotalX10(50 + 70, 2, 800, 400, 600), 504);  // 60 x 0.4 + 800 x 0.6
   EXPECT_EQ(AssessmentTotalX10(0, 0, 801, 400, 600), 481);        // 480.6
-  (void)d;
 }
 
 // Every catalog event type has a builder that passes the shape check, so no
