@@ -13,6 +13,7 @@
 #define GRID_STORAGE_EVENT_LOG_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,14 @@ struct AppendScope {
   // The appender's clearance: a refusal that would quote data of a higher
   // class names less.
   grid::v1::DataClass clearance = grid::v1::C4_RESTRICTED;
+  // The audiences (bit 1 << grid::v1::Audience) whose fields it sees.
+  uint32_t audiences = ~0u;
+  // Set when the appender is not served every field of every event: whether
+  // a committed event (server fields cleared) and one it sends again under
+  // the same event_id are the same as it is served them. A reused id whose
+  // content differs only in fields it may not see is then answered as a
+  // duplicate, like a retry: a refusal would confirm a guessed value.
+  std::function<bool(const grid::v1::Event& stored, const grid::v1::Event& sent)> same_as_served;
 };
 
 // One atomic append: events for one stream.

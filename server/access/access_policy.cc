@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "domain/rules.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "server/access/redact.h"
 
 namespace grid::server {
@@ -108,6 +109,8 @@ Principal::Principal(grid::v1::PrincipalPolicy p, bool dev) : p_(std::move(p)), 
     scope->jurisdiction.assign(p_.jurisdiction().begin(), p_.jurisdiction().end());
     if (role() == grid::v1::GRID_WORKER) scope->worker = p_.worker_id();
     scope->clearance = clearance();
+    scope->audiences = audiences_;
+    scope->same_as_served = SameAsServed(clearance(), audiences_);
     scope_ = std::move(scope);
   }
 }
@@ -344,6 +347,20 @@ absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogReco
   if (!changed) return EventView::kAsStored;
   *redacted = e.SerializeAsString();
   return EventView::kRedacted;
+}
+
+std::function<bool(const grid::v1::Event&, const grid::v1::Event&)> SameAsServed(
+    grid::v1::DataClass clearance, uint32_t audiences) {
+  if (clearance >= grid::v1::C4_RESTRICTED && audiences == kEveryAudience) return nullptr;
+  return [clearance, audiences](const grid::v1::Event& a, const grid::v1::Event& b) {
+    const auto served = [&](grid::v1::Event e) {
+      e.DiscardUnknownFields();
+      if (clearance <= grid::v1::C0_AGGREGATE) e.clear_body();
+      Redact(&e, clearance, nullptr, audiences);
+      return e;
+    };
+    return google::protobuf::util::MessageDifferencer::Equals(served(a), served(b));
+  };
 }
 
 std::string RowOrgPath(const grid::v1::ProjectionRow& row) {

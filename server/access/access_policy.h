@@ -8,6 +8,7 @@
 #define GRID_SERVER_ACCESS_ACCESS_POLICY_H_
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -160,6 +161,12 @@ class PolicySet {
  private:
   absl::flat_hash_map<std::string, std::shared_ptr<const Principal>> by_name_;
 };
+
+// For AppendScope::same_as_served: whether two events are the same as a
+// caller of this clearance and these audiences is served them (ViewEvent's
+// redaction); null when such a caller is served every field.
+std::function<bool(const grid::v1::Event&, const grid::v1::Event&)> SameAsServed(
+    grid::v1::DataClass clearance, uint32_t audiences);
 
 // What a principal receives of a stored event: nothing outside its
 // jurisdiction; the stored bytes when no field is above its clearance (the

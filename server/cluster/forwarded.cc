@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/access/access_policy.h"
 #include "server/log/validation.h"
 
 namespace grid::server {
@@ -40,6 +41,7 @@ ForwardedAppend ToForwarded(storage::AppendBatch batch, const std::string& shard
     for (const std::string& j : batch.scope->jurisdiction) scope->add_jurisdiction(j);
     scope->set_worker(batch.scope->worker);
     scope->set_clearance(batch.scope->clearance);
+    scope->set_audiences(batch.scope->audiences);
   }
   return f;
 }
@@ -72,6 +74,8 @@ absl::StatusOr<storage::AppendBatch> FromForwarded(ForwardedAppend forwarded) {
                                forwarded.scope().jurisdiction().end());
     scope->worker = forwarded.scope().worker();
     scope->clearance = forwarded.scope().clearance();
+    scope->audiences = forwarded.scope().audiences() | (1u << grid::v1::AUDIENCE_ANY);
+    scope->same_as_served = grid::server::SameAsServed(scope->clearance, scope->audiences);
     batch.scope = std::move(scope);
   }
   return batch;

@@ -361,6 +361,19 @@ TEST_F(AccessTest, ACadreSeesOwnScoreAndRankBandOnlyTheAssessorsAll) {
                         score("ay2", "c-2", v1, 800, ""), score("ay3", "c-3", v3, 900, "")}) {
     ASSERT_OK(ToAbsl(Append("orgdept", e))) << e.event_id();
   }
+  // Regression: resending a score's event id with guessed points told an
+  // appender who may not see points whether the guess was right (duplicate)
+  // or wrong ("different content"). Now both are a duplicate; what the
+  // appender does see still has to match, and an assessor is refused.
+  for (int guess : {30, 31}) {
+    grid::v1::AppendResponse resp;
+    ASSERT_OK(ToAbsl(Append("cadre", score("as2", "c-2", v1, guess, "2026-01-05"), &resp))) << guess;
+    EXPECT_TRUE(resp.results(0).duplicate()) << guess;
+  }
+  EXPECT_EQ(Append("cadre", score("as2", "c-2", v1, 30, "2026-01-06")).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Append("orgdept", score("as2", "c-2", v1, 31, "2026-01-05")).error_code(),
+            StatusCode::FAILED_PRECONDITION);
   // Nobody scores themselves, whatever the policy's types allow.
   const grpc::Status self = Append("cadre", score("x", "c-1", v1, 1000, "2026-01-06"));
   EXPECT_EQ(self.error_code(), StatusCode::PERMISSION_DENIED);

@@ -30,6 +30,7 @@ storage::AppendBatch Admitted(storage::Expected expected, bool scoped) {
     scope->jurisdiction = {"350583/101", "350583/102"};
     scope->worker = "w-1";
     scope->clearance = grid::v1::C2_PERSONAL;
+    scope->audiences = (1u << grid::v1::AUDIENCE_ANY) | (1u << grid::v1::DISPATCHERS);
     b.scope = scope;
   }
   return b;
@@ -61,6 +62,14 @@ TEST(ForwardedTest, TheWriterGetsTheBatchAsAdmitted) {
         EXPECT_EQ(got->scope->jurisdiction, sent.scope->jurisdiction);
         EXPECT_EQ(got->scope->worker, "w-1");
         EXPECT_EQ(got->scope->clearance, grid::v1::C2_PERSONAL);
+        // The writer answers a reused id as the caller is served events:
+        // it knows the caller's audiences and compares as it would serve.
+        EXPECT_EQ(got->scope->audiences, sent.scope->audiences);
+        ASSERT_TRUE(got->scope->same_as_served != nullptr);
+        grid::v1::Event a = sent.events[0], b = sent.events[0];
+        a.mutable_grid_defined()->set_name("甲");
+        b.mutable_grid_defined()->set_name("乙");
+        EXPECT_FALSE(got->scope->same_as_served(a, b)) << "a name the caller sees differs";
       }
     }
   }
