@@ -1,5 +1,6 @@
 #include "domain/simulator.h"
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -190,11 +191,9 @@ class Sim {
       }
       const absl::CivilDay today = absl::ToCivilDay(now_, ChinaTime());
       for (int y = static_cast<int>(today.year()); y <= today.year() + 1; ++y) {
-        Emit({ev::WorkCalendar(
-            ExtraId(), o_.county, y,
-            {absl::StrFormat("%d-01-01", y), absl::StrFormat("%d-05-01", y), absl::StrFormat("%d-10-01", y),
-             absl::StrFormat("%d-10-02", y), absl::StrFormat("%d-10-03", y)},
-            {}, now_)});
+        std::vector<std::string> days;
+        for (absl::CivilDay h : Holidays(y)) days.push_back(CivilDateText(h));
+        Emit({ev::WorkCalendar(ExtraId(), o_.county, y, days, {}, now_)});
       }
     }
   }
@@ -476,11 +475,15 @@ class Sim {
 
   // ---- cadre assessment: its own ids and random stream, like incidents.
 
+  // The county's holidays in the work calendar it publishes: New Year's
+  // Day, Labour Day and the first three days of National Day.
+  static std::vector<absl::CivilDay> Holidays(int year) {
+    return {absl::CivilDay(year, 1, 1), absl::CivilDay(year, 5, 1), absl::CivilDay(year, 10, 1),
+            absl::CivilDay(year, 10, 2), absl::CivilDay(year, 10, 3)};
+  }
+
   std::string AssessId() { return Seeded("as", ++assess_ids_); }
   uint64_t LastPosition() const { return o_.last_position ? o_.last_position() : emitted_; }
-  static std::string DayText(absl::CivilDay d) {
-    return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
-  }
 
   // Opens the year's period for the county's village cadres.
   void OpenAssessment(int year) {
@@ -493,7 +496,7 @@ class Sim {
     year_end_done_ = false;
     Tick(1);
     Emit({ev::AssessmentOpened(AssessId(), period_, o_.county, absl::StrFormat("%d-01-01", year),
-                               DayText(assessment_.ends_on), now_)});
+                               CivilDateText(assessment_.ends_on), now_)});
   }
 
   // After the day's work: each village's two cadres (the secretary and the
@@ -508,8 +511,8 @@ class Sim {
     }
     const absl::Weekday wd = absl::GetWeekday(day);
     // The holidays Setup publishes in the work calendar are not scored.
-    const bool holiday = (day.month() == 1 && day.day() == 1) || (day.month() == 5 && day.day() == 1) ||
-                         (day.month() == 10 && day.day() <= 3);
+    const std::vector<absl::CivilDay> holidays = Holidays(static_cast<int>(day.year()));
+    const bool holiday = std::find(holidays.begin(), holidays.end(), day) != holidays.end();
     const bool working = wd != absl::Weekday::saturday && wd != absl::Weekday::sunday && !holiday;
     const bool year_end = !year_end_done_ && day.month() == 12 && day.day() >= 20;
     if (!working && !year_end) return;
@@ -529,7 +532,8 @@ class Sim {
                                                  "grid_sanitation", absl::StrCat(village, "/g01"), at)
                                  : ev::ScoreItem("INCIDENT.HANDLING", AssessUniform(15, 40), "incident_stats",
                                                  absl::StrCat(village, "#", month), at));
-          batch.push_back(ev::CadreScore(AssessId(), period_, cadre, village, DayText(day), items, now_));
+          batch.push_back(
+              ev::CadreScore(AssessId(), period_, cadre, village, CivilDateText(day), items, now_));
           int64_t points = 0;
           for (const auto& i : items) points += i.points_x10();
           auto& c = assessment_.cadres[cadre];

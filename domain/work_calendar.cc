@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 
 namespace grid::domain {
 
@@ -23,6 +24,10 @@ std::optional<absl::CivilDay> ParseCivilDate(const std::string& s) {
   // CivilDay normalizes "2026-02-30" to March 2nd: refuse what moved.
   if (day.year() != y || day.month() != m || day.day() != d) return std::nullopt;
   return day;
+}
+
+std::string CivilDateText(absl::CivilDay d) {
+  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
 }
 
 void WorkCalendar::Add(const grid::v1::WorkCalendarPublished& year) {

@@ -45,6 +45,8 @@ absl::TimeZone ChinaTime();
 
 // "2026-10-01" → the day; nullopt for anything else.
 std::optional<absl::CivilDay> ParseCivilDate(const std::string& s);
+// The day as ParseCivilDate reads it: "2026-10-01".
+std::string CivilDateText(absl::CivilDay d);
 
 }  // namespace grid::domain
 

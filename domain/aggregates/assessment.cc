@@ -7,7 +7,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "domain/aggregates/aggregate.h"
 #include "domain/work_calendar.h"
 
@@ -19,10 +18,6 @@ using grid::v1::CadreRank;
 
 constexpr int kMaxPoints = 1000;  // tenths: 100 points
 constexpr int kMaxComponents = 32;
-
-std::string DayText(absl::CivilDay d) {
-  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
-}
 
 absl::Status RequireDay(absl::string_view field, const std::string& v) {
   if (!ParseCivilDate(v)) return Invalid(field, "must be a date \"YYYY-MM-DD\"");
@@ -253,11 +248,11 @@ absl::Status CheckState(const AggregateState& state, const Event& e, StateLookup
       const absl::CivilDay day = *ParseCivilDate(c.day());
       if (day < st.starts_on || day > st.ends_on) {
         return Refused(absl::StrCat("day ", c.day(), " is outside assessment period ", period, " (",
-                                    DayText(st.starts_on), " to ", DayText(st.ends_on), ")"));
+                                    CivilDateText(st.starts_on), " to ", CivilDateText(st.ends_on), ")"));
       }
       if (day > ChinaDay(e)) {
         return Refused(absl::StrCat("day ", c.day(), " has not begun (the score is recorded on ",
-                                    DayText(ChinaDay(e)), ")"));
+                                    CivilDateText(ChinaDay(e)), ")"));
       }
     }
     return absl::OkStatus();
@@ -265,7 +260,7 @@ absl::Status CheckState(const AggregateState& state, const Event& e, StateLookup
   const auto& c = e.assessment_period_closed();
   if (c.unit() != st.unit) return Refused(absl::StrCat("assessment period ", period, " is ", st.unit, "'s"));
   if (ChinaDay(e) <= st.ends_on) {
-    return Refused(absl::StrCat("assessment period ", period, " runs to ", DayText(st.ends_on),
+    return Refused(absl::StrCat("assessment period ", period, " runs to ", CivilDateText(st.ends_on),
                                 "; it is closed after that day"));
   }
   if (st.cadres.empty()) return Refused(absl::StrCat("assessment period ", period, " has no scores to rank"));

@@ -303,6 +303,25 @@ const BodyInfo* BodyOf(const std::string& type) {
   return it == kTypes->end() ? nullptr : &it->second;
 }
 
+// An event as a caller of this clearance and these audiences is served it:
+// fields no schema defines dropped, a count-only caller's body cleared, the
+// rest redacted. True if anything changed.
+bool RedactEvent(grid::v1::Event* e, grid::v1::DataClass clearance, uint32_t audiences) {
+  bool changed = false;
+  if (FindUnknownField(*e)) {
+    e->DiscardUnknownFields();
+    changed = true;
+  }
+  // Count-only callers learn that an event of a type happened where and
+  // when, never what it says: counts come from projections, where small ones
+  // are withheld.
+  if (clearance <= grid::v1::C0_AGGREGATE && e->body_case() != grid::v1::Event::BODY_NOT_SET) {
+    e->clear_body();
+    changed = true;
+  }
+  return Redact(e, clearance, nullptr, audiences) || changed;
+}
+
 }  // namespace
 
 bool Reader::Sees(std::string_view org_path) const {
@@ -331,20 +350,7 @@ absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogReco
   if (!e.ParseFromString(r.wire)) {
     return absl::DataLossError(absl::StrCat("the event at position ", r.position, " does not parse"));
   }
-  bool changed = false;
-  if (FindUnknownField(e)) {
-    e.DiscardUnknownFields();
-    changed = true;
-  }
-  // Count-only callers learn that an event of a type happened where and
-  // when, never what it says: counts come from projections, where small ones
-  // are withheld.
-  if (p.clearance() <= grid::v1::C0_AGGREGATE && e.body_case() != grid::v1::Event::BODY_NOT_SET) {
-    e.clear_body();
-    changed = true;
-  }
-  changed |= Redact(&e, p.clearance(), nullptr, p.audiences());
-  if (!changed) return EventView::kAsStored;
+  if (!RedactEvent(&e, p.clearance(), p.audiences())) return EventView::kAsStored;
   *redacted = e.SerializeAsString();
   return EventView::kRedacted;
 }
@@ -354,9 +360,7 @@ std::function<bool(const grid::v1::Event&, const grid::v1::Event&)> SameAsServed
   if (clearance >= grid::v1::C4_RESTRICTED && audiences == kEveryAudience) return nullptr;
   return [clearance, audiences](const grid::v1::Event& a, const grid::v1::Event& b) {
     const auto served = [&](grid::v1::Event e) {
-      e.DiscardUnknownFields();
-      if (clearance <= grid::v1::C0_AGGREGATE) e.clear_body();
-      Redact(&e, clearance, nullptr, audiences);
+      RedactEvent(&e, clearance, audiences);
       return e;
     };
     return google::protobuf::util::MessageDifferencer::Equals(served(a), served(b));
