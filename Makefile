@@ -22,7 +22,7 @@ build: configure
 	@cmake --build $(BUILD)
 
 run: build
-	$(BUILD)/gridd --data_dir=$(DATA) $(ARGS)
+	$(BUILD)/gridd --data_dir=$(DATA) --dashboard_listen=127.0.0.1:7480 $(ARGS)
 
 # Cluster mode on one machine: 3 etcd members and 3 gridd nodes on loopback,
 # data in ./cluster (README, "Cluster mode"); stop with deploy/cluster/down.sh.

@@ -32,7 +32,8 @@ LAYERS = [
     ("projection_service", ["server/projections/*"], ["projections_core", "service"]),
     ("admin", ["server/admin/*"], ["service", "projections_core"]),
     ("cluster", ["server/cluster/*"], ["rpc", "log_core", "service"]),
-    ("server", ["server/*"], ["log_service", "projection_service", "admin", "cluster"]),
+    ("dashboard", ["server/dashboard/*"], ["projection_service", "service"]),
+    ("server", ["server/*"], ["log_service", "projection_service", "admin", "cluster", "dashboard"]),
     ("client", ["client/*"], ["domain"]),
 ]
 NO_GRPC = {"storage", "domain", "access_core", "log_core", "projections_core", "ops"}

@@ -22,6 +22,7 @@ TEST_PACKAGES=(
   python3-grpcio python3-protobuf python3-yaml curl systemd openssl
   prometheus  # promtool: /metrics is checked against Prometheus' own linter
   etcd-server  # cluster mode's tests start real etcd members
+  chromium chromium-driver python3-selenium fonts-noto-cjk  # the dashboard's browser tests
 )
 PACKAGES=("${BUILD_PACKAGES[@]}")
 [ "$BUILD_ONLY" -eq 1 ] || PACKAGES+=("${TEST_PACKAGES[@]}")

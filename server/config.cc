@@ -82,6 +82,9 @@ ServerConfig DefaultConfig() {
   c.set_etcd_cert("");
   c.set_etcd_key("");
   c.set_cluster_tail_events(defaults.cluster.tail_events);
+  c.set_dashboard_listen("");
+  c.set_dashboard_session_hours(absl::ToDoubleHours(defaults.dashboard.session_lifetime));
+  c.set_dashboard_idle_minutes(absl::ToDoubleMinutes(defaults.dashboard.session_idle));
   return c;
 }
 
@@ -388,6 +391,15 @@ absl::StatusOr<ServerOptions> ToServerOptions(const ServerConfig& c) {
   o.unary_deadline = absl::Seconds(c.unary_deadline_seconds());
   o.audit_retention = absl::Hours(24) * c.audit_retention_days();
   if (absl::Status s = ToClusterOptions(c, &o); !s.ok()) return s;
+  o.dashboard.listen = c.dashboard_listen();
+  o.dashboard.hosts.assign(c.dashboard_hosts().begin(), c.dashboard_hosts().end());
+  o.dashboard.session_lifetime = absl::Hours(c.dashboard_session_hours());
+  o.dashboard.session_idle = absl::Minutes(c.dashboard_idle_minutes());
+  if (o.dashboard.enabled()) {
+    if (absl::Status s = CheckListen(o.dashboard.listen, o.auth, !o.access.policy_file.empty()); !s.ok()) {
+      return invalid("dashboard_listen", s.message());
+    }
+  }
   return o;
 }
 

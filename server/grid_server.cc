@@ -130,6 +130,7 @@ struct GridServer::Impl {
   std::unique_ptr<AdminService> admin_service;
   std::unique_ptr<NodeService> node_service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<Dashboard> dashboard;  // null: off
   int port = 0;
   mutable grid::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
@@ -175,6 +176,8 @@ GridServer::GridServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 GridServer::~GridServer() { Shutdown(); }
 
 int GridServer::port() const { return impl_->port; }
+
+int GridServer::dashboard_port() const { return impl_->dashboard ? impl_->dashboard->port() : 0; }
 
 storage::EventLog* GridServer::TEST_log() { return impl_->log.get(); }
 
@@ -379,6 +382,16 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
     spdlog::info("cluster mode: node {} of shard {} (etcd {}), reached at {}", options.cluster.node_id,
                  options.cluster.shard, absl::StrJoin(options.cluster.etcd_endpoints, ","), advertise);
   }
+  if (options.dashboard.enabled()) {
+    auto dashboard = Dashboard::Start(options.dashboard, options.auth, options.data_dir, &impl->env,
+                                      impl->projector.get());
+    if (!dashboard.ok()) return dashboard.status();
+    impl->dashboard = *std::move(dashboard);
+    spdlog::info("dashboard on {}://{} (port {}){}", options.auth.tls() ? "https" : "http",
+                 options.dashboard.listen, impl->dashboard->port(),
+                 options.auth.authenticates() ? "; people sign in with a token or a client certificate"
+                                              : " in DEV MODE: every local user sees everything");
+  }
   {
     grid::MutexLock l(&impl->mu);
     impl->health = impl->server->GetHealthCheckService();
@@ -507,6 +520,18 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
         static_cast<double>(c.role == ClusterNode::Role::kWriter ? c.etcd_db_bytes : 0));
   }
 
+  if (impl_->dashboard != nullptr) {
+    const Dashboard::Stats d = impl_->dashboard->GetStats();
+    add("gridlog_dashboard_connections", "Open HTTP connections to the dashboard",
+        static_cast<double>(d.connections));
+    add("gridlog_dashboard_pages", "Open live dashboard pages (one event stream each)",
+        static_cast<double>(d.pages));
+    add("gridlog_dashboard_feeds", "Projection feeds on the open dashboard pages",
+        static_cast<double>(d.feeds));
+    add("gridlog_dashboard_sessions", "Dashboard sign-in sessions not yet ended",
+        static_cast<double>(d.sessions));
+  }
+
   // Subscribers: how many, and how far each is behind the head, as the
   // number of subscribers at or under each lag (cumulative, like buckets).
   const std::vector<uint64_t> positions = impl_->env.subscribers.Positions();
@@ -569,6 +594,8 @@ void GridServer::Shutdown(absl::Duration grace) {
   // 1. No new work; subscriptions end UNAVAILABLE at their next step.
   impl_->service->BeginShutdown();
   impl_->projector->Stop();  // wakes projection streams, which then end
+  // The dashboard's pages end (their feeds on the pool, which still runs).
+  if (impl_->dashboard != nullptr) impl_->dashboard->Stop();
   // 2. Wait for in-flight calls (queued appends still commit), then close
   // every connection at once: gRPC's Shutdown alone also waits, until its
   // deadline, for idle connections that a client keeps open.
@@ -581,6 +608,7 @@ void GridServer::Shutdown(absl::Duration grace) {
   if (impl_->cluster != nullptr) impl_->cluster->Stop();
   impl_->sequencer->Stop();
   impl_->pool->join();
+  impl_->dashboard.reset();
   impl_->server.reset();
   impl_->service.reset();
   impl_->projection_service.reset();

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "server/access/access.h"
 #include "server/access/auth.h"
+#include "server/dashboard/dashboard.h"
 #include "server/log/checkpointer.h"
 #include "server/log/live_tail.h"
 #include "server/log/validation.h"
@@ -98,6 +99,8 @@ struct ServerOptions {
   // Aggregates' folded states the domain rules keep (server/log/admission.h).
   size_t admission_cache_streams = 100000;
   ClusterOptions cluster;
+  // The department dashboard; no listen address: none.
+  DashboardOptions dashboard;
 };
 
 class GridServer {
@@ -123,6 +126,9 @@ class GridServer {
 
   // Every metric: the counters and histograms plus gauges sampled now.
   std::vector<prometheus::MetricFamily> CollectMetrics() const;
+
+  // The dashboard's port; 0 when it is off.
+  int dashboard_port() const;
 
   // For tests.
   storage::EventLog* TEST_log();

@@ -186,6 +186,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   probes.Set(server->get());
+  if (const int dport = (*server)->dashboard_port(); dport > 0) {
+    std::cout << "gridd dashboard on port " << dport << std::endl;
+  }
   std::cout << "gridd listening on port " << (*server)->port() << std::endl;
   int sig = 0;
   for (;;) {

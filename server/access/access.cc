@@ -202,18 +202,35 @@ void AccessControl::Audit(grid::v1::AuditRecord r) {
 
 absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerContextBase* ctx, Rpc rpc,
                                                                  std::string scope) {
+  absl::Duration retry_after;
+  auto call = Begin(Caller{CallerName(*ctx), ctx->peer()}, rpc, std::move(scope), &retry_after);
+  if (call.status().code() == absl::StatusCode::kResourceExhausted && retry_after > absl::ZeroDuration()) {
+    // gRPC's own retry pushback; clients with retries enabled honour it.
+    ctx->AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(absl::ToInt64Milliseconds(retry_after)));
+  }
+  return call;
+}
+
+std::shared_ptr<const Principal> AccessControl::Rights(const std::string& name) {
+  return dev_mode() ? DevPrincipal(name) : Lookup(name);
+}
+
+absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(const Caller& caller, Rpc rpc,
+                                                                 std::string scope,
+                                                                 absl::Duration* retry_after) {
   const RpcRule& rule = RuleOf(rpc);
-  const std::string name = CallerName(*ctx);
+  const std::string& name = caller.name;
   const uint64_t generation = generation_.load();
-  std::shared_ptr<const Principal> p = dev_mode() ? DevPrincipal(name) : Lookup(name);
+  std::shared_ptr<const Principal> p = Rights(name);
   auto deny = [&](absl::Status s) -> absl::Status {
     if (!TakeRefusalAudit(name)) return s;
-    grid::v1::AuditRecord r = NewRecord(name, p.get(), rule.method, scope, ctx->peer(),
+    grid::v1::AuditRecord r = NewRecord(name, p.get(), rule.method, scope, caller.peer,
                                         CodeName(static_cast<grpc::StatusCode>(s.code())));
     r.set_message(std::string(s.message()));
     Audit(std::move(r));
     return s;
   };
+  if (retry_after != nullptr) *retry_after = absl::ZeroDuration();
   if (p == nullptr) {
     return deny(
         absl::PermissionDeniedError(absl::StrCat("principal ", name, " is not in the access policy")));
@@ -233,8 +250,7 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
   const bool quota = !dev_mode() && p->role() != grid::v1::CLUSTER_NODE;
   if (absl::Duration wait = quota ? TakeToken(name) : absl::ZeroDuration(); wait > absl::ZeroDuration()) {
     const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(wait) + 1);
-    // gRPC's own retry pushback; clients with retries enabled honour it.
-    ctx->AddTrailingMetadata("grpc-retry-pushback-ms", absl::StrCat(ms));
+    if (retry_after != nullptr) *retry_after = absl::Milliseconds(ms);
     return deny(absl::ResourceExhaustedError(
         absl::StrCat("rate limit: ", name, " may start ", options_.rate_per_second,
                      " calls per second (burst ", options_.burst, "); retry in ", ms, " ms")));
@@ -246,7 +262,7 @@ absl::StatusOr<std::unique_ptr<AccessCall>> AccessControl::Begin(grpc::ServerCon
                      " streams open, the most a principal may; close one or retry later")));
   }
   return std::unique_ptr<AccessCall>(
-      new AccessCall(this, rule, p, ctx->peer(), std::move(scope), generation, stream));
+      new AccessCall(this, rule, p, caller.peer, std::move(scope), generation, stream));
 }
 
 void AccessCall::Intend(std::function<void(absl::Status)> then) {
@@ -272,6 +288,11 @@ bool AccessControl::TakeRefusalAudit(const std::string& principal) {
     return false;
   }
   return true;
+}
+
+void AccessControl::RecordSession(const Caller& caller, std::string_view method, std::string_view result) {
+  std::shared_ptr<const Principal> p = Rights(caller.name);
+  Audit(NewRecord(caller.name, p.get(), method, "", caller.peer, std::string(result)));
 }
 
 void AccessControl::RecordUnauthenticated(std::string method, std::string peer, std::string why) {

@@ -53,6 +53,14 @@ struct AccessOptions {
 
 class AccessControl;
 
+// Who is calling, whatever the transport: the principal's name as
+// authenticated (CallerName() for gRPC; the dashboard's session or client
+// certificate) and the peer's address, for the audit.
+struct Caller {
+  std::string name;
+  std::string peer;
+};
+
 // One admitted call. Owned by the call's reactor; not thread-safe, which the
 // reactors' one-step-at-a-time discipline satisfies.
 class AccessCall {
@@ -121,10 +129,21 @@ class AccessControl {
   // a retry hint, UNAVAILABLE when the audit cannot be written). A refusal
   // is audited here.
   absl::StatusOr<std::unique_ptr<AccessCall>> Begin(grpc::ServerContextBase* ctx, Rpc rpc, std::string scope);
+  // The same for a caller named by another transport (the dashboard's HTTP):
+  // the same rules, quotas and audit. A refusal past the caller's rate sets
+  // `*retry_after` (when given) to the wait its message names.
+  absl::StatusOr<std::unique_ptr<AccessCall>> Begin(const Caller& caller, Rpc rpc, std::string scope,
+                                                    absl::Duration* retry_after = nullptr);
 
   // A call refused before it reached a handler (authentication). Its method
   // is recorded only when the server knows it (MethodLabel()).
   void RecordUnauthenticated(std::string method, std::string peer, std::string why);
+  // A dashboard sign-in or sign-out (`method` kDashboardSignIn or
+  // kDashboardSignOut) of an authenticated caller, audited with `result`.
+  void RecordSession(const Caller& caller, std::string_view method, std::string_view result);
+  // The principal's rights now, as Begin() would find them (dev mode: all
+  // rights under `name`); nullptr when `name` is not in the policy.
+  std::shared_ptr<const Principal> Rights(const std::string& name);
   // Refusals past the audit's rate, not recorded.
   uint64_t unaudited_refusals() const { return unaudited_.load(); }
 

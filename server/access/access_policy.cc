@@ -72,7 +72,7 @@ const RpcRule* FindRpcRule(std::string_view method) {
 std::string_view MethodLabel(std::string_view method) {
   static constexpr std::string_view kOthers[] = {
       "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"};
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", kDashboardSignIn, kDashboardSignOut};
   if (const RpcRule* r = FindRpcRule(method); r != nullptr) return r->method;
   for (std::string_view m : kOthers) {
     if (method == m) return m;

@@ -61,6 +61,11 @@ struct RpcRule {
   bool whole_database = false;
 };
 
+// The dashboard's sessions, in the access audit beside the RPCs (a page's
+// reads and feeds are audited as the RPCs they are).
+inline constexpr std::string_view kDashboardSignIn = "/dashboard/SignIn";
+inline constexpr std::string_view kDashboardSignOut = "/dashboard/SignOut";
+
 const std::vector<RpcRule>& RpcRules();
 const RpcRule& RuleOf(Rpc rpc);
 // nullptr for a method not in the table.

@@ -27,9 +27,7 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
  public:
   TokenProcessor(const std::vector<AuthOptions::Token>& tokens, bool client_certs,
                  std::function<void(std::string, std::string)> on_refused)
-      : client_certs_(client_certs), on_refused_(std::move(on_refused)) {
-    for (const auto& t : tokens) principals_[t.sha256_hex] = t.principal;
-  }
+      : client_certs_(client_certs), on_refused_(std::move(on_refused)), tokens_(tokens) {}
 
   // A hash lookup: cheap enough to run on gRPC's own thread.
   bool IsBlocking() const override { return false; }
@@ -53,13 +51,12 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
       if (!absl::StartsWith(value, "Bearer ")) {
         return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "authorization must be `Bearer <token>`");
       }
-      const std::string hash = storage::ToHex(storage::Sha256(value.substr(7)));
-      auto p = principals_.find(hash);
-      if (p == principals_.end()) {
+      const std::string principal = tokens_.PrincipalOf(std::string_view(value).substr(7));
+      if (principal.empty()) {
         return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown bearer token");
       }
       consumed->insert(std::make_pair(std::string(it->first.data(), it->first.size()), value));
-      Identify(context, p->second);
+      Identify(context, principal);
       return grpc::Status::OK;
     }
     if (client_certs_) {
@@ -83,10 +80,25 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
 
   const bool client_certs_;
   const std::function<void(std::string, std::string)> on_refused_;
-  absl::flat_hash_map<std::string, std::string> principals_;  // sha256 hex -> principal
+  const TokenTable tokens_;
 };
 
 }  // namespace
+
+TokenTable::TokenTable(const std::vector<AuthOptions::Token>& tokens) {
+  for (const auto& t : tokens) principals_[t.sha256_hex] = t.principal;
+}
+
+std::string TokenTable::PrincipalOf(std::string_view token) const {
+  // A lookup by the token's hash: what is compared is not the secret, and
+  // the hash of a guess says nothing of how close it was.
+  return PrincipalOfHash(storage::ToHex(storage::Sha256(token)));
+}
+
+std::string TokenTable::PrincipalOfHash(std::string_view sha256_hex) const {
+  auto p = principals_.find(std::string(sha256_hex));
+  return p == principals_.end() ? "" : p->second;
+}
 
 bool IsLoopbackListenAddress(const std::string& hp) {
   std::string host = hp;

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 
 namespace grpc {
@@ -38,6 +39,20 @@ struct AuthOptions {
   bool tls() const { return !tls_cert_path.empty(); }
   // Every caller proves an identity.
   bool authenticates() const { return tls() && (!tls_client_ca_path.empty() || !tokens.empty()); }
+};
+
+// Bearer tokens by their SHA-256. Thread-safe (read-only once built).
+class TokenTable {
+ public:
+  explicit TokenTable(const std::vector<AuthOptions::Token>& tokens);
+  // The principal `token` names, or "" for an unknown token.
+  std::string PrincipalOf(std::string_view token) const;
+  // The principal of the token whose SHA-256 (hex) is `sha256_hex`, or "".
+  std::string PrincipalOfHash(std::string_view sha256_hex) const;
+  bool empty() const { return principals_.empty(); }
+
+ private:
+  absl::flat_hash_map<std::string, std::string> principals_;  // sha256 hex -> principal
 };
 
 // The combination makes sense: TLS needs a certificate and a key; client CAs

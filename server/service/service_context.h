@@ -103,12 +103,14 @@ struct ServiceContext {
 
 // A server stream of one of the services: pumped on the context's pool,
 // ended by its shutdown, guarded by the call's access grant.
-template <class Message>
-class ServiceWriter : public PumpedWriter<Message, AccessCall> {
+// `Stream` is gRPC's reactor, or the dashboard's feed (server/dashboard)
+// that carries the same messages to a browser.
+template <class Message, class Stream = grpc::ServerWriteReactor<Message>>
+class ServiceWriter : public PumpedWriter<Message, AccessCall, Stream> {
  protected:
-  using Step = typename PumpedWriter<Message, AccessCall>::Step;
+  using Step = typename PumpedWriter<Message, AccessCall, Stream>::Step;
   ServiceWriter(ServiceContext* env, storage::Notifier* notifier)
-      : PumpedWriter<Message, AccessCall>(env->pool, &env->stopping, notifier), env_(env) {}
+      : PumpedWriter<Message, AccessCall, Stream>(env->pool, &env->stopping, notifier), env_(env) {}
 
   // A read that must see a write (`min_position`, e.g. an append's position
   // on another node of a cluster): nullopt once this node's log holds
