@@ -22,7 +22,7 @@ strip --strip-debug "$out/bin/gridd" "$out/bin/gridctl" 2>/dev/null || true
 # And an access policy: without one, every authenticated caller could do
 # everything, which gridd refuses beyond loopback.
 "$out/bin/gridd" --config="$src/deploy/gridd.json" \
-  --listen=0.0.0.0:7443 --metrics_listen=0.0.0.0:9464 \
+  --listen=0.0.0.0:7443 --metrics_listen=0.0.0.0:9464 --dashboard_listen=0.0.0.0:7480 \
   --tls_cert=/etc/gridlog/tls/tls.crt --tls_key=/etc/gridlog/tls/tls.key \
   --tls_client_ca=/etc/gridlog/tls/ca.crt --policy_file=/etc/gridlog/policy.json --print-config \
   >"$out/etc/gridlog/gridd.json"

@@ -433,6 +433,9 @@ bool ViewRow(const Reader& reader, grid::v1::ProjectionRow* row) {
   }
   if ((p.full_clearance() && audiences == kEveryAudience) || !row->has_value()) return true;
   std::vector<std::string> changed;
+  // What is withheld and unset first (a zero count above the clearance must
+  // read as withheld, not as 0), then what Redact() clears or masks.
+  ListWithheldUnset(row->value(), p.clearance(), &changed, audiences);
   Redact(row->mutable_value(), p.clearance(), &changed, audiences);
   for (auto& c : changed) row->add_redacted(std::move(c));
   if (p.clearance() <= grid::v1::C0_AGGREGATE) {

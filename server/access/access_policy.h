@@ -100,6 +100,8 @@ class Principal {
   uint32_t audiences() const { return audiences_; }
   bool every_audience() const { return audiences_ == ~0u; }
   const std::string& worker_id() const { return p_.worker_id(); }
+  // The departments it acts for (DEPARTMENT principals).
+  const google::protobuf::RepeatedPtrField<std::string>& departments() const { return p_.departments(); }
   const google::protobuf::RepeatedPtrField<std::string>& jurisdiction() const { return p_.jurisdiction(); }
 
   // What the commit-time checks need of this principal (its jurisdiction,

@@ -118,6 +118,27 @@ bool RedactIn(Message* m, DataClass clearance, DataClass inherited, const std::s
   return any;
 }
 
+void WithheldUnsetIn(const Message& m, DataClass clearance, DataClass inherited, const std::string& prefix,
+                     std::vector<std::string>* out, uint32_t audiences) {
+  const Reflection* r = m.GetReflection();
+  const Descriptor* d = m.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    const bool set = f->is_repeated() ? r->FieldSize(m, f) > 0 : r->HasField(m, f);
+    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    const grid::v1::Audience a = f->options().GetExtension(grid::v1::audience);
+    const bool withheld =
+        (a != grid::v1::AUDIENCE_ANY && (audiences & (1u << a)) == 0) || ClassIn(m, f, inherited) > clearance;
+    if (!set) {
+      // An unset oneof member is no field of this message at all.
+      if (withheld && f->containing_oneof() == nullptr) out->push_back(path);
+      continue;
+    }
+    if (withheld || f->is_repeated() || f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    WithheldUnsetIn(r->GetMessage(m, f), clearance, ClassIn(m, f, inherited), path, out, audiences);
+  }
+}
+
 DataClass MaxClassIn(const Descriptor* d, DataClass inherited,
                      absl::flat_hash_map<const Descriptor*, int>* depth) {
   DataClass max = inherited;
@@ -328,6 +349,11 @@ DataClass MaxClass(const Descriptor* d) {
   const DataClass c = MaxClassIn(d, grid::v1::C0_AGGREGATE, &depth);
   (*cache)[d] = c;
   return c;
+}
+
+void ListWithheldUnset(const Message& m, DataClass clearance, std::vector<std::string>* out,
+                       uint32_t audiences) {
+  WithheldUnsetIn(m, clearance, grid::v1::C0_AGGREGATE, "", out, audiences);
 }
 
 bool RestrictsAudience(const Descriptor* d) {

@@ -32,6 +32,14 @@ inline constexpr uint32_t kEveryAudience = ~0u;
 bool Redact(google::protobuf::Message* m, grid::v1::DataClass clearance,
             std::vector<std::string>* changed = nullptr, uint32_t audiences = kEveryAudience);
 
+// The fields Redact() would withhold from this caller that are unset in `m`
+// (a zero count, an empty name): their dotted paths, as Redact() spells
+// them. Served beside what Redact() cleared, so that a withheld zero reads as
+// withheld, not as zero (which would tell a count-only caller that a C3 count
+// is 0). Descends into set singular messages the caller may see.
+void ListWithheldUnset(const google::protobuf::Message& m, grid::v1::DataClass clearance,
+                       std::vector<std::string>* out, uint32_t audiences = kEveryAudience);
+
 // Whether the message type can hold a field with an (audience), nested
 // types included (cached per type).
 bool RestrictsAudience(const google::protobuf::Descriptor* d);

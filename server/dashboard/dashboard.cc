@@ -308,9 +308,13 @@ class FeedStream {
       rows += ToJson(m->rows(i));
     }
     rows += ']';
+    // `begin`: the first snapshot message of this feed on this connection
+    // (a reconnect restarts a snapshot it had not finished).
+    const bool begin = first_ && m->snapshot();
+    first_ = false;
     std::string json =
         absl::StrCat("{\"feed\":", index_, ",\"position\":\"", m->position(), "\"",
-                     m->snapshot() ? ",\"snapshot\":true" : "",
+                     m->snapshot() ? ",\"snapshot\":true" : "", begin ? ",\"begin\":true" : "",
                      m->snapshot_complete() ? ",\"complete\":true" : "", ",\"rows\":", rows, "}");
     sink_->Write(index_, m->position(), m->snapshot(), m->snapshot_complete(), std::move(json));
   }
@@ -319,6 +323,7 @@ class FeedStream {
  private:
   std::shared_ptr<FeedSink> sink_;
   int index_ = 0;
+  bool first_ = true;
 };
 
 using DashboardFeed = ProjectionFeed<FeedStream>;
@@ -645,13 +650,17 @@ class Connection final : public ConnectionBase,
     std::vector<std::string> j;
     for (const auto& o : p->jurisdiction()) j.push_back(JsonString(o));
     if (p->dev()) j = {"\"\""};
+    std::vector<std::string> departments;
+    for (const auto& d : p->departments()) departments.push_back(JsonString(d));
     Response r;
     r.body = absl::StrCat(
         "{\"signed_in\":true,\"principal\":", JsonString(p->name()),
-        ",\"role\":", JsonString(p->dev() ? "ADMIN" : p->RoleName()), ",\"clearance\":",
+        // Dev mode has no role: every right.
+        p->dev() ? "" : absl::StrCat(",\"role\":", JsonString(p->RoleName())), ",\"clearance\":",
         JsonString(grid::v1::DataClass_Name(p->dev() ? grid::v1::C4_RESTRICTED : p->clearance())),
         ",\"jurisdiction\":[", absl::StrJoin(j, ","), "]",
         p->worker_id().empty() ? "" : absl::StrCat(",\"worker_id\":", JsonString(p->worker_id())),
+        departments.empty() ? "" : absl::StrCat(",\"departments\":[", absl::StrJoin(departments, ","), "]"),
         ",\"dev\":", p->dev() ? "true" : "false", ",\"auth\":", JsonString(identity_.how),
         identity_.expires == absl::InfiniteFuture()
             ? ""

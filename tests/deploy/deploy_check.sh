@@ -32,6 +32,8 @@ check "staged config loads" "$tmp/out/bin/gridd" --config="$tmp/out/etc/gridlog/
 check "staged policy is valid" "$tmp/out/bin/gridd" --config="$tmp/out/etc/gridlog/gridd.json" \
   --policy_file="$tmp/out/etc/gridlog/policy.json" --check-policy
 check "staged config listens on all interfaces" grep -q '"listen": "0.0.0.0:7443"' "$tmp/out/etc/gridlog/gridd.json"
+check "staged config serves the dashboard" grep -q '"dashboard_listen": "0.0.0.0:7480"' "$tmp/out/etc/gridlog/gridd.json"
+check "the container exposes the dashboard's port" grep -q '^EXPOSE .*\b7480\b' "$SRC/deploy/Dockerfile"
 check "staged config requires client certificates" \
   grep -q '"tls_client_ca": "/etc/gridlog/tls/ca.crt"' "$tmp/out/etc/gridlog/gridd.json"
 check "runtime packages include RocksDB and gRPC" \
@@ -71,6 +73,8 @@ conf = json.loads(cfg)
 assert conf["data_dir"] == mounts["data"], "data_dir must be the volume"
 assert int(conf["listen"].rsplit(":", 1)[1]) == ports["grpc"]
 assert int(conf["metrics_listen"].rsplit(":", 1)[1]) == ports["metrics"]
+assert int(conf["dashboard_listen"].rsplit(":", 1)[1]) == ports["dashboard"]
+assert any(p["name"] == "dashboard" for p in docs["Service/gridd"]["spec"]["ports"])
 assert c["args"] == ["--config=" + mounts["config"] + "/gridd.json"]
 # gRPC beyond loopback: every caller must authenticate, with files from the Secret.
 assert conf["tls_cert"] and conf["tls_key"] and (conf.get("tls_client_ca") or conf.get("tokens"))

@@ -128,7 +128,10 @@ def gridctl(principal, *args):
     cmd = [GRIDCTL, *args, f"--server=localhost:{GRPC_PORT}", "--ca", CA]
     if principal:
         cmd += ["--token", TOKENS[principal]]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"gridctl {' '.join(args[:3])} as {principal}: {r.stderr.strip()}")
+    return r.stdout
 
 
 def projection_at(principal, name, prefix, position):
@@ -240,6 +243,269 @@ def rows_by_key(resp):
     return {r["key"]: without_defaults(r) for r in resp.get("rows", [])}
 
 
+# ------------------------------------------------------------ the browser
+
+def spki_hash(cert):
+    """The base64 SHA-256 of the certificate's public key: Chromium trusts
+    exactly that key (--ignore-certificate-errors-spki-list), nothing else."""
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey", "-noout"], check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub, check=True,
+                         capture_output=True).stdout
+    import base64
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def browser():
+    o = webdriver.ChromeOptions()
+    o.binary_location = CHROMIUM
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000", "--lang=zh-CN",
+              "--disable-background-networking", "--disable-component-update", "--no-first-run",
+              "--disable-sync", "--disable-default-apps",
+              "--ignore-certificate-errors-spki-list=" + spki_hash(os.path.join(AUTH, "tls.crt"))]:
+        o.add_argument(a)
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    from selenium.webdriver.chrome.service import Service
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=o)
+
+
+BASE = None
+
+
+def wait_ready(d, timeout=60):
+    WebDriverWait(d, timeout).until(lambda x: x.execute_script("return document.body.dataset.ready") == "1")
+
+
+def sign_in_page(d, principal):
+    d.get(BASE + "/")
+    WebDriverWait(d, 30).until(lambda x: x.find_element(By.ID, "token").is_displayed())
+    d.find_element(By.ID, "token").send_keys(TOKENS[principal])
+    d.find_element(By.ID, "signin").click()
+    wait_ready(d)
+
+
+def shot(d, name):
+    path = os.path.join(ARTIFACTS, name + ".png")
+    d.save_screenshot(path)
+    return path
+
+
+def kpi(d, kid):
+    e = d.find_element(By.CSS_SELECTOR, f"[data-kpi={kid}]")
+    return {"text": e.text.strip(), "position": e.get_attribute("data-position"),
+            "key": e.get_attribute("data-key"), "projection": e.get_attribute("data-projection")}
+
+
+def feed_log(d):
+    return d.execute_script("return window.gridlog.feedLog.slice()")
+
+
+def console_errors(d):
+    return [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def hosts_requested(d):
+    out = set()
+    for e in d.get_log("performance"):
+        m = json.loads(e["message"])["message"]
+        if m.get("method") == "Network.requestWillBeSent":
+            u = urllib.parse.urlparse(m["params"]["request"]["url"])
+            if u.scheme in ("http", "https", "ws", "wss"):
+                out.add(u.hostname)
+    return out
+
+
+def wait_until(pred, timeout=60, step=0.2):
+    """Polls a condition the page will reach (the signal is its state, not time)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def county_kpis_match(d, principal):
+    """Each population KPI on screen equals gridctl's row at the position shown."""
+    for kid, field in (("households", "households"), ("residents", "residents")):
+        k = kpi(d, kid)
+        if not k["position"]:
+            check(f"{principal}: KPI {kid} names its position", False, str(k))
+            continue
+        rows = rows_by_key(projection_at(principal, "population", k["key"], int(k["position"])))
+        row = rows.get(k["key"], {})
+        body = row.get("value", {}).get("population", {})
+        if field in row.get("suppressed", []) or f"population.{field}" in row.get("suppressed", []):
+            want = {"<5", "—"}
+        else:
+            want = {str(body.get(field, "0"))}
+        check(f"{principal}: KPI {kid} = gridctl projection get population --at {k['position']}",
+              k["text"] in want, f"page {k['text']!r}, gridctl {want}")
+    k = kpi(d, "devices_with_gaps")
+    rows = rows_by_key(projection_at(principal, "device_gaps", k["key"], int(k["position"])))
+    gaps = sum(1 for r in rows.values() if int(r.get("value", {}).get("device_gaps", {}).get("missing_count", 0)) > 0)
+    check(f"{principal}: KPI devices_with_gaps = gridctl's at {k['position']}", k["text"] == str(gaps),
+          f"page {k['text']!r}, gridctl {gaps}")
+    k = kpi(d, "open_findings")
+    rows = rows_by_key(projection_at(principal, "grid_sanitation", k["key"], int(k["position"])))
+    findings = sum(int(r.get("value", {}).get("grid_sanitation", {}).get("open_finding_count", 0)) for r in rows.values())
+    check(f"{principal}: KPI open_findings = gridctl's at {k['position']}", k["text"] == str(findings),
+          f"page {k['text']!r}, gridctl {findings}")
+
+
+GRID = "350583/101/201/g01"
+
+
+def household(hid, kind, name, token):
+    """A HouseholdCreated in GRID, appended by its grid worker; its position."""
+    e = {"event_id": hid, "type": "HouseholdCreated", "org_path": GRID,
+         "household_created": {"household_id": hid, "kind": kind, "org_path": GRID, "address_id": "a-" + hid,
+                               "house_number": "99", "head": {"name": name, "person_token": token},
+                               "source": "GRID_VISIT", "head_residence": "REGISTERED_RESIDENT"}}
+    out = gridctl("worker-w-1", "append", "--stream", "household/" + hid, json.dumps(e, ensure_ascii=False),
+                  "--output", "json")
+    return int(json.loads(out.splitlines()[-1])["results"][0]["position"])
+
+
+def browser_checks():
+    global BASE
+    BASE = f"https://localhost:{DASH_PORT}"
+    names = set()
+    # Every name in the county, as the auditor (C4) sees them: none may reach
+    # a count-only leader.
+    roster = json.loads(gridctl("county-auditor", "projection", "get", "household_roster", "--prefix", "350583",
+                                "--output", "json"))
+    for r in roster.get("rows", []):
+        for m in r.get("value", {}).get("household_roster", {}).get("members", []):
+            if m.get("name"):
+                names.add(m["name"])
+    check("the county has names to leak", len(names) > 10, str(len(names)))
+
+    d = browser()
+    try:
+        # ---- a bad token: refused on the page too
+        d.get(BASE + "/")
+        WebDriverWait(d, 30).until(lambda x: x.find_element(By.ID, "token").is_displayed())
+        d.find_element(By.ID, "token").send_keys("not-a-token")
+        d.find_element(By.ID, "signin").click()
+        WebDriverWait(d, 30).until(lambda x: x.find_element(By.ID, "signin-error").text.strip() != "")
+        check("a bad token: the page says so", d.find_element(By.ID, "signin-error").text.strip() != "")
+        shot(d, "01-bad-token")
+        # Chromium logs the refused request (401) as a console error: the
+        # only one expected.
+        errs = [e for e in console_errors(d) if "401" not in e["message"]]
+        check("no console errors on the sign-in page", not errs, str(errs))
+
+        # The county's grid office puts worker w-1 on a grid, and w-1 registers
+        # a collective household there: one, a count a leader gets as "<5".
+        gridctl("county-grid-office", "append", "--stream", "org/350583",
+                json.dumps({"event_id": "e2e-o1", "type": "WorkerAssigned", "org_path": GRID,
+                            "worker_assigned": {"worker_id": "w-1", "org_path": GRID,
+                                                "from": "2026-11-01T00:00:00Z"}}))
+        household("e2e-c1", "COLLECTIVE", "养老院", "pt-e2e-c1")
+
+        # ---- the county leader (C0): counts only
+        sign_in_page(d, "county-leader")
+        shot(d, "02-leader-overview")
+        county_kpis_match(d, "county-leader")
+        d.execute_script("location.hash = '#tab=civil&p=350583'")
+        wait_ready(d)
+        shot(d, "03-leader-civil")
+        page = d.find_element(By.TAG_NAME, "body").text
+        check("the count-only leader sees <5 for a withheld small count", "<5" in page)
+        payload = json.dumps(feed_log(d), ensure_ascii=False) + d.page_source
+        leaked = [n for n in names if n in payload]
+        check("no name reaches the count-only leader (feed or page)", not leaked, str(leaked[:5]))
+        check("no console errors (leader)", not console_errors(d), str(console_errors(d)))
+        d.find_element(By.ID, "logout").click()
+        WebDriverWait(d, 30).until(lambda x: x.find_element(By.ID, "token").is_displayed())
+
+        # ---- a village cadre: its village only (in Chinese)
+        sign_in_page(d, "cadre-101-201")
+        if d.execute_script("return document.documentElement.lang") != "zh-CN":
+            d.find_element(By.ID, "lang").click()
+            wait_ready(d)
+        check("the page speaks Chinese", "总览" in d.find_element(By.ID, "tabs").text,
+              d.find_element(By.ID, "tabs").text)
+        shot(d, "04-cadre-overview")
+        for tab in ("forms", "incidents", "assessment"):
+            d.execute_script(f"location.hash = '#tab={tab}&p=350583/101/201'")
+            wait_ready(d)
+        shot(d, "05-cadre-assessment")
+        outside = []
+        for data in feed_log(d):
+            m = json.loads(data)
+            for r in m.get("rows", []):
+                body = next(iter(r.get("value", {}).values()), {})
+                org = body.get("org_path") or body.get("applicant_org") or r["key"].split("#")[0]
+                if not (org == "" or org.startswith("350583/101/201")):
+                    outside.append(r["key"])
+        check("the cadre's feed holds nothing outside its village", not outside, str(outside[:5]))
+        check("no console errors (cadre)", not console_errors(d), str(console_errors(d)))
+        d.find_element(By.ID, "logout").click()
+        WebDriverWait(d, 30).until(lambda x: x.find_element(By.ID, "token").is_displayed())
+
+        # ---- the auditor: a live append, a restart, a policy reload
+        sign_in_page(d, "county-auditor")
+        d.execute_script("location.hash = '#tab=overview&p=350583'")
+        wait_ready(d)
+        shot(d, "06-auditor-overview")
+        county_kpis_match(d, "county-auditor")
+        before = kpi(d, "households")
+        pos = household("e2e-h1", "FAMILY", "测试户主", "pt-e2e-h1")
+        after = wait_until(lambda: (lambda k: k if k["position"] and int(k["position"]) >= pos else None)(
+            kpi(d, "households")))
+        check("an append shows up live: households + 1 at its position",
+              after and int(after["text"]) == int(before["text"]) + 1, f"{before} -> {after}")
+        shot(d, "07-auditor-after-append")
+
+        # A restart: the page reconnects and resumes, with no duplicate.
+        stop_gridd(procs[-1])
+        start_gridd(f"--config={CONFIG}", f"--dashboard_listen=127.0.0.1:{DASH_PORT}", name="gridd2")
+        pos2 = household("e2e-h2", "FAMILY", "测试户主二", "pt-e2e-h2")
+        again = wait_until(lambda: (lambda k: k if k["position"] and int(k["position"]) >= pos2 else None)(
+            kpi(d, "households")), timeout=90)
+        check("after a gridd restart the page reconnects and the next append shows",
+              again and int(again["text"]) == int(after["text"]) + 1, f"{after} -> {again}")
+        check("no duplicate after the reconnect", d.execute_script("return window.gridlog.duplicates") == 0)
+        shot(d, "08-auditor-after-restart")
+
+        # The auditor's "as of": every panel at an earlier position.
+        d.find_element(By.ID, "asof").send_keys(str(pos - 1))
+        d.find_element(By.ID, "asof-apply").click()
+        past = wait_until(lambda: (lambda k: k if k["position"] == str(pos - 1) else None)(kpi(d, "households")))
+        check("as of an earlier position: the KPI is the view at that position",
+              past and past["text"] == before["text"], f"{past} vs {before}")
+        wait_ready(d)
+        shot(d, "09-auditor-as-of")
+        d.find_element(By.ID, "live").click()
+        wait_until(lambda: (lambda k: k if k["position"] and int(k["position"]) >= pos2 else None)(
+            kpi(d, "households")))
+        wait_ready(d)
+
+        # A policy reload that removes the auditor ends the live feed.
+        text = open(POLICY).read()
+        cut = re.sub(r'\{"principal": "county-auditor"[^}]*\}', "", text)
+        cut = re.sub(r",(\s*\])", r"\1", cut)
+        check("the auditor is cut from the policy", cut != text)
+        open(POLICY, "w").write(cut)
+        procs[-1].send_signal(signal.SIGHUP)
+        ended = wait_until(lambda: any('"PERMISSION_DENIED"' in x for x in feed_log(d)), timeout=60)
+        check("a policy reload ends the live feed (PERMISSION_DENIED)", ended)
+        banner = wait_until(lambda: d.find_element(By.ID, "banner").text.strip(), timeout=30)
+        check("and the page says so", bool(banner), banner)
+        shot(d, "10-auditor-revoked")
+        open(POLICY, "w").write(text)
+        procs[-1].send_signal(signal.SIGHUP)
+
+        errs = [e for e in console_errors(d) if "401" not in e["message"] and "403" not in e["message"]]
+        check("no console errors (auditor)", not errs, str(errs))
+        hosts = hosts_requested(d)
+        check("no request leaves 127.0.0.1", hosts <= {"localhost", "127.0.0.1"}, str(hosts))
+    finally:
+        d.quit()
+
+
 try:
     # ------------------------------------------------------------ a county's history
     # Simulated in dev mode (the simulator appends every kind of event), then
@@ -292,7 +558,8 @@ try:
     status, _, _ = https("GET", "/", host="attacker.example")
     check("another host name is refused (DNS rebinding)", status == 403, str(status))
 
-    print(f"dashboard_e2e (HTTP): {passed} passed, {failed} failed")
+    browser_checks()
+    print(f"dashboard_e2e: {passed} passed, {failed} failed")
 finally:
     for p in procs:
         if p.poll() is None:

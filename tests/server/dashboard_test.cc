@@ -48,12 +48,23 @@ struct Event {
 // Every wait is bounded: a test fails instead of hanging.
 class Client {
  public:
-  Client(int port, const std::string& ca_pem)
-      : ctx_(ssl::context::tls_client), stream_(io_, ctx_), port_(port) {
-    ctx_.add_certificate_authority(asio::buffer(ca_pem));
-    ctx_.set_verify_mode(ssl::verify_peer);
+  // With `cert` and `key` (PEM files) it presents a client certificate.
+  Client(int port, const std::string& ca_pem, const std::string& cert = "", const std::string& key = "")
+      : ctx_(Context(ca_pem, cert, key)), stream_(io_, ctx_), port_(port) {
     beast::get_lowest_layer(stream_).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     stream_.handshake(ssl::stream_base::client);
+  }
+
+  // (The stream takes its certificate from the context when it is made.)
+  static ssl::context Context(const std::string& ca_pem, const std::string& cert, const std::string& key) {
+    ssl::context ctx(ssl::context::tls_client);
+    ctx.add_certificate_authority(asio::buffer(ca_pem));
+    ctx.set_verify_mode(ssl::verify_peer);
+    if (!cert.empty()) {
+      ctx.use_certificate_chain_file(cert);
+      ctx.use_private_key_file(key, ssl::context::pem);
+    }
+    return ctx;
   }
 
   std::string Origin() const { return absl::StrCat("https://127.0.0.1:", port_); }
@@ -294,6 +305,29 @@ TEST_F(DashboardTest, ABadTokenIsRefusedAndAuditedAGoodOneOpensASession) {
   EXPECT_TRUE(refused);
   EXPECT_TRUE(signed_in);
   EXPECT_TRUE(signed_out);
+}
+
+TEST_F(DashboardTest, AClientCertificateNamesThePrincipalWithoutASignIn) {
+  // A CA, and a certificate it signed for "auditor".
+  const std::string d = dir_.path();
+  const std::string cmd = absl::StrCat(
+      "cd ", d,
+      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=test-ca "
+      "-keyout ca.key -out ca.crt 2>/dev/null"
+      " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=auditor "
+      "-keyout client.key -out client.csr 2>/dev/null"
+      " && openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
+      "-out client.crt 2>/dev/null");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  StartDashboard([&](ServerOptions* o) { o->auth.tls_client_ca_path = d + "/ca.crt"; });
+  Client with(server_->dashboard_port(), Slurp(cert_), d + "/client.crt", d + "/client.key");
+  Reply me = with.Call(http::verb::get, "/api/session");
+  EXPECT_TRUE(absl::StrContains(me.body, "\"principal\":\"auditor\"")) << me.body;
+  EXPECT_TRUE(absl::StrContains(me.body, "\"auth\":\"certificate\"")) << me.body;
+  EXPECT_EQ(with.Call(http::verb::get, "/api/projections").status, 200);
+  // Without one (and without a session): nobody.
+  auto without = Connect();
+  EXPECT_EQ(without->Call(http::verb::get, "/api/projections").status, 401);
 }
 
 TEST_F(DashboardTest, ASessionOutlivesARestart) {

@@ -472,6 +472,38 @@ TEST(PolicyTest, RefusesPoliciesThatMakeNoSense) {
   ASSERT_OK(PolicySet::Build(OnePrincipal()));
 }
 
+// Regression: a count above the reader's clearance that happened to be 0 was
+// served as an absent field not named in `redacted`, which reads as 0: a
+// count-only leader learned that no death awaited confirmation (C3), while a
+// non-zero count read as withheld.
+TEST(PolicyTest, AWithheldZeroReadsAsWithheldNotAsZero) {
+  grid::v1::PrincipalPolicy leader;
+  leader.set_principal("leader");
+  leader.set_role(grid::v1::LEADER);
+  leader.add_jurisdiction("350583");
+  const Principal p(leader);
+  for (int deaths : {0, 7}) {
+    SCOPED_TRACE(deaths);
+    grid::v1::ProjectionRow row;
+    row.set_key("350583/101");
+    auto* pop = row.mutable_value()->mutable_population();
+    pop->set_households(40);
+    pop->set_family_households(40);
+    pop->set_residents(120);
+    pop->set_registered_residents(120);
+    pop->set_deaths_awaiting_confirmation(deaths);
+    ASSERT_TRUE(ViewRow(Reader(p), &row));
+    const std::set<std::string> redacted(row.redacted().begin(), row.redacted().end());
+    // Named withheld either way, so the two rows read the same.
+    EXPECT_TRUE(redacted.count("population.deaths_awaiting_confirmation")) << absl::StrJoin(redacted, ",");
+    EXPECT_TRUE(redacted.count("population.registered_away")) << absl::StrJoin(redacted, ",");
+    EXPECT_EQ(row.value().population().deaths_awaiting_confirmation(), 0);
+    // What the leader may see is neither named nor withheld.
+    EXPECT_FALSE(redacted.count("population.households"));
+    EXPECT_EQ(row.value().population().households(), 40);
+  }
+}
+
 TEST(PolicyTest, JurisdictionIsOnWholeSegments) {
   Principal p(OnePrincipal().principals(0));
   EXPECT_TRUE(p.Sees("350583/101"));

@@ -16,6 +16,8 @@ import { overview } from './overview.js';
 import { PANELS } from './panels.js';
 
 const SCREENS = { overview, ...PANELS };
+// A live screen takes a fresh snapshot this often (FeedSet.refresh).
+const RESNAPSHOT_MS = 10 * 60 * 1000;
 const TAB_ORDER = ['overview', 'sanitation', 'civil', 'drc', 'forms', 'devices', 'incidents', 'assessment', 'income', 'ops'];
 const AS_OF_MAX_ROWS = 10000;
 const CLEARANCE_RANK = { C0_AGGREGATE: 1, C1_INTERNAL: 2, C2_PERSONAL: 3, C3_SENSITIVE: 4, C4_RESTRICTED: 5 };
@@ -284,6 +286,14 @@ async function openScreen() {
   state.feeds = feeds;
   for (const v of feeds.views) state.views.set(v.name, v);
   feeds.start();
+  const refresh = () => {
+    state.timers.refresh = setTimeout(() => {
+      if (my !== state.seq || state.stopped) return;
+      feeds.refresh();
+      refresh();
+    }, RESNAPSHOT_MS);
+  };
+  refresh();
 }
 
 // Lays out the tab's cards (empty until render fills them).

@@ -76,6 +76,17 @@ export class FeedSet {
     this.es = null;
   }
 
+  // Derived fields (days overdue, a form's MISSING, minutes past due) move
+  // with the clock, not with the log: a fresh snapshot now and then brings
+  // rows that did not change up to date. The rows on screen stay until the
+  // new snapshot is complete (it is staged, `begin` first).
+  refresh() {
+    if (!this.es) return;
+    this.es.close();
+    this.es = null;
+    this.start();
+  }
+
   // Every view has its first snapshot (or has ended), and none is in the
   // middle of a new one: what is drawn is a whole view.
   complete() {
@@ -94,9 +105,10 @@ export class FeedSet {
     if (!v) return;
     const rows = m.rows || [];
     if (m.snapshot) {
-      // A snapshot message after a change message starts a new snapshot
-      // (the feed was restarted, e.g. after a reconnect).
-      if (!v.lastWasSnapshot || !v.staging) v.staging = new Map();
+      // `begin` marks a feed's first snapshot message on a connection: after
+      // a reconnect the server restarts a snapshot it had not finished, and
+      // what came of the old one must go.
+      if (m.begin || !v.lastWasSnapshot || !v.staging) v.staging = new Map();
       for (const r of rows) applyChange(v.staging, r);
       v.lastWasSnapshot = true;
       if (m.complete) {

@@ -49,13 +49,24 @@ function names(list, type, f) {
   });
 }
 
+// The fields that small-count suppression withholds because they are 1-4
+// ((small_count) in projection.proto). Other fields in `suppressed` are
+// totals and parts withheld with them so that the small count cannot be
+// worked out from what is shown: those are not "<5", only withheld.
+const SMALL_COUNTS = {
+  population: ['collective_households', 'deaths_awaiting_confirmation', 'registered_away', 'non_registered_residents'],
+};
+
 // The state of one field of a row:
 //   {state: 'ok', v, masked}   v is the value (undefined when absent = zero)
 //   {state: 'suppressed'}      a small count withheld: show "<5"
+//   {state: 'protected'}       withheld with a small count: show "—"
 //   {state: 'redacted'}        removed at the caller's clearance: show "—"
 export function field(row, f) {
   const [type, b] = body(row);
-  if (names(row.suppressed, type, f)) return { state: 'suppressed' };
+  if (names(row.suppressed, type, f)) {
+    return { state: (SMALL_COUNTS[type] || []).includes(f) ? 'suppressed' : 'protected' };
+  }
   const present = b[f] !== undefined;
   const listed = names(row.redacted, type, f);
   if (!present && listed) return { state: 'redacted' };
@@ -77,6 +88,7 @@ export function numCell(row, f, fmt = (n) => fmtNum(n)) {
 
 export function cellOf(s, fmt = (n) => fmtNum(n)) {
   if (s.state === 'suppressed') return { text: '<5', sort: null, cls: 'suppressed', title: t('suppressed') };
+  if (s.state === 'protected') return { text: '—', sort: null, cls: 'withheld', title: t('protected') };
   if (s.state === 'redacted') return { text: '—', sort: null, cls: 'withheld', title: t('withheld') };
   return { text: fmt(s.v), sort: s.v };
 }
@@ -86,6 +98,7 @@ export function strCell(row, f, label = (x) => x) {
   const s = field(row, f);
   if (s.state === 'redacted') return { text: '—', sort: null, cls: 'withheld', title: t('withheld') };
   if (s.state === 'suppressed') return { text: '<5', sort: null, cls: 'suppressed', title: t('suppressed') };
+  if (s.state === 'protected') return { text: '—', sort: null, cls: 'withheld', title: t('protected') };
   const v = s.v === undefined ? '' : String(s.v);
   return { text: label(v), sort: v, cls: s.masked ? 'masked' : undefined, title: s.masked ? t('masked') : undefined };
 }

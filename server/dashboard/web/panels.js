@@ -367,7 +367,7 @@ export const forms = {
           }),
           draw(barEl, {
             legend: { top: 0 },
-            grid: { left: 40, right: 12, top: 36, bottom: 48 },
+            grid: { left: 40, right: 12, top: 48, bottom: 48 },
             tooltip: { trigger: 'axis' },
             xAxis: { type: 'category', data: recent, axisLabel: { rotate: 30 } },
             yAxis: { type: 'value', minInterval: 1 },
@@ -589,7 +589,7 @@ export const assessment = {
         return draw(barEl, {
           title: { text: t('chart.cadres'), left: 0, textStyle: { fontSize: 13 } },
           tooltip: { trigger: 'axis' },
-          grid: { left: 44, right: 12, top: 36, bottom: 64 },
+          grid: { left: 44, right: 12, top: 48, bottom: 64 },
           xAxis: { type: 'category', data: shown.map(([id]) => id), axisLabel: { rotate: 40 } },
           yAxis: { type: 'value' },
           series: [{ name: t('col.total'), type: 'bar', data: shown.map(([, s]) => s.v / 10) }],
@@ -638,7 +638,7 @@ export const income = {
           title: { text: `${t('chart.income')} ${latest || ''}`, left: 0, textStyle: { fontSize: 13 } },
           tooltip: { trigger: 'axis' },
           legend: { top: 0, right: 0 },
-          grid: { left: 72, right: 12, top: 36, bottom: 48 },
+          grid: { left: 72, right: 12, top: 48, bottom: 48 },
           xAxis: { type: 'category', data: rows.map((r) => c.names.get(orgOf(r.key)) || orgOf(r.key)) },
           yAxis: { type: 'value' },
           series: [
