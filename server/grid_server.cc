@@ -340,6 +340,18 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
       std::make_unique<AdminService>(&impl->env, impl->projection_store.get(), options.log, options.data_dir);
   impl->node_service = std::make_unique<NodeService>(&impl->env, options.cluster.shard);
 
+  // The dashboard listens before gRPC does: a failure here (its port in
+  // use) returns before anything serves.
+  if (options.dashboard.enabled()) {
+    auto dashboard = Dashboard::Start(options.dashboard, options.auth, options.data_dir, &impl->env,
+                                      impl->projector.get());
+    if (!dashboard.ok()) return dashboard.status();
+    impl->dashboard = *std::move(dashboard);
+    spdlog::info("dashboard on {}://{} (port {}){}", options.auth.tls() ? "https" : "http",
+                 options.dashboard.listen, impl->dashboard->port(),
+                 options.auth.authenticates() ? "; people sign in with a token or a client certificate"
+                                              : " in DEV MODE: every local user sees everything");
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -381,16 +393,6 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
     impl->cluster->Start(impl->sequencer.get(), advertise);
     spdlog::info("cluster mode: node {} of shard {} (etcd {}), reached at {}", options.cluster.node_id,
                  options.cluster.shard, absl::StrJoin(options.cluster.etcd_endpoints, ","), advertise);
-  }
-  if (options.dashboard.enabled()) {
-    auto dashboard = Dashboard::Start(options.dashboard, options.auth, options.data_dir, &impl->env,
-                                      impl->projector.get());
-    if (!dashboard.ok()) return dashboard.status();
-    impl->dashboard = *std::move(dashboard);
-    spdlog::info("dashboard on {}://{} (port {}){}", options.auth.tls() ? "https" : "http",
-                 options.dashboard.listen, impl->dashboard->port(),
-                 options.auth.authenticates() ? "; people sign in with a token or a client certificate"
-                                              : " in DEV MODE: every local user sees everything");
   }
   {
     grid::MutexLock l(&impl->mu);

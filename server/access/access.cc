@@ -291,6 +291,8 @@ bool AccessControl::TakeRefusalAudit(const std::string& principal) {
 }
 
 void AccessControl::RecordSession(const Caller& caller, std::string_view method, std::string_view result) {
+  // Refusals through the refusal bucket, as every other refusal.
+  if (result != "OK" && !TakeRefusalAudit(caller.name)) return;
   std::shared_ptr<const Principal> p = Rights(caller.name);
   Audit(NewRecord(caller.name, p.get(), method, "", caller.peer, std::string(result)));
 }

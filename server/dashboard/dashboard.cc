@@ -2,6 +2,8 @@
 
 #include "server/dashboard/dashboard.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
@@ -167,6 +169,21 @@ std::optional<std::string> UrlDecode(absl::string_view s) {
   return out;
 }
 
+// Whether an Accept-Encoding header takes gzip ("gzip;q=0" refuses it).
+bool AcceptsGzip(absl::string_view header) {
+  for (absl::string_view part : absl::StrSplit(header, ',')) {
+    std::vector<absl::string_view> f = absl::StrSplit(part, ';');
+    if (absl::StripAsciiWhitespace(f[0]) != "gzip") continue;
+    for (size_t i = 1; i < f.size(); ++i) {
+      absl::string_view q = absl::StripAsciiWhitespace(f[i]);
+      double v = 1;
+      if (absl::ConsumePrefix(&q, "q=") && absl::SimpleAtod(q, &v) && v <= 0) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
 struct Query {
   std::vector<std::pair<std::string, std::string>> params;
   const std::string* Get(absl::string_view name) const {
@@ -258,19 +275,40 @@ bool IsLoopbackHost(absl::string_view host) {
   return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host == "::1";
 }
 
-// The common name of a verified client certificate; "" when none.
+// The common name of a verified client certificate, read as gRPC reads it
+// (the first CN, converted to UTF-8 whatever its ASN.1 string type), so
+// that one certificate is one principal on both transports; "" when there
+// is none or it holds a NUL.
 std::string VerifiedCommonName(SSL* ssl) {
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (cert == nullptr) return "";
   std::string cn;
   if (SSL_get_verify_result(ssl) == X509_V_OK) {
-    char buf[256];
-    const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof(buf));
-    if (n > 0) cn.assign(buf, static_cast<size_t>(n));
+    X509_NAME* subject = X509_get_subject_name(cert);
+    const int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (i >= 0) {
+      unsigned char* utf8 = nullptr;
+      const int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
+      if (n > 0) cn.assign(reinterpret_cast<char*>(utf8), static_cast<size_t>(n));
+      OPENSSL_free(utf8);
+    }
   }
   X509_free(cert);
-  return cn;
+  return cn.find('\0') == std::string::npos ? cn : "";
 }
+
+// A token bucket (sign-ins per principal).
+struct Bucket {
+  double tokens = -1;
+  absl::Time last;
+  bool Take(double rate, double burst, absl::Time now) {
+    tokens = tokens < 0 ? burst : std::min(burst, tokens + absl::ToDoubleSeconds(now - last) * rate);
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  }
+};
 
 }  // namespace
 
@@ -334,6 +372,9 @@ class ConnectionBase {
  public:
   virtual ~ConnectionBase() = default;
   virtual void Close() = 0;
+  // At shutdown: closes a connection that carries no live page; a page's
+  // feeds end by themselves (UNAVAILABLE) and then it closes.
+  virtual void Drain() = 0;
   // Ends the page's stream if it was opened by the session with this hash.
   virtual void EndSession(const std::string& session_hash) = 0;
 };
@@ -356,13 +397,27 @@ struct Dashboard::Impl {
   std::atomic<bool> stopping{false};
   // On the I/O thread only.
   std::list<std::weak_ptr<ConnectionBase>> open;
+  grid::Mutex signin_mu;
+  absl::flat_hash_map<std::string, Bucket> signins ABSL_GUARDED_BY(signin_mu);
 
   // Declared last: destroyed first, with the handlers it still holds
   // (which may touch the members above).
   asio::io_context io{1};
+  // Keeps io.run() going while the pool may still post to it (a feed's
+  // last message, a read's answer), until Stop() is done with them.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor{io};
+  asio::steady_timer accept_pause{io};
   std::optional<ssl::context> tls;
   std::thread thread;
+
+  // A sign-in of `principal` allowed now: a few at once, then one in 5 s
+  // (each rewrites the sessions file).
+  bool TakeSignIn(const std::string& principal) {
+    grid::MutexLock l(&signin_mu);
+    if (signins.size() > 10000) signins.clear();
+    return signins[principal].Take(0.2, 10, absl::Now());
+  }
 
   void Accept();
   bool HostAllowed(absl::string_view host) const {
@@ -478,6 +533,10 @@ class Connection final : public ConnectionBase,
     if (page_ && !closed_ && identity_.session_hash == session_hash) EndAll("signed out");
   }
 
+  void Drain() override {
+    if (!page_) Close();
+  }
+
   // FeedSink: from the pool.
   void Write(int index, uint64_t position, bool snapshot, bool complete, std::string json) override {
     asio::post(d_->io, [self = this->shared_from_this(), index, position, snapshot, complete,
@@ -543,12 +602,18 @@ class Connection final : public ConnectionBase,
     auto query = ParseQuery(q == absl::string_view::npos ? "" : target.substr(q + 1));
     if (!query.ok()) return Reply(JsonResponse(query.status()));
     const http::verb method = req_.method();
+    // A client certificate goes with any request the browser makes, whoever
+    // asked for it: data only for the page itself (or the address bar).
+    if (const absl::string_view site = Sv(req_["Sec-Fetch-Site"]);
+        absl::StartsWith(path, "/api/") && !site.empty() && site != "same-origin" && site != "none") {
+      return Reply(JsonResponse(absl::PermissionDeniedError("requests from other sites are refused")));
+    }
     if (!absl::StartsWith(path, "/api/")) {
       if (method != http::verb::get && method != http::verb::head) return Reply(NotAllowed("GET, HEAD"));
       return Reply(Static(path));
     }
-    if (path == "/api/session" && method == http::verb::post) return Reply(SignIn(origin));
-    if (path == "/api/logout" && method == http::verb::post) return Reply(SignOut(origin));
+    if (path == "/api/session" && method == http::verb::post) return SignIn(origin);
+    if (path == "/api/logout" && method == http::verb::post) return SignOut(origin);
     if (method != http::verb::get) return Reply(NotAllowed(path == "/api/session" ? "GET, POST" : "GET"));
     auto who = Identify();
     if (!who.ok()) {
@@ -591,13 +656,17 @@ class Connection final : public ConnectionBase,
     }
     r.cache = true;
     r.content_type = std::string(a->content_type.data(), a->content_type.size());
-    r.headers.emplace_back("ETag", std::string(a->etag.data(), a->etag.size()));
+    // Each encoding is its own representation, with its own ETag.
+    const bool gzip = !a->gzip.empty() && AcceptsGzip(Sv(req_[http::field::accept_encoding]));
+    std::string etag(a->etag.data(), a->etag.size());
+    if (gzip) etag.insert(etag.size() - 1, "-gzip");
+    r.headers.emplace_back("ETag", etag);
     r.headers.emplace_back("Vary", "Accept-Encoding");
-    if (Sv(req_[http::field::if_none_match]) == absl::string_view(a->etag.data(), a->etag.size())) {
+    if (Sv(req_[http::field::if_none_match]) == etag) {
       r.status = http::status::not_modified;
       return r;
     }
-    if (absl::StrContains(Sv(req_[http::field::accept_encoding]), "gzip") && !a->gzip.empty()) {
+    if (gzip) {
       r.headers.emplace_back("Content-Encoding", "gzip");
       r.body = std::string(a->gzip.data(), a->gzip.size());
     } else {
@@ -671,67 +740,92 @@ class Connection final : public ConnectionBase,
     return r;
   }
 
-  Response SignIn(const std::string& origin) {
+  // POST /api/session: a bearer token for a session cookie. The sessions
+  // file is written on the pool, not on the dashboard's one I/O thread.
+  void SignIn(const std::string& origin) {
     if (!d_->authenticates) {
-      return JsonResponse(
-          absl::FailedPreconditionError("dev mode: no sign-in (gridd has no authentication)"));
+      return Reply(
+          JsonResponse(absl::FailedPreconditionError("dev mode: no sign-in (gridd has no authentication)")));
     }
     // A state change: only from the page itself.
-    if (origin.empty()) return JsonResponse(absl::PermissionDeniedError("sign-in needs the page's Origin"));
+    if (origin.empty())
+      return Reply(JsonResponse(absl::PermissionDeniedError("sign-in needs the page's Origin")));
     const std::string peer_name = absl::StrCat(kTls ? "https:" : "http:", peer_);
     absl::string_view auth = Sv(req_[http::field::authorization]);
     if (!absl::ConsumePrefix(&auth, "Bearer ") || auth.empty()) {
       d_->env->access->RecordUnauthenticated(std::string(kDashboardSignIn.data(), kDashboardSignIn.size()),
                                              peer_name, "authorization must be `Bearer <token>`");
-      return JsonResponse(absl::UnauthenticatedError("send the token as `Authorization: Bearer <token>`"));
+      return Reply(
+          JsonResponse(absl::UnauthenticatedError("send the token as `Authorization: Bearer <token>`")));
     }
     const std::string hash = storage::ToHex(storage::Sha256(std::string(auth)));
     const std::string principal = d_->tokens->PrincipalOfHash(hash);
     if (principal.empty()) {
       d_->env->access->RecordUnauthenticated(std::string(kDashboardSignIn.data(), kDashboardSignIn.size()),
                                              peer_name, "unknown bearer token");
-      return JsonResponse(absl::UnauthenticatedError("unknown token"));
+      return Reply(JsonResponse(absl::UnauthenticatedError("unknown token")));
     }
     const Caller caller{principal, peer_name};
     if (d_->env->access->Rights(principal) == nullptr) {
       d_->env->access->RecordSession(caller, kDashboardSignIn, "PERMISSION_DENIED");
-      return JsonResponse(
-          absl::PermissionDeniedError(absl::StrCat("principal ", principal, " is not in the access policy")));
+      return Reply(JsonResponse(absl::PermissionDeniedError(
+          absl::StrCat("principal ", principal, " is not in the access policy"))));
     }
-    auto secret = d_->sessions->Create(principal, hash, absl::Now());
-    if (!secret.ok()) return JsonResponse(secret.status());
-    d_->env->access->RecordSession(caller, kDashboardSignIn, "OK");
-    identity_ = Identity{caller, storage::ToHex(storage::Sha256(*secret)),
-                         absl::Now() + d_->sessions->options().lifetime, "session"};
-    Response r = SessionInfo();
-    r.headers.emplace_back(
-        "Set-Cookie",
-        absl::StrCat(kCookie, "=", *secret, "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=",
-                     absl::ToInt64Seconds(d_->sessions->options().lifetime)));
-    return r;
+    if (!d_->TakeSignIn(principal)) {
+      d_->env->access->RecordSession(caller, kDashboardSignIn, "RESOURCE_EXHAUSTED");
+      Response r = JsonResponse(absl::ResourceExhaustedError(
+          absl::StrCat(principal, " signed in too often; retry in a few seconds")));
+      r.headers.emplace_back("Retry-After", "5");
+      return Reply(std::move(r));
+    }
+    asio::post(*d_->env->pool, [self = this->shared_from_this(), caller, hash] {
+      auto secret = self->d_->sessions->Create(caller.name, hash, absl::Now());
+      asio::post(self->d_->io, [self, caller, secret = std::move(secret)] {
+        if (!secret.ok()) return self->Reply(JsonResponse(secret.status()));
+        self->d_->env->access->RecordSession(caller, kDashboardSignIn, "OK");
+        self->identity_ = Identity{caller, storage::ToHex(storage::Sha256(*secret)),
+                                   absl::Now() + self->d_->sessions->options().lifetime, "session"};
+        Response r = self->SessionInfo();
+        r.headers.emplace_back(
+            "Set-Cookie",
+            absl::StrCat(kCookie, "=", *secret, "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=",
+                         absl::ToInt64Seconds(self->d_->sessions->options().lifetime)));
+        self->Reply(std::move(r));
+      });
+    });
   }
 
-  Response SignOut(const std::string& origin) {
-    if (origin.empty()) return JsonResponse(absl::PermissionDeniedError("sign-out needs the page's Origin"));
+  // POST /api/logout: the session ends, and every page it opened.
+  void SignOut(const std::string& origin) {
+    if (origin.empty()) {
+      return Reply(JsonResponse(absl::PermissionDeniedError("sign-out needs the page's Origin")));
+    }
     Response r;
     r.status = http::status::no_content;
     r.headers.emplace_back("Set-Cookie",
                            absl::StrCat(kCookie, "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"));
     const std::string secret = CookieValue(Sv(req_[http::field::cookie]), kCookie);
-    if (secret.empty() || d_->sessions == nullptr) return r;
-    auto s = d_->sessions->Find(secret, absl::Now());
-    auto removed = d_->sessions->Remove(secret);
-    if (!removed.ok()) return JsonResponse(removed.status());
-    if (s.has_value()) {
-      d_->env->access->RecordSession(Caller{s->principal, absl::StrCat(kTls ? "https:" : "http:", peer_)},
-                                     kDashboardSignOut, "OK");
-      // Every page of the session stops now, not at its next heartbeat.
-      const std::string hash = storage::ToHex(storage::Sha256(secret));
-      for (auto& w : d_->open) {
-        if (auto c = w.lock()) c->EndSession(hash);
-      }
-    }
-    return r;
+    if (secret.empty() || d_->sessions == nullptr) return Reply(std::move(r));
+    asio::post(*d_->env->pool, [self = this->shared_from_this(), secret, r = std::move(r)]() mutable {
+      // Who it was (an ended session is still named in the sign-out's audit
+      // when it is still in the store).
+      auto session = self->d_->sessions->FindByHash(storage::ToHex(storage::Sha256(secret)), absl::Now());
+      auto removed = self->d_->sessions->Remove(secret);
+      asio::post(self->d_->io, [self, secret, session, removed, r = std::move(r)]() mutable {
+        if (!removed.ok()) return self->Reply(JsonResponse(removed.status()));
+        if (session.has_value()) {
+          self->d_->env->access->RecordSession(
+              Caller{session->principal, absl::StrCat(kTls ? "https:" : "http:", self->peer_)},
+              kDashboardSignOut, "OK");
+          // Every page of the session stops now, not at its next heartbeat.
+          const std::string hash = storage::ToHex(storage::Sha256(secret));
+          for (auto& w : self->d_->open) {
+            if (auto c = w.lock()) c->EndSession(hash);
+          }
+        }
+        self->Reply(std::move(r));
+      });
+    });
   }
 
   // ------------------------------------------------------------ reads
@@ -834,17 +928,6 @@ class Connection final : public ConnectionBase,
       return Reply(JsonResponse(absl::InvalidArgumentError(
           absl::StrCat("name 1 to ", d_->options.max_feeds_per_page, " feeds: ?f=PROJECTION:PREFIX&f=..."))));
     }
-    // A reconnecting EventSource sends the id of the last message it got:
-    // every feed's position, or 0 for one that was in its snapshot.
-    std::vector<uint64_t> resume(specs.size(), 0);
-    if (absl::string_view last = Sv(req_["Last-Event-ID"]); !last.empty()) {
-      std::vector<absl::string_view> parts = absl::StrSplit(last, '.');
-      if (parts.size() == specs.size()) {
-        for (size_t i = 0; i < parts.size(); ++i) {
-          if (!absl::SimpleAtoi(parts[i], &resume[i])) resume[i] = 0;
-        }
-      }
-    }
     std::vector<grid::v1::SubscribeProjectionRequest> reqs;
     std::vector<std::unique_ptr<AccessCall>> calls;
     auto refuse = [&](const absl::Status& s, absl::Duration retry) {
@@ -868,9 +951,26 @@ class Connection final : public ConnectionBase,
       calls.push_back(*std::move(call));
       reqs.push_back(std::move(r));
     }
+    // A reconnecting EventSource sends the id of the last message it got:
+    // `TAG:P0.P1...`, every feed's position (0 for one that was in its
+    // snapshot). The tag names the rights and feeds the positions were
+    // served under: with other rights (a policy reload, another person in
+    // the browser) rows now in scope would never come as changes, so every
+    // feed then starts with a snapshot again.
+    tag_ = PageTag(calls.front()->principal(), specs);
+    std::vector<uint64_t> resume(specs.size(), 0);
+    if (absl::string_view last = Sv(req_["Last-Event-ID"]); absl::ConsumePrefix(&last, tag_ + ":")) {
+      std::vector<absl::string_view> parts = absl::StrSplit(last, '.');
+      if (parts.size() == specs.size()) {
+        for (size_t i = 0; i < parts.size(); ++i) {
+          if (!absl::SimpleAtoi(parts[i], &resume[i])) resume[i] = 0;
+        }
+      }
+    }
     page_ = true;
     d_->pages.fetch_add(1);
     beast::get_lowest_layer(stream_).expires_never();
+    KeepAliveProbes();
     http::response<http::empty_body> head{http::status::ok, req_.version()};
     head.set(http::field::server, "gridd");
     head.set(http::field::content_type, "text/event-stream; charset=utf-8");
@@ -894,6 +994,31 @@ class Connection final : public ConnectionBase,
     Heartbeat();
   }
 
+  static std::string PageTag(const Principal& p, const std::vector<std::string>& specs) {
+    std::string rights = absl::StrCat(p.name(), "\n", p.RoleName(), "\n", p.clearance(), "\n",
+                                      absl::StrJoin(p.jurisdiction(), ","), "\n", p.worker_id(), "\n",
+                                      absl::StrJoin(p.departments(), ","), "\n", absl::StrJoin(specs, "\n"));
+    return storage::ToHex(storage::Sha256(rights)).substr(0, 12);
+  }
+
+  // A peer that vanished (a laptop closed, a cable pulled) is found in about
+  // a minute by TCP itself, not after the kernel's retransmissions give up:
+  // its feeds hold stream slots of the principal's.
+  void KeepAliveProbes() {
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    beast::error_code ignored;
+    socket.set_option(asio::socket_base::keep_alive(true), ignored);
+    const int fd = socket.native_handle();
+    const int idle = 30;
+    const int interval = 10;
+    const int count = 3;
+    const unsigned int user_timeout_ms = 60000;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
+  }
+
   // The browser sends nothing on a live stream: a read that ends means it
   // has gone.
   void WatchPeer() {
@@ -908,26 +1033,42 @@ class Connection final : public ConnectionBase,
     heartbeat_.expires_after(kHeartbeat);
     heartbeat_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec || self->closed_) return;
-      // A session that ended (expired, idle, signed out elsewhere) ends its
-      // pages.
-      if (!self->identity_.session_hash.empty() && absl::Now() >= self->identity_.expires) {
-        return self->EndAll("the session expired");
+      // A session that ended (its lifetime over, signed out on another
+      // page, pushed out by newer ones) ends its pages; an open page counts
+      // as use, so a wall display is not signed out for idleness.
+      if (!self->identity_.session_hash.empty() &&
+          !self->d_->sessions->FindByHash(self->identity_.session_hash, absl::Now()).has_value()) {
+        return self->EndAll("the session ended: sign in again");
       }
       if (self->queue_.empty() && !self->writing_) self->Enqueue(Frame{-1, false, ": heartbeat\n\n"});
       self->Heartbeat();
     });
   }
 
-  // Ends every feed of the page with UNAUTHENTICATED (the page shows why).
+  // Ends every feed of the page at once with UNAUTHENTICATED (the page
+  // shows why): nothing more of them is sent, what is queued is dropped,
+  // the end events are written, then the connection closes.
   void EndAll(std::string why) {
+    if (closing_) return;
+    closing_ = true;
+    // Rows not yet on their way go (the one being written finishes).
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (it->feed >= 0 && !it->end && !(writing_ && it == queue_.begin())) {
+        Slot& s = feeds_[it->feed];
+        s.write_pending = false;
+        s.stream->OnWriteDone(false);
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     for (size_t i = 0; i < feeds_.size(); ++i) {
       if (feeds_[i].ended || feeds_[i].done) continue;
-      Enqueue(Frame{static_cast<int>(i), false,
+      feeds_[i].stream->OnCancel();
+      Enqueue(Frame{-1, false,
                     absl::StrCat("event: end\ndata: {\"feed\":", i,
                                  ",\"code\":\"UNAUTHENTICATED\",\"message\":", JsonString(why), "}\n\n")});
     }
-    // Written, then the connection closes; the feeds end as cancelled.
-    closing_ = true;
     MaybeCloseAfterWrites();
   }
 
@@ -935,12 +1076,12 @@ class Connection final : public ConnectionBase,
     std::vector<std::string> p;
     p.reserve(feeds_.size());
     for (const Slot& s : feeds_) p.push_back(absl::StrCat(s.position));
-    return absl::StrJoin(p, ".");
+    return absl::StrCat(tag_, ":", absl::StrJoin(p, "."));
   }
 
   void OnFeedMessage(int index, uint64_t position, bool snapshot, bool complete, std::string json) {
     Slot& s = feeds_[index];
-    if (closed_) {
+    if (closed_ || closing_) {
       s.stream->OnWriteDone(false);
       return;
     }
@@ -952,7 +1093,7 @@ class Connection final : public ConnectionBase,
   void OnFeedEnd(int index, const grpc::Status& status) {
     Slot& s = feeds_[index];
     s.ended = true;
-    if (closed_) return Done(index);
+    if (closed_ || closing_) return Done(index);  // the page was told why already
     const absl::Status st = AbslOf(status);
     if (!st.ok() && st.code() != absl::StatusCode::kCancelled) {
       spdlog::debug("dashboard feed {} of {} ended: {}", s.name, identity_.caller.name, st.ToString());
@@ -1000,9 +1141,12 @@ class Connection final : public ConnectionBase,
     if (writing_ || closed_) return;
     if (queue_.empty()) return MaybeCloseAfterWrites();
     writing_ = true;
+    const uint64_t write = ++writes_;
     write_timer_.expires_after(kWriteTimeout);
-    write_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (!ec) self->Close();  // the browser took too long
+    write_timer_.async_wait([self = this->shared_from_this(), write](beast::error_code ec) {
+      // The browser took too long (a timer that fired as its write finished
+      // is not this write's).
+      if (!ec && self->writing_ && self->writes_ == write) self->Close();
     });
     asio::async_write(stream_, asio::buffer(queue_.front().data),
                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
@@ -1040,7 +1184,9 @@ class Connection final : public ConnectionBase,
   bool closing_ = false;
   bool writing_ = false;
   std::vector<Slot> feeds_;
+  std::string tag_;  // of the page's rights and feeds, in every event id
   std::deque<Frame> queue_;
+  uint64_t writes_ = 0;  // writes started, so a late timer knows its own
   asio::steady_timer heartbeat_;
   asio::steady_timer write_timer_;
   std::array<char, 512> scratch_;
@@ -1051,6 +1197,14 @@ class Connection final : public ConnectionBase,
 void Dashboard::Impl::Accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || stopping.load()) return;
+    if (ec) {
+      // Out of file descriptors, say: try again in a while, not in a loop.
+      accept_pause.expires_after(std::chrono::milliseconds(100));
+      accept_pause.async_wait([this](beast::error_code e) {
+        if (!e && !stopping.load()) Accept();
+      });
+      return;
+    }
     if (!ec) {
       beast::error_code ignored;
       const auto remote = socket.remote_endpoint(ignored);
@@ -1145,6 +1299,10 @@ absl::StatusOr<std::unique_ptr<Dashboard>> Dashboard::Start(const DashboardOptio
       // Ask for a certificate, and verify one that comes; a person without
       // one signs in with a token instead.
       ctx.set_verify_mode(ssl::verify_peer);
+      // Without it OpenSSL refuses to resume a TLS 1.2 session of a
+      // verified peer, and such a browser's reconnects fail.
+      static constexpr unsigned char kSessionContext[] = "gridlog-dashboard";
+      SSL_CTX_set_session_id_context(ctx.native_handle(), kSessionContext, sizeof(kSessionContext) - 1);
       if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(auth.tls_client_ca_path.c_str());
           names != nullptr) {
         SSL_CTX_set_client_CA_list(ctx.native_handle(), names);
@@ -1181,6 +1339,7 @@ absl::StatusOr<std::unique_ptr<Dashboard>> Dashboard::Start(const DashboardOptio
   if (IsLoopbackHost(host) || IsLoopbackHost(bare)) {
     impl->hosts.insert(impl->hosts.end(), {"127.0.0.1" + p, "localhost" + p, "[::1]" + p});
   }
+  impl->work.emplace(impl->io.get_executor());
   impl->Accept();
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->io.run(); });
@@ -1190,21 +1349,38 @@ absl::StatusOr<std::unique_ptr<Dashboard>> Dashboard::Start(const DashboardOptio
 void Dashboard::Stop() {
   Impl* d = impl_.get();
   if (!d->thread.joinable() || d->stopping.exchange(true)) return;
+  // The feeds of live pages end by themselves (gridd is stopping: their
+  // next step ends them UNAVAILABLE, which the page is told, and the
+  // browser reconnects to the next gridd); other connections close now.
   asio::post(d->io, [d] {
     beast::error_code ignored;
     d->acceptor.close(ignored);
+    d->accept_pause.cancel();
+    for (auto& w : d->open) {
+      if (auto c = w.lock()) c->Drain();
+    }
+  });
+  auto wait_for_feeds = [d](absl::Duration most) {
+    grid::MutexLock l(&d->mu);
+    const absl::Time until = absl::Now() + most;
+    while (d->feeds.load() > 0 && absl::Now() < until) d->feeds_ended.WaitFor(&d->mu, until - absl::Now());
+    return d->feeds.load() == 0;
+  };
+  if (!wait_for_feeds(absl::Seconds(5))) {
+    asio::post(d->io, [d] {
+      for (auto& w : d->open) {
+        if (auto c = w.lock()) c->Close();
+      }
+    });
+    wait_for_feeds(absl::Seconds(10));
+  }
+  // What is left (a read's answer on its way) runs, then run() returns.
+  d->work.reset();
+  asio::post(d->io, [d] {
     for (auto& w : d->open) {
       if (auto c = w.lock()) c->Close();
     }
   });
-  // The feeds end on the pool (their outcome audited) and then on the I/O
-  // thread; wait for them, bounded.
-  {
-    grid::MutexLock l(&d->mu);
-    const absl::Time until = absl::Now() + absl::Seconds(10);
-    while (d->feeds.load() > 0 && absl::Now() < until) d->feeds_ended.WaitFor(&d->mu, until - absl::Now());
-  }
-  d->io.stop();
   d->thread.join();
 }
 

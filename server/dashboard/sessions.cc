@@ -68,13 +68,19 @@ absl::StatusOr<std::string> SessionStore::Create(std::string principal, std::str
   grid::MutexLock l(&mu_);
   // Sessions that ended stay in the file until the next write: drop them.
   absl::erase_if(by_hash_, [&](const auto& kv) { return !LiveLocked(kv.second, now); });
-  while (by_hash_.size() >= options_.max_sessions) {
-    auto oldest = by_hash_.begin();
+  // The oldest of `principal`'s (or, with "", of anyone's).
+  auto evict_oldest = [&](const std::string& of) {
+    auto oldest = by_hash_.end();
     for (auto it = by_hash_.begin(); it != by_hash_.end(); ++it) {
-      if (it->second.created < oldest->second.created) oldest = it;
+      if (!of.empty() && it->second.principal != of) continue;
+      if (oldest == by_hash_.end() || it->second.created < oldest->second.created) oldest = it;
     }
-    by_hash_.erase(oldest);
-  }
+    if (oldest != by_hash_.end()) by_hash_.erase(oldest);
+  };
+  size_t mine = 0;
+  for (const auto& [h, x] : by_hash_) mine += x.principal == principal ? 1 : 0;
+  for (; mine >= options_.max_sessions_per_principal; --mine) evict_oldest(principal);
+  while (by_hash_.size() >= options_.max_sessions) evict_oldest("");
   by_hash_[HashOf(secret)] =
       Session{std::move(principal), std::move(credential), now, now + options_.lifetime, now};
   if (absl::Status s = SaveLocked(); !s.ok()) {
@@ -86,8 +92,12 @@ absl::StatusOr<std::string> SessionStore::Create(std::string principal, std::str
 
 std::optional<SessionStore::Session> SessionStore::Find(std::string_view secret, absl::Time now) {
   if (secret.size() != 64) return std::nullopt;
+  return FindByHash(HashOf(secret), now);
+}
+
+std::optional<SessionStore::Session> SessionStore::FindByHash(const std::string& hash, absl::Time now) {
   grid::MutexLock l(&mu_);
-  auto it = by_hash_.find(HashOf(secret));
+  auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return std::nullopt;
   if (!LiveLocked(it->second, now)) {
     // Ended in memory now; the file forgets it at the next write (and a

@@ -31,9 +31,11 @@ class SessionStore {
     std::string path;  // the sessions file; empty: in memory only (tests)
     absl::Duration lifetime = absl::Hours(8);
     absl::Duration idle = absl::Minutes(30);
-    // Sessions open at once; past it the oldest is ended (a script that
-    // signs in in a loop cannot grow the file without bound).
+    // Sessions open at once, and of one principal; past either the oldest
+    // (of that principal, first) is ended: a script that signs in in a loop
+    // neither grows the file without bound nor signs others out.
     size_t max_sessions = 10000;
+    size_t max_sessions_per_principal = 20;
   };
   struct Session {
     std::string principal;
@@ -52,6 +54,9 @@ class SessionStore {
   // The live session of `secret`, its idle clock restarted; nullopt when
   // there is none (unknown, expired, idle too long: then it is ended).
   std::optional<Session> Find(std::string_view secret, absl::Time now);
+  // The same by the secret's SHA-256 (hex), for a live page that holds no
+  // secret: its open page counts as use (a wall display is not idle).
+  std::optional<Session> FindByHash(const std::string& hash, absl::Time now);
   // Ends the session (sign-out); false when there was none.
   absl::StatusOr<bool> Remove(std::string_view secret);
   // Ends every session opened with a credential `keep` says is gone.

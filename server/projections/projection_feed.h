@@ -50,11 +50,17 @@ class ProjectionFeed : public ServiceWriter<grid::v1::SubscribeProjectionRespons
         return step;
       }
       def_ = *def;
+      // Resumed only from a position this node's view has reached: one
+      // beyond it (a browser that saw a node further on, a restored
+      // backup) would wait for positions that may hold other events.
       if (resume_after_position_ > 0) {
-        cursor_ = sent_ = resume_after_position_;
-        snapshot_done_ = true;
-        last_sent_ = absl::Now();
-        return Changes();
+        auto at = projector_->store()->Snapshot()->Checkpoint(req_.name());
+        if (at.ok() && resume_after_position_ <= *at) {
+          cursor_ = sent_ = resume_after_position_;
+          snapshot_done_ = true;
+          last_sent_ = absl::Now();
+          return Changes();
+        }
       }
       // The snapshot's chunks all come from one view of the store, taken
       // here with the position it is complete at.

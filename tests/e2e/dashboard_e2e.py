@@ -550,6 +550,15 @@ try:
                   got == want, f"first difference at {diff}: {got.get(diff)} vs {want.get(diff)}")
         feed.close()
 
+    # ------------------------------------------------------------ metrics
+    import urllib.request
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=30).read().decode()
+    sessions = re.search(r"^gridlog_dashboard_sessions (\S+)$", metrics, re.M)
+    check("/metrics counts the dashboard's sessions", sessions and float(sessions.group(1)) >= len(PRINCIPALS) - 1,
+          sessions.group(0) if sessions else "none")
+    check("/metrics has the dashboard's pages and feeds",
+          re.search(r"^gridlog_dashboard_pages ", metrics, re.M) and re.search(r"^gridlog_dashboard_feeds ", metrics, re.M))
+
     # ------------------------------------------------------------ HTTP hardening
     status, headers, _ = https("GET", "/")
     csp = headers.get("content-security-policy", "")

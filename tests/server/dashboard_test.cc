@@ -421,8 +421,8 @@ TEST_F(DashboardTest, AnAppendShowsUpLiveAndAReconnectResumesWithoutDuplicates) 
       seen = true;
     }
   }
-  // The id names both feeds' positions.
-  std::vector<std::string> ids = absl::StrSplit(last_id, '.');
+  // The id names both feeds' positions (after the tag of the rights).
+  std::vector<std::string> ids = absl::StrSplit(last_id.substr(last_id.find(':') + 1), '.');
   ASSERT_EQ(ids.size(), 2u) << last_id;
   EXPECT_EQ(ids[0], absl::StrCat(at));
 
@@ -483,7 +483,13 @@ TEST_F(DashboardTest, HeadersHostAndOriginKeepOtherSitesOut) {
   EXPECT_EQ(page.Header("access-control-allow-origin"), "");
   const std::string etag = page.Header("etag");
   ASSERT_FALSE(etag.empty());
-  EXPECT_EQ(c->Call(http::verb::get, "/", {{"If-None-Match", etag}}).status, 304);
+  EXPECT_EQ(c->Call(http::verb::get, "/", {{"Accept-Encoding", "gzip"}, {"If-None-Match", etag}}).status,
+            304);
+  // The uncompressed page is another representation, with another ETag.
+  Reply plain = c->Call(http::verb::get, "/", {{"Accept-Encoding", "gzip;q=0"}, {"If-None-Match", etag}});
+  EXPECT_EQ(plain.status, 200);
+  EXPECT_EQ(plain.Header("content-encoding"), "");
+  EXPECT_NE(plain.Header("etag"), etag);
 
   // Another site's page may not read (no CORS) nor sign in or out.
   Reply cross =
@@ -529,6 +535,92 @@ TEST_F(DashboardTest, FeedsCountAgainstThePrincipalsStreams) {
   EXPECT_EQ(r.status, 429);
   auto ok = Connect();
   EXPECT_EQ(ok->OpenStream("/api/feed?f=population:&f=device_gaps:", {{"Cookie", session}}).status, 200);
+}
+
+TEST_F(DashboardTest, SigningOutEndsTheSessionsLivePagesAtOnce) {
+  StartDashboard();
+  Seed();
+  const std::string session = SignIn("auditor");
+  auto page = Connect();
+  ASSERT_EQ(page->OpenStream("/api/feed?f=population:&f=grid_sanitation:", {{"Cookie", session}}).status,
+            200);
+  FeedView v;
+  ReadSnapshot(page.get(), &v, 0);
+  auto c = Connect();
+  ASSERT_EQ(c->Call(http::verb::post, "/api/logout", {{"Cookie", session}, {"Origin", c->Origin()}}).status,
+            204);
+  int ended = 0;
+  while (auto e = page->Next()) {
+    if (e->event != "end") continue;
+    EXPECT_TRUE(absl::StrContains(e->data, "\"code\":\"UNAUTHENTICATED\"")) << e->data;
+    ++ended;
+  }
+  EXPECT_EQ(ended, 2);  // both feeds, and then the stream ended
+}
+
+TEST_F(DashboardTest, AResumeUnderOtherRightsStartsOverWithASnapshot) {
+  StartDashboard();
+  Seed();
+  const std::string session = SignIn("auditor");
+  std::string id;
+  {
+    auto c = Connect();
+    ASSERT_EQ(c->OpenStream("/api/feed?f=population:350583", {{"Cookie", session}}).status, 200);
+    auto e = c->Next();
+    ASSERT_TRUE(e.has_value());
+    id = e->id;
+  }
+  // The same positions under another principal's rights (a tag of its own).
+  const std::string other = SignIn("leader");
+  auto c = Connect();
+  ASSERT_EQ(c->OpenStream("/api/feed?f=population:350583", {{"Cookie", other}, {"Last-Event-ID", id}}).status,
+            200);
+  auto e = c->Next();
+  ASSERT_TRUE(e.has_value());
+  EXPECT_TRUE(absl::StrContains(e->data, "\"snapshot\":true")) << e->data;
+  EXPECT_NE(e->id.substr(0, e->id.find(':')), id.substr(0, id.find(':')));
+  // A position beyond what this node has folded: a snapshot too.
+  const std::string ahead = absl::StrCat(id.substr(0, id.find(':')), ":", Head() + 1000);
+  auto a = Connect();
+  ASSERT_EQ(
+      a->OpenStream("/api/feed?f=population:350583", {{"Cookie", session}, {"Last-Event-ID", ahead}}).status,
+      200);
+  auto first = a->Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(absl::StrContains(first->data, "\"snapshot\":true")) << first->data;
+}
+
+TEST_F(DashboardTest, AnotherSitesRequestGetsNoDataEvenWithACertificate) {
+  StartDashboard();
+  const std::string session = SignIn("auditor");
+  auto c = Connect();
+  EXPECT_EQ(
+      c->Call(http::verb::get, "/api/projections", {{"Cookie", session}, {"Sec-Fetch-Site", "cross-site"}})
+          .status,
+      403);
+  EXPECT_EQ(
+      c->Call(http::verb::get, "/api/projections", {{"Cookie", session}, {"Sec-Fetch-Site", "same-origin"}})
+          .status,
+      200);
+}
+
+TEST(SessionStoreTest, APrincipalSigningInInALoopPushesOutOnlyItsOwnSessions) {
+  const absl::Time t0 = absl::FromUnixSeconds(1790000000);
+  auto store = SessionStore::Open({.max_sessions_per_principal = 3}, t0);
+  ASSERT_OK(store);
+  auto bob = (*store)->Create("bob", "hash-b", t0);
+  ASSERT_OK(bob);
+  std::vector<std::string> alice;
+  for (int i = 0; i < 5; ++i) {
+    auto a = (*store)->Create("alice", "hash-a", t0 + absl::Seconds(i));
+    ASSERT_OK(a);
+    alice.push_back(*a);
+  }
+  const absl::Time now = t0 + absl::Seconds(10);
+  EXPECT_TRUE((*store)->Find(*bob, now).has_value());
+  EXPECT_FALSE((*store)->Find(alice[0], now).has_value());
+  EXPECT_FALSE((*store)->Find(alice[1], now).has_value());
+  for (int i = 2; i < 5; ++i) EXPECT_TRUE((*store)->Find(alice[i], now).has_value()) << i;
 }
 
 TEST(SessionStoreTest, SessionsEndBySignOutLifetimeIdlenessAndSurviveAReopen) {

@@ -159,6 +159,9 @@ export class FeedSet {
       // stream closes, and the feeds resume.
     } else if (v) {
       v.error = `${m.code}: ${m.message || ''}`;
+      // When every feed has ended the server closes the stream: reconnecting
+      // would only open and end them again, every two seconds.
+      if (this.views.every((w) => w.error)) this.stop();
       this.on.change(true);
     }
   }
