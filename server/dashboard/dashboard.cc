@@ -36,6 +36,7 @@
 #include "server/dashboard/render.h"
 #include "server/dashboard/sessions.h"
 #include "server/ops/json_file.h"
+#include "server/ops/logging.h"
 #include "server/projections/projection_feed.h"
 #include "server/projections/projection_read.h"
 #include "storage/proto_time.h"
@@ -69,36 +70,8 @@ constexpr auto kWriteTimeout = std::chrono::seconds(60);
 // Beast's string views are Boost's.
 absl::string_view Sv(beast::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
+// A JSON string literal of `s` (logging.h's escaping).
+std::string JsonString(absl::string_view s) { return absl::StrCat("\"", JsonEscape(s), "\""); }
 
 std::string CodeName(absl::StatusCode code) {
   return absl::AsciiStrToUpper(absl::StatusCodeToString(code));  // "PERMISSION_DENIED"

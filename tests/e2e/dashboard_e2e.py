@@ -290,9 +290,18 @@ def shot(d, name):
 
 
 def kpi(d, kid):
-    e = d.find_element(By.CSS_SELECTOR, f"[data-kpi={kid}]")
-    return {"text": e.text.strip(), "position": e.get_attribute("data-position"),
-            "key": e.get_attribute("data-key"), "projection": e.get_attribute("data-projection")}
+    """A KPI's number and where it came from, read in one step (the page may
+    redraw between two WebDriver calls)."""
+    return d.execute_script(
+        "const e = document.querySelector(`[data-kpi=${arguments[0]}]`);"
+        "return {text: e.textContent.trim(), position: e.dataset.position || '', key: e.dataset.key || '',"
+        " projection: e.dataset.projection || ''};", kid)
+
+
+def kpi_at_least(d, kid, position):
+    """The KPI once it shows a number computed at `position` or later."""
+    k = kpi(d, kid)
+    return k if k["position"] and int(k["position"]) >= position and k["text"] not in ("…", "") else None
 
 
 def feed_log(d):
@@ -453,18 +462,19 @@ def browser_checks():
         county_kpis_match(d, "county-auditor")
         before = kpi(d, "households")
         pos = household("e2e-h1", "FAMILY", "测试户主", "pt-e2e-h1")
-        after = wait_until(lambda: (lambda k: k if k["position"] and int(k["position"]) >= pos else None)(
-            kpi(d, "households")))
-        check("an append shows up live: households + 1 at its position",
-              after and int(after["text"]) == int(before["text"]) + 1, f"{before} -> {after}")
+        after = wait_until(lambda: kpi_at_least(d, "households", pos))
+        ok = after and int(after["text"]) == int(before["text"]) + 1
+        check("an append shows up live: households + 1 at its position", ok, f"{before} -> {after}")
+        if not ok:
+            with open(os.path.join(ARTIFACTS, "feedlog.json"), "w") as f:
+                json.dump(feed_log(d), f, ensure_ascii=False, indent=1)
         shot(d, "07-auditor-after-append")
 
         # A restart: the page reconnects and resumes, with no duplicate.
         stop_gridd(procs[-1])
         start_gridd(f"--config={CONFIG}", f"--dashboard_listen=127.0.0.1:{DASH_PORT}", name="gridd2")
         pos2 = household("e2e-h2", "FAMILY", "测试户主二", "pt-e2e-h2")
-        again = wait_until(lambda: (lambda k: k if k["position"] and int(k["position"]) >= pos2 else None)(
-            kpi(d, "households")), timeout=90)
+        again = wait_until(lambda: kpi_at_least(d, "households", pos2), timeout=90)
         check("after a gridd restart the page reconnects and the next append shows",
               again and int(again["text"]) == int(after["text"]) + 1, f"{after} -> {again}")
         check("no duplicate after the reconnect", d.execute_script("return window.gridlog.duplicates") == 0)
@@ -473,14 +483,15 @@ def browser_checks():
         # The auditor's "as of": every panel at an earlier position.
         d.find_element(By.ID, "asof").send_keys(str(pos - 1))
         d.find_element(By.ID, "asof-apply").click()
-        past = wait_until(lambda: (lambda k: k if k["position"] == str(pos - 1) else None)(kpi(d, "households")))
+        # Done when the page is ready again and the figure names that position.
+        past = wait_until(lambda: (lambda k: k if k["position"] == str(pos - 1) and k["text"] != "…" and
+                                   d.execute_script("return document.body.dataset.ready") == "1" else None)(
+            kpi(d, "households")))
         check("as of an earlier position: the KPI is the view at that position",
               past and past["text"] == before["text"], f"{past} vs {before}")
-        wait_ready(d)
         shot(d, "09-auditor-as-of")
         d.find_element(By.ID, "live").click()
-        wait_until(lambda: (lambda k: k if k["position"] and int(k["position"]) >= pos2 else None)(
-            kpi(d, "households")))
+        wait_until(lambda: kpi_at_least(d, "households", pos2))
         wait_ready(d)
 
         # A policy reload that removes the auditor ends the live feed.

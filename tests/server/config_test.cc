@@ -75,7 +75,9 @@ TEST(ConfigTest, MistakesAreRefusedWithTheirName) {
                {"data_dir", ""},
                {"checkpoint_every_seconds", "0"},
                {"checkpoint_every_events", "0"},
-               {"tail_events", "0"}};
+               {"tail_events", "0"},
+               // Off loopback without TLS, authentication and a policy.
+               {"dashboard_listen", "0.0.0.0:7480"}};
   for (const Case& k : cases) {
     ServerConfig bad = DefaultConfig();
     ASSERT_OK(SetConfigField(&bad, k.field, k.value));
@@ -83,6 +85,18 @@ TEST(ConfigTest, MistakesAreRefusedWithTheirName) {
     EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument) << k.field;
     EXPECT_NE(o.status().message().find(k.field), std::string::npos) << o.status();
   }
+}
+
+TEST(ConfigTest, TheDashboardIsOffUnlessListenedForAndLoopbackWithoutAuth) {
+  ASSERT_OK_AND_ASSIGN(ServerOptions off, ToServerOptions(DefaultConfig()));
+  EXPECT_FALSE(off.dashboard.enabled());
+  ServerConfig c = DefaultConfig();
+  ASSERT_OK(SetConfigField(&c, "dashboard_listen", "127.0.0.1:7480"));
+  ASSERT_OK(SetConfigField(&c, "dashboard_session_hours", "2"));
+  ASSERT_OK_AND_ASSIGN(ServerOptions on, ToServerOptions(c));
+  EXPECT_EQ(on.dashboard.listen, "127.0.0.1:7480");
+  EXPECT_EQ(on.dashboard.session_lifetime, absl::Hours(2));
+  EXPECT_EQ(on.dashboard.session_idle, absl::Minutes(30));
 }
 
 TEST(ConfigTest, ClusterModeNeedsItsNamesAndLoopbackEtcd) {

@@ -94,13 +94,8 @@ export class FeedSet {
   }
 
   onRows(data) {
-    log(data);
-    let m;
-    try {
-      m = JSON.parse(data);
-    } catch {
-      return;
-    }
+    const m = logged(data);
+    if (!m) return;
     const v = this.views[m.feed];
     if (!v) return;
     const rows = m.rows || [];
@@ -140,13 +135,8 @@ export class FeedSet {
   }
 
   onEnd(data) {
-    log(data);
-    let m;
-    try {
-      m = JSON.parse(data);
-    } catch {
-      return;
-    }
+    const m = logged(data);
+    if (!m) return;
     const v = this.views[m.feed];
     if (m.code === 'PERMISSION_DENIED' || m.code === 'UNAUTHENTICATED') {
       // Not retried: the right was taken away (a policy reload) or the
@@ -167,10 +157,17 @@ export class FeedSet {
   }
 }
 
-function log(data) {
+// Keeps a message's data for the test hooks and parses it (null when it is
+// not JSON, which the server never sends).
+function logged(data) {
   const l = window.gridlog.feedLog;
   l.push(data);
   if (l.length > FEED_LOG_MAX) l.splice(0, l.length - FEED_LOG_MAX);
+  try {
+    return JSON.parse(data);
+  } catch {
+    return null;
+  }
 }
 
 // Point-in-time views: one GET per projection at log position `at`.
