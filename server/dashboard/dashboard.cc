@@ -1021,7 +1021,7 @@ class Connection final : public ConnectionBase,
   // Ends every feed of the page at once with UNAUTHENTICATED (the page
   // shows why): nothing more of them is sent, what is queued is dropped,
   // the end events are written, then the connection closes.
-  void EndAll(std::string why) {
+  void EndAll(const std::string& why) {
     if (closing_) return;
     closing_ = true;
     // Rows not yet on their way go (the one being written finishes).

@@ -83,6 +83,7 @@ void Flatten(const Message& m, const std::string& prefix, Cells* out) {
       }
     } else if (f->is_repeated()) {
       std::vector<std::string> items;
+      items.reserve(r->FieldSize(m, f));
       for (int i = 0; i < r->FieldSize(m, f); ++i) items.push_back(ScalarText(m, f, i));
       out->emplace_back(path, absl::StrJoin(items, "; "));
     } else {

@@ -51,7 +51,7 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(Options options
   return store;
 }
 
-bool SessionStore::LiveLocked(const Session& s, absl::Time now) const {
+bool SessionStore::Live(const Session& s, absl::Time now) const {
   return now < s.expires && now - s.last_used < options_.idle;
 }
 
@@ -67,20 +67,11 @@ absl::StatusOr<std::string> SessionStore::Create(std::string principal, std::str
   std::string secret = storage::ToHex(raw);
   grid::MutexLock l(&mu_);
   // Sessions that ended stay in the file until the next write: drop them.
-  absl::erase_if(by_hash_, [&](const auto& kv) { return !LiveLocked(kv.second, now); });
-  // The oldest of `principal`'s (or, with "", of anyone's).
-  auto evict_oldest = [&](const std::string& of) {
-    auto oldest = by_hash_.end();
-    for (auto it = by_hash_.begin(); it != by_hash_.end(); ++it) {
-      if (!of.empty() && it->second.principal != of) continue;
-      if (oldest == by_hash_.end() || it->second.created < oldest->second.created) oldest = it;
-    }
-    if (oldest != by_hash_.end()) by_hash_.erase(oldest);
-  };
+  absl::erase_if(by_hash_, [&](const auto& kv) { return !Live(kv.second, now); });
   size_t mine = 0;
   for (const auto& [h, x] : by_hash_) mine += x.principal == principal ? 1 : 0;
-  for (; mine >= options_.max_sessions_per_principal; --mine) evict_oldest(principal);
-  while (by_hash_.size() >= options_.max_sessions) evict_oldest("");
+  for (; mine >= options_.max_sessions_per_principal; --mine) EvictOldestLocked(principal);
+  while (by_hash_.size() >= options_.max_sessions) EvictOldestLocked("");
   by_hash_[HashOf(secret)] =
       Session{std::move(principal), std::move(credential), now, now + options_.lifetime, now};
   if (absl::Status s = SaveLocked(); !s.ok()) {
@@ -88,6 +79,15 @@ absl::StatusOr<std::string> SessionStore::Create(std::string principal, std::str
     return s;
   }
   return secret;
+}
+
+void SessionStore::EvictOldestLocked(const std::string& principal) {
+  auto oldest = by_hash_.end();
+  for (auto it = by_hash_.begin(); it != by_hash_.end(); ++it) {
+    if (!principal.empty() && it->second.principal != principal) continue;
+    if (oldest == by_hash_.end() || it->second.created < oldest->second.created) oldest = it;
+  }
+  if (oldest != by_hash_.end()) by_hash_.erase(oldest);
 }
 
 std::optional<SessionStore::Session> SessionStore::Find(std::string_view secret, absl::Time now) {
@@ -99,7 +99,7 @@ std::optional<SessionStore::Session> SessionStore::FindByHash(const std::string&
   grid::MutexLock l(&mu_);
   auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return std::nullopt;
-  if (!LiveLocked(it->second, now)) {
+  if (!Live(it->second, now)) {
     // Ended in memory now; the file forgets it at the next write (and a
     // restart drops what has expired; an idle one comes back only until
     // its idle time runs out again).
@@ -129,7 +129,7 @@ absl::Status SessionStore::RemoveUnless(const std::function<bool(const Session&)
 size_t SessionStore::size(absl::Time now) const {
   grid::MutexLock l(&mu_);
   size_t n = 0;
-  for (const auto& [hash, s] : by_hash_) n += LiveLocked(s, now) ? 1 : 0;
+  for (const auto& [hash, s] : by_hash_) n += Live(s, now) ? 1 : 0;
   return n;
 }
 

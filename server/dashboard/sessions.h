@@ -68,7 +68,9 @@ class SessionStore {
  private:
   explicit SessionStore(Options options) : options_(std::move(options)) {}
   absl::Status SaveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool LiveLocked(const Session& s, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Live(const Session& s, absl::Time now) const;
+  // Ends the oldest session of `principal` ("": of anyone).
+  void EvictOldestLocked(const std::string& principal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   mutable grid::Mutex mu_;
