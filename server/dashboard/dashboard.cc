@@ -103,8 +103,6 @@ http::status HttpStatusOf(absl::StatusCode code) {
   }
 }
 
-grpc::Status GrpcOf(const absl::Status& s) { return ToGrpc(s); }
-
 absl::Status AbslOf(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
@@ -354,7 +352,6 @@ class ConnectionBase {
 
 struct Dashboard::Impl {
   DashboardOptions options;
-  AuthOptions auth;
   ServiceContext* env = nullptr;
   Projector* projector = nullptr;
   std::unique_ptr<TokenTable> tokens;
@@ -458,7 +455,11 @@ class Connection final : public ConnectionBase,
                          public std::enable_shared_from_this<Connection<Stream>> {
  public:
   Connection(Dashboard::Impl* d, Stream stream, std::string peer)
-      : d_(d), stream_(std::move(stream)), peer_(std::move(peer)), heartbeat_(d->io), write_timer_(d->io) {
+      : d_(d),
+        stream_(std::move(stream)),
+        peer_(absl::StrCat(kTls ? "https:" : "http:", peer)),
+        heartbeat_(d->io),
+        write_timer_(d->io) {
     d_->connections.fetch_add(1);
   }
   ~Connection() override { d_->connections.fetch_sub(1); }
@@ -652,12 +653,11 @@ class Connection final : public ConnectionBase,
 
   absl::StatusOr<Identity> Identify() {
     Identity id;
-    const std::string peer_name = absl::StrCat(kTls ? "https:" : "http:", peer_);
     if (!d_->authenticates) {
       // Dev mode, as gRPC's: every local caller is one anonymous principal.
       std::string addr = peer_;
       if (auto colon = addr.rfind(':'); colon != std::string::npos) addr.resize(colon);
-      id.caller = Caller{absl::StrCat("anonymous@", kTls ? "https:" : "http:", addr), peer_name};
+      id.caller = Caller{absl::StrCat("anonymous@", addr), peer_};
       id.how = "dev";
       return id;
     }
@@ -666,7 +666,7 @@ class Connection final : public ConnectionBase,
       if (auto s = d_->sessions->Find(secret, absl::Now()); s.has_value()) {
         // The token it was opened with must still be this principal's.
         if (d_->tokens->PrincipalOfHash(s->credential) == s->principal) {
-          id.caller = Caller{s->principal, peer_name};
+          id.caller = Caller{s->principal, peer_};
           id.session_hash = storage::ToHex(storage::Sha256(secret));
           id.expires = s->expires;
           id.how = "session";
@@ -675,7 +675,7 @@ class Connection final : public ConnectionBase,
       }
     }
     if (!cert_principal_.empty()) {
-      id.caller = Caller{cert_principal_, peer_name};
+      id.caller = Caller{cert_principal_, peer_};
       id.how = "certificate";
       return id;
     }
@@ -723,11 +723,10 @@ class Connection final : public ConnectionBase,
     // A state change: only from the page itself.
     if (origin.empty())
       return Reply(JsonResponse(absl::PermissionDeniedError("sign-in needs the page's Origin")));
-    const std::string peer_name = absl::StrCat(kTls ? "https:" : "http:", peer_);
     absl::string_view auth = Sv(req_[http::field::authorization]);
     if (!absl::ConsumePrefix(&auth, "Bearer ") || auth.empty()) {
       d_->env->access->RecordUnauthenticated(std::string(kDashboardSignIn.data(), kDashboardSignIn.size()),
-                                             peer_name, "authorization must be `Bearer <token>`");
+                                             peer_, "authorization must be `Bearer <token>`");
       return Reply(
           JsonResponse(absl::UnauthenticatedError("send the token as `Authorization: Bearer <token>`")));
     }
@@ -735,10 +734,10 @@ class Connection final : public ConnectionBase,
     const std::string principal = d_->tokens->PrincipalOfHash(hash);
     if (principal.empty()) {
       d_->env->access->RecordUnauthenticated(std::string(kDashboardSignIn.data(), kDashboardSignIn.size()),
-                                             peer_name, "unknown bearer token");
+                                             peer_, "unknown bearer token");
       return Reply(JsonResponse(absl::UnauthenticatedError("unknown token")));
     }
-    const Caller caller{principal, peer_name};
+    const Caller caller{principal, peer_};
     if (d_->env->access->Rights(principal) == nullptr) {
       d_->env->access->RecordSession(caller, kDashboardSignIn, "PERMISSION_DENIED");
       return Reply(JsonResponse(absl::PermissionDeniedError(
@@ -787,9 +786,8 @@ class Connection final : public ConnectionBase,
       asio::post(self->d_->io, [self, secret, session, removed, r = std::move(r)]() mutable {
         if (!removed.ok()) return self->Reply(JsonResponse(removed.status()));
         if (session.has_value()) {
-          self->d_->env->access->RecordSession(
-              Caller{session->principal, absl::StrCat(kTls ? "https:" : "http:", self->peer_)},
-              kDashboardSignOut, "OK");
+          self->d_->env->access->RecordSession(Caller{session->principal, self->peer_}, kDashboardSignOut,
+                                               "OK");
           // Every page of the session stops now, not at its next heartbeat.
           const std::string hash = storage::ToHex(storage::Sha256(secret));
           for (auto& w : self->d_->open) {
@@ -838,7 +836,7 @@ class Connection final : public ConnectionBase,
       absl::Status s = access->Recheck();
       if (s.ok()) s = ReadProjection(self->d_->env, self->d_->projector, req, access->principal(), &resp);
       access->AddItems(resp.rows_size());
-      access->Done(GrpcOf(s));
+      access->Done(ToGrpc(s));
       Response r;
       if (!s.ok()) {
         r = JsonResponse(s);
@@ -1144,7 +1142,7 @@ class Connection final : public ConnectionBase,
 
   Dashboard::Impl* const d_;
   Stream stream_;
-  const std::string peer_;  // "127.0.0.1:50312"
+  const std::string peer_;  // as the audit names it: "https:127.0.0.1:50312"
   std::string cert_principal_;
   beast::flat_buffer buffer_{8192};
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -1229,7 +1227,6 @@ absl::StatusOr<std::unique_ptr<Dashboard>> Dashboard::Start(const DashboardOptio
   }
   auto impl = std::make_shared<Impl>();
   impl->options = options;
-  impl->auth = auth;
   impl->env = env;
   impl->projector = projector;
   impl->tokens = std::make_unique<TokenTable>(auth.tokens);
