@@ -454,7 +454,7 @@ class Connection final : public ConnectionBase,
                          public FeedSink,
                          public std::enable_shared_from_this<Connection<Stream>> {
  public:
-  Connection(Dashboard::Impl* d, Stream stream, std::string peer)
+  Connection(Dashboard::Impl* d, Stream stream, const std::string& peer)
       : d_(d),
         stream_(std::move(stream)),
         peer_(absl::StrCat(kTls ? "https:" : "http:", peer)),
@@ -1179,19 +1179,19 @@ void Dashboard::Impl::Accept() {
     if (!ec) {
       beast::error_code ignored;
       const auto remote = socket.remote_endpoint(ignored);
-      std::string peer = absl::StrCat(remote.address().to_string(), ":", remote.port());
+      const std::string peer = absl::StrCat(remote.address().to_string(), ":", remote.port());
       if (connections.load() >= options.max_connections) {
         socket.close(ignored);  // past the limit: refused at once
       } else {
         std::shared_ptr<ConnectionBase> c;
         if (tls) {
           auto conn = std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
-              this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *tls), std::move(peer));
+              this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *tls), peer);
           conn->Start();
           c = conn;
         } else {
           auto conn = std::make_shared<Connection<beast::tcp_stream>>(
-              this, beast::tcp_stream(std::move(socket)), std::move(peer));
+              this, beast::tcp_stream(std::move(socket)), peer);
           conn->Start();
           c = conn;
         }
