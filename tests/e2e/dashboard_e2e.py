@@ -471,6 +471,10 @@ def browser_checks():
         shot(d, "07-auditor-after-append")
 
         # A restart: the page reconnects and resumes, with no duplicate.
+        # (The log is read, and so emptied, before: what it holds after is
+        # from the restart.)
+        errs = [e for e in console_errors(d) if "401" not in e["message"]]
+        check("no console errors before the restart (auditor)", not errs, str(errs))
         stop_gridd(procs[-1])
         start_gridd(f"--config={CONFIG}", f"--dashboard_listen=127.0.0.1:{DASH_PORT}", name="gridd2")
         pos2 = household("e2e-h2", "FAMILY", "测试户主二", "pt-e2e-h2")
@@ -478,6 +482,11 @@ def browser_checks():
         check("after a gridd restart the page reconnects and the next append shows",
               again and int(again["text"]) == int(after["text"]) + 1, f"{after} -> {again}")
         check("no duplicate after the reconnect", d.execute_script("return window.gridlog.duplicates") == 0)
+        # While gridd was down, Chromium logs each reconnect it refused (how
+        # many depends on how long the restart took): those and nothing else.
+        errs = [e for e in console_errors(d)
+                if not ("/api/feed?" in e["message"] and "ERR_CONNECTION_REFUSED" in e["message"])]
+        check("the restart logged only refused reconnects", not errs, str(errs))
         shot(d, "08-auditor-after-restart")
 
         # The auditor's "as of": every panel at an earlier position.
