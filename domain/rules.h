@@ -62,6 +62,7 @@ struct OrgState {  // org/<county>
   struct Grid {
     bool retired = false;
     std::set<std::string> workers;  // assigned now
+    bool operator==(const Grid&) const = default;
   };
   std::map<std::string, Grid> grids;  // org path → grid
   // Org paths of the grids not retired, for the overlap check's two range
@@ -73,6 +74,7 @@ struct OrgState {  // org/<county>
   // of a recoded one).
   struct Unit {
     std::string recoded_to;  // this code is no longer used: the unit's code now
+    bool operator==(const Unit&) const = default;
   };
   std::map<std::string, Unit> units;
 
@@ -83,6 +85,7 @@ struct OrgState {  // org/<county>
   bool Holds(const std::string& path) const;
   // The unit at or above `path` whose code was recoded, and its new code.
   std::optional<std::pair<std::string, std::string>> RecodedAt(const std::string& path) const;
+  bool operator==(const OrgState&) const = default;
 };
 
 // sanitation/<grid>: independent reports; a retried report is caught by its
@@ -90,6 +93,7 @@ struct OrgState {  // org/<county>
 // rectification may only be ordered for one of them, in that grid.
 struct SanitationState {
   std::set<std::string> findings;
+  bool operator==(const SanitationState&) const = default;
 };
 
 struct RectificationState {  // rectification/<finding>
@@ -97,6 +101,7 @@ struct RectificationState {  // rectification/<finding>
   bool closed = false;  // passed re-inspection
   std::string org_path;
   absl::Time deadline;
+  bool operator==(const RectificationState&) const = default;
 };
 
 struct HouseholdState {  // household/<id>
@@ -107,9 +112,11 @@ struct HouseholdState {  // household/<id>
   struct Member {
     grid::v1::Relation relation = grid::v1::RELATION_UNSPECIFIED;
     bool death_reported = false;
+    bool operator==(const Member&) const = default;
   };
   std::map<std::string, Member> members;  // person token → member
   std::set<std::string> event_ids;        // for corrections that supersede
+  bool operator==(const HouseholdState&) const = default;
 };
 
 struct ProjectState {  // project/<id>
@@ -125,6 +132,7 @@ struct ProjectState {  // project/<id>
   std::vector<Ask> pending;  // departments asked and not yet decided
   Ask returned_by{grid::v1::STAGE_UNSPECIFIED, ""};
   absl::Time started;
+  bool operator==(const ProjectState&) const = default;
 };
 
 struct FormTaskState {  // form/<task>
@@ -134,6 +142,7 @@ struct FormTaskState {  // form/<task>
   std::string target_org_prefix;
   absl::Time due;
   std::map<std::string, std::string> submissions;  // submission id → the org that submitted it
+  bool operator==(const FormTaskState&) const = default;
 };
 
 // catalog/<county>: what the rules need of the incident catalogue in force
@@ -145,10 +154,12 @@ struct CatalogState {
   struct Category {
     std::string default_tier;
     bool retired = false;
+    bool operator==(const Category&) const = default;
   };
   std::map<std::string, Category> categories;
   uint32_t reopen_window_hours = 0;
   std::set<uint32_t> calendar_years;
+  bool operator==(const CatalogState&) const = default;
 };
 
 struct IncidentState {  // incident/<id>
@@ -177,6 +188,7 @@ struct IncidentState {  // incident/<id>
   grid::v1::IncidentOutcome outcome = grid::v1::INCIDENT_OUTCOME_UNSPECIFIED;
   absl::Time closed_at;
   bool rated = false;
+  bool operator==(const IncidentState&) const = default;
 };
 
 // ledger/<village>: the entries posted, for reversals.
@@ -187,8 +199,10 @@ struct LedgerState {
     bool reversal = false;
     bool reversed = false;
     uint32_t year = 0, month = 0;  // the period booked
+    bool operator==(const Entry&) const = default;
   };
   std::map<std::string, Entry> entries;
+  bool operator==(const LedgerState&) const = default;
 };
 
 struct AssessmentState {  // assessment/<period>
@@ -201,8 +215,10 @@ struct AssessmentState {  // assessment/<period>
     std::string org_path;
     std::map<absl::CivilDay, int32_t> days;  // the latest score of each day
     std::optional<int32_t> year_end;
+    bool operator==(const Cadre&) const = default;
   };
   std::map<std::string, Cadre> cadres;  // cadre id → scores
+  bool operator==(const AssessmentState&) const = default;
 };
 
 // A cadre's period total in tenths: the average of the daily scores and
@@ -227,6 +243,7 @@ struct AggregateState {
   std::variant<std::monostate, OrgState, SanitationState, RectificationState, HouseholdState, ProjectState,
                FormTaskState, CatalogState, IncidentState, LedgerState, AssessmentState>
       agg;
+  bool operator==(const AggregateState&) const = default;
 };
 
 // What Apply() of one batch's events changed, so that a batch refused part

@@ -156,6 +156,11 @@ class BatchAdmission {
   virtual absl::Status Authorize(const AppendBatch& batch) = 0;
   // OK admits `batch`; any other status refuses it with that status.
   virtual absl::Status Admit(const AppendBatch& batch) = 0;
+  // Asked once the group's batches are placed, before its write: opaque
+  // snapshots of streams' states (stream → bytes) to store with the group,
+  // in the same atomic write, replacing the stream's previous one
+  // (EventLog::ReadState). Not asked of a group that writes nothing.
+  virtual void Snapshots(std::vector<std::pair<std::string, std::string>>* out) { (void)out; }
   // The group's write ended: `written` says whether the admitted batches are
   // now in the log. Must not call back into the log.
   virtual void EndGroup(bool written) = 0;
@@ -259,6 +264,10 @@ class EventLog {
 
   // The last version of `stream`, or nullopt if it has no events.
   virtual absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& stream) const = 0;
+  // The snapshot of `stream`'s state a BatchAdmission last stored with a
+  // commit (BatchAdmission::Snapshots), or nullopt. A node's own cache: not
+  // written by Apply(), not replicated.
+  virtual absl::StatusOr<std::optional<std::string>> ReadState(const std::string& stream) const = 0;
 
   // Forwards: the first position recorded at or after `t`, or head+1 when
   // there is none. Backwards: the last position recorded at or before `t`,

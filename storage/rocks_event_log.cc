@@ -37,9 +37,12 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr char kMetaFormat[] = "format";
 constexpr char kMetaHead[] = "head";
 
-enum Cf { kEvents, kStreams, kStreamHeads, kEventIds, kTimeIndex, kMeta, kCheckpoints, kNumCfs };
+// `states`: the admission's snapshots of streams' states (a cache of folds,
+// added after format 1 without changing it: a log without them opens with
+// an empty one).
+enum Cf { kEvents, kStreams, kStreamHeads, kEventIds, kTimeIndex, kMeta, kCheckpoints, kStates, kNumCfs };
 const char* const kCfNames[kNumCfs] = {"events",     "streams", "stream_heads", "event_ids",
-                                       "time_index", "meta",    "checkpoints"};
+                                       "time_index", "meta",    "checkpoints",  "states"};
 
 std::string PositionKey(Position p) {
   std::string k;
@@ -166,6 +169,13 @@ class RocksEventLog final : public EventLog {
                                                     Direction dir, size_t max_count,
                                                     size_t max_bytes) const override;
   absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& stream) const override;
+  absl::StatusOr<std::optional<std::string>> ReadState(const std::string& stream) const override {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kStates], stream, &v);
+    if (s.IsNotFound()) return std::nullopt;
+    if (!s.ok()) return FromRocks(s, "state snapshot lookup");
+    return v;
+  }
   absl::StatusOr<Position> PositionAtTime(absl::Time t, Direction dir) const override;
   Head GetHead() const override {
     grid::MutexLock l(&mu_);
@@ -286,6 +296,11 @@ class RocksEventLog::Group {
   // committed it; `e` is its parsed event. DATA_LOSS unless it continues
   // the group with the chain link its stored bytes make.
   absl::Status PlaceApplied(const RecordPtr& rec, grid::v1::Event& e);
+
+  // Snapshots to store with the group (BatchAdmission::Snapshots).
+  void AddStates(std::vector<std::pair<std::string, std::string>> states) {
+    for (auto& [stream, bytes] : states) index_.emplace_back(kStates, std::move(stream), std::move(bytes));
+  }
 
   bool empty() const { return next_ == first_; }
   // The head after the last placed event.
@@ -546,6 +561,11 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches, absl:
   }
 
   if (!group.empty()) {
+    if (admitting) {
+      std::vector<std::pair<std::string, std::string>> states;
+      admission->Snapshots(&states);
+      group.AddStates(std::move(states));
+    }
     absl::Status written;
     if (replicator != nullptr) written = replicator->Replicate(head, group.head(), result.committed);
     if (written.ok()) written = WriteGroup(group);

@@ -1,8 +1,10 @@
 #include "server/log/admission.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "domain/state_codec.h"
 
 namespace grid::server {
 
@@ -20,7 +22,38 @@ class DomainAdmission::Lookup : public domain::StateLookup {
 DomainAdmission::DomainAdmission(const storage::EventLog* log, size_t max_cached_streams)
     : log_(log), max_cached_(std::max<size_t>(max_cached_streams, 1)) {}
 
-void DomainAdmission::BeginGroup() { touched_.clear(); }
+void DomainAdmission::BeginGroup() {
+  touched_.clear();
+  loaded_.clear();
+  snapshotted_.clear();
+}
+
+DomainAdmission::Stats DomainAdmission::GetStats() const {
+  Stats s;
+  s.loads = loads_.load(std::memory_order_relaxed);
+  s.loaded_snapshots = loaded_snapshots_.load(std::memory_order_relaxed);
+  s.folded_events = folded_events_.load(std::memory_order_relaxed);
+  s.stored_snapshots = stored_snapshots_.load(std::memory_order_relaxed);
+  s.stored_snapshot_bytes = stored_snapshot_bytes_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>* out) {
+  auto consider = [&](const std::string& stream) {
+    auto it = cache_.find(stream);
+    if (it == cache_.end()) return;
+    const Entry& e = it->second;
+    const uint64_t every = std::max(kSnapshotEveryEvents, e.snapshot_bytes / kSnapshotBytesPerEvent);
+    if (e.state.events < e.snapshot_events + every) return;
+    std::string bytes = domain::EncodeState(e.state);
+    snapshotted_.emplace_back(stream, std::make_pair(e.state.events, bytes.size()));
+    out->emplace_back(stream, std::move(bytes));
+  };
+  for (const std::string& stream : touched_) consider(stream);
+  for (const std::string& stream : loaded_) {
+    if (!touched_.contains(stream)) consider(stream);
+  }
+}
 
 void DomainAdmission::Drop(const std::string& stream) {
   auto it = cache_.find(stream);
@@ -34,8 +67,19 @@ void DomainAdmission::EndGroup(bool written) {
   // log's; they are dropped and load again from the log when next needed.
   if (!written) {
     for (const std::string& stream : touched_) Drop(stream);
+  } else {
+    for (const auto& [stream, stored] : snapshotted_) {
+      auto it = cache_.find(stream);
+      if (it == cache_.end()) continue;
+      it->second.snapshot_events = stored.first;
+      it->second.snapshot_bytes = stored.second;
+      stored_snapshots_.fetch_add(1, std::memory_order_relaxed);
+      stored_snapshot_bytes_.fetch_add(stored.second, std::memory_order_relaxed);
+    }
   }
   touched_.clear();
+  loaded_.clear();
+  snapshotted_.clear();
   // Evicting only here: a caller may point at any state until the group ends.
   while (cache_.size() > max_cached_) {
     cache_.erase(lru_.back());
@@ -49,19 +93,42 @@ void DomainAdmission::Applied(absl::Span<const storage::RecordPtr> records) {
   cached_.store(cache_.size(), std::memory_order_relaxed);
 }
 
-absl::StatusOr<domain::AggregateState> DomainAdmission::Load(const std::string& stream) const {
-  domain::AggregateState state;
-  uint64_t from = 0;
+absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string& stream) {
+  Loaded loaded;
+  auto snapshot = log_->ReadState(stream);
+  if (!snapshot.ok()) return snapshot.status();
+  if (*snapshot) {
+    // One of another format (the rules changed since it was stored) is not
+    // used: the stream is folded anew. Nor is one that holds more events
+    // than the stream (it is written with them, so that never happens).
+    auto head = log_->StreamHead(stream);
+    if (!head.ok()) return head.status();
+    auto state = domain::DecodeState(**snapshot);
+    if (state.has_value() && state->events > 0 && *head && **head + 1 >= state->events) {
+      loaded.state = *std::move(state);
+      loaded.snapshot_events = loaded.state.events;
+      loaded.snapshot_bytes = (*snapshot)->size();
+      loaded_snapshots_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  loads_.fetch_add(1, std::memory_order_relaxed);
+  // Versions are dense from 0: the state holds versions [0, events).
+  uint64_t from = loaded.state.events;
   for (;;) {
     auto records = log_->ReadStream(stream, from, storage::Direction::kForwards, 1000, 8 << 20);
     if (!records.ok()) return records.status();
-    if (records->empty()) return state;
+    if (records->empty()) return loaded;
     for (const auto& r : *records) {
+      if (r->stream_version != from) {
+        return absl::DataLossError(absl::StrCat("stream '", stream, "' has version ", r->stream_version,
+                                                " where ", from, " was expected"));
+      }
       grid::v1::Event e;
       if (!e.ParseFromString(r->wire)) {
         return absl::DataLossError(absl::StrCat("event at position ", r->position, " does not parse"));
       }
-      domain::Apply(&state, e);
+      domain::Apply(&loaded.state, e);
+      folded_events_.fetch_add(1, std::memory_order_relaxed);
       from = r->stream_version + 1;
     }
   }
@@ -75,7 +142,9 @@ absl::StatusOr<domain::AggregateState*> DomainAdmission::Get(const std::string& 
   auto loaded = Load(stream);
   if (!loaded.ok()) return loaded.status();
   lru_.push_front(stream);
-  auto [it, _] = cache_.emplace(stream, Entry{std::move(*loaded), lru_.begin()});
+  auto [it, _] = cache_.emplace(
+      stream, Entry{std::move(loaded->state), lru_.begin(), loaded->snapshot_events, loaded->snapshot_bytes});
+  loaded_.insert(stream);
   return &it->second.state;
 }
 

@@ -1,10 +1,18 @@
 // DomainAdmission applies the domain rules (domain/rules.h) inside the log's commit:
 // the sequencer hands it to EventLog::Commit(), which asks it about every
 // batch that passed the log's own checks. It keeps each touched stream's
-// folded state in an LRU cache, loading a state on a miss by folding the
-// stream from the log. Admitted batches update the cached states in place,
-// so later batches of the same group see them; if the group is not written,
-// the states it touched are dropped from the cache (the log is the truth).
+// folded state in an LRU cache. Admitted batches update the cached states in
+// place, so later batches of the same group see them; if the group is not
+// written, the states it touched are dropped from the cache (the log is the
+// truth).
+//
+// A miss never folds the stream's whole history: a snapshot of the state
+// (domain/state_codec.h) is stored with the commit, in the same write, once
+// the stream has grown by max(kSnapshotEveryEvents, size of its last
+// snapshot / kSnapshotBytesPerEvent) events since its last one, and a miss
+// reads the snapshot and folds only the events after it. So a snapshot costs
+// each event a bounded share of its encoding (at most kSnapshotBytesPerEvent
+// bytes), and a miss costs the state's size, whatever the stream's length.
 //
 // Concurrency: not thread-safe; used by the sequencer thread only (but
 // cached_streams(), for any thread).
@@ -14,6 +22,8 @@
 #include <atomic>
 #include <list>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
@@ -27,23 +37,41 @@ class DomainAdmission : public storage::BatchAdmission {
   // `log` must outlive this object.
   explicit DomainAdmission(const storage::EventLog* log, size_t max_cached_streams = 100000);
 
+  static constexpr uint64_t kSnapshotEveryEvents = 64;
+  static constexpr uint64_t kSnapshotBytesPerEvent = 256;
+
   void BeginGroup() override;
   // CheckScope() of the batch's first event against the stream's state.
   absl::Status Authorize(const storage::AppendBatch& batch) override;
   // REQUIRES: every event passed CheckShape (the RPC layer checks it).
   absl::Status Admit(const storage::AppendBatch& batch) override;
+  // The states this group touched or loaded that are due a snapshot.
+  void Snapshots(std::vector<std::pair<std::string, std::string>>* out) override;
   void EndGroup(bool written) override;
   // Another node's records: their streams' states load again when needed.
   void Applied(absl::Span<const storage::RecordPtr> records) override;
 
   // Any thread may ask (the metrics do).
   size_t cached_streams() const { return cached_.load(std::memory_order_relaxed); }
+  struct Stats {
+    uint64_t loads = 0;             // misses: states read from the log
+    uint64_t loaded_snapshots = 0;  // ... of which started from a snapshot
+    uint64_t folded_events = 0;     // events folded by those loads
+    uint64_t stored_snapshots = 0;  // snapshots written with commits
+    uint64_t stored_snapshot_bytes = 0;
+  };
+  Stats GetStats() const;
 
  private:
   class Lookup;
   // `stream`'s state in the cache, loaded from the log on a miss.
   absl::StatusOr<domain::AggregateState*> Get(const std::string& stream);
-  absl::StatusOr<domain::AggregateState> Load(const std::string& stream) const;
+  struct Loaded {
+    domain::AggregateState state;
+    uint64_t snapshot_events = 0;  // the events its snapshot holds (0: none)
+    size_t snapshot_bytes = 0;
+  };
+  absl::StatusOr<Loaded> Load(const std::string& stream);
   void Drop(const std::string& stream);
 
   const storage::EventLog* const log_;
@@ -51,12 +79,22 @@ class DomainAdmission : public storage::BatchAdmission {
   struct Entry {
     domain::AggregateState state;
     std::list<std::string>::iterator lru;
+    // The stream's stored snapshot: the events it holds and its size.
+    uint64_t snapshot_events = 0;
+    size_t snapshot_bytes = 0;
   };
   absl::node_hash_map<std::string, Entry> cache_;  // pointers stay valid
   std::list<std::string> lru_;                     // most recently used first
   std::atomic<size_t> cached_{0};                  // cache_.size(), for other threads
   // Streams whose cached state this group changed in place.
   absl::flat_hash_set<std::string> touched_;
+  // Streams this group loaded (a miss): their snapshot may be due too.
+  absl::flat_hash_set<std::string> loaded_;
+  // Snapshots given to this group's write: stream → (events, bytes).
+  std::vector<std::pair<std::string, std::pair<uint64_t, size_t>>> snapshotted_;
+  // For GetStats(), from any thread.
+  std::atomic<uint64_t> loads_{0}, loaded_snapshots_{0}, folded_events_{0}, stored_snapshots_{0},
+      stored_snapshot_bytes_{0};
 };
 
 }  // namespace grid::server

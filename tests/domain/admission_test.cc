@@ -168,6 +168,44 @@ TEST_F(AdmissionTest, StateIsFoldedFromTheLogAfterReopenAndEviction) {
       Group({B({ev::MemberAdded("m2", "h-3", g, "p-2", "张小", grid::v1::MemberAdded::BIRTH, T0)})})[0]);
 }
 
+// A grid's sanitation stream after years of reports: a cold cache loads its
+// state from the snapshot stored with a recent commit and folds only the
+// reports after it, never the stream's whole history; and the rules decide
+// on that state exactly as on the folded one.
+TEST_F(AdmissionTest, AStateLoadsFromItsSnapshotNotFromTheWholeHistory) {
+  const std::string g = "350583/101/203/g05";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0), ev::WorkerAssigned("w1", "w-4", g, T0)})})[0]);
+  constexpr int kReports = 2000;
+  for (int i = 0; i < kReports; i += 10) {
+    std::vector<AppendBatch> batches;
+    std::vector<grid::v1::Event> events;
+    for (int j = i; j < i + 10; ++j) {
+      const std::string id = "s" + std::to_string(j);
+      events.push_back(ev::SanitationReport(id, g, "w-4", grid::v1::PATROL, 900, {"f" + std::to_string(j)},
+                                            T0 + absl::Minutes(j)));
+    }
+    ASSERT_OK(Group({B(std::move(events))})[0]);
+  }
+  const auto written = admission_->GetStats();
+  EXPECT_GE(written.stored_snapshots, 1u);
+  Open();  // a restart: every state is cold
+
+  // An order for the first finding and one that was never reported.
+  const std::string sanitation = StreamFor("sanitation", g);
+  auto s = Group(
+      {B({ev::RectificationOrdered("r1", "f0", g, T0 + absl::Hours(72), T0 + absl::Hours(40))}),
+       B({ev::RectificationOrdered("r2", "f-none", g, T0 + absl::Hours(72), T0 + absl::Hours(40))}),
+       B({ev::SanitationReport("s-next", g, "w-4", grid::v1::PATROL, 1000, {}, T0 + absl::Hours(41))})});
+  EXPECT_OK(s[0]);
+  EXPECT_EQ(s[1].code(), absl::StatusCode::kFailedPrecondition) << s[1];
+  EXPECT_OK(s[2]);
+  const auto read = admission_->GetStats();
+  EXPECT_GE(read.loaded_snapshots, 1u);
+  // The org stream (2 events), the new rectification streams (none) and
+  // the sanitation stream's tail after its last snapshot.
+  EXPECT_LE(read.folded_events, 2 + server::DomainAdmission::kSnapshotEveryEvents + 10);
+}
+
 TEST_F(AdmissionTest, RetriesAreDuplicatesNotRuleViolations) {
   const std::string g = "350583/101/203/g05";
   ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0)})})[0]);

@@ -34,6 +34,9 @@ class ForwardingLog : public storage::EventLog {
   absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& s) const override {
     return base_->StreamHead(s);
   }
+  absl::StatusOr<std::optional<std::string>> ReadState(const std::string& s) const override {
+    return base_->ReadState(s);
+  }
   absl::StatusOr<storage::Position> PositionAtTime(absl::Time t, storage::Direction d) const override {
     return base_->PositionAtTime(t, d);
   }
