@@ -299,7 +299,7 @@ class RocksEventLog::Group {
 
   // Snapshots to store with the group (BatchAdmission::Snapshots).
   void AddStates(std::vector<std::pair<std::string, std::string>> states) {
-    for (auto& [stream, bytes] : states) index_.emplace_back(kStates, std::move(stream), std::move(bytes));
+    for (auto& state : states) index_.emplace_back(kStates, std::move(state.first), std::move(state.second));
   }
 
   bool empty() const { return next_ == first_; }
