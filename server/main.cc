@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
   // numbers, the keys are secrets) is for its own user only, whatever the
   // umask it was started with.
   umask(077);
+  // Debian's abseil is built in debug mode, so every absl::Mutex (gRPC's
+  // locks are) keeps a global lock-order graph for deadlock detection: a
+  // few percent of an append's CPU in the profiles (bench/README.md). It
+  // finds bugs in tests, not in a running server.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Block the stop signals in every thread; this one waits for them below.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

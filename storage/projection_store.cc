@@ -8,6 +8,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "storage/big_endian.h"
+#include "storage/insert_hint.h"
 #include "storage/memory.h"
 #include "storage/rocks_status.h"
 
@@ -264,10 +265,14 @@ absl::StatusOr<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std
   }
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (const char* n : kCfNames) {
+  for (int i = 0; i < kNumCfs; ++i) {
     rocksdb::ColumnFamilyOptions cf;
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    descs.emplace_back(n, cf);
+    // A row's versions, and a projection's changes, are inserted next to
+    // the previous ones (storage/insert_hint.h).
+    if (i == kRows) cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<DropNumberTransform>();
+    if (i == kChanges) cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<NameTransform>();
+    descs.emplace_back(kCfNames[i], cf);
   }
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/big_endian.h"
 #include "storage/event_log.h"
+#include "storage/insert_hint.h"
 #include "storage/memory.h"
 #include "storage/proto_time.h"
 #include "storage/rocks_status.h"
@@ -911,8 +912,13 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const EventLogOptions& 
       // Replays and catch-up read it in order: larger blocks, fewer reads.
       table.block_size = 64 << 10;
     }
-    if (i == kEventIds || i == kStreams || i == kStreamHeads) {
-      // Point lookups, mostly for keys that are not there (new event ids).
+    if (i == kStreams) {
+      // A stream's next index entry lands after its last one.
+      cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<DropNumberTransform>();
+    }
+    if (i == kEventIds || i == kStreams || i == kStreamHeads || i == kStates) {
+      // Point lookups, mostly for keys that are not there (new event ids,
+      // new streams' snapshots).
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     }
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
