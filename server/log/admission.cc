@@ -19,8 +19,8 @@ class DomainAdmission::Lookup : public domain::StateLookup {
   DomainAdmission* a_;
 };
 
-DomainAdmission::DomainAdmission(const storage::EventLog* log, size_t max_cached_streams)
-    : log_(log), max_cached_(std::max<size_t>(max_cached_streams, 1)) {}
+DomainAdmission::DomainAdmission(const storage::EventLog* log, size_t max_cached_streams, bool snapshots)
+    : log_(log), max_cached_(std::max<size_t>(max_cached_streams, 1)), snapshots_(snapshots) {}
 
 void DomainAdmission::BeginGroup() {
   touched_.clear();
@@ -39,6 +39,7 @@ DomainAdmission::Stats DomainAdmission::GetStats() const {
 }
 
 void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>* out) {
+  if (!snapshots_) return;
   auto consider = [&](const std::string& stream) {
     auto it = cache_.find(stream);
     if (it == cache_.end()) return;
@@ -95,7 +96,8 @@ void DomainAdmission::Applied(absl::Span<const storage::RecordPtr> records) {
 
 absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string& stream) {
   Loaded loaded;
-  auto snapshot = log_->ReadState(stream);
+  absl::StatusOr<std::optional<std::string>> snapshot = std::nullopt;
+  if (snapshots_) snapshot = log_->ReadState(stream);
   if (!snapshot.ok()) return snapshot.status();
   if (*snapshot) {
     // One of another format (the rules changed since it was stored) is not

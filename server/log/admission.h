@@ -35,7 +35,10 @@ namespace grid::server {
 class DomainAdmission : public storage::BatchAdmission {
  public:
   // `log` must outlive this object.
-  explicit DomainAdmission(const storage::EventLog* log, size_t max_cached_streams = 100000);
+  // `snapshots` false: none stored or read, every miss folds the whole
+  // stream (what admission did before them; for bench/admission_bench).
+  explicit DomainAdmission(const storage::EventLog* log, size_t max_cached_streams = 100000,
+                           bool snapshots = true);
 
   static constexpr uint64_t kSnapshotEveryEvents = 64;
   static constexpr uint64_t kSnapshotBytesPerEvent = 256;
@@ -76,6 +79,7 @@ class DomainAdmission : public storage::BatchAdmission {
 
   const storage::EventLog* const log_;
   const size_t max_cached_;
+  const bool snapshots_;
   struct Entry {
     domain::AggregateState state;
     std::list<std::string>::iterator lru;
