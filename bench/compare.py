@@ -1,10 +1,14 @@
 """Joins the peers' summary.json with gridlog's bench results into one table.
 
-usage: compare.py PEERS_SUMMARY_JSON GRIDLOG_JSONL [--quick]
+usage: compare.py PEERS_SUMMARY_JSON GRIDLOG_JSONL [--quick] [--commit SHA]
+                  [--previous DIR]
 
 Every target of the performance issue is a row: gridlog's figure, the peer's
 from the same run, the ratio, the goal and whether it is met. Rows whose
-inputs are missing say so instead of guessing.
+inputs are missing say so instead of guessing. --commit names the code the
+run measured; --previous DIR (a run kept by `compare.sh --record`: its
+peers.json, gridlog.jsonl and commit) adds that run's ratio or figure to
+each row, so a change shows as a change.
 """
 import datetime
 import json
@@ -44,12 +48,73 @@ def fmt(v, unit=""):
     return f"{v:.2f}{unit}"
 
 
+def flag(argv, name):
+    return argv[argv.index(name) + 1] if name in argv and argv.index(name) + 1 < len(argv) else None
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
     peers, runs = load(argv[1], argv[2])
     quick = "--quick" in argv
+    commit = flag(argv, "--commit")
+    previous = flag(argv, "--previous")
+    rows = build_rows(peers, runs)
+    before, before_commit = None, None
+    if previous and os.path.exists(os.path.join(previous, "gridlog.jsonl")):
+        p_peers, p_runs = load(os.path.join(previous, "peers.json"), os.path.join(previous, "gridlog.jsonl"))
+        before = {}
+        for key, row in keyed(build_rows(p_peers, p_runs)):
+            # the ratio where there is one, else gridlog's figure
+            before[key] = row[5] if row[5] not in ("", "—") else row[2]
+        commit_file = os.path.join(previous, "commit")
+        if os.path.exists(commit_file):
+            with open(commit_file) as f:
+                before_commit = f.read().strip()
+
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"## gridlog vs peers: {'quick' if quick else 'full'} run, {os.cpu_count()} CPUs, "
+          f"{platform.system()} {platform.release()}, {when}" + (f", main at `{commit}`" if commit else "") + "\n")
+    head = "| target | gridlog workload | gridlog | peer (same run) | peer | ratio | goal | met? |"
+    rule = "|---|---|---:|---|---:|---:|---|---|"
+    if before is not None:
+        head += f" last recorded{f' (`{before_commit}`)' if before_commit else ''} |"
+        rule += "---:|"
+    print(head)
+    print(rule)
+    for key, (target, what, mine, peer_name, peer_value, ratio, goal, met) in keyed(rows):
+        verdict = "—" if met is None else ("**yes**" if met else "**no**")
+        line = f"| {target} | {what} | {mine} | {peer_name} | {peer_value} | {ratio} | {goal} | {verdict} |"
+        if before is not None:
+            line += f" {before.get(key, '—')} |"
+        print(line)
+    batch = ours(runs, "append", mode="batch")
+    unary = ours(runs, "append", mode="unary")
+    replay = ours(runs, "replay", nth=0)
+    get = lambda r, k: r.get(k) if r else None  # noqa: E731
+    if batch:
+        print(f"\nEvents: simulated grid events with photo references, {fmt(batch['event_bytes'])} bytes "
+              f"(batch), {fmt(get(unary, 'event_bytes'))} bytes (mixed, one per call) as sent; "
+              f"{fmt(get(replay, 'stored_event_bytes'))} bytes stored with the server's fields and chain. "
+              "Peers use 512-byte events. Every gridlog append passed the domain rules and was folded "
+              "into 8 projections.")
+    if quick:
+        print("\nQuick run: small counts and short runs; a smoke test, not a measurement.")
+    return 0
+
+
+def keyed(rows):
+    """Each row with a key that finds the same row in another run: its
+    target, peer and goal, and how many rows before it had those."""
+    seen = {}
+    for row in rows:
+        base = (row[0], row[3], row[6])
+        seen[base] = seen.get(base, 0) + 1
+        yield base + (seen[base],), row
+
+
+def build_rows(peers, runs):
     rows = []
 
     def peer(system, workload):
@@ -129,24 +194,7 @@ def main(argv):
         p99 = proj["at_position_p99_us"] / 1000
         limit_row("P6", f"point-in-time GetProjection of one row ({fmt(proj['log_position'])}-event log)",
                   f"p50 {proj['at_position_p50_us'] / 1000:.2f} ms, p99 {p99:.2f} ms", "≤ 10 ms", p99 <= 10)
-
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"## gridlog vs peers: {'quick' if quick else 'full'} run, {os.cpu_count()} CPUs, "
-          f"{platform.system()} {platform.release()}, {when}\n")
-    print("| target | gridlog workload | gridlog | peer (same run) | peer | ratio | goal | met? |")
-    print("|---|---|---:|---|---:|---:|---|---|")
-    for target, what, mine, peer_name, peer_value, ratio, goal, met in rows:
-        verdict = "—" if met is None else ("**yes**" if met else "**no**")
-        print(f"| {target} | {what} | {mine} | {peer_name} | {peer_value} | {ratio} | {goal} | {verdict} |")
-    if batch:
-        print(f"\nEvents: simulated grid events with photo references, {fmt(batch['event_bytes'])} bytes "
-              f"(batch), {fmt(get(unary, 'event_bytes'))} bytes (mixed, one per call) as sent; "
-              f"{fmt(get(replay, 'stored_event_bytes'))} bytes stored with the server's fields and chain. "
-              "Peers use 512-byte events. Every gridlog append passed the domain rules and was folded "
-              "into 8 projections.")
-    if quick:
-        print("\nQuick run: small counts and short runs; a smoke test, not a measurement.")
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

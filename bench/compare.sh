@@ -4,9 +4,12 @@
 # figure, the peer's, the ratio and whether the target is met. Absolute
 # numbers drift between runs on shared machines; the ratios are the result.
 #
-# usage: bench/compare.sh [--quick] [--skip-peers DIR] [OUTDIR]
+# usage: bench/compare.sh [--quick] [--skip-peers DIR] [--record] [OUTDIR]
 #   --quick       small counts and short runs (peers ~2 min, gridlog ~2 min)
 #   --skip-peers  reuse the peers' summary.json in DIR instead of running them
+#   --record      keep this run in bench/results/{full,quick}/ (the peers'
+#                 summary, gridlog's rows, the table, the commit), to commit:
+#                 the next run shows its ratios beside its own
 #   OUTDIR        keeps every raw result (default: a new temporary folder)
 # Needs root for the peers (they install Debian packages and start servers).
 set -euo pipefail
@@ -14,12 +17,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS:-$root/../shared/peers}
 quick=""
 peers_dir=""
+record=""
 out=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=--quick ;;
     --skip-peers) peers_dir=$2; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --record) record=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) out=$1 ;;
   esac
   shift
@@ -102,7 +107,18 @@ bench replay
 bench projection
 stop
 
-# 3. The table.
-/usr/bin/python3 "$root/bench/compare.py" "$peers_dir/summary.json" "$out/gridlog.jsonl" ${quick:+--quick} |
-  tee "$out/compare.md"
+# 3. The table, beside the last recorded run of the same kind.
+kept=$root/bench/results/${quick:+quick}
+[ -n "$quick" ] || kept=$root/bench/results/full
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit+changes"
+/usr/bin/python3 "$root/bench/compare.py" "$peers_dir/summary.json" "$out/gridlog.jsonl" ${quick:+--quick} \
+  --commit "$commit" --previous "$kept" | tee "$out/compare.md"
 log "raw results in $out"
+if [ -n "$record" ]; then
+  mkdir -p "$kept"
+  cp "$peers_dir/summary.json" "$kept/peers.json"
+  cp "$out/gridlog.jsonl" "$out/compare.md" "$kept/"
+  echo "$commit" >"$kept/commit"
+  log "recorded in $kept (commit it)"
+fi
