@@ -291,6 +291,7 @@ void Reader::operator()(T& x) {
     x = static_cast<T>(v);
   } else if constexpr (std::is_same_v<T, std::string>) {
     const uint64_t n = Count();
+    if (!ok_) return;
     x.assign(in_.data(), n);
     in_.remove_prefix(n);
   } else if constexpr (std::is_same_v<T, absl::Time>) {
@@ -324,6 +325,8 @@ void Reader::operator()(T& x) {
     for (uint64_t i = 0; i < n && ok_; ++i) {
       typename T::value_type v{};
       (*this)(v);
+      // Written in order, each once: anything else is not an encoding.
+      if (!x.empty() && !(*x.rbegin() < v)) Fail();
       x.insert(x.end(), std::move(v));
     }
   } else if constexpr (IsVector<T>::value) {
@@ -337,6 +340,7 @@ void Reader::operator()(T& x) {
     for (uint64_t i = 0; i < n && ok_; ++i) {
       typename T::key_type k{};
       (*this)(k);
+      if (!x.empty() && !(x.rbegin()->first < k)) Fail();
       (*this)(x[std::move(k)]);
     }
   } else {

@@ -266,7 +266,7 @@ class EventLog {
   virtual absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& stream) const = 0;
   // The snapshot of `stream`'s state a BatchAdmission last stored with a
   // commit (BatchAdmission::Snapshots), or nullopt. A node's own cache: not
-  // written by Apply(), not replicated.
+  // written by Apply(), not replicated; kept beside the log's metadata.
   virtual absl::StatusOr<std::optional<std::string>> ReadState(const std::string& stream) const = 0;
 
   // Forwards: the first position recorded at or after `t`, or head+1 when

@@ -25,7 +25,6 @@
 #include "absl/strings/str_cat.h"
 #include "storage/big_endian.h"
 #include "storage/event_log.h"
-#include "storage/insert_hint.h"
 #include "storage/memory.h"
 #include "storage/proto_time.h"
 #include "storage/rocks_status.h"
@@ -38,12 +37,14 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr char kMetaFormat[] = "format";
 constexpr char kMetaHead[] = "head";
 
-// `states`: the admission's snapshots of streams' states (a cache of folds,
-// added after format 1 without changing it: a log without them opens with
-// an empty one).
-enum Cf { kEvents, kStreams, kStreamHeads, kEventIds, kTimeIndex, kMeta, kCheckpoints, kStates, kNumCfs };
+enum Cf { kEvents, kStreams, kStreamHeads, kEventIds, kTimeIndex, kMeta, kCheckpoints, kNumCfs };
 const char* const kCfNames[kNumCfs] = {"events",     "streams", "stream_heads", "event_ids",
-                                       "time_index", "meta",    "checkpoints",  "states"};
+                                       "time_index", "meta",    "checkpoints"};
+// The admission's snapshots of streams' states, in `meta` under this prefix
+// and the stream: a cache of folds, added without changing format 1 (a
+// column family of their own would keep an older gridd from opening the
+// log, and a rollback must stay possible).
+constexpr char kMetaStatePrefix[] = "state:";
 
 std::string PositionKey(Position p) {
   std::string k;
@@ -172,7 +173,8 @@ class RocksEventLog final : public EventLog {
   absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& stream) const override;
   absl::StatusOr<std::optional<std::string>> ReadState(const std::string& stream) const override {
     std::string v;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kStates], stream, &v);
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], absl::StrCat(kMetaStatePrefix, stream), &v);
     if (s.IsNotFound()) return std::nullopt;
     if (!s.ok()) return FromRocks(s, "state snapshot lookup");
     return v;
@@ -300,7 +302,9 @@ class RocksEventLog::Group {
 
   // Snapshots to store with the group (BatchAdmission::Snapshots).
   void AddStates(std::vector<std::pair<std::string, std::string>> states) {
-    for (auto& state : states) index_.emplace_back(kStates, std::move(state.first), std::move(state.second));
+    for (auto& state : states) {
+      index_.emplace_back(kMeta, absl::StrCat(kMetaStatePrefix, state.first), std::move(state.second));
+    }
   }
 
   bool empty() const { return next_ == first_; }
@@ -912,19 +916,27 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const EventLogOptions& 
       // Replays and catch-up read it in order: larger blocks, fewer reads.
       table.block_size = 64 << 10;
     }
-    if (i == kStreams) {
-      // A stream's next index entry lands after its last one.
-      cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<DropNumberTransform>();
-    }
-    if (i == kEventIds || i == kStreams || i == kStreamHeads || i == kStates) {
+    if (i == kEventIds || i == kStreams || i == kStreamHeads || i == kMeta) {
       // Point lookups, mostly for keys that are not there (new event ids,
-      // new streams' snapshots).
+      // new streams' state snapshots).
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     }
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf.compression = rocksdb::kNoCompression;
     cf.write_buffer_size = options.write_buffer_bytes;
     descs.emplace_back(kCfNames[i], cf);
+  }
+  // Column families a later gridd added (RocksDB refuses to open a
+  // database without naming all of them): opened and left alone, so that a
+  // rollback to this version can still read the log.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok()) {
+    for (const std::string& name : existing) {
+      if (name != rocksdb::kDefaultColumnFamilyName &&
+          std::find(std::begin(kCfNames), std::end(kCfNames), name) == std::end(kCfNames)) {
+        descs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      }
+    }
   }
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
 
@@ -938,8 +950,11 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const EventLogOptions& 
     return FromRocks(s, absl::StrCat("open event log at ", path));
   }
   std::unique_ptr<rocksdb::DB> db(raw);
-  db->DestroyColumnFamilyHandle(handles.back());
-  handles.pop_back();
+  // Ours come first; the later ones' and the default's handles are not kept.
+  while (handles.size() > kNumCfs) {
+    db->DestroyColumnFamilyHandle(handles.back());
+    handles.pop_back();
+  }
 
   auto fail = [&](absl::Status st) {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);

@@ -1,6 +1,7 @@
 #include "server/log/admission.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,40 @@ class DomainAdmission::Lookup : public domain::StateLookup {
  private:
   DomainAdmission* a_;
 };
+
+namespace {
+
+// A stored snapshot: varint(length) and the event id of the last event the
+// state holds, then the state (domain/state_codec.h). The id is checked
+// against the stream's event at that version before the state is used.
+std::string SnapshotValue(const std::string& last_event_id, const domain::AggregateState& state) {
+  std::string out;
+  for (uint64_t n = last_event_id.size();; n >>= 7) {
+    out.push_back(static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)));
+    if (n < 0x80) break;
+  }
+  out.append(last_event_id);
+  out.append(domain::EncodeState(state));
+  return out;
+}
+
+// The id and the state's bytes; nullopt if `value` is too short.
+std::optional<std::pair<absl::string_view, absl::string_view>> SplitSnapshot(absl::string_view value) {
+  uint64_t n = 0;
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (value.empty()) return std::nullopt;
+    const auto b = static_cast<uint8_t>(value.front());
+    value.remove_prefix(1);
+    n |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      if (n > value.size()) return std::nullopt;
+      return std::make_pair(value.substr(0, n), value.substr(n));
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 DomainAdmission::DomainAdmission(const storage::EventLog* log, size_t max_cached_streams, bool snapshots)
     : log_(log), max_cached_(std::max<size_t>(max_cached_streams, 1)), snapshots_(snapshots) {}
@@ -46,7 +81,7 @@ void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>
     const Entry& e = it->second;
     const uint64_t every = std::max(kSnapshotEveryEvents, e.snapshot_bytes / kSnapshotBytesPerEvent);
     if (e.state.events < e.snapshot_events + every) return;
-    std::string bytes = domain::EncodeState(e.state);
+    std::string bytes = SnapshotValue(e.last_event_id, e.state);
     snapshotted_.emplace_back(stream, std::make_pair(e.state.events, bytes.size()));
     out->emplace_back(stream, std::move(bytes));
   };
@@ -95,25 +130,34 @@ void DomainAdmission::Applied(absl::Span<const storage::RecordPtr> records) {
 }
 
 absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string& stream) {
+  loads_.fetch_add(1, std::memory_order_relaxed);
   Loaded loaded;
   absl::StatusOr<std::optional<std::string>> snapshot = std::nullopt;
   if (snapshots_) snapshot = log_->ReadState(stream);
   if (!snapshot.ok()) return snapshot.status();
   if (*snapshot) {
-    // One of another format (the rules changed since it was stored) is not
-    // used: the stream is folded anew. Nor is one that holds more events
-    // than the stream (it is written with them, so that never happens).
-    auto head = log_->StreamHead(stream);
-    if (!head.ok()) return head.status();
-    auto state = domain::DecodeState(**snapshot);
-    if (state.has_value() && state->events > 0 && *head && **head + 1 >= state->events) {
-      loaded.state = *std::move(state);
-      loaded.snapshot_events = loaded.state.events;
-      loaded.snapshot_bytes = (*snapshot)->size();
-      loaded_snapshots_.fetch_add(1, std::memory_order_relaxed);
+    // Used only if it is of this format (the rules' states or folds did not
+    // change since it was stored) and the stream's event at its last
+    // version is the one it says it holds; otherwise the stream is folded
+    // from its first event. Neither happens but after a change of the
+    // rules, yet a state that disagrees with the log is never used.
+    auto parts = SplitSnapshot(**snapshot);
+    std::optional<domain::AggregateState> state;
+    if (parts) state = domain::DecodeState(parts->second);
+    if (state && state->events > 0) {
+      auto last = log_->ReadStream(stream, state->events - 1, storage::Direction::kForwards, 1, 8 << 20);
+      if (!last.ok()) return last.status();
+      grid::v1::Event e;
+      if (last->size() == 1 && (*last)[0]->stream_version == state->events - 1 &&
+          e.ParseFromString((*last)[0]->wire) && e.event_id() == parts->first) {
+        loaded.state = *std::move(state);
+        loaded.last_event_id = std::string(parts->first);
+        loaded.snapshot_events = loaded.state.events;
+        loaded.snapshot_bytes = (*snapshot)->size();
+        loaded_snapshots_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
   }
-  loads_.fetch_add(1, std::memory_order_relaxed);
   // Versions are dense from 0: the state holds versions [0, events).
   uint64_t from = loaded.state.events;
   for (;;) {
@@ -130,24 +174,31 @@ absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string&
         return absl::DataLossError(absl::StrCat("event at position ", r->position, " does not parse"));
       }
       domain::Apply(&loaded.state, e);
+      loaded.last_event_id = e.event_id();
       folded_events_.fetch_add(1, std::memory_order_relaxed);
       from = r->stream_version + 1;
     }
   }
 }
 
-absl::StatusOr<domain::AggregateState*> DomainAdmission::Get(const std::string& stream) {
+absl::StatusOr<DomainAdmission::Entry*> DomainAdmission::GetEntry(const std::string& stream) {
   if (auto it = cache_.find(stream); it != cache_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
-    return &it->second.state;
+    return &it->second;
   }
   auto loaded = Load(stream);
   if (!loaded.ok()) return loaded.status();
   lru_.push_front(stream);
-  auto [it, _] = cache_.emplace(
-      stream, Entry{std::move(loaded->state), lru_.begin(), loaded->snapshot_events, loaded->snapshot_bytes});
+  auto [it, _] = cache_.emplace(stream, Entry{std::move(loaded->state), std::move(loaded->last_event_id),
+                                              lru_.begin(), loaded->snapshot_events, loaded->snapshot_bytes});
   loaded_.insert(stream);
-  return &it->second.state;
+  return &it->second;
+}
+
+absl::StatusOr<domain::AggregateState*> DomainAdmission::Get(const std::string& stream) {
+  auto entry = GetEntry(stream);
+  if (!entry.ok()) return entry.status();
+  return &(*entry)->state;
 }
 
 absl::Status DomainAdmission::Authorize(const storage::AppendBatch& batch) {
@@ -163,9 +214,9 @@ absl::Status DomainAdmission::Authorize(const storage::AppendBatch& batch) {
 }
 
 absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
-  auto current = Get(batch.stream);
-  if (!current.ok()) return current.status();
-  domain::AggregateState* state = *current;
+  auto entry = GetEntry(batch.stream);
+  if (!entry.ok()) return entry.status();
+  domain::AggregateState* state = &(*entry)->state;
   Lookup lookup(this);
   // Each event is checked against the state after the batch's earlier ones,
   // which are applied in place (a county's org state holds every grid: no
@@ -188,6 +239,7 @@ absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
     if (batch.events.size() > 1) undo.Record(*state, e);
     domain::Apply(state, e);
   }
+  if (!batch.events.empty()) (*entry)->last_event_id = batch.events.back().event_id();
   touched_.insert(batch.stream);
   return absl::OkStatus();
 }

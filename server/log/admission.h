@@ -68,9 +68,12 @@ class DomainAdmission : public storage::BatchAdmission {
  private:
   class Lookup;
   // `stream`'s state in the cache, loaded from the log on a miss.
+  struct Entry;
   absl::StatusOr<domain::AggregateState*> Get(const std::string& stream);
+  absl::StatusOr<Entry*> GetEntry(const std::string& stream);
   struct Loaded {
     domain::AggregateState state;
+    std::string last_event_id;     // of the last event folded into it
     uint64_t snapshot_events = 0;  // the events its snapshot holds (0: none)
     size_t snapshot_bytes = 0;
   };
@@ -82,6 +85,7 @@ class DomainAdmission : public storage::BatchAdmission {
   const bool snapshots_;
   struct Entry {
     domain::AggregateState state;
+    std::string last_event_id;  // of the last event folded into `state`
     std::list<std::string>::iterator lru;
     // The stream's stored snapshot: the events it holds and its size.
     uint64_t snapshot_events = 0;

@@ -9,6 +9,8 @@
 #include <rocksdb/env.h>
 
 #include "domain/events.h"
+#include "domain/state_codec.h"
+#include "tests/testing/forwarding_log.h"
 #include "tests/testing/status_matchers.h"
 
 namespace grid::domain {
@@ -171,39 +173,147 @@ TEST_F(AdmissionTest, StateIsFoldedFromTheLogAfterReopenAndEviction) {
 // A grid's sanitation stream after years of reports: a cold cache loads its
 // state from the snapshot stored with a recent commit and folds only the
 // reports after it, never the stream's whole history; and the rules decide
-// on that state exactly as on the folded one.
+// on that state exactly as on the folded one, for a finding the snapshot
+// holds and for one only the reports after it hold.
 TEST_F(AdmissionTest, AStateLoadsFromItsSnapshotNotFromTheWholeHistory) {
   const std::string g = "350583/101/203/g05";
   ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0), ev::WorkerAssigned("w1", "w-4", g, T0)})})[0]);
-  constexpr int kReports = 2000;
-  for (int i = 0; i < kReports; i += 10) {
-    std::vector<AppendBatch> batches;
+  for (int i = 0; i < 2000; i += 10) {
     std::vector<grid::v1::Event> events;
     for (int j = i; j < i + 10; ++j) {
-      const std::string id = "s" + std::to_string(j);
-      events.push_back(ev::SanitationReport(id, g, "w-4", grid::v1::PATROL, 900, {"f" + std::to_string(j)},
-                                            T0 + absl::Minutes(j)));
+      events.push_back(ev::SanitationReport("s" + std::to_string(j), g, "w-4", grid::v1::PATROL, 900,
+                                            {"f" + std::to_string(j)}, T0 + absl::Minutes(j)));
     }
     ASSERT_OK(Group({B(std::move(events))})[0]);
   }
-  const auto written = admission_->GetStats();
-  EXPECT_GE(written.stored_snapshots, 1u);
+  EXPECT_GE(admission_->GetStats().stored_snapshots, 1u);
   Open();  // a restart: every state is cold
 
-  // An order for the first finding and one that was never reported.
-  const std::string sanitation = StreamFor("sanitation", g);
+  // Snapshots come every 64+ events, so the last one holds f1959 and not
+  // f1999; f-none was never reported.
   auto s = Group(
       {B({ev::RectificationOrdered("r1", "f0", g, T0 + absl::Hours(72), T0 + absl::Hours(40))}),
-       B({ev::RectificationOrdered("r2", "f-none", g, T0 + absl::Hours(72), T0 + absl::Hours(40))}),
+       B({ev::RectificationOrdered("r2", "f1999", g, T0 + absl::Hours(72), T0 + absl::Hours(40))}),
+       B({ev::RectificationOrdered("r3", "f-none", g, T0 + absl::Hours(72), T0 + absl::Hours(40))}),
        B({ev::SanitationReport("s-next", g, "w-4", grid::v1::PATROL, 1000, {}, T0 + absl::Hours(41))})});
   EXPECT_OK(s[0]);
-  EXPECT_EQ(s[1].code(), absl::StatusCode::kFailedPrecondition) << s[1];
-  EXPECT_OK(s[2]);
+  EXPECT_OK(s[1]);
+  EXPECT_EQ(s[2].code(), absl::StatusCode::kFailedPrecondition) << s[2];
+  EXPECT_OK(s[3]);
   const auto read = admission_->GetStats();
-  EXPECT_GE(read.loaded_snapshots, 1u);
+  EXPECT_EQ(read.loaded_snapshots, 1u);
   // The org stream (2 events), the new rectification streams (none) and
   // the sanitation stream's tail after its last snapshot.
+  EXPECT_GE(read.folded_events, 2u + 1);
   EXPECT_LE(read.folded_events, 2 + server::DomainAdmission::kSnapshotEveryEvents + 10);
+}
+
+// A snapshot that disagrees with the log is never used, however it came
+// about: one of another format (the rules changed), one holding more events
+// than the stream, one whose last event is not the stream's event at that
+// version (another history). Each is injected under a real log.
+class InjectedSnapshot : public testing::ForwardingLog {
+ public:
+  using ForwardingLog::ForwardingLog;
+  absl::StatusOr<std::optional<std::string>> ReadState(const std::string& stream) const override {
+    if (stream.rfind("sanitation/", 0) != 0) return ForwardingLog::ReadState(stream);
+    return value;
+  }
+  std::string value;
+};
+
+// A stored snapshot (server/log/admission.cc: the last event's id, then the
+// state) of a sanitation state holding only `finding`.
+std::string FakeSnapshot(const std::string& finding, uint64_t events, const std::string& last_event_id,
+                         int format_delta = 0) {
+  AggregateState state;
+  state.events = events;
+  state.agg = SanitationState{{finding}};
+  std::string bytes = EncodeState(state);
+  bytes[0] = static_cast<char>(bytes[0] + format_delta);
+  return std::string(1, static_cast<char>(last_event_id.size())) + last_event_id + bytes;
+}
+
+TEST_F(AdmissionTest, ASnapshotThatDisagreesWithTheLogIsNotUsed) {
+  const std::string g = "350583/101/203/g05";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0), ev::WorkerAssigned("w1", "w-4", g, T0)})})[0]);
+  for (int j = 0; j < 30; ++j) {
+    ASSERT_OK(Group({B({ev::SanitationReport("s" + std::to_string(j), g, "w-4", grid::v1::PATROL, 900,
+                                             {"f" + std::to_string(j)}, T0 + absl::Minutes(j))})})[0]);
+  }
+  InjectedSnapshot injected(log_.get());
+  // Each claims its own finding, never reported: an order for it passes
+  // only if the snapshot is used.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"the right one (the control)", FakeSnapshot("f-fake0", 30, "s29")},
+      {"another format", FakeSnapshot("f-fake1", 30, "s29", 1)},
+      {"more events than the stream", FakeSnapshot("f-fake2", 31, "s29")},
+      {"another last event", FakeSnapshot("f-fake3", 30, "s28")},
+  };
+  int order = 0;
+  for (const auto& [what, value] : cases) {
+    injected.value = value;
+    server::DomainAdmission cold(&injected);
+    const bool control = order == 0;
+    const std::string finding = "f-fake" + std::to_string(order);
+    std::vector<AppendBatch> batches;
+    batches.push_back(B({ev::RectificationOrdered("r" + std::to_string(order++), finding, g,
+                                                  T0 + absl::Hours(72), T0 + absl::Hours(40))}));
+    AppendBatch* p = &batches[0];
+    auto r = injected.Commit(absl::MakeSpan(&p, 1), absl::Now(), &cold).outcomes[0].status;
+    // The control proves the injection reaches the rules: its snapshot,
+    // used, admits the order for f-fake.
+    if (control) {
+      EXPECT_OK(r) << what;
+      EXPECT_EQ(cold.GetStats().loaded_snapshots, 1u) << what;
+    } else {
+      EXPECT_EQ(r.code(), absl::StatusCode::kFailedPrecondition) << what << ": " << r;
+      EXPECT_EQ(cold.GetStats().loaded_snapshots, 0u) << what;
+      EXPECT_GE(cold.GetStats().folded_events, 30u) << what;
+    }
+  }
+}
+
+// A group that is not written stores no snapshot, and the next one that is
+// stores it: the snapshot is written with its events or not at all.
+class FailingReplicator : public storage::GroupReplicator {
+ public:
+  absl::Status Replicate(const storage::Head&, const storage::Head&,
+                         absl::Span<const storage::RecordPtr>) override {
+    return absl::UnavailableError("etcd unreachable");
+  }
+};
+
+TEST_F(AdmissionTest, AGroupNotWrittenStoresNoSnapshot) {
+  const std::string g = "350583/101/203/g05";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0), ev::WorkerAssigned("w1", "w-4", g, T0)})})[0]);
+  const std::string stream = StreamFor("sanitation", g);
+  auto batch = [&](int first) {
+    std::vector<grid::v1::Event> events;
+    for (int j = first; j < first + 10; ++j) {
+      events.push_back(ev::SanitationReport("s" + std::to_string(j), g, "w-4", grid::v1::PATROL, 900,
+                                            {"f" + std::to_string(j)}, T0 + absl::Minutes(j)));
+    }
+    return B(std::move(events));
+  };
+  for (int i = 0; i < 60; i += 10) ASSERT_OK(Group({batch(i)})[0]);
+  ASSERT_OK_AND_ASSIGN(auto none, log_->ReadState(stream));
+  EXPECT_FALSE(none.has_value());
+  // The 64th event is in this group: due, but the group fails.
+  FailingReplicator fails;
+  AppendBatch b = batch(60);
+  AppendBatch* p = &b;
+  EXPECT_EQ(
+      log_->Commit(absl::MakeSpan(&p, 1), absl::Now(), admission_.get(), &fails).outcomes[0].status.code(),
+      absl::StatusCode::kUnavailable);
+  ASSERT_OK_AND_ASSIGN(none, log_->ReadState(stream));
+  EXPECT_FALSE(none.has_value());
+  EXPECT_EQ(admission_->GetStats().stored_snapshots, 0u);
+  // Written now: stored with it.
+  ASSERT_OK(Group({batch(60)})[0]);
+  ASSERT_OK_AND_ASSIGN(auto stored, log_->ReadState(stream));
+  EXPECT_TRUE(stored.has_value());
+  EXPECT_EQ(admission_->GetStats().stored_snapshots, 1u);
 }
 
 TEST_F(AdmissionTest, RetriesAreDuplicatesNotRuleViolations) {

@@ -57,6 +57,7 @@ class EventLogTest : public ::testing::Test {
     std::vector<std::string> names;
     ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, "/db", &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    cfs.reserve(names.size());
     for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
@@ -352,6 +353,24 @@ TEST_F(EventLogTest, ADamagedTimeIndexKeyIsDataLoss) {
   EXPECT_EQ(p.status().code(), absl::StatusCode::kDataLoss) << p.status();
 }
 
+// A later gridd may add a column family; this one must still open the log
+// (a rollback), leaving the family alone. RocksDB refuses to open a database
+// without naming every family, so this failed before the log listed them.
+TEST_F(EventLogTest, AColumnFamilyOfALaterVersionDoesNotStopTheOpen) {
+  Open();
+  ASSERT_OK(Commit(Batch("s/1", {GridEvent("a")})).status);
+  Damage([](rocksdb::DB* db, auto&) {
+    rocksdb::ColumnFamilyHandle* later = nullptr;
+    ASSERT_TRUE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "from_a_later_version", &later).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), later, "k", "v").ok());
+    ASSERT_TRUE(db->DestroyColumnFamilyHandle(later).ok());
+  });
+  ASSERT_NE(log_, nullptr);
+  EXPECT_EQ(All().size(), 1u);
+  ASSERT_OK(Commit(Batch("s/1", {GridEvent("b")})).status);
+  EXPECT_EQ(log_->GetHead().position, 2u);
+}
+
 // Cluster mode's two seams: a writer's GroupReplicator sees each placed
 // group before it is written, and a replica's Apply() writes those groups
 // as they are, into a log that then answers exactly like the writer's.
@@ -381,6 +400,7 @@ class ApplyTest : public EventLogTest {
   // Commits `batches` on the writer as one group through `replicator_`.
   std::vector<AppendOutcome> CommitGroup(std::vector<AppendBatch> batches, absl::Time now = absl::Now()) {
     std::vector<AppendBatch*> ptrs;
+    ptrs.reserve(batches.size());
     for (auto& b : batches) ptrs.push_back(&b);
     return log_->Commit(ptrs, now, nullptr, &replicator_).outcomes;
   }
