@@ -268,9 +268,8 @@ absl::StatusOr<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std
   for (int i = 0; i < kNumCfs; ++i) {
     rocksdb::ColumnFamilyOptions cf;
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    // A row's versions, and a projection's changes, are inserted next to
-    // the previous ones (storage/insert_hint.h).
-    if (i == kRows) cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<DropNumberTransform>();
+    // A projection's changes are inserted after its previous ones
+    // (storage/insert_hint.h).
     if (i == kChanges) cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<NameTransform>();
     descs.emplace_back(kCfNames[i], cf);
   }
