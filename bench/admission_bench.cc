@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "bench/bench_util.h"
 #include "domain/events.h"
 #include "server/log/admission.h"
 #include "storage/event_log.h"
@@ -33,21 +34,8 @@ namespace {
 
 namespace ev = grid::domain::events;
 
-std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  const std::string prefix = "--" + name + "=";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
-    if (a == "--" + name && i + 1 < argc) return argv[i + 1];
-  }
-  return fallback;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
+using grid::bench::Flag;
+using grid::bench::Percentile;
 
 const absl::Time kStart = absl::FromCivil(absl::CivilSecond(2024, 1, 1, 8, 0, 0), absl::UTCTimeZone());
 
@@ -110,7 +98,7 @@ int main(int argc, char** argv) {
         // One grid per length and mode, its stream written in calls of 100
         // reports (with the admission of the mode measured, so "snapshots"
         // stores them as gridd does).
-        const std::string grid = absl::StrCat("bench/", snapshots ? "s" : "f", "/g", li);
+        const std::string grid = absl::StrCat("bench/", snapshots ? "s" : "f", "/v/g", li);
         grid::server::DomainAdmission writer(log.get(), 100000, snapshots);
         if (!Commit(log.get(), &writer,
                     {ev::GridDefined(absl::StrCat("g-", grid), grid, kStart),

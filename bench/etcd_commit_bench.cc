@@ -19,28 +19,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "bench/bench_util.h"
 #include "server/cluster/etcd_client.h"
 #include "server/cluster/shard_log.h"
 
-namespace {
-
-std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  const std::string prefix = "--" + name + "=";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
-    if (a == "--" + name && i + 1 < argc) return argv[i + 1];
-  }
-  return fallback;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
-}  // namespace
+using grid::bench::Flag;
+using grid::bench::Percentile;
 
 int main(int argc, char** argv) {
   using grid::server::EtcdClient;

@@ -467,8 +467,9 @@ bool GridServer::Ready(std::string* why) const {
 std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
   std::vector<prometheus::MetricFamily> out = impl_->metrics.Collect();
   const storage::Head head = impl_->log->GetHead();
-  auto add = [&out](std::string name, std::string help, double value) {
-    auto f = GaugeFamily(std::move(name), std::move(help));
+  auto add = [&out](std::string name, std::string help, double value, bool counter = false) {
+    auto f = counter ? CounterFamily(std::move(name), std::move(help))
+                     : GaugeFamily(std::move(name), std::move(help));
     AddSample(&f, value);
     out.push_back(std::move(f));
   };
@@ -496,24 +497,17 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
       static_cast<double>(impl_->admission ? impl_->admission->cached_streams() : 0));
   if (impl_->admission != nullptr) {
     const DomainAdmission::Stats a = impl_->admission->GetStats();
-    auto counter = [&out](std::string name, std::string help, double value) {
-      auto f = CounterFamily(std::move(name), std::move(help));
-      AddSample(&f, value);
-      out.push_back(std::move(f));
-    };
-    counter("gridlog_admission_loads_total",
-            "Aggregate states the domain rules read from the log (cache misses)",
-            static_cast<double>(a.loads));
-    counter("gridlog_admission_loaded_snapshots_total",
-            "Of those, the states that started from a stored snapshot",
-            static_cast<double>(a.loaded_snapshots));
-    counter("gridlog_admission_folded_events_total",
-            "Events folded by those reads (the ones after the snapshot)",
-            static_cast<double>(a.folded_events));
-    counter("gridlog_admission_snapshots_total", "Aggregate state snapshots stored with commits",
-            static_cast<double>(a.stored_snapshots));
-    counter("gridlog_admission_snapshot_bytes_total", "Bytes of those snapshots",
-            static_cast<double>(a.stored_snapshot_bytes));
+    add("gridlog_admission_loads_total", "Aggregate states the domain rules read from the log (cache misses)",
+        static_cast<double>(a.loads), /*counter=*/true);
+    add("gridlog_admission_loaded_snapshots_total",
+        "Of those, the states that started from a stored snapshot", static_cast<double>(a.loaded_snapshots),
+        /*counter=*/true);
+    add("gridlog_admission_folded_events_total", "Events folded by those reads (the ones after the snapshot)",
+        static_cast<double>(a.folded_events), /*counter=*/true);
+    add("gridlog_admission_snapshots_total", "Aggregate state snapshots stored with commits",
+        static_cast<double>(a.stored_snapshots), /*counter=*/true);
+    add("gridlog_admission_snapshot_bytes_total", "Bytes of those snapshots",
+        static_cast<double>(a.stored_snapshot_bytes), /*counter=*/true);
   }
   add("gridlog_rpcs_in_flight", "Calls begun and not yet finished (streams included)",
       static_cast<double>(impl_->calls.count()));
