@@ -243,6 +243,36 @@ def rows_by_key(resp):
     return {r["key"]: without_defaults(r) for r in resp.get("rows", [])}
 
 
+def split_clock(rows):
+    """Takes out what a read derives from the clock rather than the log (an
+    incident's overdue and minutes_overdue) and returns it apart: two reads a
+    moment apart see the same rows, but minutes that may have grown between
+    them. Maps key -> minutes overdue, None when not overdue."""
+    minutes = {}
+    for k, r in rows.items():
+        b = r.get("value", {}).get("incident_board")
+        if b is None:
+            continue
+        overdue = b.pop("overdue", False)
+        m = int(b.pop("minutes_overdue", 0))
+        minutes[k] = m if overdue else None
+    return minutes
+
+
+def clock_drift(first, then, elapsed_s):
+    """The first key whose clock-derived reading in `then` (read elapsed_s
+    seconds after `first`) could not follow from `first`: overdue-ness never
+    goes back, and minutes grow by no more than the minutes that passed."""
+    limit = int(elapsed_s // 60) + 1
+    for k in sorted(set(first) | set(then)):
+        a, b = first.get(k), then.get(k)
+        if a is None and b is None:
+            continue
+        if b is None or (a is not None and not 0 <= b - a <= limit) or (a is None and b > limit):
+            return k
+    return None
+
+
 # ------------------------------------------------------------ the browser
 
 def spki_hash(cert):
@@ -531,6 +561,7 @@ try:
     # Simulated in dev mode (the simulator appends every kind of event), then
     # served as a county would: TLS, tokens, the sample policy.
     p = start_gridd()
+    simulated = time.monotonic()  # before the positions the parity reads are at
     subprocess.run([GRIDCTL, "simulate", "--seed", "11", "--towns", "2", "--villages", "2", "--grids", "3",
                     "--households", "5", "--days", "6", f"--server=127.0.0.1:{GRPC_PORT}", "--output", "json"],
                    check=True, stdout=subprocess.DEVNULL)
@@ -565,9 +596,16 @@ try:
         for i, (name, pfx) in enumerate(views):
             want = rows_by_key(projection_at(principal, name, pfx, feed.positions[i]))
             got = {k: without_defaults(r) for k, r in feed.views[i].items()}
+            # gridctl reads as of position's time (when the simulator appended
+            # it), the live page as of now: what each derived from the clock is
+            # checked as a clock reading, the rest for equality.
+            got_clock, want_clock = split_clock(got), split_clock(want)
             diff = next((k for k in sorted(set(got) | set(want)) if got.get(k) != want.get(k)), None)
             check(f"{principal}: {name} on the page equals gridctl projection get --at {feed.positions[i]}",
                   got == want, f"first difference at {diff}: {got.get(diff)} vs {want.get(diff)}")
+            drift = clock_drift(want_clock, got_clock, time.monotonic() - simulated)
+            check(f"{principal}: {name}'s overdue minutes on the page follow gridctl's as of the position",
+                  drift is None, f"at {drift}: {want_clock.get(drift)} then {got_clock.get(drift)}")
         feed.close()
 
     # ------------------------------------------------------------ metrics
