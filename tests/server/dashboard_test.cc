@@ -3,6 +3,7 @@
 // every principal, live changes, resuming, a policy reload ending the feed,
 // CSV, and the HTTP hardening (CSP, Host, Origin). The page itself is tested
 // in a real browser by tests/e2e/dashboard_e2e.py.
+#include <algorithm>
 #include <utility>  // before Boost.Asio (GCC 12 + C++20)
 
 #include <boost/asio/connect.hpp>
@@ -181,13 +182,24 @@ struct FeedView {
   bool complete = false;
 };
 
-// Reads `feed`'s messages until its snapshot is complete.
-void ReadSnapshot(Client* c, FeedView* v, int feed = 0) {
-  while (!v->complete) {
+// Reads the page's messages until the snapshot of every feed in `views`
+// (feed i into views[i]) is complete; the feeds' messages arrive in any
+// order, interleaved. A null view: that feed's messages are skipped.
+void ReadSnapshots(Client* c, const std::vector<FeedView*>& views) {
+  auto complete = [&] {
+    return std::all_of(views.begin(), views.end(),
+                       [](const FeedView* v) { return v == nullptr || v->complete; });
+  };
+  while (!complete()) {
     auto e = c->Next();
     ASSERT_TRUE(e.has_value()) << "the snapshot did not complete";
     ASSERT_EQ(e->event, "rows") << e->data;
-    if (!absl::StrContains(e->data, absl::StrCat("{\"feed\":", feed, ","))) continue;
+    const size_t f = e->data.find("{\"feed\":");
+    ASSERT_NE(f, std::string::npos) << e->data;
+    size_t feed = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(e->data.substr(f + 8, e->data.find(',', f) - f - 8), &feed)) << e->data;
+    if (feed >= views.size() || views[feed] == nullptr) continue;
+    FeedView* v = views[feed];
     grid::v1::SubscribeProjectionResponse m;
     // The frame's body is the message's fields, renamed: parse the rows.
     const size_t rows = e->data.find("\"rows\":");
@@ -203,6 +215,9 @@ void ReadSnapshot(Client* c, FeedView* v, int feed = 0) {
     v->complete = absl::StrContains(e->data, "\"complete\":true");
   }
 }
+
+// Reads until the snapshot of feed 0 is complete.
+void ReadSnapshot(Client* c, FeedView* v) { ReadSnapshots(c, {v}); }
 
 class DashboardTest : public PolicyServerTest {
  protected:
@@ -400,8 +415,9 @@ TEST_F(DashboardTest, AnAppendShowsUpLiveAndAReconnectResumesWithoutDuplicates) 
       200);
   FeedView sanitation;
   FeedView population;
-  ReadSnapshot(c.get(), &sanitation, 0);
-  ReadSnapshot(c.get(), &population, 1);
+  // Both at once: their messages interleave in any order (reading one feed's
+  // snapshot first dropped the other's messages read meanwhile).
+  ReadSnapshots(c.get(), {&sanitation, &population});
   const absl::Time t = absl::FromUnixSeconds(1790000000) + absl::Hours(1);
   grid::v1::AppendResponse appended;
   ASSERT_OK(ToAbsl(
@@ -545,7 +561,7 @@ TEST_F(DashboardTest, SigningOutEndsTheSessionsLivePagesAtOnce) {
   ASSERT_EQ(page->OpenStream("/api/feed?f=population:&f=grid_sanitation:", {{"Cookie", session}}).status,
             200);
   FeedView v;
-  ReadSnapshot(page.get(), &v, 0);
+  ReadSnapshot(page.get(), &v);
   auto c = Connect();
   ASSERT_EQ(c->Call(http::verb::post, "/api/logout", {{"Cookie", session}, {"Origin", c->Origin()}}).status,
             204);
