@@ -1,7 +1,7 @@
 """Joins the peers' summary.json with gridlog's bench results into one table.
 
 usage: compare.py PEERS_SUMMARY_JSON GRIDLOG_JSONL [--quick] [--commit SHA]
-                  [--previous DIR]
+                  [--previous DIR] [--scale SCALE_JSONL] [--plots DIR]
 
 Every target of the performance issue is a row: gridlog's figure, the peer's
 from the same run, the ratio, the goal and whether it is met. Rows whose
@@ -9,24 +9,35 @@ inputs are missing say so instead of guessing. --commit names the code the
 run measured; --previous DIR (a run kept by `compare.sh --record`: its
 peers.json, gridlog.jsonl and commit) adds that run's ratio or figure to
 each row, so a change shows as a change.
+
+--scale: the rows of compare.sh's second log, measured at growing sizes
+(each size starts with an `append --mode unary` row); they give the restart,
+the big replay and the projection targets, and a table by log size.
+--plots DIR: draws the curves (by log size, fan-out by subscribers) as PNGs
+with gnuplot.
 """
 import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
+
+
+def load_rows(path):
+    runs = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                runs.append(json.loads(line))
+    return runs
 
 
 def load(peers_path, gridlog_path):
     with open(peers_path) as f:
         peers = {(r["system"], r["workload"]): r for r in json.load(f)}
-    runs = []
-    with open(gridlog_path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("{"):
-                runs.append(json.loads(line))
-    return peers, runs
+    return peers, load_rows(gridlog_path)
 
 
 def ours(runs, workload, nth=-1, **match):
@@ -60,12 +71,16 @@ def main(argv):
     quick = "--quick" in argv
     commit = flag(argv, "--commit")
     previous = flag(argv, "--previous")
-    rows = build_rows(peers, runs)
+    scale_path = flag(argv, "--scale")
+    scale = load_rows(scale_path) if scale_path else None
+    rows = build_rows(peers, runs, scale)
     before, before_commit = None, None
     if previous and os.path.exists(os.path.join(previous, "gridlog.jsonl")):
         p_peers, p_runs = load(os.path.join(previous, "peers.json"), os.path.join(previous, "gridlog.jsonl"))
+        p_scale_path = os.path.join(previous, "scale.jsonl")
+        p_scale = load_rows(p_scale_path) if os.path.exists(p_scale_path) else None
         before = {}
-        for key, row in keyed(build_rows(p_peers, p_runs)):
+        for key, row in keyed(build_rows(p_peers, p_runs, p_scale)):
             # the ratio where there is one, else gridlog's figure
             before[key] = row[5] if row[5] not in ("", "—") else row[2]
         commit_file = os.path.join(previous, "commit")
@@ -99,9 +114,153 @@ def main(argv):
               f"{fmt(get(replay, 'stored_event_bytes'))} bytes stored with the server's fields and chain. "
               "Peers use 512-byte events. Every gridlog append passed the domain rules and was folded "
               "into 8 projections.")
+    if scale:
+        print_scale(scale)
+    print_fanout(runs)
+    plots = flag(argv, "--plots")
+    if plots:
+        draw(scale or [], runs, plots)
     if quick:
         print("\nQuick run: small counts and short runs; a smoke test, not a measurement.")
     return 0
+
+
+def points(scale):
+    """The scale rows by log size: a list of dicts workload/mode -> row, one
+    per size, each started by its `append --mode unary` row (the fill and
+    restart before it belong to it)."""
+    out, carried = [], {}
+    for r in scale:
+        name = r["workload"] + ("/" + r["mode"] if r.get("mode") else "")
+        if name == "append/unary":
+            out.append(carried)
+            carried = {}
+        if r["workload"] in ("fill", "restart"):  # how the next size was reached
+            carried[name] = r
+        elif out:
+            out[-1].setdefault(name, r)
+    return out
+
+
+def print_scale(scale):
+    pts = points(scale)
+    if not pts:
+        return
+    print("\n### By log size (a second log; after each fill gridd restarts, so admission starts cold)\n")
+    print("| log events | append, 1/call, 64 callers | p99 | append, 100/call, 8 callers | p99 "
+          "| restart | replay | point-in-time GetProjection p99 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for p in pts:
+        u, b = p.get("append/unary", {}), p.get("append/batch", {})
+        rs, rp, pr = p.get("restart"), p.get("replay"), p.get("projection")
+        print(f"| {fmt(u.get('log_events'))} | {fmt(u.get('events_per_s'), '/s')} "
+              f"| {ms(u.get('call_p99_us'))} | {fmt(b.get('events_per_s'), '/s')} | {ms(b.get('call_p99_us'))} "
+              f"| {(str(rs['seconds']) + ' s') if rs else '—'} | {fmt(rp.get('events_per_s') if rp else None, '/s')} "
+              f"| {ms(pr.get('at_position_p99_us') if pr else None)} |")
+    first, last = pts[0], pts[-1]
+    if len(pts) > 1:
+        for mode, what in (("unary", "1 event/call"), ("batch", "100 events/call")):
+            a = first.get(f"append/{mode}", {}).get("events_per_s")
+            z = last.get(f"append/{mode}", {}).get("events_per_s")
+            n = last.get(f"append/{mode}", {}).get("log_events")
+            if a and z:
+                r = z / a
+                verdict = "**yes**" if r >= 0.9 else "**no**"
+                print(f"\nAppend, {what}, at {fmt(n)} events: {r:.2f}× its rate on an empty log "
+                      f"(goal ≥ 0.9×): {verdict}", end="")
+        print()
+    batch = last.get("append/batch", {})
+    if batch.get("lanes_continued"):
+        print(f"\nThe batch rows after a fill continue the fill's last {fmt(batch['lanes_continued'])} "
+              "counties (their grids' streams); the unary rows are new counties.")
+
+
+def print_fanout(runs):
+    fans = sorted((r for r in runs if r.get("workload") == "fanout"), key=lambda r: r["subscribers"])
+    if len(fans) < 2:
+        return
+    print("\n### Fan-out by subscribers (whole-log subscriptions while one client appends)\n")
+    print("| subscribers | appends/s | delivered/s | every event to every subscriber | p50 | p99 |")
+    print("|---:|---:|---:|---|---:|---:|")
+    for f in fans:
+        print(f"| {fmt(f['subscribers'])} | {fmt(f.get('append_rate'), '/s')} | {fmt(f.get('delivered_per_s'), '/s')} "
+              f"| {fmt(f.get('all_delivered'))} | {ms(f.get('delivery_p50_us'))} | {ms(f.get('delivery_p99_us'))} |")
+
+
+def ms(us):
+    return "—" if us is None else f"{us / 1000:.2f} ms"
+
+
+def gnuplot(script, png):
+    subprocess.run(["gnuplot"], input=f"set terminal pngcairo size 900,520 font ',11'\nset output '{png}'\n"
+                   + script, text=True, check=True)
+
+
+def datablock(name, rows):
+    return f"${name} << EOD\n" + "".join(" ".join(str(v) for v in r) + "\n" for r in rows) + "EOD\n"
+
+
+def draw(scale, runs, outdir):
+    """scale-append.png, scale-read.png (by log size), fanout.png (by
+    subscribers): whichever has at least two points."""
+    os.makedirs(outdir, exist_ok=True)
+    pts = [p for p in points(scale) if "append/unary" in p]
+    if len(pts) >= 2:
+        data = [(p["append/unary"]["log_events"] / 1e6,
+                 p["append/unary"].get("events_per_s", 0), p["append/unary"].get("call_p99_us", 0) / 1000,
+                 p.get("append/batch", {}).get("events_per_s", 0),
+                 p.get("append/batch", {}).get("call_p99_us", 0) / 1000) for p in pts]
+        gnuplot(datablock("d", data) + """
+set title 'Appends by log size (cold admission cache after each fill)'
+set xlabel 'events in the log (millions)'
+set ylabel 'events/s'
+set y2label 'call p99 (ms)'
+set ytics nomirror
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set key outside bottom center horizontal
+set grid
+plot $d using 1:4 with linespoints lw 2 title '100 events/call, 8 callers', \
+     $d using 1:2 with linespoints lw 2 title '1 event/call, 64 callers', \
+     $d using 1:5 axes x1y2 with linespoints dt 2 title 'p99, 100/call', \
+     $d using 1:3 axes x1y2 with linespoints dt 2 title 'p99, 1/call'
+""", os.path.join(outdir, "scale-append.png"))
+        data = [(p["append/unary"]["log_events"] / 1e6,
+                 p.get("replay", {}).get("events_per_s", 0),
+                 p.get("projection", {}).get("at_position_p99_us", 0) / 1000) for p in pts]
+        gnuplot(datablock("d", data) + """
+set title 'Reads by log size'
+set xlabel 'events in the log (millions)'
+set ylabel 'replay, events/s'
+set y2label 'point-in-time GetProjection p99 (ms)'
+set ytics nomirror
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set key outside bottom center horizontal
+set grid
+plot $d using 1:2 with linespoints lw 2 title 'replay (Read, 1,000 events/message)', \
+     $d using 1:3 axes x1y2 with linespoints dt 2 title 'GetProjection at a position, p99'
+""", os.path.join(outdir, "scale-read.png"))
+    fans = sorted((r for r in runs if r.get("workload") == "fanout"), key=lambda r: r["subscribers"])
+    if len(fans) >= 2:
+        data = [(f["subscribers"], f.get("delivered_per_s", 0), f.get("delivery_p99_us", 0) / 1000) for f in fans]
+        gnuplot(datablock("d", data) + f"""
+set title 'Fan-out at {fmt(fans[0].get('target_rate'))} appends/s by live subscribers'
+set xlabel 'subscribers'
+set logscale x
+set ylabel 'events delivered/s'
+set y2label 'append-to-delivery p99 (ms)'
+set logscale y2
+set ytics nomirror
+set y2tics
+set yrange [0:*]
+set key outside bottom center horizontal
+set grid
+plot $d using 1:2 with linespoints lw 2 title 'delivered/s (all subscribers)', \
+     $d using 1:3 axes x1y2 with linespoints dt 2 title 'p99 append to delivery'
+""", os.path.join(outdir, "fanout.png"))
 
 
 def keyed(rows):
@@ -114,7 +273,10 @@ def keyed(rows):
         yield base + (seen[base],), row
 
 
-def build_rows(peers, runs):
+def build_rows(peers, runs, scale=None):
+    """`scale`, when given, has the restart, the big replay and the
+    projection read (at its largest log); without it (runs recorded before
+    the curves) they are the second replay and the last rows in `runs`."""
     rows = []
 
     def peer(system, workload):
@@ -154,12 +316,12 @@ def build_rows(peers, runs):
               "RocksDB", "readseq (iterator over all keys, warm cache)", 0.8)
     ratio_row("P3", "(same)", get(replay, "events_per_s"),
               "NATS JetStream", "R1 file, replay with ordered push consumer", 4.0)
-    big_replay = ours(runs, "replay", nth=1)
+    big_replay = ours(scale, "replay") if scale else ours(runs, "replay", nth=1)
     if big_replay:
         ratio_row("—", f"replay of {fmt(big_replay['events'])} events (after the fill), 1 client",
                   big_replay["events_per_s"], "RocksDB", "readseq (iterator over all keys, warm cache)", 0.8)
 
-    fan = ours(runs, "fanout")
+    fan = ours(runs, "fanout", nth=0)  # the first: the target's; then the curve's
     if fan:
         p99 = fan["delivery_p99_us"] / 1000
         ok = fan["all_delivered"] and p99 <= 10
@@ -183,13 +345,13 @@ def build_rows(peers, runs):
         limit_row("P5", f"1 subscriber at 1/10 of {fmt(slow['append_rate'])} appends/s for {fmt(slow['seconds'])} s",
                   f"RSS max {fmt(slow['rss_first_half_max_mib'])} → {fmt(slow['rss_second_half_max_mib'])} MiB "
                   f"(first → second half)", "flat (second half ≤ first + 10%)", flat)
-    restart = ours(runs, "restart")
+    restart = ours(scale or runs, "restart")
     if restart:
         big = restart["events"] >= 10_000_000
         limit_row("P6", f"restart of a {fmt(restart['events'])}-event log, until serving",
                   f"{restart['seconds']:.2f} s", "≤ 2 s at 10M events",
                   restart["seconds"] <= 2 if big else None)
-    proj = ours(runs, "projection")
+    proj = ours(scale or runs, "projection")
     if proj:
         p99 = proj["at_position_p99_us"] / 1000
         limit_row("P6", f"point-in-time GetProjection of one row ({fmt(proj['log_position'])}-event log)",

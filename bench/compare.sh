@@ -8,10 +8,18 @@
 #   --quick       small counts and short runs (peers ~2 min, gridlog ~2 min)
 #   --skip-peers  reuse the peers' summary.json in DIR instead of running them
 #   --record      keep this run in bench/results/{full,quick}/ (the peers'
-#                 summary, gridlog's rows, the table, the commit), to commit:
-#                 the next run shows its ratios beside its own
+#                 summary, gridlog's rows, the table, the plots, the commit),
+#                 to commit: the next run shows its ratios beside its own
 #   OUTDIR        keeps every raw result (default: a new temporary folder)
 # Needs root for the peers (they install Debian packages and start servers).
+#
+# gridlog runs on two fresh logs: the first for the targets (appends on an
+# empty log, fan-out at 64 subscribers and then 1 and 1,000, idle and slow
+# subscribers, replay of a freshly written log); the second for the curves
+# by log size: appends, replay and point-in-time reads on an empty log, then
+# filled to 1M and to 10M events, each time restarted (the restart figure;
+# admission starts cold) before measuring again, the batch appends continuing
+# the fill's last counties. compare.py draws the curves with gnuplot.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS:-$root/../shared/peers}
@@ -24,7 +32,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=--quick ;;
     --skip-peers) peers_dir=$2; shift ;;
     --record) record=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) out=$1 ;;
   esac
   shift
@@ -35,6 +43,7 @@ out=$(cd "$out" && pwd)
 log() { echo "[compare $(date +%H:%M:%S)] $*" >&2; }
 
 make -C "$root" build >&2
+command -v gnuplot >/dev/null || "$root/cmake/install-deps.sh" >&2  # gnuplot-nox, for the plots
 gridd=$root/build/gridd
 gridctl=$root/build/gridctl
 
@@ -77,34 +86,73 @@ stop() {
   wait "$pid" || true
   pid=""
 }
+results=$out/gridlog.jsonl
 bench() {
   log "gridctl bench $*"
-  "$gridctl" bench "$@" $quick --output json --server "127.0.0.1:$port" | tee -a "$out/gridlog.jsonl" >&2
+  "$gridctl" bench "$@" $quick --output json --server "127.0.0.1:$port" | tee -a "$results" >&2
+}
+# Restart: SIGTERM, start again, time until a status call is answered.
+restart() {
+  stop
+  local t0 t1
+  t0=$(date +%s%N)
+  start
+  until "$gridctl" status --server "127.0.0.1:$port" >"$out/status.json" 2>/dev/null; do sleep 0.005; done
+  t1=$(date +%s%N)
+  head=$(sed -n 's/.*"head_position":\([0-9]*\).*/\1/p' "$out/status.json")
+  echo "{\"workload\":\"restart\",\"events\":$head,\"seconds\":$(awk "BEGIN{printf \"%.2f\", ($t1-$t0)/1e9}")}" |
+    tee -a "$results" >&2
+}
+field() {  # field NAME JSON_LINE: a number in one of gridctl's rows
+  sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$2"
 }
 
+# 2a. The targets, on an empty log.
 : >"$out/gridlog.jsonl"
 start
 bench append
-bench fanout
+bench fanout  # P4 (64 subscribers; 8 when --quick); then the curve's other points
+bench fanout --subscribers 1
+if [ -n "$quick" ]; then bench fanout --subscribers 100; else bench fanout --subscribers 1000; fi
 bench idle
 bench slow
-bench replay  # P3: a log of ~2M events, the size db_bench's readseq reads
-if [ -n "$quick" ]; then fill=300000; else fill=10000000; fi
-log "filling the log to $fill events for the restart, replay and projection figures ..."
-"$gridctl" bench fill --events "$fill" --output json --server "127.0.0.1:$port" | tee -a "$out/gridlog.jsonl" >&2
-
-# Restart: SIGTERM, start again, time until a status call is answered.
+bench replay  # P3: a freshly written log of ~1.5M events, the size db_bench's readseq reads
 stop
-t0=$(date +%s%N)
-start
-until "$gridctl" status --server "127.0.0.1:$port" >"$out/status.json" 2>/dev/null; do sleep 0.005; done
-t1=$(date +%s%N)
-head=$(sed -n 's/.*"head_position":\([0-9]*\).*/\1/p' "$out/status.json")
-echo "{\"workload\":\"restart\",\"events\":$head,\"seconds\":$(awk "BEGIN{printf \"%.2f\", ($t1-$t0)/1e9}")}" |
-  tee -a "$out/gridlog.jsonl" >&2
+rm -rf "$data/data"
 
-bench replay
-bench projection
+# 2b. The curves by log size, on a second log.
+results=$out/scale.jsonl
+: >"$results"
+if [ -n "$quick" ]; then sizes="50000 150000" unary=2000 batch=8000; else sizes="1000000 10000000" unary=60000 batch=300000; fi
+run=scale$$
+measure() {  # measure POINT [--lane L --after N]: the workloads at one log size
+  local point=$1
+  shift
+  bench append --mode unary --events "$unary" --run "$run" --lane $((100000 + 1000 * point))
+  if [ $# -gt 0 ]; then
+    bench append --mode batch --events "$batch" --run "$run" "$@"
+  else
+    bench append --mode batch --events "$batch" --run "$run" --lane $((200000 + 1000 * point))
+  fi
+  bench replay
+  bench projection
+}
+start
+measure 0
+point=0
+fill_lane=0
+for size in $sizes; do
+  point=$((point + 1))
+  status=$("$gridctl" status --server "127.0.0.1:$port")
+  want=$(($size - $(field head_position "$status")))
+  log "filling the log to $size events ..."
+  row=$("$gridctl" bench fill --events "$want" --run "$run" --lane "$fill_lane" --output json \
+    --server "127.0.0.1:$port" | tee -a "$results")
+  echo "$row" >&2
+  fill_lane=$((fill_lane + $(field lanes "$row")))
+  restart
+  measure "$point" --lane "$(field last_round_lane "$row")" --after "$(field last_round_events_per_lane "$row")"
+done
 stop
 
 # 3. The table, beside the last recorded run of the same kind.
@@ -113,12 +161,13 @@ kept=$root/bench/results/${quick:+quick}
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit+changes"
 /usr/bin/python3 "$root/bench/compare.py" "$peers_dir/summary.json" "$out/gridlog.jsonl" ${quick:+--quick} \
-  --commit "$commit" --previous "$kept" | tee "$out/compare.md"
+  --scale "$out/scale.jsonl" --plots "$out" --commit "$commit" --previous "$kept" | tee "$out/compare.md"
 log "raw results in $out"
 if [ -n "$record" ]; then
   mkdir -p "$kept"
   cp "$peers_dir/summary.json" "$kept/peers.json"
-  cp "$out/gridlog.jsonl" "$out/compare.md" "$kept/"
+  cp "$out/gridlog.jsonl" "$out/scale.jsonl" "$out/compare.md" "$kept/"
+  cp "$out"/*.png "$kept/" 2>/dev/null || true
   echo "$commit" >"$kept/commit"
   log "recorded in $kept (commit it)"
 fi

@@ -201,7 +201,10 @@ Lane MakeLane(const Config& c, int lane, uint64_t events, int per_call) {
   // incidents and ledgers (domain, part two) would change it between runs.
   o.incidents_and_ledgers = false;
   o.days = 20000;
-  o.start = absl::Now() - absl::Hours(24 * (o.days + 1));
+  // A fixed start (the 20,000 days end in 2025), not one taken from the
+  // clock: a lane generated again later is the same lane, so `--after` can
+  // continue a county that `fill` appended in another run of gridctl.
+  o.start = absl::FromCivil(absl::CivilDay(1970, 3, 1), absl::UTCTimeZone());
   Lane out;
   std::map<std::string, AppendRequest> pending;  // per stream, batch mode
   auto finish = [&](AppendRequest req) {
@@ -262,6 +265,24 @@ std::vector<Lane> MakeLanes(const Config& c, int first, int lanes, uint64_t even
   }
   for (auto& t : threads) t.join();
   return out;
+}
+
+// Drops what an earlier run already appended of `lane` (its setup and the
+// calls that carried its first `after` events); false when no call ends
+// there (the lane was appended with other --batch or --events).
+bool SkipAppended(Lane& lane, uint64_t after) {
+  lane.setup.clear();
+  uint64_t skipped = 0;
+  size_t calls = 0;
+  while (calls < lane.body.size() && skipped < after) skipped += lane.body[calls++].events_size();
+  if (skipped != after) return false;
+  lane.body.erase(lane.body.begin(), lane.body.begin() + static_cast<ptrdiff_t>(calls));
+  lane.events -= skipped;
+  lane.bytes = 0;
+  for (const AppendRequest& req : lane.body) {
+    for (const auto& e : req.events()) lane.bytes += e.ByteSizeLong();
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------- appends
@@ -427,13 +448,14 @@ AppendStats DriveAsync(grid::v1::Log::Stub& stub, std::vector<Lane>& lanes, doub
 }
 
 Row AppendRow(const std::string& mode, AppendStats& s, const std::vector<Lane>& lanes, int clients,
-              int per_call) {
+              int per_call, uint64_t log_events) {
   uint64_t bytes = 0, events = 0;
   for (const Lane& l : lanes) bytes += l.bytes, events += l.events;
   Row row("append");
   row.Text("mode", mode)
       .Num("clients", clients)
       .Num("events_per_call", per_call)
+      .Num("log_events", static_cast<double>(log_events))
       .Num("events", static_cast<double>(s.events))
       .Num("seconds", std::round(s.seconds * 100) / 100)
       .Num("events_per_s", std::round(static_cast<double>(s.events) / s.seconds))
@@ -462,6 +484,10 @@ struct Knobs {
   // fanout: the subscribers' node, when not --server (a cluster's replica:
   // the delivery latency then includes replication).
   std::string subscribe_server;
+  // append: every lane already has this many events, appended by `fill`
+  // with the same --run, --lane and --batch: the timed calls continue
+  // those counties (their grids' long streams) instead of starting new ones.
+  uint64_t after = 0;
 };
 
 struct Bench {
@@ -500,10 +526,38 @@ struct Bench {
         .Num("projection_catch_up_s", std::round(SecondsSince(t0) * 10) / 10);
   }
 
+  // `lanes` new lanes sharing `events`; with --after, the next `lanes`
+  // lanes of an earlier fill, `events` more between them. Empty when those
+  // lanes do not continue (the error is on stderr).
   std::vector<Lane> Lanes(int lanes, uint64_t events, int per_call) {
-    auto out = MakeLanes(c, next_lane, lanes, events, per_call);
+    const uint64_t each = std::max<uint64_t>(1, (events + lanes - 1) / lanes);
+    auto out = MakeLanes(c, next_lane, lanes, k.after > 0 ? (k.after + each) * lanes : events, per_call);
+    for (size_t i = 0; i < out.size() && k.after > 0; ++i) {
+      if (!SkipAppended(out[i], k.after)) {
+        std::cerr << "gridctl bench: lane " << next_lane + static_cast<int>(i) << " of run " << c.run
+                  << " has no call ending at event " << k.after
+                  << " (--after needs the --run, --lane and --batch of the fill it continues)\n";
+        return {};
+      }
+    }
     next_lane += lanes;
     return out;
+  }
+
+  // The log's head now: where a workload starts, for curves by log size.
+  uint64_t LogEvents() {
+    auto status = client->GetStatus();
+    return status.ok() ? status->head_position() : 0;
+  }
+
+  // An append row's last fields, then the row.
+  void Finish(Row& row, const AppendStats& s, size_t lanes) {
+    if (k.after > 0) {
+      row.Num("lanes_continued", static_cast<double>(lanes))
+          .Num("after_events", static_cast<double>(k.after));
+    }
+    ProjectionLag(row, s.head);
+    row.Print(c.json);
   }
 
   int Append() {
@@ -512,27 +566,25 @@ struct Bench {
     for (const std::string& mode : modes) {
       std::vector<Lane> lanes;
       AppendStats s;
+      const uint64_t log_events = LogEvents();
       if (mode == "unary") {
         lanes = Lanes(k.clients, Events(200000, 4000), 1);
-        if (!AppendSetup(*stub, lanes)) return 1;
+        if (lanes.empty() || !AppendSetup(*stub, lanes)) return 1;
         s = DriveThreads(*stub, lanes, "append unary");
-        Row row = AppendRow(mode, s, lanes, k.clients, 1);
-        ProjectionLag(row, s.head);
-        row.Print(c.json);
+        Row row = AppendRow(mode, s, lanes, k.clients, 1, log_events);
+        Finish(row, s, lanes.size());
       } else if (mode == "batch") {
         lanes = Lanes(k.batch_clients, Events(1000000, 40000), k.batch);
-        if (!AppendSetup(*stub, lanes)) return 1;
+        if (lanes.empty() || !AppendSetup(*stub, lanes)) return 1;
         s = DriveThreads(*stub, lanes, "append batch");
-        Row row = AppendRow(mode, s, lanes, k.batch_clients, k.batch);
-        ProjectionLag(row, s.head);
-        row.Print(c.json);
+        Row row = AppendRow(mode, s, lanes, k.batch_clients, k.batch, log_events);
+        Finish(row, s, lanes.size());
       } else if (mode == "pipelined") {
         lanes = Lanes(k.inflight, Events(300000, 8000), 1);
-        if (!AppendSetup(*stub, lanes)) return 1;
+        if (lanes.empty() || !AppendSetup(*stub, lanes)) return 1;
         s = DriveAsync(*stub, lanes, 0, 0, nullptr, "append pipelined");
-        Row row = AppendRow(mode, s, lanes, k.inflight, 1);
-        ProjectionLag(row, s.head);
-        row.Print(c.json);
+        Row row = AppendRow(mode, s, lanes, k.inflight, 1, log_events);
+        Finish(row, s, lanes.size());
       } else {
         std::cerr << "gridctl bench: --mode is unary, batch or pipelined\n";
         return 2;
@@ -544,14 +596,34 @@ struct Bench {
 
   // Appends --events in rounds of batch calls, unmeasured: fills a log for
   // replay and restart measurements without holding it all in memory.
+  // The row names the lanes of the last round and their events, for
+  // `append --lane L --after N` to continue them.
   int Fill() {
+    if (k.after > 0) {
+      std::cerr << "gridctl bench: fill starts new lanes; --after is for append\n";
+      return 2;
+    }
     const uint64_t want = Events(10000000, 200000);
     constexpr uint64_t kRound = 500000;
     std::atomic<uint64_t> done{0};
     Ticker ticker("fill", done, want);
     const int64_t t0 = NowNs();
+    const int first_lane = next_lane;
+    int last_round_lane = next_lane;
+    uint64_t last_round_each = 0;
     while (done < want) {
-      std::vector<Lane> lanes = Lanes(k.batch_clients, std::min(kRound, want - done), k.batch);
+      last_round_lane = next_lane;
+      // The remainder first, so that the last round (the one `--after`
+      // continues) is a whole one.
+      const uint64_t round = (want - done) % kRound != 0 ? (want - done) % kRound : kRound;
+      std::vector<Lane> lanes = Lanes(k.batch_clients, round, k.batch);
+      last_round_each = lanes.empty() ? 0 : lanes.front().events;
+      for (const Lane& l : lanes) {
+        if (l.events != last_round_each) {
+          std::cerr << "gridctl bench: fill: lanes of one round differ in length\n";
+          return 1;
+        }
+      }
       if (!AppendSetup(*stub, lanes)) return 1;
       AppendStats s = DriveThreads(*stub, lanes, "");
       if (s.errors > 0) {
@@ -562,9 +634,13 @@ struct Bench {
     }
     auto status = client->GetStatus();
     Row("fill")
+        .Text("run", c.run)
         .Num("events", static_cast<double>(done.load()))
         .Num("seconds", std::round(SecondsSince(t0) * 100) / 100)
         .Num("head_position", status.ok() ? static_cast<double>(status->head_position()) : 0)
+        .Num("lanes", next_lane - first_lane)
+        .Num("last_round_lane", last_round_lane)
+        .Num("last_round_events_per_lane", static_cast<double>(last_round_each))
         .Print(c.json);
     return 0;
   }
@@ -949,6 +1025,10 @@ int RunBench(int argc, char** argv) {
       "photos", po::value(&b.c.photos)->default_value(b.c.photos), "photo references per phone report")(
       "pid", po::value(&b.c.pid), "gridd's pid for RSS (default: found by the --server port)")(
       "run", po::value(&b.c.run), "prefix of this run's counties and event ids (default: random)")(
+      "lane", po::value(&b.next_lane)->default_value(0),
+      "number of the first county (lane) this run generates; with --run, names the counties")(
+      "after", po::value(&b.k.after),
+      "append: continue --lane's counties, which `fill` gave this many events each (same --run, --batch)")(
       "workload", po::value(&workloads), "workload (positional)");
   po::positional_options_description pos;
   pos.add("workload", -1);

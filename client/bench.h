@@ -13,6 +13,12 @@
 //   idle        server RSS with --subscriptions idle subscriptions open
 //   slow        one subscriber reading 10x slower than --rate appends; server
 //               RSS sampled every second
+//   fill        (only when named) unmeasured batch appends, for big logs
+//
+// A lane is one simulated county, named by --run and its number (--lane is
+// the first). `append --lane L --after N` continues lanes L... of an
+// earlier `fill` with the same --run, each of which had N events: the
+// lanes are generated again and what the fill appended is skipped.
 //
 // Events come from the domain simulator (domain/simulator.h): every lane is
 // its own generated county, appended in order, so every event passes the

@@ -21,6 +21,7 @@ TEST_PACKAGES=(
   clang libclang-rt-14-dev clang-tidy clang-format
   python3-grpcio python3-protobuf python3-yaml curl systemd openssl
   prometheus  # promtool: /metrics is checked against Prometheus' own linter
+  gnuplot-nox  # bench/compare.py draws the curves (checked by bench_compare_table)
   etcd-server  # cluster mode's tests start real etcd members
   chromium chromium-driver python3-selenium fonts-noto-cjk  # the dashboard's browser tests
 )

@@ -54,5 +54,49 @@ expect "the commit measured is named" "main at \`def5678\`"
 expect "the earlier run is named" "last recorded (\`abc1234\`) |"
 expect "P1 now and then" "| 0.80× | ≥ 0.7× | **yes** | 0.40× |"
 expect "a limit row shows the earlier figure" "≤ 2 s at 10M events | — | 0.50 s |"
+# The curves (compare.sh's second log): the targets that need a big log come
+# from it, a table by log size with the 0.9x goal, fan-out by subscribers,
+# and the plots drawn.
+cat >"$tmp/scale.jsonl" <<'JSON'
+{"workload":"append","mode":"unary","log_events":0,"events_per_s":6000,"call_p99_us":20000}
+{"workload":"append","mode":"batch","log_events":61000,"events_per_s":30000,"call_p99_us":50000}
+{"workload":"replay","events":361000,"events_per_s":500000}
+{"workload":"projection","log_position":361000,"at_position_p50_us":200,"at_position_p99_us":900}
+{"workload":"fill","events":639000,"lanes":16,"last_round_lane":8,"last_round_events_per_lane":17500}
+{"workload":"restart","events":1000000,"seconds":0.4}
+{"workload":"append","mode":"unary","log_events":1000000,"events_per_s":5700,"call_p99_us":21000}
+{"workload":"append","mode":"batch","log_events":1061000,"events_per_s":29000,"call_p99_us":52000,"lanes_continued":8}
+{"workload":"replay","events":1361000,"events_per_s":450000}
+{"workload":"projection","log_position":1361000,"at_position_p50_us":200,"at_position_p99_us":1000}
+{"workload":"fill","events":8639000,"lanes":144,"last_round_lane":152,"last_round_events_per_lane":17500}
+{"workload":"restart","events":10000000,"seconds":1.5}
+{"workload":"append","mode":"unary","log_events":10000000,"events_per_s":5000,"call_p99_us":25000}
+{"workload":"append","mode":"batch","log_events":10061000,"events_per_s":28500,"call_p99_us":60000,"lanes_continued":8}
+{"workload":"replay","events":10361000,"events_per_s":300000}
+{"workload":"projection","log_position":10361000,"at_position_p50_us":200,"at_position_p99_us":3000}
+JSON
+cat >>"$tmp/gridlog.jsonl" <<'JSON'
+{"workload":"fanout","subscribers":1,"target_rate":5000,"append_rate":5000,"delivered_per_s":5000,"all_delivered":true,"delivery_p50_us":900,"delivery_p99_us":3000}
+{"workload":"fanout","subscribers":1000,"target_rate":5000,"append_rate":4000,"delivered_per_s":900000,"all_delivered":false,"delivery_p50_us":90000,"delivery_p99_us":900000}
+JSON
+/usr/bin/python3 "$1" "$tmp/summary.json" "$tmp/gridlog.jsonl" --scale "$tmp/scale.jsonl" --plots "$tmp/plots" \
+  >"$tmp/table.md"
+cat "$tmp/table.md"
+expect "the big replay is the scale log's last" "| — | replay of 10,361,000 events (after the fill), 1 client | 300,000/s |"
+expect "the restart at 10M gets its verdict" "| P6 | restart of a 10,000,000-event log, until serving | 1.50 s |  |  |  | ≤ 2 s at 10M events | **yes** |"
+expect "the projection read at the largest log" "point-in-time GetProjection of one row (10,361,000-event log) | p50"
+expect "P4 is the first fan-out row, not the curve's" "| P4 | 64 subscribers at 5,000 appends/s |"
+expect "a row per log size" "| 10,000,000 | 5,000/s | 25.00 ms | 28,500/s | 60.00 ms | 1.5 s | 300,000/s | 3.00 ms |"
+expect "the empty log's row" "| 0 | 6,000/s | 20.00 ms | 30,000/s | 50.00 ms | — | 500,000/s | 0.90 ms |"
+expect "unary at 10M against 0 misses 0.9x" "Append, 1 event/call, at 10,000,000 events: 0.83× its rate on an empty log (goal ≥ 0.9×): **no**"
+expect "batch at 10M against 0 meets it" "Append, 100 events/call, at 10,061,000 events: 0.95× its rate on an empty log (goal ≥ 0.9×): **yes**"
+expect "the continued counties are said" "continue the fill's last 8 counties"
+expect "fan-out by subscribers, in order" "| 1,000 | 4,000/s | 900,000/s | no | 90.00 ms | 900.00 ms |"
+for png in scale-append scale-read fanout; do
+  if [ "$(head -c 8 "$tmp/plots/$png.png" | od -An -tx1 | tr -d ' \n')" != 89504e470d0a1a0a ]; then
+    echo "FAIL: $png.png is drawn (a PNG)" >&2
+    failed=$((failed + 1))
+  fi
+done
 [ "$failed" -eq 0 ] && echo "compare.py: all checks passed"
 exit "$failed"

@@ -33,6 +33,30 @@ expect "idle held every subscription" '"workload":"idle","subscriptions":100,'
 expect "slow subscriber run read events" '"workload":"slow".*"subscriber_read":[1-9].*"errors":0'
 [ "$(wc -l <"$tmp/bench.json")" -eq 8 ] || { echo "FAIL: expected 8 result lines" >&2; failed=$((failed + 1)); }
 
+# A fill's counties continued by a later run (the curves by log size): the
+# same events are generated again and the appended ones skipped, so none is
+# sent twice (a duplicate) and every new one passes the domain rules.
+"$GRIDCTL" bench fill --events 4000 --batch_clients 2 --batch 10 --run smoke --lane 0 --output json \
+  --server "127.0.0.1:$port" >"$tmp/fill.json"
+cat "$tmp/fill.json"
+if ! grep -q '"lanes":2,"last_round_lane":0,"last_round_events_per_lane":2000' "$tmp/fill.json"; then
+  echo "FAIL: the fill names the lanes of its last round" >&2
+  failed=$((failed + 1))
+fi
+"$GRIDCTL" bench append --mode batch --batch_clients 2 --batch 10 --events 400 --run smoke --lane 0 --after 2000 \
+  --output json --server "127.0.0.1:$port" >"$tmp/continued.json"
+cat "$tmp/continued.json"
+if ! grep -q '"events":400,.*"errors":0,"duplicates":0,"lanes_continued":2,"after_events":2000' "$tmp/continued.json"; then
+  echo "FAIL: the continued lanes appended 400 new events, none twice" >&2
+  failed=$((failed + 1))
+fi
+if "$GRIDCTL" bench append --mode batch --batch_clients 2 --batch 10 --events 400 --run smoke --lane 0 \
+  --after 1995 --server "127.0.0.1:$port" >"$tmp/bad.out" 2>&1 || ! grep -q "no call ending at event 1995" "$tmp/bad.out"; then
+  cat "$tmp/bad.out" >&2
+  echo "FAIL: --after that no call ends at is refused, saying so" >&2
+  failed=$((failed + 1))
+fi
+
 kill -TERM "$pid"
 wait "$pid" || { echo "FAIL: gridd did not stop cleanly" >&2; failed=$((failed + 1)); }
 pid=""
