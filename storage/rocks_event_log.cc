@@ -133,6 +133,28 @@ std::string DescribeVersion(std::optional<uint64_t> v) {
   return v ? absl::StrCat("is at version ", *v) : "does not exist";
 }
 
+// An event id's index entry: where the event is, and its fingerprint.
+struct IdEntry {
+  Position position;
+  uint64_t version;
+  Digest fingerprint;
+};
+
+absl::StatusOr<std::optional<IdEntry>> DecodeIdEntry(std::string_view id, const rocksdb::Status& s,
+                                                     std::string_view v) {
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "event id lookup");
+  if (v.size() != 48) {
+    return absl::DataLossError(absl::StrCat(
+        "event id index entry for '", absl::string_view(id.data(), id.size()), "' has ", v.size(), " bytes"));
+  }
+  IdEntry e;
+  e.position = GetBigEndian64(v);
+  e.version = GetBigEndian64(v.substr(8));
+  std::memcpy(e.fingerprint.data(), v.data() + 16, 32);
+  return e;
+}
+
 class RocksEventLog final : public EventLog {
  public:
   RocksEventLog(const EventLogOptions& options, std::string path, std::unique_ptr<rocksdb::DB> db,
@@ -207,13 +229,11 @@ class RocksEventLog final : public EventLog {
   }
 
  private:
-  struct IdEntry {
-    Position position;
-    uint64_t version;
-    Digest fingerprint;
-  };
   class Group;
   absl::StatusOr<std::optional<IdEntry>> LookupId(const std::string& id) const;
+  // Every id's entry (or the failed lookup), one MultiGet for all of them.
+  void LookupIds(absl::Span<const std::string* const> ids,
+                 absl::flat_hash_map<std::string, absl::StatusOr<std::optional<IdEntry>>>* out) const;
   absl::StatusOr<RecordPtr> GetRecord(Position p) const;
   // Every kHeadFileEvery, the committed head outside RocksDB (WriteHeadFile).
   void MaybeWriteHeadFile(absl::Time now);
@@ -236,19 +256,25 @@ class RocksEventLog final : public EventLog {
   absl::Time head_file_written_ = absl::InfinitePast();
 };
 
-absl::StatusOr<std::optional<RocksEventLog::IdEntry>> RocksEventLog::LookupId(const std::string& id) const {
+absl::StatusOr<std::optional<IdEntry>> RocksEventLog::LookupId(const std::string& id) const {
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kEventIds], id, &v);
-  if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return FromRocks(s, "event id lookup");
-  if (v.size() != 48) {
-    return absl::DataLossError(absl::StrCat("event id index entry for '", id, "' has ", v.size(), " bytes"));
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kEventIds], id, &v);
+  return DecodeIdEntry(id, s, v);
+}
+
+void RocksEventLog::LookupIds(
+    absl::Span<const std::string* const> ids,
+    absl::flat_hash_map<std::string, absl::StatusOr<std::optional<IdEntry>>>* out) const {
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(ids.size());
+  for (const std::string* id : ids) keys.emplace_back(*id);
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), cfs_[kEventIds], keys.size(), keys.data(), values.data(),
+                statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    out->insert_or_assign(*ids[i], DecodeIdEntry(*ids[i], statuses[i], values[i].ToStringView()));
   }
-  IdEntry e;
-  e.position = GetBigEndian64(v);
-  e.version = GetBigEndian64(std::string_view(v).substr(8));
-  std::memcpy(e.fingerprint.data(), v.data() + 16, 32);
-  return e;
 }
 
 absl::StatusOr<std::optional<uint64_t>> RocksEventLog::StreamHead(const std::string& stream) const {
@@ -279,6 +305,16 @@ class RocksEventLog::Group {
     kDuplicateInGroup,  // a retry of a batch earlier in this group
     kRefused,           // `out->status` says why
   };
+  // 0. The index entries of every event id in `batches`, read at once (one
+  // MultiGet) for CheckIds.
+  void PrefetchIds(absl::Span<AppendBatch* const> batches) {
+    std::vector<const std::string*> ids;
+    for (const AppendBatch* b : batches) {
+      for (const auto& e : b->events) ids.push_back(&e.event_id());
+    }
+    log_->LookupIds(ids, &looked_);
+  }
+
   // 1. Idempotency: every event id either new or the same content as before.
   // Fills `fps` with the events' fingerprints, and `out` for a retry.
   Ids CheckIds(const AppendBatch& batch, std::vector<Digest>* fps, AppendOutcome* out) const;
@@ -334,7 +370,9 @@ class RocksEventLog::Group {
   // at the end: the memtable's skiplist reuses its insert position for
   // ascending keys, and event ids and stream names arrive in random order.
   std::vector<std::tuple<int, std::string, std::string>> index_;
+  // Event ids placed by this group; ids in the log before it (PrefetchIds).
   absl::flat_hash_map<std::string, IdEntry> ids_;
+  absl::flat_hash_map<std::string, absl::StatusOr<std::optional<IdEntry>>> looked_;
   absl::flat_hash_map<std::string, std::optional<uint64_t>> heads_;
 };
 
@@ -365,7 +403,8 @@ RocksEventLog::Group::Ids RocksEventLog::Group::CheckIds(const AppendBatch& batc
       found = it->second;
       dup_in_group = true;
     } else {
-      auto looked = log_->LookupId(e.event_id());
+      auto prefetched = looked_.find(e.event_id());
+      auto looked = prefetched != looked_.end() ? prefetched->second : log_->LookupId(e.event_id());
       if (!looked.ok()) {
         out->status = looked.status();
         return Ids::kRefused;
@@ -530,6 +569,7 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches, absl:
   // Outcomes that depend on this group's write succeeding.
   std::vector<bool> needs_write(batches.size(), false);
   bool admitting = false;
+  group.PrefetchIds(batches);
 
   for (size_t bi = 0; bi < batches.size(); ++bi) {
     AppendBatch& batch = *batches[bi];
