@@ -364,8 +364,9 @@ bool ReadAgg(Reader& r, size_t index, decltype(AggregateState::agg)* agg) {
 
 }  // namespace
 
-std::string EncodeState(const AggregateState& state) {
-  Writer w;
+namespace {
+
+void WriteState(Writer& w, const AggregateState& state) {
   w(kStateSnapshotFormat);
   w(state.events);
   w(state.last_occurred_at);
@@ -375,11 +376,10 @@ std::string EncodeState(const AggregateState& state) {
         if constexpr (!std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) w(s);
       },
       state.agg);
-  return w.Take();
 }
 
-std::optional<AggregateState> DecodeState(absl::string_view bytes) {
-  Reader r(bytes);
+// The state the rest of `r` holds, to its end.
+std::optional<AggregateState> ReadWholeState(Reader& r) {
   uint32_t format = 0;
   r(format);
   if (!r.ok() || format != kStateSnapshotFormat) return std::nullopt;
@@ -392,6 +392,37 @@ std::optional<AggregateState> DecodeState(absl::string_view bytes) {
   if (index != 0 && !ReadAgg(r, index, &state.agg)) return std::nullopt;
   if (!r.ok() || !r.done()) return std::nullopt;
   return state;
+}
+
+}  // namespace
+
+std::string EncodeState(const AggregateState& state) {
+  Writer w;
+  WriteState(w, state);
+  return w.Take();
+}
+
+std::optional<AggregateState> DecodeState(absl::string_view bytes) {
+  Reader r(bytes);
+  return ReadWholeState(r);
+}
+
+std::string EncodeSnapshot(const std::string& last_event_id, const AggregateState& state) {
+  Writer w;
+  w(last_event_id);
+  WriteState(w, state);
+  return w.Take();
+}
+
+std::optional<Snapshot> DecodeSnapshot(absl::string_view bytes) {
+  Reader r(bytes);
+  Snapshot s;
+  r(s.last_event_id);
+  if (!r.ok()) return std::nullopt;
+  auto state = ReadWholeState(r);
+  if (!state) return std::nullopt;
+  s.state = *std::move(state);
+  return s;
 }
 
 }  // namespace grid::domain

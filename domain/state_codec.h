@@ -32,6 +32,17 @@ std::string EncodeState(const AggregateState& state);
 // decode (the caller folds the stream instead).
 std::optional<AggregateState> DecodeState(absl::string_view bytes);
 
+// A stored snapshot (server/log/admission.h): the id of the last event the
+// state holds (checked against the log before the state is used), then the
+// state: the id as a length-prefixed string, then EncodeState's bytes.
+struct Snapshot {
+  std::string last_event_id;
+  AggregateState state;
+};
+std::string EncodeSnapshot(const std::string& last_event_id, const AggregateState& state);
+// nullopt as DecodeState, or when the id does not decode.
+std::optional<Snapshot> DecodeSnapshot(absl::string_view bytes);
+
 }  // namespace grid::domain
 
 #endif  // GRID_DOMAIN_STATE_CODEC_H_

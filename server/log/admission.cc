@@ -20,40 +20,6 @@ class DomainAdmission::Lookup : public domain::StateLookup {
   DomainAdmission* a_;
 };
 
-namespace {
-
-// A stored snapshot: varint(length) and the event id of the last event the
-// state holds, then the state (domain/state_codec.h). The id is checked
-// against the stream's event at that version before the state is used.
-std::string SnapshotValue(const std::string& last_event_id, const domain::AggregateState& state) {
-  std::string out;
-  for (uint64_t n = last_event_id.size();; n >>= 7) {
-    out.push_back(static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)));
-    if (n < 0x80) break;
-  }
-  out.append(last_event_id);
-  out.append(domain::EncodeState(state));
-  return out;
-}
-
-// The id and the state's bytes; nullopt if `value` is too short.
-std::optional<std::pair<absl::string_view, absl::string_view>> SplitSnapshot(absl::string_view value) {
-  uint64_t n = 0;
-  for (int shift = 0; shift < 35; shift += 7) {
-    if (value.empty()) return std::nullopt;
-    const auto b = static_cast<uint8_t>(value.front());
-    value.remove_prefix(1);
-    n |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      if (n > value.size()) return std::nullopt;
-      return std::make_pair(value.substr(0, n), value.substr(n));
-    }
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 DomainAdmission::DomainAdmission(const storage::EventLog* log, size_t max_cached_streams, bool snapshots)
     : log_(log), max_cached_(std::max<size_t>(max_cached_streams, 1)), snapshots_(snapshots) {}
 
@@ -81,7 +47,7 @@ void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>
     const Entry& e = it->second;
     const uint64_t every = std::max(kSnapshotEveryEvents, e.snapshot_bytes / kSnapshotBytesPerEvent);
     if (e.state.events < e.snapshot_events + every) return;
-    std::string bytes = SnapshotValue(e.last_event_id, e.state);
+    std::string bytes = domain::EncodeSnapshot(e.last_event_id, e.state);
     snapshotted_.emplace_back(stream, std::make_pair(e.state.events, bytes.size()));
     out->emplace_back(stream, std::move(bytes));
   };
@@ -141,17 +107,16 @@ absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string&
     // version is the one it says it holds; otherwise the stream is folded
     // from its first event. Neither happens but after a change of the
     // rules, yet a state that disagrees with the log is never used.
-    auto parts = SplitSnapshot(**snapshot);
-    std::optional<domain::AggregateState> state;
-    if (parts) state = domain::DecodeState(parts->second);
-    if (state && state->events > 0) {
-      auto last = log_->ReadStream(stream, state->events - 1, storage::Direction::kForwards, 1, 8 << 20);
+    std::optional<domain::Snapshot> decoded = domain::DecodeSnapshot(**snapshot);
+    if (decoded && decoded->state.events > 0) {
+      const uint64_t last_version = decoded->state.events - 1;
+      auto last = log_->ReadStream(stream, last_version, storage::Direction::kForwards, 1, 8 << 20);
       if (!last.ok()) return last.status();
       grid::v1::Event e;
-      if (last->size() == 1 && (*last)[0]->stream_version == state->events - 1 &&
-          e.ParseFromString((*last)[0]->wire) && e.event_id() == parts->first) {
-        loaded.state = *std::move(state);
-        loaded.last_event_id = std::string(parts->first);
+      if (last->size() == 1 && (*last)[0]->stream_version == last_version &&
+          e.ParseFromString((*last)[0]->wire) && e.event_id() == decoded->last_event_id) {
+        loaded.state = std::move(decoded->state);
+        loaded.last_event_id = std::move(decoded->last_event_id);
         loaded.snapshot_events = loaded.state.events;
         loaded.snapshot_bytes = (*snapshot)->size();
         loaded_snapshots_.fetch_add(1, std::memory_order_relaxed);

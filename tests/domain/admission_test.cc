@@ -222,8 +222,9 @@ class InjectedSnapshot : public testing::ForwardingLog {
   std::string value;
 };
 
-// A stored snapshot (server/log/admission.cc: the last event's id, then the
-// state) of a sanitation state holding only `finding`.
+// A stored snapshot (domain::EncodeSnapshot's layout, built by hand: the
+// last event's id, then the state) of a sanitation state holding only
+// `finding`.
 std::string FakeSnapshot(const std::string& finding, uint64_t events, const std::string& last_event_id,
                          int format_delta = 0) {
   AggregateState state;

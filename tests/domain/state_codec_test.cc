@@ -204,5 +204,28 @@ TEST(StateCodecTest, AnotherFormatOrDamagedBytesAreNotAState) {
   EXPECT_FALSE(DecodeState(huge).has_value());
 }
 
+// A stored snapshot is the last event's id, then the state; the layout is
+// what snapshots already on disk have, so it may not change without a
+// format bump.
+TEST(StateCodecTest, ASnapshotIsTheLastEventsIdThenTheState) {
+  AggregateState s;
+  s.events = 3;
+  s.agg = SanitationState{{"f-1", "f-2"}};
+  const std::string id = "report-000003";
+  const std::string bytes = EncodeSnapshot(id, s);
+  EXPECT_EQ(bytes, std::string(1, static_cast<char>(id.size())) + id + EncodeState(s));
+  const std::optional<Snapshot> back = DecodeSnapshot(bytes);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->last_event_id, id);
+  EXPECT_TRUE(back->state == s);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(DecodeSnapshot(bytes.substr(0, n)).has_value()) << "cut at " << n;
+  }
+  const std::string long_id(300, 'x');  // a two-byte length
+  const std::optional<Snapshot> long_back = DecodeSnapshot(EncodeSnapshot(long_id, s));
+  ASSERT_TRUE(long_back.has_value());
+  EXPECT_EQ(long_back->last_event_id, long_id);
+}
+
 }  // namespace
 }  // namespace grid::domain
