@@ -17,9 +17,9 @@
 # empty log, fan-out at 64 subscribers and then 1 and 1,000, idle and slow
 # subscribers, replay of a freshly written log); the second for the curves
 # by log size: appends, replay and point-in-time reads on an empty log, then
-# filled to 1M and to 10M events, each time restarted (the restart figure;
-# admission starts cold) before measuring again, the batch appends continuing
-# the fill's last counties. compare.py draws the curves with gnuplot.
+# filled to 1M and to 10M events, each time left to finish its background
+# work and restarted (the restart figure; admission starts cold) before
+# measuring again, the batch appends continuing the fill's last counties. compare.py draws the curves with gnuplot.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS:-$root/../shared/peers}
@@ -42,6 +42,10 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 log() { echo "[compare $(date +%H:%M:%S)] $*" >&2; }
 
+# The code measured: what `make build` builds now (the tree may change while
+# the run goes on).
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit+changes"
 make -C "$root" build >&2
 command -v gnuplot >/dev/null || "$root/cmake/install-deps.sh" >&2  # gnuplot-nox, for the plots
 gridd=$root/build/gridd
@@ -103,6 +107,19 @@ restart() {
   echo "{\"workload\":\"restart\",\"events\":$head,\"seconds\":$(awk "BEGIN{printf \"%.2f\", ($t1-$t0)/1e9}")}" |
     tee -a "$results" >&2
 }
+# Waits until gridd is idle (under 5% of a CPU for a second; 300 s at most):
+# a fill leaves flushes, compactions and the projections' catch-up behind,
+# work a log that grew over years has long done. Logs how long it took.
+quiesce() {
+  local t0=$SECONDS before after
+  while [ $((SECONDS - t0)) -lt 300 ]; do
+    before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    sleep 1
+    after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    [ $((after - before)) -lt $(($(getconf CLK_TCK) / 20)) ] && break
+  done
+  log "gridd idle after $((SECONDS - t0)) s"
+}
 field() {  # field NAME JSON_LINE: a number in one of gridctl's rows
   sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$2"
 }
@@ -150,7 +167,9 @@ for size in $sizes; do
     --server "127.0.0.1:$port" | tee -a "$results")
   echo "$row" >&2
   fill_lane=$((fill_lane + $(field lanes "$row")))
+  quiesce
   restart
+  quiesce
   measure "$point" --lane "$(field last_round_lane "$row")" --after "$(field last_round_events_per_lane "$row")"
 done
 stop
@@ -158,8 +177,6 @@ stop
 # 3. The table, beside the last recorded run of the same kind.
 kept=$root/bench/results/${quick:+quick}
 [ -n "$quick" ] || kept=$root/bench/results/full
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -z "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit+changes"
 /usr/bin/python3 "$root/bench/compare.py" "$peers_dir/summary.json" "$out/gridlog.jsonl" ${quick:+--quick} \
   --scale "$out/scale.jsonl" --plots "$out" --commit "$commit" --previous "$kept" | tee "$out/compare.md"
 log "raw results in $out"
