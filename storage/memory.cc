@@ -10,6 +10,16 @@ StorageMemory StorageMemory::Make(size_t cache_bytes, size_t memtable_bytes) {
 }
 
 void StorageMemory::Apply(rocksdb::DBOptions* db, rocksdb::BlockBasedTableOptions* table) const {
+  // Two-level indexes and filters: a lookup reads the file's top-level
+  // index (pinned in the cache) and one 4 KiB partition, not the whole
+  // index of the file, which for a 64 MiB file of 4 KiB blocks is ~1 MiB
+  // (compressed): a cache shard of a few MiB cannot keep such blocks, so
+  // every seek read and decompressed them again (the projector spent half
+  // its time there once the projection store outgrew the memtables).
+  table->index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table->partition_filters = true;
+  table->metadata_block_size = 4096;
+  table->pin_top_level_index_and_filter = true;
   if (!cache) return;
   db->write_buffer_manager = memtables;
   table->block_cache = cache;
