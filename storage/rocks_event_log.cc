@@ -953,8 +953,12 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const EventLogOptions& 
     table.block_cache = cache;
     if (options.memory != nullptr) options.memory->Apply(&db_options, &table);
     if (i == kEvents) {
-      // Replays and catch-up read it in order: larger blocks, fewer reads.
+      // Replays and catch-up read it in order: larger blocks, fewer reads,
+      // and so a small index (~16 KiB per 64 MiB file) that stays whole:
+      // the two-level index of StorageMemory cost replays ~15%.
       table.block_size = 64 << 10;
+      table.index_type = rocksdb::BlockBasedTableOptions::kBinarySearch;
+      table.partition_filters = false;
     }
     if (i == kEventIds || i == kStreams || i == kStreamHeads || i == kMeta) {
       // Point lookups, mostly for keys that are not there (new event ids,
