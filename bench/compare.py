@@ -155,7 +155,7 @@ def print_scale(scale):
         rs, rp, pr = p.get("restart"), p.get("replay"), p.get("projection")
         print(f"| {fmt(u.get('log_events'))} | {fmt(u.get('events_per_s'), '/s')} "
               f"| {ms(u.get('call_p99_us'))} | {fmt(b.get('events_per_s'), '/s')} | {ms(b.get('call_p99_us'))} "
-              f"| {(str(rs['seconds']) + ' s') if rs else '—'} | {fmt(rp.get('events_per_s') if rp else None, '/s')} "
+              f"| {restart_text(rs)} | {fmt(rp.get('events_per_s') if rp else None, '/s')} "
               f"| {ms(pr.get('at_position_p99_us') if pr else None)} |")
     first, last = pts[0], pts[-1]
     if len(pts) > 1:
@@ -173,6 +173,10 @@ def print_scale(scale):
     if batch.get("lanes_continued"):
         print(f"\nThe batch rows after a fill continue the fill's last {fmt(batch['lanes_continued'])} "
               "counties (their grids' streams); the unary rows are new counties.")
+
+
+def restart_text(row):
+    return "—" if row is None else f"{row['seconds']:.2f} s"
 
 
 def print_fanout(runs):
@@ -247,7 +251,7 @@ plot $d using 1:2 with linespoints lw 2 title 'replay (Read, 1,000 events/messag
     if len(fans) >= 2:
         data = [(f["subscribers"], f.get("delivered_per_s", 0), f.get("delivery_p99_us", 0) / 1000) for f in fans]
         gnuplot(datablock("d", data) + f"""
-set title 'Fan-out at {fmt(fans[0].get('target_rate'))} appends/s by live subscribers'
+set title 'Fan-out by live subscribers (appending at up to {fmt(fans[0].get('target_rate'))}/s)'
 set xlabel 'subscribers'
 set logscale x
 set ylabel 'events delivered/s'

@@ -47,7 +47,9 @@ log() { echo "[compare $(date +%H:%M:%S)] $*" >&2; }
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit+changes"
 make -C "$root" build >&2
-command -v gnuplot >/dev/null || "$root/cmake/install-deps.sh" >&2  # gnuplot-nox, for the plots
+if ! command -v gnuplot >/dev/null; then  # for the plots; in cmake/install-deps.sh's test packages
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox >&2
+fi
 gridd=$root/build/gridd
 gridctl=$root/build/gridctl
 
@@ -133,7 +135,7 @@ bench fanout --subscribers 1
 if [ -n "$quick" ]; then bench fanout --subscribers 100; else bench fanout --subscribers 1000; fi
 bench idle
 bench slow
-bench replay  # P3: a freshly written log of ~1.5M events, the size db_bench's readseq reads
+bench replay  # P3: a freshly written log of ~2M events, the size db_bench's readseq reads
 stop
 rm -rf "$data/data"
 
@@ -162,6 +164,10 @@ for size in $sizes; do
   point=$((point + 1))
   status=$("$gridctl" status --server "127.0.0.1:$port")
   want=$(($size - $(field head_position "$status")))
+  if [ "$want" -le 0 ]; then
+    echo "the log already holds $size events: the sizes are too close for the workloads" >&2
+    exit 1
+  fi
   log "filling the log to $size events ..."
   row=$("$gridctl" bench fill --events "$want" --run "$run" --lane "$fill_lane" --output json \
     --server "127.0.0.1:$port" | tee -a "$results")

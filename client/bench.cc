@@ -191,17 +191,19 @@ bool ParseBenchId(std::string_view id, std::string_view run, int* lane, size_t* 
 // calls of `per_call` sanitation reports of one grid, an offline phone's
 // backlog; the API's batches are per stream, and no other stream of a county
 // gets 100 events at once. Other event types are left out then.
-Lane MakeLane(const Config& c, int lane, uint64_t events, int per_call) {
+// `shape_events`: the count the county's size is chosen by (0: `events`);
+// a lane generated again to continue a fill has the fill's.
+Lane MakeLane(const Config& c, int lane, uint64_t events, int per_call, uint64_t shape_events = 0) {
   grid::domain::SimulatorOptions o;
   o.seed = std::hash<std::string>()(c.run) + static_cast<uint64_t>(lane);
   o.county = absl::StrCat(c.run, "-", lane);
-  o.households_per_grid = events < 2000 ? 2 : 12;
+  o.households_per_grid = (shape_events != 0 ? shape_events : events) < 2000 ? 2 : 12;
   o.photos_per_report = c.photos;
   // The mix the recorded figures (bench/README.md) were measured with:
   // incidents and ledgers (domain, part two) would change it between runs.
   o.incidents_and_ledgers = false;
   o.days = 20000;
-  // A fixed start (the 20,000 days end in 2025), not one taken from the
+  // A fixed start (the 20,000 days end in December 2024), not one taken from the
   // clock: a lane generated again later is the same lane, so `--after` can
   // continue a county that `fill` appended in another run of gridctl.
   o.start = absl::FromCivil(absl::CivilDay(1970, 3, 1), absl::UTCTimeZone());
@@ -253,14 +255,16 @@ Lane MakeLane(const Config& c, int lane, uint64_t events, int per_call) {
 }
 
 // `lanes` lanes sharing `events` between them, generated on all cores.
-std::vector<Lane> MakeLanes(const Config& c, int first, int lanes, uint64_t events, int per_call) {
+std::vector<Lane> MakeLanes(const Config& c, int first, int lanes, uint64_t events, int per_call,
+                            uint64_t shape_events = 0) {
   std::vector<Lane> out(lanes);
   const uint64_t each = std::max<uint64_t>(1, (events + lanes - 1) / lanes);
   std::atomic<int> next{0};
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < std::max(1u, std::thread::hardware_concurrency()); ++t) {
     threads.emplace_back([&] {
-      for (int i = next++; i < lanes; i = next++) out[i] = MakeLane(c, first + i, each, per_call);
+      for (int i = next++; i < lanes; i = next++)
+        out[i] = MakeLane(c, first + i, each, per_call, shape_events);
     });
   }
   for (auto& t : threads) t.join();
@@ -531,7 +535,8 @@ struct Bench {
   // lanes do not continue (the error is on stderr).
   std::vector<Lane> Lanes(int lanes, uint64_t events, int per_call) {
     const uint64_t each = std::max<uint64_t>(1, (events + lanes - 1) / lanes);
-    auto out = MakeLanes(c, next_lane, lanes, k.after > 0 ? (k.after + each) * lanes : events, per_call);
+    auto out =
+        MakeLanes(c, next_lane, lanes, k.after > 0 ? (k.after + each) * lanes : events, per_call, k.after);
     for (size_t i = 0; i < out.size() && k.after > 0; ++i) {
       if (!SkipAppended(out[i], k.after)) {
         std::cerr << "gridctl bench: lane " << next_lane + static_cast<int>(i) << " of run " << c.run
@@ -563,6 +568,11 @@ struct Bench {
   int Append() {
     std::vector<std::string> modes =
         k.modes.empty() ? std::vector<std::string>{"unary", "batch", "pipelined"} : k.modes;
+    if (k.after > 0 && (modes.size() != 1 || modes[0] != "batch")) {
+      std::cerr << "gridctl bench: --after continues a fill's lanes, which are batch lanes: use it with "
+                   "--mode batch alone\n";
+      return 2;
+    }
     for (const std::string& mode : modes) {
       std::vector<Lane> lanes;
       AppendStats s;

@@ -22,8 +22,9 @@ struct StorageMemory {
   // `memtable_bytes` across all databases (then the largest are flushed).
   static StorageMemory Make(size_t cache_bytes, size_t memtable_bytes);
 
-  // Points a database's options at the shared budget. A default-made
-  // StorageMemory (no cache) leaves them as they are.
+  // Points a database's options at the shared budget, with two-level
+  // indexes and filters. A default-made StorageMemory (no cache) sets only
+  // the index and filter layout.
   void Apply(rocksdb::DBOptions* db, rocksdb::BlockBasedTableOptions* table) const;
 
   size_t cache_capacity() const { return cache ? cache->GetCapacity() : 0; }

@@ -222,6 +222,7 @@ TEST(StateCodecTest, ASnapshotIsTheLastEventsIdThenTheState) {
     EXPECT_FALSE(DecodeSnapshot(bytes.substr(0, n)).has_value()) << "cut at " << n;
   }
   const std::string long_id(300, 'x');  // a two-byte length
+  EXPECT_EQ(EncodeSnapshot(long_id, s), std::string("\xac\x02", 2) + long_id + EncodeState(s));
   const std::optional<Snapshot> long_back = DecodeSnapshot(EncodeSnapshot(long_id, s));
   ASSERT_TRUE(long_back.has_value());
   EXPECT_EQ(long_back->last_event_id, long_id);

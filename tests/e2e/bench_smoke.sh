@@ -50,6 +50,12 @@ if ! grep -q '"events":400,.*"errors":0,"duplicates":0,"lanes_continued":2,"afte
   echo "FAIL: the continued lanes appended 400 new events, none twice" >&2
   failed=$((failed + 1))
 fi
+if "$GRIDCTL" bench append --mode unary --events 400 --run smoke --lane 0 --after 2000 \
+  --server "127.0.0.1:$port" >"$tmp/bad.out" 2>&1 || ! grep -q "use it with --mode batch alone" "$tmp/bad.out"; then
+  cat "$tmp/bad.out" >&2
+  echo "FAIL: --after is refused for the one-per-call mode (a fill's lanes are batch lanes)" >&2
+  failed=$((failed + 1))
+fi
 if "$GRIDCTL" bench append --mode batch --batch_clients 2 --batch 10 --events 400 --run smoke --lane 0 \
   --after 1995 --server "127.0.0.1:$port" >"$tmp/bad.out" 2>&1 || ! grep -q "no call ending at event 1995" "$tmp/bad.out"; then
   cat "$tmp/bad.out" >&2

@@ -19,11 +19,11 @@ namespace {
 
 // Regression: the projector spent half its time reading and decompressing
 // index blocks. A table file's whole index was one block (~1 MiB for a
-// 64 MiB file of 4 KiB blocks) and every shard of the block cache was
-// smaller, so no index block stayed cached and every seek read one again.
+// 64 MiB file of 4 KiB blocks), more than a shard of the block cache could
+// keep beside its neighbours, so outside level 0 every seek read one again.
 // With two-level indexes a lookup needs the pinned top level and one small
-// partition, which stay cached. The file here has the same shape, scaled
-// down: 256-byte blocks, so its index is larger than a cache shard.
+// partition, which stay cached. Scaled down here: an 8 MiB cache (16 shards
+// of 512 KiB) and 256-byte blocks, so the file's index outgrows a shard.
 TEST(StorageMemoryTest, LookupsInABigTableFileKeepItsIndexCached) {
   std::unique_ptr<rocksdb::Env> env(rocksdb::NewMemEnv(rocksdb::Env::Default()));
   const StorageMemory memory = StorageMemory::Make(size_t{8} << 20, size_t{4} << 20);
