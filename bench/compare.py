@@ -204,6 +204,16 @@ def datablock(name, rows):
     return f"${name} << EOD\n" + "".join(" ".join(str(v) for v in r) + "\n" for r in rows) + "EOD\n"
 
 
+# A rate on the left axis and a latency on the right, both from zero.
+TWO_AXES = """set ytics nomirror
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set key outside bottom center horizontal
+set grid
+"""
+
+
 def draw(scale, runs, outdir):
     """scale-append.png, scale-read.png (by log size), fanout.png (by
     subscribers): whichever has at least two points."""
@@ -219,13 +229,7 @@ set title 'Appends by log size (cold admission cache after each fill)'
 set xlabel 'events in the log (millions)'
 set ylabel 'events/s'
 set y2label 'call p99 (ms)'
-set ytics nomirror
-set y2tics
-set yrange [0:*]
-set y2range [0:*]
-set key outside bottom center horizontal
-set grid
-plot $d using 1:4 with linespoints lw 2 title '100 events/call, 8 callers', \
+""" + TWO_AXES + """plot $d using 1:4 with linespoints lw 2 title '100 events/call, 8 callers', \
      $d using 1:2 with linespoints lw 2 title '1 event/call, 64 callers', \
      $d using 1:5 axes x1y2 with linespoints dt 2 title 'p99, 100/call', \
      $d using 1:3 axes x1y2 with linespoints dt 2 title 'p99, 1/call'
@@ -238,13 +242,7 @@ set title 'Reads by log size'
 set xlabel 'events in the log (millions)'
 set ylabel 'replay, events/s'
 set y2label 'point-in-time GetProjection p99 (ms)'
-set ytics nomirror
-set y2tics
-set yrange [0:*]
-set y2range [0:*]
-set key outside bottom center horizontal
-set grid
-plot $d using 1:2 with linespoints lw 2 title 'replay (Read, 1,000 events/message)', \
+""" + TWO_AXES + """plot $d using 1:2 with linespoints lw 2 title 'replay (Read, 1,000 events/message)', \
      $d using 1:3 axes x1y2 with linespoints dt 2 title 'GetProjection at a position, p99'
 """, os.path.join(outdir, "scale-read.png"))
     fans = sorted((r for r in runs if r.get("workload") == "fanout"), key=lambda r: r["subscribers"])
