@@ -16,6 +16,7 @@
 set -euo pipefail
 build=${1:-build}
 only=${2:-}
+case $only in "" | g1 | g2 | g3) ;; *) echo "usage: $0 [BUILD_DIR [g1|g2|g3]]" >&2; exit 2 ;; esac
 dir=${CLUSTER_DIR:-cluster}
 shard=${SHARD:-350583}
 read -r -a etcd_ports <<<"${CLUSTER_ETCD_PORTS:-12379 22379 32379}"
@@ -66,16 +67,19 @@ for i in 0 1 2; do
   echo "$! $n" >>"$dir/pids"
 done
 
-# Ready once one node is the writer and every node answers /readyz.
+# Ready once one node is the writer and every node started here answers
+# /readyz (with gN, only gN: the others may be down on purpose).
+want=(0 1 2)
+[ -z "$only" ] || want=($((${only#g} - 1)))
 writer=""
 for _ in $(seq 1 600); do
   ready=0
-  for i in 0 1 2; do
+  for i in "${want[@]}"; do
     if curl -sf -o /dev/null "http://127.0.0.1:${metrics_ports[$i]}/readyz"; then
       ready=$((ready + 1))
     fi
   done
-  if [ "$ready" -eq 3 ]; then
+  if [ "$ready" -eq "${#want[@]}" ]; then
     for i in 0 1 2; do
       if "$build/gridctl" status --server="127.0.0.1:${gridd_ports[$i]}" 2>/dev/null | grep -q '"role":"writer"'; then
         writer="g$((i + 1)) at 127.0.0.1:${gridd_ports[$i]}"
@@ -88,6 +92,10 @@ done
 if [ -z "$writer" ]; then
   echo "the cluster did not become ready in 60 s; logs in $dir/" >&2
   exit 1
+fi
+if [ -n "$only" ]; then
+  echo "$only is ready; writer: $writer"
+  exit 0
 fi
 cat <<TEXT
 shard $shard: 3 etcd members ($endpoints), 3 gridd nodes on 127.0.0.1:${gridd_ports[0]}, :${gridd_ports[1]}, :${gridd_ports[2]}

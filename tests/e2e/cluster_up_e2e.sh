@@ -32,9 +32,30 @@ for p in ${ports[6]} ${ports[7]} ${ports[8]}; do
   done
   check "node on port $p serves the append" test -n "$ok"
 done
-mapfile -t pids < <(cut -d' ' -f1 "$CLUSTER_DIR/pids")
+
+# Both replicas killed, the writer appends on, then `up.sh BUILD gN` brings
+# back one and then the other: each is ready once it has caught up, while
+# the other is still down (regression: up.sh waited for all three nodes,
+# so the first restart failed after 60 s).
+serves_g2() { "$build/gridctl" read --stream org/350583 --server="127.0.0.1:$1" | grep -q '"g-2"'; }
+node_of() { for i in 0 1 2; do if [ "127.0.0.1:${ports[$((6 + i))]}" = "$1" ]; then echo "g$((i + 1))"; fi; done; }
+w=$(node_of "$writer")
+replicas=()
+for n in g1 g2 g3; do [ "$n" = "$w" ] || replicas+=("$n"); done
+for n in "${replicas[@]}"; do kill -9 "$(awk -v n="$n" '$2 == n {p = $1} END {print p}' "$CLUSTER_DIR/pids")"; done
+ev2='{"event_id":"g-2","type":"GridDefined","org_path":"350583/101/203/g02","grid_defined":{"org_path":"350583/101/203/g02","name":"g02"}}'
+check "the writer takes an append with both replicas down" "$build/gridctl" append --stream org/350583 "$ev2" --server="$writer"
+for n in "${replicas[@]}"; do
+  check "up.sh restarts $n alone" "$src/deploy/cluster/up.sh" "$build" "$n"
+  p=${ports[$((5 + ${n#g}))]}
+  check "$n serves what was appended while it was down" serves_g2 "$p"
+done
+refuses_g4() { ! "$src/deploy/cluster/up.sh" "$build" g4 2>/dev/null; }
+check "up.sh refuses a node that is not g1..g3" refuses_g4
+
+mapfile -t pids < <(awk '{print $1}' "$CLUSTER_DIR/pids")
 "$src/deploy/cluster/down.sh" >/dev/null
 alive=0
 for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
-check "down.sh stopped all six processes" test "${#pids[@]}" -eq 6 -a "$alive" -eq 0
+check "down.sh stopped every process it started" test "${#pids[@]}" -eq 8 -a "$alive" -eq 0
 finish cluster_up_e2e
