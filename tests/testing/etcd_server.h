@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "server/cluster/etcd_client.h"
+#include "tests/testing/signals.h"
 
 namespace grid::testing {
 
@@ -125,10 +126,9 @@ class EtcdCluster {
     return absl::OkStatus();
   }
 
-  // Sends `sig` to member `i` without waiting (SIGSTOP, SIGCONT).
-  void Signal(int i, int sig) {
-    if (members_[i].pid > 0) kill(members_[i].pid, sig);
-  }
+  // Sends `sig` to member `i` (SIGSTOP, SIGCONT); a SIGSTOP has stopped
+  // every thread of it when this returns.
+  void Signal(int i, int sig) { SendSignal(members_[i].pid, sig); }
   // Sends `sig` to member `i` and reaps it.
   void Kill(int i, int sig) {
     Member& m = members_[i];
@@ -179,7 +179,8 @@ class EtcdServer {
 
   // host:port of its client URL.
   const std::string& endpoint() const { return endpoint_; }
-  // Sends `sig` without waiting (SIGSTOP, SIGCONT).
+  // Sends `sig` (SIGSTOP, SIGCONT); a SIGSTOP has stopped every thread of
+  // it when this returns.
   void Signal(int sig) { cluster_->Signal(0, sig); }
   // Sends `sig` and reaps the process.
   void Kill(int sig) { cluster_->Kill(0, sig); }

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "tests/testing/signals.h"
 
 namespace grid::testing {
 
@@ -75,10 +76,9 @@ class GriddProcess {
   pid_t pid() const { return pid_; }
   std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
 
-  // Sends `sig` without waiting (SIGSTOP, SIGCONT).
-  void Signal(int sig) {
-    if (pid_ > 0) kill(pid_, sig);
-  }
+  // Sends `sig` (SIGSTOP, SIGCONT); a SIGSTOP has stopped every thread of
+  // it when this returns.
+  void Signal(int sig) { SendSignal(pid_, sig); }
   bool running() const { return pid_ > 0; }
 
   // Sends `sig` and reaps the process; returns its wait status.
