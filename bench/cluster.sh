@@ -55,6 +55,36 @@ tag() { /usr/bin/python3 -c 'import json,sys
 for line in sys.stdin:
     r = json.loads(line); r["at"] = sys.argv[1]; print(json.dumps(r))' "$1"; }
 
+# CPU time (utime + stime, clock ticks) of processes, and a command's own
+# (its children's rusage): where the CPUs go per batched event, in each run.
+ticks() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+timed() {  # timed FILE CMD...: runs CMD, writes its CPU seconds to FILE
+  /usr/bin/python3 -c 'import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write("%.3f\n" % (r.ru_utime + r.ru_stime))
+sys.exit(rc)' "$@"
+}
+hz=$(getconf CLK_TCK)
+# cpu_row AT EVENTS CLIENT_SECONDS NAME=TICKS...: one JSON row, µs per event.
+cpu_row() {
+  /usr/bin/python3 - "$hz" "$@" <<'PY'
+import json, sys
+hz, at, events, client = float(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+row = {"workload": "cpu", "at": at, "events": int(events),
+       "client_us_per_event": round(client / events * 1e6, 1)}
+for kv in sys.argv[5:]:
+    name, t = kv.split("=")
+    row[name + "_us_per_event"] = round(float(t) / hz / events * 1e6, 1)
+print(json.dumps(row))
+PY
+}
+events_of() { /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["events"])'; }
+
 # 1. One node, for the ratio.
 log "single node"
 "$build/gridd" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --data_dir="$data/single" \
@@ -66,8 +96,13 @@ for _ in $(seq 1 600); do
   [ -n "$port" ] && break
   sleep 0.01
 done
-"$gridctl" bench append --mode batch --mode unary $quick --output json --server "127.0.0.1:$port" |
-  tag single | record
+t0=$(ticks "$single")
+timed "$data/client-cpu" "$gridctl" bench append --mode batch $quick --output json --server "127.0.0.1:$port" \
+  >"$data/single-batch.json"
+t1=$(ticks "$single")
+tag single <"$data/single-batch.json" | record
+cpu_row single "$(events_of <"$data/single-batch.json")" "$(cat "$data/client-cpu")" "gridd=$((t1 - t0))" | record
+"$gridctl" bench append --mode unary $quick --output json --server "127.0.0.1:$port" | tag single | record
 kill -TERM "$single"
 wait "$single" || true
 single=""
@@ -105,7 +140,18 @@ for b in 100 1; do
   "$build/grid_etcd_bench" --etcd="$etcd_endpoints" --batch="$b" --seconds="$seconds" | record
 done
 log "appends at the writer ($writer) and at a replica ($replica)"
-"$gridctl" bench append --mode batch --mode unary $quick --output json --server "$writer" | tag writer | record
+pid_of() { awk -v n="$1" '$2 == n {p = $1} END {print p}' "$CLUSTER_DIR/pids"; }
+procs=(e1 e2 e3 "g$((w + 1))" "g$(((w + 1) % 3 + 1))" "g$(((w + 2) % 3 + 1))")  # the writer first
+before=()
+for n in "${procs[@]}"; do before+=("$(ticks "$(pid_of "$n")")"); done
+timed "$data/client-cpu" "$gridctl" bench append --mode batch $quick --output json --server "$writer" \
+  >"$data/writer-batch.json"
+used=()
+for i in "${!procs[@]}"; do used+=($(($(ticks "$(pid_of "${procs[$i]}")") - before[i]))); done
+tag writer <"$data/writer-batch.json" | record
+cpu_row cluster "$(events_of <"$data/writer-batch.json")" "$(cat "$data/client-cpu")" \
+  "etcd=$((used[0] + used[1] + used[2]))" "writer=${used[3]}" "replica1=${used[4]}" "replica2=${used[5]}" | record
+"$gridctl" bench append --mode unary $quick --output json --server "$writer" | tag writer | record
 "$gridctl" bench append --mode batch --mode unary $quick --output json --server "$replica" | tag replica | record
 log "replication: appends at the writer, delivered at a replica"
 "$gridctl" bench fanout --subscribers 1 --rate 1000 --seconds "$seconds" --output json --server "$writer" \
@@ -116,17 +162,19 @@ stopped=()
 for i in 0 1 2; do
   [ "$i" = "$w" ] && continue
   node=g$((i + 1))
-  kill -TERM "$(awk -v n="$node" '$2 == n {p = $1} END {print p}' "$CLUSTER_DIR/pids")"
+  kill -TERM "$(pid_of "$node")"
   stopped+=("$node")
 done
-"$gridctl" bench append --mode batch $quick --output json --server "$writer" | tag writer_alone | record
+# A writer that loses its lease here (etcd stalled past it) has no one to
+# hand over to: the callers stop with the error, which the row reports.
+{ "$gridctl" bench append --mode batch $quick --output json --server "$writer" || true; } | tag writer_alone | record
 for node in "${stopped[@]}"; do "$root/deploy/cluster/up.sh" "$build" "$node" >/dev/null; done
 
 log "kill -9 of the writer: until an append is acknowledged again"
 for k in 1 2 3; do
   w=$(writer_index)
   node=g$((w + 1))
-  pid=$(awk -v n="$node" '$2 == n {p = $1} END {print p}' "$CLUSTER_DIR/pids")
+  pid=$(pid_of "$node")
   survivor=127.0.0.1:${ports[$((6 + (w + 1) % 3))]}
   t0=$(date +%s%N)
   kill -9 "$pid"
@@ -176,6 +224,29 @@ rep = find("fanout", "replication")
 ms = lambda us: f"{us / 1000:.1f}" if isinstance(us, (int, float)) else "?"
 print(f"| replication: append at the writer → delivered at a replica, {rep.get('target_rate', 0):,.0f}/s | "
       f"p50 {ms(rep.get('delivery_p50_us'))} ms, p99 {ms(rep.get('delivery_p99_us'))} ms | | | | |")
+cs, cc = find("cpu", "single"), find("cpu", "cluster")
+if cs and cc:
+    client_s, client_c = cs["client_us_per_event"], cc["client_us_per_event"]
+    single = cs["gridd_us_per_event"]
+    reps = cc["replica1_us_per_event"] + cc["replica2_us_per_event"]
+    total = cc["writer_us_per_event"] + reps + cc["etcd_us_per_event"]
+    # The client's figure includes generating the events before its clock
+    # starts; the bounds below leave the client out.
+    print(f"| CPU per batched event: single node | gridd {single} µs (client {client_s} µs) | | | | |")
+    print(f"| CPU per batched event: cluster | {total:.1f} µs: writer {cc['writer_us_per_event']}, replicas "
+          f"{cc['replica1_us_per_event']} + {cc['replica2_us_per_event']}, etcd members {cc['etcd_us_per_event']} "
+          f"(client {client_c} µs) | | | | |")
+    # The cluster cannot append faster than the CPUs divided by the CPU
+    # time one event costs it (the client's share left to it): over the
+    # single node's rate, the highest ratio this machine allows. "etcd
+    # free": etcd and the writer's etcd work cost nothing (the writer costs
+    # what the single node does), and the replicas still apply every event.
+    import os
+    cpus, s_rate = os.cpu_count(), rate(find("append", "single", "batch"))
+    def bound(us):
+        return cpus * 1e6 / us / s_rate if us and s_rate else 0
+    print(f"| the highest ratio {cpus} CPUs allow: at the cluster's measured CPU per event / with etcd free | | | "
+          f"{bound(total):.2f}× / {bound(single + reps):.2f}× | | |")
 kills = [r for r in rows if r.get("workload") == "writer_kill"]
 worst = max((k["unavailable_s"] for k in kills), default=0)
 print(f"| appends unavailable after kill -9 of the writer | {', '.join(str(k['unavailable_s']) + ' s' for k in kills)} | | | "
