@@ -14,6 +14,7 @@ BUILD_PACKAGES=(
   librocksdb-dev libboost-dev libboost-program-options-dev libssl-dev
   libspdlog-dev prometheus-cpp-dev libjemalloc-dev
   golang-etcd-server-dev  # etcd's .proto files: cluster mode's etcd client
+  libzstd-dev  # cluster mode: batches are stored in etcd compressed
 )
 # Tests, sanitizers and fuzzing, the example clients, the deploy checks.
 TEST_PACKAGES=(

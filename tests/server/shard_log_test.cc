@@ -2,13 +2,15 @@
 // started by the test on loopback): commits continue the log, a writer that
 // lost its place never commits, of many writers racing for one head exactly
 // one wins, and an unknown outcome (etcd stopped mid-commit) is settled by
-// reading back, never by guessing.
+// reading back, never by guessing. Batches are stored with their records
+// compressed, and read back whole; damaged ones are DATA_LOSS.
 #include "server/cluster/shard_log.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <latch>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -30,6 +32,73 @@ Batch MakeBatch(uint64_t first, int records, std::string id) {
   b.set_chain(std::string(32, static_cast<char>('a' + first % 26)));
   b.set_recorded_at_micros(1700000000000000);
   return b;
+}
+
+// A group as a writer makes them: records alike in shape, unlike in ids
+// and values (grid reports).
+Batch ReportsBatch(uint64_t first, int records, std::string id) {
+  Batch b = MakeBatch(first, 0, std::move(id));
+  std::mt19937_64 random(first);
+  for (int i = 0; i < records; ++i) {
+    b.add_records(absl::StrCat(R"({"event_id":")", random(), random(),
+                               R"(","type":"SanitationReportSubmitted","stream":"grid/350583/101/203/g)",
+                               random() % 40, R"(","score":)", random() % 100,
+                               R"(,"findings":["litter","drain"],"reported_by":"w-)", random() % 500, "\"}"));
+  }
+  return b;
+}
+
+std::vector<std::string> RecordsOf(const Batch& b) { return {b.records().begin(), b.records().end()}; }
+
+TEST(ShardLogCodecTest, SmallOrNoisyBatchesStayPlainAndDamageIsDataLoss) {
+  // Compressing one short record would not pay for the field.
+  const Batch one = MakeBatch(1, 1, "one");
+  auto back = ShardLog::ParseBatch("k", ShardLog::EncodeBatch(one));
+  ASSERT_OK(back.status());
+  EXPECT_EQ(back->SerializeAsString(), one.SerializeAsString());
+  Batch stored;
+  ASSERT_TRUE(stored.ParseFromString(ShardLog::EncodeBatch(one)));
+  EXPECT_TRUE(stored.packed_records().empty());
+  // Noise does not compress either.
+  Batch noise = MakeBatch(1, 0, "noise");
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 50; ++i) {
+    std::string r(500, '\0');
+    for (char& c : r) c = static_cast<char>(random());
+    noise.add_records(r);
+  }
+  ASSERT_TRUE(stored.ParseFromString(ShardLog::EncodeBatch(noise)));
+  EXPECT_TRUE(stored.packed_records().empty());
+  EXPECT_EQ(RecordsOf(*ShardLog::ParseBatch("k", ShardLog::EncodeBatch(noise))), RecordsOf(noise));
+
+  // Damage: not a frame, a frame cut short, packed and plain at once.
+  ASSERT_TRUE(stored.ParseFromString(ShardLog::EncodeBatch(ReportsBatch(1, 100, "r"))));
+  ASSERT_FALSE(stored.packed_records().empty());
+  Batch bad = stored;
+  bad.set_packed_records("not zstd");
+  EXPECT_TRUE(absl::IsDataLoss(ShardLog::ParseBatch("k", bad.SerializeAsString()).status()));
+  bad = stored;
+  bad.mutable_packed_records()->resize(stored.packed_records().size() / 2);
+  auto cut = ShardLog::ParseBatch("gl/350583/log/1", bad.SerializeAsString());
+  EXPECT_TRUE(absl::IsDataLoss(cut.status())) << cut.status();
+  EXPECT_NE(cut.status().message().find("gl/350583/log/1"), std::string::npos) << cut.status();
+  bad = stored;
+  bad.add_records("plain too");
+  EXPECT_TRUE(absl::IsDataLoss(ShardLog::ParseBatch("k", bad.SerializeAsString()).status()));
+  EXPECT_TRUE(absl::IsDataLoss(ShardLog::ParseBatch("k", "\xff\xff\xff").status()));
+  EXPECT_TRUE(
+      absl::IsDataLoss(ShardLog::ParseBatch("k", MakeBatch(1, 0, "none").SerializeAsString()).status()));
+
+  // A field from a newer writer (here field 99) stops the reader instead
+  // of being skipped with what it may hold.
+  std::string newer = one.SerializeAsString();
+  newer += std::string(
+      "\x9a\x06\x03"
+      "abc",
+      6);  // field 99, length-delimited, "abc"
+  auto refused = ShardLog::ParseBatch("gl/350583/log/1", newer);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("newer gridd"), std::string::npos) << refused.status();
 }
 
 class ShardLogTest : public ::testing::Test {
@@ -83,6 +152,55 @@ TEST_F(ShardLogTest, CommitsContinueTheLogAndReadBack) {
   EXPECT_EQ((*rest)[0].batch_id(), "b2");
   // What an operator sees with etcdctl.
   EXPECT_EQ(log_->BatchKey(4), "gl/350583/log/00000000000000000004");
+}
+
+// etcd holds the records compressed (a batch of grid reports to well under
+// two thirds), and every way a node reads them gives them back whole; a
+// batch stored plain, as before compression, reads the same.
+TEST_F(ShardLogTest, BatchesAreStoredCompressedAndReadBackWhole) {
+  auto empty = log_->ReadHead();
+  ASSERT_OK(empty.status());
+  const Batch reports = ReportsBatch(1, 200, "reports");
+  ShardLog::HeadAt after;
+  ASSERT_OK(log_->Commit(*empty, reports, &after).status());
+
+  auto raw = client_->Get(log_->BatchKey(1));
+  ASSERT_OK(raw.status());
+  ASSERT_TRUE(raw->has_value());
+  Batch stored;
+  ASSERT_TRUE(stored.ParseFromString((*raw)->value));
+  EXPECT_EQ(stored.records_size(), 0);
+  size_t plain = 0;
+  for (const auto& r : reports.records()) plain += r.size();
+  EXPECT_LT((*raw)->value.size() * 3, plain * 2) << (*raw)->value.size() << " bytes stored for " << plain;
+
+  auto read = log_->ReadBatches(0);
+  ASSERT_OK(read.status());
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ(RecordsOf((*read)[0]), RecordsOf(reports));
+  EXPECT_EQ((*read)[0].chain(), reports.chain());
+  EXPECT_TRUE((*read)[0].packed_records().empty());
+  auto watch = log_->WatchBatches(0);
+  ASSERT_OK(watch.status());
+  auto changes = (*watch)->Next();
+  ASSERT_OK(changes.status());
+  ASSERT_EQ(changes->size(), 1u);
+  auto watched = ShardLog::ParseBatch((*changes)[0].key, (*changes)[0].value.value);
+  ASSERT_OK(watched.status());
+  EXPECT_EQ(RecordsOf(*watched), RecordsOf(reports));
+  // A retry of the committed batch is told so (it reads the stored batch).
+  auto retry = log_->Commit(*empty, reports, &after);
+  ASSERT_OK(retry.status());
+  EXPECT_EQ(*retry, ShardLog::Outcome::kCommitted);
+  EXPECT_EQ(after.head.position(), 200u);
+
+  // Written plain, as a writer before compression did.
+  const Batch old = MakeBatch(201, 3, "plain");
+  ASSERT_OK(client_->Put(log_->BatchKey(201), old.SerializeAsString()));
+  read = log_->ReadBatches(200);
+  ASSERT_OK(read.status());
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ(RecordsOf((*read)[0]), RecordsOf(old));
 }
 
 TEST_F(ShardLogTest, ABatchThatDoesNotContinueTheHeadIsRefused) {
