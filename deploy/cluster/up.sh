@@ -61,6 +61,17 @@ fi
 for i in 0 1 2; do
   n=g$((i + 1))
   [ -z "$only" ] || [ "$only" = "$n" ] || continue
+  if [ -n "$only" ]; then  # a restart: gN's old entry goes, if it is gone
+    old=$(awk -v n="$n" '$2 == n {p = $1} END {print p}' "$dir/pids")
+    # (A process killed a moment ago may linger as a zombie: not running.)
+    state=""
+    [ -z "$old" ] || state=$(awk '{print $3}' "/proc/$old/stat" 2>/dev/null || true)
+    if [ -n "$state" ] && [ "$state" != Z ]; then
+      echo "$n is running (pid $old); stop it first" >&2
+      exit 1
+    fi
+    sed -i "/ $n\$/d" "$dir/pids"
+  fi
   "$build/gridd" --cluster="$endpoints" --shard="$shard" --node_id="$n" --person_key="$dir/person_key" \
     --listen="127.0.0.1:${gridd_ports[$i]}" --metrics_listen="127.0.0.1:${metrics_ports[$i]}" \
     --data_dir="$dir/$n" >"$dir/$n.out" 2>>"$dir/$n.log" &

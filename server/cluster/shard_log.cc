@@ -19,14 +19,16 @@ using grid::cluster::v1::Head;
 namespace {
 
 // zstd's fastest level: a writer compresses every group on the sequencer
-// thread; level 1 already takes grid reports to about 40%.
+// thread; level 1 already takes a group of grid reports to about a third.
 constexpr int kZstdLevel = 1;
-// More than any batch can hold (etcd refuses requests over its
-// --max-request-bytes, 8 MiB in deploy/): a frame claiming more is damage.
-constexpr unsigned long long kMaxUnpacked = 256ULL << 20;
+// Far more than any group holds (gridd cuts them at 2 MiB of requests, a
+// few MiB with the server's fields): a frame claiming more is damage, and
+// is refused before anything that size is allocated.
+constexpr unsigned long long kMaxUnpacked = 64ULL << 20;
 
 // One compression and one decompression context per thread, reused: a
-// fresh context per call would allocate its tables for every group.
+// fresh context per call would allocate its tables for every group. Null
+// if zstd could not allocate one.
 struct FreeCCtx {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
 };
@@ -40,6 +42,13 @@ ZSTD_CCtx* ThreadCCtx() {
 ZSTD_DCtx* ThreadDCtx() {
   thread_local std::unique_ptr<ZSTD_DCtx, FreeDCtx> dctx(ZSTD_createDCtx());
   return dctx.get();
+}
+
+// A field this version does not know is a newer writer's: skipping it
+// could skip records (a version before packed_records reads a packed batch
+// as one without records), so the reader refuses it.
+bool HasUnknownFields(const google::protobuf::Message& m) {
+  return !m.GetReflection()->GetUnknownFields(m).empty();
 }
 
 }  // namespace
@@ -158,12 +167,14 @@ absl::StatusOr<std::unique_ptr<EtcdClient::Watch>> ShardLog::WatchBatches(int64_
 }
 
 std::string ShardLog::EncodeBatch(const Batch& batch) {
+  ZSTD_CCtx* cctx = ThreadCCtx();
+  if (cctx == nullptr) return batch.SerializeAsString();
   grid::cluster::v1::Records records;
   *records.mutable_records() = batch.records();
   const std::string plain = records.SerializeAsString();
   std::string packed(ZSTD_compressBound(plain.size()), '\0');
   const size_t n =
-      ZSTD_compressCCtx(ThreadCCtx(), packed.data(), packed.size(), plain.data(), plain.size(), kZstdLevel);
+      ZSTD_compressCCtx(cctx, packed.data(), packed.size(), plain.data(), plain.size(), kZstdLevel);
   // Plain when compressing does not pay for the field it adds (a batch of
   // one short record, or records that are noise).
   if (ZSTD_isError(n) || n + 8 >= plain.size()) return batch.SerializeAsString();
@@ -178,16 +189,14 @@ absl::StatusOr<Batch> ShardLog::ParseBatch(const std::string& key, const std::st
   Batch b;
   if (!b.ParseFromString(value))
     return absl::DataLossError(absl::StrCat("cluster: ", key, " does not parse"));
-  // A field this version does not know is a newer writer's: skipping it
-  // could skip records (as a version before packed_records would have read
-  // a packed batch as empty), so the node stops and says why.
-  if (!b.GetReflection()->GetUnknownFields(b).empty()) {
+  auto newer = [&key] {
     return absl::FailedPreconditionError(absl::StrCat(
         "cluster: ", key, " was written by a newer gridd than this node's; upgrade this node to read it"));
-  }
+  };
   auto damaged = [&key](const std::string& why) {
     return absl::DataLossError(absl::StrCat("cluster: the records of ", key, " ", why));
   };
+  if (HasUnknownFields(b)) return newer();
   if (b.packed_records().empty()) {
     if (b.records().empty()) return damaged("are missing");
     return b;
@@ -199,14 +208,18 @@ absl::StatusOr<Batch> ShardLog::ParseBatch(const std::string& key, const std::st
     return damaged("are not a zstd frame of a known size");
   }
   std::string plain(size, '\0');
-  const size_t n =
-      ZSTD_decompressDCtx(ThreadDCtx(), plain.data(), plain.size(), packed.data(), packed.size());
+  ZSTD_DCtx* dctx = ThreadDCtx();
+  const size_t n = dctx != nullptr
+                       ? ZSTD_decompressDCtx(dctx, plain.data(), plain.size(), packed.data(), packed.size())
+                       : ZSTD_decompress(plain.data(), plain.size(), packed.data(), packed.size());
   if (ZSTD_isError(n) || n != size) {
     return damaged(
         absl::StrCat("do not decompress (", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short", ")"));
   }
   grid::cluster::v1::Records records;
   if (!records.ParseFromString(plain)) return damaged("do not parse");
+  if (HasUnknownFields(records)) return newer();
+  if (records.records().empty()) return damaged("are missing");
   b.mutable_records()->Swap(records.mutable_records());
   b.clear_packed_records();
   return b;

@@ -74,11 +74,12 @@ class ShardLog {
   absl::StatusOr<std::unique_ptr<EtcdClient::Watch>> WatchBatches(int64_t revision) const;
   // A batch as stored in etcd: its records compressed (zstd) into
   // packed_records when that is smaller, as they are for any realistic
-  // group (a batch of grid reports to about 40%): etcd's raft log, WAL and
-  // database and every watch carry that much less.
+  // group (a group of grid reports to about a third): etcd's raft log, WAL
+  // and database and every watch carry that much less.
   static std::string EncodeBatch(const grid::cluster::v1::Batch& batch);
   // Parses a watched or read batch, packed records unpacked; DATA_LOSS if
-  // it does not parse or unpack.
+  // it does not parse or unpack or holds no records, FAILED_PRECONDITION if
+  // a newer gridd wrote it (a field this version does not know).
   static absl::StatusOr<grid::cluster::v1::Batch> ParseBatch(const std::string& key,
                                                              const std::string& value);
 

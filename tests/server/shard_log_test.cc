@@ -7,6 +7,7 @@
 #include "server/cluster/shard_log.h"
 
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <atomic>
 #include <latch>
@@ -99,6 +100,24 @@ TEST(ShardLogCodecTest, SmallOrNoisyBatchesStayPlainAndDamageIsDataLoss) {
   auto refused = ShardLog::ParseBatch("gl/350583/log/1", newer);
   EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
   EXPECT_NE(refused.status().message().find("newer gridd"), std::string::npos) << refused.status();
+
+  // Inside the frame as well: a Records with a newer field, or with none.
+  auto packed = [](const std::string& plain) {
+    std::string frame(ZSTD_compressBound(plain.size()), '\0');
+    frame.resize(ZSTD_compress(frame.data(), frame.size(), plain.data(), plain.size(), 1));
+    Batch b = MakeBatch(1, 0, "packed");
+    b.set_packed_records(frame);
+    return b.SerializeAsString();
+  };
+  grid::cluster::v1::Records records;
+  records.add_records("a record");
+  EXPECT_OK(ShardLog::ParseBatch("k", packed(records.SerializeAsString())).status());
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      ShardLog::ParseBatch("k", packed(records.SerializeAsString() + std::string("\x9a\x06\x03"
+                                                                                 "abc",
+                                                                                 6)))
+          .status()));
+  EXPECT_TRUE(absl::IsDataLoss(ShardLog::ParseBatch("k", packed("")).status()));
 }
 
 class ShardLogTest : public ::testing::Test {
