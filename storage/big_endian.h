@@ -9,10 +9,14 @@
 
 namespace grid::storage {
 
+inline void PutBigEndian64(unsigned char out[8], uint64_t v) {
+  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<unsigned char>(v & 0xFF);
+}
+
 inline void PutBigEndian64(std::string* dst, uint64_t v) {
-  char buf[8];
-  for (int i = 7; i >= 0; --i, v >>= 8) buf[i] = static_cast<char>(v & 0xFF);
-  dst->append(buf, 8);
+  unsigned char buf[8];
+  PutBigEndian64(buf, v);
+  dst->append(reinterpret_cast<const char*>(buf), 8);
 }
 
 // REQUIRES: src.size() >= 8.

@@ -66,6 +66,15 @@ absl::StatusOr<WireParts> SplitWire(std::string_view wire);
 // strings do not matter here). DATA_LOSS if the bytes are not a message.
 absl::StatusOr<Position> StoredPosition(std::string_view stored);
 
+// The content fingerprint of an event from its stored bytes, without
+// parsing its body: SHA-256 of the stored bytes less the server's fields
+// (recorded_at, position, stream_version, actor). Stored bytes are a
+// deterministic serialization (fields in number order), so this equals
+// SHA-256 of the deterministic serialization of the event as its client
+// sent it. Sets `event_id` from the bytes. DATA_LOSS if they are not a
+// message.
+absl::StatusOr<Digest> ClientFingerprint(std::string_view stored, std::string* event_id);
+
 // Lower-case hex, for messages and JSON.
 std::string ToHex(std::string_view bytes);
 inline std::string ToHex(const Digest& d) {

@@ -332,9 +332,9 @@ class RocksEventLog::Group {
              AppendOutcome* out, std::vector<RecordPtr>* committed);
 
   // 5'. An applied record (Apply), already placed by the node that
-  // committed it; `e` is its parsed event. DATA_LOSS unless it continues
-  // the group with the chain link its stored bytes make.
-  absl::Status PlaceApplied(const RecordPtr& rec, grid::v1::Event& e);
+  // committed it. DATA_LOSS unless it continues the group with the chain
+  // link its stored bytes make.
+  absl::Status PlaceApplied(const RecordPtr& rec);
 
   // Snapshots to store with the group (BatchAdmission::Snapshots).
   void AddStates(std::vector<std::pair<std::string, std::string>> states) {
@@ -513,7 +513,7 @@ void RocksEventLog::Group::Index(const std::string& stream, const std::string& e
   ids_[event_id] = IdEntry{next_, version, fp};
 }
 
-absl::Status RocksEventLog::Group::PlaceApplied(const RecordPtr& rec, grid::v1::Event& e) {
+absl::Status RocksEventLog::Group::PlaceApplied(const RecordPtr& rec) {
   auto parts = SplitWire(rec->wire);
   if (!parts.ok()) return parts.status();
   if (rec->position != next_ || rec->recorded_at != recorded_at_ || rec->stream.empty()) {
@@ -527,13 +527,16 @@ absl::Status RocksEventLog::Group::PlaceApplied(const RecordPtr& rec, grid::v1::
                                             ": its chain link differs from the one this node's log makes; "
                                             "this node's history and the shard's differ"));
   }
-  // The content fingerprint a Commit() of it took: the client's fields only.
-  e.clear_position();
-  e.clear_stream_version();
-  e.clear_recorded_at();
-  e.clear_actor();
+  // The content fingerprint a Commit() of it took (the client's fields
+  // only), read off the stored bytes instead of parsing and serializing the
+  // event again.
+  std::string event_id;
+  auto fp = ClientFingerprint(parts->stored, &event_id);
+  if (!fp.ok()) {
+    return absl::DataLossError(absl::StrCat("position ", next_, ": ", fp.status().message()));
+  }
   wb_.Put(log_->cfs_[kEvents], PositionKey(next_), rec->wire);
-  Index(rec->stream, e.event_id(), rec->stream_version, Fingerprint(e));
+  Index(rec->stream, event_id, rec->stream_version, *fp);
   heads_[rec->stream] = rec->stream_version;
   ++next_;
   return absl::OkStatus();
@@ -683,12 +686,7 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::Apply(Position first_posit
   }
   Group group(this, head, records[0]->recorded_at);
   for (const RecordPtr& rec : records) {
-    grid::v1::Event e;
-    auto parts = SplitWire(rec->wire);
-    if (!parts.ok() || !e.ParseFromArray(parts->stored.data(), static_cast<int>(parts->stored.size()))) {
-      return stop(absl::DataLossError(absl::StrCat("position ", rec->position, ": record does not parse")));
-    }
-    if (absl::Status placed = group.PlaceApplied(rec, e); !placed.ok()) return stop(placed);
+    if (absl::Status placed = group.PlaceApplied(rec); !placed.ok()) return stop(placed);
   }
   if (absl::Status written = WriteGroup(group); !written.ok()) return written;
   MaybeWriteHeadFile(absl::Now());
