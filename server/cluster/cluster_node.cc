@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -363,6 +364,10 @@ void ClusterNode::ApplierLoop() {
   for (;;) {
     {
       grid::MutexLock l(&mu_);
+      // The writer has nothing to apply: no other node can commit while
+      // it holds the head (a node that took it over makes its commits fail
+      // and it step down). It watches again from its log's head after.
+      while (!stopping_ && state_.role == Role::kWriter) changed_.Wait(&mu_);
       if (stopping_ || state_.role == Role::kStopped) return;
     }
     // This node's head, then the shard's, then the batches after this
@@ -423,8 +428,10 @@ void ClusterNode::ApplierLoop() {
     {
       grid::MutexLock l(&mu_);
       if (stopping_) return;
+      if (state_.role == Role::kWriter) continue;  // took the role meanwhile
       watch_ = watch->get();
       state_.caught_up = true;
+      state_.watching = true;
       changed_.SignalAll();
     }
     for (bool in_order = true; in_order;) {
@@ -461,6 +468,7 @@ void ClusterNode::ApplierLoop() {
       grid::MutexLock l(&mu_);
       watch_ = nullptr;
       state_.caught_up = false;
+      state_.watching = false;
     }
   }
 }
@@ -590,6 +598,9 @@ void ClusterNode::CatchUp() {
   batches_ = 0;
   state_.role = Role::kWriter;
   ++state_.writer_changes;
+  // Its own batches would only come back to it: etcd sends them to the
+  // replicas alone.
+  if (watch_ != nullptr) watch_->Cancel();
   changed_.SignalAll();
   spdlog::info("cluster: node {} is the writer of shard {} from position {} (epoch {})", options_.node_id,
                options_.shard, local.position, state_.epoch);
@@ -754,6 +765,7 @@ absl::Status ClusterNode::Replicate(const storage::Head& before, const storage::
   if (outcome.ok() && *outcome == ShardLog::Outcome::kCommitted) {
     at_ = next;
     state_.shard_head = next.head.position();
+    if (state_.etcd_first == 0) state_.etcd_first = batch.first_position();
     return absl::OkStatus();
   }
   // Back to catching up, if it still writes: a lease that ended while the

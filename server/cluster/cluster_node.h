@@ -102,6 +102,9 @@ class ClusterNode : public storage::GroupReplicator, public ClusterRole {
     // etcd's database size as last read (bytes).
     uint64_t retained_after = 0;
     int64_t etcd_db_bytes = 0;
+    // The applier watches etcd for the shard's batches (never on the
+    // writer, whose own batches they are).
+    bool watching = false;
     absl::Status failure;  // why it stopped (kStopped)
   };
   static const char* RoleName(Role r);
@@ -147,6 +150,7 @@ class ClusterNode : public storage::GroupReplicator, public ClusterRole {
   void ApplierLoop();
   // Applies `b` through the sequencer; false once the node stopped.
   bool ApplyBatch(const grid::cluster::v1::Batch& b);
+
   // Applies records another node committed, from `first`, through the
   // sequencer: Apply()'s status.
   absl::Status ApplyWires(uint64_t first, std::vector<std::string> wires);

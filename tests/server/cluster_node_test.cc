@@ -177,6 +177,47 @@ TEST_F(ClusterNodeTest, OneWriterCommitsAndEveryNodeApplies) {
   EXPECT_EQ(replica->log->GetHead().position, 200u);
 }
 
+// etcd sends the shard's batches to the replicas only: the writer stops
+// watching when it takes the role (its own batches would only come back to
+// it), and watches again once it is a replica.
+TEST_F(ClusterNodeTest, OnlyReplicasWatchTheShardsBatches) {
+  // Whether a node's applier watches, once it settles (a node stops or
+  // starts watching on its applier thread, after the role changed).
+  auto watching = [](Node* n, bool want) {
+    const absl::Time deadline = absl::Now() + kWait;
+    while (n->cluster->GetState().watching != want && absl::Now() < deadline) {
+      n->cluster->WaitApplied(UINT64_MAX, absl::Now() + absl::Milliseconds(50));  // looks every 50 ms
+    }
+    return n->cluster->GetState().watching;
+  };
+  StartNodes(2);
+  Node* writer = Writer();
+  ASSERT_NE(writer, nullptr);
+  Node* replica = nodes_[0].get() == writer ? nodes_[1].get() : nodes_[0].get();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK(writer->Append(Batch("grid/own", {GridEvent(absl::StrCat("own-", i))})).status);
+  }
+  ExpectSameLogs(10);
+  EXPECT_FALSE(watching(writer, false));
+  EXPECT_TRUE(watching(replica, true));
+
+  // The writer goes; the replica takes over, stops watching, and commits
+  // after everything the first one did.
+  const size_t gone = nodes_[0].get() == writer ? 0 : 1;
+  nodes_[gone].reset();
+  ASSERT_TRUE(replica->cluster->WaitRole(Role::kWriter, absl::Now() + kWait));
+  ASSERT_OK(replica->Append(Batch("grid/own", {GridEvent("after")})).status);
+  EXPECT_FALSE(watching(replica, false));
+  EXPECT_EQ(replica->log->GetHead().position, 11u);
+
+  // A node that comes back is a replica: it watches, and applies the new
+  // writer's batch.
+  nodes_[gone] = std::make_unique<Node>(client_.get(), dir_.path(), absl::StrCat("n", gone + 1));
+  ExpectSameLogs(11);
+  EXPECT_TRUE(watching(nodes_[gone].get(), true));
+  EXPECT_EQ(nodes_[gone]->cluster->GetState().role, Role::kReplica);
+}
+
 TEST_F(ClusterNodeTest, ANewWriterTakesOverAndRetriesAreDuplicates) {
   StartNodes(3);
   Node* first = Writer();
