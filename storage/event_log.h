@@ -195,6 +195,25 @@ class GroupReplicator {
 
 enum class Direction { kForwards, kBackwards };
 
+// Reads the whole log in one direction, call after call (a Read's messages,
+// a subscription's catch-up), keeping its storage iterator between calls:
+// a call that starts where the last one ended continues the same iterator
+// instead of making a new one and seeking. It sees the committed head as of
+// each call, and now and then starts a new iterator so as not to hold old
+// files and memtables. Not thread-safe; the log must outlive it.
+class LogReader {
+ public:
+  virtual ~LogReader() = default;
+  // As EventLog::ReadAll(from, <the reader's direction>, ...).
+  virtual absl::StatusOr<std::vector<RecordPtr>> Read(Position from, size_t max_count, size_t max_bytes) = 0;
+
+  struct Stats {
+    uint64_t iterators = 0;  // storage iterators made
+    uint64_t seeks = 0;      // times one was positioned anew
+  };
+  virtual Stats GetStats() const { return Stats(); }
+};
+
 class EventLog {
  public:
   // Opens (or creates) the log in directory `path`. Opening reads the head
@@ -255,6 +274,10 @@ class EventLog {
   // DATA_LOSS if a record is missing or unreadable.
   virtual absl::StatusOr<std::vector<RecordPtr>> ReadAll(Position from, Direction direction, size_t max_count,
                                                          size_t max_bytes) const = 0;
+
+  // A reader for many ReadAll() calls in `direction` (LogReader). This
+  // default calls ReadAll() each time.
+  virtual std::unique_ptr<LogReader> NewReader(Direction direction) const;
 
   // Up to `max_count` records of `stream` from version `from_version`.
   // Empty for an unknown stream or a version past its end.

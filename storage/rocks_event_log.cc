@@ -189,6 +189,7 @@ class RocksEventLog final : public EventLog {
                                                absl::Span<const std::string> wires) override;
   absl::StatusOr<std::vector<RecordPtr>> ReadAll(Position from, Direction dir, size_t max_count,
                                                  size_t max_bytes) const override;
+  std::unique_ptr<LogReader> NewReader(Direction dir) const override;
   absl::StatusOr<std::vector<RecordPtr>> ReadStream(const std::string& stream, uint64_t from_version,
                                                     Direction dir, size_t max_count,
                                                     size_t max_bytes) const override;
@@ -235,6 +236,13 @@ class RocksEventLog final : public EventLog {
   void LookupIds(absl::Span<const std::string* const> ids,
                  absl::flat_hash_map<std::string, absl::StatusOr<std::optional<IdEntry>>>* out) const;
   absl::StatusOr<RecordPtr> GetRecord(Position p) const;
+  class Reader;
+  // ReadAll()'s reading from an events iterator, which is sought (and
+  // `*seeks` counted) unless it is at `from` already. `from` is within
+  // 1..head; `*bytes` grows by the bytes read.
+  absl::StatusOr<std::vector<RecordPtr>> ReadFrom(rocksdb::Iterator* it, Position from, Position head,
+                                                  Direction dir, size_t max_count, size_t max_bytes,
+                                                  size_t* bytes, uint64_t* seeks) const;
   // Every kHeadFileEvery, the committed head outside RocksDB (WriteHeadFile).
   void MaybeWriteHeadFile(absl::Time now);
   // Writes a finished group; on failure the log stops taking writes and
@@ -716,21 +724,31 @@ absl::StatusOr<RecordPtr> RocksEventLog::GetRecord(Position p) const {
 
 absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadAll(Position from, Direction dir, size_t max_count,
                                                               size_t max_bytes) const {
-  std::vector<RecordPtr> out;
   const Position head = GetHead().position;
   if (from == 0 && dir == Direction::kForwards) from = 1;
   if (dir == Direction::kBackwards) from = std::min(from, head);
-  if (from == 0 || from > head || max_count == 0) return out;
+  if (from == 0 || from > head || max_count == 0) return std::vector<RecordPtr>();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kEvents]));
+  size_t bytes = 0;
+  uint64_t seeks = 0;
+  return ReadFrom(it.get(), from, head, dir, max_count, max_bytes, &bytes, &seeks);
+}
 
-  rocksdb::ReadOptions ro;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[kEvents]));
+absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadFrom(rocksdb::Iterator* it, Position from,
+                                                               Position head, Direction dir, size_t max_count,
+                                                               size_t max_bytes, size_t* read,
+                                                               uint64_t* seeks) const {
+  std::vector<RecordPtr> out;
+  if (!it->Valid() || it->key() != rocksdb::Slice(PositionKey(from))) {
+    ++*seeks;
+    if (dir == Direction::kForwards) {
+      it->Seek(PositionKey(from));
+    } else {
+      it->SeekForPrev(PositionKey(from));
+    }
+  }
   Position expect = from;
   size_t bytes = 0;
-  if (dir == Direction::kForwards) {
-    it->Seek(PositionKey(from));
-  } else {
-    it->SeekForPrev(PositionKey(from));
-  }
   while (out.size() < max_count && bytes < max_bytes && expect >= 1 && expect <= head) {
     if (!it->Valid()) break;
     if (it->key().size() != 8) return absl::DataLossError("an events key is not 8 bytes");
@@ -750,6 +768,7 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadAll(Position from, Dir
       it->Prev();
     }
   }
+  *read += bytes;
   if (!it->status().ok()) {
     return FromRocks(it->status(), absl::StrCat("read log at position ", expect));
   }
@@ -757,6 +776,48 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadAll(Position from, Dir
     return absl::DataLossError(absl::StrCat("position ", expect, " is missing from the log"));
   }
   return out;
+}
+
+// An iterator sees the database as of its creation: one that ended before
+// the position asked for is replaced; so is one that has read kRenewBytes,
+// to let go of the files and memtables it holds.
+class RocksEventLog::Reader final : public LogReader {
+ public:
+  static constexpr size_t kRenewBytes = 64 << 20;
+
+  Reader(const RocksEventLog* log, Direction dir) : log_(log), dir_(dir) {}
+
+  absl::StatusOr<std::vector<RecordPtr>> Read(Position from, size_t max_count, size_t max_bytes) override {
+    const Position head = log_->GetHead().position;
+    if (from == 0 && dir_ == Direction::kForwards) from = 1;
+    if (dir_ == Direction::kBackwards) from = std::min(from, head);
+    if (from == 0 || from > head || max_count == 0) return std::vector<RecordPtr>();
+    if (it_ == nullptr || read_ >= kRenewBytes || from > seen_head_) {
+      it_.reset(log_->db_->NewIterator(rocksdb::ReadOptions(), log_->cfs_[kEvents]));
+      seen_head_ = head;
+      read_ = 0;
+      ++stats_.iterators;
+    }
+    // No further than it_ is known to see (a later call goes on with a new
+    // one).
+    auto out = log_->ReadFrom(it_.get(), from, std::min(head, seen_head_), dir_, max_count, max_bytes, &read_,
+                              &stats_.seeks);
+    if (!out.ok()) it_.reset();  // the next call starts over
+    return out;
+  }
+  Stats GetStats() const override { return stats_; }
+
+ private:
+  const RocksEventLog* const log_;
+  const Direction dir_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  Position seen_head_ = 0;  // the head when it_ was made: it_ sees at least this far
+  size_t read_ = 0;         // bytes read through it_
+  Stats stats_;
+};
+
+std::unique_ptr<LogReader> RocksEventLog::NewReader(Direction dir) const {
+  return std::make_unique<Reader>(this, dir);
 }
 
 absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadStream(const std::string& stream,
@@ -899,6 +960,26 @@ bool ScanStoredHeader(std::string_view stored, LogRecord* rec, Position* positio
 }
 
 }  // namespace
+
+namespace {
+
+class ReadAllReader final : public LogReader {
+ public:
+  ReadAllReader(const EventLog* log, Direction dir) : log_(log), dir_(dir) {}
+  absl::StatusOr<std::vector<RecordPtr>> Read(Position from, size_t max_count, size_t max_bytes) override {
+    return log_->ReadAll(from, dir_, max_count, max_bytes);
+  }
+
+ private:
+  const EventLog* const log_;
+  const Direction dir_;
+};
+
+}  // namespace
+
+std::unique_ptr<LogReader> EventLog::NewReader(Direction dir) const {
+  return std::make_unique<ReadAllReader>(this, dir);
+}
 
 absl::StatusOr<RecordPtr> DecodeRecord(Position position, std::string wire) {
   auto parts = SplitWire(wire);

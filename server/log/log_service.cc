@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <memory>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -175,7 +176,8 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
     std::string redacted;
     for (int scans = 0; frame.events() == 0 && !done_ && remaining_ > 0 && scans < kMaxScanBatches; ++scans) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(batch_, remaining_));
-      auto records = all_ ? env_->log->ReadAll(next_, dir_, want, kMaxMessageBytes)
+      if (all_ && reader_ == nullptr) reader_ = env_->log->NewReader(dir_);
+      auto records = all_ ? reader_->Read(next_, want, kMaxMessageBytes)
                           : env_->log->ReadStream(req_.stream(), next_, dir_, want, kMaxMessageBytes);
       if (!records.ok()) {
         step.status = ToGrpc(records.status());
@@ -233,6 +235,7 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
   const absl::Time wait_until_;  // for min_position
   bool resolved_ = false;
   bool done_ = false;
+  std::unique_ptr<storage::LogReader> reader_;  // the whole log's, kept from message to message
 };
 
 // ---------------------------------------------------------------- Subscribe
@@ -299,10 +302,11 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
         if (cursor_ >= env_->log->GetHead().position) {
           live_ = true;
           caught_up_pending_ = true;
+          catch_up_.reset();  // lets go of its iterator
           continue;
         }
-        auto read =
-            env_->log->ReadAll(cursor_ + 1, storage::Direction::kForwards, kScanBatch, kMaxMessageBytes);
+        if (catch_up_ == nullptr) catch_up_ = env_->log->NewReader(storage::Direction::kForwards);
+        auto read = catch_up_->Read(cursor_ + 1, kScanBatch, kMaxMessageBytes);
         if (!read.ok()) {
           step.status = ToGrpc(read.status());
           return step;
@@ -405,7 +409,8 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
   uint64_t scanned_unsent_ = 0;
   absl::Time last_sent_ = absl::Now();
   FrameBuilder frame_;
-  std::string redacted_;  // the last redacted event (AddEvent copies it)
+  std::string redacted_;                          // the last redacted event (AddEvent copies it)
+  std::unique_ptr<storage::LogReader> catch_up_;  // while it reads the log, not the tail
 };
 
 // A subscription's filter as the audit records it.

@@ -130,6 +130,75 @@ TEST_F(EventLogTest, BackwardsReads) {
   EXPECT_EQ((*s)[1]->stream_version, 0u);
 }
 
+// A reader goes on with one iterator from call to call (a Read's messages,
+// a subscription's catch-up) and reads exactly what ReadAll() would.
+TEST_F(EventLogTest, AReaderKeepsItsIteratorAndReadsWhatReadAllDoes) {
+  Open();
+  for (int i = 0; i < 40; ++i) ASSERT_OK(Commit(Batch("s/1", {GridEvent(absl::StrCat("e", i))})).status);
+  auto reader = log_->NewReader(Direction::kForwards);
+  std::vector<Position> got;
+  for (Position from = 1;;) {
+    auto r = reader->Read(from, 7, SIZE_MAX);
+    ASSERT_OK(r);
+    if (r->empty()) break;
+    for (const RecordPtr& rec : *r) got.push_back(rec->position);
+    from = r->back()->position + 1;
+  }
+  ASSERT_EQ(got.size(), 40u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i + 1);
+  EXPECT_EQ(reader->GetStats().iterators, 1u);
+  EXPECT_EQ(reader->GetStats().seeks, 1u);
+
+  // Commits after its iterator was made: read on, with a new one.
+  for (int i = 40; i < 45; ++i) ASSERT_OK(Commit(Batch("s/1", {GridEvent(absl::StrCat("e", i))})).status);
+  auto more = reader->Read(41, 100, SIZE_MAX);
+  ASSERT_OK(more);
+  ASSERT_EQ(more->size(), 5u);
+  EXPECT_EQ(more->front()->position, 41u);
+  EXPECT_EQ(more->back()->wire, All().back()->wire);
+  EXPECT_EQ(reader->GetStats().iterators, 2u);
+
+  // A start elsewhere (a caller that used only part of what it read) seeks.
+  auto again = reader->Read(10, 2, SIZE_MAX);
+  ASSERT_OK(again);
+  ASSERT_EQ(again->size(), 2u);
+  EXPECT_EQ((*again)[0]->position, 10u);
+  EXPECT_EQ((*again)[1]->position, 11u);
+  EXPECT_EQ(reader->GetStats().seeks, 3u);
+
+  // Backwards, from past the head, as ReadAll().
+  auto back = log_->NewReader(Direction::kBackwards);
+  auto b1 = back->Read(1000, 3, SIZE_MAX);
+  ASSERT_OK(b1);
+  ASSERT_EQ(b1->size(), 3u);
+  EXPECT_EQ(b1->front()->position, 45u);
+  auto b2 = back->Read(b1->back()->position - 1, 100, SIZE_MAX);
+  ASSERT_OK(b2);
+  ASSERT_EQ(b2->size(), 42u);
+  EXPECT_EQ(b2->back()->position, 1u);
+  EXPECT_EQ(back->GetStats().seeks, 1u);
+  auto none = back->Read(0, 10, SIZE_MAX);
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(EventLogTest, AReaderSaysAMissingPositionIsDataLoss) {
+  Open();
+  for (int i = 0; i < 5; ++i) ASSERT_OK(Commit(Batch("s/1", {GridEvent(absl::StrCat("e", i))})).status);
+  Damage([](rocksdb::DB* db, auto& cf) {
+    std::string key;
+    PutBigEndian64(&key, 3);
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), cf["events"], key).ok());
+  });
+  auto reader = log_->NewReader(Direction::kForwards);
+  auto r = reader->Read(1, 10, SIZE_MAX);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find("position 3 is missing"), std::string::npos) << r.status();
+  auto before = reader->Read(1, 2, SIZE_MAX);  // starts over after the error
+  ASSERT_OK(before);
+  EXPECT_EQ(before->size(), 2u);
+}
+
 TEST_F(EventLogTest, ExpectedVersionConflictsSayTheCurrentVersion) {
   Open();
   ASSERT_OK(Commit(Batch("p/1", {GridEvent("e1")}, {Expected::kNoStream})).status);
