@@ -6,7 +6,8 @@
 //    then watches etcd for the next ones, and hands each to the sequencer
 //    (EventLog::Apply on the sequencer thread, in order with commits):
 //    positions must continue and the chain is recomputed; a mismatch stops
-//    the node's log for good (DATA_LOSS, fail-stop), never serves on.
+//    the node's log for good (DATA_LOSS, fail-stop), never serves on. On
+//    the writer it waits: the only batches are its own.
 //  - The election thread keeps an etcd lease and tries to hold the shard's
 //    writer key with it. Having won, the node first applies everything up
 //    to the head it read and checks that its chain equals etcd's; only then
