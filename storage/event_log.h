@@ -198,9 +198,12 @@ enum class Direction { kForwards, kBackwards };
 // Reads the whole log in one direction, call after call (a Read's messages,
 // a subscription's catch-up), keeping its storage iterator between calls:
 // a call that starts where the last one ended continues the same iterator
-// instead of making a new one and seeking. It sees the committed head as of
-// each call, and now and then starts a new iterator so as not to hold old
-// files and memtables. Not thread-safe; the log must outlive it.
+// instead of making a new one and seeking. A call reads no further than the
+// head as of its iterator's making, so it may return fewer records than are
+// committed, but never none when `from` is committed: call again. It starts
+// a new iterator when `from` is past that head and now and then (bytes read,
+// age), so as not to hold old files and memtables. Not thread-safe; the log
+// must outlive it.
 class LogReader {
  public:
   virtual ~LogReader() = default;
@@ -261,7 +264,9 @@ class EventLog {
   // recomputed from the record's stored bytes after the log's own chain. A
   // mismatch is DATA_LOSS and stops the log's writes for good (fail-stop:
   // a node whose history differs from its shard's never takes more); a
-  // failed write is UNAVAILABLE and fail-stop, as in Commit(). A group the
+  // failed write is UNAVAILABLE and fail-stop, as in Commit(); a record
+  // that cannot be hashed now (OpenSSL out of memory) is UNAVAILABLE with
+  // nothing written and the log still writable. A group the
   // log already holds, the same records at the same positions (its own
   // commit, seen again), is skipped. Returns the records written.
   //

@@ -8,7 +8,8 @@
 //   chain(p) = SHA-256(chain(p-1) || be64(p) || SHA-256(stored bytes of p))
 //   chain(0) = 32 zero bytes
 //
-// All functions here are pure and thread-safe.
+// All functions here are thread-safe (SHA-256 keeps one OpenSSL context per
+// thread) and depend on their arguments only.
 #ifndef GRID_STORAGE_RECORD_H_
 #define GRID_STORAGE_RECORD_H_
 
@@ -72,7 +73,7 @@ absl::StatusOr<Position> StoredPosition(std::string_view stored);
 // deterministic serialization (fields in number order), so this equals
 // SHA-256 of the deterministic serialization of the event as its client
 // sent it. Sets `event_id` from the bytes. DATA_LOSS if they are not a
-// message.
+// message; UNAVAILABLE if OpenSSL cannot hash now (out of memory).
 absl::StatusOr<Digest> ClientFingerprint(std::string_view stored, std::string* event_id);
 
 // Lower-case hex, for messages and JSON.

@@ -239,10 +239,10 @@ class RocksEventLog final : public EventLog {
   class Reader;
   // ReadAll()'s reading from an events iterator, which is sought (and
   // `*seeks` counted) unless it is at `from` already. `from` is within
-  // 1..head; `*bytes` grows by the bytes read.
+  // 1..head; `*read` grows by the bytes read.
   absl::StatusOr<std::vector<RecordPtr>> ReadFrom(rocksdb::Iterator* it, Position from, Position head,
                                                   Direction dir, size_t max_count, size_t max_bytes,
-                                                  size_t* bytes, uint64_t* seeks) const;
+                                                  size_t* read, uint64_t* seeks) const;
   // Every kHeadFileEvery, the committed head outside RocksDB (WriteHeadFile).
   void MaybeWriteHeadFile(absl::Time now);
   // Writes a finished group; on failure the log stops taking writes and
@@ -541,6 +541,7 @@ absl::Status RocksEventLog::Group::PlaceApplied(const RecordPtr& rec) {
   std::string event_id;
   auto fp = ClientFingerprint(parts->stored, &event_id);
   if (!fp.ok()) {
+    if (!absl::IsDataLoss(fp.status())) return fp.status();  // not the record's fault: try again
     return absl::DataLossError(absl::StrCat("position ", next_, ": ", fp.status().message()));
   }
   wb_.Put(log_->cfs_[kEvents], PositionKey(next_), rec->wire);
@@ -694,7 +695,8 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::Apply(Position first_posit
   }
   Group group(this, head, records[0]->recorded_at);
   for (const RecordPtr& rec : records) {
-    if (absl::Status placed = group.PlaceApplied(rec); !placed.ok()) return stop(placed);
+    absl::Status placed = group.PlaceApplied(rec);
+    if (!placed.ok()) return absl::IsDataLoss(placed) ? stop(placed) : placed;  // nothing written yet
   }
   if (absl::Status written = WriteGroup(group); !written.ok()) return written;
   MaybeWriteHeadFile(absl::Now());
@@ -779,11 +781,14 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadFrom(rocksdb::Iterator
 }
 
 // An iterator sees the database as of its creation: one that ended before
-// the position asked for is replaced; so is one that has read kRenewBytes,
-// to let go of the files and memtables it holds.
+// the position asked for is replaced; so is one that has read kRenewBytes or
+// is older than kRenewAfter (a reader whose caller stalls), to let go of the
+// files and memtables it holds. Its files are deleted in the background, not
+// on the thread that drops it.
 class RocksEventLog::Reader final : public LogReader {
  public:
   static constexpr size_t kRenewBytes = 64 << 20;
+  static constexpr absl::Duration kRenewAfter = absl::Seconds(10);
 
   Reader(const RocksEventLog* log, Direction dir) : log_(log), dir_(dir) {}
 
@@ -792,16 +797,20 @@ class RocksEventLog::Reader final : public LogReader {
     if (from == 0 && dir_ == Direction::kForwards) from = 1;
     if (dir_ == Direction::kBackwards) from = std::min(from, head);
     if (from == 0 || from > head || max_count == 0) return std::vector<RecordPtr>();
-    if (it_ == nullptr || read_ >= kRenewBytes || from > seen_head_) {
-      it_.reset(log_->db_->NewIterator(rocksdb::ReadOptions(), log_->cfs_[kEvents]));
+    const absl::Time now = absl::Now();
+    if (it_ == nullptr || read_ >= kRenewBytes || now - made_ > kRenewAfter || from > seen_head_) {
+      it_.reset();
+      rocksdb::ReadOptions ro;
+      ro.background_purge_on_iterator_cleanup = true;
+      it_.reset(log_->db_->NewIterator(ro, log_->cfs_[kEvents]));
       seen_head_ = head;
+      made_ = now;
       read_ = 0;
       ++stats_.iterators;
     }
-    // No further than it_ is known to see (a later call goes on with a new
-    // one).
-    auto out = log_->ReadFrom(it_.get(), from, std::min(head, seen_head_), dir_, max_count, max_bytes, &read_,
-                              &stats_.seeks);
+    // No further than it_ is known to see (seen_head_ <= head): a later call
+    // goes on with a new one.
+    auto out = log_->ReadFrom(it_.get(), from, seen_head_, dir_, max_count, max_bytes, &read_, &stats_.seeks);
     if (!out.ok()) it_.reset();  // the next call starts over
     return out;
   }
@@ -812,6 +821,7 @@ class RocksEventLog::Reader final : public LogReader {
   const Direction dir_;
   std::unique_ptr<rocksdb::Iterator> it_;
   Position seen_head_ = 0;  // the head when it_ was made: it_ sees at least this far
+  absl::Time made_;         // when it_ was made
   size_t read_ = 0;         // bytes read through it_
   Stats stats_;
 };

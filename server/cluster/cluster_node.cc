@@ -364,9 +364,10 @@ void ClusterNode::ApplierLoop() {
   for (;;) {
     {
       grid::MutexLock l(&mu_);
-      // The writer has nothing to apply: no other node can commit while
-      // it holds the head (a node that took it over makes its commits fail
-      // and it step down). It watches again from its log's head after.
+      // The writer has nothing to apply: no other node can commit while it
+      // holds its place (the head's compare-and-set; a node that took over
+      // makes its commits fail, and a lost lease steps it down). It reads
+      // and watches again from its log's head once it steps down.
       while (!stopping_ && state_.role == Role::kWriter) changed_.Wait(&mu_);
       if (stopping_ || state_.role == Role::kStopped) return;
     }
@@ -598,8 +599,7 @@ void ClusterNode::CatchUp() {
   batches_ = 0;
   state_.role = Role::kWriter;
   ++state_.writer_changes;
-  // Its own batches would only come back to it: etcd sends them to the
-  // replicas alone.
+  // Its own batches would only come back to it: only replicas watch.
   if (watch_ != nullptr) watch_->Cancel();
   changed_.SignalAll();
   spdlog::info("cluster: node {} is the writer of shard {} from position {} (epoch {})", options_.node_id,

@@ -151,7 +151,6 @@ class ClusterNode : public storage::GroupReplicator, public ClusterRole {
   void ApplierLoop();
   // Applies `b` through the sequencer; false once the node stopped.
   bool ApplyBatch(const grid::cluster::v1::Batch& b);
-
   // Applies records another node committed, from `first`, through the
   // sequencer: Apply()'s status.
   absl::Status ApplyWires(uint64_t first, std::vector<std::string> wires);

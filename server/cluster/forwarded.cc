@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/access/access_policy.h"
+#include "server/access/redact.h"
 #include "server/log/validation.h"
 
 namespace grid::server {
@@ -63,6 +64,12 @@ absl::StatusOr<storage::AppendBatch> FromForwarded(ForwardedAppend forwarded) {
     if (e->has_recorded_at() || e->position() != 0 || e->stream_version() != 0 || e->has_actor() ||
         !e->chain().empty()) {
       return absl::InvalidArgumentError(absl::StrCat("forwarded events[", i, "] has server fields set"));
+    }
+    // What has no class is refused here as at any node's Append (a peer
+    // of a newer version, or one that did not check).
+    if (auto unknown = FindUnknownField(*e)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("forwarded events[", i, "] has a field this node does not know: ", *unknown));
     }
     batch.events.push_back(std::move(*e));
   }

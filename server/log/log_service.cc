@@ -7,8 +7,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <cstddef>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -216,6 +218,7 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
         if (remaining_ == 0 || done_) break;
       }
     }
+    if (done_ || remaining_ == 0) reader_.reset();  // lets go of its iterator now
     if (frame.events() == 0 && (done_ || remaining_ == 0)) {
       step.status = grpc::Status::OK;
       return step;
@@ -305,13 +308,17 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
           catch_up_.reset();  // lets go of its iterator
           continue;
         }
-        if (catch_up_ == nullptr) catch_up_ = env_->log->NewReader(storage::Direction::kForwards);
-        auto read = catch_up_->Read(cursor_ + 1, kScanBatch, kMaxMessageBytes);
-        if (!read.ok()) {
-          step.status = ToGrpc(read.status());
-          return step;
+        if (!unread_.empty()) {
+          records.swap(unread_);  // what the last message left, from cursor_ + 1
+        } else {
+          if (catch_up_ == nullptr) catch_up_ = env_->log->NewReader(storage::Direction::kForwards);
+          auto read = catch_up_->Read(cursor_ + 1, kScanBatch, kMaxMessageBytes);
+          if (!read.ok()) {
+            step.status = ToGrpc(read.status());
+            return step;
+          }
+          records = *std::move(read);
         }
-        records = *std::move(read);
       } else {
         switch (env_->tail->Read(cursor_, kScanBatch, kMaxMessageBytes, &records)) {
           case LiveTail::ReadResult::kFellBehind:
@@ -336,7 +343,8 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
             break;
         }
       }
-      for (const auto& r : records) {
+      for (size_t i = 0; i < records.size(); ++i) {
+        const storage::RecordPtr& r = records[i];
         cursor_ = r->position;
         // recorded_at only grows with the position: once one event is at
         // or after the start time, every later one is too.
@@ -363,6 +371,9 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
         }
         if (frame_.events() >= max_batch_ || frame_.bytes() >= kMaxMessageBytes ||
             scanned_unsent_ >= checkpoint_interval_) {
+          // The rest of a catch-up read goes into the next message, not
+          // read again (from the tail, reading is copying pointers).
+          if (!live_) unread_.assign(records.begin() + static_cast<std::ptrdiff_t>(i) + 1, records.end());
           break;
         }
       }
@@ -411,6 +422,7 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
   FrameBuilder frame_;
   std::string redacted_;                          // the last redacted event (AddEvent copies it)
   std::unique_ptr<storage::LogReader> catch_up_;  // while it reads the log, not the tail
+  std::vector<storage::RecordPtr> unread_;        // read from the log, after cursor_, not yet sent
 };
 
 // A subscription's filter as the audit records it.

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/message_differencer.h>
 
 #include "tests/testing/test_events.h"
@@ -87,6 +88,16 @@ TEST(ForwardedTest, WhatNoNodeAdmitsIsRefused) {
   EXPECT_EQ(FromForwarded(f).status().code(), absl::StatusCode::kInvalidArgument);
   f.mutable_request()->clear_events();
   EXPECT_EQ(FromForwarded(f).status().code(), absl::StatusCode::kInvalidArgument);
+  // A field the writer does not know (a server field's number with another
+  // wire type is one too): refused, as at Append.
+  f = ToForwarded(Admitted({}, true), "350583", "n2");
+  grid::v1::Event* e = f.mutable_request()->mutable_events(1);
+  e->GetReflection()->MutableUnknownFields(e)->AddVarint(11, 7);
+  auto refused = FromForwarded(f);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("events[1] has a field this node does not know"),
+            std::string::npos)
+      << refused.status();
 }
 
 TEST(ForwardedTest, TheCallerGetsTheWritersOutcome) {

@@ -197,6 +197,7 @@ TEST_F(EventLogTest, AReaderSaysAMissingPositionIsDataLoss) {
   auto before = reader->Read(1, 2, SIZE_MAX);  // starts over after the error
   ASSERT_OK(before);
   EXPECT_EQ(before->size(), 2u);
+  EXPECT_EQ(reader->GetStats().iterators, 2u);
 }
 
 TEST_F(EventLogTest, ExpectedVersionConflictsSayTheCurrentVersion) {

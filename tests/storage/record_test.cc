@@ -9,6 +9,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/unknown_field_set.h>
 
 #include "domain/simulator.h"
 #include "grid/v1/event.pb.h"
@@ -106,6 +107,29 @@ TEST(RecordTest, ClientFingerprintOfStoredBytesIsTheSentEventsFingerprint) {
     return !::testing::Test::HasFailure();
   });
   EXPECT_GT(events, 100u);
+}
+
+// A server field's number with another wire type is an unknown field to
+// the parser: kept in the event and in the writer's fingerprint, so kept in
+// the replica's too. Unknown fields come last in both serializations.
+TEST(RecordTest, ClientFingerprintKeepsUnknownFieldsWithServerFieldNumbers) {
+  grid::v1::Event sent = testing::GridEvent("e1");
+  google::protobuf::UnknownFieldSet* unknown = sent.GetReflection()->MutableUnknownFields(&sent);
+  unknown->AddVarint(11, 7);                 // actor's number, not a message
+  unknown->AddLengthDelimited(9, "nine");    // position's number, not a varint
+  unknown->AddFixed32(10, 10);               // stream_version's number, not a varint
+  unknown->AddVarint(8, 8);                  // recorded_at's number, not a message
+  unknown->AddLengthDelimited(4242, "new");  // a field from a newer version
+  grid::v1::Event stored = sent;
+  stored.mutable_recorded_at()->set_seconds(1'800'000'000);
+  stored.set_position(12);
+  stored.set_stream_version(3);
+  stored.mutable_actor()->set_principal("worker-1");
+  std::string id;
+  auto fp = ClientFingerprint(Deterministic(stored), &id);
+  ASSERT_OK(fp.status());
+  EXPECT_EQ(ToHex(*fp), ToHex(Sha256(Deterministic(sent))));
+  EXPECT_EQ(id, "e1");
 }
 
 TEST(RecordTest, ClientFingerprintRefusesBytesThatAreNotAMessage) {
