@@ -40,6 +40,7 @@ TEST(RecordTest, ChainLinkKnownAnswer) {
 TEST(RecordTest, Sha256FromManyThreads) {
   const std::string million(1000000, 'a');
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::atomic<int> wrong{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
