@@ -254,6 +254,30 @@ class EventLog {
     return Commit(batches, now, nullptr, nullptr);
   }
 
+  // Pipelined commits (the sequencer's): as Commit(), but the group is
+  // written without waiting for its fsync, so that the next group can be
+  // checked and written while this one's fsync runs. Until a later Sync()
+  // returns OK the group is not in GetHead(), readers on other threads do
+  // not see it, and its outcomes must not be reported (a refusal may name a
+  // version or an id that is not durable yet). The thread that commits sees
+  // it: the next commit's checks and that thread's ReadStream, StreamHead
+  // and ReadState (the admission's loads) include it. A failed write is
+  // fail-stop, as in Commit(). This default commits synced.
+  //
+  // REQUIRES: the thread that calls Commit() (one caller at a time).
+  virtual CommitResult CommitUnsynced(absl::Span<AppendBatch* const> batches, absl::Time now,
+                                      BatchAdmission* admission, GroupReplicator* replicator) {
+    return Commit(batches, now, admission, replicator);
+  }
+  // Makes every group CommitUnsynced() wrote before the call durable (one
+  // fsync for all of them) and visible: GetHead() moves past them. OK, or
+  // the log's write failure: those groups may or may not be durable, every
+  // outcome of them must be reported as that failure, and the log takes no
+  // more writes (fail-stop). May run on another thread than commits, also
+  // while one runs; one caller at a time. This default returns
+  // WriteHealth().
+  virtual absl::Status Sync() { return WriteHealth(); }
+
   // Writes a commit group that another node's log made (cluster mode: a
   // batch of the shard's log in etcd) exactly as it is, with the indexes a
   // Commit() of it would have written, in one synced write. `wires` are
@@ -270,7 +294,8 @@ class EventLog {
   // log already holds, the same records at the same positions (its own
   // commit, seen again), is skipped. Returns the records written.
   //
-  // REQUIRES: the thread that calls Commit() (one caller at a time).
+  // REQUIRES: the thread that calls Commit() (one caller at a time), and
+  // every group CommitUnsynced() wrote synced (Sync()) and reported first.
   virtual absl::StatusOr<std::vector<RecordPtr>> Apply(Position first_position,
                                                        absl::Span<const std::string> wires) = 0;
 
@@ -290,7 +315,8 @@ class EventLog {
                                                             Direction direction, size_t max_count,
                                                             size_t max_bytes) const = 0;
 
-  // The last version of `stream`, or nullopt if it has no events.
+  // The last version of `stream` up to the head (on the committing thread:
+  // up to the last group it wrote), or nullopt if it has none.
   virtual absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& stream) const = 0;
   // The snapshot of `stream`'s state a BatchAdmission last stored with a
   // commit (BatchAdmission::Snapshots), or nullopt. A node's own cache: not

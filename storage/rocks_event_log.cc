@@ -18,7 +18,9 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
@@ -164,11 +166,13 @@ class RocksEventLog final : public EventLog {
         env_(options.env != nullptr ? options.env : rocksdb::Env::Default()),
         db_(std::move(db)),
         cfs_(std::move(cfs)),
-        head_(head) {}
+        head_(head),
+        written_(head) {}
 
   ~RocksEventLog() override {
     bool healthy = false;
     {
+      grid::MutexLock f(&head_file_mu_);
       grid::MutexLock l(&mu_);
       healthy = failed_.ok();
       if (healthy && head_.position != head_file_position_) {
@@ -184,7 +188,14 @@ class RocksEventLog final : public EventLog {
   }
 
   CommitResult Commit(absl::Span<AppendBatch* const> batches, absl::Time now, BatchAdmission* admission,
-                      GroupReplicator* replicator) override;
+                      GroupReplicator* replicator) override {
+    return CommitGroup(batches, now, admission, replicator, /*sync=*/true);
+  }
+  CommitResult CommitUnsynced(absl::Span<AppendBatch* const> batches, absl::Time now,
+                              BatchAdmission* admission, GroupReplicator* replicator) override {
+    return CommitGroup(batches, now, admission, replicator, /*sync=*/false);
+  }
+  absl::Status Sync() override;
   absl::StatusOr<std::vector<RecordPtr>> Apply(Position first_position,
                                                absl::Span<const std::string> wires) override;
   absl::StatusOr<std::vector<RecordPtr>> ReadAll(Position from, Direction dir, size_t max_count,
@@ -231,6 +242,22 @@ class RocksEventLog final : public EventLog {
 
  private:
   class Group;
+  CommitResult CommitGroup(absl::Span<AppendBatch* const> batches, absl::Time now, BatchAdmission* admission,
+                           GroupReplicator* replicator, bool sync);
+  // The committing thread's head: the last group written, synced or not.
+  // Marks the calling thread as the one that commits.
+  Head WriterHead() {
+    writer_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    grid::MutexLock l(&mu_);
+    return written_;
+  }
+  // How far reads on this thread may go: the last group written on the
+  // thread that commits, the synced head on any other.
+  Position ReadBound() const {
+    const bool writer = writer_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+    grid::MutexLock l(&mu_);
+    return writer ? written_.position : head_.position;
+  }
   absl::StatusOr<std::optional<IdEntry>> LookupId(const std::string& id) const;
   // Every id's entry (or the failed lookup), one MultiGet for all of them.
   void LookupIds(absl::Span<const std::string* const> ids,
@@ -245,9 +272,9 @@ class RocksEventLog final : public EventLog {
                                                   size_t* read, uint64_t* seeks) const;
   // Every kHeadFileEvery, the committed head outside RocksDB (WriteHeadFile).
   void MaybeWriteHeadFile(absl::Time now);
-  // Writes a finished group; on failure the log stops taking writes and
-  // the status says so.
-  absl::Status WriteGroup(Group& group);
+  // Writes a finished group, with its fsync if `sync` (then it is the head
+  // at once); on failure the log stops taking writes and the status says so.
+  absl::Status WriteGroup(Group& group, bool sync);
 
   // Constant after construction.
   const EventLogOptions options_;
@@ -257,11 +284,20 @@ class RocksEventLog final : public EventLog {
   const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
 
   mutable grid::Mutex mu_;
+  // The synced head: what readers see.
   Head head_ ABSL_GUARDED_BY(mu_);
+  // The last group written, synced or not (head_ when none waits for Sync()).
+  Head written_ ABSL_GUARDED_BY(mu_);
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
-  // Sequencer thread only.
-  Position head_file_position_ = 0;
-  absl::Time head_file_written_ = absl::InfinitePast();
+  // The thread that commits (WriterHead()): its reads see written_.
+  std::atomic<std::thread::id> writer_{};
+  // Sync() with DB::SyncWAL(), which syncs while writes go on; false once
+  // the Env's files said they cannot (an in-memory Env): then a synced
+  // empty write, which waits for the writes in progress.
+  std::atomic<bool> sync_wal_{true};
+  grid::Mutex head_file_mu_;  // MaybeWriteHeadFile() runs on the syncing thread and on the committing one
+  Position head_file_position_ ABSL_GUARDED_BY(head_file_mu_) = 0;
+  absl::Time head_file_written_ ABSL_GUARDED_BY(head_file_mu_) = absl::InfinitePast();
 };
 
 absl::StatusOr<std::optional<IdEntry>> RocksEventLog::LookupId(const std::string& id) const {
@@ -291,7 +327,24 @@ absl::StatusOr<std::optional<uint64_t>> RocksEventLog::StreamHead(const std::str
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocks(s, "stream head lookup");
   if (v.size() != 8) return absl::DataLossError("bad stream head entry");
-  return GetBigEndian64(v);
+  uint64_t last = GetBigEndian64(v);
+  if (writer_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return last;
+  // Another thread: the entry may be a group's that is written but not
+  // synced yet. Step back to the last version at or below the synced head:
+  // a few at most, the stream's events in the groups waiting for a fsync.
+  const Position bound = ReadBound();
+  for (;;) {
+    std::string pos;
+    s = db_->Get(rocksdb::ReadOptions(), cfs_[kStreams], StreamKey(stream, last), &pos);
+    if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read stream index");
+    if (s.IsNotFound() || pos.size() != 8) {
+      return absl::DataLossError(absl::StrCat("stream '", stream.substr(0, 256), "' version ", last,
+                                              " has no valid stream index entry"));
+    }
+    if (GetBigEndian64(pos) <= bound) return last;
+    if (last == 0) return std::nullopt;
+    --last;
+  }
 }
 
 // One commit group being assembled: the WriteBatch that will store it, and
@@ -568,11 +621,11 @@ rocksdb::WriteBatch* RocksEventLog::Group::Finish() {
   return &wb_;
 }
 
-CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches, absl::Time now,
-                                   BatchAdmission* admission, GroupReplicator* replicator) {
+CommitResult RocksEventLog::CommitGroup(absl::Span<AppendBatch* const> batches, absl::Time now,
+                                        BatchAdmission* admission, GroupReplicator* replicator, bool sync) {
   CommitResult result;
   result.outcomes.resize(batches.size());
-  const Head head = GetHead();
+  const Head head = WriterHead();
   if (absl::Status failed = WriteHealth(); !failed.ok()) {
     for (auto& o : result.outcomes) o.status = failed;
     return result;
@@ -625,7 +678,7 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches, absl:
     }
     absl::Status written;
     if (replicator != nullptr) written = replicator->Replicate(head, group.head(), result.committed);
-    if (written.ok()) written = WriteGroup(group);
+    if (written.ok()) written = WriteGroup(group, sync);
     if (!written.ok()) {
       for (size_t bi = 0; bi < batches.size(); ++bi) {
         if (result.outcomes[bi].status.ok() && needs_write[bi]) {
@@ -639,32 +692,73 @@ CommitResult RocksEventLog::Commit(absl::Span<AppendBatch* const> batches, absl:
     }
   }
   if (admitting) admission->EndGroup(true);
-  if (!group.empty()) MaybeWriteHeadFile(now);
-  const Position head_now = GetHead().position;
+  if (!group.empty() && sync) MaybeWriteHeadFile(now);
+  const Position head_now = group.empty() ? head.position : group.head().position;
   for (auto& o : result.outcomes) o.head_position = head_now;
   return result;
 }
 
-absl::Status RocksEventLog::WriteGroup(Group& group) {
+// What every write gets once a write or an fsync of the log failed.
+absl::Status StoppedBy(const rocksdb::Status& s) {
+  return absl::UnavailableError(absl::StrCat("the event log stopped taking writes after a storage failure (",
+                                             s.ToString(), "); restart the server"));
+}
+
+absl::Status RocksEventLog::WriteGroup(Group& group, bool sync) {
   rocksdb::WriteOptions wo;
-  wo.sync = options_.sync;
+  wo.sync = sync && options_.sync;
   const rocksdb::Status s = db_->Write(wo, group.Finish());
   grid::MutexLock l(&mu_);
   if (!s.ok()) {
     // Never retried: the log is read-only from here until restart.
-    failed_ =
-        absl::UnavailableError(absl::StrCat("the event log stopped taking writes after a storage failure (",
-                                            s.ToString(), "); restart the server"));
+    failed_ = StoppedBy(s);
     return failed_;
   }
-  head_ = group.head();
+  written_ = group.head();
+  // A synced write syncs the groups written before it too.
+  if (sync) head_ = written_;
+  return absl::OkStatus();
+}
+
+absl::Status RocksEventLog::Sync() {
+  Head target;
+  {
+    grid::MutexLock l(&mu_);
+    if (!failed_.ok()) return failed_;
+    if (written_.position == head_.position) return absl::OkStatus();
+    target = written_;
+  }
+  rocksdb::Status s;
+  if (options_.sync) {
+    if (sync_wal_.load(std::memory_order_relaxed)) {
+      // Syncs every WAL byte written so far, while the committing thread
+      // goes on writing the next group.
+      s = db_->SyncWAL();
+      if (s.IsNotSupported()) sync_wal_.store(false, std::memory_order_relaxed);
+    }
+    if (!sync_wal_.load(std::memory_order_relaxed)) {
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      rocksdb::WriteBatch empty;
+      s = db_->Write(wo, &empty);
+    }
+  }
+  {
+    grid::MutexLock l(&mu_);
+    if (!s.ok()) {
+      if (failed_.ok()) failed_ = StoppedBy(s);
+      return failed_;
+    }
+    if (target.position > head_.position) head_ = target;
+  }
+  MaybeWriteHeadFile(absl::Now());
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::Apply(Position first_position,
                                                             absl::Span<const std::string> wires) {
   if (absl::Status failed = WriteHealth(); !failed.ok()) return failed;
-  const Head head = GetHead();
+  const Head head = WriterHead();
   auto stop = [&](const absl::Status& why) {
     grid::MutexLock l(&mu_);
     failed_ = absl::DataLossError(absl::StrCat("the event log stopped taking writes: ", why.message()));
@@ -698,12 +792,13 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::Apply(Position first_posit
     absl::Status placed = group.PlaceApplied(rec);
     if (!placed.ok()) return absl::IsDataLoss(placed) ? stop(placed) : placed;  // nothing written yet
   }
-  if (absl::Status written = WriteGroup(group); !written.ok()) return written;
+  if (absl::Status written = WriteGroup(group, /*sync=*/true); !written.ok()) return written;
   MaybeWriteHeadFile(absl::Now());
   return records;
 }
 
 void RocksEventLog::MaybeWriteHeadFile(absl::Time now) {
+  grid::MutexLock l(&head_file_mu_);
   if (now - head_file_written_ < kHeadFileEvery) return;
   const Head h = GetHead();
   // A failure here loses only the watermark, never an event; the next
@@ -840,7 +935,7 @@ absl::StatusOr<std::vector<RecordPtr>> RocksEventLog::ReadStream(const std::stri
   const uint64_t last_version = **last;
   if (dir == Direction::kBackwards) from_version = std::min(from_version, last_version);
   if (from_version > last_version) return out;
-  const Position head = GetHead().position;
+  const Position head = ReadBound();
   size_t bytes = 0;
   for (uint64_t v = from_version; out.size() < max_count && bytes < max_bytes;) {
     std::string pos;

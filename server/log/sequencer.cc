@@ -17,6 +17,7 @@ void Sequencer::Start() {
   if (started_ || stopping_) return;
   started_ = true;
   thread_ = std::thread([this] { Run(); });
+  syncer_ = std::thread([this] { RunSyncer(); });
 }
 
 void Sequencer::Submit(storage::AppendBatch batch, Done done) {
@@ -68,7 +69,15 @@ void Sequencer::Stop() {
     work_.SignalAll();
     join = thread_.joinable();
   }
-  if (join) thread_.join();
+  if (join) {
+    thread_.join();
+    {
+      grid::MutexLock l(&mu_);
+      writer_done_ = true;
+      wrote_.SignalAll();
+    }
+    syncer_.join();  // after it synced and reported every written group
+  }
   // Never started: fail what is queued.
   std::deque<Pending> left;
   std::deque<PendingApply> left_applies;
@@ -93,21 +102,25 @@ Sequencer::Stats Sequencer::GetStats() const {
 }
 
 void Sequencer::Run() {
-  std::vector<Pending> group;
   std::vector<storage::AppendBatch*> batches;
   for (;;) {
-    group.clear();
+    std::vector<Pending> group;
     batches.clear();
     std::deque<PendingApply> applies;
     {
       grid::MutexLock l(&mu_);
       const absl::Time deadline = absl::Now() + options_.idle_tick;
-      while (!stopping_ && queue_.empty() && applies_.empty()) {
+      // A group also waits while the last one written waits for the
+      // syncer: it grows meanwhile, and is written while that one syncs.
+      while (!stopping_ && applies_.empty() && (queue_.empty() || !written_.empty())) {
         const absl::Duration left = deadline - absl::Now();
         if (left <= absl::ZeroDuration()) break;
         work_.WaitFor(&mu_, left);
       }
       if (!applies_.empty()) {
+        // Another node's group continues the synced head, and on_commit
+        // sees it after every group written here.
+        while (!written_.empty() || syncing_) work_.Wait(&mu_);
         applies.swap(applies_);
       } else if (!stopping_ && queue_.empty()) {  // idle for idle_tick
         if (options_.after_commit_or_idle) {
@@ -117,7 +130,9 @@ void Sequencer::Run() {
         }
         continue;
       } else if (queue_.empty()) {
-        return;  // stopping, and everything is committed and applied
+        return;  // stopping, and everything is written and applied
+      } else if (!stopping_ && !written_.empty()) {
+        continue;  // idle_tick passed while a written group waited
       } else {
         size_t bytes = 0;
         while (!queue_.empty() && group.size() < options_.max_group_batches &&
@@ -137,18 +152,53 @@ void Sequencer::Run() {
       continue;
     }
     for (auto& p : group) batches.push_back(&p.batch);
-    const absl::Time start = absl::Now();
-    storage::CommitResult result = log_->Commit(batches, start, options_.admission, options_.replicator);
-    if (options_.observe_commit) {
-      size_t events = 0;
-      for (const auto* b : batches) events += b->events.size();
-      options_.observe_commit(absl::Now() - start, batches.size(), events);
-    }
-    if (!result.committed.empty() && on_commit_) on_commit_(result.committed);
-    for (size_t i = 0; i < group.size(); ++i) {
-      std::move(group[i].done)(std::move(result.outcomes[i]));
+    Written w;
+    w.start = absl::Now();
+    for (const auto* b : batches) w.events += b->events.size();
+    w.result = log_->CommitUnsynced(batches, w.start, options_.admission, options_.replicator);
+    w.group = std::move(group);
+    {
+      grid::MutexLock l(&mu_);
+      written_.push_back(std::move(w));
+      wrote_.Signal();
     }
     if (options_.after_commit_or_idle) options_.after_commit_or_idle();
+  }
+}
+
+void Sequencer::RunSyncer() {
+  for (;;) {
+    std::deque<Written> groups;
+    {
+      grid::MutexLock l(&mu_);
+      while (written_.empty() && !writer_done_) wrote_.Wait(&mu_);
+      if (written_.empty()) return;  // the sequencer stopped and every group is reported
+      groups.swap(written_);
+      syncing_ = true;
+      work_.Signal();  // the sequencer may write its next group
+    }
+    // One fsync for every group written since the last one. If it fails,
+    // none of them is known to be durable and the log takes no more
+    // writes: each of their outcomes, refusals too (they may quote what the
+    // lost groups wrote), is that failure.
+    const absl::Status synced = log_->Sync();
+    for (Written& w : groups) {
+      if (!synced.ok()) {
+        for (auto& o : w.result.outcomes) {
+          o.status = synced;
+          o.events.clear();
+        }
+        w.result.committed.clear();
+      }
+      if (options_.observe_commit) options_.observe_commit(absl::Now() - w.start, w.group.size(), w.events);
+      if (!w.result.committed.empty() && on_commit_) on_commit_(w.result.committed);
+      for (size_t i = 0; i < w.group.size(); ++i) {
+        std::move(w.group[i].done)(std::move(w.result.outcomes[i]));
+      }
+    }
+    grid::MutexLock l(&mu_);
+    syncing_ = false;
+    work_.Signal();
   }
 }
 

@@ -1,13 +1,20 @@
 // The Sequencer is the log's single writer. Appends from every RPC thread
-// queue here; one thread drains whatever is waiting, commits it as one group
-// (one WriteBatch, one fsync: group commit) and then reports each batch's
-// outcome. Throughput comes from the group size growing with the load while
-// each append still waits for exactly one fsync.
+// queue here; one thread drains whatever is waiting and checks and writes it
+// as one group (one WriteBatch: group commit), a second syncs what was
+// written (one fsync for every group written since its last) and then
+// reports each batch's outcome. The two overlap: group N+1 is checked and
+// written while group N's fsync runs (EventLog::CommitUnsynced), and while
+// a written group waits for the syncer the next one keeps growing.
+// Throughput comes from the group size growing with the load while each
+// append still waits for exactly one fsync; nothing is reported, published
+// or visible to readers before its fsync.
 //
 // Lifecycle: construct, Start(), Submit() from anywhere, Stop() (or the
-// destructor) commits what is queued and joins the thread.
+// destructor) commits, syncs and reports what is queued and joins the
+// threads.
 // Concurrency: a Sequencer is safe for concurrent use. `on_commit` and every
-// `done` callback run on the sequencer thread and must not block.
+// `done` callback run on the syncing thread (an applied group's on the
+// sequencer thread, never at the same time) and must not block.
 #ifndef GRID_SERVER_LOG_SEQUENCER_H_
 #define GRID_SERVER_LOG_SEQUENCER_H_
 
@@ -49,7 +56,8 @@ class Sequencer {
   using OnCommit = std::function<void(const std::vector<storage::RecordPtr>&)>;
 
   // `log` must outlive the Sequencer. `on_commit` sees every committed group's
-  // records in position order, before the batches' `done` callbacks run.
+  // records in position order, once they are durable, before the batches'
+  // `done` callbacks run.
   Sequencer(storage::EventLog* log, OnCommit on_commit, Options options);
   Sequencer(storage::EventLog* log, OnCommit on_commit) : Sequencer(log, std::move(on_commit), Options()) {}
   ~Sequencer();
@@ -68,7 +76,7 @@ class Sequencer {
   using ApplyDone = absl::AnyInvocable<void(absl::Status) &&>;
   void SubmitApply(storage::Position first_position, std::vector<std::string> wires, ApplyDone done);
 
-  // Commits everything queued, then stops the thread. Idempotent.
+  // Commits everything queued, then stops the threads. Idempotent.
   void Stop();
 
   struct Stats {
@@ -89,7 +97,15 @@ class Sequencer {
     std::vector<std::string> wires;
     ApplyDone done;
   };
-  void Run();
+  // A group written by CommitUnsynced(), for the syncer to sync and report.
+  struct Written {
+    std::vector<Pending> group;
+    storage::CommitResult result;
+    absl::Time start;
+    size_t events = 0;
+  };
+  void Run();        // the sequencer thread: checks and writes groups
+  void RunSyncer();  // the syncing thread: syncs and reports them
   void RunApplies(std::deque<PendingApply> applies);
 
   storage::EventLog* const log_;
@@ -97,13 +113,22 @@ class Sequencer {
   const Options options_;
 
   mutable grid::Mutex mu_;
-  CondVar work_;  // queue_ gained an entry, or stopping_ was set
+  // queue_ or applies_ gained an entry, stopping_ was set, or the syncer
+  // took or reported written groups
+  CondVar work_;
+  CondVar wrote_;  // written_ gained a group, or writer_done_ was set
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   std::deque<PendingApply> applies_ ABSL_GUARDED_BY(mu_);
+  // Written and not yet taken by the syncer: one group at most (the
+  // sequencer takes no group while one waits).
+  std::deque<Written> written_ ABSL_GUARDED_BY(mu_);
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;  // the syncer syncs or reports groups now
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool writer_done_ ABSL_GUARDED_BY(mu_) = false;  // Run() returned: no more written groups
   Stats stats_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
+  std::thread syncer_;
 };
 
 }  // namespace grid::server

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "tests/testing/fault_env.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_events.h"
 
@@ -185,6 +186,120 @@ TEST_F(SequencerTest, SubmitAfterStopFailsUnavailable) {
   absl::Status got;
   seq.Submit(Batch("s/1", {GridEvent("a")}), [&](storage::AppendOutcome o) { got = o.status; });
   EXPECT_EQ(got.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(log_->GetHead().position, 0u);
+}
+
+// The pipeline, over the fault-injecting Env: the WAL's fsyncs can be held
+// and failed.
+class PipelineTest : public ::testing::Test {
+ protected:
+  using Env = grid::testing::FaultInjectionEnv;
+  PipelineTest() : mem_(rocksdb::NewMemEnv(rocksdb::Env::Default())), env_(mem_.get()) { Open(); }
+  void Open() {
+    log_.reset();
+    storage::EventLogOptions o;
+    o.env = &env_;
+    auto log = storage::EventLog::Open(o, "/db");
+    ASSERT_OK(log);
+    log_ = *std::move(log);
+  }
+  std::future<storage::AppendOutcome> Submit(Sequencer& seq, storage::AppendBatch b) {
+    auto p = std::make_shared<std::promise<storage::AppendOutcome>>();
+    auto f = p->get_future();
+    seq.Submit(std::move(b), [p](storage::AppendOutcome o) { p->set_value(std::move(o)); });
+    return f;
+  }
+  static bool Reported(const std::future<storage::AppendOutcome>& f) {
+    return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
+  static constexpr absl::Duration kWait = absl::Seconds(60);
+  std::unique_ptr<rocksdb::Env> mem_;
+  Env env_;
+  std::unique_ptr<storage::EventLog> log_;
+  grid::Mutex mu_;
+  std::vector<storage::Position> published_ ABSL_GUARDED_BY(mu_);
+  Sequencer::OnCommit Publish() {
+    return [this](const std::vector<storage::RecordPtr>& recs) {
+      grid::MutexLock l(&mu_);
+      for (const auto& r : recs) published_.push_back(r->position);
+    };
+  }
+  std::vector<storage::Position> Published() {
+    grid::MutexLock l(&mu_);
+    return published_;
+  }
+};
+
+TEST_F(PipelineTest, TheNextGroupIsCheckedAndWrittenWhileOneSyncs) {
+  Sequencer seq(log_.get(), Publish());
+  seq.Start();
+  env_.Hold(Env::kSync, ".log");
+  auto a = Submit(seq, Batch("s/1", {GridEvent("a")}));
+  ASSERT_TRUE(env_.AwaitHeld(1, kWait));  // a's group is written; its fsync waits
+  const uint64_t wal_writes = env_.ops(Env::kWrite, ".log");
+  // Checked against a, which is not durable yet: b continues its version.
+  auto b = Submit(seq, Batch("s/1", {GridEvent("b")}, storage::Expected{storage::Expected::kExact, 0}));
+  ASSERT_TRUE(env_.AwaitOps(Env::kWrite, ".log", wal_writes + 1, kWait));  // b's group is written
+
+  // Neither is reported, published or readable before its fsync.
+  EXPECT_FALSE(Reported(a));
+  EXPECT_FALSE(Reported(b));
+  EXPECT_TRUE(Published().empty());
+  EXPECT_EQ(log_->GetHead().position, 0u);
+  auto stream_head = log_->StreamHead("s/1");
+  ASSERT_OK(stream_head);
+  EXPECT_EQ(*stream_head, std::nullopt);
+  auto read = log_->ReadAll(1, storage::Direction::kForwards, 10, SIZE_MAX);
+  ASSERT_OK(read);
+  EXPECT_TRUE(read->empty());
+
+  env_.Release();
+  auto got_a = a.get();
+  auto got_b = b.get();
+  ASSERT_OK(got_a.status);
+  ASSERT_OK(got_b.status);
+  EXPECT_EQ(got_a.events[0].position, 1u);
+  EXPECT_EQ(got_b.events[0].position, 2u);
+  EXPECT_EQ(got_b.stream_version, 1u);
+  seq.Stop();
+  EXPECT_EQ(Published(), (std::vector<storage::Position>{1, 2}));
+  EXPECT_EQ(log_->GetHead().position, 2u);
+  // The fsyncs the groups waited for made them durable: a power cut now
+  // keeps both.
+  log_.reset();
+  ASSERT_TRUE(env_.DropUnsyncedData().ok());
+  Open();
+  EXPECT_EQ(log_->GetHead().position, 2u);
+}
+
+TEST_F(PipelineTest, AFailedFsyncFailsEveryGroupWaitingForItAndStopsTheLog) {
+  Sequencer seq(log_.get(), Publish());
+  seq.Start();
+  env_.Hold(Env::kSync, ".log");
+  auto a = Submit(seq, Batch("s/1", {GridEvent("a")}));
+  ASSERT_TRUE(env_.AwaitHeld(1, kWait));
+  const uint64_t wal_writes = env_.ops(Env::kWrite, ".log");
+  auto b = Submit(seq, Batch("s/2", {GridEvent("b")}));
+  ASSERT_TRUE(env_.AwaitOps(Env::kWrite, ".log", wal_writes + 1, kWait));
+  // A retry of a, answered from a's unsynced entry, and a refusal that
+  // quotes a's version: neither may be told once a's fsync fails.
+  auto retry = Submit(seq, Batch("s/1", {GridEvent("a")}));
+  auto refused = Submit(seq, Batch("s/1", {GridEvent("c")}, storage::Expected{storage::Expected::kNoStream}));
+  env_.AddRule({.op = Env::kSync, .pattern = ".log", .nth = 1});  // the held fsync fails
+  env_.Release();
+  for (auto* f : {&a, &b, &retry, &refused}) {
+    const storage::AppendOutcome o = f->get();
+    EXPECT_EQ(o.status.code(), absl::StatusCode::kUnavailable) << o.status;
+    EXPECT_TRUE(o.events.empty());
+  }
+  EXPECT_EQ(log_->WriteHealth().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Submit(seq, Batch("s/3", {GridEvent("d")})).get().status.code(), absl::StatusCode::kUnavailable);
+  seq.Stop();
+  EXPECT_TRUE(Published().empty());
+  EXPECT_EQ(log_->GetHead().position, 0u);
+  log_.reset();
+  ASSERT_TRUE(env_.DropUnsyncedData().ok());
+  Open();
   EXPECT_EQ(log_->GetHead().position, 0u);
 }
 

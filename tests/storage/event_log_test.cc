@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "storage/big_endian.h"
@@ -132,6 +133,70 @@ TEST_F(EventLogTest, BackwardsReads) {
 
 // A reader goes on with one iterator from call to call (a Read's messages,
 // a subscription's catch-up) and reads exactly what ReadAll() would.
+// Pipelined commits: a group written by CommitUnsynced() is seen by the
+// thread that commits (the next group's checks, the admission's reads) and
+// by no other until Sync(), also not through a stream's index.
+TEST_F(EventLogTest, AnUnsyncedGroupIsSeenOnlyByTheCommittingThreadUntilSync) {
+  Open();
+  ASSERT_OK(Commit(Batch("s/1", {GridEvent("e0")})).status);
+  AppendBatch b = Batch("s/1", {GridEvent("e1")}, Expected{Expected::kExact, 0});
+  AppendBatch* p = &b;
+  CommitResult r = log_->CommitUnsynced(absl::MakeSpan(&p, 1), absl::Now(), nullptr, nullptr);
+  ASSERT_OK(r.outcomes[0].status);
+  EXPECT_EQ(r.outcomes[0].events[0].position, 2u);
+  ASSERT_EQ(r.committed.size(), 1u);
+
+  auto own_head = log_->StreamHead("s/1");
+  ASSERT_OK(own_head);
+  EXPECT_EQ(**own_head, 1u);
+  auto own = log_->ReadStream("s/1", 1, Direction::kForwards, 10, SIZE_MAX);
+  ASSERT_OK(own);
+  EXPECT_EQ(own->size(), 1u);
+  // The next group is checked against it: its event id is taken.
+  AppendBatch again = Batch("s/2", {GridEvent("e1")});
+  p = &again;
+  EXPECT_EQ(
+      log_->CommitUnsynced(absl::MakeSpan(&p, 1), absl::Now(), nullptr, nullptr).outcomes[0].status.code(),
+      absl::StatusCode::kFailedPrecondition);
+
+  // What another thread sees: the synced head, positions and versions.
+  auto seen = [&](Position* head, std::optional<uint64_t>* stream_head, size_t* backwards, size_t* all) {
+    std::thread([&] {
+      *head = log_->GetHead().position;
+      auto h = log_->StreamHead("s/1");
+      ASSERT_OK(h);
+      *stream_head = *h;
+      auto back = log_->ReadStream("s/1", UINT64_MAX, Direction::kBackwards, 10, SIZE_MAX);
+      ASSERT_OK(back);
+      *backwards = back->size();
+      auto fwd = log_->ReadStream("s/1", 1, Direction::kForwards, 10, SIZE_MAX);
+      ASSERT_OK(fwd);
+      EXPECT_LE(fwd->size(), *backwards);
+      auto recs = log_->ReadAll(1, Direction::kForwards, 10, SIZE_MAX);
+      ASSERT_OK(recs);
+      *all = recs->size();
+    }).join();
+  };
+  Position head = 0;
+  std::optional<uint64_t> stream_head;
+  size_t backwards = 0, all = 0;
+  seen(&head, &stream_head, &backwards, &all);
+  EXPECT_EQ(head, 1u);
+  EXPECT_EQ(stream_head, 0u);
+  EXPECT_EQ(backwards, 1u);  // version 0, not nothing
+  EXPECT_EQ(all, 1u);
+
+  ASSERT_OK(log_->Sync());
+  seen(&head, &stream_head, &backwards, &all);
+  EXPECT_EQ(head, 2u);
+  EXPECT_EQ(stream_head, 1u);
+  EXPECT_EQ(backwards, 2u);
+  EXPECT_EQ(all, 2u);
+  // Durable: it is there after a reopen.
+  Open();
+  EXPECT_EQ(log_->GetHead().position, 2u);
+}
+
 TEST_F(EventLogTest, AReaderKeepsItsIteratorAndReadsWhatReadAllDoes) {
   Open();
   for (int i = 0; i < 40; ++i) ASSERT_OK(Commit(Batch("s/1", {GridEvent(absl::StrCat("e", i))})).status);

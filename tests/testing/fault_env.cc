@@ -1,6 +1,7 @@
 #include "tests/testing/fault_env.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace grid::testing {
 namespace {
@@ -10,6 +11,10 @@ std::string DirOf(const std::string& f) {
   return slash == std::string::npos ? "" : f.substr(0, slash);
 }
 
+// Appends and syncs reach the wrapped file one at a time, so that a sync
+// concurrent with appends (DB::SyncWAL while the next group is written)
+// records exactly the bytes the file held when it synced, whatever the
+// wrapped file allows.
 class FaultFile : public rocksdb::WritableFile {
  public:
   FaultFile(std::unique_ptr<rocksdb::WritableFile> base, FaultInjectionEnv* env, std::string name)
@@ -18,15 +23,23 @@ class FaultFile : public rocksdb::WritableFile {
   rocksdb::Status Append(const rocksdb::Slice& data) override {
     rocksdb::Status s = env_->Check(FaultInjectionEnv::kWrite, name_);
     if (!s.ok()) return s;
+    grid::MutexLock l(&io_);
     s = base_->Append(data);
     if (s.ok()) env_->OnAppend(name_, data.size());
     return s;
   }
-  rocksdb::Status Close() override { return base_->Close(); }
-  rocksdb::Status Flush() override { return base_->Flush(); }
+  rocksdb::Status Close() override {
+    grid::MutexLock l(&io_);
+    return base_->Close();
+  }
+  rocksdb::Status Flush() override {
+    grid::MutexLock l(&io_);
+    return base_->Flush();
+  }
   rocksdb::Status Sync() override {
     rocksdb::Status s = env_->Check(FaultInjectionEnv::kSync, name_);
     if (!s.ok()) return s;
+    grid::MutexLock l(&io_);
     s = base_->Sync();
     if (s.ok()) env_->OnSync(name_);
     return s;
@@ -34,16 +47,30 @@ class FaultFile : public rocksdb::WritableFile {
   rocksdb::Status Fsync() override { return Sync(); }
   // Not a durability point: RocksDB uses it only to smooth write-back.
   rocksdb::Status RangeSync(uint64_t offset, uint64_t nbytes) override {
+    grid::MutexLock l(&io_);
     return base_->RangeSync(offset, nbytes);
   }
-  uint64_t GetFileSize() override { return base_->GetFileSize(); }
-  rocksdb::Status Truncate(uint64_t size) override { return base_->Truncate(size); }
-  bool IsSyncThreadSafe() const override { return base_->IsSyncThreadSafe(); }
+  uint64_t GetFileSize() override {
+    grid::MutexLock l(&io_);
+    return base_->GetFileSize();
+  }
+  rocksdb::Status Truncate(uint64_t size) override {
+    grid::MutexLock l(&io_);
+    return base_->Truncate(size);
+  }
+  bool IsSyncThreadSafe() const override { return true; }
   void SetPreallocationBlockSize(size_t size) override { base_->SetPreallocationBlockSize(size); }
-  void PrepareWrite(size_t offset, size_t len) override { base_->PrepareWrite(offset, len); }
-  rocksdb::Status Allocate(uint64_t offset, uint64_t len) override { return base_->Allocate(offset, len); }
+  void PrepareWrite(size_t offset, size_t len) override {
+    grid::MutexLock l(&io_);
+    base_->PrepareWrite(offset, len);
+  }
+  rocksdb::Status Allocate(uint64_t offset, uint64_t len) override {
+    grid::MutexLock l(&io_);
+    return base_->Allocate(offset, len);
+  }
 
  private:
+  grid::Mutex io_;
   std::unique_ptr<rocksdb::WritableFile> base_;
   FaultInjectionEnv* env_;
   const std::string name_;
@@ -111,9 +138,11 @@ uint64_t FaultInjectionEnv::count(Op op) const {
   return counts_[op];
 }
 
-void FaultInjectionEnv::HoldWrites() {
+void FaultInjectionEnv::Hold(Op op, std::string pattern) {
   grid::MutexLock l(&mu_);
   hold_ = true;
+  hold_op_ = op;
+  hold_pattern_ = std::move(pattern);
 }
 
 void FaultInjectionEnv::Release() {
@@ -127,15 +156,55 @@ int FaultInjectionEnv::held_writes() const {
   return held_;
 }
 
+bool FaultInjectionEnv::AwaitHeld(int n, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  grid::MutexLock l(&mu_);
+  while (held_ < n) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    changed_.WaitFor(&mu_, left);
+  }
+  return true;
+}
+
+uint64_t FaultInjectionEnv::OpsLocked(Op op, const std::string& pattern) const {
+  uint64_t n = 0;
+  for (const auto& [name, counts] : ops_) {
+    if (name.find(pattern) != std::string::npos) n += counts[op];
+  }
+  return n;
+}
+
+uint64_t FaultInjectionEnv::ops(Op op, const std::string& pattern) const {
+  grid::MutexLock l(&mu_);
+  return OpsLocked(op, pattern);
+}
+
+bool FaultInjectionEnv::AwaitOps(Op op, const std::string& pattern, uint64_t n, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  grid::MutexLock l(&mu_);
+  while (OpsLocked(op, pattern) < n) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    changed_.WaitFor(&mu_, left);
+  }
+  return true;
+}
+
 rocksdb::Status FaultInjectionEnv::Check(Op op, const std::string& name) {
   grid::MutexLock l(&mu_);
-  if (op == kWrite && hold_) {
+  if (hold_ && op == hold_op_ && name.find(hold_pattern_) != std::string::npos) {
     ++held_;
+    changed_.SignalAll();
     while (hold_) released_.Wait(&mu_);
     --held_;
   }
   if (!active_) return rocksdb::Status::IOError("power is off", name);
   ++counts_[op];
+  auto [it, added] = ops_.try_emplace(name);
+  if (added) it->second.fill(0);
+  ++it->second[op];
+  changed_.SignalAll();
   if (cut_at_ != 0 && op == cut_op_ && counts_[op] >= cut_at_) {
     active_ = false;
     cut_at_ = 0;

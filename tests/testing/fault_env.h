@@ -17,12 +17,14 @@
 
 #include <rocksdb/env.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "storage/sync.h"
 
 namespace grid::testing {
@@ -53,10 +55,21 @@ class FaultInjectionEnv : public rocksdb::EnvWrapper {
   bool active() const;
   // A stalled disk: while held, every write blocks (in the writing thread)
   // until Release().
-  void HoldWrites();
+  void HoldWrites() { Hold(kWrite, ""); }
+  // The same for operations `op` on files whose name contains `pattern`
+  // (e.g. the WAL's syncs). Rules are applied after the hold: one added
+  // while an operation is held applies to it.
+  void Hold(Op op, std::string pattern);
   void Release();
-  // Writes blocked by HoldWrites() now.
+  // Operations blocked by the hold now.
   int held_writes() const;
+  // Waits until `n` operations are held, or `timeout`; whether they are.
+  bool AwaitHeld(int n, absl::Duration timeout);
+  // Operations `op` on files whose name contains `pattern` so far (held
+  // ones once they go on).
+  uint64_t ops(Op op, const std::string& pattern) const;
+  // Waits until ops(op, pattern) >= n, or `timeout`; whether it is.
+  bool AwaitOps(Op op, const std::string& pattern, uint64_t n, absl::Duration timeout);
 
   // The power cut itself. REQUIRES: no DB is open on this env.
   rocksdb::Status DropUnsyncedData();
@@ -95,9 +108,14 @@ class FaultInjectionEnv : public rocksdb::EnvWrapper {
   Op cut_op_ ABSL_GUARDED_BY(mu_) = kSync;
   uint64_t cut_at_ ABSL_GUARDED_BY(mu_) = 0;  // absolute count of cut_op_
   bool active_ ABSL_GUARDED_BY(mu_) = true;
+  uint64_t OpsLocked(Op op, const std::string& pattern) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  Op hold_op_ ABSL_GUARDED_BY(mu_) = kWrite;
+  std::string hold_pattern_ ABSL_GUARDED_BY(mu_);
   int held_ ABSL_GUARDED_BY(mu_) = 0;
   grid::CondVar released_;
+  grid::CondVar changed_;  // held_ or an operation count changed
+  std::map<std::string, std::array<uint64_t, kNumOps>> ops_ ABSL_GUARDED_BY(mu_);  // by file name
   uint64_t injected_ ABSL_GUARDED_BY(mu_) = 0;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };

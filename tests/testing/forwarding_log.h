@@ -18,6 +18,11 @@ class ForwardingLog : public storage::EventLog {
                                storage::BatchAdmission* a, storage::GroupReplicator* r) override {
     return base_->Commit(b, now, a, r);
   }
+  storage::CommitResult CommitUnsynced(absl::Span<storage::AppendBatch* const> b, absl::Time now,
+                                       storage::BatchAdmission* a, storage::GroupReplicator* r) override {
+    return base_->CommitUnsynced(b, now, a, r);
+  }
+  absl::Status Sync() override { return base_->Sync(); }
   absl::StatusOr<std::vector<storage::RecordPtr>> Apply(storage::Position first,
                                                         absl::Span<const std::string> wires) override {
     return base_->Apply(first, wires);
