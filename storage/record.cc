@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/message_lite.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/wire_format_lite.h>
 
@@ -86,10 +88,67 @@ std::string MakeWire(std::string_view stored_bytes, const Digest& chain) {
   std::string wire;
   wire.reserve(stored_bytes.size() + kChainFieldSize);
   wire.append(stored_bytes);
-  wire.push_back(kChainTag);
-  wire.push_back(kChainLen);
-  wire.append(reinterpret_cast<const char*>(chain.data()), chain.size());
+  AppendChainField(chain, &wire);
   return wire;
+}
+
+void AppendChainField(const Digest& chain, std::string* stored_bytes) {
+  stored_bytes->push_back(kChainTag);
+  stored_bytes->push_back(kChainLen);
+  stored_bytes->append(reinterpret_cast<const char*>(chain.data()), chain.size());
+}
+
+std::string EncodeMessageField(int number, const google::protobuf::MessageLite& message) {
+  using WFL = google::protobuf::internal::WireFormatLite;
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    coded.WriteTag(WFL::MakeTag(number, WFL::WIRETYPE_LENGTH_DELIMITED));
+    coded.WriteVarint32(static_cast<uint32_t>(message.ByteSizeLong()));
+    message.SerializeWithCachedSizes(&coded);
+  }
+  return out;
+}
+
+absl::Status AppendStored(std::string_view client, const ServerFields& server, std::string* out) {
+  namespace io = google::protobuf::io;
+  using WFL = google::protobuf::internal::WireFormatLite;
+  using grid::v1::Event;
+  if (client.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return absl::DataLossError("event does not parse");
+  }
+  // The first top-level field numbered above the server's last; every
+  // field is walked, so that bytes which are not a message are refused.
+  io::CodedInputStream in(reinterpret_cast<const uint8_t*>(client.data()), static_cast<int>(client.size()));
+  size_t split = client.size();
+  for (;;) {
+    const int start = in.CurrentPosition();
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    const int field = static_cast<int>(WFL::GetTagFieldNumber(tag));
+    if (field >= Event::kRecordedAtFieldNumber && field <= Event::kActorFieldNumber) {
+      return absl::InvalidArgumentError("the event carries a server field");
+    }
+    if (field > Event::kActorFieldNumber && split == client.size()) split = static_cast<size_t>(start);
+    if (!WFL::SkipField(&in, tag)) return absl::DataLossError("event does not parse");
+  }
+  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(client.size())) {
+    return absl::DataLossError("event does not parse");
+  }
+  uint8_t varints[2 * 11];
+  uint8_t* end = varints;
+  if (server.position != 0) end = WFL::WriteUInt64ToArray(Event::kPositionFieldNumber, server.position, end);
+  if (server.stream_version != 0) {
+    end = WFL::WriteUInt64ToArray(Event::kStreamVersionFieldNumber, server.stream_version, end);
+  }
+  out->append(client.substr(0, split));
+  out->append(server.recorded_at);
+  out->append(reinterpret_cast<const char*>(varints), static_cast<size_t>(end - varints));
+  out->append(server.actor);
+  out->append(client.substr(split));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<WireParts> SplitWire(std::string_view wire) {

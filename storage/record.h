@@ -18,7 +18,12 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
+namespace google::protobuf {
+class MessageLite;
+}
 
 namespace grid::storage {
 
@@ -53,6 +58,30 @@ Digest ChainLink(const Digest& prev, Position position, std::string_view stored_
 
 // Returns stored bytes + chain field.
 std::string MakeWire(std::string_view stored_bytes, const Digest& chain);
+// Appends the chain field to stored bytes, making them a wire record.
+void AppendChainField(const Digest& chain, std::string* stored_bytes);
+
+// An appended event's server fields, for AppendStored(): `recorded_at` and
+// `actor` each a whole encoded field (tag, length, message), as
+// EncodeMessageField() makes them; they are the same for a whole batch.
+struct ServerFields {
+  std::string_view recorded_at;
+  Position position = 0;
+  uint64_t stream_version = 0;
+  std::string_view actor;
+};
+// Field `number` holding `message`, encoded (tag, length, deterministic
+// serialization).
+std::string EncodeMessageField(int number, const google::protobuf::MessageLite& message);
+// Appends to `out` an event's stored bytes without serializing it again:
+// `client`, its deterministic serialization with the client's fields only
+// (what its content fingerprint hashes), with the server's fields inserted
+// where a deterministic serialization of the whole event puts them
+// (numbers 8-11 in order, a zero left out: before the first field numbered
+// above 11). Equal to that serialization, since fields go in number order
+// and a nested message's bytes do not depend on where it stands. DATA_LOSS
+// if `client` is not a message (`out` unchanged).
+absl::Status AppendStored(std::string_view client, const ServerFields& server, std::string* out);
 
 // The two halves of a wire record.
 struct WireParts {

@@ -127,10 +127,6 @@ std::string SerializeDeterministic(const grid::v1::Event& e) {
   return bytes;
 }
 
-// SHA-256 of the client-set content of an event: what makes a retry with
-// the same event_id the same event. REQUIRES: server fields unset.
-Digest Fingerprint(const grid::v1::Event& e) { return Sha256(SerializeDeterministic(e)); }
-
 std::string DescribeVersion(std::optional<uint64_t> v) {
   return v ? absl::StrCat("is at version ", *v) : "does not exist";
 }
@@ -358,7 +354,8 @@ class RocksEventLog::Group {
         next_(head.position + 1),
         chain_(head.chain),
         recorded_at_(recorded_at),
-        recorded_ts_(ToProtoTime(recorded_at)) {}
+        recorded_ts_(ToProtoTime(recorded_at)),
+        recorded_field_(EncodeMessageField(grid::v1::Event::kRecordedAtFieldNumber, recorded_ts_)) {}
 
   enum class Ids {
     kNew,               // no event id of the batch is in the log
@@ -377,8 +374,12 @@ class RocksEventLog::Group {
   }
 
   // 1. Idempotency: every event id either new or the same content as before.
-  // Fills `fps` with the events' fingerprints, and `out` for a retry.
-  Ids CheckIds(const AppendBatch& batch, std::vector<Digest>* fps, AppendOutcome* out) const;
+  // Fills `client` with the events' deterministic serializations (client
+  // fields only), `fps` with their SHA-256 (the content fingerprint: what
+  // makes a retry under the same event_id the same event), and `out` for a
+  // retry.
+  Ids CheckIds(const AppendBatch& batch, std::vector<std::string>* client, std::vector<Digest>* fps,
+               AppendOutcome* out) const;
   // A committed event and `sent`, under the same id with different content,
   // are the same as the appender is served them (AppendScope::same_as_served).
   bool SameAsServed(const AppendBatch& batch, const IdEntry& found, const grid::v1::Event& sent) const;
@@ -389,8 +390,8 @@ class RocksEventLog::Group {
 
   // 5. Positions, versions, recorded_at, actor and chain for each event of
   // an admitted batch, which `cur` is the stream's version before.
-  void Place(AppendBatch& batch, const std::vector<Digest>& fps, std::optional<uint64_t> cur,
-             AppendOutcome* out, std::vector<RecordPtr>* committed);
+  void Place(const AppendBatch& batch, const std::vector<std::string>& client, const std::vector<Digest>& fps,
+             std::optional<uint64_t> cur, AppendOutcome* out, std::vector<RecordPtr>* committed);
 
   // 5'. An applied record (Apply), already placed by the node that
   // committed it. DATA_LOSS unless it continues the group with the chain
@@ -426,6 +427,7 @@ class RocksEventLog::Group {
   Digest chain_;
   const absl::Time recorded_at_;
   const google::protobuf::Timestamp recorded_ts_;
+  const std::string recorded_field_;  // recorded_ts_ as the event's field (AppendStored)
   rocksdb::WriteBatch wb_;
   // Index entries (column family, key, value), added to `wb_` in key order
   // at the end: the memtable's skiplist reuses its insert position for
@@ -451,14 +453,17 @@ bool RocksEventLog::Group::SameAsServed(const AppendBatch& batch, const IdEntry&
   return batch.scope->same_as_served(stored, sent);
 }
 
-RocksEventLog::Group::Ids RocksEventLog::Group::CheckIds(const AppendBatch& batch, std::vector<Digest>* fps,
-                                                         AppendOutcome* out) const {
+RocksEventLog::Group::Ids RocksEventLog::Group::CheckIds(const AppendBatch& batch,
+                                                         std::vector<std::string>* client,
+                                                         std::vector<Digest>* fps, AppendOutcome* out) const {
   fps->reserve(batch.events.size());
+  client->reserve(batch.events.size());
   size_t dups = 0;
   bool dup_in_group = false;
   std::vector<AppendedEvent> dup_results;
   for (const auto& e : batch.events) {
-    fps->push_back(Fingerprint(e));
+    client->push_back(SerializeDeterministic(e));
+    fps->push_back(Sha256(client->back()));
     std::optional<IdEntry> found;
     if (auto it = ids_.find(e.event_id()); it != ids_.end()) {
       found = it->second;
@@ -529,27 +534,37 @@ absl::StatusOr<std::optional<uint64_t>> RocksEventLog::Group::CheckExpected(cons
   return cur;
 }
 
-void RocksEventLog::Group::Place(AppendBatch& batch, const std::vector<Digest>& fps,
-                                 std::optional<uint64_t> cur, AppendOutcome* out,
-                                 std::vector<RecordPtr>* committed) {
+void RocksEventLog::Group::Place(const AppendBatch& batch, const std::vector<std::string>& client,
+                                 const std::vector<Digest>& fps, std::optional<uint64_t> cur,
+                                 AppendOutcome* out, std::vector<RecordPtr>* committed) {
   uint64_t version = cur ? *cur + 1 : 0;
+  const std::string actor = EncodeMessageField(grid::v1::Event::kActorFieldNumber, batch.actor);
   for (size_t j = 0; j < batch.events.size(); ++j) {
-    grid::v1::Event& e = batch.events[j];
-    e.set_position(next_);
-    e.set_stream_version(version);
-    *e.mutable_recorded_at() = recorded_ts_;
-    *e.mutable_actor() = batch.actor;
-    const std::string stored = SerializeDeterministic(e);
-    chain_ = ChainLink(chain_, next_, stored);
-
+    const grid::v1::Event& e = batch.events[j];
     auto rec = std::make_shared<LogRecord>();
+    // Serialized once: the client's bytes CheckIds hashed, with the
+    // server's fields inserted (record.h), then the chain field.
+    const ServerFields server{
+        .recorded_at = recorded_field_, .position = next_, .stream_version = version, .actor = actor};
+    rec->wire.reserve(client[j].size() + recorded_field_.size() + actor.size() + 22 + kChainFieldSize);
+    if (!AppendStored(client[j], server, &rec->wire).ok()) {
+      // Not reached (CheckIds serialized the client's fields only); the
+      // event serialized whole gives the same bytes.
+      grid::v1::Event whole = e;
+      whole.set_position(next_);
+      whole.set_stream_version(version);
+      *whole.mutable_recorded_at() = recorded_ts_;
+      *whole.mutable_actor() = batch.actor;
+      rec->wire = SerializeDeterministic(whole);
+    }
+    chain_ = ChainLink(chain_, next_, rec->wire);
+    AppendChainField(chain_, &rec->wire);
     rec->position = next_;
     rec->stream_version = version;
     rec->recorded_at = recorded_at_;
     rec->stream = batch.stream;
     rec->type = e.type();
     rec->org_path = e.org_path();
-    rec->wire = MakeWire(stored, chain_);
 
     wb_.Put(log_->cfs_[kEvents], PositionKey(next_), rec->wire);
     Index(batch.stream, e.event_id(), version, fps[j]);
@@ -640,8 +655,9 @@ CommitResult RocksEventLog::CommitGroup(absl::Span<AppendBatch* const> batches, 
     AppendBatch& batch = *batches[bi];
     AppendOutcome& out = result.outcomes[bi];
 
+    std::vector<std::string> client;
     std::vector<Digest> fps;
-    const Group::Ids ids = group.CheckIds(batch, &fps, &out);
+    const Group::Ids ids = group.CheckIds(batch, &client, &fps, &out);
     if (ids != Group::Ids::kNew) {
       needs_write[bi] = ids == Group::Ids::kDuplicateInGroup;
       continue;
@@ -666,7 +682,7 @@ CommitResult RocksEventLog::CommitGroup(absl::Span<AppendBatch* const> batches, 
       out.status = admission->Admit(batch);
       if (!out.status.ok()) continue;
     }
-    group.Place(batch, fps, *cur, &out, &result.committed);
+    group.Place(batch, client, fps, *cur, &out, &result.committed);
     needs_write[bi] = true;
   }
 

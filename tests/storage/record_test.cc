@@ -148,6 +148,71 @@ TEST(RecordTest, ClientFingerprintRefusesBytesThatAreNotAMessage) {
   EXPECT_EQ(id, "e1");
 }
 
+// An appended event is serialized once: its client bytes (hashed for its
+// fingerprint) with the server's fields spliced in are exactly the whole
+// event serialized, for every event kind, a version of 0 (left out), an
+// empty actor (kept, empty) and a field from a newer version (last).
+TEST(RecordTest, StoredBytesFromClientBytesAreTheWholeEventSerialized) {
+  domain::SimulatorOptions o;
+  o.towns = 1;
+  o.villages_per_town = 2;
+  o.grids_per_village = 3;
+  o.households_per_grid = 4;
+  o.days = 3;
+  o.photos_per_report = 2;
+  size_t events = 0;
+  Position position = 0;
+  auto check = [&](const grid::v1::Event& sent, uint64_t version, const std::string& principal) {
+    grid::v1::Event whole = sent;
+    whole.mutable_recorded_at()->set_seconds(1'800'000'000 + static_cast<int64_t>(position));
+    whole.mutable_recorded_at()->set_nanos(static_cast<int32_t>(position % 1000) * 1000);
+    whole.set_position(position);
+    whole.set_stream_version(version);
+    if (!principal.empty()) whole.mutable_actor()->set_principal(principal);
+    whole.mutable_actor()->set_role(principal.empty() ? "" : "GRID_WORKER");
+    const std::string recorded_at =
+        EncodeMessageField(grid::v1::Event::kRecordedAtFieldNumber, whole.recorded_at());
+    const std::string actor = EncodeMessageField(grid::v1::Event::kActorFieldNumber, whole.actor());
+    std::string got = "before";
+    ASSERT_OK(AppendStored(
+        Deterministic(sent),
+        {.recorded_at = recorded_at, .position = position, .stream_version = version, .actor = actor}, &got));
+    EXPECT_EQ(got, "before" + Deterministic(whole)) << sent.type() << " version " << version;
+  };
+  domain::Simulate(o, [&](domain::SimBatch&& b) {
+    for (const grid::v1::Event& sent : b.events) {
+      ++position;
+      check(sent, 0, "");
+      check(sent, position % 7 + 1, "worker-1");
+      ++events;
+    }
+    return !::testing::Test::HasFailure();
+  });
+  EXPECT_GT(events, 100u);
+  grid::v1::Event newer = testing::GridEvent("e1");
+  newer.GetReflection()->MutableUnknownFields(&newer)->AddLengthDelimited(4242, "new");
+  check(newer, 3, "worker-1");
+  grid::v1::Event bodiless = testing::GridEvent("e2");
+  bodiless.clear_body();
+  check(bodiless, 0, "worker-1");
+}
+
+TEST(RecordTest, StoredBytesRefuseClientBytesWithServerFieldsOrNotAMessage) {
+  const std::string recorded_at =
+      EncodeMessageField(grid::v1::Event::kRecordedAtFieldNumber, grid::v1::Event());
+  const ServerFields server{.recorded_at = recorded_at, .position = 1};
+  grid::v1::Event e = testing::GridEvent("e1");
+  const std::string client = Deterministic(e);
+  std::string out;
+  EXPECT_EQ(AppendStored(client.substr(0, client.size() - 1), server, &out).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(AppendStored("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", server, &out).code(),
+            absl::StatusCode::kDataLoss);
+  e.set_position(9);
+  EXPECT_EQ(AppendStored(Deterministic(e), server, &out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(out.empty());
+}
+
 TEST(RecordTest, WireSplitsBackIntoStoredBytesAndChain) {
   Digest chain = ChainLink(kGenesisChain, 1, "stored");
   std::string wire = MakeWire("stored", chain);
