@@ -56,6 +56,7 @@ ServerConfig DefaultConfig() {
   c.set_storage_cache_bytes(defaults.storage_cache_bytes);
   c.set_storage_memtable_bytes(defaults.storage_memtable_bytes);
   c.set_admission_cache_streams(defaults.admission_cache_streams);
+  c.set_pipelined_commits(defaults.pipelined_commits);
   c.set_signing_key("");
   c.set_checkpoint_every_events(defaults.checkpoints.every_events);
   c.set_checkpoint_every_seconds(absl::ToDoubleSeconds(defaults.checkpoints.every));
@@ -370,6 +371,7 @@ absl::StatusOr<ServerOptions> ToServerOptions(const ServerConfig& c) {
   o.storage_cache_bytes = c.storage_cache_bytes();
   o.storage_memtable_bytes = c.storage_memtable_bytes();
   o.admission_cache_streams = c.admission_cache_streams();
+  o.pipelined_commits = c.pipelined_commits();
   o.signing_key_path = c.signing_key();
   o.checkpoints.every_events = c.checkpoint_every_events();
   o.checkpoints.every = absl::Seconds(c.checkpoint_every_seconds());

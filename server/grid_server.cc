@@ -236,6 +236,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
   LiveTail* tail = impl->tail.get();
   Checkpointer* checkpointer = impl->checkpointer.get();
   Sequencer::Options seq_options;
+  seq_options.pipeline = options.pipelined_commits;
   Impl* raw = impl.get();
   impl->audit_retention = options.audit_retention;
   seq_options.after_commit_or_idle = [checkpointer, raw] {

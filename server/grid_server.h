@@ -98,6 +98,8 @@ struct ServerOptions {
   size_t storage_memtable_bytes = size_t{128} << 20;
   // Aggregates' folded states the domain rules keep (server/log/admission.h).
   size_t admission_cache_streams = 100000;
+  // Sequencer::Options::pipeline.
+  bool pipelined_commits = true;
   ClusterOptions cluster;
   // The department dashboard; no listen address: none.
   DashboardOptions dashboard;

@@ -17,7 +17,7 @@ void Sequencer::Start() {
   if (started_ || stopping_) return;
   started_ = true;
   thread_ = std::thread([this] { Run(); });
-  syncer_ = std::thread([this] { RunSyncer(); });
+  if (options_.pipeline) syncer_ = std::thread([this] { RunSyncer(); });
 }
 
 void Sequencer::Submit(storage::AppendBatch batch, Done done) {
@@ -76,7 +76,7 @@ void Sequencer::Stop() {
       writer_done_ = true;
       wrote_.SignalAll();
     }
-    syncer_.join();  // after it synced and reported every written group
+    if (syncer_.joinable()) syncer_.join();  // after it synced and reported every written group
   }
   // Never started: fail what is queued.
   std::deque<Pending> left;
@@ -155,8 +155,14 @@ void Sequencer::Run() {
     Written w;
     w.start = absl::Now();
     for (const auto* b : batches) w.events += b->events.size();
-    w.result = log_->CommitUnsynced(batches, w.start, options_.admission, options_.replicator);
     w.group = std::move(group);
+    if (!options_.pipeline) {
+      w.result = log_->Commit(batches, w.start, options_.admission, options_.replicator);
+      Report(w, absl::OkStatus());
+      if (options_.after_commit_or_idle) options_.after_commit_or_idle();
+      continue;
+    }
+    w.result = log_->CommitUnsynced(batches, w.start, options_.admission, options_.replicator);
     {
       grid::MutexLock l(&mu_);
       written_.push_back(std::move(w));
@@ -164,6 +170,19 @@ void Sequencer::Run() {
     }
     if (options_.after_commit_or_idle) options_.after_commit_or_idle();
   }
+}
+
+void Sequencer::Report(Written& w, const absl::Status& synced) {
+  if (!synced.ok()) {
+    for (auto& o : w.result.outcomes) {
+      o.status = synced;
+      o.events.clear();
+    }
+    w.result.committed.clear();
+  }
+  if (options_.observe_commit) options_.observe_commit(absl::Now() - w.start, w.group.size(), w.events);
+  if (!w.result.committed.empty() && on_commit_) on_commit_(w.result.committed);
+  for (size_t i = 0; i < w.group.size(); ++i) std::move(w.group[i].done)(std::move(w.result.outcomes[i]));
 }
 
 void Sequencer::RunSyncer() {
@@ -182,20 +201,7 @@ void Sequencer::RunSyncer() {
     // writes: each of their outcomes, refusals too (they may quote what the
     // lost groups wrote), is that failure.
     const absl::Status synced = log_->Sync();
-    for (Written& w : groups) {
-      if (!synced.ok()) {
-        for (auto& o : w.result.outcomes) {
-          o.status = synced;
-          o.events.clear();
-        }
-        w.result.committed.clear();
-      }
-      if (options_.observe_commit) options_.observe_commit(absl::Now() - w.start, w.group.size(), w.events);
-      if (!w.result.committed.empty() && on_commit_) on_commit_(w.result.committed);
-      for (size_t i = 0; i < w.group.size(); ++i) {
-        std::move(w.group[i].done)(std::move(w.result.outcomes[i]));
-      }
-    }
+    for (Written& w : groups) Report(w, synced);
     grid::MutexLock l(&mu_);
     syncing_ = false;
     work_.Signal();

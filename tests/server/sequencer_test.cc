@@ -22,8 +22,14 @@ namespace {
 using grid::testing::Batch;
 using grid::testing::GridEvent;
 
-class SequencerTest : public ::testing::Test {
+// Every case with the pipeline (the default) and without it.
+class SequencerTest : public ::testing::TestWithParam<bool> {
  protected:
+  static Sequencer::Options Opts() {
+    Sequencer::Options o;
+    o.pipeline = GetParam();
+    return o;
+  }
   SequencerTest() : env_(rocksdb::NewMemEnv(rocksdb::Env::Default())) {
     storage::EventLogOptions o;
     o.env = env_.get();
@@ -35,11 +41,14 @@ class SequencerTest : public ::testing::Test {
   std::unique_ptr<storage::EventLog> log_;
 };
 
-TEST_F(SequencerTest, QueuedAppendsCommitAsOneGroup) {
+TEST_P(SequencerTest, QueuedAppendsCommitAsOneGroup) {
   std::vector<storage::Position> published;
-  Sequencer seq(log_.get(), [&](const std::vector<storage::RecordPtr>& recs) {
-    for (const auto& r : recs) published.push_back(r->position);
-  });
+  Sequencer seq(
+      log_.get(),
+      [&](const std::vector<storage::RecordPtr>& recs) {
+        for (const auto& r : recs) published.push_back(r->position);
+      },
+      Opts());
   constexpr int kN = 50;
   std::vector<std::future<storage::AppendOutcome>> outcomes;
   for (int i = 0; i < kN; ++i) {
@@ -61,8 +70,8 @@ TEST_F(SequencerTest, QueuedAppendsCommitAsOneGroup) {
   EXPECT_EQ(published.back(), static_cast<uint64_t>(kN));
 }
 
-TEST_F(SequencerTest, ManyThreadsManyStreamsNoGapNoDuplicateOrderKept) {
-  Sequencer seq(log_.get(), nullptr);
+TEST_P(SequencerTest, ManyThreadsManyStreamsNoGapNoDuplicateOrderKept) {
+  Sequencer seq(log_.get(), nullptr, Opts());
   seq.Start();
   constexpr int kThreads = 8, kPerThread = 300, kStreams = 16;
   // Per thread: the positions it was acknowledged, in its own submit order.
@@ -121,7 +130,7 @@ class CountingAdmission : public storage::BatchAdmission {
   std::vector<std::string> applied;  // sequencer thread, read after Stop()
 };
 
-TEST_F(SequencerTest, AppliedGroupsComeBeforeLaterAppendsAndArePublished) {
+TEST_P(SequencerTest, AppliedGroupsComeBeforeLaterAppendsAndArePublished) {
   // The groups, as another node's log made them.
   std::vector<std::vector<std::string>> groups;
   {
@@ -142,7 +151,7 @@ TEST_F(SequencerTest, AppliedGroupsComeBeforeLaterAppendsAndArePublished) {
   }
   std::vector<storage::Position> published;
   CountingAdmission admission;
-  Sequencer::Options so;
+  Sequencer::Options so = Opts();
   so.admission = &admission;
   Sequencer seq(
       log_.get(),
@@ -179,8 +188,8 @@ TEST_F(SequencerTest, AppliedGroupsComeBeforeLaterAppendsAndArePublished) {
   EXPECT_EQ(after_stop.code(), absl::StatusCode::kUnavailable);
 }
 
-TEST_F(SequencerTest, SubmitAfterStopFailsUnavailable) {
-  Sequencer seq(log_.get(), nullptr);
+TEST_P(SequencerTest, SubmitAfterStopFailsUnavailable) {
+  Sequencer seq(log_.get(), nullptr, Opts());
   seq.Start();
   seq.Stop();
   absl::Status got;
@@ -188,6 +197,8 @@ TEST_F(SequencerTest, SubmitAfterStopFailsUnavailable) {
   EXPECT_EQ(got.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(log_->GetHead().position, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(PipelineOnAndOff, SequencerTest, ::testing::Bool());
 
 // The pipeline, over the fault-injecting Env: the WAL's fsyncs can be held
 // and failed.
