@@ -195,6 +195,7 @@ absl::StatusOr<std::unique_ptr<GridServer>> GridServer::Start(const ServerOption
   }
   storage::EventLogOptions log_options = options.log;
   log_options.memory = memory;
+  log_options.pipelined = options.pipelined_commits;
   // In cluster mode a commit is durable once etcd committed it (fsynced on
   // a majority of its members): the node's own log is a copy that it
   // re-applies from etcd, or from a peer, whatever a crash took from it. So

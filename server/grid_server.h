@@ -99,7 +99,7 @@ struct ServerOptions {
   // Aggregates' folded states the domain rules keep (server/log/admission.h).
   size_t admission_cache_streams = 100000;
   // Sequencer::Options::pipeline.
-  bool pipelined_commits = true;
+  bool pipelined_commits = false;
   ClusterOptions cluster;
   // The department dashboard; no listen address: none.
   DashboardOptions dashboard;

@@ -50,6 +50,15 @@ struct EventLogOptions {
   const StorageMemory* memory = nullptr;
   // RocksDB block cache for all column families, in bytes (without `memory`).
   size_t block_cache_bytes = 64 << 20;
+  // Commits may be pipelined (CommitUnsynced() and Sync(): the sequencer's
+  // pipelined_commits). Sync() then syncs with DB::SyncWAL(), which lets the
+  // next group be written meanwhile. RocksDB before 7.10 has a bug there
+  // (facebook/rocksdb#10892: a SyncWAL() racing a flush can leave a WAL in
+  // the MANIFEST that is gone, and the next open fails), so such a log does
+  // not track its WALs in the MANIFEST on those versions; the GRIDHEAD
+  // watermark still refuses a log that lost acknowledged events. false:
+  // Sync() is a synced empty write, which waits for writes in flight.
+  bool pipelined = false;
   // Memtable size per column family before it is flushed to an SST file.
   // Fault tests make it small so that flushes, SST and MANIFEST writes
   // happen under load.
@@ -261,7 +270,9 @@ class EventLog {
   // not see it, and its outcomes must not be reported (a refusal may name a
   // version or an id that is not durable yet). The thread that commits sees
   // it: the next commit's checks and that thread's ReadStream, StreamHead
-  // and ReadState (the admission's loads) include it. A failed write is
+  // and ReadState (the admission's loads) include it. (ReadState is the
+  // committing thread's alone; a Backup() may hold a group not synced yet,
+  // as a copy made just after its fsync would.) A failed write is
   // fail-stop, as in Commit(). This default commits synced.
   //
   // REQUIRES: the thread that calls Commit() (one caller at a time).

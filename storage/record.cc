@@ -2,12 +2,14 @@
 
 #include <openssl/evp.h>
 
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message_lite.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/wire_format_lite.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +39,23 @@ EVP_MD_CTX* ThreadContext() {
   thread_local std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(nullptr, &EVP_MD_CTX_free);
   if (ctx == nullptr) ctx.reset(EVP_MD_CTX_new());
   return ctx.get();
+}
+
+// Whether `field` with `wire_type` is one of Event's client fields (1-7).
+bool KnownClientField(int field, google::protobuf::internal::WireFormatLite::WireType wire_type) {
+  static const auto* const kTypes = [] {
+    auto* types = new std::array<int, 8>;
+    types->fill(-1);
+    for (int n = 1; n < static_cast<int>(types->size()); ++n) {
+      const google::protobuf::FieldDescriptor* f = grid::v1::Event::descriptor()->FindFieldByNumber(n);
+      if (f != nullptr && !f->is_repeated()) {
+        (*types)[n] = google::protobuf::internal::WireFormatLite::WireTypeForFieldType(
+            static_cast<google::protobuf::internal::WireFormatLite::FieldType>(f->type()));
+      }
+    }
+    return types;
+  }();
+  return field >= 1 && field < static_cast<int>(kTypes->size()) && (*kTypes)[field] == wire_type;
 }
 
 }  // namespace
@@ -130,6 +149,12 @@ absl::Status AppendStored(std::string_view client, const ServerFields& server, s
     const int field = static_cast<int>(WFL::GetTagFieldNumber(tag));
     if (field >= Event::kRecordedAtFieldNumber && field <= Event::kActorFieldNumber) {
       return absl::InvalidArgumentError("the event carries a server field");
+    }
+    // An unknown field is serialized after every known one, so one
+    // numbered below the server's would stand after them in the whole
+    // event: not spliced.
+    if (field < Event::kRecordedAtFieldNumber && !KnownClientField(field, WFL::GetTagWireType(tag))) {
+      return absl::InvalidArgumentError("the event carries an unknown field");
     }
     if (field > Event::kActorFieldNumber && split == client.size()) split = static_cast<size_t>(start);
     if (!WFL::SkipField(&in, tag)) return absl::DataLossError("event does not parse");

@@ -78,9 +78,11 @@ std::string EncodeMessageField(int number, const google::protobuf::MessageLite& 
 // (what its content fingerprint hashes), with the server's fields inserted
 // where a deterministic serialization of the whole event puts them
 // (numbers 8-11 in order, a zero left out: before the first field numbered
-// above 11). Equal to that serialization, since fields go in number order
-// and a nested message's bytes do not depend on where it stands. DATA_LOSS
-// if `client` is not a message (`out` unchanged).
+// above 11). Equal to that serialization, since known fields go in number
+// order, unknown ones after them, and a nested message's bytes do not
+// depend on where it stands. INVALID_ARGUMENT (`out` unchanged) for bytes
+// with a server field or an unknown field numbered below 8 (it would go
+// after the server's fields); DATA_LOSS if `client` is not a message.
 absl::Status AppendStored(std::string_view client, const ServerFields& server, std::string* out);
 
 // The two halves of a wire record.

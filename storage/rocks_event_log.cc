@@ -15,6 +15,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/version.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -73,6 +74,10 @@ int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 // MANIFEST that makes the log end before a position that was committed, or
 // a log whose history was rewritten.
 constexpr char kHeadFileMagic[] = "GRIDHEAD1";
+// RocksDB 7.10 fixed SyncWAL() with track_and_verify_wals_in_manifest
+// (facebook/rocksdb#10892).
+constexpr bool kSyncWalKeepsWalTracking = ROCKSDB_MAJOR > 7 || (ROCKSDB_MAJOR == 7 && ROCKSDB_MINOR >= 10);
+
 constexpr absl::Duration kHeadFileEvery = absl::Milliseconds(100);
 
 std::string HeadFilePath(const std::string& dir) { return dir + "/GRIDHEAD"; }
@@ -114,7 +119,9 @@ absl::StatusOr<std::optional<std::pair<Position, Digest>>> ReadHeadFile(rocksdb:
   return std::make_pair(GetBigEndian64(std::string_view(body).substr(magic)), chain);
 }
 
-// Stored bytes are produced once, here; nothing ever re-serializes them.
+// An event's client fields, serialized deterministically: hashed for its
+// content fingerprint, and the stored bytes with the server's fields
+// spliced in (AppendStored); nothing ever re-serializes them.
 std::string SerializeDeterministic(const grid::v1::Event& e) {
   std::string bytes;
   e.ByteSizeLong();  // caches sizes for SerializeWithCachedSizes
@@ -248,11 +255,16 @@ class RocksEventLog final : public EventLog {
     return written_;
   }
   // How far reads on this thread may go: the last group written on the
-  // thread that commits, the synced head on any other.
-  Position ReadBound() const {
+  // thread that commits (while the log is healthy: a thread that gets the
+  // id of one that ended must not read a group whose sync failed), the
+  // synced head on any other. `*all_synced`: no group is written, or being
+  // written, beyond the synced head.
+  Position ReadBound(bool* all_synced = nullptr) const {
     const bool writer = writer_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+    const bool writing = writing_.load() > 0;
     grid::MutexLock l(&mu_);
-    return writer ? written_.position : head_.position;
+    if (all_synced != nullptr) *all_synced = !writing && written_.position == head_.position;
+    return writer && failed_.ok() ? written_.position : head_.position;
   }
   absl::StatusOr<std::optional<IdEntry>> LookupId(const std::string& id) const;
   // Every id's entry (or the failed lookup), one MultiGet for all of them.
@@ -287,6 +299,9 @@ class RocksEventLog final : public EventLog {
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   // The thread that commits (WriterHead()): its reads see written_.
   std::atomic<std::thread::id> writer_{};
+  // Group writes in progress (0 or 1): their entries may be in RocksDB
+  // before written_ says so.
+  std::atomic<int> writing_{0};
   // Sync() with DB::SyncWAL(), which syncs while writes go on; false once
   // the Env's files said they cannot (an in-memory Env): then a synced
   // empty write, which waits for the writes in progress.
@@ -324,11 +339,13 @@ absl::StatusOr<std::optional<uint64_t>> RocksEventLog::StreamHead(const std::str
   if (!s.ok()) return FromRocks(s, "stream head lookup");
   if (v.size() != 8) return absl::DataLossError("bad stream head entry");
   uint64_t last = GetBigEndian64(v);
-  if (writer_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return last;
-  // Another thread: the entry may be a group's that is written but not
-  // synced yet. Step back to the last version at or below the synced head:
-  // a few at most, the stream's events in the groups waiting for a fsync.
-  const Position bound = ReadBound();
+  // Read after the entry: if nothing was beyond the synced head then, the
+  // entry is synced. Else (the committing thread excepted) step back to
+  // the last version at or below the bound: the stream's events in the
+  // groups that wait for a fsync, a few at most.
+  bool all_synced = false;
+  const Position bound = ReadBound(&all_synced);
+  if (all_synced) return last;
   for (;;) {
     std::string pos;
     s = db_->Get(rocksdb::ReadOptions(), cfs_[kStreams], StreamKey(stream, last), &pos);
@@ -548,8 +565,8 @@ void RocksEventLog::Group::Place(const AppendBatch& batch, const std::vector<std
         .recorded_at = recorded_field_, .position = next_, .stream_version = version, .actor = actor};
     rec->wire.reserve(client[j].size() + recorded_field_.size() + actor.size() + 22 + kChainFieldSize);
     if (!AppendStored(client[j], server, &rec->wire).ok()) {
-      // Not reached (CheckIds serialized the client's fields only); the
-      // event serialized whole gives the same bytes.
+      // An event with unknown fields numbered below 8 (Append refuses
+      // unknown fields; a caller of Commit() may not): serialized whole.
       grid::v1::Event whole = e;
       whole.set_position(next_);
       whole.set_stream_version(version);
@@ -723,8 +740,10 @@ absl::Status StoppedBy(const rocksdb::Status& s) {
 absl::Status RocksEventLog::WriteGroup(Group& group, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync && options_.sync;
+  writing_.fetch_add(1);
   const rocksdb::Status s = db_->Write(wo, group.Finish());
   grid::MutexLock l(&mu_);
+  writing_.fetch_sub(1);
   if (!s.ok()) {
     // Never retried: the log is read-only from here until restart.
     failed_ = StoppedBy(s);
@@ -746,13 +765,13 @@ absl::Status RocksEventLog::Sync() {
   }
   rocksdb::Status s;
   if (options_.sync) {
-    if (sync_wal_.load(std::memory_order_relaxed)) {
+    if (options_.pipelined && sync_wal_.load(std::memory_order_relaxed)) {
       // Syncs every WAL byte written so far, while the committing thread
       // goes on writing the next group.
       s = db_->SyncWAL();
       if (s.IsNotSupported()) sync_wal_.store(false, std::memory_order_relaxed);
     }
-    if (!sync_wal_.load(std::memory_order_relaxed)) {
+    if (!options_.pipelined || !sync_wal_.load(std::memory_order_relaxed)) {
       rocksdb::WriteOptions wo;
       wo.sync = true;
       rocksdb::WriteBatch empty;
@@ -1136,7 +1155,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const EventLogOptions& 
   db_options.atomic_flush = false;
   // Synced WAL sizes are recorded in the MANIFEST; a missing or shortened
   // WAL then fails the open instead of silently recovering less.
-  db_options.track_and_verify_wals_in_manifest = true;
+  // Not with SyncWAL() on RocksDB before 7.10 (EventLogOptions::pipelined).
+  db_options.track_and_verify_wals_in_manifest = !options.pipelined || kSyncWalKeepsWalTracking;
   // Fail-stop: no automatic resume after a background I/O error. (Its
   // recovery thread also holds column families, and closing the DB while it
   // runs trips RocksDB's own assertions.)

@@ -98,6 +98,7 @@ Sequencer::Stats Sequencer::GetStats() const {
   grid::MutexLock l(&mu_);
   Stats stats = stats_;
   stats.queued = queue_.size();
+  stats.unsynced = written_.size() + syncing_groups_;
   return stats;
 }
 
@@ -111,8 +112,16 @@ void Sequencer::Run() {
       grid::MutexLock l(&mu_);
       const absl::Time deadline = absl::Now() + options_.idle_tick;
       // A group also waits while the last one written waits for the
-      // syncer: it grows meanwhile, and is written while that one syncs.
-      while (!stopping_ && applies_.empty() && (queue_.empty() || !written_.empty())) {
+      // syncer (it grows meanwhile, and is written while that one syncs),
+      // and while a fsync runs that takes longer than writing a group: the
+      // appends that come meanwhile then go in one group and one fsync,
+      // instead of half of them in a group that waits for the fsync
+      // running now and then for its own (callers that wait for their
+      // last append would split into two cohorts of half-size groups).
+      auto wait_for_syncer = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !written_.empty() || (syncing_ && last_sync_ > last_write_);
+      };
+      while (!stopping_ && applies_.empty() && (queue_.empty() || wait_for_syncer())) {
         const absl::Duration left = deadline - absl::Now();
         if (left <= absl::ZeroDuration()) break;
         work_.WaitFor(&mu_, left);
@@ -131,8 +140,8 @@ void Sequencer::Run() {
         continue;
       } else if (queue_.empty()) {
         return;  // stopping, and everything is written and applied
-      } else if (!stopping_ && !written_.empty()) {
-        continue;  // idle_tick passed while a written group waited
+      } else if (!stopping_ && wait_for_syncer()) {
+        continue;  // idle_tick passed while it waited for the syncer
       } else {
         size_t bytes = 0;
         while (!queue_.empty() && group.size() < options_.max_group_batches &&
@@ -163,8 +172,10 @@ void Sequencer::Run() {
       continue;
     }
     w.result = log_->CommitUnsynced(batches, w.start, options_.admission, options_.replicator);
+    const absl::Duration wrote = absl::Now() - w.start;
     {
       grid::MutexLock l(&mu_);
+      last_write_ = wrote;
       written_.push_back(std::move(w));
       wrote_.Signal();
     }
@@ -194,16 +205,21 @@ void Sequencer::RunSyncer() {
       if (written_.empty()) return;  // the sequencer stopped and every group is reported
       groups.swap(written_);
       syncing_ = true;
+      syncing_groups_ = groups.size();
       work_.Signal();  // the sequencer may write its next group
     }
     // One fsync for every group written since the last one. If it fails,
     // none of them is known to be durable and the log takes no more
     // writes: each of their outcomes, refusals too (they may quote what the
     // lost groups wrote), is that failure.
+    const absl::Time started = absl::Now();
     const absl::Status synced = log_->Sync();
+    const absl::Duration took = absl::Now() - started;
     for (Written& w : groups) Report(w, synced);
     grid::MutexLock l(&mu_);
+    last_sync_ = took;
     syncing_ = false;
+    syncing_groups_ = 0;
     work_.Signal();
   }
 }

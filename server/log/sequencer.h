@@ -1,20 +1,25 @@
 // The Sequencer is the log's single writer. Appends from every RPC thread
-// queue here; one thread drains whatever is waiting and checks and writes it
-// as one group (one WriteBatch: group commit), a second syncs what was
-// written (one fsync for every group written since its last) and then
-// reports each batch's outcome. The two overlap: group N+1 is checked and
-// written while group N's fsync runs (EventLog::CommitUnsynced), and while
-// a written group waits for the syncer the next one keeps growing.
-// Throughput comes from the group size growing with the load while each
-// append still waits for exactly one fsync; nothing is reported, published
-// or visible to readers before its fsync.
+// queue here; one thread drains whatever is waiting and commits it as one
+// group (one WriteBatch and one fsync: group commit), then reports each
+// batch's outcome. Throughput comes from the group size growing with the
+// load while each append still waits for exactly one fsync; nothing is
+// reported, published or visible to readers before its fsync.
+//
+// Pipelined (Options::pipeline), a second thread syncs what the first
+// wrote (one fsync for every group written since its last) and reports
+// it: group N+1 is checked and written while group N's fsync runs
+// (EventLog::CommitUnsynced), as long as the last fsync took no longer than
+// writing a group (else it waits for the fsync, and the appends that come
+// meanwhile share the next one); while a written group waits for the
+// syncer the next one keeps growing.
 //
 // Lifecycle: construct, Start(), Submit() from anywhere, Stop() (or the
 // destructor) commits, syncs and reports what is queued and joins the
 // threads.
 // Concurrency: a Sequencer is safe for concurrent use. `on_commit` and every
-// `done` callback run on the syncing thread (an applied group's on the
-// sequencer thread, never at the same time) and must not block.
+// `done` callback run on the sequencer thread (pipelined: on the syncing
+// thread, an applied group's on the sequencer thread, never at the same
+// time) and must not block.
 #ifndef GRID_SERVER_LOG_SEQUENCER_H_
 #define GRID_SERVER_LOG_SEQUENCER_H_
 
@@ -37,25 +42,29 @@ class Sequencer {
     // Most batches and bytes (serialized client events) in one group.
     size_t max_group_batches = 4096;
     size_t max_group_bytes = 32 << 20;
-    // Called on the sequencer thread after every commit group and after
-    // each `idle_tick` without appends (e.g. to sign checkpoints).
+    // Called on the sequencer thread after every commit group (pipelined:
+    // after its write, before its fsync, while the syncer may be reporting
+    // others) and after each `idle_tick` without appends (e.g. to sign
+    // checkpoints of the synced head).
     std::function<void()> after_commit_or_idle;
     absl::Duration idle_tick = absl::Seconds(1);
     // Admission rules passed to every Commit (the domain rules); may be
     // null. Not owned; used on the sequencer thread only.
     storage::BatchAdmission* admission = nullptr;
-    // Called on the sequencer thread after each commit group with the time
-    // the log's Commit took (write and fsync) and the group's size, for
-    // metrics. May be empty.
+    // Called after each commit group, where `done` callbacks run, with the
+    // time from its start to the end of its fsync (pipelined: the wait for
+    // the syncer too) and the group's size, for metrics. May be empty.
     std::function<void(absl::Duration commit, size_t batches, size_t events)> observe_commit;
     // Commits each group elsewhere first (cluster mode: the shard's head in
     // etcd); may be null. Not owned; used on the sequencer thread only.
     storage::GroupReplicator* replicator = nullptr;
-    // Write group N+1 while group N's fsync runs (above). false: each group
-    // is written, synced and reported on the sequencer thread before the
-    // next one is taken (a thread and a hand-off fewer per group: for disks
-    // whose fsync costs less than that, and for comparison).
-    bool pipeline = true;
+    // Write group N+1 while group N's fsync runs (above), on two threads.
+    // false: each group is written, synced and reported on the sequencer
+    // thread before the next one is taken. Off by default: on the machine
+    // it was measured on (2 vCPUs, a 0.1 ms fsync) it bought nothing beyond
+    // the noise, and callers that wait for their last append split into
+    // two cohorts of half-size groups (bench/README.md, "pipelined writer").
+    bool pipeline = false;
   };
   using Done = absl::AnyInvocable<void(storage::AppendOutcome) &&>;
   using OnCommit = std::function<void(const std::vector<storage::RecordPtr>&)>;
@@ -85,9 +94,10 @@ class Sequencer {
   void Stop();
 
   struct Stats {
-    uint64_t groups = 0;   // commit groups written or attempted
-    uint64_t batches = 0;  // batches in them
-    uint64_t queued = 0;   // batches waiting for the next group now
+    uint64_t groups = 0;    // commit groups written or attempted
+    uint64_t batches = 0;   // batches in them
+    uint64_t queued = 0;    // batches waiting for the next group now
+    uint64_t unsynced = 0;  // pipelined: groups written (or answered) and waiting for their fsync now
   };
   Stats GetStats() const;
 
@@ -130,7 +140,11 @@ class Sequencer {
   // Written and not yet taken by the syncer: one group at most (the
   // sequencer takes no group while one waits).
   std::deque<Written> written_ ABSL_GUARDED_BY(mu_);
-  bool syncing_ ABSL_GUARDED_BY(mu_) = false;  // the syncer syncs or reports groups now
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;       // the syncer syncs or reports groups now
+  size_t syncing_groups_ ABSL_GUARDED_BY(mu_) = 0;  // how many
+  // How long the last group's checks and write took, and the last fsync.
+  absl::Duration last_write_ ABSL_GUARDED_BY(mu_);
+  absl::Duration last_sync_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool writer_done_ ABSL_GUARDED_BY(mu_) = false;  // Run() returned: no more written groups

@@ -88,7 +88,12 @@ TEST(CrashTest, KillNineUnderLoadLosesAndDuplicatesNothing) {
   std::mt19937 rng(42);
   uint64_t last_head = 0;
   for (int cycle = 0; cycle < kCycles; ++cycle) {
-    ASSERT_OK_AND_ASSIGN(auto proc, grid::testing::GriddProcess::Start(GRIDD_PATH, data));
+    // Every other cycle with the pipelined writer (pipelined_commits), on
+    // the log the other kind of cycle wrote.
+    ASSERT_OK_AND_ASSIGN(
+        auto proc,
+        grid::testing::GriddProcess::Start(
+            GRIDD_PATH, data, {absl::StrCat("--pipelined_commits=", cycle % 2 == 1 ? "true" : "false")}));
     auto client = client::Client::Connect(proc->target());
     // After a restart: nothing acknowledged was lost, and retrying the
     // unknown requests is safe (duplicates or first writes, never errors).

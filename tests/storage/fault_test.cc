@@ -35,15 +35,21 @@ class FaultTest : public ::testing::Test {
     options_.write_buffer_bytes = 64 << 10;  // frequent flushes: SST + MANIFEST writes
   }
 
+  // Every other open makes a pipelined log (EventLogOptions::pipelined),
+  // and the loads on it pipeline their commits, so each suite covers both
+  // ways (and a log reopened the other way).
   absl::StatusOr<std::unique_ptr<storage::EventLog>> Open() {
+    options_.pipelined = (opens_++ % 2) == 1;
     return storage::EventLog::Open(options_, "/db");
   }
 
   // Appends from `threads` threads through a Sequencer until an append fails
   // or each thread has made `max_appends`. Records what was acknowledged.
-  // Returns how many appends failed.
+  // Returns how many appends failed. Pipelined as the last Open().
   int Load(storage::EventLog* log, int threads, int max_appends, const std::string& tag) {
-    server::Sequencer seq(log, nullptr);
+    server::Sequencer::Options options;
+    options.pipeline = options_.pipelined;
+    server::Sequencer seq(log, nullptr, options);
     seq.Start();
     std::atomic<int> failed{0};
     std::vector<std::thread> ts;
@@ -84,6 +90,7 @@ class FaultTest : public ::testing::Test {
 
   std::unique_ptr<rocksdb::Env> mem_;
   FaultInjectionEnv env_;
+  int opens_ = 0;
   storage::EventLogOptions options_;
   grid::Mutex mu_;
   std::map<std::string, uint64_t> acked_ ABSL_GUARDED_BY(mu_);

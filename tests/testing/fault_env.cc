@@ -58,7 +58,7 @@ class FaultFile : public rocksdb::WritableFile {
     grid::MutexLock l(&io_);
     return base_->Truncate(size);
   }
-  bool IsSyncThreadSafe() const override { return true; }
+  bool IsSyncThreadSafe() const override { return env_->sync_thread_safe(); }
   void SetPreallocationBlockSize(size_t size) override { base_->SetPreallocationBlockSize(size); }
   void PrepareWrite(size_t offset, size_t len) override {
     grid::MutexLock l(&io_);

@@ -18,6 +18,7 @@
 #include <rocksdb/env.h>
 
 #include <array>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <random>
@@ -53,6 +54,10 @@ class FaultInjectionEnv : public rocksdb::EnvWrapper {
   void CutPowerAfter(Op op, uint64_t n);
   void SetActive(bool active);
   bool active() const;
+  // Whether its files say they can sync while being written (RocksDB's
+  // SyncWAL() needs it); true by default, false as an in-memory Env's do.
+  void SetSyncThreadSafe(bool safe) { sync_thread_safe_.store(safe); }
+  bool sync_thread_safe() const { return sync_thread_safe_.load(); }
   // A stalled disk: while held, every write blocks (in the writing thread)
   // until Release().
   void HoldWrites() { Hold(kWrite, ""); }
@@ -118,6 +123,7 @@ class FaultInjectionEnv : public rocksdb::EnvWrapper {
   std::map<std::string, std::array<uint64_t, kNumOps>> ops_ ABSL_GUARDED_BY(mu_);  // by file name
   uint64_t injected_ ABSL_GUARDED_BY(mu_) = 0;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> sync_thread_safe_{true};
 };
 
 }  // namespace grid::testing
