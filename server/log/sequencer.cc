@@ -8,7 +8,7 @@
 namespace grid::server {
 
 Sequencer::Sequencer(storage::EventLog* log, OnCommit on_commit, Options options)
-    : log_(log), on_commit_(std::move(on_commit)), options_(options) {}
+    : log_(log), on_commit_(std::move(on_commit)), options_(std::move(options)) {}
 
 Sequencer::~Sequencer() { Stop(); }
 
