@@ -119,7 +119,7 @@ void Sequencer::Run() {
       // running now and then for its own (callers that wait for their
       // last append would split into two cohorts of half-size groups).
       auto wait_for_syncer = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !written_.empty() || (syncing_ && last_sync_ > last_write_);
+        return !written_.empty() || (syncing_groups_ > 0 && last_sync_ > last_write_);
       };
       while (!stopping_ && applies_.empty() && (queue_.empty() || wait_for_syncer())) {
         const absl::Duration left = deadline - absl::Now();
@@ -129,7 +129,7 @@ void Sequencer::Run() {
       if (!applies_.empty()) {
         // Another node's group continues the synced head, and on_commit
         // sees it after every group written here.
-        while (!written_.empty() || syncing_) work_.Wait(&mu_);
+        while (!written_.empty() || syncing_groups_ > 0) work_.Wait(&mu_);
         applies.swap(applies_);
       } else if (!stopping_ && queue_.empty()) {  // idle for idle_tick
         if (options_.after_commit_or_idle) {
@@ -204,7 +204,6 @@ void Sequencer::RunSyncer() {
       while (written_.empty() && !writer_done_) wrote_.Wait(&mu_);
       if (written_.empty()) return;  // the sequencer stopped and every group is reported
       groups.swap(written_);
-      syncing_ = true;
       syncing_groups_ = groups.size();
       work_.Signal();  // the sequencer may write its next group
     }
@@ -218,7 +217,6 @@ void Sequencer::RunSyncer() {
     for (Written& w : groups) Report(w, synced);
     grid::MutexLock l(&mu_);
     last_sync_ = took;
-    syncing_ = false;
     syncing_groups_ = 0;
     work_.Signal();
   }

@@ -140,8 +140,8 @@ class Sequencer {
   // Written and not yet taken by the syncer: one group at most (the
   // sequencer takes no group while one waits).
   std::deque<Written> written_ ABSL_GUARDED_BY(mu_);
-  bool syncing_ ABSL_GUARDED_BY(mu_) = false;       // the syncer syncs or reports groups now
-  size_t syncing_groups_ ABSL_GUARDED_BY(mu_) = 0;  // how many
+  // Groups the syncer syncs or reports now (0: it waits).
+  size_t syncing_groups_ ABSL_GUARDED_BY(mu_) = 0;
   // How long the last group's checks and write took, and the last fsync.
   absl::Duration last_write_ ABSL_GUARDED_BY(mu_);
   absl::Duration last_sync_ ABSL_GUARDED_BY(mu_);

@@ -215,6 +215,14 @@ class PipelineTest : public ::testing::Test {
     ASSERT_OK(log);
     log_ = *std::move(log);
   }
+  // The power goes (no flush on close), unsynced data is lost, the log opens again.
+  void PowerCutAndReopen() {
+    env_.SetActive(false);
+    log_.reset();
+    ASSERT_TRUE(env_.DropUnsyncedData().ok());
+    env_.SetActive(true);
+    Open();
+  }
   std::future<storage::AppendOutcome> Submit(Sequencer& seq, storage::AppendBatch b) {
     auto p = std::make_shared<std::promise<storage::AppendOutcome>>();
     auto f = p->get_future();
@@ -283,11 +291,7 @@ TEST_F(PipelineTest, TheNextGroupIsCheckedAndWrittenWhileOneSyncs) {
   EXPECT_EQ(log_->GetHead().position, 2u);
   // The fsyncs the groups waited for made them durable: a power cut now
   // (no flush on close) keeps both.
-  env_.SetActive(false);
-  log_.reset();
-  ASSERT_TRUE(env_.DropUnsyncedData().ok());
-  env_.SetActive(true);
-  Open();
+  PowerCutAndReopen();
   EXPECT_EQ(log_->GetHead().position, 2u);
 }
 
@@ -318,11 +322,7 @@ TEST_F(PipelineTest, AFailedFsyncFailsEveryGroupWaitingForItAndStopsTheLog) {
   seq.Stop();
   EXPECT_TRUE(Published().empty());
   EXPECT_EQ(log_->GetHead().position, 0u);
-  env_.SetActive(false);
-  log_.reset();
-  ASSERT_TRUE(env_.DropUnsyncedData().ok());
-  env_.SetActive(true);
-  Open();
+  PowerCutAndReopen();
   EXPECT_EQ(log_->GetHead().position, 0u);
 }
 
