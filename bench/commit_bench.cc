@@ -103,6 +103,7 @@ Result Run(const std::string& dir, absl::Duration delay, bool pipeline, int thre
   std::vector<std::vector<double>> micros(threads);
   std::atomic<bool> failed{false};
   std::vector<std::thread> callers;
+  callers.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     callers.emplace_back([&, t] {
       const std::string grid = absl::StrCat("bench/", pipeline ? "p" : "s", "/v/g", t);
@@ -115,7 +116,7 @@ Result Run(const std::string& dir, absl::Duration delay, bool pipeline, int thre
         b.stream = b.events.back().stream();
         bool done = false;
         const absl::Time t0 = absl::Now();
-        seq.Submit(std::move(b), [&](grid::storage::AppendOutcome outcome) {
+        seq.Submit(std::move(b), [&](const grid::storage::AppendOutcome& outcome) {
           if (!outcome.status.ok()) failed.store(true);
           grid::MutexLock l(&mu);
           done = true;

@@ -18,12 +18,10 @@
 #include <string>
 #include <string_view>
 
+#include <google/protobuf/message_lite.h>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-
-namespace google::protobuf {
-class MessageLite;
-}
 
 namespace grid::storage {
 

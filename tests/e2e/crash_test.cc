@@ -64,6 +64,7 @@ void Appender(client::Client* c, int cycle, int t, History* h) {
     // appender, so that the domain rules are under the kill -9 too.
     const std::string county = absl::StrCat("c", t, "x", i % 5);
     std::vector<grid::v1::Event> events;
+    events.reserve(n);
     for (int k = 0; k < n; ++k) {
       events.push_back(grid::testing::GridEvent(absl::StrCat("c", cycle, "-t", t, "-", i, "-", k),
                                                 absl::StrCat(county, "/g", cycle, "-", i, "-", k)));

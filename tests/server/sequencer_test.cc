@@ -77,6 +77,7 @@ TEST_P(SequencerTest, ManyThreadsManyStreamsNoGapNoDuplicateOrderKept) {
   // Per thread: the positions it was acknowledged, in its own submit order.
   std::vector<std::vector<storage::AppendedEvent>> acked(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -94,7 +95,7 @@ TEST_P(SequencerTest, ManyThreadsManyStreamsNoGapNoDuplicateOrderKept) {
   for (auto& th : threads) th.join();
   seq.Stop();
 
-  const uint64_t total = kThreads * kPerThread;
+  const uint64_t total = uint64_t{kThreads} * kPerThread;
   EXPECT_EQ(log_->GetHead().position, total);
   auto all = log_->ReadAll(1, storage::Direction::kForwards, total + 10, SIZE_MAX);
   ASSERT_OK(all);
@@ -193,7 +194,7 @@ TEST_P(SequencerTest, SubmitAfterStopFailsUnavailable) {
   seq.Start();
   seq.Stop();
   absl::Status got;
-  seq.Submit(Batch("s/1", {GridEvent("a")}), [&](storage::AppendOutcome o) { got = o.status; });
+  seq.Submit(Batch("s/1", {GridEvent("a")}), [&](const storage::AppendOutcome& o) { got = o.status; });
   EXPECT_EQ(got.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(log_->GetHead().position, 0u);
 }

@@ -53,11 +53,13 @@ class FaultTest : public ::testing::Test {
     seq.Start();
     std::atomic<int> failed{0};
     std::vector<std::thread> ts;
+    ts.reserve(threads);
     for (int t = 0; t < threads; ++t) {
       ts.emplace_back([&, t] {
         for (int i = 0; i < max_appends; ++i) {
           const int n = 1 + (i % 3);
           std::vector<grid::v1::Event> events;
+          events.reserve(n);
           for (int k = 0; k < n; ++k) {
             events.push_back(grid::testing::GridEvent(absl::StrCat(tag, "-", t, "-", i, "-", k)));
           }
