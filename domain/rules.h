@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "domain/keyed.h"
 #include "grid/v1/event.pb.h"
 #include "storage/event_log.h"
 #include "storage/proto_time.h"
@@ -92,7 +93,7 @@ struct OrgState {  // org/<county>
 // event_id (idempotency). The findings reported in the grid are kept: a
 // rectification may only be ordered for one of them, in that grid.
 struct SanitationState {
-  std::set<std::string> findings;
+  KeyedSet findings;  // grows with the grid's history (domain/keyed.h)
   bool operator==(const SanitationState&) const = default;
 };
 
@@ -115,7 +116,7 @@ struct HouseholdState {  // household/<id>
     bool operator==(const Member&) const = default;
   };
   std::map<std::string, Member> members;  // person token → member
-  std::set<std::string> event_ids;        // for corrections that supersede
+  KeyedSet event_ids;                     // for corrections that supersede (domain/keyed.h)
   bool operator==(const HouseholdState&) const = default;
 };
 
@@ -201,7 +202,7 @@ struct LedgerState {
     uint32_t year = 0, month = 0;  // the period booked
     bool operator==(const Entry&) const = default;
   };
-  std::map<std::string, Entry> entries;
+  KeyedMap<Entry> entries;  // grows with the books (domain/keyed.h)
   bool operator==(const LedgerState&) const = default;
 };
 

@@ -26,6 +26,10 @@ struct IsMap : std::false_type {};
 template <class K, class V>
 struct IsMap<std::map<K, V>> : std::true_type {};
 template <class T>
+struct IsKeyed : std::false_type {};
+template <class V>
+struct IsKeyed<KeyedMap<V>> : std::true_type {};
+template <class T>
 struct IsVector : std::false_type {};
 template <class T>
 struct IsVector<std::vector<T>> : std::true_type {};
@@ -103,6 +107,12 @@ class Reader {
 
 // ---- the states' fields ----------------------------------------------------
 
+template <class A>
+void Fields(A& /*a*/, Ref<A, NoValue>& /*v*/) {}
+template <class A>
+void Fields(A& a, Ref<A, KeyedSet>& s) {
+  a(s.map());
+}
 template <class A>
 void Fields(A& a, Ref<A, OrgState::Grid>& g) {
   a(g.retired);
@@ -267,6 +277,10 @@ void Writer::operator()(const T& x) {
       (*this)(k);
       (*this)(v);
     }
+  } else if constexpr (IsKeyed<T>::value) {
+    // External: the members are in the admission's store, not here.
+    (*this)(x.external());
+    if (!x.external()) (*this)(x.known());
   } else {
     Fields<Writer>(*this, x);
   }
@@ -342,6 +356,15 @@ void Reader::operator()(T& x) {
       (*this)(k);
       if (!x.empty() && !(x.rbegin()->first < k)) Fail();
       (*this)(x[std::move(k)]);
+    }
+  } else if constexpr (IsKeyed<T>::value) {
+    bool external = false;
+    (*this)(external);
+    x = T{};
+    if (external) {
+      x.set_external();
+    } else {
+      (*this)(*x.mutable_known());
     }
   } else {
     Fields<Reader>(*this, x);
@@ -423,6 +446,53 @@ std::optional<Snapshot> DecodeSnapshot(absl::string_view bytes) {
   if (!state) return std::nullopt;
   s.state = *std::move(state);
   return s;
+}
+
+namespace {
+
+template <class V>
+std::optional<V> DecodeMember(absl::string_view bytes) {
+  Reader r(bytes);
+  V v{};
+  r(v);
+  if (!r.ok() || !r.done()) return std::nullopt;
+  return v;
+}
+
+// Calls f(container, tag) for each keyed container of the state (the tag
+// is the first byte of its members' keys after the format's).
+template <class S, class F>
+void ForEachKeyed(S* state, F&& f) {
+  if (auto* s = std::get_if<SanitationState>(&state->agg)) f(s->findings.map(), 'f');
+  if (auto* s = std::get_if<HouseholdState>(&state->agg)) f(s->event_ids.map(), 'e');
+  if (auto* s = std::get_if<LedgerState>(&state->agg)) f(s->entries, 'l');
+}
+
+}  // namespace
+
+void AttachMemberStore(AggregateState* state, absl::FunctionRef<std::shared_ptr<const MemberStore>()> store) {
+  std::shared_ptr<const MemberStore> made;
+  ForEachKeyed(state, [&](auto& keyed, char tag) {
+    if (keyed.attached()) return;
+    if (made == nullptr) made = store();
+    using V = typename std::decay_t<decltype(keyed)>::Map::mapped_type;
+    // The format first: members of another format are never read.
+    keyed.Attach(made, std::string{static_cast<char>(kStateSnapshotFormat), tag}, &DecodeMember<V>);
+  });
+}
+
+void DirtyMembers(const AggregateState& state, std::vector<std::pair<std::string, std::string>>* out) {
+  ForEachKeyed(&state, [out](const auto& keyed, char /*tag*/) {
+    keyed.ForEachDirty([out](std::string key, const auto& value) {
+      Writer w;
+      w(value);
+      out->emplace_back(std::move(key), w.Take());
+    });
+  });
+}
+
+void MembersPersisted(AggregateState* state) {
+  ForEachKeyed(state, [](auto& keyed, char /*tag*/) { keyed.Persisted(); });
 }
 
 }  // namespace grid::domain

@@ -14,15 +14,21 @@
 #define GRID_DOMAIN_STATE_CODEC_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "domain/rules.h"
 
 namespace grid::domain {
 
-inline constexpr uint32_t kStateSnapshotFormat = 1;
+// 2: a grid's findings, a household's event ids and a ledger's entries are
+// kept as members in the admission's store, not in the snapshot.
+inline constexpr uint32_t kStateSnapshotFormat = 2;
 
 // The state's bytes: the format, then every field of every member, maps and
 // sets in their (sorted) order, so that equal states encode to equal bytes.
@@ -42,6 +48,21 @@ struct Snapshot {
 std::string EncodeSnapshot(const std::string& last_event_id, const AggregateState& state);
 // nullopt as DecodeState, or when the id does not decode.
 std::optional<Snapshot> DecodeSnapshot(absl::string_view bytes);
+
+// ---- members kept in a store (domain/keyed.h) -----------------------------
+// A state's keyed containers (a grid's findings, a household's event ids, a
+// ledger's entries) read the members they do not hold from the store that
+// `store` makes (called once, only if a container has none yet), and a
+// snapshot of the state holds none of them. Every member in memory then
+// counts as not stored yet. Attach before folding more events into the
+// state. A member's key is kStateSnapshotFormat's byte, the container's tag
+// ('f', 'e', 'l'), then the member: another format's members are not read.
+void AttachMemberStore(AggregateState* state, absl::FunctionRef<std::shared_ptr<const MemberStore>()> store);
+// The members changed since they were last persisted: (key, value bytes),
+// to store beside the stream (MemberStore::Read reads them back).
+void DirtyMembers(const AggregateState& state, std::vector<std::pair<std::string, std::string>>* out);
+// DirtyMembers' members are stored now: memory holds none of them.
+void MembersPersisted(AggregateState* state);
 
 }  // namespace grid::domain
 

@@ -510,6 +510,12 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
         static_cast<double>(a.stored_snapshots), /*counter=*/true);
     add("gridlog_admission_snapshot_bytes_total", "Bytes of those snapshots",
         static_cast<double>(a.stored_snapshot_bytes), /*counter=*/true);
+    add("gridlog_admission_members_total",
+        "Members of growing sets and maps (findings, event ids, ledger entries) stored with commits",
+        static_cast<double>(a.stored_members), /*counter=*/true);
+    add("gridlog_admission_member_reads_total",
+        "Lookups of a member the cached state did not hold, read from the store",
+        static_cast<double>(a.member_reads), /*counter=*/true);
   }
   add("gridlog_rpcs_in_flight", "Calls begun and not yet finished (streams included)",
       static_cast<double>(impl_->calls.count()));

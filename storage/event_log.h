@@ -166,9 +166,12 @@ class BatchAdmission {
   // OK admits `batch`; any other status refuses it with that status.
   virtual absl::Status Admit(const AppendBatch& batch) = 0;
   // Asked once the group's batches are placed, before its write: opaque
-  // snapshots of streams' states (stream → bytes) to store with the group,
-  // in the same atomic write, replacing the stream's previous one
-  // (EventLog::ReadState). Not asked of a group that writes nothing.
+  // state entries (key → bytes) to store with the group, in the same
+  // atomic write, each replacing the key's previous value
+  // (EventLog::ReadState): snapshots of streams' states keyed by the
+  // stream, and (the admission's) members of a state keyed by
+  // "<stream>\0..." (stream names are printable). Not asked of a group that
+  // writes nothing.
   virtual void Snapshots(std::vector<std::pair<std::string, std::string>>* out) { (void)out; }
   // The group's write ended: `written` says whether the admitted batches are
   // now in the log. Must not call back into the log.
@@ -329,9 +332,10 @@ class EventLog {
   // The last version of `stream` up to the head (on the committing thread:
   // up to the last group it wrote), or nullopt if it has none.
   virtual absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& stream) const = 0;
-  // The snapshot of `stream`'s state a BatchAdmission last stored with a
-  // commit (BatchAdmission::Snapshots), or nullopt. A node's own cache: not
-  // written by Apply(), not replicated; kept beside the log's metadata.
+  // The state entry `key` a BatchAdmission last stored with a commit
+  // (BatchAdmission::Snapshots: a stream's snapshot, or a member of its
+  // state), or nullopt. A node's own cache: not written by Apply(), not
+  // replicated; kept beside the log's metadata.
   virtual absl::StatusOr<std::optional<std::string>> ReadState(const std::string& stream) const = 0;
 
   // Forwards: the first position recorded at or after `t`, or head+1 when

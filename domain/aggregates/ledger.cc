@@ -98,8 +98,8 @@ void Fold(AggregateState* state, const Event& e) {
   if (!e.has_ledger_entry_posted()) return;
   auto& st = MutableState<LedgerState>(state);
   const auto& l = e.ledger_entry_posted();
-  st.entries[l.entry_id()] = {l.category(), l.amount_fen(),  !l.reverses_entry_id().empty(),
-                              false,        l.fiscal_year(), l.month()};
+  st.entries.Put(l.entry_id(), {l.category(), l.amount_fen(), !l.reverses_entry_id().empty(), false,
+                                l.fiscal_year(), l.month()});
   if (!l.reverses_entry_id().empty()) st.entries[l.reverses_entry_id()].reversed = true;
 }
 

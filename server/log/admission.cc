@@ -20,6 +20,45 @@ class DomainAdmission::Lookup : public domain::StateLookup {
   DomainAdmission* a_;
 };
 
+// A stream's members in the log's state store: "<stream>\0<member key>"
+// (stream names are printable: no other stream's key or snapshot is there).
+class DomainAdmission::Members : public domain::MemberStore {
+ public:
+  Members(DomainAdmission* a, std::string stream) : a_(a), stream_(std::move(stream)) {}
+  std::optional<std::string> Read(absl::string_view key) const override {
+    a_->member_reads_.fetch_add(1, std::memory_order_relaxed);
+    auto v = a_->log_->ReadState(MemberKey(stream_, key));
+    if (!v.ok()) {
+      if (a_->member_error_.ok()) a_->member_error_ = v.status();
+      return std::nullopt;
+    }
+    return *std::move(v);
+  }
+  void Corrupt(absl::string_view key) const override {
+    if (a_->member_error_.ok()) {
+      // (Names no stream: the one asked about may not be the caller's.)
+      a_->member_error_ = absl::DataLossError(
+          absl::StrCat("a stored member of a state does not decode (", key.size(), " bytes)"));
+    }
+  }
+  static std::string MemberKey(absl::string_view stream, absl::string_view key) {
+    std::string k(stream);
+    k.push_back('\0');
+    k.append(key.data(), key.size());
+    return k;
+  }
+
+ private:
+  DomainAdmission* const a_;
+  const std::string stream_;
+};
+
+std::shared_ptr<const domain::MemberStore> DomainAdmission::MembersOf(const std::string& stream) {
+  return std::make_shared<const Members>(this, stream);
+}
+
+absl::Status DomainAdmission::TakeMemberError() { return std::exchange(member_error_, absl::OkStatus()); }
+
 DomainAdmission::DomainAdmission(const storage::EventLog* log, size_t max_cached_streams, bool snapshots)
     : log_(log), max_cached_(std::max<size_t>(max_cached_streams, 1)), snapshots_(snapshots) {}
 
@@ -27,6 +66,8 @@ void DomainAdmission::BeginGroup() {
   touched_.clear();
   loaded_.clear();
   snapshotted_.clear();
+  members_written_.clear();
+  member_error_ = absl::OkStatus();
 }
 
 DomainAdmission::Stats DomainAdmission::GetStats() const {
@@ -36,6 +77,8 @@ DomainAdmission::Stats DomainAdmission::GetStats() const {
   s.folded_events = folded_events_.load(std::memory_order_relaxed);
   s.stored_snapshots = stored_snapshots_.load(std::memory_order_relaxed);
   s.stored_snapshot_bytes = stored_snapshot_bytes_.load(std::memory_order_relaxed);
+  s.stored_members = stored_members_.load(std::memory_order_relaxed);
+  s.member_reads = member_reads_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -44,7 +87,15 @@ void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>
   auto consider = [&](const std::string& stream) {
     auto it = cache_.find(stream);
     if (it == cache_.end()) return;
-    const Entry& e = it->second;
+    Entry& e = it->second;
+    // Its members not stored yet go with this write (a state that came
+    // into being in this group gets its store now).
+    domain::AttachMemberStore(&e.state, [&] { return MembersOf(stream); });
+    const size_t before = out->size();
+    std::vector<std::pair<std::string, std::string>> members;
+    domain::DirtyMembers(e.state, &members);
+    for (auto& [key, value] : members) out->emplace_back(Members::MemberKey(stream, key), std::move(value));
+    if (out->size() > before) members_written_.emplace_back(stream, out->size() - before);
     const uint64_t every = std::max(kSnapshotEveryEvents, e.snapshot_bytes / kSnapshotBytesPerEvent);
     if (e.state.events < e.snapshot_events + every) return;
     std::string bytes = domain::EncodeSnapshot(e.last_event_id, e.state);
@@ -70,6 +121,12 @@ void DomainAdmission::EndGroup(bool written) {
   if (!written) {
     for (const std::string& stream : touched_) Drop(stream);
   } else {
+    for (const auto& [stream, count] : members_written_) {
+      stored_members_.fetch_add(count, std::memory_order_relaxed);
+      auto it = cache_.find(stream);
+      if (it == cache_.end()) continue;
+      domain::MembersPersisted(&it->second.state);
+    }
     for (const auto& [stream, stored] : snapshotted_) {
       auto it = cache_.find(stream);
       if (it == cache_.end()) continue;
@@ -82,6 +139,7 @@ void DomainAdmission::EndGroup(bool written) {
   touched_.clear();
   loaded_.clear();
   snapshotted_.clear();
+  members_written_.clear();
   // Evicting only here: a caller may point at any state until the group ends.
   while (cache_.size() > max_cached_) {
     cache_.erase(lru_.back());
@@ -116,6 +174,8 @@ absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string&
       if (last->size() == 1 && (*last)[0]->stream_version == last_version &&
           e.ParseFromString((*last)[0]->wire) && e.event_id() == decoded->last_event_id) {
         loaded.state = std::move(decoded->state);
+        // Its members are in the store: the events after it read them there.
+        domain::AttachMemberStore(&loaded.state, [&] { return MembersOf(stream); });
         loaded.last_event_id = std::move(decoded->last_event_id);
         loaded.snapshot_events = loaded.state.events;
         loaded.snapshot_bytes = (*snapshot)->size();
@@ -128,7 +188,13 @@ absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string&
   for (;;) {
     auto records = log_->ReadStream(stream, from, storage::Direction::kForwards, 1000, 8 << 20);
     if (!records.ok()) return records.status();
-    if (records->empty()) return loaded;
+    if (records->empty()) {
+      // A fold from the first event holds every member: stored with the
+      // next write that takes the stream's members (Snapshots).
+      if (snapshots_) domain::AttachMemberStore(&loaded.state, [&] { return MembersOf(stream); });
+      if (absl::Status s = TakeMemberError(); !s.ok()) return s;
+      return loaded;
+    }
     for (const auto& r : *records) {
       if (r->stream_version != from) {
         return absl::DataLossError(absl::StrCat("stream '", stream, "' has version ", r->stream_version,
@@ -172,6 +238,7 @@ absl::Status DomainAdmission::Authorize(const storage::AppendBatch& batch) {
   if (!current.ok()) return current.status();
   Lookup lookup(this);
   absl::Status s = domain::CheckScope(*batch.scope, **current, batch.events[0], lookup);
+  if (absl::Status read = TakeMemberError(); !read.ok()) return read;
   if (!s.ok()) {
     return absl::Status(s.code(), absl::StrCat("events[0] (", batch.events[0].type(), "): ", s.message()));
   }
@@ -197,12 +264,20 @@ absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
       // A refusal says no more than the appender may read.
       if (!s.ok() && batch.scope != nullptr) s = domain::ForClearance(std::move(s), batch.scope->clearance);
     }
+    // A member the rules asked for could not be read: their answer is void.
+    if (absl::Status read = TakeMemberError(); !read.ok()) s = std::move(read);
     if (!s.ok()) {
       undo.Restore(state);
       return absl::Status(s.code(), absl::StrCat("events[", i, "] (", e.type(), "): ", s.message()));
     }
     if (batch.events.size() > 1) undo.Record(*state, e);
     domain::Apply(state, e);
+    // (Apply reads no member its Check did not read; if it had to and could
+    // not, the state is not the log's: it loads again when next needed.)
+    if (absl::Status read = TakeMemberError(); !read.ok()) {
+      Drop(batch.stream);
+      return read;
+    }
   }
   if (!batch.events.empty()) (*entry)->last_event_id = batch.events.back().event_id();
   touched_.insert(batch.stream);

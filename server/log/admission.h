@@ -14,6 +14,17 @@
 // each event a bounded share of its encoding (at most kSnapshotBytesPerEvent
 // bytes), and a miss costs the state's size, whatever the stream's length.
 //
+// The sets and maps that grow with a stream's history (a grid's findings, a
+// household's event ids, a ledger's entries: domain/keyed.h) are not in the
+// snapshot: each member is stored under its own key beside the stream
+// (EventLog::ReadState("<stream>\0<member key>")), written with the commit
+// that added or changed it, and read one key at a time when a rule asks.
+// A cached state holds only the members not stored yet and those read
+// since. So a miss costs the small rest of the state and at most
+// kSnapshotEveryEvents events, and a batch's undo copies no history. A
+// member store that fails to read refuses the batch that asked with its
+// error (nothing is written for it).
+//
 // Concurrency: not thread-safe; used by the sequencer thread only (but
 // cached_streams(), for any thread).
 #ifndef GRID_SERVER_LOG_ADMISSION_H_
@@ -21,6 +32,7 @@
 
 #include <atomic>
 #include <list>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -62,6 +74,8 @@ class DomainAdmission : public storage::BatchAdmission {
     uint64_t folded_events = 0;     // events folded by those loads
     uint64_t stored_snapshots = 0;  // snapshots written with commits
     uint64_t stored_snapshot_bytes = 0;
+    uint64_t stored_members = 0;  // keyed members written with commits
+    uint64_t member_reads = 0;    // ... read back one at a time
   };
   Stats GetStats() const;
 
@@ -79,6 +93,11 @@ class DomainAdmission : public storage::BatchAdmission {
   };
   absl::StatusOr<Loaded> Load(const std::string& stream);
   void Drop(const std::string& stream);
+  class Members;
+  // The stream's member store for its state's keyed containers.
+  std::shared_ptr<const domain::MemberStore> MembersOf(const std::string& stream);
+  // The first member read that failed since the last call, and clears it.
+  absl::Status TakeMemberError();
 
   const storage::EventLog* const log_;
   const size_t max_cached_;
@@ -100,9 +119,13 @@ class DomainAdmission : public storage::BatchAdmission {
   absl::flat_hash_set<std::string> loaded_;
   // Snapshots given to this group's write: stream → (events, bytes).
   std::vector<std::pair<std::string, std::pair<uint64_t, size_t>>> snapshotted_;
+  // Streams whose new members this group's write stores, and how many.
+  std::vector<std::pair<std::string, size_t>> members_written_;
+  // A member read that failed (Members), for the check that asked.
+  absl::Status member_error_;
   // For GetStats(), from any thread.
   std::atomic<uint64_t> loads_{0}, loaded_snapshots_{0}, folded_events_{0}, stored_snapshots_{0},
-      stored_snapshot_bytes_{0};
+      stored_snapshot_bytes_{0}, stored_members_{0}, member_reads_{0};
 };
 
 }  // namespace grid::server

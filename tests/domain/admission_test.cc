@@ -215,8 +215,12 @@ TEST_F(AdmissionTest, AStateLoadsFromItsSnapshotNotFromTheWholeHistory) {
 class InjectedSnapshot : public testing::ForwardingLog {
  public:
   using ForwardingLog::ForwardingLog;
-  absl::StatusOr<std::optional<std::string>> ReadState(const std::string& stream) const override {
-    if (stream.rfind("sanitation/", 0) != 0) return ForwardingLog::ReadState(stream);
+  absl::StatusOr<std::optional<std::string>> ReadState(const std::string& key) const override {
+    // The snapshot's key is the stream's name; its members' keys follow it
+    // after a NUL.
+    if (key.rfind("sanitation/", 0) != 0 || key.find('\0') != std::string::npos) {
+      return ForwardingLog::ReadState(key);
+    }
     return value;
   }
   std::string value;
@@ -315,6 +319,165 @@ TEST_F(AdmissionTest, AGroupNotWrittenStoresNoSnapshot) {
   ASSERT_OK_AND_ASSIGN(auto stored, log_->ReadState(stream));
   EXPECT_TRUE(stored.has_value());
   EXPECT_EQ(admission_->GetStats().stored_snapshots, 1u);
+}
+
+// A grid's findings grow with its history; the snapshot holds none of them
+// (each is stored under its own key) and a cold order for any of them,
+// the oldest or the newest, reads that one key.
+TEST_F(AdmissionTest, AColdMissReadsTheMembersItAsksForNotTheHistory) {
+  const std::string g = "350583/101/203/g05";
+  const std::string stream = StreamFor("sanitation", g);
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0), ev::WorkerAssigned("w1", "w-4", g, T0)})})[0]);
+  auto reports = [&](int from, int to) {
+    for (int i = from; i < to; i += 10) {
+      std::vector<grid::v1::Event> events;
+      for (int j = i; j < i + 10; ++j) {
+        events.push_back(ev::SanitationReport("s" + std::to_string(j), g, "w-4", grid::v1::PATROL, 900,
+                                              {"f" + std::to_string(j)}, T0 + absl::Minutes(j)));
+      }
+      ASSERT_OK(Group({B(std::move(events))})[0]);
+    }
+  };
+  reports(0, 200);
+  ASSERT_OK_AND_ASSIGN(auto small, log_->ReadState(stream));
+  ASSERT_TRUE(small.has_value());
+  reports(200, 2000);
+  ASSERT_OK_AND_ASSIGN(auto later, log_->ReadState(stream));
+  ASSERT_TRUE(later.has_value());
+  // 1,800 findings later the snapshot is as large (its event count and
+  // last event id grew by a digit each at most).
+  EXPECT_LE(later->size(), small->size() + 4);
+  EXPECT_GE(admission_->GetStats().stored_members, 2000u);
+
+  Open();  // every state cold
+  auto s =
+      Group({B({ev::RectificationOrdered("r1", "f0", g, T0 + absl::Hours(72), T0 + absl::Hours(40))}),
+             B({ev::RectificationOrdered("r2", "f1999", g, T0 + absl::Hours(72), T0 + absl::Hours(40))}),
+             B({ev::RectificationOrdered("r3", "f-none", g, T0 + absl::Hours(72), T0 + absl::Hours(40))}),
+             B({ev::SanitationReport("s-next", g, "w-4", grid::v1::PATROL, 900, {"f-next"},
+                                     T0 + absl::Hours(41))})});
+  EXPECT_OK(s[0]);
+  EXPECT_OK(s[1]);
+  EXPECT_EQ(s[2].code(), absl::StatusCode::kFailedPrecondition) << s[2];
+  EXPECT_THAT(std::string(s[2].message()), ::testing::HasSubstr("finding f-none was not reported"));
+  EXPECT_OK(s[3]);
+  const auto st = admission_->GetStats();
+  EXPECT_EQ(st.loaded_snapshots, 1u);
+  EXPECT_LE(st.folded_events, 2 + server::DomainAdmission::kSnapshotEveryEvents + 10);
+  // f0 and f-none at least (f1999 may be among the events after the
+  // snapshot, folded into memory).
+  EXPECT_GE(st.member_reads, 2u);
+  // The new finding was stored with its report: after another restart an
+  // order for it passes.
+  Open();
+  EXPECT_OK(Group(
+      {B({ev::RectificationOrdered("r4", "f-next", g, T0 + absl::Hours(72), T0 + absl::Hours(42))})})[0]);
+}
+
+// A household's event ids (for corrections) and a ledger's entries (for
+// duplicates and reversals) come back from their keys after a restart, a
+// changed entry (reversed) as it was changed.
+TEST_F(AdmissionTest, HouseholdEventIdsAndLedgerEntriesSurviveARestart) {
+  const std::string g = "350583/101/203/g05", village = "350583/101/203";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0)})})[0]);
+  ASSERT_OK(Group({B({ev::HouseholdCreated("h0", "h-1", g, "p-0", "张三", T0)})})[0]);
+  for (int i = 1; i <= 80; ++i) {
+    ASSERT_OK(Group({B({ev::MemberAdded("m" + std::to_string(i), "h-1", g, "p-" + std::to_string(i), "张小",
+                                        grid::v1::MemberAdded::BIRTH, T0 + absl::Minutes(i))})})[0]);
+  }
+  for (int i = 0; i < 80; ++i) {
+    ASSERT_OK(Group({B({ev::LedgerEntry("l" + std::to_string(i), village, "e-" + std::to_string(i), 2026, 2,
+                                        grid::v1::OPERATING_INCOME, 100 + i, T0 + absl::Minutes(i))})})[0]);
+  }
+  Open();
+  const absl::Time t = T0 + absl::Hours(3);
+  auto s = Group({
+      B({ev::HouseholdDataCorrected("c1", "h-1", g, "m1", "p-1", "张晓", t)}),
+      B({ev::HouseholdDataCorrected("c2", "h-1", g, "g1", "p-1", "张晓", t)}),
+      B({ev::LedgerEntry("x1", village, "e-3", 2026, 3, grid::v1::OPERATING_INCOME, 5, t)}),
+      B({ev::LedgerEntry("x2", village, "r-0", 2026, 3, grid::v1::OPERATING_INCOME, 100, t, "e-0")}),
+  });
+  EXPECT_OK(s[0]);
+  EXPECT_EQ(s[1].code(), absl::StatusCode::kFailedPrecondition) << s[1];  // not this household's
+  EXPECT_EQ(s[2].code(), absl::StatusCode::kFailedPrecondition) << s[2];  // e-3 is there
+  EXPECT_THAT(std::string(s[2].message()), ::testing::HasSubstr("already in the ledger"));
+  EXPECT_OK(s[3]);
+  Open();
+  auto again = Group({
+      B({ev::LedgerEntry("x3", village, "r-0b", 2026, 3, grid::v1::OPERATING_INCOME, 100, t, "e-0")}),
+      B({ev::HouseholdDataCorrected("c3", "h-1", g, "c1", "p-1", "张晓晓", t)}),
+  });
+  EXPECT_EQ(again[0].code(), absl::StatusCode::kFailedPrecondition) << again[0];
+  EXPECT_THAT(std::string(again[0].message()), ::testing::HasSubstr("already reversed"));
+  EXPECT_OK(again[1]);  // the correction's own id was stored too
+}
+
+// Members go with the write of the batch that made them or not at all: a
+// batch refused part way, and a group that is not written, leave none.
+TEST_F(AdmissionTest, MembersOfABatchNotWrittenAreNotStored) {
+  const std::string g = "350583/101/203/g05", village = "350583/101/203";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0)})})[0]);
+  auto entry = [&](const std::string& id, const std::string& e) {
+    return ev::LedgerEntry(id, village, e, 2026, 2, grid::v1::OPERATING_INCOME, 100, T0);
+  };
+  // The second event repeats the first's entry: the whole batch is refused.
+  EXPECT_EQ(Group({B({entry("a1", "e-a"), entry("a2", "e-a")})})[0].code(),
+            absl::StatusCode::kFailedPrecondition);
+  FailingReplicator fails;
+  AppendBatch b = B({entry("b1", "e-b")});
+  AppendBatch* p = &b;
+  EXPECT_EQ(
+      log_->Commit(absl::MakeSpan(&p, 1), absl::Now(), admission_.get(), &fails).outcomes[0].status.code(),
+      absl::StatusCode::kUnavailable);
+  for (int restart = 0; restart < 2; ++restart) {
+    SCOPED_TRACE(restart == 0 ? "warm" : "after a restart");
+    if (restart == 1) Open();
+    // "<stream>\0", the format, 'l' (a ledger's entries), the entry id.
+    const std::string key =
+        StreamFor("ledger", village) + std::string{'\0', static_cast<char>(kStateSnapshotFormat)} + "le-a";
+    ASSERT_OK_AND_ASSIGN(auto none, log_->ReadState(key));
+    EXPECT_FALSE(none.has_value());
+  }
+  auto s = Group({B({entry("a3", "e-a")}), B({entry("b2", "e-b")})});
+  EXPECT_OK(s[0]);
+  EXPECT_OK(s[1]);
+}
+
+// A member the rules ask for that cannot be read refuses the batch with the
+// read's error, writes nothing, and the same batch passes once reads work.
+class FailingMemberReads : public testing::ForwardingLog {
+ public:
+  using ForwardingLog::ForwardingLog;
+  absl::StatusOr<std::optional<std::string>> ReadState(const std::string& key) const override {
+    if (fail && key.find('\0') != std::string::npos)
+      return absl::UnavailableError("injected: member read failed");
+    return ForwardingLog::ReadState(key);
+  }
+  bool fail = true;
+};
+
+TEST_F(AdmissionTest, AMemberThatCannotBeReadRefusesTheBatchAndWritesNothing) {
+  const std::string g = "350583/101/203/g05";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0), ev::WorkerAssigned("w1", "w-4", g, T0)})})[0]);
+  for (int j = 0; j < 100; ++j) {
+    ASSERT_OK(Group({B({ev::SanitationReport("s" + std::to_string(j), g, "w-4", grid::v1::PATROL, 900,
+                                             {"f" + std::to_string(j)}, T0 + absl::Minutes(j))})})[0]);
+  }
+  FailingMemberReads failing(log_.get());
+  server::DomainAdmission cold(&failing);
+  const uint64_t head = log_->GetHead().position;
+  auto order = [&] {
+    AppendBatch b = B({ev::RectificationOrdered("r1", "f3", g, T0 + absl::Hours(72), T0 + absl::Hours(40))});
+    AppendBatch* p = &b;
+    return failing.Commit(absl::MakeSpan(&p, 1), absl::Now(), &cold).outcomes[0].status;
+  };
+  absl::Status refused = order();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("member read failed"));
+  EXPECT_EQ(log_->GetHead().position, head);
+  failing.fail = false;
+  EXPECT_OK(order());
+  EXPECT_EQ(log_->GetHead().position, head + 1);
 }
 
 TEST_F(AdmissionTest, RetriesAreDuplicatesNotRuleViolations) {
