@@ -67,9 +67,9 @@ class KeyedMap {
     }
     return known_.emplace(key, std::move(*v)).first;
   }
+  // (No begin(): with a store attached memory holds only some members, so
+  // a rule may ask about one key, never walk them.)
   const_iterator end() const { return known_.end(); }
-  // The members in memory, in key order: all of them unless external().
-  const_iterator begin() const { return known_.begin(); }
   bool contains(const std::string& key) const { return find(key) != end(); }
   // The member `key` to change (a default one if it has none): dirty.
   V& operator[](const std::string& key) {
@@ -88,7 +88,8 @@ class KeyedMap {
   // Whether members may be in the store rather than in memory.
   bool external() const { return external_; }
   bool attached() const { return store_ != nullptr; }
-  // The members in memory: all of them unless external().
+  // The members in memory: all of them unless external() (for the codec
+  // and tests, never for a rule).
   const Map& known() const { return known_; }
   Map* mutable_known() { return &known_; }
   // Decoded from a snapshot that holds no members: they are in the store.

@@ -29,6 +29,8 @@ namespace grid::domain {
 // 2: a grid's findings, a household's event ids and a ledger's entries are
 // kept as members in the admission's store, not in the snapshot.
 inline constexpr uint32_t kStateSnapshotFormat = 2;
+// (Its byte leads every member's key.)
+static_assert(kStateSnapshotFormat < 128);
 
 // The state's bytes: the format, then every field of every member, maps and
 // sets in their (sorted) order, so that equal states encode to equal bytes.

@@ -213,7 +213,7 @@ class RocksEventLog final : public EventLog {
     rocksdb::Status s =
         db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], absl::StrCat(kMetaStatePrefix, stream), &v);
     if (s.IsNotFound()) return std::nullopt;
-    if (!s.ok()) return FromRocks(s, "state snapshot lookup");
+    if (!s.ok()) return FromRocks(s, "admission state lookup");
     return v;
   }
   absl::StatusOr<Position> PositionAtTime(absl::Time t, Direction dir) const override;

@@ -86,7 +86,7 @@ void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>
   if (!snapshots_) return;
   auto consider = [&](const std::string& stream) {
     auto it = cache_.find(stream);
-    if (it == cache_.end()) return;
+    if (it == cache_.end() || poisoned_.contains(stream)) return;
     Entry& e = it->second;
     // Its members not stored yet go with this write (a state that came
     // into being in this group gets its store now).
@@ -136,6 +136,8 @@ void DomainAdmission::EndGroup(bool written) {
       stored_snapshot_bytes_.fetch_add(stored.second, std::memory_order_relaxed);
     }
   }
+  for (const std::string& stream : poisoned_) Drop(stream);
+  poisoned_.clear();
   touched_.clear();
   loaded_.clear();
   snapshotted_.clear();
@@ -154,6 +156,16 @@ void DomainAdmission::Applied(absl::Span<const storage::RecordPtr> records) {
 }
 
 absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string& stream) {
+  absl::StatusOr<Loaded> loaded = LoadFolded(stream);
+  // A member read that failed while folding fails the load, whichever way
+  // the fold ended (and is not left for the next batch to trip over).
+  absl::Status read = TakeMemberError();
+  if (!loaded.ok()) return loaded.status();
+  if (!read.ok()) return read;
+  return loaded;
+}
+
+absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::LoadFolded(const std::string& stream) {
   loads_.fetch_add(1, std::memory_order_relaxed);
   Loaded loaded;
   absl::StatusOr<std::optional<std::string>> snapshot = std::nullopt;
@@ -192,7 +204,6 @@ absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string&
       // A fold from the first event holds every member: stored with the
       // next write that takes the stream's members (Snapshots).
       if (snapshots_) domain::AttachMemberStore(&loaded.state, [&] { return MembersOf(stream); });
-      if (absl::Status s = TakeMemberError(); !s.ok()) return s;
       return loaded;
     }
     for (const auto& r : *records) {
@@ -213,6 +224,9 @@ absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string&
 }
 
 absl::StatusOr<DomainAdmission::Entry*> DomainAdmission::GetEntry(const std::string& stream) {
+  if (poisoned_.contains(stream)) {
+    return absl::UnavailableError("a state this append needs could not be read in this commit; retry");
+  }
   if (auto it = cache_.find(stream); it != cache_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
     return &it->second;
@@ -272,10 +286,12 @@ absl::Status DomainAdmission::Admit(const storage::AppendBatch& batch) {
     }
     if (batch.events.size() > 1) undo.Record(*state, e);
     domain::Apply(state, e);
-    // (Apply reads no member its Check did not read; if it had to and could
-    // not, the state is not the log's: it loads again when next needed.)
+    // (Apply reads no member its Check did not read.) If it had to and
+    // could not, the cached state is not the log's any more, and a reload
+    // now would miss this group's earlier batches: the stream refuses the
+    // rest of the group, its state is not stored, and it loads again after.
     if (absl::Status read = TakeMemberError(); !read.ok()) {
-      Drop(batch.stream);
+      poisoned_.insert(batch.stream);
       return read;
     }
   }

@@ -92,6 +92,7 @@ class DomainAdmission : public storage::BatchAdmission {
     size_t snapshot_bytes = 0;
   };
   absl::StatusOr<Loaded> Load(const std::string& stream);
+  absl::StatusOr<Loaded> LoadFolded(const std::string& stream);  // Load() but for read errors
   void Drop(const std::string& stream);
   class Members;
   // The stream's member store for its state's keyed containers.
@@ -123,6 +124,9 @@ class DomainAdmission : public storage::BatchAdmission {
   std::vector<std::pair<std::string, size_t>> members_written_;
   // A member read that failed (Members), for the check that asked.
   absl::Status member_error_;
+  // Streams whose cached state a failed member read left unlike the log's
+  // in this group: refused until the group ends, then dropped.
+  absl::flat_hash_set<std::string> poisoned_;
   // For GetStats(), from any thread.
   std::atomic<uint64_t> loads_{0}, loaded_snapshots_{0}, folded_events_{0}, stored_snapshots_{0},
       stored_snapshot_bytes_{0}, stored_members_{0}, member_reads_{0};

@@ -42,7 +42,7 @@ TEST(StateCodecTest, EveryStateOfASimulatedCountyComesBackEqual) {
       for (const auto& [id, c] : a->cadres) year_end |= c.year_end.has_value();
     }
     if (const auto* l = std::get_if<LedgerState>(&state.agg)) {
-      for (const auto& [id, e] : l->entries) reversed |= e.reversed;
+      for (const auto& [id, e] : l->entries.known()) reversed |= e.reversed;
     }
     if (const auto* i = std::get_if<IncidentState>(&state.agg))
       closed_incident |= i->closed_at != absl::Time();
