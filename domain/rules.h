@@ -116,7 +116,10 @@ struct HouseholdState {  // household/<id>
     bool operator==(const Member&) const = default;
   };
   std::map<std::string, Member> members;  // person token → member
-  KeyedSet event_ids;                     // for corrections that supersede (domain/keyed.h)
+  // For corrections that supersede. In memory, unlike a grid's findings: a
+  // household's own events are few (births, deaths, moves), and a member
+  // key per household event cost unary appends 13% (bench/results/members).
+  std::set<std::string> event_ids;
   bool operator==(const HouseholdState&) const = default;
 };
 

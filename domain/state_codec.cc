@@ -464,7 +464,6 @@ std::optional<V> DecodeMember(absl::string_view bytes) {
 template <class S, class F>
 void ForEachKeyed(S* state, F&& f) {
   if (auto* s = std::get_if<SanitationState>(&state->agg)) f(s->findings.map(), 'f');
-  if (auto* s = std::get_if<HouseholdState>(&state->agg)) f(s->event_ids.map(), 'e');
   if (auto* s = std::get_if<LedgerState>(&state->agg)) f(s->entries, 'l');
 }
 

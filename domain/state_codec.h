@@ -26,9 +26,10 @@
 
 namespace grid::domain {
 
-// 2: a grid's findings, a household's event ids and a ledger's entries are
-// kept as members in the admission's store, not in the snapshot.
-inline constexpr uint32_t kStateSnapshotFormat = 2;
+// 3: a grid's findings and a ledger's entries are kept as members in the
+// admission's store, not in the snapshot (2 had a household's event ids
+// there too).
+inline constexpr uint32_t kStateSnapshotFormat = 3;
 // (Its byte leads every member's key.)
 static_assert(kStateSnapshotFormat < 128);
 
@@ -52,13 +53,13 @@ std::string EncodeSnapshot(const std::string& last_event_id, const AggregateStat
 std::optional<Snapshot> DecodeSnapshot(absl::string_view bytes);
 
 // ---- members kept in a store (domain/keyed.h) -----------------------------
-// A state's keyed containers (a grid's findings, a household's event ids, a
-// ledger's entries) read the members they do not hold from the store that
+// A state's keyed containers (a grid's findings, a ledger's entries) read
+// the members they do not hold from the store that
 // `store` makes (called once, only if a container has none yet), and a
 // snapshot of the state holds none of them. Every member in memory then
 // counts as not stored yet. Attach before folding more events into the
 // state. A member's key is kStateSnapshotFormat's byte, the container's tag
-// ('f', 'e', 'l'), then the member: another format's members are not read.
+// ('f', 'l'), then the member: another format's members are not read.
 void AttachMemberStore(AggregateState* state, absl::FunctionRef<std::shared_ptr<const MemberStore>()> store);
 // The members changed since they were last persisted: (key, value bytes),
 // to store beside the stream (MemberStore::Read reads them back).

@@ -511,7 +511,7 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
     add("gridlog_admission_snapshot_bytes_total", "Bytes of those snapshots",
         static_cast<double>(a.stored_snapshot_bytes), /*counter=*/true);
     add("gridlog_admission_members_total",
-        "Members of growing sets and maps (findings, event ids, ledger entries) stored with commits",
+        "Members of growing sets and maps (findings, ledger entries) stored with commits",
         static_cast<double>(a.stored_members), /*counter=*/true);
     add("gridlog_admission_member_reads_total",
         "Lookups of a member the cached state did not hold, read from the store",

@@ -15,14 +15,11 @@
 // bytes), and a miss costs the state's size, whatever the stream's length.
 //
 // The sets and maps that grow with a stream's history (a grid's findings, a
-// household's event ids, a ledger's entries: domain/keyed.h) are not in the
-// snapshot: each member is stored under its own key beside the stream
-// (EventLog::ReadState("<stream>\0<member key>")), written with the commit
-// that added or changed it, and read one key at a time when a rule asks.
-// A cached state holds only the members not stored yet and those read
-// since. So a miss costs the small rest of the state and at most
-// kSnapshotEveryEvents events, and a batch's undo copies no history. A
-// member store that fails to read refuses the batch that asked with its
+// ledger's entries: domain/keyed.h) are not in the snapshot: each member is stored under its own key beside
+// the stream (EventLog::ReadState("<stream>\0<member key>")), written with the commit that added or changed
+// it, and read one key at a time when a rule asks. A cached state holds only the members not stored yet and
+// those read since. So a miss costs the small rest of the state and at most kSnapshotEveryEvents events, and
+// a batch's undo copies no history. A member store that fails to read refuses the batch that asked with its
 // error (nothing is written for it).
 //
 // Concurrency: not thread-safe; used by the sequencer thread only (but

@@ -374,9 +374,10 @@ TEST_F(AdmissionTest, AColdMissReadsTheMembersItAsksForNotTheHistory) {
       {B({ev::RectificationOrdered("r4", "f-next", g, T0 + absl::Hours(72), T0 + absl::Hours(42))})})[0]);
 }
 
-// A household's event ids (for corrections) and a ledger's entries (for
-// duplicates and reversals) come back from their keys after a restart, a
-// changed entry (reversed) as it was changed.
+// A ledger's entries (for duplicates and reversals) come back from their
+// member keys after a restart, a changed entry (reversed) as it was
+// changed; a household's event ids (for corrections, kept in its snapshot)
+// from the snapshot and the fold after it.
 TEST_F(AdmissionTest, HouseholdEventIdsAndLedgerEntriesSurviveARestart) {
   const std::string g = "350583/101/203/g05", village = "350583/101/203";
   ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0)})})[0]);
@@ -403,8 +404,8 @@ TEST_F(AdmissionTest, HouseholdEventIdsAndLedgerEntriesSurviveARestart) {
   EXPECT_THAT(std::string(s[2].message()), ::testing::HasSubstr("already in the ledger"));
   EXPECT_OK(s[3]);
   // 70 more events on each: their snapshots now lie past the reversal and
-  // the correction, so what follows reads those from the members stored
-  // with them, not from a fold of the events after the snapshot.
+  // the correction, so what follows reads the reversal from the member
+  // stored with it, not from a fold of the events after the snapshot.
   for (int i = 0; i < 70; ++i) {
     const absl::Time at = t + absl::Minutes(i + 1);
     auto more = Group({B({ev::LedgerEntry("y" + std::to_string(i), village, "f-" + std::to_string(i), 2026, 3,
@@ -423,7 +424,7 @@ TEST_F(AdmissionTest, HouseholdEventIdsAndLedgerEntriesSurviveARestart) {
   EXPECT_LE(admission_->GetStats().folded_events, 2 * server::DomainAdmission::kSnapshotEveryEvents + 4);
   EXPECT_EQ(again[0].code(), absl::StatusCode::kFailedPrecondition) << again[0];
   EXPECT_THAT(std::string(again[0].message()), ::testing::HasSubstr("already reversed"));
-  EXPECT_OK(again[1]);  // the correction's own id was stored too
+  EXPECT_OK(again[1]);  // the correction's own id is in the household's snapshot
 }
 
 // Members go with the write of the batch that made them or not at all: a
