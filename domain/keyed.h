@@ -1,7 +1,7 @@
 // Sets and maps in an aggregate's state that grow with the stream's history
 // (a grid's findings, a village ledger's entries) and that the rules only
-// ever ask about one key at a time. In a test or a
-// fold they are plain in-memory containers. The admission attaches a
+// ever ask about one key at a time. In a test or a fold they are plain
+// in-memory containers. The admission attaches a
 // MemberStore (state_codec.h: AttachMemberStore): from then on, members
 // written since the last time they were persisted stay in memory (dirty),
 // the rest are read from the store one key at a time when a rule asks, and

@@ -91,11 +91,10 @@ void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>
     // Its members not stored yet go with this write (a state that came
     // into being in this group gets its store now).
     domain::AttachMemberStore(&e.state, [&] { return MembersOf(stream); });
-    const size_t before = out->size();
     std::vector<std::pair<std::string, std::string>> members;
     domain::DirtyMembers(e.state, &members);
     for (auto& [key, value] : members) out->emplace_back(Members::MemberKey(stream, key), std::move(value));
-    if (out->size() > before) members_written_.emplace_back(stream, out->size() - before);
+    if (!members.empty()) members_written_.emplace_back(stream, members.size());
     const uint64_t every = std::max(kSnapshotEveryEvents, e.snapshot_bytes / kSnapshotBytesPerEvent);
     if (e.state.events < e.snapshot_events + every) return;
     std::string bytes = domain::EncodeSnapshot(e.last_event_id, e.state);

@@ -55,6 +55,16 @@ class AdmissionTest : public ::testing::Test {
     return out;
   }
 
+  // Grid `g` defined, worker w-4 on it, and `n` sanitation reports s<j>,
+  // one per group, each with finding f<j>.
+  void GridWithReports(const std::string& g, int n) {
+    ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0), ev::WorkerAssigned("w1", "w-4", g, T0)})})[0]);
+    for (int j = 0; j < n; ++j) {
+      ASSERT_OK(Group({B({ev::SanitationReport("s" + std::to_string(j), g, "w-4", grid::v1::PATROL, 900,
+                                               {"f" + std::to_string(j)}, T0 + absl::Minutes(j))})})[0]);
+    }
+  }
+
   std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<storage::EventLog> log_;
   std::unique_ptr<server::DomainAdmission> admission_;
@@ -241,11 +251,7 @@ std::string FakeSnapshot(const std::string& finding, uint64_t events, const std:
 
 TEST_F(AdmissionTest, ASnapshotThatDisagreesWithTheLogIsNotUsed) {
   const std::string g = "350583/101/203/g05";
-  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0), ev::WorkerAssigned("w1", "w-4", g, T0)})})[0]);
-  for (int j = 0; j < 30; ++j) {
-    ASSERT_OK(Group({B({ev::SanitationReport("s" + std::to_string(j), g, "w-4", grid::v1::PATROL, 900,
-                                             {"f" + std::to_string(j)}, T0 + absl::Minutes(j))})})[0]);
-  }
+  GridWithReports(g, 30);
   InjectedSnapshot injected(log_.get());
   // Each claims its own finding, never reported: an order for it passes
   // only if the snapshot is used.
@@ -487,11 +493,7 @@ class FailingMemberReads : public testing::ForwardingLog {
 
 TEST_F(AdmissionTest, AMemberThatCannotBeReadRefusesTheBatchAndWritesNothing) {
   const std::string g = "350583/101/203/g05";
-  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0), ev::WorkerAssigned("w1", "w-4", g, T0)})})[0]);
-  for (int j = 0; j < 100; ++j) {
-    ASSERT_OK(Group({B({ev::SanitationReport("s" + std::to_string(j), g, "w-4", grid::v1::PATROL, 900,
-                                             {"f" + std::to_string(j)}, T0 + absl::Minutes(j))})})[0]);
-  }
+  GridWithReports(g, 100);
   FailingMemberReads failing(log_.get());
   server::DomainAdmission cold(&failing);
   const uint64_t head = log_->GetHead().position;
