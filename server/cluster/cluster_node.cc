@@ -113,6 +113,11 @@ void ClusterNode::ThawForTest() {
   changed_.SignalAll();
 }
 
+void ClusterNode::AfterCatchUpReadForTest(std::function<void()> hook) {
+  grid::MutexLock l(&mu_);
+  catch_up_read_hook_ = std::move(hook);
+}
+
 absl::Status ClusterNode::NotWriterLocked() const {
   if (state_.role == Role::kStopped) {
     return absl::UnavailableError(absl::StrCat("node ", options_.node_id, " of shard ", options_.shard,
@@ -571,6 +576,12 @@ void ClusterNode::CatchUp() {
     if (!Unknown(head.status())) Fail(head.status());
     return;
   }
+  std::function<void()> hook;
+  {
+    grid::MutexLock l(&mu_);
+    hook = std::exchange(catch_up_read_hook_, nullptr);
+  }
+  if (hook) hook();
   {
     grid::MutexLock l(&mu_);
     state_.shard_head = head->head.position();
@@ -585,6 +596,21 @@ void ClusterNode::CatchUp() {
     if (stopping_ || state_.role != Role::kCatchingUp) return;
   }
   const storage::Head local = log_->GetHead();
+  if (local.position > head->head.position()) {
+    // The log went past the head read above: the writer before this node
+    // can still commit until this node's first commit moves the head (its
+    // commit was in flight, or it was paused past its lease), and the
+    // applier applies what it committed. Read the head again, after the
+    // log's: the shard's head is never behind a log of this shard.
+    head = shard_.ReadHead();
+    if (!head.ok()) {
+      if (!Unknown(head.status())) Fail(head.status());
+      return;
+    }
+    grid::MutexLock l(&mu_);
+    state_.shard_head = std::max<uint64_t>(state_.shard_head, head->head.position());
+    if (local.position < head->head.position()) return;  // still applying: the next tick
+  }
   if (local.position != head->head.position() ||
       (local.position > 0 && ChainBytes(local.chain) != head->head.chain())) {
     return Fail(absl::DataLossError(absl::StrCat(

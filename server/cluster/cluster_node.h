@@ -136,6 +136,10 @@ class ClusterNode : public storage::GroupReplicator, public ClusterRole {
   // Thaw() resumes them.
   void FreezeForTest();
   void ThawForTest();
+  // Runs `hook` once, on the election thread, right after the next read
+  // of the shard's head while catching up to take the writer's role (to
+  // land another node's commit between that read and the check).
+  void AfterCatchUpReadForTest(std::function<void()> hook);
   // ClusterRole.
   absl::Status CheckWriter() const override;
   absl::Status RouteAppend(bool* forward) const override;
@@ -189,6 +193,7 @@ class ClusterNode : public storage::GroupReplicator, public ClusterRole {
   mutable CondVar changed_;  // stopping_, an apply, a role change
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool frozen_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> catch_up_read_hook_ ABSL_GUARDED_BY(mu_);
   State state_ ABSL_GUARDED_BY(mu_);
   ShardLog::HeadAt at_ ABSL_GUARDED_BY(mu_);   // the writer's place
   uint64_t batches_ ABSL_GUARDED_BY(mu_) = 0;  // batch ids of this epoch

@@ -277,6 +277,45 @@ TEST_F(ClusterNodeTest, AWriterPausedPastItsLeaseCommitsNothingAfterANewOneTookO
   EXPECT_EQ(other->cluster->GetState().role, Role::kWriter);
 }
 
+// Regression (found by the fault suite killing etcd's leader under load):
+// the writer before a node that just won the role can still commit (its
+// commit was in flight, or it is paused past its lease) until the new
+// writer's first commit moves the head. A node catching up read the head,
+// its applier then applied that late commit, and the node compared its
+// log with the head it had read: "this node's log ends at position 2 but
+// the shard's head in etcd is at 1", a false DATA_LOSS that stopped it.
+TEST_F(ClusterNodeTest, ACommitByTheOldWriterWhileTheNewOneCatchesUpIsApplied) {
+  StartNodes(2);
+  Node* zombie = Writer();
+  ASSERT_NE(zombie, nullptr);
+  Node* other = nodes_[0].get() == zombie ? nodes_[1].get() : nodes_[0].get();
+  ASSERT_OK(zombie->Append(Batch("grid/1", {GridEvent("before")})).status);
+  ExpectSameLogs(1);
+
+  storage::AppendOutcome late;
+  bool applied_late = false;
+  other->cluster->AfterCatchUpReadForTest([&] {
+    // `other` holds the writer's key and has read the head at 1.
+    late = zombie->Append(Batch("grid/2", {GridEvent("by-the-old-writer")}));
+    applied_late = other->cluster->WaitApplied(2, absl::Now() + kWait);
+  });
+  zombie->cluster->FreezeForTest();  // no renewals: its lease expires
+  ASSERT_TRUE(other->cluster->WaitRole(Role::kWriter, absl::Now() + kWait))
+      << ClusterNode::RoleName(other->cluster->GetState().role) << ": " << other->cluster->GetState().failure;
+  ASSERT_OK(late.status) << "nothing had moved the head yet";
+  ASSERT_EQ(late.events.size(), 1u);
+  EXPECT_EQ(late.events[0].position, 2u);
+  EXPECT_TRUE(applied_late);
+  storage::AppendOutcome next = other->Append(Batch("grid/1", {GridEvent("by-the-new-writer")}));
+  ASSERT_OK(next.status);
+  EXPECT_EQ(next.events[0].position, 3u);
+  EXPECT_EQ(zombie->Append(Batch("grid/2", {GridEvent("too-late")})).status.code(),
+            absl::StatusCode::kUnavailable);
+  zombie->cluster->ThawForTest();
+  ExpectSameLogs(3);
+  EXPECT_EQ(Writers(), 1);
+}
+
 // The negative control: the same zombie without the head's compare (a
 // writer fenced only by its lease, which Jepsen found unsafe in etcd)
 // commits over the new writer's acknowledged event, and the history
