@@ -511,6 +511,41 @@ TEST_F(AdmissionTest, AMemberThatCannotBeReadRefusesTheBatchAndWritesNothing) {
   EXPECT_EQ(log_->GetHead().position, head + 1);
 }
 
+// Stored member bytes that do not decode refuse the batch that asked with
+// DATA_LOSS, naming no stream (the one asked about may not be the
+// caller's), write nothing, and leave the next group's batches alone.
+class CorruptMemberReads : public testing::ForwardingLog {
+ public:
+  using ForwardingLog::ForwardingLog;
+  absl::StatusOr<std::optional<std::string>> ReadState(const std::string& key) const override {
+    auto v = ForwardingLog::ReadState(key);
+    if (v.ok() && v->has_value() && key.find('\0') != std::string::npos) **v += "\x7f trailing";
+    return v;
+  }
+};
+
+TEST_F(AdmissionTest, AMemberThatDoesNotDecodeIsDataLossNamingNoStream) {
+  const std::string g = "350583/101/203/g05";
+  GridWithReports(g, 100);
+  CorruptMemberReads corrupt(log_.get());
+  server::DomainAdmission cold(&corrupt);
+  const uint64_t head = log_->GetHead().position;
+  std::vector<AppendBatch> first;
+  first.push_back(B({ev::RectificationOrdered("r1", "f3", g, T0 + absl::Hours(72), T0 + absl::Hours(40))}));
+  std::vector<AppendBatch*> ptrs = {&first[0]};
+  const absl::Status refused = corrupt.Commit(absl::MakeSpan(ptrs), absl::Now(), &cold).outcomes[0].status;
+  EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss) << refused;
+  EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("does not decode"));
+  EXPECT_THAT(std::string(refused.message()), ::testing::Not(::testing::HasSubstr(g)));
+  EXPECT_EQ(log_->GetHead().position, head);
+  EXPECT_GE(cold.GetStats().member_reads, 1u);
+  std::vector<AppendBatch> next;
+  next.push_back(B({ev::GridDefined("g2", "350583/101/203/g06", T0)}));
+  ptrs = {&next[0]};
+  EXPECT_OK(corrupt.Commit(absl::MakeSpan(ptrs), absl::Now(), &cold).outcomes[0].status);
+  EXPECT_EQ(log_->GetHead().position, head + 1);
+}
+
 // A member read that fails while a state loads (the fold after the
 // snapshot reverses an entry older than it) refuses that batch only: the
 // next batch of the same group, on another stream, is admitted.
