@@ -147,21 +147,27 @@ def print_scale(scale):
     if not pts:
         return
     print("\n### By log size (a second log; after each fill gridd restarts, so admission starts cold)\n")
-    print("| log events | append, 1/call, 64 callers | p99 | append, 100/call, 8 callers | p99 "
-          "| restart | replay | point-in-time GetProjection p99 |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| log events | households filled | append, 1/call, 64 callers | p99 | append, 100/call, 8 callers | p99 "
+          "| household appends, 8 callers | p99 | restart | replay | point-in-time GetProjection p99 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    households = 0
     for p in pts:
-        u, b = p.get("append/unary", {}), p.get("append/batch", {})
+        u, b, h = p.get("append/unary", {}), p.get("append/batch", {}), p.get("append/households", {})
         rs, rp, pr = p.get("restart"), p.get("replay"), p.get("projection")
-        print(f"| {fmt(u.get('log_events'))} | {fmt(u.get('events_per_s'), '/s')} "
+        households += p.get("fill", {}).get("households", 0)
+        print(f"| {fmt(u.get('log_events'))} | {fmt(households) if 'fill' in p else '—'} "
+              f"| {fmt(u.get('events_per_s'), '/s')} "
               f"| {ms(u.get('call_p99_us'))} | {fmt(b.get('events_per_s'), '/s')} | {ms(b.get('call_p99_us'))} "
+              f"| {fmt(h.get('calls_per_s'), ' calls/s')} | {ms(h.get('call_p99_us'))} "
               f"| {restart_text(rs)} | {fmt(rp.get('events_per_s') if rp else None, '/s')} "
               f"| {ms(pr.get('at_position_p99_us') if pr else None)} |")
     first, last = pts[0], pts[-1]
     if len(pts) > 1:
-        for mode, what in (("unary", "1 event/call"), ("batch", "100 events/call")):
-            a = first.get(f"append/{mode}", {}).get("events_per_s")
-            z = last.get(f"append/{mode}", {}).get("events_per_s")
+        for mode, what, rate in (("unary", "1 event/call", "events_per_s"),
+                                 ("batch", "100 events/call", "events_per_s"),
+                                 ("households", "one household per call (calls/s)", "calls_per_s")):
+            a = first.get(f"append/{mode}", {}).get(rate)
+            z = last.get(f"append/{mode}", {}).get(rate)
             n = last.get(f"append/{mode}", {}).get("log_events")
             if a and z:
                 r = z / a
@@ -171,8 +177,11 @@ def print_scale(scale):
         print()
     batch = last.get("append/batch", {})
     if batch.get("lanes_continued"):
-        print(f"\nThe batch rows after a fill continue the fill's last {fmt(batch['lanes_continued'])} "
-              "counties (their grids' streams); the unary rows are new counties.")
+        print(f"\nThe batch and household rows after a fill continue the fill's last "
+              f"{fmt(batch['lanes_continued'])} counties (their grids' streams; changes to households "
+              "registered during the fill, each read cold by the admission); on the empty log they are "
+              "new counties (the household rows after each county's first events, appended untimed). "
+              "The unary rows are new counties at every size.")
 
 
 def restart_text(row):
@@ -223,7 +232,9 @@ def draw(scale, runs, outdir):
         data = [(p["append/unary"]["log_events"] / 1e6,
                  p["append/unary"].get("events_per_s", 0), p["append/unary"].get("call_p99_us", 0) / 1000,
                  p.get("append/batch", {}).get("events_per_s", 0),
-                 p.get("append/batch", {}).get("call_p99_us", 0) / 1000) for p in pts]
+                 p.get("append/batch", {}).get("call_p99_us", 0) / 1000,
+                 p.get("append/households", {}).get("calls_per_s", 0),
+                 p.get("append/households", {}).get("call_p99_us", 0) / 1000) for p in pts]
         gnuplot(datablock("d", data) + """
 set title 'Appends by log size (cold admission cache after each fill)'
 set xlabel 'events in the log (millions)'
@@ -231,8 +242,10 @@ set ylabel 'events/s'
 set y2label 'call p99 (ms)'
 """ + TWO_AXES + """plot $d using 1:4 with linespoints lw 2 title '100 events/call, 8 callers', \
      $d using 1:2 with linespoints lw 2 title '1 event/call, 64 callers', \
+     $d using 1:6 with linespoints lw 2 title 'households, calls/s, 8 callers', \
      $d using 1:5 axes x1y2 with linespoints dt 2 title 'p99, 100/call', \
-     $d using 1:3 axes x1y2 with linespoints dt 2 title 'p99, 1/call'
+     $d using 1:3 axes x1y2 with linespoints dt 2 title 'p99, 1/call', \
+     $d using 1:7 axes x1y2 with linespoints dt 2 title 'p99, households'
 """, os.path.join(outdir, "scale-append.png"))
         data = [(p["append/unary"]["log_events"] / 1e6,
                  p.get("replay", {}).get("events_per_s", 0),

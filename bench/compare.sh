@@ -19,7 +19,9 @@
 # by log size: appends, replay and point-in-time reads on an empty log, then
 # filled to 1M and to 10M events, each time left to finish its background
 # work and restarted (the restart figure; admission starts cold) before
-# measuring again, the batch appends continuing the fill's last counties. compare.py draws the curves with gnuplot.
+# measuring again, the batch and household appends continuing the fill's
+# last counties (their grids' and households' streams, with histories).
+# compare.py draws the curves with gnuplot.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS:-$root/../shared/peers}
@@ -142,7 +144,11 @@ rm -rf "$data/data"
 # 2b. The curves by log size, on a second log.
 results=$out/scale.jsonl
 : >"$results"
-if [ -n "$quick" ]; then sizes="50000 150000" unary=2000 batch=8000; else sizes="1000000 10000000" unary=60000 batch=300000; fi
+if [ -n "$quick" ]; then
+  sizes="50000 150000" unary=2000 batch=8000 households=2000
+else
+  sizes="1000000 10000000" unary=60000 batch=300000 households=40000
+fi
 run=scale$$
 measure() {  # measure POINT [--lane L --after N]: the workloads at one log size
   local point=$1
@@ -150,8 +156,10 @@ measure() {  # measure POINT [--lane L --after N]: the workloads at one log size
   bench append --mode unary --events "$unary" --run "$run" --lane $((100000 + 1000 * point))
   if [ $# -gt 0 ]; then
     bench append --mode batch --events "$batch" --run "$run" "$@"
+    bench append --mode households --events "$households" --run "$run" "$@"
   else
     bench append --mode batch --events "$batch" --run "$run" --lane $((200000 + 1000 * point))
+    bench append --mode households --events "$households" --run "$run" --lane $((300000 + 1000 * point))
   fi
   bench replay
   bench projection

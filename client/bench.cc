@@ -187,17 +187,49 @@ bool ParseBenchId(std::string_view id, std::string_view run, int* lane, size_t* 
   return parts.size() == 3 && absl::SimpleAtoi(parts[0], lane) && absl::SimpleAtoi(parts[1], call);
 }
 
-// `per_call` 1: every event its own call (the simulator's mix). Above 1:
-// calls of `per_call` sanitation reports of one grid, an offline phone's
-// backlog; the API's batches are per stream, and no other stream of a county
-// gets 100 events at once. Other event types are left out then.
-// `shape_events`: the count the county's size is chosen by (0: `events`);
-// a lane generated again to continue a fill has the fill's.
-Lane MakeLane(const Config& c, int lane, uint64_t events, int per_call, uint64_t shape_events = 0) {
+// What a lane's timed calls carry.
+enum class Mix {
+  // Every event its own call: the simulator's whole mix.
+  kWhole,
+  // Calls of `per_call` sanitation reports of one grid, an offline phone's
+  // backlog; the API's batches are per stream, and no other stream of a
+  // county gets 100 events at once. Other event types are left out.
+  kBacklog,
+  // kBacklog, and every household's appends as the simulator makes them
+  // (a household registered with its members in one call, each change in
+  // its own): what `fill` appends, so that a grown log holds the hundreds
+  // of thousands of household streams a county network has.
+  kFill,
+  // kFill's household calls alone: with `after`, changes to households
+  // that have a history in the log, each read cold by the admission.
+  kHouseholds,
+};
+
+struct Shape {
+  Mix mix = Mix::kWhole;
+  int per_call = 1;  // sanitation reports per call, except in kWhole
+  // The lane continues one that `fill` gave this many events: those are
+  // generated again (the same county, byte for byte) and skipped.
+  uint64_t after = 0;
+  // The count the county's size is chosen by (0: the lane's events); a
+  // lane generated again to continue a fill has the fill's.
+  uint64_t shape_events = 0;
+};
+
+bool IsHousehold(const std::string& stream) { return stream.rfind("household/", 0) == 0; }
+
+// One county: its org events, then `events` events in calls of `shape`'s
+// mix, in an order the domain rules accept. The calls are generated as a
+// fill makes them (or, in kWhole, one per event) and numbered in that
+// order, so a lane generated again is the same lane with the same event
+// ids: the first `shape.after` events (ending inside a call, its first
+// events) are skipped, then the calls of the mix are kept until exactly
+// `events` (the last one cut short).
+Lane MakeLane(const Config& c, int lane, uint64_t events, const Shape& shape) {
   grid::domain::SimulatorOptions o;
   o.seed = std::hash<std::string>()(c.run) + static_cast<uint64_t>(lane);
   o.county = absl::StrCat(c.run, "-", lane);
-  o.households_per_grid = (shape_events != 0 ? shape_events : events) < 2000 ? 2 : 12;
+  o.households_per_grid = (shape.shape_events != 0 ? shape.shape_events : events) < 2000 ? 2 : 12;
   o.photos_per_report = c.photos;
   // The mix the recorded figures (bench/README.md) were measured with:
   // incidents and ledgers (domain, part two) would change it between runs.
@@ -207,16 +239,41 @@ Lane MakeLane(const Config& c, int lane, uint64_t events, int per_call, uint64_t
   // clock: a lane generated again later is the same lane, so `--after` can
   // continue a county that `fill` appended in another run of gridctl.
   o.start = absl::FromCivil(absl::CivilDay(1970, 3, 1), absl::UTCTimeZone());
+  // A fill's calls carry households; so must a lane continuing one, to be
+  // the same calls.
+  const bool households = shape.mix == Mix::kFill || shape.mix == Mix::kHouseholds || shape.after > 0;
   Lane out;
-  std::map<std::string, AppendRequest> pending;  // per stream, batch mode
-  auto finish = [&](AppendRequest req) {
-    for (int k = 0; k < req.events_size(); ++k) {
-      req.mutable_events(k)->set_event_id(absl::StrCat(c.run, ".", lane, ".", out.body.size(), ".", k));
-      out.bytes += req.events(k).ByteSizeLong();
+  uint64_t generated = 0;  // events of every call generated so far
+  size_t call = 0;         // calls generated so far: the event ids' number
+  auto kept = [&](const AppendRequest& req) {
+    switch (shape.mix) {
+      case Mix::kBacklog:
+        return !IsHousehold(req.stream());
+      case Mix::kHouseholds:
+        return IsHousehold(req.stream());
+      default:
+        return true;
     }
+  };
+  auto finish = [&](AppendRequest req) {
+    const auto n = static_cast<uint64_t>(req.events_size());
+    const uint64_t from = generated;
+    generated += n;
+    const size_t id = call++;
+    for (int k = 0; k < req.events_size(); ++k) {
+      req.mutable_events(k)->set_event_id(absl::StrCat(c.run, ".", lane, ".", id, ".", k));
+    }
+    if (generated <= shape.after || !kept(req) || out.events >= events) return;
+    if (from < shape.after) req.mutable_events()->DeleteSubrange(0, static_cast<int>(shape.after - from));
+    if (out.events + req.events_size() > events) {
+      const int keep = static_cast<int>(events - out.events);
+      req.mutable_events()->DeleteSubrange(keep, req.events_size() - keep);
+    }
+    for (const auto& e : req.events()) out.bytes += e.ByteSizeLong();
     out.events += req.events_size();
     out.body.push_back(std::move(req));
   };
+  std::map<std::string, AppendRequest> pending;  // per stream, sanitation backlogs
   grid::domain::Simulate(o, [&](grid::domain::SimBatch&& b) {
     if (b.stream.rfind("org/", 0) == 0) {
       AppendRequest req;
@@ -226,12 +283,22 @@ Lane MakeLane(const Config& c, int lane, uint64_t events, int per_call, uint64_t
         e.set_event_id(absl::StrCat(c.run, ".", lane, ".s.", out.setup.size(), "-", req.events_size()));
         *req.add_events() = std::move(e);
       }
-      out.setup.push_back(std::move(req));
+      if (shape.after == 0) out.setup.push_back(std::move(req));  // a continued lane has them
       return true;
+    }
+    if (shape.mix != Mix::kWhole && households && IsHousehold(b.stream)) {
+      AppendRequest req;
+      req.set_stream(b.stream);
+      for (auto& e : b.events) {
+        e.clear_stream();
+        *req.add_events() = std::move(e);
+      }
+      finish(std::move(req));
+      return out.events < events;
     }
     for (auto& e : b.events) {
       e.clear_stream();
-      if (per_call == 1) {
+      if (shape.mix == Mix::kWhole) {
         AppendRequest req;
         req.set_stream(b.stream);
         *req.add_events() = std::move(e);
@@ -243,7 +310,7 @@ Lane MakeLane(const Config& c, int lane, uint64_t events, int per_call, uint64_t
         AppendRequest& req = pending[b.stream];
         req.set_stream(b.stream);
         *req.add_events() = std::move(e);
-        if (req.events_size() == per_call) {
+        if (req.events_size() == shape.per_call) {
           finish(std::move(req));
           pending.erase(b.stream);
         }
@@ -254,39 +321,18 @@ Lane MakeLane(const Config& c, int lane, uint64_t events, int per_call, uint64_t
   return out;
 }
 
-// `lanes` lanes sharing `events` between them, generated on all cores.
-std::vector<Lane> MakeLanes(const Config& c, int first, int lanes, uint64_t events, int per_call,
-                            uint64_t shape_events = 0) {
+// `lanes` lanes of `each` events, generated on all cores.
+std::vector<Lane> MakeLanes(const Config& c, int first, int lanes, uint64_t each, const Shape& shape) {
   std::vector<Lane> out(lanes);
-  const uint64_t each = std::max<uint64_t>(1, (events + lanes - 1) / lanes);
   std::atomic<int> next{0};
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < std::max(1u, std::thread::hardware_concurrency()); ++t) {
     threads.emplace_back([&] {
-      for (int i = next++; i < lanes; i = next++)
-        out[i] = MakeLane(c, first + i, each, per_call, shape_events);
+      for (int i = next++; i < lanes; i = next++) out[i] = MakeLane(c, first + i, each, shape);
     });
   }
   for (auto& t : threads) t.join();
   return out;
-}
-
-// Drops what an earlier run already appended of `lane` (its setup and the
-// calls that carried its first `after` events); false when no call ends
-// there (the lane was appended with other --batch or --events).
-bool SkipAppended(Lane& lane, uint64_t after) {
-  lane.setup.clear();
-  uint64_t skipped = 0;
-  size_t calls = 0;
-  while (calls < lane.body.size() && skipped < after) skipped += lane.body[calls++].events_size();
-  if (skipped != after) return false;
-  lane.body.erase(lane.body.begin(), lane.body.begin() + static_cast<ptrdiff_t>(calls));
-  lane.events -= skipped;
-  lane.bytes = 0;
-  for (const AppendRequest& req : lane.body) {
-    for (const auto& e : req.events()) lane.bytes += e.ByteSizeLong();
-  }
-  return true;
 }
 
 // ---------------------------------------------------------------- appends
@@ -452,7 +498,7 @@ AppendStats DriveAsync(grid::v1::Log::Stub& stub, std::vector<Lane>& lanes, doub
 }
 
 Row AppendRow(const std::string& mode, AppendStats& s, const std::vector<Lane>& lanes, int clients,
-              int per_call, uint64_t log_events) {
+              double per_call, uint64_t log_events) {
   uint64_t bytes = 0, events = 0;
   for (const Lane& l : lanes) bytes += l.bytes, events += l.events;
   Row row("append");
@@ -463,6 +509,7 @@ Row AppendRow(const std::string& mode, AppendStats& s, const std::vector<Lane>& 
       .Num("events", static_cast<double>(s.events))
       .Num("seconds", std::round(s.seconds * 100) / 100)
       .Num("events_per_s", std::round(static_cast<double>(s.events) / s.seconds))
+      .Num("calls_per_s", std::round(static_cast<double>(s.calls - s.errors) / s.seconds))
       .Num("event_bytes", events ? std::round(static_cast<double>(bytes) / static_cast<double>(events)) : 0)
       .Latency("call_", s.latency_us)
       .Num("errors", static_cast<double>(s.errors))
@@ -531,20 +578,11 @@ struct Bench {
   }
 
   // `lanes` new lanes sharing `events`; with --after, the next `lanes`
-  // lanes of an earlier fill, `events` more between them. Empty when those
-  // lanes do not continue (the error is on stderr).
-  std::vector<Lane> Lanes(int lanes, uint64_t events, int per_call) {
+  // lanes of an earlier fill, `events` more between them.
+  std::vector<Lane> Lanes(int lanes, uint64_t events, Mix mix, int per_call = 1) {
     const uint64_t each = std::max<uint64_t>(1, (events + lanes - 1) / lanes);
-    auto out =
-        MakeLanes(c, next_lane, lanes, k.after > 0 ? (k.after + each) * lanes : events, per_call, k.after);
-    for (size_t i = 0; i < out.size() && k.after > 0; ++i) {
-      if (!SkipAppended(out[i], k.after)) {
-        std::cerr << "gridctl bench: lane " << next_lane + static_cast<int>(i) << " of run " << c.run
-                  << " has no call ending at event " << k.after
-                  << " (--after needs the --run, --lane and --batch of the fill it continues)\n";
-        return {};
-      }
-    }
+    auto out = MakeLanes(c, next_lane, lanes, each,
+                         Shape{.mix = mix, .per_call = per_call, .after = k.after, .shape_events = k.after});
     next_lane += lanes;
     return out;
   }
@@ -567,10 +605,10 @@ struct Bench {
 
   int Append() {
     std::vector<std::string> modes =
-        k.modes.empty() ? std::vector<std::string>{"unary", "batch", "pipelined"} : k.modes;
-    if (k.after > 0 && (modes.size() != 1 || modes[0] != "batch")) {
-      std::cerr << "gridctl bench: --after continues a fill's lanes, which are batch lanes: use it with "
-                   "--mode batch alone\n";
+        k.modes.empty() ? std::vector<std::string>{"unary", "batch", "households", "pipelined"} : k.modes;
+    if (k.after > 0 && (modes.size() != 1 || (modes[0] != "batch" && modes[0] != "households"))) {
+      std::cerr << "gridctl bench: --after continues a fill's lanes, which are batch lanes with households: "
+                   "use it with --mode batch or --mode households alone\n";
       return 2;
     }
     for (const std::string& mode : modes) {
@@ -578,25 +616,58 @@ struct Bench {
       AppendStats s;
       const uint64_t log_events = LogEvents();
       if (mode == "unary") {
-        lanes = Lanes(k.clients, Events(200000, 4000), 1);
+        lanes = Lanes(k.clients, Events(200000, 4000), Mix::kWhole);
         if (lanes.empty() || !AppendSetup(*stub, lanes)) return 1;
         s = DriveThreads(*stub, lanes, "append unary");
         Row row = AppendRow(mode, s, lanes, k.clients, 1, log_events);
         Finish(row, s, lanes.size());
       } else if (mode == "batch") {
-        lanes = Lanes(k.batch_clients, Events(1000000, 40000), k.batch);
+        lanes = Lanes(k.batch_clients, Events(1000000, 40000), Mix::kBacklog, k.batch);
         if (lanes.empty() || !AppendSetup(*stub, lanes)) return 1;
         s = DriveThreads(*stub, lanes, "append batch");
         Row row = AppendRow(mode, s, lanes, k.batch_clients, k.batch, log_events);
         Finish(row, s, lanes.size());
+      } else if (mode == "households") {
+        // One household's append per call (mostly a change; a registration
+        // with its members), --batch_clients callers, to households with a
+        // history: after a fill (--after) its counties' households, read
+        // cold by the admission; otherwise each new county's first
+        // warm_up events (2,000 with --quick) are appended first, untimed,
+        // as a fill would.
+        const uint64_t warm_up = c.quick ? 2000 : 4000;
+        const uint64_t after = k.after > 0 ? k.after : warm_up;
+        if (k.after == 0) {
+          std::vector<Lane> warm = MakeLanes(c, next_lane, k.batch_clients, warm_up,
+                                             Shape{.mix = Mix::kFill, .per_call = k.batch});
+          if (!AppendSetup(*stub, warm)) return 1;
+          AppendStats w = DriveThreads(*stub, warm, "");
+          if (w.errors > 0) {
+            std::cerr << "gridctl bench: households: warming up: " << w.first_error << "\n";
+            return 1;
+          }
+        }
+        const uint64_t timed_from = LogEvents();
+        const uint64_t each =
+            std::max<uint64_t>(1, (Events(40000, 2000) + k.batch_clients - 1) / k.batch_clients);
+        lanes = MakeLanes(
+            c, next_lane, k.batch_clients, each,
+            Shape{.mix = Mix::kHouseholds, .per_call = k.batch, .after = after, .shape_events = after});
+        next_lane += k.batch_clients;
+        s = DriveThreads(*stub, lanes, "append households");
+        const double per_call =
+            s.calls > 0 ? std::round(static_cast<double>(s.events) / static_cast<double>(s.calls) * 100) / 100
+                        : 0;
+        Row row = AppendRow(mode, s, lanes, k.batch_clients, per_call, timed_from);
+        if (k.after == 0) row.Num("warm_up_events", static_cast<double>(timed_from - log_events));
+        Finish(row, s, lanes.size());
       } else if (mode == "pipelined") {
-        lanes = Lanes(k.inflight, Events(300000, 8000), 1);
+        lanes = Lanes(k.inflight, Events(300000, 8000), Mix::kWhole);
         if (lanes.empty() || !AppendSetup(*stub, lanes)) return 1;
         s = DriveAsync(*stub, lanes, 0, 0, nullptr, "append pipelined");
         Row row = AppendRow(mode, s, lanes, k.inflight, 1, log_events);
         Finish(row, s, lanes.size());
       } else {
-        std::cerr << "gridctl bench: --mode is unary, batch or pipelined\n";
+        std::cerr << "gridctl bench: --mode is unary, batch, households or pipelined\n";
         return 2;
       }
       if (s.errors > 0) return 1;
@@ -621,12 +692,13 @@ struct Bench {
     const int first_lane = next_lane;
     int last_round_lane = next_lane;
     uint64_t last_round_each = 0;
+    uint64_t households = 0, grid_streams = 0;  // streams the fill started
     while (done < want) {
       last_round_lane = next_lane;
       // The remainder first, so that the last round (the one `--after`
       // continues) is a whole one.
       const uint64_t round = (want - done) % kRound != 0 ? (want - done) % kRound : kRound;
-      std::vector<Lane> lanes = Lanes(k.batch_clients, round, k.batch);
+      std::vector<Lane> lanes = Lanes(k.batch_clients, round, Mix::kFill, k.batch);
       last_round_each = lanes.empty() ? 0 : lanes.front().events;
       for (const Lane& l : lanes) {
         if (l.events != last_round_each) {
@@ -635,6 +707,17 @@ struct Bench {
         }
       }
       if (!AppendSetup(*stub, lanes)) return 1;
+      for (const Lane& l : lanes) {
+        std::set<std::string> grids;
+        for (const AppendRequest& req : l.body) {
+          if (!IsHousehold(req.stream())) {
+            grids.insert(req.stream());
+          } else if (req.events(0).has_household_created()) {
+            ++households;
+          }
+        }
+        grid_streams += grids.size();
+      }
       AppendStats s = DriveThreads(*stub, lanes, "");
       if (s.errors > 0) {
         std::cerr << "gridctl bench: fill: " << s.first_error << "\n";
@@ -648,6 +731,8 @@ struct Bench {
         .Num("events", static_cast<double>(done.load()))
         .Num("seconds", std::round(SecondsSince(t0) * 100) / 100)
         .Num("head_position", status.ok() ? static_cast<double>(status->head_position()) : 0)
+        .Num("households", static_cast<double>(households))
+        .Num("grid_streams", static_cast<double>(grid_streams))
         .Num("lanes", next_lane - first_lane)
         .Num("last_round_lane", last_round_lane)
         .Num("last_round_events_per_lane", static_cast<double>(last_round_each))
@@ -662,7 +747,8 @@ struct Bench {
     const double rate = c.quick && k.rate == 5000 ? 1000 : k.rate;
     constexpr int kLanes = 64;
     const int base = next_lane;
-    std::vector<Lane> lanes = Lanes(kLanes, static_cast<uint64_t>(rate * seconds * 1.2) + kLanes, 1);
+    std::vector<Lane> lanes =
+        Lanes(kLanes, static_cast<uint64_t>(rate * seconds * 1.2) + kLanes, Mix::kWhole);
     std::vector<std::unique_ptr<std::atomic<int64_t>[]>> send_ns;
     for (const Lane& l : lanes) {
       send_ns.emplace_back(new std::atomic<int64_t>[l.body.size()]);
@@ -938,7 +1024,8 @@ struct Bench {
     const double seconds = Seconds(60, 4);
     const double rate = c.quick && k.rate == 5000 ? 1000 : k.rate;
     constexpr int kLanes = 64;
-    std::vector<Lane> lanes = Lanes(kLanes, static_cast<uint64_t>(rate * seconds * 1.2) + kLanes, 1);
+    std::vector<Lane> lanes =
+        Lanes(kLanes, static_cast<uint64_t>(rate * seconds * 1.2) + kLanes, Mix::kWhole);
     if (!AppendSetup(*stub, lanes)) return 1;
     grpc::ClientContext ctx;
     uint64_t read = 0, fell_behind = 0;
@@ -1017,7 +1104,7 @@ int RunBench(int argc, char** argv) {
       "output", po::value(&output)->default_value("table"), "table or json (one JSON object per line)")(
       "quick", "small counts and short runs: a smoke test, not a measurement")(
       "mode", po::value(&b.k.modes)->composing(),
-      "append: unary, batch or pipelined (repeatable; default all)")(
+      "append: unary, batch, households or pipelined (repeatable; default all)")(
       "clients", po::value(&b.k.clients)->default_value(b.k.clients), "append unary: concurrent callers")(
       "batch_clients", po::value(&b.k.batch_clients)->default_value(b.k.batch_clients),
       "append batch and fill: concurrent callers")("batch", po::value(&b.k.batch)->default_value(b.k.batch),
@@ -1038,8 +1125,8 @@ int RunBench(int argc, char** argv) {
       "lane", po::value(&b.next_lane)->default_value(0),
       "number of the first county (lane) this run generates; with --run, names the counties")(
       "after", po::value(&b.k.after),
-      "append: continue --lane's counties, which `fill` gave this many events each (same --run, --batch)")(
-      "workload", po::value(&workloads), "workload (positional)");
+      "append batch or households: continue --lane's counties, which `fill` gave this many events each "
+      "(same --run, --batch)")("workload", po::value(&workloads), "workload (positional)");
   po::positional_options_description pos;
   pos.add("workload", -1);
   po::variables_map vm;
