@@ -180,8 +180,9 @@ def print_scale(scale):
         print(f"\nThe batch and household rows after a fill continue the fill's last "
               f"{fmt(batch['lanes_continued'])} counties (their grids' streams; changes to households "
               "registered during the fill, each read cold by the admission); on the empty log they are "
-              "new counties (the household rows after each county's first events, appended untimed). "
-              "The unary rows are new counties at every size.")
+              "new counties (the household rows after each county's first events, appended untimed), "
+              "whose states are still in the admission's cache: the ratios are what the log's size and "
+              "a cold cache cost together. The unary rows are new counties at every size.")
 
 
 def restart_text(row):

@@ -584,7 +584,7 @@ void ClusterNode::CatchUp() {
   if (hook) hook();
   {
     grid::MutexLock l(&mu_);
-    state_.shard_head = head->head.position();
+    state_.shard_head = std::max<uint64_t>(state_.shard_head, head->head.position());
     // The applier brings the log to the head; waits a tick at most here.
     const absl::Time until = absl::Now() + options_.tick;
     while (!stopping_ && state_.role == Role::kCatchingUp &&

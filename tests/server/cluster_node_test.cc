@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "tests/testing/etcd_server.h"
@@ -292,20 +293,25 @@ TEST_F(ClusterNodeTest, ACommitByTheOldWriterWhileTheNewOneCatchesUpIsApplied) {
   ASSERT_OK(zombie->Append(Batch("grid/1", {GridEvent("before")})).status);
   ExpectSameLogs(1);
 
-  storage::AppendOutcome late;
-  bool applied_late = false;
-  other->cluster->AfterCatchUpReadForTest([&] {
+  struct Late {
+    storage::AppendOutcome outcome;
+    bool applied = false;
+  };
+  auto late = std::make_shared<Late>();  // the hook may outlive a failed assertion
+  other->cluster->AfterCatchUpReadForTest([late, zombie, other] {
     // `other` holds the writer's key and has read the head at 1.
-    late = zombie->Append(Batch("grid/2", {GridEvent("by-the-old-writer")}));
-    applied_late = other->cluster->WaitApplied(2, absl::Now() + kWait);
+    late->outcome = zombie->Append(Batch("grid/2", {GridEvent("by-the-old-writer")}));
+    late->applied = other->cluster->WaitApplied(2, absl::Now() + kWait);
   });
+  // (Not run if the node never caught up: nothing to call on at teardown.)
+  auto unhook = absl::MakeCleanup([other] { other->cluster->AfterCatchUpReadForTest(nullptr); });
   zombie->cluster->FreezeForTest();  // no renewals: its lease expires
   ASSERT_TRUE(other->cluster->WaitRole(Role::kWriter, absl::Now() + kWait))
       << ClusterNode::RoleName(other->cluster->GetState().role) << ": " << other->cluster->GetState().failure;
-  ASSERT_OK(late.status) << "nothing had moved the head yet";
-  ASSERT_EQ(late.events.size(), 1u);
-  EXPECT_EQ(late.events[0].position, 2u);
-  EXPECT_TRUE(applied_late);
+  ASSERT_OK(late->outcome.status) << "nothing had moved the head yet";
+  ASSERT_EQ(late->outcome.events.size(), 1u);
+  EXPECT_EQ(late->outcome.events[0].position, 2u);
+  EXPECT_TRUE(late->applied);
   storage::AppendOutcome next = other->Append(Batch("grid/1", {GridEvent("by-the-new-writer")}));
   ASSERT_OK(next.status);
   EXPECT_EQ(next.events[0].position, 3u);
