@@ -332,6 +332,11 @@ class EventLog {
   // The last version of `stream` up to the head (on the committing thread:
   // up to the last group it wrote), or nullopt if it has none.
   virtual absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& stream) const = 0;
+  // Whether the event at `version` of `stream` (up to the head, as
+  // StreamHead) is the one with `event_id`: false if it is another or the
+  // stream has no such version. This default reads the event.
+  virtual absl::StatusOr<bool> HasEventAt(const std::string& stream, uint64_t version,
+                                          const std::string& event_id) const;
   // The state entry `key` a BatchAdmission last stored with a commit
   // (BatchAdmission::Snapshots: a stream's snapshot, or a member of its
   // state), or nullopt. A node's own cache: not written by Apply(), not

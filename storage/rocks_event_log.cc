@@ -208,6 +208,9 @@ class RocksEventLog final : public EventLog {
                                                     Direction dir, size_t max_count,
                                                     size_t max_bytes) const override;
   absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& stream) const override;
+  // Two index lookups (the id's entry, the stream's version), no record.
+  absl::StatusOr<bool> HasEventAt(const std::string& stream, uint64_t version,
+                                  const std::string& event_id) const override;
   absl::StatusOr<std::optional<std::string>> ReadState(const std::string& stream) const override {
     std::string v;
     rocksdb::Status s =
@@ -358,6 +361,24 @@ absl::StatusOr<std::optional<uint64_t>> RocksEventLog::StreamHead(const std::str
     if (last == 0) return std::nullopt;
     --last;
   }
+}
+
+absl::StatusOr<bool> RocksEventLog::HasEventAt(const std::string& stream, uint64_t version,
+                                               const std::string& event_id) const {
+  auto id = LookupId(event_id);
+  if (!id.ok()) return id.status();
+  if (!id->has_value() || (*id)->version != version) return false;
+  std::string pos;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cfs_[kStreams], StreamKey(stream, version), &pos);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "read stream index");
+  if (pos.size() != 8) {
+    return absl::DataLossError(absl::StrCat("stream index entry of '", stream.substr(0, 256), "' version ",
+                                            version, " has ", pos.size(), " bytes, not 8"));
+  }
+  const Position p = GetBigEndian64(pos);
+  return p == (*id)->position && p <= ReadBound();
 }
 
 // One commit group being assembled: the WriteBatch that will store it, and
@@ -1119,6 +1140,15 @@ class ReadAllReader final : public LogReader {
 
 std::unique_ptr<LogReader> EventLog::NewReader(Direction dir) const {
   return std::make_unique<ReadAllReader>(this, dir);
+}
+
+absl::StatusOr<bool> EventLog::HasEventAt(const std::string& stream, uint64_t version,
+                                          const std::string& event_id) const {
+  auto records = ReadStream(stream, version, Direction::kForwards, 1, 8 << 20);
+  if (!records.ok()) return records.status();
+  grid::v1::Event e;
+  return records->size() == 1 && (*records)[0]->stream_version == version &&
+         e.ParseFromString((*records)[0]->wire) && e.event_id() == event_id;
 }
 
 absl::StatusOr<RecordPtr> DecodeRecord(Position position, std::string wire) {

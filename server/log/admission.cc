@@ -96,8 +96,16 @@ void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>
     for (auto& [key, value] : members) out->emplace_back(Members::MemberKey(stream, key), std::move(value));
     if (!members.empty()) members_written_.emplace_back(stream, members.size());
     const uint64_t every = std::max(kSnapshotEveryEvents, e.snapshot_bytes / kSnapshotBytesPerEvent);
-    if (e.state.events < e.snapshot_events + every) return;
+    const bool due = e.state.events >= e.snapshot_events + every;
+    if (!due && e.folded == 0) return;
     std::string bytes = domain::EncodeSnapshot(e.last_event_id, e.state);
+    // A load that folded events stores what it built, so that the next
+    // miss does not read them again, unless that writes more than
+    // kSnapshotBytesPerFoldedEvent for each event it saves reading.
+    if (!due && bytes.size() > e.folded * kSnapshotBytesPerFoldedEvent) {
+      e.folded = 0;  // not encoded again at every write until it is due
+      return;
+    }
     snapshotted_.emplace_back(stream, std::make_pair(e.state.events, bytes.size()));
     out->emplace_back(stream, std::move(bytes));
   };
@@ -131,6 +139,7 @@ void DomainAdmission::EndGroup(bool written) {
       if (it == cache_.end()) continue;
       it->second.snapshot_events = stored.first;
       it->second.snapshot_bytes = stored.second;
+      it->second.folded = 0;
       stored_snapshots_.fetch_add(1, std::memory_order_relaxed);
       stored_snapshot_bytes_.fetch_add(stored.second, std::memory_order_relaxed);
     }
@@ -167,23 +176,28 @@ absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::Load(const std::string&
 absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::LoadFolded(const std::string& stream) {
   loads_.fetch_add(1, std::memory_order_relaxed);
   Loaded loaded;
+  auto head = log_->StreamHead(stream);
+  if (!head.ok()) return head.status();
+  if (!head->has_value()) {  // a new stream: nothing stored, nothing to fold
+    if (snapshots_) domain::AttachMemberStore(&loaded.state, [&] { return MembersOf(stream); });
+    return loaded;
+  }
+  const uint64_t last = **head;
   absl::StatusOr<std::optional<std::string>> snapshot = std::nullopt;
   if (snapshots_) snapshot = log_->ReadState(stream);
   if (!snapshot.ok()) return snapshot.status();
   if (*snapshot) {
     // Used only if it is of this format (the rules' states or folds did not
     // change since it was stored) and the stream's event at its last
-    // version is the one it says it holds; otherwise the stream is folded
-    // from its first event. Neither happens but after a change of the
-    // rules, yet a state that disagrees with the log is never used.
+    // version is the one it says it holds (two index lookups); otherwise
+    // the stream is folded from its first event. Neither happens but after
+    // a change of the rules, yet a state that disagrees with the log is
+    // never used.
     std::optional<domain::Snapshot> decoded = domain::DecodeSnapshot(**snapshot);
-    if (decoded && decoded->state.events > 0) {
-      const uint64_t last_version = decoded->state.events - 1;
-      auto last = log_->ReadStream(stream, last_version, storage::Direction::kForwards, 1, 8 << 20);
-      if (!last.ok()) return last.status();
-      grid::v1::Event e;
-      if (last->size() == 1 && (*last)[0]->stream_version == last_version &&
-          e.ParseFromString((*last)[0]->wire) && e.event_id() == decoded->last_event_id) {
+    if (decoded && decoded->state.events > 0 && decoded->state.events - 1 <= last) {
+      auto same = log_->HasEventAt(stream, decoded->state.events - 1, decoded->last_event_id);
+      if (!same.ok()) return same.status();
+      if (*same) {
         loaded.state = std::move(decoded->state);
         // Its members are in the store: the events after it read them there.
         domain::AttachMemberStore(&loaded.state, [&] { return MembersOf(stream); });
@@ -196,15 +210,11 @@ absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::LoadFolded(const std::s
   }
   // Versions are dense from 0: the state holds versions [0, events).
   uint64_t from = loaded.state.events;
-  for (;;) {
-    auto records = log_->ReadStream(stream, from, storage::Direction::kForwards, 1000, 8 << 20);
+  while (from <= last) {
+    auto records = log_->ReadStream(stream, from, storage::Direction::kForwards,
+                                    std::min<uint64_t>(1000, last - from + 1), 8 << 20);
     if (!records.ok()) return records.status();
-    if (records->empty()) {
-      // A fold from the first event holds every member: stored with the
-      // next write that takes the stream's members (Snapshots).
-      if (snapshots_) domain::AttachMemberStore(&loaded.state, [&] { return MembersOf(stream); });
-      return loaded;
-    }
+    if (records->empty()) break;
     for (const auto& r : *records) {
       if (r->stream_version != from) {
         return absl::DataLossError(absl::StrCat("stream '", stream, "' has version ", r->stream_version,
@@ -217,9 +227,14 @@ absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::LoadFolded(const std::s
       domain::Apply(&loaded.state, e);
       loaded.last_event_id = e.event_id();
       folded_events_.fetch_add(1, std::memory_order_relaxed);
+      ++loaded.folded;
       from = r->stream_version + 1;
     }
   }
+  // A fold from the first event holds every member: stored with the next
+  // write that takes the stream's members (Snapshots).
+  if (snapshots_) domain::AttachMemberStore(&loaded.state, [&] { return MembersOf(stream); });
+  return loaded;
 }
 
 absl::StatusOr<DomainAdmission::Entry*> DomainAdmission::GetEntry(const std::string& stream) {
@@ -233,8 +248,9 @@ absl::StatusOr<DomainAdmission::Entry*> DomainAdmission::GetEntry(const std::str
   auto loaded = Load(stream);
   if (!loaded.ok()) return loaded.status();
   lru_.push_front(stream);
-  auto [it, _] = cache_.emplace(stream, Entry{std::move(loaded->state), std::move(loaded->last_event_id),
-                                              lru_.begin(), loaded->snapshot_events, loaded->snapshot_bytes});
+  auto [it, _] =
+      cache_.emplace(stream, Entry{std::move(loaded->state), std::move(loaded->last_event_id), lru_.begin(),
+                                   loaded->snapshot_events, loaded->snapshot_bytes, loaded->folded});
   loaded_.insert(stream);
   return &it->second;
 }

@@ -13,6 +13,10 @@
 // reads the snapshot and folds only the events after it. So a snapshot costs
 // each event a bounded share of its encoding (at most kSnapshotBytesPerEvent
 // bytes), and a miss costs the state's size, whatever the stream's length.
+// A miss that did fold events also stores its state with the group's write
+// when that is small beside the reads it saves (kSnapshotBytesPerFoldedEvent):
+// the short streams that never reach kSnapshotEveryEvents events (a
+// household's few) are folded from the log once, not at every miss.
 //
 // The sets and maps that grow with a stream's history (a grid's findings, a
 // ledger's entries: domain/keyed.h) are not in the snapshot: each member is stored under its own key beside
@@ -51,6 +55,11 @@ class DomainAdmission : public storage::BatchAdmission {
 
   static constexpr uint64_t kSnapshotEveryEvents = 64;
   static constexpr uint64_t kSnapshotBytesPerEvent = 256;
+  // A miss that folded events from the log stores a snapshot with the
+  // group's write if it is at most this large per event folded: reading a
+  // folded event again costs a point read of the log (a 64 KiB block),
+  // writing the snapshot is paid once.
+  static constexpr uint64_t kSnapshotBytesPerFoldedEvent = 4096;
 
   void BeginGroup() override;
   // CheckScope() of the batch's first event against the stream's state.
@@ -87,6 +96,7 @@ class DomainAdmission : public storage::BatchAdmission {
     std::string last_event_id;     // of the last event folded into it
     uint64_t snapshot_events = 0;  // the events its snapshot holds (0: none)
     size_t snapshot_bytes = 0;
+    uint64_t folded = 0;  // events folded from the log, after the snapshot
   };
   absl::StatusOr<Loaded> Load(const std::string& stream);
   absl::StatusOr<Loaded> LoadFolded(const std::string& stream);  // Load() but for read errors
@@ -107,6 +117,8 @@ class DomainAdmission : public storage::BatchAdmission {
     // The stream's stored snapshot: the events it holds and its size.
     uint64_t snapshot_events = 0;
     size_t snapshot_bytes = 0;
+    // Events its load folded from the log that no stored snapshot holds.
+    uint64_t folded = 0;
   };
   absl::node_hash_map<std::string, Entry> cache_;  // pointers stay valid
   std::list<std::string> lru_;                     // most recently used first

@@ -279,7 +279,8 @@ TEST_F(AdmissionTest, ASnapshotThatDisagreesWithTheLogIsNotUsed) {
       EXPECT_EQ(cold.GetStats().loaded_snapshots, 1u) << what;
     } else {
       EXPECT_EQ(r.code(), absl::StatusCode::kFailedPrecondition) << what << ": " << r;
-      EXPECT_EQ(cold.GetStats().loaded_snapshots, 0u) << what;
+      // The grid's 30 reports folded from the log (the org stream's state
+      // may come from the snapshot an earlier case's miss stored).
       EXPECT_GE(cold.GetStats().folded_events, 30u) << what;
     }
   }
@@ -378,6 +379,40 @@ TEST_F(AdmissionTest, AColdMissReadsTheMembersItAsksForNotTheHistory) {
   Open();
   EXPECT_OK(Group(
       {B({ev::RectificationOrdered("r4", "f-next", g, T0 + absl::Hours(72), T0 + absl::Hours(42))})})[0]);
+}
+
+// A household's few events never reach kSnapshotEveryEvents: the first miss
+// folds them from the log and stores what it built with its write, so the
+// next miss reads that snapshot and folds nothing (it folded them all again
+// at every miss, each event a point read of the log).
+TEST_F(AdmissionTest, AMissFoldsAShortStreamOnceThenReadsItsSnapshot) {
+  const std::string g = "350583/101/203/g05";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0)})})[0]);
+  ASSERT_OK(Group({B({ev::HouseholdCreated("h0", "h-1", g, "p-0", "张三", T0)})})[0]);
+  for (int i = 1; i <= 4; ++i) {
+    ASSERT_OK(Group({B({ev::MemberAdded("m" + std::to_string(i), "h-1", g, "p-" + std::to_string(i), "张小",
+                                        grid::v1::MemberAdded::BIRTH, T0 + absl::Minutes(i))})})[0]);
+  }
+  EXPECT_EQ(admission_->GetStats().stored_snapshots, 0u);  // no miss yet: nothing folded
+  Open();
+  ASSERT_OK(Group({B({ev::MemberAdded("m5", "h-1", g, "p-5", "张小", grid::v1::MemberAdded::BIRTH,
+                                      T0 + absl::Minutes(5))})})[0]);
+  const auto first = admission_->GetStats();
+  EXPECT_EQ(first.loaded_snapshots, 0u);
+  EXPECT_EQ(first.folded_events, 5u);
+  EXPECT_EQ(first.stored_snapshots, 1u);
+  Open();
+  // The snapshot holds the member the last append added and the others.
+  auto s = Group({B({ev::MemberRemoved("r1", "h-1", g, "p-5", grid::v1::MemberRemoved::MOVE_OUT,
+                                       T0 + absl::Minutes(6))}),
+                  B({ev::MemberAdded("m6", "h-1", g, "p-2", "张小", grid::v1::MemberAdded::BIRTH,
+                                     T0 + absl::Minutes(6))})});
+  EXPECT_OK(s[0]);
+  EXPECT_EQ(s[1].code(), absl::StatusCode::kFailedPrecondition) << s[1];
+  EXPECT_THAT(std::string(s[1].message()), ::testing::HasSubstr("already a member"));
+  const auto second = admission_->GetStats();
+  EXPECT_EQ(second.loaded_snapshots, 1u);
+  EXPECT_EQ(second.folded_events, 0u);
 }
 
 // A ledger's entries (for duplicates and reversals) come back from their

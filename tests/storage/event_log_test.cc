@@ -114,6 +114,38 @@ TEST_F(EventLogTest, PositionsAndVersionsAreDense) {
   EXPECT_EQ(e.chain().size(), 32u);
 }
 
+// HasEventAt answers from two index entries what reading the event would
+// (the base class's answer, which reads it), for the stream's own events,
+// another stream's, other versions and unknown ids or streams.
+TEST_F(EventLogTest, HasEventAtAnswersAsReadingTheEventWould) {
+  Open();
+  ASSERT_OK(Commit(Batch("household/h-1", {GridEvent("e1"), GridEvent("e2")})).status);
+  ASSERT_OK(Commit(Batch("household/h-2", {GridEvent("e3")})).status);
+  ASSERT_OK(Commit(Batch("household/h-1", {GridEvent("e4")})).status);
+  struct Case {
+    std::string stream;
+    uint64_t version;
+    std::string id;
+    bool expected;
+  };
+  const std::vector<Case> cases = {
+      {"household/h-1", 0, "e1", true},   {"household/h-1", 1, "e2", true},
+      {"household/h-1", 2, "e4", true},   {"household/h-2", 0, "e3", true},
+      {"household/h-1", 1, "e1", false},  {"household/h-2", 0, "e1", false},
+      {"household/h-1", 3, "e4", false},  {"household/h-1", 0, "unknown", false},
+      {"household/none", 0, "e1", false},
+  };
+  for (const Case& c : cases) {
+    const std::string what = absl::StrCat(c.stream, " v", c.version, " ", c.id);
+    auto fast = log_->HasEventAt(c.stream, c.version, c.id);
+    ASSERT_OK(fast) << what;
+    EXPECT_EQ(*fast, c.expected) << what;
+    auto read = log_->EventLog::HasEventAt(c.stream, c.version, c.id);
+    ASSERT_OK(read) << what;
+    EXPECT_EQ(*read, c.expected) << what;
+  }
+}
+
 TEST_F(EventLogTest, BackwardsReads) {
   Open();
   for (int i = 0; i < 5; ++i) {

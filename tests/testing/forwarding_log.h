@@ -39,6 +39,9 @@ class ForwardingLog : public storage::EventLog {
   absl::StatusOr<std::optional<uint64_t>> StreamHead(const std::string& s) const override {
     return base_->StreamHead(s);
   }
+  absl::StatusOr<bool> HasEventAt(const std::string& s, uint64_t v, const std::string& id) const override {
+    return base_->HasEventAt(s, v, id);
+  }
   absl::StatusOr<std::optional<std::string>> ReadState(const std::string& s) const override {
     return base_->ReadState(s);
   }
