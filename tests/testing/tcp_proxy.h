@@ -61,6 +61,18 @@ class TcpProxy {
 
   int port() const { return port_; }
 
+  // Writes all of `n` bytes to the socket `fd`; false if the link failed.
+  // A link this proxy reset (shut down) while a write was under way is an
+  // error here, never SIGPIPE, which would end the test's whole process.
+  static bool SendAll(int fd, const char* p, size_t n) {
+    for (size_t sent = 0; sent < n;) {
+      const ssize_t w = send(fd, p + sent, n - sent, MSG_NOSIGNAL);
+      if (w <= 0) return false;
+      sent += static_cast<size_t>(w);
+    }
+    return true;
+  }
+
   // Cut: nothing passes either way until Heal().
   void Blackhole() { blackhole_.store(true); }
   // Ends a blackhole; the connections it held are reset.
@@ -143,14 +155,9 @@ class TcpProxy {
                 std::string_view(buf, static_cast<size_t>(n)).find(cut_after_) != std::string_view::npos;
           if (cut) cut_after_.clear();
         }
-        const int to = fds[1 - i].fd;
-        for (ssize_t sent = 0; sent < n;) {
-          const ssize_t w = write(to, buf + sent, static_cast<size_t>(n - sent));
-          if (w <= 0) {
-            open = false;
-            break;
-          }
-          sent += w;
+        if (!SendAll(fds[1 - i].fd, buf, static_cast<size_t>(n))) {
+          open = false;
+          break;
         }
         if (cut) {
           blackhole_.store(true);
