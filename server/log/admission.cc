@@ -214,7 +214,12 @@ absl::StatusOr<DomainAdmission::Loaded> DomainAdmission::LoadFolded(const std::s
     auto records = log_->ReadStream(stream, from, storage::Direction::kForwards,
                                     std::min<uint64_t>(1000, last - from + 1), 8 << 20);
     if (!records.ok()) return records.status();
-    if (records->empty()) break;
+    if (records->empty()) {
+      // The head said there was more: the log's read bound went back (its
+      // write failed meanwhile). A state short of the log is never cached.
+      return absl::UnavailableError(
+          absl::StrCat("the log ended at version ", from, " of a stream whose head is ", last, "; retry"));
+    }
     for (const auto& r : *records) {
       if (r->stream_version != from) {
         return absl::DataLossError(absl::StrCat("stream '", stream, "' has version ", r->stream_version,

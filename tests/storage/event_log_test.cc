@@ -188,6 +188,7 @@ TEST_F(EventLogTest, AnUnsyncedGroupIsSeenOnlyByTheCommittingThreadUntilSync) {
   auto own = log_->ReadStream("s/1", 1, Direction::kForwards, 10, SIZE_MAX);
   ASSERT_OK(own);
   EXPECT_EQ(own->size(), 1u);
+  EXPECT_TRUE(log_->HasEventAt("s/1", 1, "e1").value_or(false));
   // The next group is checked against it: its event id is taken.
   AppendBatch again = Batch("s/2", {GridEvent("e1")});
   p = &again;
@@ -196,9 +197,13 @@ TEST_F(EventLogTest, AnUnsyncedGroupIsSeenOnlyByTheCommittingThreadUntilSync) {
       absl::StatusCode::kFailedPrecondition);
 
   // What another thread sees: the synced head, positions and versions.
-  auto seen = [&](Position* head, std::optional<uint64_t>* stream_head, size_t* backwards, size_t* all) {
+  auto seen = [&](Position* head, std::optional<uint64_t>* stream_head, size_t* backwards, size_t* all,
+                  bool* has_e1) {
     std::thread([&] {
       *head = log_->GetHead().position;
+      auto has = log_->HasEventAt("s/1", 1, "e1");
+      ASSERT_OK(has);
+      *has_e1 = *has;
       auto h = log_->StreamHead("s/1");
       ASSERT_OK(h);
       *stream_head = *h;
@@ -216,18 +221,21 @@ TEST_F(EventLogTest, AnUnsyncedGroupIsSeenOnlyByTheCommittingThreadUntilSync) {
   Position head = 0;
   std::optional<uint64_t> stream_head;
   size_t backwards = 0, all = 0;
-  seen(&head, &stream_head, &backwards, &all);
+  bool has_e1 = true;
+  seen(&head, &stream_head, &backwards, &all, &has_e1);
   EXPECT_EQ(head, 1u);
   EXPECT_EQ(stream_head, 0u);
   EXPECT_EQ(backwards, 1u);  // version 0, not nothing
   EXPECT_EQ(all, 1u);
+  EXPECT_FALSE(has_e1);
 
   ASSERT_OK(log_->Sync());
-  seen(&head, &stream_head, &backwards, &all);
+  seen(&head, &stream_head, &backwards, &all, &has_e1);
   EXPECT_EQ(head, 2u);
   EXPECT_EQ(stream_head, 1u);
   EXPECT_EQ(backwards, 2u);
   EXPECT_EQ(all, 2u);
+  EXPECT_TRUE(has_e1);
   // Durable: a power cut now (no flush on close) keeps it.
   env.SetActive(false);
   log_.reset();
@@ -628,6 +636,10 @@ TEST_F(ApplyTest, AnAppliedLogAnswersLikeTheWriters) {
     ASSERT_OK(back);
     ASSERT_EQ(back->size(), 3u);
     EXPECT_EQ((*back)[0]->wire, (*log_->ReadStream(stream, 9, Direction::kBackwards, 1, SIZE_MAX))[0]->wire);
+    // The applied indexes name the event at a version as the writer's do.
+    const std::string last = absl::StrCat("e4-", b, "b");
+    EXPECT_TRUE(replica_->HasEventAt(stream, 9, last).value_or(false)) << stream;
+    EXPECT_FALSE(replica_->HasEventAt(stream, 8, last).value_or(true)) << stream;
   }
   for (absl::Duration d : {absl::Seconds(-1), absl::Seconds(2), absl::Milliseconds(3500), absl::Seconds(9)}) {
     for (Direction dir : {Direction::kForwards, Direction::kBackwards}) {

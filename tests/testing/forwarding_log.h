@@ -1,6 +1,8 @@
 // ForwardingLog: an EventLog that passes every call to another one, for
 // tests that inject a fault into a single method by overriding it (a disk
-// full for checkpoints only, reads that fail a few times).
+// full for checkpoints only, reads that fail a few times). Each call goes to
+// the other log as it is: a fault put into ReadStream does not reach the
+// other log's HasEventAt, which reads no record.
 #ifndef GRID_TESTS_TESTING_FORWARDING_LOG_H_
 #define GRID_TESTS_TESTING_FORWARDING_LOG_H_
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <list>
 #include <memory>
 #include <string>
@@ -67,6 +68,7 @@ class TcpProxy {
   static bool SendAll(int fd, const char* p, size_t n) {
     for (size_t sent = 0; sent < n;) {
       const ssize_t w = send(fd, p + sent, n - sent, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
       if (w <= 0) return false;
       sent += static_cast<size_t>(w);
     }
