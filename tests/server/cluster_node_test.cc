@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -110,6 +112,17 @@ class ClusterNodeTest : public ::testing::Test {
     }
     ADD_FAILURE() << "no writer within " << kWait;
     return nullptr;
+  }
+  // Two nodes, and one event the writer committed and both applied: the
+  // writer and the other node.
+  std::pair<Node*, Node*> TwoNodesOneEvent() {
+    StartNodes(2);
+    Node* writer = Writer();
+    if (writer == nullptr) return {nullptr, nullptr};
+    Node* other = nodes_[0].get() == writer ? nodes_[1].get() : nodes_[0].get();
+    EXPECT_OK(writer->Append(Batch("grid/1", {GridEvent("before")})).status);
+    ExpectSameLogs(1);
+    return {writer, other};
   }
   int Writers() {
     int writers = 0;
@@ -251,12 +264,10 @@ TEST_F(ClusterNodeTest, ANewWriterTakesOverAndRetriesAreDuplicates) {
 }
 
 TEST_F(ClusterNodeTest, AWriterPausedPastItsLeaseCommitsNothingAfterANewOneTookOver) {
-  StartNodes(2);
-  Node* zombie = Writer();
+  Node* zombie = nullptr;
+  Node* other = nullptr;
+  std::tie(zombie, other) = TwoNodesOneEvent();
   ASSERT_NE(zombie, nullptr);
-  Node* other = nodes_[0].get() == zombie ? nodes_[1].get() : nodes_[0].get();
-  ASSERT_OK(zombie->Append(Batch("grid/1", {GridEvent("before")})).status);
-  ExpectSameLogs(1);
 
   zombie->cluster->FreezeForTest();  // no renewals: its lease expires
   ASSERT_TRUE(other->cluster->WaitRole(Role::kWriter, absl::Now() + kWait));
@@ -286,12 +297,10 @@ TEST_F(ClusterNodeTest, AWriterPausedPastItsLeaseCommitsNothingAfterANewOneTookO
 // log with the head it had read: "this node's log ends at position 2 but
 // the shard's head in etcd is at 1", a false DATA_LOSS that stopped it.
 TEST_F(ClusterNodeTest, ACommitByTheOldWriterWhileTheNewOneCatchesUpIsApplied) {
-  StartNodes(2);
-  Node* zombie = Writer();
+  Node* zombie = nullptr;
+  Node* other = nullptr;
+  std::tie(zombie, other) = TwoNodesOneEvent();
   ASSERT_NE(zombie, nullptr);
-  Node* other = nodes_[0].get() == zombie ? nodes_[1].get() : nodes_[0].get();
-  ASSERT_OK(zombie->Append(Batch("grid/1", {GridEvent("before")})).status);
-  ExpectSameLogs(1);
 
   struct Late {
     storage::AppendOutcome outcome;
