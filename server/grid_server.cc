@@ -632,6 +632,20 @@ void GridServer::Shutdown(absl::Duration grace) {
   // stop the writer, then the readers, then close the log.
   if (impl_->cluster != nullptr) impl_->cluster->Stop();
   impl_->sequencer->Stop();
+  // The admission's cached states keep what they hold (a cache of folds:
+  // if this fails, the first misses after the restart fold instead).
+  if (impl_->admission != nullptr) {
+    std::vector<std::pair<std::string, std::string>> states;
+    const size_t kept = impl_->admission->TakeCached(&states);
+    if (kept > 0) {
+      const absl::Status stored = impl_->log->PutStates(states);
+      if (stored.ok()) {
+        spdlog::info("admission: stored the snapshots of {} cached states", kept);
+      } else {
+        spdlog::warn("admission: cached states not stored: {}", std::string(stored.message()));
+      }
+    }
+  }
   impl_->pool->join();
   impl_->dashboard.reset();
   impl_->server.reset();

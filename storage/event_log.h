@@ -342,6 +342,11 @@ class EventLog {
   // state), or nullopt. A node's own cache: not written by Apply(), not
   // replicated; kept beside the log's metadata.
   virtual absl::StatusOr<std::optional<std::string>> ReadState(const std::string& stream) const = 0;
+  // Stores state entries outside a commit, for a BatchAdmission that keeps
+  // what it holds in memory before it goes (a clean shutdown): entries
+  // about the log as it is, of the kind Snapshots() stores. REQUIRES: no
+  // commit runs. This default stores nothing (UNIMPLEMENTED).
+  virtual absl::Status PutStates(absl::Span<const std::pair<std::string, std::string>> entries);
 
   // Forwards: the first position recorded at or after `t`, or head+1 when
   // there is none. Backwards: the last position recorded at or before `t`,

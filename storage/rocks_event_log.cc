@@ -219,6 +219,16 @@ class RocksEventLog final : public EventLog {
     if (!s.ok()) return FromRocks(s, "admission state lookup");
     return v;
   }
+  absl::Status PutStates(absl::Span<const std::pair<std::string, std::string>> entries) override {
+    if (absl::Status health = WriteHealth(); !health.ok()) return health;
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, value] : entries) {
+      rocksdb::Status s = batch.Put(cfs_[kMeta], absl::StrCat(kMetaStatePrefix, key), value);
+      if (!s.ok()) return FromRocks(s, "admission state store");
+    }
+    // Unsynced: a cache; the clean close that follows flushes it.
+    return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "admission state store");
+  }
   absl::StatusOr<Position> PositionAtTime(absl::Time t, Direction dir) const override;
   Head GetHead() const override {
     grid::MutexLock l(&mu_);
@@ -1140,6 +1150,11 @@ class ReadAllReader final : public LogReader {
 
 std::unique_ptr<LogReader> EventLog::NewReader(Direction dir) const {
   return std::make_unique<ReadAllReader>(this, dir);
+}
+
+absl::Status EventLog::PutStates(absl::Span<const std::pair<std::string, std::string>> entries) {
+  (void)entries;
+  return absl::UnimplementedError("this log stores no state entries outside a commit");
 }
 
 absl::StatusOr<bool> EventLog::HasEventAt(const std::string& stream, uint64_t version,

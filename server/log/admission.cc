@@ -113,6 +113,40 @@ void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>
   for (const std::string& stream : loaded_) {
     if (!touched_.contains(stream)) consider(stream);
   }
+  // The states this group's end evicts keep what they hold, with this write.
+  size_t evicted = cache_.size() > max_cached_ ? cache_.size() - max_cached_ : 0;
+  for (auto it = lru_.rbegin(); evicted > 0 && it != lru_.rend(); ++it, --evicted) {
+    if (!touched_.contains(*it) && !loaded_.contains(*it)) Keep(*it, out);
+  }
+}
+
+bool DomainAdmission::Keep(const std::string& stream, std::vector<std::pair<std::string, std::string>>* out) {
+  auto it = cache_.find(stream);
+  if (it == cache_.end() || poisoned_.contains(stream)) return false;
+  Entry& e = it->second;
+  const uint64_t unstored = e.state.events - e.snapshot_events;
+  if (unstored == 0) return false;
+  std::string bytes = domain::EncodeSnapshot(e.last_event_id, e.state);
+  if (bytes.size() > unstored * kSnapshotBytesPerFoldedEvent) return false;
+  // Members a write that was not made left unstored: the snapshot names
+  // them as in the store.
+  domain::AttachMemberStore(&e.state, [&] { return MembersOf(stream); });
+  std::vector<std::pair<std::string, std::string>> members;
+  domain::DirtyMembers(e.state, &members);
+  for (auto& [key, value] : members) out->emplace_back(Members::MemberKey(stream, key), std::move(value));
+  if (!members.empty()) members_written_.emplace_back(stream, members.size());
+  snapshotted_.emplace_back(stream, std::make_pair(e.state.events, bytes.size()));
+  out->emplace_back(stream, std::move(bytes));
+  return true;
+}
+
+size_t DomainAdmission::TakeCached(std::vector<std::pair<std::string, std::string>>* out) {
+  if (!snapshots_) return 0;
+  size_t kept = 0;
+  for (const std::string& stream : lru_) kept += Keep(stream, out) ? 1 : 0;
+  snapshotted_.clear();
+  members_written_.clear();
+  return kept;
 }
 
 void DomainAdmission::Drop(const std::string& stream) {

@@ -75,6 +75,14 @@ class DomainAdmission : public storage::BatchAdmission {
   void EndGroup(bool written) override;
   // Another node's records: their streams' states load again when needed.
   void Applied(absl::Span<const storage::RecordPtr> records) override;
+  // At a clean shutdown, once no commit runs (the sequencer stopped): the
+  // snapshots (and members not stored yet) of the cached states that hold
+  // events no stored snapshot holds, by the same measure as a miss's
+  // (kSnapshotBytesPerFoldedEvent), for EventLog::PutStates. The states
+  // the group's end evicts keep theirs the same way, in the group's write.
+  // So the first miss after a restart, or after an eviction, reads a
+  // snapshot instead of folding what the state had held. How many.
+  size_t TakeCached(std::vector<std::pair<std::string, std::string>>* out);
 
   // Any thread may ask (the metrics do).
   size_t cached_streams() const { return cached_.load(std::memory_order_relaxed); }
@@ -105,6 +113,10 @@ class DomainAdmission : public storage::BatchAdmission {
   absl::StatusOr<Loaded> Load(const std::string& stream);
   absl::StatusOr<Loaded> LoadFolded(const std::string& stream);  // Load() but for read errors
   void Drop(const std::string& stream);
+  // Adds the cached `stream`'s snapshot and unstored members to `out` if
+  // it holds events no stored snapshot holds, at most
+  // kSnapshotBytesPerFoldedEvent per such event: whether it did.
+  bool Keep(const std::string& stream, std::vector<std::pair<std::string, std::string>>* out);
   class Members;
   // The stream's member store for its state's keyed containers.
   std::shared_ptr<const domain::MemberStore> MembersOf(const std::string& stream);

@@ -416,6 +416,39 @@ TEST_F(AdmissionTest, AMissFoldsAShortStreamOnceThenReadsItsSnapshot) {
   EXPECT_EQ(second.folded_events, 0u);
 }
 
+// What a cached state holds is kept when it goes: at a clean shutdown
+// (TakeCached, stored with PutStates) and when a group's end evicts it, so
+// the first miss after a restart or an eviction folds nothing.
+TEST_F(AdmissionTest, CachedStatesAreKeptAtShutdownAndEviction) {
+  const std::string g = "350583/101/203/g05";
+  ASSERT_OK(Group({B({ev::GridDefined("g1", g, T0)})})[0]);
+  auto household = [&](const std::string& h, int members) {
+    ASSERT_OK(Group({B({ev::HouseholdCreated(h + "-c", h, g, h + "-p0", "张三", T0)})})[0]);
+    for (int i = 1; i <= members; ++i) {
+      ASSERT_OK(Group({B({ev::MemberAdded(absl::StrCat(h, "-m", i), h, g, absl::StrCat(h, "-p", i), "张小",
+                                          grid::v1::MemberAdded::BIRTH, T0 + absl::Minutes(i))})})[0]);
+    }
+  };
+  // The cache holds two streams: h-1 is evicted by h-2 and h-3 (and the
+  // grid's org stream), h-3 stays cached.
+  household("h-1", 4);
+  household("h-2", 4);
+  household("h-3", 4);
+  std::vector<std::pair<std::string, std::string>> states;
+  EXPECT_GE(admission_->TakeCached(&states), 1u);
+  ASSERT_OK(log_->PutStates(states));
+  Open();
+  auto s = Group({B({ev::MemberAdded("x1", "h-1", g, "h-1-p1", "张小", grid::v1::MemberAdded::BIRTH,
+                                     T0 + absl::Hours(1))}),
+                  B({ev::MemberRemoved("x3", "h-3", g, "h-3-p4", grid::v1::MemberRemoved::MOVE_OUT,
+                                       T0 + absl::Hours(1))})});
+  EXPECT_EQ(s[0].code(), absl::StatusCode::kFailedPrecondition) << s[0];  // p1 is a member already
+  EXPECT_OK(s[1]);
+  const auto st = admission_->GetStats();
+  EXPECT_EQ(st.loaded_snapshots, 2u);
+  EXPECT_EQ(st.folded_events, 0u);
+}
+
 // A ledger's entries (for duplicates and reversals) come back from their
 // member keys after a restart, a changed entry (reversed) as it was
 // changed; a household's event ids (for corrections, kept in its snapshot)

@@ -47,6 +47,9 @@ class ForwardingLog : public storage::EventLog {
   absl::StatusOr<std::optional<std::string>> ReadState(const std::string& s) const override {
     return base_->ReadState(s);
   }
+  absl::Status PutStates(absl::Span<const std::pair<std::string, std::string>> entries) override {
+    return base_->PutStates(entries);
+  }
   absl::StatusOr<storage::Position> PositionAtTime(absl::Time t, storage::Direction d) const override {
     return base_->PositionAtTime(t, d);
   }
