@@ -634,7 +634,7 @@ void GridServer::Shutdown(absl::Duration grace) {
   impl_->sequencer->Stop();
   // The admission's cached states keep what they hold (a cache of folds:
   // if this fails, the first misses after the restart fold instead).
-  if (impl_->admission != nullptr) {
+  if (impl_->admission != nullptr && impl_->log->WriteHealth().ok()) {
     std::vector<std::pair<std::string, std::string>> states;
     const size_t kept = impl_->admission->TakeCached(&states);
     if (kept > 0) {

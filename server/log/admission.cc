@@ -126,11 +126,11 @@ bool DomainAdmission::Keep(const std::string& stream, std::vector<std::pair<std:
   Entry& e = it->second;
   const uint64_t unstored = e.state.events - e.snapshot_events;
   if (unstored == 0) return false;
+  // Members a write that was not made left unstored go with it: the
+  // snapshot names them as in the store.
+  domain::AttachMemberStore(&e.state, [&] { return MembersOf(stream); });
   std::string bytes = domain::EncodeSnapshot(e.last_event_id, e.state);
   if (bytes.size() > unstored * kSnapshotBytesPerFoldedEvent) return false;
-  // Members a write that was not made left unstored: the snapshot names
-  // them as in the store.
-  domain::AttachMemberStore(&e.state, [&] { return MembersOf(stream); });
   std::vector<std::pair<std::string, std::string>> members;
   domain::DirtyMembers(e.state, &members);
   for (auto& [key, value] : members) out->emplace_back(Members::MemberKey(stream, key), std::move(value));

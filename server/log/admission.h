@@ -79,7 +79,8 @@ class DomainAdmission : public storage::BatchAdmission {
   // snapshots (and members not stored yet) of the cached states that hold
   // events no stored snapshot holds, by the same measure as a miss's
   // (kSnapshotBytesPerFoldedEvent), for EventLog::PutStates. The states
-  // the group's end evicts keep theirs the same way, in the group's write.
+  // a group's end evicts keep theirs the same way, in the group's write
+  // (but for a group that writes nothing, every batch refused).
   // So the first miss after a restart, or after an eviction, reads a
   // snapshot instead of folding what the state had held. How many.
   size_t TakeCached(std::vector<std::pair<std::string, std::string>>* out);
