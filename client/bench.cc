@@ -580,9 +580,13 @@ struct Bench {
   // `lanes` new lanes sharing `events`; with --after, the next `lanes`
   // lanes of an earlier fill, `events` more between them.
   std::vector<Lane> Lanes(int lanes, uint64_t events, Mix mix, int per_call = 1) {
+    return LanesAfter(lanes, events, mix, per_call, k.after);
+  }
+  // Lanes() continuing lanes that have `after` events already.
+  std::vector<Lane> LanesAfter(int lanes, uint64_t events, Mix mix, int per_call, uint64_t after) {
     const uint64_t each = std::max<uint64_t>(1, (events + lanes - 1) / lanes);
     auto out = MakeLanes(c, next_lane, lanes, each,
-                         Shape{.mix = mix, .per_call = per_call, .after = k.after, .shape_events = k.after});
+                         Shape{.mix = mix, .per_call = per_call, .after = after, .shape_events = after});
     next_lane += lanes;
     return out;
   }
@@ -617,13 +621,13 @@ struct Bench {
       const uint64_t log_events = LogEvents();
       if (mode == "unary") {
         lanes = Lanes(k.clients, Events(200000, 4000), Mix::kWhole);
-        if (lanes.empty() || !AppendSetup(*stub, lanes)) return 1;
+        if (!AppendSetup(*stub, lanes)) return 1;
         s = DriveThreads(*stub, lanes, "append unary");
         Row row = AppendRow(mode, s, lanes, k.clients, 1, log_events);
         Finish(row, s, lanes.size());
       } else if (mode == "batch") {
         lanes = Lanes(k.batch_clients, Events(1000000, 40000), Mix::kBacklog, k.batch);
-        if (lanes.empty() || !AppendSetup(*stub, lanes)) return 1;
+        if (!AppendSetup(*stub, lanes)) return 1;
         s = DriveThreads(*stub, lanes, "append batch");
         Row row = AppendRow(mode, s, lanes, k.batch_clients, k.batch, log_events);
         Finish(row, s, lanes.size());
@@ -647,12 +651,7 @@ struct Bench {
           }
         }
         const uint64_t timed_from = LogEvents();
-        const uint64_t each =
-            std::max<uint64_t>(1, (Events(40000, 2000) + k.batch_clients - 1) / k.batch_clients);
-        lanes = MakeLanes(
-            c, next_lane, k.batch_clients, each,
-            Shape{.mix = Mix::kHouseholds, .per_call = k.batch, .after = after, .shape_events = after});
-        next_lane += k.batch_clients;
+        lanes = LanesAfter(k.batch_clients, Events(40000, 2000), Mix::kHouseholds, k.batch, after);
         s = DriveThreads(*stub, lanes, "append households");
         const double per_call =
             s.calls > 0 ? std::round(static_cast<double>(s.events) / static_cast<double>(s.calls) * 100) / 100
@@ -662,7 +661,7 @@ struct Bench {
         Finish(row, s, lanes.size());
       } else if (mode == "pipelined") {
         lanes = Lanes(k.inflight, Events(300000, 8000), Mix::kWhole);
-        if (lanes.empty() || !AppendSetup(*stub, lanes)) return 1;
+        if (!AppendSetup(*stub, lanes)) return 1;
         s = DriveAsync(*stub, lanes, 0, 0, nullptr, "append pipelined");
         Row row = AppendRow(mode, s, lanes, k.inflight, 1, log_events);
         Finish(row, s, lanes.size());

@@ -90,11 +90,7 @@ void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>
     Entry& e = it->second;
     // Its members not stored yet go with this write (a state that came
     // into being in this group gets its store now).
-    domain::AttachMemberStore(&e.state, [&] { return MembersOf(stream); });
-    std::vector<std::pair<std::string, std::string>> members;
-    domain::DirtyMembers(e.state, &members);
-    for (auto& [key, value] : members) out->emplace_back(Members::MemberKey(stream, key), std::move(value));
-    if (!members.empty()) members_written_.emplace_back(stream, members.size());
+    PutMembers(stream, &e, out);
     const uint64_t every = std::max(kSnapshotEveryEvents, e.snapshot_bytes / kSnapshotBytesPerEvent);
     const bool due = e.state.events >= e.snapshot_events + every;
     if (!due && e.folded == 0) return;
@@ -106,8 +102,7 @@ void DomainAdmission::Snapshots(std::vector<std::pair<std::string, std::string>>
       e.folded = 0;  // not encoded again at every write until it is due
       return;
     }
-    snapshotted_.emplace_back(stream, std::make_pair(e.state.events, bytes.size()));
-    out->emplace_back(stream, std::move(bytes));
+    PutSnapshot(stream, e, std::move(bytes), out);
   };
   for (const std::string& stream : touched_) consider(stream);
   for (const std::string& stream : loaded_) {
@@ -131,13 +126,24 @@ bool DomainAdmission::Keep(const std::string& stream, std::vector<std::pair<std:
   domain::AttachMemberStore(&e.state, [&] { return MembersOf(stream); });
   std::string bytes = domain::EncodeSnapshot(e.last_event_id, e.state);
   if (bytes.size() > unstored * kSnapshotBytesPerFoldedEvent) return false;
+  PutMembers(stream, &e, out);
+  PutSnapshot(stream, e, std::move(bytes), out);
+  return true;
+}
+
+void DomainAdmission::PutMembers(const std::string& stream, Entry* e,
+                                 std::vector<std::pair<std::string, std::string>>* out) {
+  domain::AttachMemberStore(&e->state, [&] { return MembersOf(stream); });
   std::vector<std::pair<std::string, std::string>> members;
-  domain::DirtyMembers(e.state, &members);
+  domain::DirtyMembers(e->state, &members);
   for (auto& [key, value] : members) out->emplace_back(Members::MemberKey(stream, key), std::move(value));
   if (!members.empty()) members_written_.emplace_back(stream, members.size());
+}
+
+void DomainAdmission::PutSnapshot(const std::string& stream, const Entry& e, std::string bytes,
+                                  std::vector<std::pair<std::string, std::string>>* out) {
   snapshotted_.emplace_back(stream, std::make_pair(e.state.events, bytes.size()));
   out->emplace_back(stream, std::move(bytes));
-  return true;
 }
 
 size_t DomainAdmission::TakeCached(std::vector<std::pair<std::string, std::string>>* out) {

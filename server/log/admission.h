@@ -118,6 +118,12 @@ class DomainAdmission : public storage::BatchAdmission {
   // it holds events no stored snapshot holds, at most
   // kSnapshotBytesPerFoldedEvent per such event: whether it did.
   bool Keep(const std::string& stream, std::vector<std::pair<std::string, std::string>>* out);
+  // Into a group's write: the members of `stream`'s state not stored yet
+  // (its member store attached first); its snapshot `bytes`. Both noted
+  // for EndGroup.
+  void PutMembers(const std::string& stream, Entry* e, std::vector<std::pair<std::string, std::string>>* out);
+  void PutSnapshot(const std::string& stream, const Entry& e, std::string bytes,
+                   std::vector<std::pair<std::string, std::string>>* out);
   class Members;
   // The stream's member store for its state's keyed containers.
   std::shared_ptr<const domain::MemberStore> MembersOf(const std::string& stream);
