@@ -621,6 +621,10 @@ void ClusterNode::CatchUp() {
   grid::MutexLock l(&mu_);
   if (state_.role != Role::kCatchingUp) return;
   at_ = *head;
+  // The first retention waits retention_every: a node that joined just now
+  // has not said yet how far it applied, and would find the batches it
+  // lacks deleted (without peers to read them from, it stops).
+  retained_at_ = absl::Now();
   state_.epoch = head->head.writer_epoch() + 1;
   batches_ = 0;
   state_.role = Role::kWriter;
