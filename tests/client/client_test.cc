@@ -1,11 +1,13 @@
 // The client's verifier and export format against a real server.
 #include <gmock/gmock.h>
+#include <algorithm>
 #include <fstream>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "client/audit.h"
 #include "client/json.h"
-
+#include "grid/v1/projection.pb.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/test_events.h"
 
@@ -125,6 +127,30 @@ TEST(JsonTest, EventsParseFromEitherNameStyleAndRejectUnknownFields) {
   EXPECT_EQ(client::EventFromJson(R"({"nope": 1})").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Regression: a map (a grid's open findings) printed in the order of its
+// hash table, which protobuf seeds per map and per run: two gridctl calls
+// printed the same row two ways, and a restored backup's projection
+// compared unequal to the original's (ops_e2e, under clang's ASan).
+TEST(JsonTest, AMapPrintsInKeyOrderEveryTime) {
+  grid::v1::GridSanitationRow row;
+  std::vector<std::string> keys;
+  keys.reserve(40);
+  for (int i = 0; i < 40; ++i) keys.push_back(absl::StrCat("f-", 1000 + i * 37 % 101));
+  std::shuffle(keys.begin(), keys.end(), std::mt19937(7));
+  for (const auto& k : keys) (*row.mutable_open_findings())[k].set_seconds(1790000000);
+  std::sort(keys.begin(), keys.end());
+  std::string sorted;
+  for (const auto& k : keys)
+    absl::StrAppend(&sorted, sorted.empty() ? "" : ",", "\"", k, "\":\"2026-09-21T14:13:20Z\"");
+  for (int i = 0; i < 20; ++i) {
+    // A fresh map each time, as each gridctl call parses its own.
+    grid::v1::GridSanitationRow copy;
+    ASSERT_TRUE(copy.ParseFromString(row.SerializeAsString()));
+    EXPECT_EQ(client::MessageToJson(copy, /*every_field=*/false),
+              absl::StrCat("{\"open_findings\":{", sorted, "}}"));
+  }
+}
+
 }  // namespace
 }  // namespace grid
 
@@ -185,7 +211,7 @@ TEST_F(TamperTest, EveryRandomSingleByteChangeIsDetectedAtItsPosition) {
     }));
     ASSERT_OK(w.Close());
   }
-  const std::string key = status.signing_public_key();
+  const std::string& key = status.signing_public_key();
   ASSERT_OK_AND_ASSIGN(auto report, client::VerifyExport(path, key));
   EXPECT_EQ(report.events, 40u);
   EXPECT_EQ(report.checkpoints, cps.size());
