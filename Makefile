@@ -32,12 +32,14 @@ cluster: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2 --timeout 600
 
+# Line tables only (-g1) in the sanitizer and fuzz builds: what their reports
+# need, and much less to compile and link than full debug information.
+SAN_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
+
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (the
-# power-cut and kill -9 loops shorter: `make test` runs them in full).
-test-asan: deps
-	@[ -f build-asan/build.ninja ] || cmake -S . -B build-asan -G Ninja \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRID_SANITIZE=address,undefined
-	@cmake --build build-asan
+# power-cut and kill -9 loops shorter: `make test` runs them in full), built
+# by check-strict: clang, the house rules as errors.
+test-asan: check-strict
 	cd build-asan && GRID_POWER_CUTS=50 GRID_CRASH_CYCLES=30 \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
@@ -49,7 +51,7 @@ test-asan: deps
 # would report every hand-off inside gRPC.
 test-tsan: deps
 	@[ -f build-tsan/build.ninja ] || cmake -S . -B build-tsan -G Ninja \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRID_SANITIZE=thread
+	  $(SAN_FLAGS) -DGRID_SANITIZE=thread
 	@cmake --build build-tsan --target grid_unit_tests grid_rpc_tests
 	cd build-tsan && GRID_POWER_CUTS=20 \
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
@@ -58,11 +60,11 @@ test-tsan: deps
 # The house rules checked by compilers. `make build` is g++ with -Werror
 # -Wshadow (GRID_STRICT); this is clang with the same and its lock-annotation
 # analysis (-Wthread-safety over storage/sync.h's annotations), every target.
-# Compile only: `make test` runs what the g++ build made.
+# It is test-asan's build too (ASan + UBSan): one clang build for both.
 check-strict: deps
-	@[ -f build-clang/build.ninja ] || cmake -S . -B build-clang -G Ninja \
-	  -DCMAKE_CXX_COMPILER=clang++ -DGRID_STRICT=ON -DCMAKE_BUILD_TYPE=Debug
-	@cmake --build build-clang
+	@[ -f build-asan/build.ninja ] || cmake -S . -B build-asan -G Ninja \
+	  -DCMAKE_CXX_COMPILER=clang++ -DGRID_STRICT=ON $(SAN_FLAGS) -DGRID_SANITIZE=address,undefined
+	@cmake --build build-asan
 
 # clang-tidy (.clang-tidy: bugprone, performance) on the C++ files the last
 # commit adds or changes (TIDY_BASE=REV: all since REV), with the compile
@@ -73,7 +75,7 @@ check-tidy: check-strict
 	@if [ -n "$(TIDY_BASE)" ]; then files=$$(git diff --name-only --diff-filter=AM $(TIDY_BASE) -- '*.cc'); \
 	else files=$$(git diff-tree --no-commit-id --name-only --diff-filter=AM -r HEAD -- '*.cc'); fi; \
 	echo "clang-tidy: $$(echo $$files | wc -w) file(s)"; \
-	for f in $$files; do clang-tidy -p build-clang --quiet "$$f" 2>/dev/null || exit 1; done
+	for f in $$files; do clang-tidy -p build-asan --quiet "$$f" 2>/dev/null || exit 1; done
 
 # Every C++ file as clang-format-14 makes it (.clang-format); `make format`
 # rewrites them so.
@@ -89,7 +91,7 @@ FUZZ_SECONDS ?= 600
 fuzz: deps
 	@[ -f build-fuzz/build.ninja ] || cmake -S . -B build-fuzz -G Ninja \
 	  -DCMAKE_CXX_COMPILER=clang++ -DGRID_FUZZ=ON -DGRID_SANITIZE=address,undefined \
-	  -DGRID_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	  -DGRID_BUILD_TESTS=OFF $(SAN_FLAGS)
 	@cmake --build build-fuzz
 	bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
@@ -99,4 +101,4 @@ soak: build
 	  ctest -R "PowerCuts|KillNine|RandomIoErrors" --output-on-failure --timeout 7200
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-clang
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz
