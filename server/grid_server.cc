@@ -581,6 +581,13 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
   out.push_back(std::move(lag));
   add("gridlog_subscriber_max_lag_events", "Largest lag of an open Subscribe call",
       static_cast<double>(max_lag));
+  const SharedViews::Stats views = impl_->env.views.GetStats();
+  add("gridlog_subscriber_events_redacted_total",
+      "Events parsed and redacted for a view (clearance, audiences) of Subscribe calls below full clearance",
+      static_cast<double>(views.redacted), /*counter=*/true);
+  add("gridlog_subscriber_events_shared_total",
+      "Events served to a Subscribe call redacted as another subscriber of its view was served them",
+      static_cast<double>(views.shared), /*counter=*/true);
 
   auto position = GaugeFamily("gridlog_projection_position", "Last position folded");
   auto behind = GaugeFamily("gridlog_projection_lag_events", "Events not yet folded");

@@ -333,19 +333,18 @@ bool Reader::Sees(std::string_view org_path) const {
   return false;
 }
 
-absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogRecord& r,
-                                    storage::Position checked_from, std::string* redacted) {
-  if (!reader.Sees(r.org_path)) return EventView::kHidden;
-  const Principal& p = reader.principal();
+bool ServedAsStored(const Principal& p, const storage::LogRecord& r, storage::Position checked_from) {
   // The envelope's own fields go up to C1; the body's as its type says. The
   // stored bytes as they are only for records known to hold no unknown field.
   const BodyInfo* body = BodyOf(r.type);
   const bool audience_ok = p.every_audience() || (body != nullptr && !body->restricts_audience);
-  if (p.full_clearance() && audience_ok) return EventView::kAsStored;
-  if (r.position >= checked_from && p.clearance() >= grid::v1::C1_INTERNAL && body != nullptr &&
-      body->max_class <= p.clearance() && audience_ok) {
-    return EventView::kAsStored;
-  }
+  if (p.full_clearance() && audience_ok) return true;
+  return r.position >= checked_from && p.clearance() >= grid::v1::C1_INTERNAL && body != nullptr &&
+         body->max_class <= p.clearance() && audience_ok;
+}
+
+absl::StatusOr<EventView> RedactStored(const Principal& p, const storage::LogRecord& r,
+                                       std::string* redacted) {
   grid::v1::Event e;
   if (!e.ParseFromString(r.wire)) {
     return absl::DataLossError(absl::StrCat("the event at position ", r.position, " does not parse"));
@@ -353,6 +352,13 @@ absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogReco
   if (!RedactEvent(&e, p.clearance(), p.audiences())) return EventView::kAsStored;
   *redacted = e.SerializeAsString();
   return EventView::kRedacted;
+}
+
+absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogRecord& r,
+                                    storage::Position checked_from, std::string* redacted) {
+  if (!reader.Sees(r.org_path)) return EventView::kHidden;
+  if (ServedAsStored(reader.principal(), r, checked_from)) return EventView::kAsStored;
+  return RedactStored(reader.principal(), r, redacted);
 }
 
 std::function<bool(const grid::v1::Event&, const grid::v1::Event&)> SameAsServed(

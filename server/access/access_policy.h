@@ -187,6 +187,15 @@ enum class EventView { kHidden, kAsStored, kRedacted };
 absl::StatusOr<EventView> ViewEvent(const Reader& reader, const storage::LogRecord& r,
                                     storage::Position checked_from, std::string* redacted);
 
+// ViewEvent's two steps after the jurisdiction, which depend on the
+// principal's clearance and audiences only: whether the stored bytes are
+// served as they are, known without parsing them (true) or not (false: the
+// record must be parsed); and that parse, with the redaction, as above
+// (kAsStored when it removed nothing).
+bool ServedAsStored(const Principal& p, const storage::LogRecord& r, storage::Position checked_from);
+absl::StatusOr<EventView> RedactStored(const Principal& p, const storage::LogRecord& r,
+                                       std::string* redacted);
+
 // The same for a projection row of `projection`: false when the row is
 // outside the jurisdiction, or is about one person (a (subject) field) and
 // the caller is neither that person nor one of its assessors; otherwise the row redacted in place (and, for a

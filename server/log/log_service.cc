@@ -352,7 +352,8 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
         if (not_before_ || !filter_.Matches(*r)) {
           ++scanned_unsent_;
         } else {
-          auto view = ViewEvent(*reader, *r, env_->checked_from, &redacted_);
+          // Redacted once per view for every subscriber (SharedViews).
+          auto view = env_->views.View(*reader, *r, env_->checked_from, &redacted_);
           if (!view.ok()) {
             step.status = ToGrpc(view.status());
             return step;
@@ -365,7 +366,7 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
               frame_.AddEvent(r->wire);
               break;
             case EventView::kRedacted:
-              frame_.AddEvent(redacted_);
+              frame_.AddEvent(*redacted_);
               break;
           }
         }
@@ -420,7 +421,7 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
   uint64_t scanned_unsent_ = 0;
   absl::Time last_sent_ = absl::Now();
   FrameBuilder frame_;
-  std::string redacted_;                          // the last redacted event (AddEvent copies it)
+  std::shared_ptr<const std::string> redacted_;   // the last redacted event (AddEvent copies it)
   std::unique_ptr<storage::LogReader> catch_up_;  // while it reads the log, not the tail
   std::vector<storage::RecordPtr> unread_;        // read from the log, after cursor_, not yet sent
 };

@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/access/access.h"
+#include "server/access/shared_views.h"
 #include "server/access/worker_grids.h"
 #include "server/log/cluster_role.h"
 #include "server/log/live_tail.h"
@@ -98,6 +99,8 @@ struct ServiceContext {
   // whatever deadline the client set.
   absl::Duration unary_deadline = absl::Seconds(10);
   SubscriberSet subscribers;
+  // Events redacted for a view, shared by the subscribers of that view.
+  SharedViews views;
   std::atomic<bool> stopping{false};
 };
 

@@ -41,6 +41,7 @@
 #include "storage/record.h"
 #include "storage/sync.h"
 #include "tests/testing/fault_env.h"
+#include "tests/testing/metric_sample.h"
 #include "tests/testing/policy_server.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -275,6 +276,75 @@ TEST_F(AccessTest, ReadsSubscriptionsAndProjectionsAreCutToJurisdictionAndCleara
       }
     }
   }
+}
+
+// Subscribers of one view (clearance and audiences) are served each
+// redacted event as the first of them redacted it, whatever their
+// jurisdictions; another view redacts for itself.
+TEST_F(AccessTest, SubscribersOfOneViewShareEachRedactedEvent) {
+  Start();
+  Seed();
+  // Every event up to the head, as sent.
+  const auto subscribe = [&](const std::string& who) {
+    grpc::ClientContext ctx;
+    Bound(&ctx);
+    auto reader = grid::v1::Log::NewStub(As(who))->Subscribe(&ctx, grid::v1::SubscribeRequest());
+    std::vector<grid::v1::Event> got;
+    grid::v1::SubscribeResponse m;
+    while (reader->Read(&m)) {
+      got.insert(got.end(), m.events().begin(), m.events().end());
+      if (m.caught_up()) break;
+    }
+    ctx.TryCancel();
+    while (reader->Read(&m)) {
+    }
+    reader->Finish();
+    return got;
+  };
+  const auto bytes = [](const std::vector<grid::v1::Event>& events) {
+    std::vector<std::string> out;
+    out.reserve(events.size());
+    for (const auto& e : events) out.push_back(e.SerializeAsString());
+    return out;
+  };
+  const auto counter = [&](const char* name) {
+    return testing::Sample(server_->CollectMetrics(), name).value_or(-1);
+  };
+  const auto redacted = [&] { return counter("gridlog_subscriber_events_redacted_total"); };
+  const auto shared = [&] { return counter("gridlog_subscriber_events_shared_total"); };
+
+  // "dept" (C1, the county): the households' names are above it.
+  const std::vector<grid::v1::Event> dept = subscribe("dept");
+  ASSERT_EQ(dept.size(), 9u);
+  const double first = redacted();
+  EXPECT_GT(first, 0);
+  EXPECT_EQ(shared(), 0);
+  // Another subscriber of the same principal: the same bytes, nothing
+  // redacted again.
+  EXPECT_EQ(bytes(subscribe("dept")), bytes(dept));
+  EXPECT_EQ(redacted(), first);
+  EXPECT_EQ(shared(), first);
+  // "clerk", C1 in one village: dept's bytes for the events there.
+  std::vector<grid::v1::Event> village;
+  for (const auto& e : dept) {
+    if (Under(e.org_path(), "350583/101/201")) village.push_back(e);
+  }
+  ASSERT_FALSE(village.empty());
+  EXPECT_EQ(bytes(subscribe("clerk")), bytes(village));
+  EXPECT_EQ(redacted(), first);
+  // "cadre", C2 in that village: a view of its own, with the head's name
+  // that C1 does not see.
+  const std::vector<grid::v1::Event> cadre = subscribe("cadre");
+  EXPECT_GT(redacted(), first);
+  bool named = false;
+  for (const auto& e : cadre) {
+    grid::v1::Event again = e;
+    Redact(&again, grid::v1::C2_PERSONAL);
+    EXPECT_EQ(again.SerializeAsString(), e.SerializeAsString()) << e.type() << " above clearance";
+    named = named || e.household_created().head().name() == "张三丰";
+  }
+  EXPECT_TRUE(named);
+  for (const auto& e : village) EXPECT_NE(e.household_created().head().name(), "张三丰");
 }
 
 // The views of incidents, ledgers and names are cut to the reader's

@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/ops/http_endpoint.h"
+#include "tests/testing/metric_sample.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/test_events.h"
 
@@ -18,31 +19,7 @@ namespace {
 
 using grid::testing::AppendReq;
 using grid::testing::GridEvent;
-
-// The value of the sample `name` whose labels include all of `labels`.
-std::optional<double> Sample(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
-                             const std::map<std::string, std::string>& labels = {}) {
-  for (const auto& f : families) {
-    if (f.name != name) continue;
-    for (const auto& m : f.metric) {
-      size_t matched = 0;
-      for (const auto& l : m.label) {
-        auto it = labels.find(l.name);
-        if (it != labels.end() && it->second == l.value) ++matched;
-      }
-      if (matched != labels.size()) continue;
-      switch (f.type) {
-        case prometheus::MetricType::Counter:
-          return m.counter.value;
-        case prometheus::MetricType::Histogram:
-          return static_cast<double>(m.histogram.sample_count);
-        default:
-          return m.gauge.value;
-      }
-    }
-  }
-  return std::nullopt;
-}
+using grid::testing::Sample;
 
 class OpsTest : public grid::testing::ServerFixture {
  protected:
