@@ -1,8 +1,13 @@
 #include "server/dashboard/render.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver.h>
+#include <google/protobuf/util/type_resolver_util.h>
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -61,16 +66,23 @@ void Flatten(const Message& m, const std::string& prefix, Cells* out) {
     const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
     const Reflection* r = m.GetReflection();
     if (f->is_map()) {
-      // A map's entries by key: "open_findings.f1".
+      // A map's entries by key, "open_findings.f1", in key order (as text):
+      // reflection gives them in the hash table's order, which protobuf
+      // seeds per map.
+      std::vector<std::pair<std::string, const Message*>> entries;
+      entries.reserve(r->FieldSize(m, f));
       for (int i = 0; i < r->FieldSize(m, f); ++i) {
         const Message& entry = r->GetRepeatedMessage(m, f, i);
-        const FieldDescriptor* k = entry.GetDescriptor()->map_key();
-        const FieldDescriptor* v = entry.GetDescriptor()->map_value();
-        const std::string key_path = absl::StrCat(path, ".", ScalarText(entry, k, 0));
+        entries.emplace_back(ScalarText(entry, entry.GetDescriptor()->map_key(), 0), &entry);
+      }
+      std::sort(entries.begin(), entries.end());
+      for (const auto& [key, entry] : entries) {
+        const FieldDescriptor* v = entry->GetDescriptor()->map_value();
+        const std::string key_path = absl::StrCat(path, ".", key);
         if (v->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-          Flatten(entry.GetReflection()->GetMessage(entry, v), key_path, out);
+          Flatten(entry->GetReflection()->GetMessage(*entry, v), key_path, out);
         } else {
-          out->emplace_back(key_path, ScalarText(entry, v, 0));
+          out->emplace_back(key_path, ScalarText(*entry, v, 0));
         }
       }
     } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
@@ -117,10 +129,22 @@ void AppendCell(std::string* out, absl::string_view cell) {
 }  // namespace
 
 std::string ToJson(const Message& m) {
+  // Printed from a deterministic serialization: maps in key order, the same
+  // text for the same row (protobuf prints a map in its hash table's order).
+  std::string wire;
+  {
+    google::protobuf::io::StringOutputStream stream(&wire);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    if (!m.SerializeToCodedStream(&coded)) return "{}";
+  }
+  static auto* const kTypes = google::protobuf::util::NewTypeResolverForDescriptorPool(
+      "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool());
   google::protobuf::util::JsonPrintOptions o;
   o.preserve_proto_field_names = true;
   std::string out;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  (void)google::protobuf::util::BinaryToJsonString(
+      kTypes, "type.googleapis.com/" + m.GetDescriptor()->full_name(), wire, &out, o);
   return out;
 }
 

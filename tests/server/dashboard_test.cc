@@ -4,6 +4,7 @@
 // CSV, and the HTTP hardening (CSP, Host, Origin). The page itself is tested
 // in a real browser by tests/e2e/dashboard_e2e.py.
 #include <algorithm>
+#include <random>
 #include <utility>  // before Boost.Asio (GCC 12 + C++20)
 
 #include <boost/asio/connect.hpp>
@@ -15,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/dashboard/render.h"
 #include "server/dashboard/sessions.h"
@@ -673,6 +675,37 @@ TEST(SessionStoreTest, SessionsEndBySignOutLifetimeIdlenessAndSurviveAReopen) {
   EXPECT_TRUE(*(*reopened)->Remove(*c));
   EXPECT_FALSE((*reopened)->Find(*c, t0 + absl::Hours(9)).has_value());
   EXPECT_EQ((*reopened)->size(t0 + absl::Hours(9)), 0u);
+}
+
+// Regression: a map (a grid's open findings) came out in the order of its
+// hash table, which protobuf seeds per map: the same rows gave CSV columns
+// and JSON in another order from one download to the next.
+TEST(RenderTest, MapsComeOutInKeyOrderEveryTime) {
+  google::protobuf::RepeatedPtrField<grid::v1::ProjectionRow> rows;
+  auto* row = rows.Add();
+  row->set_key("350583/101/201/g01");
+  std::vector<std::string> keys;
+  keys.reserve(40);
+  for (int i = 0; i < 40; ++i) keys.push_back(absl::StrCat("f-", 1000 + i * 37 % 101));
+  std::shuffle(keys.begin(), keys.end(), std::mt19937(7));
+  auto* findings = row->mutable_value()->mutable_grid_sanitation()->mutable_open_findings();
+  for (const auto& k : keys) (*findings)[k].set_seconds(1790000000);
+  std::sort(keys.begin(), keys.end());
+  std::string header = "\xEF\xBB\xBFkey,position";
+  std::string json;
+  for (const auto& k : keys) {
+    absl::StrAppend(&header, ",open_findings.", k);
+    absl::StrAppend(&json, json.empty() ? "" : ",", "\"", k, "\":\"2026-09-21T14:13:20Z\"");
+  }
+  for (int i = 0; i < 20; ++i) {
+    // A fresh map each time, as each request's rows are.
+    google::protobuf::RepeatedPtrField<grid::v1::ProjectionRow> copy;
+    ASSERT_TRUE(copy.Add()->ParseFromString(row->SerializeAsString()));
+    const std::string csv = RowsToCsv(copy);
+    EXPECT_EQ(csv.substr(0, csv.find("\r\n")), absl::StrCat(header, ",redacted,suppressed"));
+    EXPECT_EQ(ToJson(copy[0]), absl::StrCat(R"({"key":"350583/101/201/g01","value":{"grid_sanitation":{)",
+                                            R"("open_findings":{)", json, "}}}}"));
+  }
 }
 
 TEST(RenderTest, CsvQuotesEscapesAndDefusesFormulas) {
