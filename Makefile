@@ -62,6 +62,7 @@ test-tsan: deps
 # analysis (-Wthread-safety over storage/sync.h's annotations), every target.
 # It is test-asan's build too (ASan + UBSan): one clang build for both.
 check-strict: deps
+	@grep -qs '^GRID_STRICT:BOOL=ON' build-asan/CMakeCache.txt || rm -rf build-asan  # an older g++ one
 	@[ -f build-asan/build.ninja ] || cmake -S . -B build-asan -G Ninja \
 	  -DCMAKE_CXX_COMPILER=clang++ -DGRID_STRICT=ON $(SAN_FLAGS) -DGRID_SANITIZE=address,undefined
 	@cmake --build build-asan
@@ -101,4 +102,4 @@ soak: build
 	  ctest -R "PowerCuts|KillNine|RandomIoErrors" --output-on-failure --timeout 7200
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-clang

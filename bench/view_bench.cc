@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
       for (const auto& r : log) {
         for (int s = 0; s < subscribers; ++s) {
           if (shared) {
-            auto v = views.View(reader, r, 0, &shared_bytes);
+            auto v = views.View(reader, r, 0, /*keep=*/true, &shared_bytes);
             if (!v.ok()) return 1;
             served += *v == EventView::kRedacted ? shared_bytes->size() : r.wire.size();
           } else {

@@ -583,10 +583,12 @@ std::vector<prometheus::MetricFamily> GridServer::CollectMetrics() const {
       static_cast<double>(max_lag));
   const SharedViews::Stats views = impl_->env.views.GetStats();
   add("gridlog_subscriber_events_redacted_total",
-      "Events parsed and redacted for a view (clearance, audiences) of Subscribe calls below full clearance",
+      "Events parsed (and redacted) for a view (clearance, audiences) of Subscribe calls below full "
+      "clearance",
       static_cast<double>(views.redacted), /*counter=*/true);
   add("gridlog_subscriber_events_shared_total",
-      "Events served to a Subscribe call redacted as another subscriber of its view was served them",
+      "Events served to a Subscribe call as another live subscriber of its view had them parsed (and "
+      "redacted)",
       static_cast<double>(views.shared), /*counter=*/true);
 
   auto position = GaugeFamily("gridlog_projection_position", "Last position folded");

@@ -352,8 +352,8 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
         if (not_before_ || !filter_.Matches(*r)) {
           ++scanned_unsent_;
         } else {
-          // Redacted once per view for every subscriber (SharedViews).
-          auto view = env_->views.View(*reader, *r, env_->checked_from, &redacted_);
+          // Redacted once per view for every live subscriber (SharedViews).
+          auto view = env_->views.View(*reader, *r, env_->checked_from, /*keep=*/live_, &redacted_);
           if (!view.ok()) {
             step.status = ToGrpc(view.status());
             return step;

@@ -205,6 +205,25 @@ class PolicyServerTest : public ::testing::Test {
     return out;
   }
 
+  // A whole-log subscription's events up to the head (its catch-up, until
+  // caught_up), as sent; then it is cancelled.
+  std::vector<grid::v1::Event> SubscribeToHead(const std::string& principal) {
+    grpc::ClientContext ctx;
+    Bound(&ctx);
+    auto reader = grid::v1::Log::NewStub(As(principal))->Subscribe(&ctx, grid::v1::SubscribeRequest());
+    std::vector<grid::v1::Event> got;
+    grid::v1::SubscribeResponse m;
+    while (reader->Read(&m)) {
+      got.insert(got.end(), m.events().begin(), m.events().end());
+      if (m.caught_up()) break;
+    }
+    ctx.TryCancel();
+    while (reader->Read(&m)) {
+    }
+    reader->Finish();
+    return got;
+  }
+
   std::vector<grid::v1::ProjectionRow> Rows(const std::string& principal, const std::string& name,
                                             const std::string& prefix) {
     grid::v1::GetProjectionRequest req;
