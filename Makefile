@@ -93,7 +93,7 @@ fuzz: deps
 	@[ -f build-fuzz/build.ninja ] || cmake -S . -B build-fuzz -G Ninja \
 	  -DCMAKE_CXX_COMPILER=clang++ -DGRID_FUZZ=ON -DGRID_SANITIZE=address,undefined \
 	  -DGRID_BUILD_TESTS=OFF $(SAN_FLAGS)
-	@cmake --build build-fuzz
+	@cmake --build build-fuzz --target fuzz_targets
 	bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 # The same crash and fault tests, much longer.
