@@ -1,11 +1,7 @@
 #include "server/dashboard/render.h"
 
 #include <google/protobuf/descriptor.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/type_resolver.h>
-#include <google/protobuf/util/type_resolver_util.h>
 
 #include <algorithm>
 #include <map>
@@ -14,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "storage/proto_json.h"
 #include "storage/proto_time.h"
 
 namespace grid::server {
@@ -129,23 +126,9 @@ void AppendCell(std::string* out, absl::string_view cell) {
 }  // namespace
 
 std::string ToJson(const Message& m) {
-  // Printed from a deterministic serialization: maps in key order, the same
-  // text for the same row (protobuf prints a map in its hash table's order).
-  std::string wire;
-  {
-    google::protobuf::io::StringOutputStream stream(&wire);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    if (!m.SerializeToCodedStream(&coded)) return "{}";
-  }
-  static auto* const kTypes = google::protobuf::util::NewTypeResolverForDescriptorPool(
-      "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool());
   google::protobuf::util::JsonPrintOptions o;
   o.preserve_proto_field_names = true;
-  std::string out;
-  (void)google::protobuf::util::BinaryToJsonString(
-      kTypes, "type.googleapis.com/" + m.GetDescriptor()->full_name(), wire, &out, o);
-  return out;
+  return ToJsonInKeyOrder(m, o);  // the same text for the same row
 }
 
 std::string RowsToCsv(const google::protobuf::RepeatedPtrField<grid::v1::ProjectionRow>& rows) {
