@@ -113,7 +113,7 @@ def main(argv):
               f"(batch), {fmt(get(unary, 'event_bytes'))} bytes (mixed, one per call) as sent; "
               f"{fmt(get(replay, 'stored_event_bytes'))} bytes stored with the server's fields and chain. "
               "Peers use 512-byte events. Every gridlog append passed the domain rules and was folded "
-              "into 8 projections.")
+              "into every projection (15).")
     if scale:
         print_scale(scale)
     print_fanout(runs)
@@ -357,10 +357,17 @@ def build_rows(peers, runs, scale=None):
                   "≤ 100 MB per 1,000", per_1000 <= 100 * 1e6 / 2**20)
     slow = ours(runs, "slow")
     if slow:
+        figure = (f"RSS max {fmt(slow['rss_first_half_max_mib'])} → {fmt(slow['rss_second_half_max_mib'])} MiB "
+                  f"(first → second half)")
+        if "rss_beyond_cache_first_half_max_mib" in slow:
+            # Shown, not judged: RocksDB's shared cache grows towards
+            # storage_cache_bytes with the log, subscriber or not, but so do
+            # gridd's other bounded caches, which this does not take out.
+            figure += (f"; less RocksDB's cache {fmt(slow['rss_beyond_cache_first_half_max_mib'])} → "
+                       f"{fmt(slow['rss_beyond_cache_second_half_max_mib'])} MiB")
         flat = slow["rss_second_half_max_mib"] <= slow["rss_first_half_max_mib"] * 1.1
         limit_row("P5", f"1 subscriber at 1/10 of {fmt(slow['append_rate'])} appends/s for {fmt(slow['seconds'])} s",
-                  f"RSS max {fmt(slow['rss_first_half_max_mib'])} → {fmt(slow['rss_second_half_max_mib'])} MiB "
-                  f"(first → second half)", "flat (second half ≤ first + 10%)", flat)
+                  figure, "flat (second half ≤ first + 10%)", flat)
     restart = ours(scale or runs, "restart")
     if restart:
         big = restart["events"] >= 10_000_000

@@ -83,6 +83,8 @@ start() {
   port=""
   for _ in $(seq 1 600); do
     port=$(sed -n 's/^gridd listening on port \([0-9]*\)$/\1/p' "$out/gridd.out")
+    # (printed before the line above)
+    metrics_port=$(sed -n 's/^gridd metrics on port \([0-9]*\)$/\1/p' "$out/gridd.out")
     [ -n "$port" ] && return 0
     sleep 0.01
   done
@@ -136,7 +138,7 @@ bench fanout  # P4 (64 subscribers; 8 when --quick); then the curve's other poin
 bench fanout --subscribers 1
 if [ -n "$quick" ]; then bench fanout --subscribers 100; else bench fanout --subscribers 1000; fi
 bench idle
-bench slow
+bench slow --metrics_port "$metrics_port"  # RSS, and RSS less RocksDB's cache
 bench replay  # P3: a freshly written log of ~2M events, the size db_bench's readseq reads
 stop
 rm -rf "$data/data"

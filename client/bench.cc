@@ -1,6 +1,9 @@
 #include "client/bench.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -158,6 +161,39 @@ double RssMiB(int pid) {
   return -1;
 }
 
+// What gridd's shared RocksDB cache holds now (data, index and filter
+// blocks, and the memtables charged to it: gridlog_storage_cache_usage_bytes),
+// in MiB, read from its metrics endpoint on this machine's loopback, or -1.
+// The cache fills up to storage_cache_bytes as the log grows and then stays
+// there: RSS that follows it is not a subscriber's.
+double StorageCacheMiB(int metrics_port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  timeval timeout{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(metrics_port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string body;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buf[1 << 16];
+      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) body.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    double bytes = 0;
+    if (absl::ConsumePrefix(&line, "gridlog_storage_cache_usage_bytes ") && absl::SimpleAtod(line, &bytes)) {
+      return bytes / (1 << 20);
+    }
+  }
+  return -1;
+}
+
 // ---------------------------------------------------------------- events
 
 struct Config {
@@ -167,6 +203,7 @@ struct Config {
   bool json = false;
   bool quick = false;
   int pid = 0;
+  int metrics_port = 0;  // gridd's metrics endpoint on this machine (0: not read)
 };
 
 // One generated county: its org events (appended before timing) and the
@@ -1044,11 +1081,20 @@ struct Bench {
           },
           &ctx);
     });
-    std::vector<double> rss;
+    // RSS, and RSS less what gridd's RocksDB cache holds at the same moment
+    // (with --metrics_port): the cache grows towards its bound as the log
+    // does, subscriber or not.
+    std::vector<double> rss, beyond_cache;
+    bool cache_read = c.metrics_port > 0;
     std::atomic<bool> stop{false};
     std::thread sampler([&] {
       while (!stop) {
         rss.push_back(RssMiB(c.pid));
+        if (cache_read) {
+          const double cache = StorageCacheMiB(c.metrics_port);
+          cache_read = cache >= 0;
+          if (cache_read) beyond_cache.push_back(rss.back() - cache);
+        }
         for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     });
@@ -1057,11 +1103,24 @@ struct Bench {
     sampler.join();
     ctx.TryCancel();
     reader.join();
-    const size_t half = rss.size() / 2;
-    const double first = rss.empty() ? 0 : *std::max_element(rss.begin(), rss.begin() + half + 1);
-    const double second = rss.empty() ? 0 : *std::max_element(rss.begin() + half, rss.end());
-    Row("slow")
-        .Num("seconds", std::round(s.seconds))
+    // The largest sample of each half (the middle one in both).
+    const auto halves = [](const std::vector<double>& v) -> std::pair<double, double> {
+      if (v.empty()) return {0, 0};
+      const size_t half = v.size() / 2;
+      return {*std::max_element(v.begin(), v.begin() + half + 1),
+              *std::max_element(v.begin() + half, v.end())};
+    };
+    const auto [first, second] = halves(rss);
+    Row row("slow");
+    if (cache_read) {
+      const auto [first_beyond, second_beyond] = halves(beyond_cache);
+      row.Num("rss_beyond_cache_first_half_max_mib", std::round(first_beyond))
+          .Num("rss_beyond_cache_second_half_max_mib", std::round(second_beyond));
+    } else if (c.metrics_port > 0) {
+      std::cerr << "gridctl bench slow: could not read gridlog_storage_cache_usage_bytes on port "
+                << c.metrics_port << "\n";
+    }
+    row.Num("seconds", std::round(s.seconds))
         .Num("append_rate", std::round(static_cast<double>(s.events) / s.seconds))
         .Num("subscriber_read", static_cast<double>(read))
         .Num("fell_behind", static_cast<double>(fell_behind))
@@ -1120,6 +1179,8 @@ int RunBench(int argc, char** argv) {
       "queries", po::value(&b.k.queries)->default_value(b.k.queries), "projection: reads of each kind")(
       "photos", po::value(&b.c.photos)->default_value(b.c.photos), "photo references per phone report")(
       "pid", po::value(&b.c.pid), "gridd's pid for RSS (default: found by the --server port)")(
+      "metrics_port", po::value(&b.c.metrics_port),
+      "slow: gridd's metrics port on this machine, to report its RSS less its RocksDB cache too")(
       "run", po::value(&b.c.run), "prefix of this run's counties and event ids (default: random)")(
       "lane", po::value(&b.next_lane)->default_value(0),
       "number of the first county (lane) this run generates; with --run, names the counties")(

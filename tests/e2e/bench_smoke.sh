@@ -9,7 +9,8 @@ GRIDCTL=$2
 source "$(dirname "$0")/gridd_lib.sh"
 start_gridd
 
-if ! "$GRIDCTL" bench --quick --output json --server "127.0.0.1:$port" >"$tmp/bench.json" 2>"$tmp/bench.err"; then
+if ! "$GRIDCTL" bench --quick --output json --server "127.0.0.1:$port" --metrics_port "$mport" \
+  >"$tmp/bench.json" 2>"$tmp/bench.err"; then
   cat "$tmp/bench.err" "$tmp/bench.json" >&2
   echo "FAIL: gridctl bench --quick exited non-zero" >&2
   exit 1
@@ -31,6 +32,10 @@ expect "replay read events" '"workload":"replay","events":[1-9]'
 expect "projection reads were timed" '"workload":"projection".*"latest_p50_us":[1-9]'
 expect "idle held every subscription" '"workload":"idle","subscriptions":100,'
 expect "slow subscriber run read events" '"workload":"slow".*"subscriber_read":[1-9].*"errors":0'
+# Its RSS also less what RocksDB's cache held at each sample (read from
+# gridd's /metrics).
+expect "slow subscriber run took RocksDB's cache out of the RSS" \
+  '"workload":"slow","rss_beyond_cache_first_half_max_mib":[1-9][0-9]*,"rss_beyond_cache_second_half_max_mib":[1-9]'
 [ "$(wc -l <"$tmp/bench.json")" -eq 9 ] || { echo "FAIL: expected 9 result lines" >&2; failed=$((failed + 1)); }
 
 # A fill's counties continued by a later run (the curves by log size): the
