@@ -58,6 +58,7 @@ uint64_t Fill(grid::storage::EventLog* log, int days, int towns) {
   bool ok = true;
   auto commit = [&] {
     std::vector<grid::storage::AppendBatch*> ptrs;
+    ptrs.reserve(group.size());
     for (auto& b : group) ptrs.push_back(&b);
     const auto result = log->Commit(absl::MakeSpan(ptrs), absl::Now(), nullptr);
     for (const auto& out : result.outcomes) {
