@@ -18,7 +18,6 @@
 // usage: grid_admission_bench [--lengths 0,1000,10000,100000] [--repeat 20]
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -80,12 +79,8 @@ int main(int argc, char** argv) {
     std::cerr << "grid_admission_bench: --repeat is a positive number\n";
     return 2;
   }
-  const char* tmp = std::getenv("TMPDIR");
-  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/var/tmp", "/grid-admission-bench.XXXXXX");
-  if (mkdtemp(dir.data()) == nullptr) {
-    std::cerr << "grid_admission_bench: cannot create " << dir << "\n";
-    return 1;
-  }
+  const std::string dir = grid::bench::MakeTempDir("grid_admission_bench");
+  if (dir.empty()) return 1;
   int rc = 0;
   {
     grid::storage::EventLogOptions o;

@@ -4,6 +4,8 @@
 #define GRID_BENCH_BENCH_UTIL_H_
 
 #include <algorithm>
+#include <cstdlib>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,22 @@ inline std::string Flag(int argc, char** argv, const std::string& name, const st
     if (a == "--" + name && i + 1 < argc) return argv[i + 1];
   }
   return fallback;
+}
+
+// A new directory for a bench's databases under $TMPDIR, else /var/tmp (a
+// disk, as gridd's data is in bench/compare.sh; /tmp may be tmpfs), named
+// after `program` (grid_x_bench: grid-x-bench.XXXXXX); "" after saying on
+// stderr why not. The bench deletes it at the end.
+inline std::string MakeTempDir(const std::string& program) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string name = program;
+  std::replace(name.begin(), name.end(), '_', '-');
+  std::string dir = std::string(tmp != nullptr ? tmp : "/var/tmp") + "/" + name + ".XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) {
+    std::cerr << program << ": cannot create " << dir << "\n";
+    return "";
+  }
+  return dir;
 }
 
 // The value below which a fraction `p` of `v` lies (0 for none).

@@ -15,7 +15,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -162,12 +161,8 @@ int main(int argc, char** argv) {
     std::cerr << "grid_commit_bench: --threads and --seconds are positive numbers\n";
     return 2;
   }
-  const char* tmp = std::getenv("TMPDIR");
-  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/var/tmp", "/grid-commit-bench.XXXXXX");
-  if (mkdtemp(dir.data()) == nullptr) {
-    std::cerr << "grid_commit_bench: cannot create " << dir << "\n";
-    return 1;
-  }
+  const std::string dir = grid::bench::MakeTempDir("grid_commit_bench");
+  if (dir.empty()) return 1;
   int rc = 0;
   int run = 0;
   for (const int ms : delays) {

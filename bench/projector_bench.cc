@@ -1,14 +1,13 @@
 // What folding one event into the projections costs: a simulated county
-// (the grid events of gridctl bench, photo references included) is
-// committed to a real RocksDB event log, then a Projector folds it from
-// position 1 into a fresh ProjectionStore, as a new server or a rebuild
-// does, with runs of --batch_events events (1,000 is gridd's catch-up run;
-// a live projector's runs are what one commit group adds, tens of events).
-// One JSON object per run size: wall time and the process's CPU time (the
-// projector thread and RocksDB's flushes and compactions) per event, for
-// every projection together (a profile says which fold costs what: the
-// store's write is one for all of them); then, per projection, the row
-// versions it wrote per event.
+// (the whole mix of domain/simulator.h: reports with two photo references,
+// incidents, households, ledgers, forms, assessments) is committed to a
+// real RocksDB event log, then a Projector folds it from position 1 into a
+// fresh ProjectionStore (with a block cache of its own, not gridd's shared
+// budget), as a new server or a rebuild does, with runs of --batch_events events (1,000 is gridd's catch-up
+// run; a live projector's runs are what one commit group adds, tens of events). One JSON object per run size:
+// wall time and the process's CPU time (the projector thread and RocksDB's flushes and compactions) per
+// event, for every projection together (a profile says which fold costs what: the store's write is one for
+// all of them); then, per projection, the row versions it wrote per event.
 //
 // The log and the store are in a temporary directory under $TMPDIR (the
 // same kind of disk as gridd's data in bench/compare.sh), deleted at the end.
@@ -16,8 +15,8 @@
 // usage: grid_projector_bench [--days 60] [--towns 4] [--batch_events 1000,64]
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -82,11 +81,23 @@ uint64_t Fill(grid::storage::EventLog* log, int days, int towns) {
   return ok ? events : 0;
 }
 
-// Waits until every one of `names` has folded `head`; false after 10 minutes.
+// Waits until every one of `names` has folded `head`; false, saying why,
+// once one has failed or after 10 minutes.
 bool AwaitAll(grid::server::Projector* p, const std::vector<std::string>& names, uint64_t head) {
   const absl::Time deadline = absl::Now() + absl::Minutes(10);
   for (const auto& n : names) {
-    if (!p->AwaitPosition(n, head, deadline)) return false;
+    while (!p->AwaitPosition(n, head, std::min(deadline, absl::Now() + absl::Seconds(1)))) {
+      for (const auto& info : p->List()) {
+        if (info.state.starts_with("failed")) {
+          std::cerr << "grid_projector_bench: " << info.name << " " << info.state << "\n";
+          return false;
+        }
+      }
+      if (absl::Now() >= deadline) {
+        std::cerr << "grid_projector_bench: " << n << " did not reach the head in 10 minutes\n";
+        return false;
+      }
+    }
   }
   return true;
 }
@@ -109,19 +120,13 @@ int main(int argc, char** argv) {
     std::cerr << "usage: grid_projector_bench [--days N] [--towns N] [--batch_events N,...]\n";
     return 2;
   }
-  const char* tmp = std::getenv("TMPDIR");
-  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/var/tmp", "/grid-projector-bench.XXXXXX");
-  if (mkdtemp(dir.data()) == nullptr) {
-    std::cerr << "grid_projector_bench: cannot create " << dir << "\n";
-    return 1;
-  }
+  const std::string dir = grid::bench::MakeTempDir("grid_projector_bench");
+  if (dir.empty()) return 1;
   int rc = 1;
-  {
-    auto opened = grid::storage::EventLog::Open(grid::storage::EventLogOptions(), dir + "/log");
-    if (!opened.ok()) {
-      std::cerr << "grid_projector_bench: " << opened.status() << "\n";
-      return 1;
-    }
+  if (auto opened = grid::storage::EventLog::Open(grid::storage::EventLogOptions(), dir + "/log");
+      !opened.ok()) {
+    std::cerr << "grid_projector_bench: " << opened.status() << "\n";
+  } else {
     std::unique_ptr<grid::storage::EventLog> log = *std::move(opened);
     const uint64_t events = Fill(log.get(), days, towns);
     const uint64_t head = log->GetHead().position;
@@ -140,10 +145,11 @@ int main(int argc, char** argv) {
       grid::server::Projector projector(log.get(), store->get(), o);
       const double cpu0 = CpuSeconds();
       const absl::Time t0 = absl::Now();
-      if (!projector.Start().ok() || !AwaitAll(&projector, names, head)) {
-        std::cerr << "grid_projector_bench: the projections did not reach the head\n";
+      if (absl::Status started = projector.Start(); !started.ok()) {
+        std::cerr << "grid_projector_bench: " << started << "\n";
         break;
       }
+      if (!AwaitAll(&projector, names, head)) break;
       const absl::Duration wall = absl::Now() - t0;
       const double cpu = CpuSeconds() - cpu0;
       std::printf(
@@ -159,7 +165,7 @@ int main(int argc, char** argv) {
       // entry and their memtable inserts), and the share of them that are
       // the fold's own bookkeeping rows ("~" keys, never served).
       bool counted = true;
-      for (size_t ni = 0; ni < names.size() && ri == 0 && counted; ++ni) {
+      for (size_t ni = 0; ni < names.size() && ri == 0; ++ni) {
         const std::string& n = names[ni];
         uint64_t versions = 0, internal = 0;
         const absl::Status s =
