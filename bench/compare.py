@@ -365,6 +365,13 @@ def build_rows(peers, runs, scale=None):
             # gridd's other bounded caches, which this does not take out.
             figure += (f"; less RocksDB's cache {fmt(slow['rss_beyond_cache_first_half_max_mib'])} → "
                        f"{fmt(slow['rss_beyond_cache_second_half_max_mib'])} MiB")
+        if "control_before_rss_first_half_max_mib" in slow:
+            # The same load without the subscriber, just before and just
+            # after: what the RSS does anyway. Shown, not judged.
+            figure += (f"; without the subscriber, before {fmt(slow['control_before_rss_first_half_max_mib'])} → "
+                       f"{fmt(slow['control_before_rss_second_half_max_mib'])} MiB, after "
+                       f"{fmt(slow['control_after_rss_first_half_max_mib'])} → "
+                       f"{fmt(slow['control_after_rss_second_half_max_mib'])} MiB")
         flat = slow["rss_second_half_max_mib"] <= slow["rss_first_half_max_mib"] * 1.1
         limit_row("P5", f"1 subscriber at 1/10 of {fmt(slow['append_rate'])} appends/s for {fmt(slow['seconds'])} s",
                   figure, "flat (second half ≤ first + 10%)", flat)

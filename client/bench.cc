@@ -16,6 +16,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <latch>
 #include <map>
@@ -1058,14 +1059,59 @@ struct Bench {
   }
 
   // Appends at --rate for --seconds while one subscriber reads at a tenth of
-  // that; the server's RSS is sampled every second.
+  // that, between two runs of the same load without it (new counties each
+  // time), the controls: what the server's RSS does anyway as the log grows
+  // and its bounded caches fill. A control before and one after bracket the
+  // server's warming up, which on its own makes a later run grow less. The
+  // server's RSS is sampled every second.
   int Slow() {
     if (c.pid <= 0) return NoPid("slow");
     const double seconds = Seconds(60, 4);
     const double rate = c.quick && k.rate == 5000 ? 1000 : k.rate;
     constexpr int kLanes = 64;
-    std::vector<Lane> lanes =
-        Lanes(kLanes, static_cast<uint64_t>(rate * seconds * 1.2) + kLanes, Mix::kWhole);
+    const uint64_t events = static_cast<uint64_t>(rate * seconds * 1.2) + kLanes;
+    // RSS once a second while `drive` runs, and with --metrics_port the RSS
+    // less what gridd's RocksDB cache holds at the same moment (the cache
+    // grows towards its bound as the log does, subscriber or not); a sample
+    // whose cache could not be read (a slow scrape) is left out of that one.
+    struct Samples {
+      std::vector<double> rss, beyond_cache;
+      size_t cache_misses = 0;
+    };
+    const auto sampled = [&](const std::function<AppendStats()>& drive, Samples* out) {
+      std::atomic<bool> stop{false};
+      std::thread sampler([&] {
+        while (!stop) {
+          out->rss.push_back(RssMiB(c.pid));
+          if (c.metrics_port > 0) {
+            const double cache = StorageCacheMiB(c.metrics_port);
+            if (cache >= 0) {
+              out->beyond_cache.push_back(out->rss.back() - cache);
+            } else {
+              ++out->cache_misses;
+            }
+          }
+          for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      });
+      AppendStats st = drive();
+      stop = true;
+      sampler.join();
+      return st;
+    };
+
+    // A run of the load without a subscriber: its RSS samples, and whether
+    // it ran without errors.
+    const auto control = [&](const char* label, Samples* out) {
+      std::vector<Lane> control_lanes = Lanes(kLanes, events, Mix::kWhole);
+      if (!AppendSetup(*stub, control_lanes)) return false;
+      return sampled([&] { return DriveAsync(*stub, control_lanes, rate, seconds, nullptr, label); }, out)
+                 .errors == 0;
+    };
+    Samples before;
+    if (!control("slow, control before: no subscriber", &before)) return 1;
+
+    std::vector<Lane> lanes = Lanes(kLanes, events, Mix::kWhole);
     if (!AppendSetup(*stub, lanes)) return 1;
     grpc::ClientContext ctx;
     uint64_t read = 0, fell_behind = 0;
@@ -1085,33 +1131,15 @@ struct Bench {
           },
           &ctx);
     });
-    // RSS, and RSS less what gridd's RocksDB cache holds at the same moment
-    // (with --metrics_port): the cache grows towards its bound as the log
-    // does, subscriber or not.
-    // A sample whose cache could not be read (a slow scrape) is left out of
-    // the second figure.
-    std::vector<double> rss, beyond_cache;
-    size_t cache_misses = 0;
-    std::atomic<bool> stop{false};
-    std::thread sampler([&] {
-      while (!stop) {
-        rss.push_back(RssMiB(c.pid));
-        if (c.metrics_port > 0) {
-          const double cache = StorageCacheMiB(c.metrics_port);
-          if (cache >= 0) {
-            beyond_cache.push_back(rss.back() - cache);
-          } else {
-            ++cache_misses;
-          }
-        }
-        for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    });
-    AppendStats s = DriveAsync(*stub, lanes, rate, seconds, nullptr, "slow subscriber");
-    stop = true;
-    sampler.join();
+    Samples with;
+    const AppendStats s =
+        sampled([&] { return DriveAsync(*stub, lanes, rate, seconds, nullptr, "slow subscriber"); }, &with);
     ctx.TryCancel();
     reader.join();
+
+    Samples after;
+    const bool controls_ok = control("slow, control after: no subscriber", &after);
+
     // The largest sample of each half (the middle one in both).
     const auto halves = [](const std::vector<double>& v) -> std::pair<double, double> {
       if (v.empty()) return {0, 0};
@@ -1119,14 +1147,16 @@ struct Bench {
       return {*std::max_element(v.begin(), v.begin() + half + 1),
               *std::max_element(v.begin() + half, v.end())};
     };
-    const auto [first, second] = halves(rss);
+    const auto [first, second] = halves(with.rss);
+    const auto [before_first, before_second] = halves(before.rss);
+    const auto [after_first, after_second] = halves(after.rss);
     Row row("slow");
-    if (c.metrics_port > 0 && cache_misses > 0) {
+    if (with.cache_misses > 0) {
       std::cerr << "gridctl bench slow: gridlog_storage_cache_usage_bytes unread on port " << c.metrics_port
-                << " at " << cache_misses << " of " << rss.size() << " samples\n";
+                << " at " << with.cache_misses << " of " << with.rss.size() << " samples\n";
     }
-    if (beyond_cache.size() * 2 >= rss.size() && !beyond_cache.empty()) {
-      const auto [first_beyond, second_beyond] = halves(beyond_cache);
+    if (with.beyond_cache.size() * 2 >= with.rss.size() && !with.beyond_cache.empty()) {
+      const auto [first_beyond, second_beyond] = halves(with.beyond_cache);
       row.Num("rss_beyond_cache_first_half_max_mib", std::round(first_beyond))
           .Num("rss_beyond_cache_second_half_max_mib", std::round(second_beyond));
     }
@@ -1134,13 +1164,17 @@ struct Bench {
         .Num("append_rate", std::round(static_cast<double>(s.events) / s.seconds))
         .Num("subscriber_read", static_cast<double>(read))
         .Num("fell_behind", static_cast<double>(fell_behind))
-        .Num("rss_start_mib", rss.empty() ? 0 : std::round(rss.front()))
+        .Num("rss_start_mib", with.rss.empty() ? 0 : std::round(with.rss.front()))
         .Num("rss_first_half_max_mib", std::round(first))
         .Num("rss_second_half_max_mib", std::round(second))
         .Num("rss_growth_mib", std::round(second - first))
-        .Num("errors", static_cast<double>(s.errors))
+        .Num("control_before_rss_first_half_max_mib", std::round(before_first))
+        .Num("control_before_rss_second_half_max_mib", std::round(before_second))
+        .Num("control_after_rss_first_half_max_mib", std::round(after_first))
+        .Num("control_after_rss_second_half_max_mib", std::round(after_second))
+        .Num("errors", static_cast<double>(s.errors) + (controls_ok ? 0 : 1))
         .Print(c.json);
-    return s.errors == 0 ? 0 : 1;
+    return s.errors == 0 && controls_ok ? 0 : 1;
   }
 
   static int NoPid(const char* what) {

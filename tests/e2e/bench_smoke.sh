@@ -36,6 +36,9 @@ expect "slow subscriber run read events" '"workload":"slow".*"subscriber_read":[
 # gridd's /metrics).
 expect "slow subscriber run took RocksDB's cache out of the RSS" \
   '"workload":"slow","rss_beyond_cache_first_half_max_mib":[1-9][0-9]*,"rss_beyond_cache_second_half_max_mib":[1-9]'
+# And the same load without the subscriber before and after it, the controls.
+expect "slow subscriber run had its control runs" \
+  '"workload":"slow".*"control_before_rss_first_half_max_mib":[1-9][0-9]*,.*"control_after_rss_second_half_max_mib":[1-9][0-9]*,"errors":0'
 [ "$(wc -l <"$tmp/bench.json")" -eq 9 ] || { echo "FAIL: expected 9 result lines" >&2; failed=$((failed + 1)); }
 
 # A fill's counties continued by a later run (the curves by log size): the
