@@ -1109,7 +1109,10 @@ struct Bench {
                  .errors == 0;
     };
     Samples before;
-    if (!control("slow, control before: no subscriber", &before)) return 1;
+    if (!control("slow, control before: no subscriber", &before)) {
+      std::cerr << "gridctl bench slow: the control run before the subscriber's failed\n";
+      return 1;
+    }
 
     std::vector<Lane> lanes = Lanes(kLanes, events, Mix::kWhole);
     if (!AppendSetup(*stub, lanes)) return 1;
