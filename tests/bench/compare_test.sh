@@ -102,5 +102,18 @@ for png in scale-append scale-read fanout; do
     failed=$((failed + 1))
   fi
 done
+
+# P5's slow subscriber: judged on its own run's RSS; what the row also
+# carries (the RSS less RocksDB's cache, the controls without the
+# subscriber before and after it) printed beside it, and an older row
+# without them printed as before.
+printf '%s\n' '{"workload":"slow","rss_beyond_cache_first_half_max_mib":380,"rss_beyond_cache_second_half_max_mib":430,"seconds":60,"append_rate":5000,"rss_first_half_max_mib":560,"rss_second_half_max_mib":605,"control_before_rss_first_half_max_mib":460,"control_before_rss_second_half_max_mib":520,"control_after_rss_first_half_max_mib":600,"control_after_rss_second_half_max_mib":620,"errors":0}' \
+  >"$tmp/slow.jsonl"
+/usr/bin/python3 "$1" "$tmp/summary.json" "$tmp/slow.jsonl" >"$tmp/table.md"
+expect "the slow row with its cache-less RSS and controls" "| P5 | 1 subscriber at 1/10 of 5,000 appends/s for 60 s | RSS max 560 → 605 MiB (first → second half); less RocksDB's cache 380 → 430 MiB; without the subscriber, before 460 → 520 MiB, after 600 → 620 MiB |  |  |  | flat (second half ≤ first + 10%) | **yes** |"
+printf '%s\n' '{"workload":"slow","seconds":60,"append_rate":5000,"rss_first_half_max_mib":500,"rss_second_half_max_mib":600,"errors":0}' \
+  >"$tmp/slow.jsonl"
+/usr/bin/python3 "$1" "$tmp/summary.json" "$tmp/slow.jsonl" >"$tmp/table.md"
+expect "an older slow row, over the line" "| RSS max 500 → 600 MiB (first → second half) |  |  |  | flat (second half ≤ first + 10%) | **no** |"
 [ "$failed" -eq 0 ] && echo "compare.py: all checks passed"
 exit "$failed"
