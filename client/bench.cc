@@ -1,10 +1,6 @@
 #include "client/bench.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +28,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "client/client.h"
+#include "client/http.h"
 #include "client/output.h"
 #include "domain/simulator.h"
 #include "grid/v1/log.grpc.pb.h"
@@ -171,24 +168,7 @@ double RssMiB(int pid) {
 // The cache fills up to storage_cache_bytes as the log grows and then stays
 // there: RSS that follows it is not a subscriber's.
 double StorageCacheMiB(int metrics_port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  timeval timeout{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(metrics_port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string body;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[1 << 16];
-      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) body.append(buf, static_cast<size_t>(n));
-    }
-  }
-  close(fd);
+  const std::string body = LoopbackHttp(metrics_port, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
   if (!absl::StartsWith(body, "HTTP/1.0 200 ") && !absl::StartsWith(body, "HTTP/1.1 200 ")) return -1;
   for (absl::string_view line : absl::StrSplit(body, '\n')) {
     double bytes = 0;

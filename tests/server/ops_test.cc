@@ -1,14 +1,10 @@
 // What an operator watches: Prometheus metrics, readiness, the HTTP endpoint.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <optional>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "client/http.h"
 #include "server/ops/http_endpoint.h"
 #include "tests/testing/metric_sample.h"
 #include "tests/testing/server_fixture.h"
@@ -99,23 +95,7 @@ TEST_F(OpsTest, MetricsShowOpenSubscribersAndTheirLag) {
 }
 
 // A raw HTTP/1.1 exchange: returns the whole response.
-std::string Http(int port, const std::string& request) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return "";
-  }
-  (void)!write(fd, request.data(), request.size());
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
+std::string Http(int port, const std::string& request) { return client::LoopbackHttp(port, request); }
 
 TEST(HttpEndpointTest, ServesTheHandlersAnswerAndRefusesOtherMethods) {
   auto endpoint = server::HttpEndpoint::Start("127.0.0.1:0", [](const std::string& path) {
