@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "domain/rules.h"
 #include "server/log/filter.h"
+#include "server/log/frame_builder.h"
 #include "storage/proto_time.h"
 
 namespace grid::server {
@@ -39,47 +40,6 @@ grid::v1::Actor ActorFor(const Principal& p) {
   }
   return a;
 }
-
-// Builds one response message by hand from stored wire records: field 1
-// (events) as length-delimited bytes, then the scalar fields. This is the
-// same encoding protobuf would produce for the typed message.
-class FrameBuilder {
- public:
-  void AddEvent(const std::string& wire) {
-    buf_.push_back(0x0A);
-    PutVarint(wire.size());
-    buf_.append(wire);
-    ++events_;
-  }
-  void AddUint64(int field, uint64_t v) {
-    if (v == 0) return;
-    PutVarint(static_cast<uint64_t>(field) << 3);
-    PutVarint(v);
-  }
-  void AddTrue(int field) { AddUint64(field, 1); }
-  size_t bytes() const { return buf_.size(); }
-  size_t events() const { return events_; }
-
-  grpc::ByteBuffer Take() {
-    auto* s = new std::string(std::move(buf_));
-    buf_.clear();
-    events_ = 0;
-    grpc::Slice slice(
-        s->data(), s->size(), [](void* p) { delete static_cast<std::string*>(p); }, s);
-    return grpc::ByteBuffer(&slice, 1);
-  }
-
- private:
-  void PutVarint(uint64_t v) {
-    while (v >= 0x80) {
-      buf_.push_back(static_cast<char>(v | 0x80));
-      v >>= 7;
-    }
-    buf_.push_back(static_cast<char>(v));
-  }
-  std::string buf_;
-  size_t events_ = 0;
-};
 
 // ---------------------------------------------------------------- Read
 
@@ -199,11 +159,11 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
           case EventView::kHidden:
             break;
           case EventView::kAsStored:
-            frame.AddEvent(r->wire);
+            frame.AddEvent(r->wire, r);
             --remaining_;
             break;
           case EventView::kRedacted:
-            frame.AddEvent(redacted);
+            frame.AddEvent(redacted, nullptr);  // this call's own bytes: copied
             --remaining_;
             break;
         }
@@ -363,10 +323,10 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
               ++scanned_unsent_;
               break;
             case EventView::kAsStored:
-              frame_.AddEvent(r->wire);
+              frame_.AddEvent(r->wire, r);
               break;
             case EventView::kRedacted:
-              frame_.AddEvent(*redacted_);
+              frame_.AddEvent(*redacted_, redacted_);
               break;
           }
         }
@@ -421,7 +381,7 @@ class SubscribeWriter final : public ServiceWriter<grpc::ByteBuffer> {
   uint64_t scanned_unsent_ = 0;
   absl::Time last_sent_ = absl::Now();
   FrameBuilder frame_;
-  std::shared_ptr<const std::string> redacted_;   // the last redacted event (AddEvent copies it)
+  std::shared_ptr<const std::string> redacted_;   // the last redacted event
   std::unique_ptr<storage::LogReader> catch_up_;  // while it reads the log, not the tail
   std::vector<storage::RecordPtr> unread_;        // read from the log, after cursor_, not yet sent
 };

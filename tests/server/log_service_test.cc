@@ -462,6 +462,59 @@ TEST_F(LogServiceTest, SlowSubscriberDoesNotStallAppendsAndLosesNothing) {
   for (size_t i = 0; i < positions.size(); ++i) ASSERT_EQ(positions[i], i + 1);
 }
 
+// Events big enough to be sent as references to the stored records
+// (server/log/frame_builder.h) and small ones that are copied arrive
+// whole and in order, live, in a catch-up and in a Read, the referenced
+// ones also after the server has let go of them (a tail of 4 records).
+TEST_F(LogServiceTest, EventsOfEverySizeArriveWholeLiveAndFromDisk) {
+  server::ServerOptions o;
+  o.tail.max_records = 4;
+  StartServer(o);
+  const std::vector<size_t> sizes = {10, 900, 1023, 1024, 1025, 5000, 20000, 300, 100000, 64, 4096};
+  auto name = [](size_t i, size_t size) { return std::string(size, static_cast<char>('a' + i % 26)); };
+  auto check = [&](const std::vector<grid::v1::Event>& got, const char* what) {
+    ASSERT_EQ(got.size(), sizes.size()) << what;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].position(), i + 1) << what;
+      EXPECT_EQ(got[i].grid_defined().name(), name(i, sizes[i])) << what << " event " << i;
+    }
+  };
+  absl::Notification live;
+  std::vector<grid::v1::Event> delivered_live;
+  std::thread sub([&] {
+    grid::v1::SubscribeRequest req;
+    req.set_max_batch(3);
+    absl::Status s = client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
+      for (const auto& e : r.events()) delivered_live.push_back(e);
+      if (r.caught_up()) live.Notify();
+      return delivered_live.size() < sizes.size();
+    });
+    EXPECT_OK(s);
+  });
+  ASSERT_TRUE(live.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    auto e = GridEvent("sized-" + std::to_string(i));
+    e.mutable_grid_defined()->set_name(name(i, sizes[i]));
+    ASSERT_OK(client_->Append(AppendReq("org/sized", {e})));
+  }
+  sub.join();
+  check(delivered_live, "live");
+
+  std::vector<grid::v1::Event> caught_up;
+  grid::v1::SubscribeRequest req;
+  req.set_max_batch(4);
+  ASSERT_OK(client_->Subscribe(req, [&](const grid::v1::SubscribeResponse& r) {
+    for (const auto& e : r.events()) caught_up.push_back(e);
+    return caught_up.size() < sizes.size();
+  }));
+  check(caught_up, "catch-up");
+
+  grid::v1::ReadRequest read;
+  read.mutable_all();
+  read.set_batch_size(5);
+  check(ReadAll(read), "read");
+}
+
 TEST_F(LogServiceTest, ShutdownEndsSubscriptionsWithUnavailable) {
   AppendMany(3, "a");
   absl::Notification live;
