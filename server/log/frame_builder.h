@@ -1,19 +1,20 @@
-// FrameBuilder: one Read or Subscribe response message, built by hand from
+// FrameBuilder: Read and Subscribe response messages, built by hand from
 // stored wire records: field 1 (events) as length-delimited bytes, then the
 // scalar fields, the same encoding protobuf would produce for the typed
 // message. No event is parsed or serialized again to be sent.
 //
-// An event's bytes are referenced, not copied: the message is a gRPC byte
-// buffer whose slices point into the record (or the view's shared redacted
-// bytes) and keep it alive until gRPC has written them. Live subscribers
-// read the same records from the tail, so a record is held once in memory
-// however many subscribers' messages carry it. Events smaller than
-// kReferenceFrom are copied instead: below it a slice's own bookkeeping (a
-// reference-count allocation in gRPC and the owner's count) costs more than
-// the copy (bench/frame_bench.cc, bench/README.md). The few bytes of each
-// field's tag and length, and the scalar fields, are copied.
+// An event of kReferenceFrom bytes or more is referenced, not copied: the
+// message is a gRPC byte buffer whose slice points into the record (or a
+// Subscribe view's shared redacted bytes) and keeps it alive until gRPC has
+// written it. Live subscribers read the same records from the tail, so a
+// record is held once in memory however many subscribers' messages carry
+// it. Smaller events are copied: a slice costs two allocations (gRPC's
+// reference count, the holder of the owner) and the owner's count, which
+// below ~1 KiB is as much as the copy or more (bench/frame_bench.cc,
+// bench/README.md). The few bytes of each field's tag and length, and the
+// scalar fields, are copied.
 //
-// Not thread-safe; one per message being built.
+// Not thread-safe; Take() ends a message and starts the next.
 #ifndef GRID_SERVER_LOG_FRAME_BUILDER_H_
 #define GRID_SERVER_LOG_FRAME_BUILDER_H_
 
@@ -38,21 +39,29 @@ class FrameBuilder {
   // Another threshold: 0 references every event, SIZE_MAX none (benches).
   explicit FrameBuilder(size_t reference_from) : reference_from_(reference_from) {}
 
-  // Adds an event whose bytes `wire` stay valid while `owner` is held.
-  void AddEvent(const std::string& wire, std::shared_ptr<const void> owner) {
-    PutTag(1, 2);
-    PutVarint(wire.size());
+  // Adds an event, copied.
+  void AddEvent(const std::string& wire) {
+    PutHeader(wire);
+    pending_.append(wire);
+    ++events_;
+  }
+  // Adds an event whose bytes `wire` stay valid while `owner` is held:
+  // referenced if large enough, else copied (and `owner` not touched: no
+  // count of its shared by every subscriber moves for a copy).
+  template <typename T>
+  void AddEvent(const std::string& wire, const std::shared_ptr<T>& owner) {
     if (wire.size() < reference_from_ || owner == nullptr) {
-      pending_.append(wire);
-    } else {
-      FlushPending();
-      auto* held = new std::shared_ptr<const void>(std::move(owner));
-      slices_.emplace_back(
-          const_cast<char*>(wire.data()), wire.size(),
-          [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); }, held);
-      bytes_ += wire.size();
-      ++referenced_;
+      AddEvent(wire);
+      return;
     }
+    PutHeader(wire);
+    FlushPending();
+    auto* held = new std::shared_ptr<const void>(owner);
+    slices_.emplace_back(
+        const_cast<char*>(wire.data()), wire.size(),  // gRPC only reads what it sends
+        [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); }, held);
+    bytes_ += wire.size();
+    ++referenced_;
     ++events_;
   }
   void AddUint64(int field, uint64_t v) {
@@ -80,6 +89,10 @@ class FrameBuilder {
   }
 
  private:
+  void PutHeader(const std::string& wire) {  // field 1, length-delimited
+    PutTag(1, 2);
+    PutVarint(wire.size());
+  }
   void PutTag(int field, int wire_type) { PutVarint(static_cast<uint64_t>(field) << 3 | wire_type); }
   void PutVarint(uint64_t v) {
     while (v >= 0x80) {

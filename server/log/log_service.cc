@@ -163,7 +163,7 @@ class ReadWriter final : public ServiceWriter<grpc::ByteBuffer> {
             --remaining_;
             break;
           case EventView::kRedacted:
-            frame.AddEvent(redacted, nullptr);  // this call's own bytes: copied
+            frame.AddEvent(redacted);  // this call's own bytes: copied
             --remaining_;
             break;
         }

@@ -131,13 +131,32 @@ TEST_F(FrameBuilderTest, SubscribersShareOneRecord) {
   EXPECT_EQ(r.use_count(), 1);
 }
 
+// A Subscribe view's redacted bytes, shared by its subscribers, are
+// referenced the same way and outlive the writer's own pointer to them.
+TEST_F(FrameBuilderTest, ReferencesAViewsSharedRedactedBytes) {
+  auto redacted = std::make_shared<const std::string>(Record(3, 2048)->wire);
+  std::weak_ptr<const std::string> watch = redacted;
+  FrameBuilder frame;
+  frame.AddEvent(*redacted, redacted);
+  EXPECT_EQ(frame.referenced(), 1u);
+  std::optional<grpc::ByteBuffer> b = frame.Take();
+  EXPECT_TRUE(References(*b, *redacted));
+  redacted = std::make_shared<const std::string>("the next event's");  // as View() reassigns it
+  EXPECT_FALSE(watch.expired());
+  grid::v1::SubscribeResponse got;
+  ASSERT_TRUE(got.ParseFromString(Bytes(*b)));
+  EXPECT_EQ(got.events(0).SerializeAsString(), *watch.lock());
+  b.reset();
+  EXPECT_TRUE(watch.expired());
+}
+
 // Without an owner, or below the threshold, the bytes are copied: the
 // caller may change them once added.
 TEST_F(FrameBuilderTest, CopiesWithoutAnOwner) {
   std::string bytes = Record(1, 3000)->wire;
   const std::string original = bytes;
   FrameBuilder frame;
-  frame.AddEvent(bytes, nullptr);
+  frame.AddEvent(bytes);
   EXPECT_EQ(frame.referenced(), 0u);
   grpc::ByteBuffer b = frame.Take();
   bytes.assign(bytes.size(), 'z');

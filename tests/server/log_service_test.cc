@@ -12,6 +12,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "server/log/frame_builder.h"
 #include "storage/proto_time.h"
 #include "tests/testing/fault_env.h"
 #include "tests/testing/server_fixture.h"
@@ -470,7 +471,10 @@ TEST_F(LogServiceTest, EventsOfEverySizeArriveWholeLiveAndFromDisk) {
   server::ServerOptions o;
   o.tail.max_records = 4;
   StartServer(o);
-  const std::vector<size_t> sizes = {10, 900, 1023, 1024, 1025, 5000, 20000, 300, 100000, 64, 4096};
+  // Names of these lengths make stored events from ~150 bytes to ~100 KB,
+  // every few bytes across FrameBuilder::kReferenceFrom (checked below).
+  std::vector<size_t> sizes = {10, 300, 5000, 20000, 100000, 64, 4096};
+  for (size_t n = 800; n <= 960; n += 8) sizes.push_back(n);
   auto name = [](size_t i, size_t size) { return std::string(size, static_cast<char>('a' + i % 26)); };
   auto check = [&](const std::vector<grid::v1::Event>& got, const char* what) {
     ASSERT_EQ(got.size(), sizes.size()) << what;
@@ -499,6 +503,12 @@ TEST_F(LogServiceTest, EventsOfEverySizeArriveWholeLiveAndFromDisk) {
   }
   sub.join();
   check(delivered_live, "live");
+  size_t copied = 0, referenced = 0;
+  for (const auto& e : delivered_live) {
+    (e.ByteSizeLong() < server::FrameBuilder::kReferenceFrom ? copied : referenced) += 1;
+  }
+  EXPECT_GE(copied, 3u);
+  EXPECT_GE(referenced, 3u);
 
   std::vector<grid::v1::Event> caught_up;
   grid::v1::SubscribeRequest req;
