@@ -3,11 +3,13 @@
 // incidents, households, ledgers, forms, assessments) is committed to a
 // real RocksDB event log, then a Projector folds it from position 1 into a
 // fresh ProjectionStore (with a block cache of its own, not gridd's shared
-// budget), as a new server or a rebuild does, with runs of --batch_events events (1,000 is gridd's catch-up
-// run; a live projector's runs are what one commit group adds, tens of events). One JSON object per run size:
-// wall time and the process's CPU time (the projector thread and RocksDB's flushes and compactions) per
-// event, for every projection together (a profile says which fold costs what: the store's write is one for
-// all of them); then, per projection, the row versions it wrote per event.
+// budget), as a new server or a rebuild does, with runs of --batch_events
+// events (1,000 is gridd's catch-up run; a live projector's runs are what
+// one commit group adds, tens of events). One JSON object per run size:
+// wall time and the process's CPU time (the projector thread and RocksDB's
+// flushes and compactions) per event, for every projection together (a
+// profile says which fold costs what: the store's write is one for all of
+// them); then, per projection, the row versions it wrote per event.
 //
 // The log and the store are in a temporary directory under $TMPDIR (the
 // same kind of disk as gridd's data in bench/compare.sh), deleted at the end.
